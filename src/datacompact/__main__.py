@@ -1,0 +1,3 @@
+from datacompact.cli import main
+
+main()

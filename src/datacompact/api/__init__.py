@@ -1,0 +1,51 @@
+"""The HTTP API: FastAPI under ``/api/v1``, one router per domain, thin routes.
+
+``create_app(platform)`` builds the application; ``datacompact serve`` runs it
+with uvicorn. OpenAPI is served at ``/api/v1/openapi.json``.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import FastAPI, Request
+from fastapi.responses import JSONResponse
+
+from datacompact import __version__
+from datacompact.api import _errors, events, members, participants
+from datacompact.api._limits import BodyLimit
+from datacompact.errors import DataCompactError
+from datacompact.platform import Platform
+
+API_PREFIX = "/api/v1"
+
+
+def create_app(platform: Platform) -> FastAPI:
+    app = FastAPI(
+        title="DataCompact",
+        version=__version__,
+        description="可信政企数据协作平台 / trusted government-enterprise data collaboration",
+        openapi_url=f"{API_PREFIX}/openapi.json",
+        docs_url=None,  # Swagger UI loads from a CDN; the platform must work offline.
+        redoc_url=None,
+    )
+    app.state.platform = platform
+    _errors.install(app)
+    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
+    for router in (participants.router, members.router, events.router):
+        app.include_router(router, prefix=API_PREFIX)
+
+    @app.get("/healthz", tags=["health"], summary="进程存活 / the process is up")
+    def healthz() -> dict[str, Any]:
+        return {"status": "ok", "version": __version__}
+
+    @app.get("/readyz", tags=["health"], summary="可以服务 / store, migrations and secret ready")
+    def readyz(request: Request) -> JSONResponse:
+        try:
+            checks = platform.check_ready()
+        except DataCompactError as exc:
+            body = {"status": "not_ready", "error": exc.to_envelope()["error"]}
+            return JSONResponse(body, status_code=503)
+        return JSONResponse({"status": "ready", "checks": checks})
+
+    return app

@@ -1,0 +1,58 @@
+"""Request plumbing shared by the routers: the platform, the bearer token, transactions.
+
+A request authenticates inside the same transaction as the work it does, so
+a token revoked or a participant suspended a moment earlier is never honoured
+by a later write.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+from fastapi import Depends, Request
+from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
+from sqlalchemy.orm import Session
+
+from datacompact.errors import Unauthenticated
+from datacompact.permissions import Principal
+from datacompact.platform import Platform
+from datacompact.registry.tokens import authenticate
+
+_bearer = HTTPBearer(auto_error=False, description="API token (dct_...)")
+
+Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+
+
+def platform_of(request: Request) -> Platform:
+    platform: Platform = request.app.state.platform
+    return platform
+
+
+def _principal(platform: Platform, session: Session, credentials: Credentials) -> Principal:
+    mode = platform.settings.governance_mode
+    if credentials is None:
+        raise Unauthenticated("需要 Bearer 令牌 / a bearer token is required")
+    return authenticate(session=session, token=credentials.credentials, governance=mode)
+
+
+@contextmanager
+def writing(request: Request, credentials: Credentials) -> Iterator[tuple[Session, Principal]]:
+    """A write transaction and the authenticated principal."""
+    platform = platform_of(request)
+    with platform.db.write() as session:
+        yield session, _principal(platform, session, credentials)
+
+
+@contextmanager
+def reading(request: Request, credentials: Credentials) -> Iterator[tuple[Session, Principal]]:
+    """A read transaction and the authenticated principal."""
+    platform = platform_of(request)
+    with platform.db.read() as session:
+        yield session, _principal(platform, session, credentials)
+
+
+def receipt(data: Any, log_index: int) -> dict[str, Any]:
+    """The body of a state-changing response: the result and its log entry's index."""
+    return {"data": data, "receipt": {"log_index": log_index}}

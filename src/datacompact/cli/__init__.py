@@ -1,0 +1,96 @@
+"""The ``datacompact`` command line (Typer + Rich). Commands are thin.
+
+Exit codes are listed in ``datacompact.cli._output`` and ``docs/cli.md``.
+"""
+
+from __future__ import annotations
+
+from typing import Annotated
+
+import typer
+
+from datacompact import __version__
+from datacompact.cli._context import open_platform
+from datacompact.cli._output import JsonFlag, console, emit, handled
+from datacompact.cli._registry import participants_app, tokens_app
+
+app = typer.Typer(
+    name="datacompact",
+    help="DataCompact 可信政企数据协作平台 / trusted government-enterprise data collaboration",
+    no_args_is_help=True,
+    add_completion=False,
+    pretty_exceptions_enable=False,
+)
+app.add_typer(participants_app, name="participants")
+app.add_typer(tokens_app, name="tokens")
+
+HostOption = Annotated[str, typer.Option(help="监听地址 / address to bind")]
+PortOption = Annotated[int, typer.Option(min=1, max=65535, help="端口 / port")]
+
+
+@app.command()
+def version() -> None:
+    """显示版本 / print the version."""
+    console.print(__version__)
+
+
+@app.command()
+def init(as_json: JsonFlag = False) -> None:
+    """创建主目录、平台密钥并迁移数据库 / create the home folder and secret, migrate the store."""
+    with handled(as_json):
+        platform = open_platform(must_exist=False)
+        created = platform.initialize()
+        settings = platform.settings
+        emit(
+            {
+                "home": str(settings.home.resolve()),
+                "created": created,
+                "database": platform.db.read_engine.url.render_as_string(hide_password=True),
+                "governance_mode": settings.governance_mode.value,
+            },
+            as_json=as_json,
+            title="已初始化 / initialized",
+        )
+        platform.close()
+
+
+def _serve(host: str, port: int) -> None:
+    import uvicorn
+
+    from datacompact.api import create_app
+
+    platform = open_platform(must_exist=False)
+    platform.initialize()
+    console.print(f"DataCompact 服务地址 / serving on http://{host}:{port}  (Ctrl+C 停止 / to stop)")
+    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+
+
+@app.command()
+def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+    """启动 API 服务 / serve the API."""
+    with handled():
+        _serve(host, port)
+
+
+@app.command()
+def demo(
+    no_serve: Annotated[bool, typer.Option("--no-serve", help="只生成不启动 / build only")] = False,
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    as_json: JsonFlag = False,
+) -> None:
+    """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it."""
+    from datacompact.demo import build_demo
+
+    with handled(as_json):
+        platform = open_platform(must_exist=False)
+        platform.initialize()
+        summary = build_demo(platform)
+        platform.close()
+        emit(summary, as_json=as_json, title="演示城市 / demo city")
+        if not no_serve:
+            _serve(host, port)
+
+
+def main() -> None:
+    app()

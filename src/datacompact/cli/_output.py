@@ -1,0 +1,87 @@
+"""Output and errors of the CLI, decided in one place.
+
+Every command renders through :func:`emit` (a Rich table or panel for people,
+``--json`` for scripts) and runs inside :func:`handled`, which maps the error
+tree to exit codes:
+
+====  =========================================================
+code  meaning
+====  =========================================================
+0     success (for ``verify`` and ``audit``: verified)
+1     internal error
+2     invalid input (bad identifier, unknown field, malformed file)
+3     configuration error (home folder, secret, settings)
+4     not authenticated (missing, unknown, expired or revoked token)
+5     forbidden (role, ownership or governance rule)
+6     not found
+7     conflict (duplicate registration, invalid status change)
+8     verification failed (signature, proof, tampered log)
+9     metadata store unavailable
+====  =========================================================
+"""
+
+from __future__ import annotations
+
+import json
+import sys
+from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from typing import Annotated, Any
+
+import typer
+from rich.console import Console
+from rich.table import Table
+
+from datacompact.errors import DataCompactError
+
+JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
+
+console = Console()
+err_console = Console(stderr=True)
+
+
+@contextmanager
+def handled(as_json: bool = False) -> Iterator[None]:
+    """Turn a :class:`DataCompactError` into one line on stderr and its exit code."""
+    try:
+        yield
+    except DataCompactError as exc:
+        if as_json:
+            print(json.dumps(exc.to_envelope(), ensure_ascii=False), file=sys.stderr)
+        else:
+            err_console.print(f"[bold red]错误 / error[/] [{exc.code}] {exc.message}", highlight=False)
+        raise typer.Exit(exc.exit_code) from None
+
+
+def emit(data: Any, *, as_json: bool, columns: Sequence[str] | None = None, title: str = "") -> None:
+    """Print ``data``: JSON for scripts, a table (lists) or key/value grid (objects) for people."""
+    if as_json:
+        print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
+        return
+    if isinstance(data, list):
+        cols = list(columns or (data[0].keys() if data else []))
+        table = Table(*cols, title=title or None)
+        for row in data:
+            table.add_row(*(_cell(row.get(c)) for c in cols))
+        console.print(table)
+        return
+    if isinstance(data, dict):
+        grid = Table.grid(padding=(0, 2))
+        grid.add_column(style="bold")
+        grid.add_column()
+        for key, value in data.items():
+            if columns is None or key in columns:
+                grid.add_row(str(key), _cell(value))
+        if title:
+            console.print(f"[bold]{title}[/]")
+        console.print(grid)
+        return
+    console.print(str(data))
+
+
+def _cell(value: Any) -> str:
+    if value is None:
+        return "-"
+    if isinstance(value, list | dict):
+        return json.dumps(value, ensure_ascii=False, default=str)
+    return str(value)

@@ -1,0 +1,202 @@
+"""``datacompact participants ...`` and ``datacompact tokens ...`` (thin)."""
+
+from __future__ import annotations
+
+import json
+from datetime import timedelta
+from pathlib import Path
+from typing import Annotated
+
+import typer
+from pydantic import ValidationError
+
+from datacompact.cli._context import TokenOption, actor_for, open_platform
+from datacompact.cli._output import JsonFlag, emit, handled
+from datacompact.errors import MalformedInput
+from datacompact.permissions import Principal, Role
+from datacompact.registry import participants as service
+from datacompact.registry import tokens as token_service
+from datacompact.registry.schemas import (
+    Decision,
+    ParticipantCreate,
+    ParticipantKind,
+    ParticipantStatus,
+    TokenPublic,
+)
+
+participants_app = typer.Typer(help="参与方登记与审批 / participant registry", no_args_is_help=True)
+tokens_app = typer.Typer(help="API 令牌 / API tokens", no_args_is_help=True)
+
+LIST_COLUMNS = ("id", "kind", "name", "uscc", "region_code", "status")
+
+
+def _read_registration(path: Path) -> ParticipantCreate:
+    try:
+        raw = json.loads(path.read_text(encoding="utf-8"))
+    except (OSError, UnicodeDecodeError, json.JSONDecodeError) as exc:
+        raise MalformedInput(
+            f"无法读取注册文件 / expected a UTF-8 JSON file, got an unreadable one ({type(exc).__name__})",
+            details={"file": str(path)},
+        ) from exc
+    try:
+        return ParticipantCreate.model_validate(raw)
+    except ValidationError as exc:
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+        raise MalformedInput(
+            f"注册文件内容无效 / invalid registration file: check {', '.join(fields)}",
+            details={"fields": fields},
+        ) from exc
+
+
+@participants_app.command("list")
+def list_participants(
+    token: TokenOption = None,
+    kind: Annotated[ParticipantKind | None, typer.Option(help="按类型过滤 / filter by kind")] = None,
+    status: Annotated[ParticipantStatus | None, typer.Option(help="按状态 / by status")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """列出参与方 / list participants."""
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            rows = service.list_participants(session=session, actor=actor, kind=kind, status=status, limit=1000)
+            emit([r.model_dump(mode="json") for r in rows], as_json=as_json, columns=LIST_COLUMNS)
+
+
+@participants_app.command("show")
+def show(participant_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """查看参与方 / show one participant."""
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            view = service.get_participant(session=session, actor=actor, participant_id=participant_id)
+            emit(view.model_dump(mode="json"), as_json=as_json)
+
+
+@participants_app.command("register")
+def register(
+    file: Annotated[Path, typer.Option("--file", help="注册申请 JSON / registration JSON file")],
+    as_json: JsonFlag = False,
+) -> None:
+    """提交注册申请（待审批）/ file a registration application (pending approval)."""
+    with handled(as_json):
+        platform = open_platform()
+        data = _read_registration(file)
+        with platform.db.write() as session:
+            recorded = service.register_participant(
+                session=session,
+                actor=Principal.anonymous(platform.settings.governance_mode),
+                secret=platform.secret,
+                data=data,
+            )
+            view = service.public_view(recorded.value).model_dump(mode="json")
+        emit({**view, "log_index": recorded.log_index}, as_json=as_json)
+
+
+def _decide(participant_id: int, decision: Decision, reason: str, token: str | None, as_json: bool) -> None:
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = service.decide_participant(
+                session=session, actor=actor, participant_id=participant_id, decision=decision, reason=reason
+            )
+            view = service.public_view(recorded.value).model_dump(mode="json")
+        emit({**view, "log_index": recorded.log_index}, as_json=as_json, columns=(*LIST_COLUMNS, "log_index"))
+
+
+ReasonOption = Annotated[str, typer.Option("--reason", help="理由（记入日志）/ reason, logged")]
+
+
+@participants_app.command("approve")
+def approve(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """批准注册 / approve a pending registration."""
+    _decide(participant_id, Decision.APPROVE, reason, token, as_json)
+
+
+@participants_app.command("reject")
+def reject(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """驳回注册 / reject a pending registration."""
+    _decide(participant_id, Decision.REJECT, reason, token, as_json)
+
+
+@participants_app.command("suspend")
+def suspend(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """暂停参与方 / suspend an approved participant."""
+    _decide(participant_id, Decision.SUSPEND, reason, token, as_json)
+
+
+@participants_app.command("reinstate")
+def reinstate(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """恢复参与方 / reinstate a suspended participant."""
+    _decide(participant_id, Decision.REINSTATE, reason, token, as_json)
+
+
+@participants_app.command("revoke")
+def revoke(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """撤销参与方 / revoke a participant for good."""
+    _decide(participant_id, Decision.REVOKE, reason, token, as_json)
+
+
+TOKEN_COLUMNS = ("id", "member_id", "label", "scopes", "expires_at", "revoked_at")
+
+
+@tokens_app.command("issue")
+def issue(
+    token: TokenOption = None,
+    label: Annotated[str, typer.Option(help="用途标签 / label")] = "cli",
+    scope: Annotated[list[Role] | None, typer.Option("--scope", help="限定角色 / limit to roles")] = None,
+    ttl_days: Annotated[int | None, typer.Option(min=1, max=365, help="有效天数 / lifetime in days")] = None,
+    member_id: Annotated[int | None, typer.Option(help="为成员签发（管理员）/ for a member (admin)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """签发新令牌（只显示一次）/ issue a new token (shown once)."""
+    with handled(as_json):
+        platform = open_platform()
+        days = ttl_days or platform.settings.token_ttl_days
+        with platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = token_service.issue_token(
+                session=session,
+                actor=actor,
+                label=label,
+                scopes=scope or None,
+                ttl=timedelta(days=days),
+                member_id=member_id,
+            )
+            record, value = recorded.value
+            view = TokenPublic.model_validate(record).model_dump(mode="json")
+        emit({**view, "token": value, "log_index": recorded.log_index}, as_json=as_json)
+
+
+@tokens_app.command("list")
+def list_tokens(
+    token: TokenOption = None,
+    member_id: Annotated[int | None, typer.Option(help="成员（管理员）/ member (admin)")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """列出令牌 / list tokens."""
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            rows = token_service.list_tokens(session=session, actor=actor, member_id=member_id)
+            emit(
+                [TokenPublic.model_validate(t).model_dump(mode="json") for t in rows],
+                as_json=as_json,
+                columns=TOKEN_COLUMNS,
+            )
+
+
+@tokens_app.command("revoke")
+def revoke_token(token_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """吊销令牌 / revoke a token."""
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = token_service.revoke_token(session=session, actor=actor, token_id=token_id)
+            view = TokenPublic.model_validate(recorded.value).model_dump(mode="json")
+        emit({**view, "log_index": recorded.log_index}, as_json=as_json)

@@ -1,0 +1,129 @@
+"""Settings, read from ``DATACOMPACT_*`` environment variables (pydantic-settings).
+
+Everything has an embedded default, so a fresh checkout runs with no
+configuration at all: the home folder is ``./.datacompact`` and the metadata
+store is a SQLite file inside it. Production points ``DATACOMPACT_DATABASE_URL``
+at PostgreSQL.
+
+The platform secret is a 32-byte random file in the home folder, written with
+mode 0600 by ``datacompact init``. Participant signing keys are encrypted under
+keys derived from it, and demo tokens are derived from it, so it must never
+leave the home folder.
+"""
+
+from __future__ import annotations
+
+import os
+import secrets
+import stat
+from enum import StrEnum
+from functools import lru_cache
+from pathlib import Path
+
+from pydantic import Field
+from pydantic_settings import BaseSettings, SettingsConfigDict
+
+from datacompact.errors import ConfigurationError
+
+SECRET_FILE = "platform.secret"
+SECRET_BYTES = 32
+
+
+class GovernanceMode(StrEnum):
+    """The three ways of building digital government in DESIGN.md; see ``registry.governance``."""
+
+    GOVERNMENT_LED = "government_led"
+    JV_OPERATED = "jv_operated"
+    DATA_GOVERNANCE = "data_governance"
+
+
+class Settings(BaseSettings):
+    """Platform settings. Each field is documented in ``docs/configuration.md``."""
+
+    model_config = SettingsConfigDict(env_prefix="DATACOMPACT_", extra="ignore")
+
+    home: Path = Field(default=Path(".datacompact"), description="Home folder of the platform.")
+    database_url: str | None = Field(
+        default=None,
+        description="SQLAlchemy URL of the metadata store; a SQLite file in the home folder if unset.",
+    )
+    governance_mode: GovernanceMode = Field(
+        default=GovernanceMode.DATA_GOVERNANCE,
+        description="Who operates the platform and who approves what.",
+    )
+    max_request_bytes: int = Field(
+        default=1_048_576, ge=1024, description="Largest request body the API accepts, in bytes."
+    )
+    token_ttl_days: int = Field(
+        default=30, ge=1, le=365, description="Default lifetime of a new API token, in days."
+    )
+    log_origin: str = Field(
+        default="datacompact.local/log",
+        description="Origin line of the transparency log's checkpoints.",
+    )
+
+    @property
+    def resolved_database_url(self) -> str:
+        if self.database_url:
+            return self.database_url
+        return f"sqlite:///{(self.home / 'datacompact.db').resolve()}"
+
+    @property
+    def secret_path(self) -> Path:
+        return self.home / SECRET_FILE
+
+
+@lru_cache(maxsize=1)
+def get_settings() -> Settings:
+    """The process-wide settings; tests build their own ``Settings`` instead."""
+    return Settings()
+
+
+def write_private_file(path: Path, data: bytes) -> None:
+    """Create ``path`` with mode 0600 from the first byte on, never world-readable."""
+    fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    try:
+        os.write(fd, data)
+        os.fsync(fd)
+    finally:
+        os.close(fd)
+
+
+def ensure_home(settings: Settings) -> bool:
+    """Create the home folder and the platform secret if missing; True if anything was created."""
+    created = False
+    if not settings.home.exists():
+        settings.home.mkdir(parents=True, mode=0o700)
+        created = True
+    if not settings.secret_path.exists():
+        write_private_file(settings.secret_path, secrets.token_bytes(SECRET_BYTES))
+        created = True
+    return created
+
+
+def load_secret(settings: Settings) -> bytes:
+    """Read the platform secret, refusing a missing, short or group/world-readable file."""
+    path = settings.secret_path
+    try:
+        info = path.stat()
+        data = path.read_bytes()
+    except FileNotFoundError as exc:
+        raise ConfigurationError(
+            "平台密钥不存在，请先运行 datacompact init / platform secret missing: run `datacompact init`",
+            details={"path": str(path)},
+        ) from exc
+    except OSError as exc:
+        raise ConfigurationError(
+            "无法读取平台密钥 / cannot read the platform secret", details={"path": str(path)}
+        ) from exc
+    if info.st_mode & (stat.S_IRWXG | stat.S_IRWXO):
+        raise ConfigurationError(
+            "平台密钥权限过宽，应为 0600 / platform secret must have mode 0600",
+            details={"path": str(path), "mode": oct(stat.S_IMODE(info.st_mode))},
+        )
+    if len(data) != SECRET_BYTES:
+        raise ConfigurationError(
+            f"平台密钥长度错误 / expected a {SECRET_BYTES}-byte platform secret, got {len(data)} bytes",
+            details={"path": str(path)},
+        )
+    return data

@@ -1,0 +1,234 @@
+"""``datacompact demo``: a deterministic synthetic city, built through the services.
+
+Every participant is registered, approved, staffed and qualified through the
+same service functions (and therefore the same permission checks and log
+events) as a real one. Running it again changes nothing: existing
+participants, members and tokens are found and kept.
+
+Demo tokens are derived from the platform secret (HMAC-SHA256), so that they
+are the same on every run of one installation, yet unguessable without the
+secret. They are written to ``$DATACOMPACT_HOME/demo-credentials.json``
+(mode 0600) for people who want to try the API at once.
+"""
+
+from __future__ import annotations
+
+import base64
+import hashlib
+import hmac
+import json
+import os
+from datetime import date, timedelta
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datacompact.errors import Conflict
+from datacompact.permissions import Principal, Role
+from datacompact.platform import Platform
+from datacompact.registry import members, participants, qualifications, tokens
+from datacompact.registry.governance import rules_for
+from datacompact.registry.schemas import (
+    AdminIn,
+    ContactIn,
+    Decision,
+    MemberCreate,
+    ParticipantCreate,
+    ParticipantKind,
+    QualificationCreate,
+    ShareholderIn,
+)
+from datacompact.store.models import Member, Participant, Qualification
+
+from ._city import Org, build_cast, evidence_hash
+
+CREDENTIALS_FILE = "demo-credentials.json"
+DEMO_TOKEN_DAYS = 365
+_QUALIFIED_FROM = date(2025, 1, 1)
+_QUALIFIED_UNTIL = date(2028, 12, 31)
+
+
+def demo_token(secret: bytes, username: str) -> str:
+    digest = hmac.new(secret, f"datacompact/demo-token/{username}".encode(), hashlib.sha256).digest()
+    return tokens.TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+def _principal(platform: Platform, member: Member, participant: Participant) -> Principal:
+    return Principal.member(
+        member_id=member.id,
+        participant_id=participant.id,
+        participant_kind=participant.kind,
+        roles=frozenset(Role(r) for r in member.roles),
+        governance=platform.settings.governance_mode,
+    )
+
+
+def _application(org: Org, by_slug: dict[str, Org]) -> ParticipantCreate:
+    admin = org.people[0]
+    return ParticipantCreate(
+        kind=ParticipantKind(org.kind),
+        name=org.name,
+        name_en=org.name_en,
+        uscc=org.uscc,
+        region_code=org.region_code,
+        ownership=org.ownership,  # type: ignore[arg-type]
+        third_party_type=org.third_party_type,  # type: ignore[arg-type]
+        shareholders=[
+            ShareholderIn(
+                holder_name=by_slug[slug].name, holder_uscc=by_slug[slug].uscc, stake_percent=pct
+            )
+            for slug, pct in org.shareholders
+        ],
+        contacts=[ContactIn(name=admin.display_name, title="数据专员 / data officer")],
+        # Demo members authenticate with derived tokens; the admin password is random and unknown.
+        admin=AdminIn(
+            username=admin.username,
+            display_name=admin.display_name,
+            password=base64.b64encode(os.urandom(24)).decode(),
+        ),
+    )
+
+
+def _admin_of(session: Session, participant: Participant) -> Member:
+    member = session.scalar(
+        select(Member)
+        .where(Member.participant_id == participant.id, Member.active.is_(True))
+        .order_by(Member.id)
+    )
+    assert member is not None and Role.ADMIN.value in member.roles
+    return member
+
+
+def _ensure_participant(
+    platform: Platform, session: Session, org: Org, by_slug: dict[str, Org], approver: Principal | None
+) -> Participant:
+    existing = session.scalar(select(Participant).where(Participant.uscc == org.uscc))
+    if existing is not None:
+        return existing
+    application = _application(org, by_slug)
+    if approver is None:
+        return participants.bootstrap_platform(
+            session=session,
+            secret=platform.secret,
+            governance=platform.settings.governance_mode,
+            data=application,
+        ).value
+    registered = participants.register_participant(
+        session=session,
+        actor=Principal.anonymous(platform.settings.governance_mode),
+        secret=platform.secret,
+        data=application,
+    ).value
+    participants.decide_participant(
+        session=session,
+        actor=approver,
+        participant_id=registered.id,
+        decision=Decision.APPROVE,
+        reason="演示城市资料核验通过 / demo city documents checked",
+    )
+    return registered
+
+
+def _ensure_staff(platform: Platform, session: Session, org: Org, participant: Participant) -> None:
+    admin = _principal(platform, _admin_of(session, participant), participant)
+    for person in org.people[1:]:
+        if session.scalar(select(Member.id).where(Member.username == person.username)) is None:
+            members.create_member(
+                session=session,
+                actor=admin,
+                participant_id=participant.id,
+                data=MemberCreate(
+                    username=person.username,
+                    display_name=person.display_name,
+                    roles=[Role(r) for r in person.roles],
+                ),
+            )
+    held = set(
+        session.scalars(select(Qualification.name).where(Qualification.participant_id == participant.id))
+    )
+    for name, level, issuer in org.qualifications:
+        if name not in held:
+            qualifications.add_qualification(
+                session=session,
+                actor=admin,
+                participant_id=participant.id,
+                data=QualificationCreate(
+                    name=name,
+                    level=level,
+                    issuer=issuer,
+                    valid_from=_QUALIFIED_FROM,
+                    valid_until=_QUALIFIED_UNTIL,
+                    evidence_sha256=evidence_hash(org, name),
+                ),
+            )
+
+
+def _approver_first(cast: list[Org], platform: Platform) -> list[Org]:
+    """Put an organization of an approving kind first, as the governance mode requires."""
+    approvers = rules_for(platform.settings.governance_mode).registration_approvers
+    first = next(o for o in cast if o.kind in approvers)
+    return [first, *(o for o in cast if o is not first)]
+
+
+def build_demo(platform: Platform) -> dict[str, Any]:
+    """Build (or find) the demo city and write the credentials file; returns a summary."""
+    cast = _approver_first(build_cast(), platform)
+    by_slug = {o.slug: o for o in cast}
+    credentials: list[dict[str, Any]] = []
+    with platform.db.write() as session:
+        first = session.scalar(select(Participant).where(Participant.uscc == cast[0].uscc))
+        if first is None and session.scalar(select(Participant.id).limit(1)) is not None:
+            raise Conflict(
+                "平台已有非演示数据，演示城市需要空平台 / the demo city needs an empty platform "
+                "or its own earlier build",
+                details={"home": str(platform.settings.home)},
+            )
+        approver: Principal | None = None
+        for org in cast:
+            participant = _ensure_participant(platform, session, org, by_slug, approver)
+            if approver is None:
+                approver = _principal(platform, _admin_of(session, participant), participant)
+            _ensure_staff(platform, session, org, participant)
+            for person in org.people:
+                member = session.scalar(select(Member).where(Member.username == person.username))
+                assert member is not None
+                value = demo_token(platform.secret, person.username)
+                tokens.store_known_token(
+                    session,
+                    member=member,
+                    value=value,
+                    label="demo",
+                    ttl=timedelta(days=DEMO_TOKEN_DAYS),
+                )
+                credentials.append(
+                    {
+                        "participant": org.name,
+                        "participant_id": participant.id,
+                        "participant_kind": org.kind,
+                        "user": person.username,
+                        "roles": list(person.roles),
+                        "token": value,
+                    }
+                )
+    path = platform.settings.home / CREDENTIALS_FILE
+    _write_private_json(path, credentials)
+    return {
+        "participants": len(cast),
+        "users": len(credentials),
+        "credentials_file": str(path.resolve()),
+        "governance_mode": platform.settings.governance_mode.value,
+    }
+
+
+def _write_private_json(path: Path, data: Any) -> None:
+    """Replace ``path`` atomically with a 0600 file; readers see the old or the new file."""
+    tmp = path.with_suffix(".tmp")
+    tmp.unlink(missing_ok=True)
+    fd = os.open(tmp, os.O_WRONLY | os.O_CREAT | os.O_EXCL, 0o600)
+    with os.fdopen(fd, "w", encoding="utf-8") as handle:
+        json.dump(data, handle, ensure_ascii=False, indent=2)
+        handle.flush()
+        os.fsync(handle.fileno())
+    os.replace(tmp, path)

@@ -1,0 +1,203 @@
+"""The one exception tree of DataCompact.
+
+Every error the platform raises on purpose is a :class:`DataCompactError`.
+Foreign errors (SQLAlchemy, cryptography, file parsing, ``binascii``) are
+translated at the boundary into the most specific class below with
+``raise ... from exc``. The API maps the tree to a JSON error envelope and the
+CLI to an exit code, each in one place, using :attr:`DataCompactError.status`,
+:attr:`DataCompactError.code` and :attr:`DataCompactError.exit_code`.
+
+Messages are written for the person at the other end. They never carry a data
+value, a secret or a stack trace: say what was expected and what kind of thing
+was found, not the thing itself.
+
+::
+
+    DataCompactError                       500  internal_error
+    ├── ConfigurationError                 500  configuration_error
+    ├── InvalidInput                       400  invalid_input
+    │   ├── InvalidIdentifier              400  invalid_identifier
+    │   ├── UnknownField                   400  unknown_field
+    │   ├── MalformedInput                 400  malformed_input   ("expected X, got Y")
+    │   └── PayloadTooLarge                413  payload_too_large
+    ├── Unauthenticated                    401  unauthenticated
+    │   ├── TokenExpired                   401  token_expired
+    │   └── TokenRevoked                   401  token_revoked
+    ├── Forbidden                          403  forbidden
+    │   └── PolicyViolation                403  policy_violation
+    ├── NotFound                           404  not_found
+    ├── Conflict                           409  conflict
+    │   ├── DuplicateRegistration          409  duplicate_registration
+    │   └── InvalidTransition              409  invalid_transition
+    ├── VerificationFailed                 422  verification_failed
+    └── StoreUnavailable                   503  store_unavailable
+"""
+
+from __future__ import annotations
+
+from typing import Any, ClassVar
+
+
+class DataCompactError(Exception):
+    """Base of every error the platform raises on purpose.
+
+    ``details`` holds machine-readable context (field names, limits, kinds),
+    never a data value taken from the input.
+    """
+
+    status: ClassVar[int] = 500
+    code: ClassVar[str] = "internal_error"
+    exit_code: ClassVar[int] = 1
+
+    def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
+        super().__init__(message)
+        self.message = message
+        self.details: dict[str, Any] = dict(details or {})
+
+    def to_envelope(self) -> dict[str, Any]:
+        """The JSON error envelope of the API: ``{"error": {code, message, details}}``."""
+        return {"error": {"code": self.code, "message": self.message, "details": self.details}}
+
+
+class ConfigurationError(DataCompactError):
+    """The home folder, a setting or a secret is missing or unusable."""
+
+    code = "configuration_error"
+    exit_code = 3
+
+
+class InvalidInput(DataCompactError):
+    """The request is well-formed transport-wise but its content is not acceptable."""
+
+    status = 400
+    code = "invalid_input"
+    exit_code = 2
+
+
+class InvalidIdentifier(InvalidInput):
+    """A USCC, region code, resident ID or other checksummed identifier fails validation."""
+
+    code = "invalid_identifier"
+
+
+class UnknownField(InvalidInput):
+    """The request carries a field the endpoint does not know (no silent ignoring)."""
+
+    code = "unknown_field"
+
+
+class MalformedInput(InvalidInput):
+    """Bytes or text that do not parse: JSON, a signed note, a proof, a key, a tile path.
+
+    The message follows the form "expected X, got Y", where Y describes the
+    kind or size of what was found, never its content.
+    """
+
+    code = "malformed_input"
+
+
+class PayloadTooLarge(InvalidInput):
+    """A request body, an entry or a proof is larger than its documented limit."""
+
+    status = 413
+    code = "payload_too_large"
+
+
+class Unauthenticated(DataCompactError):
+    """No credential, or a credential that does not identify anyone."""
+
+    status = 401
+    code = "unauthenticated"
+    exit_code = 4
+
+
+class TokenExpired(Unauthenticated):
+    """The API token was valid once but its expiry has passed."""
+
+    code = "token_expired"
+
+
+class TokenRevoked(Unauthenticated):
+    """The API token was revoked by its owner or an administrator."""
+
+    code = "token_revoked"
+
+
+class Forbidden(DataCompactError):
+    """``authorize`` denied the action; ``details["reason"]`` says why."""
+
+    status = 403
+    code = "forbidden"
+    exit_code = 5
+
+
+class PolicyViolation(Forbidden):
+    """The action is permitted to the actor in general but breaks a platform rule."""
+
+    code = "policy_violation"
+
+
+class NotFound(DataCompactError):
+    """The object does not exist, or the actor may not know that it exists."""
+
+    status = 404
+    code = "not_found"
+    exit_code = 6
+
+
+class Conflict(DataCompactError):
+    """The request contradicts the current state of the store."""
+
+    status = 409
+    code = "conflict"
+    exit_code = 7
+
+
+class DuplicateRegistration(Conflict):
+    """A participant, member or resource with the same unique key already exists."""
+
+    code = "duplicate_registration"
+
+
+class InvalidTransition(Conflict):
+    """A status change that the object's life cycle does not allow."""
+
+    code = "invalid_transition"
+
+
+class VerificationFailed(DataCompactError):
+    """A signature, proof, checksum or recomputed tree does not match what was claimed."""
+
+    status = 422
+    code = "verification_failed"
+    exit_code = 8
+
+
+class StoreUnavailable(DataCompactError):
+    """The metadata store cannot be reached or refused the transaction."""
+
+    status = 503
+    code = "store_unavailable"
+    exit_code = 9
+
+
+ALL_ERRORS: tuple[type[DataCompactError], ...] = (
+    DataCompactError,
+    ConfigurationError,
+    InvalidInput,
+    InvalidIdentifier,
+    UnknownField,
+    MalformedInput,
+    PayloadTooLarge,
+    Unauthenticated,
+    TokenExpired,
+    TokenRevoked,
+    Forbidden,
+    PolicyViolation,
+    NotFound,
+    Conflict,
+    DuplicateRegistration,
+    InvalidTransition,
+    VerificationFailed,
+    StoreUnavailable,
+)

@@ -1,0 +1,199 @@
+"""Typed platform events and their canonical encoding as log entries.
+
+Every mutating service call records one event in the same database
+transaction as its domain rows (DESIGN.md: "no state change without its log
+entry"). The event's position in the transparency log is its ``seq``.
+
+Canonical encoding (version 1) of an entry, the bytes the Merkle log hashes::
+
+    {"actor":"member:7","actor_participant":3,"object":{"id":"12","type":"participant"},
+     "payload_sha256":"<64 hex>","seq":41,"time":"2026-11-29T01:55:43.161404Z",
+     "type":"participant.approved","v":1}
+
+- UTF-8 JSON with keys sorted, no insignificant whitespace, non-ASCII kept as is;
+- only strings, integers and null, so no float formatting can differ;
+- ``time`` is UTC with exactly six fractional digits and a ``Z``;
+- ``payload_sha256`` is SHA-256(salt ‖ canonical JSON of the payload) with a
+  fresh 16-byte salt per event. The salt keeps the commitment hiding: the
+  public log cannot be used to test guesses of a payload (a phone number, a
+  name), while whoever is shown the payload and salt can check it.
+
+An entry is at most :data:`MAX_ENTRY_BYTES` long.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import secrets
+from dataclasses import dataclass
+from datetime import UTC, datetime
+from enum import StrEnum
+from typing import Any, Generic, TypeVar
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datacompact.errors import PayloadTooLarge
+from datacompact.permissions import Actions, LedgerResource, Principal, authorize
+from datacompact.store._base import utcnow
+from datacompact.store.models import Event, LedgerHead
+
+T = TypeVar("T")
+
+ENTRY_VERSION = 1
+MAX_ENTRY_BYTES = 64 * 1024
+SALT_BYTES = 16
+
+
+class EventType(StrEnum):
+    """Every kind of event the platform records. Each is documented in docs/events.md."""
+
+    PLATFORM_BOOTSTRAPPED = "platform.bootstrapped"
+    PARTICIPANT_REGISTERED = "participant.registered"
+    PARTICIPANT_APPROVED = "participant.approved"
+    PARTICIPANT_REJECTED = "participant.rejected"
+    PARTICIPANT_SUSPENDED = "participant.suspended"
+    PARTICIPANT_REINSTATED = "participant.reinstated"
+    PARTICIPANT_REVOKED = "participant.revoked"
+    PARTICIPANT_CONTACTS_UPDATED = "participant.contacts_updated"
+    PARTICIPANT_KEY_ROTATED = "participant.key_rotated"
+    QUALIFICATION_ADDED = "qualification.added"
+    MEMBER_CREATED = "member.created"
+    MEMBER_ROLES_CHANGED = "member.roles_changed"
+    MEMBER_DEACTIVATED = "member.deactivated"
+    TOKEN_ISSUED = "token.issued"
+    TOKEN_REVOKED = "token.revoked"
+
+
+def canonical_json(value: Any) -> bytes:
+    """The one JSON serialization used for hashing. Floats are refused, not rounded."""
+    _reject_floats(value)
+    return json.dumps(value, sort_keys=True, separators=(",", ":"), ensure_ascii=False).encode()
+
+
+def _reject_floats(value: Any) -> None:
+    if isinstance(value, float):
+        raise TypeError("canonical JSON carries no floats; encode the value as a string")
+    if isinstance(value, dict):
+        for item in value.values():
+            _reject_floats(item)
+    elif isinstance(value, list | tuple):
+        for item in value:
+            _reject_floats(item)
+
+
+def format_time(moment: datetime) -> str:
+    """RFC 3339 UTC with six fractional digits, e.g. ``2026-11-29T01:55:43.161404Z``."""
+    if moment.tzinfo is None:
+        raise TypeError("event times must be timezone-aware")
+    return moment.astimezone(UTC).strftime("%Y-%m-%dT%H:%M:%S.%fZ")
+
+
+def payload_commitment(payload: dict[str, Any], salt: bytes) -> str:
+    """Hex SHA-256(salt ‖ canonical JSON of the payload)."""
+    return hashlib.sha256(salt + canonical_json(payload)).hexdigest()
+
+
+@dataclass(frozen=True, slots=True)
+class EntryFields:
+    """The fields of one log entry, before encoding."""
+
+    seq: int
+    type: str
+    time: datetime
+    actor: str
+    actor_participant: int | None
+    object_type: str
+    object_id: str
+    payload_sha256: str
+
+    def encode(self) -> bytes:
+        body = {
+            "v": ENTRY_VERSION,
+            "seq": self.seq,
+            "type": self.type,
+            "time": format_time(self.time),
+            "actor": self.actor,
+            "actor_participant": self.actor_participant,
+            "object": {"type": self.object_type, "id": self.object_id},
+            "payload_sha256": self.payload_sha256,
+        }
+        return canonical_json(body)
+
+
+def leaf_hash(entry: bytes) -> bytes:
+    """RFC 6962 §2.1 leaf hash: SHA-256(0x00 ‖ entry)."""
+    return hashlib.sha256(b"\x00" + entry).digest()
+
+
+def record_event(
+    session: Session,
+    *,
+    actor: Principal,
+    type: EventType,
+    object_type: str,
+    object_id: str | int,
+    payload: dict[str, Any],
+) -> Event:
+    """Append one event to the log inside the caller's transaction and return it.
+
+    The ``ledger_head`` row is locked first, so concurrent writers get
+    consecutive ``seq`` values with no gap: a writer that rolls back also rolls
+    back its advance of the head.
+    """
+    head = session.execute(
+        select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
+    ).scalar_one()
+    salt = secrets.token_bytes(SALT_BYTES)
+    fields = EntryFields(
+        seq=head.size,
+        type=type.value,
+        time=utcnow(),
+        actor=actor.label,
+        actor_participant=actor.participant_id,
+        object_type=object_type,
+        object_id=str(object_id),
+        payload_sha256=payload_commitment(payload, salt),
+    )
+    entry = fields.encode()
+    if len(entry) > MAX_ENTRY_BYTES:
+        raise PayloadTooLarge(
+            f"expected a log entry of at most {MAX_ENTRY_BYTES} bytes, got {len(entry)} bytes",
+            details={"limit": MAX_ENTRY_BYTES},
+        )
+    event = Event(
+        seq=fields.seq,
+        type=fields.type,
+        actor=fields.actor,
+        actor_participant_id=fields.actor_participant,
+        object_type=fields.object_type,
+        object_id=fields.object_id,
+        occurred_at=fields.time,
+        payload=payload,
+        salt=salt,
+        payload_sha256=fields.payload_sha256,
+        entry=entry,
+        leaf_hash=leaf_hash(entry),
+    )
+    head.size = fields.seq + 1
+    session.add(event)
+    session.flush()
+    return event
+
+
+@dataclass(frozen=True, slots=True)
+class Recorded(Generic[T]):
+    """What a mutating service call returns: its result and the index of its log entry."""
+
+    value: T
+    log_index: int
+
+
+def list_events(
+    *, session: Session, actor: Principal, after: int = -1, limit: int = 100
+) -> list[Event]:
+    """Events in log order, starting after index ``after``."""
+    authorize(actor=actor, action=Actions.LEDGER_READ, resource=LedgerResource())
+    query = select(Event).where(Event.seq > after).order_by(Event.seq).limit(limit)
+    return list(session.scalars(query))

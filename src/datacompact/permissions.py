@@ -1,0 +1,221 @@
+"""Who may do what: the one place where permission is decided.
+
+``authorize(actor=..., action=..., resource=...)`` returns a :class:`Decision`
+or raises :class:`~datacompact.errors.Forbidden` carrying the decision's
+reason, so the API and the console can explain a denial. Nothing else in the
+code base compares roles or participant ids to decide access.
+
+An :class:`Action` names the roles that may take it and the *scope* that
+relates the actor to the resource:
+
+==============  ==============================================================
+``anyone``      no credential needed (self-registration of a participant)
+``platform``    any authenticated member of an approved participant
+``own``         the resource belongs to the actor's participant
+``self``        the resource is the actor's own (token), or ``own`` + admin
+``approver``    the actor's participant approves registrations under the
+                governance mode, and the resource is another participant
+==============  ==============================================================
+"""
+
+from __future__ import annotations
+
+from dataclasses import dataclass, field
+from enum import StrEnum
+
+from datacompact.config import GovernanceMode
+from datacompact.errors import Forbidden
+from datacompact.registry.governance import rules_for
+
+
+class Role(StrEnum):
+    ADMIN = "admin"
+    DATA_STEWARD = "data_steward"
+    ANALYST = "analyst"
+    REVIEWER = "reviewer"
+    AUDITOR = "auditor"
+
+
+ALL_ROLES = frozenset(Role)
+
+
+class Scope(StrEnum):
+    ANYONE = "anyone"
+    PLATFORM = "platform"
+    OWN = "own"
+    SELF = "self"
+    APPROVER = "approver"
+
+
+@dataclass(frozen=True, slots=True)
+class Principal:
+    """The acting party of a service call.
+
+    ``roles`` are the effective roles: the member's roles narrowed by the
+    scopes of the token that authenticated the request.
+    """
+
+    label: str
+    governance: GovernanceMode
+    member_id: int | None = None
+    participant_id: int | None = None
+    participant_kind: str | None = None
+    roles: frozenset[Role] = field(default_factory=frozenset)
+
+    @classmethod
+    def anonymous(cls, governance: GovernanceMode) -> Principal:
+        return cls(label="anonymous", governance=governance)
+
+    @classmethod
+    def member(
+        cls,
+        *,
+        member_id: int,
+        participant_id: int,
+        participant_kind: str,
+        roles: frozenset[Role],
+        governance: GovernanceMode,
+    ) -> Principal:
+        return cls(
+            label=f"member:{member_id}",
+            governance=governance,
+            member_id=member_id,
+            participant_id=participant_id,
+            participant_kind=participant_kind,
+            roles=roles,
+        )
+
+    @property
+    def is_authenticated(self) -> bool:
+        return self.member_id is not None
+
+
+@dataclass(frozen=True, slots=True)
+class Action:
+    name: str
+    description: str
+    scope: Scope
+    roles: frozenset[Role] = ALL_ROLES
+
+
+@dataclass(frozen=True, slots=True)
+class Resource:
+    """Something owned by a participant; ``participant_id`` None means platform-wide."""
+
+    participant_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class ParticipantResource(Resource):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class MemberResource(Resource):
+    member_id: int | None = None
+
+
+@dataclass(frozen=True, slots=True)
+class TokenResource(MemberResource):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class LedgerResource(Resource):
+    pass
+
+
+@dataclass(frozen=True, slots=True)
+class Decision:
+    allowed: bool
+    reason: str
+
+
+def _a(name: str, description: str, scope: Scope, *roles: Role) -> Action:
+    return Action(name, description, scope, frozenset(roles) if roles else ALL_ROLES)
+
+
+class Actions:
+    """Every action the platform knows; the permission matrix test iterates over these."""
+
+    PARTICIPANT_REGISTER = _a(
+        "participant.register", "申请注册参与方 / apply to register", Scope.ANYONE
+    )
+    PARTICIPANT_READ = _a(
+        "participant.read", "查看参与方公开信息 / read public profile", Scope.PLATFORM
+    )
+    PARTICIPANT_READ_PRIVATE = _a(
+        "participant.read_private", "查看本方联系人 / read own private details", Scope.OWN
+    )
+    PARTICIPANT_UPDATE = _a(
+        "participant.update", "更新本方联系人 / update own details", Scope.OWN, Role.ADMIN
+    )
+    PARTICIPANT_DECIDE = _a(
+        "participant.decide",
+        "审批、暂停、恢复或撤销参与方 / approve, reject, suspend, reinstate or revoke",
+        Scope.APPROVER,
+        Role.ADMIN,
+        Role.REVIEWER,
+    )
+    QUALIFICATION_ADD = _a(
+        "qualification.add", "登记资质 / add a qualification", Scope.OWN, Role.ADMIN
+    )
+    KEY_ROTATE = _a("key.rotate", "轮换签名密钥 / rotate the signing key", Scope.OWN, Role.ADMIN)
+    MEMBER_MANAGE = _a(
+        "member.manage", "管理本方成员 / create, list and change members", Scope.OWN, Role.ADMIN
+    )
+    TOKEN_MANAGE = _a(
+        "token.manage", "签发、查看或吊销令牌 / issue, list or revoke tokens", Scope.SELF
+    )
+    LEDGER_READ = _a("ledger.read", "查看事件日志 / read the event log", Scope.PLATFORM)
+
+    @classmethod
+    def all(cls) -> tuple[Action, ...]:
+        return tuple(v for v in vars(cls).values() if isinstance(v, Action))
+
+
+def decide(*, actor: Principal, action: Action, resource: Resource) -> Decision:
+    """The decision, without raising. Exposed for the console's "why not?" hints."""
+    if action.scope is Scope.ANYONE:
+        return Decision(True, "open to anyone")
+    if not actor.is_authenticated:
+        return Decision(False, "需要登录 / authentication required")
+    if not actor.roles & action.roles:
+        wanted = ", ".join(sorted(action.roles))
+        return Decision(False, f"需要角色 / requires one of the roles: {wanted}")
+    own = resource.participant_id is not None and resource.participant_id == actor.participant_id
+    if action.scope is Scope.PLATFORM:
+        return Decision(True, "platform members may read this")
+    if action.scope is Scope.OWN:
+        if own:
+            return Decision(True, "resource belongs to the actor's participant")
+        return Decision(False, "只能操作本方对象 / only the owning participant may do this")
+    if action.scope is Scope.SELF:
+        if isinstance(resource, MemberResource) and resource.member_id == actor.member_id:
+            return Decision(True, "the actor's own object")
+        if own and Role.ADMIN in actor.roles:
+            return Decision(True, "admin of the owning participant")
+        return Decision(
+            False, "只能操作本人或本方成员的令牌 / only your own tokens or, as admin, your members'"
+        )
+    # Scope.APPROVER
+    rules = rules_for(actor.governance)
+    if actor.participant_kind not in rules.registration_approvers:
+        who = ", ".join(sorted(rules.registration_approvers))
+        return Decision(
+            False, f"当前治理模式下由 {who} 审批 / under {actor.governance} only {who} decide"
+        )
+    if own:
+        return Decision(False, "不能审批本方 / a participant cannot decide on itself")
+    return Decision(True, "registration approver under the governance mode")
+
+
+def authorize(*, actor: Principal, action: Action, resource: Resource) -> Decision:
+    """Allow or raise :class:`Forbidden` with the reason in ``details``."""
+    decision = decide(actor=actor, action=action, resource=resource)
+    if not decision.allowed:
+        raise Forbidden(
+            f"无权执行 {action.name} / not allowed to {action.name}: {decision.reason}",
+            details={"action": action.name, "reason": decision.reason},
+        )
+    return decision

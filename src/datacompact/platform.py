@@ -1,0 +1,47 @@
+"""The running platform: settings, store and secret, opened once per process."""
+
+from __future__ import annotations
+
+from functools import cached_property
+
+from datacompact.config import Settings, ensure_home, load_secret
+from datacompact.errors import ConfigurationError
+from datacompact.registry.governance import GovernanceRules, rules_for
+from datacompact.store import migrate
+from datacompact.store.session import Database
+
+
+class Platform:
+    def __init__(self, settings: Settings) -> None:
+        self.settings = settings
+        self.db = Database(settings.resolved_database_url)
+
+    @cached_property
+    def secret(self) -> bytes:
+        return load_secret(self.settings)
+
+    @property
+    def rules(self) -> GovernanceRules:
+        return rules_for(self.settings.governance_mode)
+
+    def initialize(self) -> bool:
+        """Create the home folder and secret, and migrate the store; True if the home was new."""
+        created = ensure_home(self.settings)
+        migrate.upgrade(self.db.write_engine)
+        return created
+
+    def check_ready(self) -> dict[str, str]:
+        """What ``/readyz`` reports; raises if the platform cannot serve."""
+        self.db.ping()
+        current = migrate.current_revision(self.db.read_engine)
+        head = migrate.head_revision()
+        if current != head:
+            raise ConfigurationError(
+                "数据库未迁移到最新版本 / the store is not migrated to the latest revision",
+                details={"current": current, "head": head},
+            )
+        self.secret  # noqa: B018  (loads and checks the secret file)
+        return {"store": "ok", "revision": head or "", "secret": "ok"}
+
+    def close(self) -> None:
+        self.db.dispose()

@@ -1,0 +1,231 @@
+"""API tokens: random, stored only as hashes, scoped, expiring and revocable.
+
+A token is ``dct_`` followed by 43 URL-safe characters (256 random bits).
+Only its SHA-256 is stored: with that much entropy a fast hash is enough, and
+a database leak yields no usable token. A token's scopes narrow the roles it
+may exercise; the effective roles are the member's current roles ∩ scopes, so
+taking a role from a member also takes it from every token they hold.
+"""
+
+from __future__ import annotations
+
+import hashlib
+import hmac
+import secrets
+from datetime import datetime, timedelta
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datacompact.config import GovernanceMode
+from datacompact.errors import (
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    TokenExpired,
+    TokenRevoked,
+    Unauthenticated,
+)
+from datacompact.events import EventType, Recorded, record_event
+from datacompact.permissions import Actions, Principal, Role, TokenResource, authorize
+from datacompact.registry.members import verify_password
+from datacompact.registry.schemas import ParticipantStatus
+from datacompact.store._base import utcnow
+from datacompact.store.models import ApiToken, Member
+
+TOKEN_PREFIX = "dct_"
+_TOKEN_LENGTH = len(TOKEN_PREFIX) + 43
+
+
+def token_digest(token: str) -> str:
+    return hashlib.sha256(token.encode()).hexdigest()
+
+
+def new_token_value() -> str:
+    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+
+
+def _store(
+    session: Session,
+    *,
+    member: Member,
+    value: str,
+    label: str,
+    scopes: list[Role] | None,
+    ttl: timedelta,
+) -> ApiToken:
+    granted = set(member.roles)
+    wanted = {s.value for s in scopes} if scopes is not None else granted
+    if not wanted:
+        raise InvalidInput("令牌至少需要一个范围 / a token needs at least one scope")
+    if not wanted <= granted:
+        raise InvalidInput(
+            "令牌范围超出成员角色 / token scopes must be a subset of the member's roles",
+            details={"not_held": sorted(wanted - granted)},
+        )
+    token = ApiToken(
+        member_id=member.id,
+        token_sha256=token_digest(value),
+        label=label,
+        scopes=sorted(wanted),
+        expires_at=utcnow() + ttl,
+    )
+    session.add(token)
+    session.flush()
+    return token
+
+
+def _record_issue(session: Session, actor: Principal, token: ApiToken) -> int:
+    return record_event(
+        session,
+        actor=actor,
+        type=EventType.TOKEN_ISSUED,
+        object_type="token",
+        object_id=token.id,
+        payload={
+            "member_id": token.member_id,
+            "scopes": token.scopes,
+            "expires_at": token.expires_at.isoformat(),
+        },
+    ).seq
+
+
+def issue_token(
+    *,
+    session: Session,
+    actor: Principal,
+    label: str,
+    scopes: list[Role] | None,
+    ttl: timedelta,
+    member_id: int | None = None,
+) -> Recorded[tuple[ApiToken, str]]:
+    """Issue a token for the actor, or (as admin) for a member of the actor's participant."""
+    target_id = member_id if member_id is not None else actor.member_id
+    member = session.get(Member, target_id) if target_id is not None else None
+    if member is None:
+        raise NotFound("成员不存在 / member not found", details={"member_id": target_id})
+    authorize(
+        actor=actor,
+        action=Actions.TOKEN_MANAGE,
+        resource=TokenResource(participant_id=member.participant_id, member_id=member.id),
+    )
+    if not member.active:
+        raise InvalidTransition(
+            "成员已停用 / the member is inactive", details={"member_id": member.id}
+        )
+    value = new_token_value()
+    token = _store(session, member=member, value=value, label=label, scopes=scopes, ttl=ttl)
+    return Recorded((token, value), _record_issue(session, actor, token))
+
+
+def login(
+    *,
+    session: Session,
+    governance: GovernanceMode,
+    username: str,
+    password: str,
+    label: str,
+    ttl: timedelta,
+) -> Recorded[tuple[ApiToken, str]]:
+    """Exchange a console password for a token. Failure never says which part was wrong."""
+    member = session.scalar(select(Member).where(Member.username == username))
+    if member is None or not verify_password(member.password_hash, password):
+        raise Unauthenticated("用户名或密码错误 / wrong username or password")
+    principal = _principal_for(member, scopes=member.roles, governance=governance)
+    value = new_token_value()
+    token = _store(session, member=member, value=value, label=label, scopes=None, ttl=ttl)
+    return Recorded((token, value), _record_issue(session, principal, token))
+
+
+def store_known_token(
+    session: Session, *, member: Member, value: str, label: str, ttl: timedelta
+) -> ApiToken:
+    """Store a token whose value the caller derived (demo credentials); no event of its own."""
+    existing = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(value)))
+    if existing is not None:
+        return existing
+    return _store(session, member=member, value=value, label=label, scopes=None, ttl=ttl)
+
+
+def list_tokens(
+    *, session: Session, actor: Principal, member_id: int | None = None
+) -> list[ApiToken]:
+    target_id = member_id if member_id is not None else actor.member_id
+    member = session.get(Member, target_id) if target_id is not None else None
+    if member is None:
+        raise NotFound("成员不存在 / member not found", details={"member_id": target_id})
+    authorize(
+        actor=actor,
+        action=Actions.TOKEN_MANAGE,
+        resource=TokenResource(participant_id=member.participant_id, member_id=member.id),
+    )
+    return list(
+        session.scalars(
+            select(ApiToken).where(ApiToken.member_id == member.id).order_by(ApiToken.id)
+        )
+    )
+
+
+def revoke_token(*, session: Session, actor: Principal, token_id: int) -> Recorded[ApiToken]:
+    token = session.get(ApiToken, token_id)
+    if token is None:
+        raise NotFound("令牌不存在 / token not found", details={"token_id": token_id})
+    authorize(
+        actor=actor,
+        action=Actions.TOKEN_MANAGE,
+        resource=TokenResource(
+            participant_id=token.member.participant_id, member_id=token.member_id
+        ),
+    )
+    if token.revoked_at is not None:
+        raise InvalidTransition(
+            "令牌已吊销 / the token is already revoked", details={"token_id": token.id}
+        )
+    token.revoked_at = utcnow()
+    event = record_event(
+        session,
+        actor=actor,
+        type=EventType.TOKEN_REVOKED,
+        object_type="token",
+        object_id=token.id,
+        payload={"member_id": token.member_id},
+    )
+    return Recorded(token, event.seq)
+
+
+def _principal_for(member: Member, *, scopes: list[str], governance: GovernanceMode) -> Principal:
+    participant = member.participant
+    if not member.active:
+        raise Forbidden(
+            "成员已停用 / the member is inactive", details={"reason": "member_inactive"}
+        )
+    if participant.status != ParticipantStatus.APPROVED:
+        raise Forbidden(
+            f"所属参与方状态为 {participant.status} / the member's participant is {participant.status}",
+            details={"reason": "participant_not_approved", "status": participant.status},
+        )
+    roles = frozenset(Role(r) for r in set(member.roles) & set(scopes))
+    return Principal.member(
+        member_id=member.id,
+        participant_id=participant.id,
+        participant_kind=participant.kind,
+        roles=roles,
+        governance=governance,
+    )
+
+
+def authenticate(
+    *, session: Session, token: str, governance: GovernanceMode, now: datetime | None = None
+) -> Principal:
+    """The principal a bearer token stands for, or the precise reason it does not."""
+    if len(token) != _TOKEN_LENGTH or not token.startswith(TOKEN_PREFIX):
+        raise Unauthenticated("令牌格式无效 / the token is not a DataCompact API token")
+    record = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
+    if record is None or not hmac.compare_digest(record.token_sha256, token_digest(token)):
+        raise Unauthenticated("令牌无效 / unknown token")
+    if record.revoked_at is not None:
+        raise TokenRevoked("令牌已吊销 / the token has been revoked")
+    if record.expires_at <= (now or utcnow()):
+        raise TokenExpired("令牌已过期 / the token has expired")
+    return _principal_for(record.member, scopes=record.scopes, governance=governance)

@@ -1,0 +1,221 @@
+"""SQLAlchemy tables of the foundation: participants, members, tokens, events.
+
+Tables only. The Pydantic schemas that the API reads and writes live beside
+each domain (``registry/schemas.py``), never here (STYLE.md §9).
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Any
+
+from sqlalchemy import (
+    JSON,
+    BigInteger,
+    Boolean,
+    CheckConstraint,
+    Date,
+    ForeignKey,
+    Index,
+    Integer,
+    LargeBinary,
+    String,
+)
+from sqlalchemy.orm import Mapped, mapped_column, relationship
+
+from datacompact.store._base import Base, UTCDateTime, utcnow
+
+
+class Participant(Base):
+    """An organization on the platform: department, regulator, enterprise, JV, third party, auditor."""
+
+    __tablename__ = "participants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    kind: Mapped[str] = mapped_column(String(32))
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    uscc: Mapped[str] = mapped_column(String(18), unique=True)
+    region_code: Mapped[str] = mapped_column(String(6))
+    ownership: Mapped[str | None] = mapped_column(String(16))
+    third_party_type: Mapped[str | None] = mapped_column(String(32))
+    status: Mapped[str] = mapped_column(String(16), default="pending")
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    contacts: Mapped[list[Contact]] = relationship(
+        back_populates="participant", cascade="all, delete-orphan", order_by="Contact.id"
+    )
+    shareholders: Mapped[list[Shareholder]] = relationship(
+        back_populates="participant",
+        cascade="all, delete-orphan",
+        order_by="Shareholder.id",
+        foreign_keys="Shareholder.participant_id",
+    )
+    qualifications: Mapped[list[Qualification]] = relationship(
+        back_populates="participant", cascade="all, delete-orphan", order_by="Qualification.id"
+    )
+    keys: Mapped[list[ParticipantKey]] = relationship(
+        back_populates="participant", cascade="all, delete-orphan", order_by="ParticipantKey.id"
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "kind IN ('government_department', 'regulator', 'enterprise', 'jv_platform', "
+            "'third_party', 'auditor')",
+            name="kind",
+        ),
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'suspended', 'revoked', 'rejected')", name="status"
+        ),
+        Index("ix_participants_kind_status", "kind", "status"),
+    )
+
+
+class Contact(Base):
+    """A contact person of a participant. Private to that participant."""
+
+    __tablename__ = "contacts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(100))
+    title: Mapped[str | None] = mapped_column(String(100))
+    phone: Mapped[str | None] = mapped_column(String(32))
+    email: Mapped[str | None] = mapped_column(String(254))
+
+    participant: Mapped[Participant] = relationship(back_populates="contacts")
+
+
+class Shareholder(Base):
+    """A shareholder of a JV platform company, with its stake in basis points (51% = 5100)."""
+
+    __tablename__ = "shareholders"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    holder_name: Mapped[str] = mapped_column(String(200))
+    holder_uscc: Mapped[str] = mapped_column(String(18))
+    holder_participant_id: Mapped[int | None] = mapped_column(
+        ForeignKey("participants.id", ondelete="SET NULL")
+    )
+    stake_bp: Mapped[int] = mapped_column(Integer)
+
+    participant: Mapped[Participant] = relationship(
+        back_populates="shareholders", foreign_keys=[participant_id]
+    )
+
+    __table_args__ = (CheckConstraint("stake_bp > 0 AND stake_bp <= 10000", name="stake_bp"),)
+
+
+class Qualification(Base):
+    """A qualification (资质) with its level, issuer, validity and the hash of its evidence."""
+
+    __tablename__ = "qualifications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    name: Mapped[str] = mapped_column(String(200))
+    level: Mapped[str] = mapped_column(String(50))
+    issuer: Mapped[str] = mapped_column(String(200))
+    valid_from: Mapped[date] = mapped_column(Date)
+    valid_until: Mapped[date] = mapped_column(Date)
+    evidence_sha256: Mapped[str] = mapped_column(String(64))
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    participant: Mapped[Participant] = relationship(back_populates="qualifications")
+
+    __table_args__ = (CheckConstraint("valid_until >= valid_from", name="validity"),)
+
+
+class ParticipantKey(Base):
+    """An Ed25519 signing key of a participant; the seed is AES-GCM-encrypted under the platform secret."""
+
+    __tablename__ = "participant_keys"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    public_key: Mapped[bytes] = mapped_column(LargeBinary(32))
+    encrypted_seed: Mapped[bytes] = mapped_column(LargeBinary(64))
+    nonce: Mapped[bytes] = mapped_column(LargeBinary(12))
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    retired_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    participant: Mapped[Participant] = relationship(back_populates="keys")
+
+
+class Member(Base):
+    """A person acting for one participant, with roles and an argon2 password hash."""
+
+    __tablename__ = "members"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id", ondelete="CASCADE"))
+    username: Mapped[str] = mapped_column(String(64), unique=True)
+    display_name: Mapped[str] = mapped_column(String(100))
+    password_hash: Mapped[str | None] = mapped_column(String(200))
+    roles: Mapped[list[str]] = mapped_column(JSON)
+    active: Mapped[bool] = mapped_column(Boolean, default=True)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    participant: Mapped[Participant] = relationship()
+
+
+class ApiToken(Base):
+    """An API token, stored only as the SHA-256 of its value."""
+
+    __tablename__ = "api_tokens"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id", ondelete="CASCADE"))
+    token_sha256: Mapped[str] = mapped_column(String(64), unique=True)
+    label: Mapped[str] = mapped_column(String(100))
+    scopes: Mapped[list[str]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+
+    member: Mapped[Member] = relationship()
+
+
+class Event(Base):
+    """One platform event; ``seq`` is its index in the transparency log.
+
+    ``entry`` is the canonical encoding that the log hashes. It carries only a
+    salted commitment to the payload; the payload and its salt stay here, so a
+    holder of both can prove what the entry committed to, while nobody can
+    test guesses of personal data against the public log.
+    """
+
+    __tablename__ = "events"
+
+    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    type: Mapped[str] = mapped_column(String(64))
+    actor: Mapped[str] = mapped_column(String(100))
+    actor_participant_id: Mapped[int | None] = mapped_column(Integer)
+    object_type: Mapped[str] = mapped_column(String(64))
+    object_id: Mapped[str] = mapped_column(String(100))
+    occurred_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    payload: Mapped[dict[str, Any]] = mapped_column(JSON)
+    salt: Mapped[bytes] = mapped_column(LargeBinary(16))
+    payload_sha256: Mapped[str] = mapped_column(String(64))
+    entry: Mapped[bytes] = mapped_column(LargeBinary)
+    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    __table_args__ = (
+        Index("ix_events_object", "object_type", "object_id"),
+        Index("ix_events_actor_participant", "actor_participant_id"),
+    )
+
+
+class LedgerHead(Base):
+    """The single row that serializes appends: locked, read, advanced, committed."""
+
+    __tablename__ = "ledger_head"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, default=0)
+
+    __table_args__ = (CheckConstraint("id = 1", name="single_row"),)

@@ -1,0 +1,113 @@
+"""Engines, sessions and transactions for SQLite and PostgreSQL.
+
+Mutating work runs in :meth:`Database.write`, reads in :meth:`Database.read`.
+On SQLite a write transaction starts with ``BEGIN IMMEDIATE``: it takes the
+write lock before its first read, so two writers queue on the busy timeout
+instead of one of them failing with a stale snapshot half-way through. Reads
+use ``BEGIN`` (deferred) and, with WAL, never wait for a writer.
+
+On PostgreSQL both run at READ COMMITTED; ledger appends serialize on the
+``ledger_head`` row (``SELECT ... FOR UPDATE``), see ``datacompact.events``.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from contextlib import contextmanager
+from typing import Any
+
+from sqlalchemy import Engine, create_engine, event, text
+from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.orm import Session, sessionmaker
+from sqlalchemy.pool import NullPool
+
+from datacompact.errors import Conflict, DataCompactError, StoreUnavailable
+
+SQLITE_BUSY_TIMEOUT_MS = 30_000
+
+
+def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
+    engine = create_engine(url, poolclass=NullPool)
+
+    @event.listens_for(engine, "connect")
+    def _on_connect(dbapi_connection: Any, _record: Any) -> None:
+        # Take transaction control away from pysqlite so that BEGIN is ours.
+        dbapi_connection.isolation_level = None
+        cursor = dbapi_connection.cursor()
+        cursor.execute("PRAGMA journal_mode=WAL")
+        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute("PRAGMA foreign_keys=ON")
+        cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
+        cursor.close()
+
+    @event.listens_for(engine, "begin")
+    def _on_begin(connection: Any) -> None:
+        connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+class Database:
+    """The metadata store at one URL, with a read and a write session factory."""
+
+    def __init__(self, url: str) -> None:
+        self.url = url
+        self.is_sqlite = url.startswith("sqlite")
+        if self.is_sqlite:
+            self.read_engine = _sqlite_engine(url, immediate=False)
+            self.write_engine = _sqlite_engine(url, immediate=True)
+        else:
+            self.read_engine = self.write_engine = create_engine(
+                url, pool_pre_ping=True, pool_size=5, max_overflow=10
+            )
+        self._read = sessionmaker(self.read_engine, expire_on_commit=False)
+        self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+
+    @contextmanager
+    def write(self) -> Iterator[Session]:
+        """One write transaction: committed on success, rolled back on any error."""
+        with _translated(), self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def read(self) -> Iterator[Session]:
+        """One read-only transaction; it is rolled back, never committed."""
+        with _translated(), self._read() as session:
+            try:
+                yield session
+            finally:
+                session.rollback()
+
+    def ping(self) -> None:
+        with self.read() as session:
+            session.execute(text("SELECT 1"))
+
+    def dispose(self) -> None:
+        self.read_engine.dispose()
+        self.write_engine.dispose()
+
+
+@contextmanager
+def _translated() -> Iterator[None]:
+    """Translate driver failures into ``StoreUnavailable``; our own errors pass through."""
+    try:
+        yield
+    except DataCompactError:
+        raise
+    except IntegrityError as exc:
+        # Services check uniqueness first; this is the race where two requests
+        # passed that check together and the database kept the second one out.
+        raise Conflict(
+            "与已有记录冲突 / the write conflicts with an existing record",
+            details={"driver_error": type(exc.orig).__name__ if exc.orig else "IntegrityError"},
+        ) from exc
+    except (OperationalError, DBAPIError) as exc:
+        raise StoreUnavailable(
+            "元数据存储不可用 / the metadata store is unavailable",
+            details={"driver_error": type(exc.orig).__name__ if exc.orig else type(exc).__name__},
+        ) from exc
+    except SQLAlchemyError as exc:
+        raise StoreUnavailable(
+            "元数据存储操作失败 / the metadata store refused the operation",
+            details={"driver_error": type(exc).__name__},
+        ) from exc
