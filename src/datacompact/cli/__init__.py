@@ -61,7 +61,9 @@ def _serve(host: str, port: int) -> None:
 
     platform = open_platform(must_exist=False)
     platform.initialize()
-    console.print(f"DataCompact 服务地址 / serving on http://{host}:{port}  (Ctrl+C 停止 / to stop)")
+    console.print(
+        f"DataCompact 服务地址 / serving on http://{host}:{port}  (Ctrl+C 停止 / to stop)"
+    )
     uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
 
 

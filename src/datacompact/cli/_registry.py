@@ -48,10 +48,42 @@ def _read_registration(path: Path) -> ParticipantCreate:
         ) from exc
 
 
+@participants_app.command("bootstrap")
+def bootstrap(
+    file: Annotated[Path, typer.Option("--file", help="首个参与方 JSON / first participant JSON")],
+    as_json: JsonFlag = False,
+) -> None:
+    """登记首个参与方（审批方）并签发其管理员令牌 / register the first, approving participant."""
+    with handled(as_json):
+        platform = open_platform()
+        data = _read_registration(file)
+        with platform.db.write() as session:
+            recorded = service.bootstrap_platform(
+                session=session,
+                secret=platform.secret,
+                governance=platform.settings.governance_mode,
+                data=data,
+                token_ttl=timedelta(days=platform.settings.token_ttl_days),
+            )
+            result = recorded.value
+            view = service.public_view(result.participant).model_dump(mode="json")
+        emit(
+            {
+                **view,
+                "admin": result.admin.username,
+                "admin_token": result.token,
+                "log_index": recorded.log_index,
+            },
+            as_json=as_json,
+        )
+
+
 @participants_app.command("list")
 def list_participants(
     token: TokenOption = None,
-    kind: Annotated[ParticipantKind | None, typer.Option(help="按类型过滤 / filter by kind")] = None,
+    kind: Annotated[
+        ParticipantKind | None, typer.Option(help="按类型过滤 / filter by kind")
+    ] = None,
     status: Annotated[ParticipantStatus | None, typer.Option(help="按状态 / by status")] = None,
     as_json: JsonFlag = False,
 ) -> None:
@@ -60,7 +92,9 @@ def list_participants(
         platform = open_platform()
         with platform.db.read() as session:
             actor = actor_for(platform, session, token)
-            rows = service.list_participants(session=session, actor=actor, kind=kind, status=status, limit=1000)
+            rows = service.list_participants(
+                session=session, actor=actor, kind=kind, status=status, limit=1000
+            )
             emit([r.model_dump(mode="json") for r in rows], as_json=as_json, columns=LIST_COLUMNS)
 
 
@@ -71,7 +105,9 @@ def show(participant_id: int, token: TokenOption = None, as_json: JsonFlag = Fal
         platform = open_platform()
         with platform.db.read() as session:
             actor = actor_for(platform, session, token)
-            view = service.get_participant(session=session, actor=actor, participant_id=participant_id)
+            view = service.get_participant(
+                session=session, actor=actor, participant_id=participant_id
+            )
             emit(view.model_dump(mode="json"), as_json=as_json)
 
 
@@ -95,47 +131,67 @@ def register(
         emit({**view, "log_index": recorded.log_index}, as_json=as_json)
 
 
-def _decide(participant_id: int, decision: Decision, reason: str, token: str | None, as_json: bool) -> None:
+def _decide(
+    participant_id: int, decision: Decision, reason: str, token: str | None, as_json: bool
+) -> None:
     with handled(as_json):
         platform = open_platform()
         with platform.db.write() as session:
             actor = actor_for(platform, session, token)
             recorded = service.decide_participant(
-                session=session, actor=actor, participant_id=participant_id, decision=decision, reason=reason
+                session=session,
+                actor=actor,
+                participant_id=participant_id,
+                decision=decision,
+                reason=reason,
             )
             view = service.public_view(recorded.value).model_dump(mode="json")
-        emit({**view, "log_index": recorded.log_index}, as_json=as_json, columns=(*LIST_COLUMNS, "log_index"))
+        emit(
+            {**view, "log_index": recorded.log_index},
+            as_json=as_json,
+            columns=(*LIST_COLUMNS, "log_index"),
+        )
 
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="理由（记入日志）/ reason, logged")]
 
 
 @participants_app.command("approve")
-def approve(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+def approve(
+    participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False
+) -> None:
     """批准注册 / approve a pending registration."""
     _decide(participant_id, Decision.APPROVE, reason, token, as_json)
 
 
 @participants_app.command("reject")
-def reject(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+def reject(
+    participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False
+) -> None:
     """驳回注册 / reject a pending registration."""
     _decide(participant_id, Decision.REJECT, reason, token, as_json)
 
 
 @participants_app.command("suspend")
-def suspend(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+def suspend(
+    participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False
+) -> None:
     """暂停参与方 / suspend an approved participant."""
     _decide(participant_id, Decision.SUSPEND, reason, token, as_json)
 
 
 @participants_app.command("reinstate")
-def reinstate(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+def reinstate(
+    participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False
+) -> None:
     """恢复参与方 / reinstate a suspended participant."""
     _decide(participant_id, Decision.REINSTATE, reason, token, as_json)
 
 
 @participants_app.command("revoke")
-def revoke(participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+def revoke(
+    participant_id: int, reason: ReasonOption, token: TokenOption = None, as_json: JsonFlag = False
+) -> None:
     """撤销参与方 / revoke a participant for good."""
     _decide(participant_id, Decision.REVOKE, reason, token, as_json)
 
@@ -147,9 +203,15 @@ TOKEN_COLUMNS = ("id", "member_id", "label", "scopes", "expires_at", "revoked_at
 def issue(
     token: TokenOption = None,
     label: Annotated[str, typer.Option(help="用途标签 / label")] = "cli",
-    scope: Annotated[list[Role] | None, typer.Option("--scope", help="限定角色 / limit to roles")] = None,
-    ttl_days: Annotated[int | None, typer.Option(min=1, max=365, help="有效天数 / lifetime in days")] = None,
-    member_id: Annotated[int | None, typer.Option(help="为成员签发（管理员）/ for a member (admin)")] = None,
+    scope: Annotated[
+        list[Role] | None, typer.Option("--scope", help="限定角色 / limit to roles")
+    ] = None,
+    ttl_days: Annotated[
+        int | None, typer.Option(min=1, max=365, help="有效天数 / lifetime in days")
+    ] = None,
+    member_id: Annotated[
+        int | None, typer.Option(help="为成员签发（管理员）/ for a member (admin)")
+    ] = None,
     as_json: JsonFlag = False,
 ) -> None:
     """签发新令牌（只显示一次）/ issue a new token (shown once)."""

@@ -51,7 +51,9 @@ _QUALIFIED_UNTIL = date(2028, 12, 31)
 
 
 def demo_token(secret: bytes, username: str) -> str:
-    digest = hmac.new(secret, f"datacompact/demo-token/{username}".encode(), hashlib.sha256).digest()
+    digest = hmac.new(
+        secret, f"datacompact/demo-token/{username}".encode(), hashlib.sha256
+    ).digest()
     return tokens.TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
@@ -73,8 +75,8 @@ def _application(org: Org, by_slug: dict[str, Org]) -> ParticipantCreate:
         name_en=org.name_en,
         uscc=org.uscc,
         region_code=org.region_code,
-        ownership=org.ownership,  # type: ignore[arg-type]
-        third_party_type=org.third_party_type,  # type: ignore[arg-type]
+        ownership=org.ownership,
+        third_party_type=org.third_party_type,
         shareholders=[
             ShareholderIn(
                 holder_name=by_slug[slug].name, holder_uscc=by_slug[slug].uscc, stake_percent=pct
@@ -102,7 +104,11 @@ def _admin_of(session: Session, participant: Participant) -> Member:
 
 
 def _ensure_participant(
-    platform: Platform, session: Session, org: Org, by_slug: dict[str, Org], approver: Principal | None
+    platform: Platform,
+    session: Session,
+    org: Org,
+    by_slug: dict[str, Org],
+    approver: Principal | None,
 ) -> Participant:
     existing = session.scalar(select(Participant).where(Participant.uscc == org.uscc))
     if existing is not None:
@@ -114,7 +120,7 @@ def _ensure_participant(
             secret=platform.secret,
             governance=platform.settings.governance_mode,
             data=application,
-        ).value
+        ).value.participant
     registered = participants.register_participant(
         session=session,
         actor=Principal.anonymous(platform.settings.governance_mode),
@@ -146,7 +152,9 @@ def _ensure_staff(platform: Platform, session: Session, org: Org, participant: P
                 ),
             )
     held = set(
-        session.scalars(select(Qualification.name).where(Qualification.participant_id == participant.id))
+        session.scalars(
+            select(Qualification.name).where(Qualification.participant_id == participant.id)
+        )
     )
     for name, level, issuer in org.qualifications:
         if name not in held:

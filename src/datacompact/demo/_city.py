@@ -81,28 +81,98 @@ _STATE_OWNED = (
     ("mobile", "中国移动通信集团示范有限公司", "China Mobile Demo City Co."),
 )
 
-_IT_PREFIX = ("云栖", "数澜", "智汇", "星环", "恒信", "博彦", "华数", "天阙", "蓝湖", "之江",
-              "弘毅", "卓远", "安恒", "睿航", "百川", "同辉", "启明", "金穗", "鼎新", "朗坤")
-_IT_SUFFIX = (("信息技术有限公司", "Information Technology Co."), ("软件股份有限公司", "Software Co."),
-              ("数据科技有限公司", "Data Technology Co."), ("网络科技有限公司", "Network Technology Co."))
-_PINYIN = ("yunqi", "shulan", "zhihui", "xinghuan", "hengxin", "boyan", "huashu", "tianque",
-           "lanhu", "zhijiang", "hongyi", "zhuoyuan", "anheng", "ruihang", "baichuan", "tonghui",
-           "qiming", "jinsui", "dingxin", "langkun")
+_IT_PREFIX = (
+    "云栖",
+    "数澜",
+    "智汇",
+    "星环",
+    "恒信",
+    "博彦",
+    "华数",
+    "天阙",
+    "蓝湖",
+    "之江",
+    "弘毅",
+    "卓远",
+    "安恒",
+    "睿航",
+    "百川",
+    "同辉",
+    "启明",
+    "金穗",
+    "鼎新",
+    "朗坤",
+)
+_IT_SUFFIX = (
+    ("信息技术有限公司", "Information Technology Co."),
+    ("软件股份有限公司", "Software Co."),
+    ("数据科技有限公司", "Data Technology Co."),
+    ("网络科技有限公司", "Network Technology Co."),
+)
+_PINYIN = (
+    "yunqi",
+    "shulan",
+    "zhihui",
+    "xinghuan",
+    "hengxin",
+    "boyan",
+    "huashu",
+    "tianque",
+    "lanhu",
+    "zhijiang",
+    "hongyi",
+    "zhuoyuan",
+    "anheng",
+    "ruihang",
+    "baichuan",
+    "tonghui",
+    "qiming",
+    "jinsui",
+    "dingxin",
+    "langkun",
+)
 
 _QUALIFICATIONS = (
-    ("信息系统建设和服务能力等级 / ITSS capability", ("CS2", "CS3", "CS4"), "中国电子信息行业联合会"),
+    (
+        "信息系统建设和服务能力等级 / ITSS capability",
+        ("CS2", "CS3", "CS4"),
+        "中国电子信息行业联合会",
+    ),
     ("ISO/IEC 27001 信息安全管理体系", ("certified",), "中国网络安全审查认证和市场监管大数据中心"),
     ("CMMI 成熟度 / CMMI maturity", ("ML3", "ML5"), "CMMI Institute"),
-    ("信息安全服务资质 / security service", ("一级", "二级", "三级"), "中国网络安全审查技术与认证中心"),
+    (
+        "信息安全服务资质 / security service",
+        ("一级", "二级", "三级"),
+        "中国网络安全审查技术与认证中心",
+    ),
     ("数据管理能力成熟度 DCMM", ("2级", "3级", "4级"), "中国电子信息行业联合会"),
 )
 
 _SURNAMES = "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高"
-_GIVEN = ("伟", "芳", "娜", "敏", "静", "磊", "洋", "艳", "勇", "军", "杰", "娟", "涛", "明", "超", "霞")
+_GIVEN = (
+    "伟",
+    "芳",
+    "娜",
+    "敏",
+    "静",
+    "磊",
+    "洋",
+    "艳",
+    "勇",
+    "军",
+    "杰",
+    "娟",
+    "涛",
+    "明",
+    "超",
+    "霞",
+)
 _STAFF_ROLES = (("admin",), ("data_steward",), ("analyst",), ("reviewer",))
 
 
-def _people(rng: random.Random, slug: str, roles: tuple[tuple[str, ...], ...]) -> tuple[Person, ...]:
+def _people(
+    rng: random.Random, slug: str, roles: tuple[tuple[str, ...], ...]
+) -> tuple[Person, ...]:
     out = []
     for role_set in roles:
         name = rng.choice(_SURNAMES) + rng.choice(_GIVEN) + rng.choice(("", *_GIVEN))
@@ -182,8 +252,18 @@ def build_cast() -> list[Org]:
     )
     orgs.append(jv)
     for slug, name, name_en, kind in (
-        ("cert-center", "示范市信息安全测评中心", "Information Security Evaluation Center", "professional_service"),
-        ("data-institute", "示范大学数据科学研究院", "Demo University Data Science Institute", "research_institute"),
+        (
+            "cert-center",
+            "示范市信息安全测评中心",
+            "Information Security Evaluation Center",
+            "professional_service",
+        ),
+        (
+            "data-institute",
+            "示范大学数据科学研究院",
+            "Demo University Data Science Institute",
+            "research_institute",
+        ),
     ):
         orgs.append(
             Org(

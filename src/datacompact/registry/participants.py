@@ -15,6 +15,8 @@ Members of a participant that is not ``approved`` cannot authenticate.
 
 from __future__ import annotations
 
+from dataclasses import dataclass
+from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
@@ -31,7 +33,7 @@ from datacompact.permissions import (
     authorize,
     decide,
 )
-from datacompact.registry import keys
+from datacompact.registry import keys, tokens
 from datacompact.registry.governance import rules_for
 from datacompact.registry.identifiers import validate_region_code, validate_uscc
 from datacompact.registry.members import add_member
@@ -177,9 +179,23 @@ def _registration_payload(participant: Participant, admin: Member) -> dict[str, 
     }
 
 
+@dataclass(frozen=True, slots=True)
+class Bootstrap:
+    """The first participant, its admin, and a token for that admin (shown once)."""
+
+    participant: Participant
+    admin: Member
+    token: str
+
+
 def bootstrap_platform(
-    *, session: Session, secret: bytes, governance: GovernanceMode, data: ParticipantCreate
-) -> Recorded[Participant]:
+    *,
+    session: Session,
+    secret: bytes,
+    governance: GovernanceMode,
+    data: ParticipantCreate,
+    token_ttl: timedelta = timedelta(days=30),
+) -> Recorded[Bootstrap]:
     """Register and approve the first participant of an empty platform.
 
     There is nobody yet to approve the first registration, so this is allowed
@@ -194,7 +210,8 @@ def bootstrap_platform(
     approvers = rules_for(governance).registration_approvers
     if data.kind.value not in approvers:
         raise InvalidInput(
-            f"首个参与方须为审批方 / the first participant must be one of: {', '.join(sorted(approvers))}",
+            "首个参与方须为审批方 / the first participant must be one of: "
+            + ", ".join(sorted(approvers)),
             details={"field": "kind"},
         )
     participant, admin = _create(
@@ -208,7 +225,17 @@ def bootstrap_platform(
         object_id=participant.id,
         payload={**_registration_payload(participant, admin), "governance_mode": governance.value},
     )
-    return Recorded(participant, event.seq)
+    admin_principal = Principal.member(
+        member_id=admin.id,
+        participant_id=participant.id,
+        participant_kind=participant.kind,
+        roles=frozenset({Role.ADMIN}),
+        governance=governance,
+    )
+    issued = tokens.issue_token(
+        session=session, actor=admin_principal, label="bootstrap", scopes=None, ttl=token_ttl
+    )
+    return Recorded(Bootstrap(participant, admin, issued.value[1]), event.seq)
 
 
 def register_participant(

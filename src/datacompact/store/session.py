@@ -71,12 +71,9 @@ class Database:
 
     @contextmanager
     def read(self) -> Iterator[Session]:
-        """One read-only transaction; it is rolled back, never committed."""
+        """One read-only transaction; closing the session rolls it back, never commits."""
         with _translated(), self._read() as session:
-            try:
-                yield session
-            finally:
-                session.rollback()
+            yield session
 
     def ping(self) -> None:
         with self.read() as session:

@@ -1,0 +1,340 @@
+"""Shared fixtures: stores on SQLite and PostgreSQL, a minimal world, the full demo city.
+
+Store-touching fixtures are parametrized over the ``sqlite`` and ``postgresql``
+backends. PostgreSQL is reached through ``DATACOMPACT_TEST_DATABASE_URL``; the
+tests create one database per test on that server (cloned from a template, so
+migrations and argon2 hashing run once per session) and drop it afterwards.
+When the variable is unset the PostgreSQL cases skip with a visible reason;
+``.ci/run`` always sets it.
+"""
+
+from __future__ import annotations
+
+import os
+import shutil
+import uuid
+from collections.abc import Iterator
+from dataclasses import dataclass, field
+from datetime import timedelta
+from pathlib import Path
+
+import pytest
+from sqlalchemy import create_engine, text
+from sqlalchemy.engine import make_url
+
+from datacompact.config import Settings
+from datacompact.permissions import Principal, Role
+from datacompact.platform import Platform
+from datacompact.registry import participants, tokens
+from datacompact.registry.members import create_member
+from datacompact.registry.schemas import (
+    Decision,
+    MemberCreate,
+    ParticipantCreate,
+    ParticipantKind,
+)
+from datacompact.store.models import Member, Participant
+
+PG_ENV = "DATACOMPACT_TEST_DATABASE_URL"
+PG_SKIP = f"{PG_ENV} is not set: PostgreSQL store tests skipped (CI always sets it)"
+BACKENDS = ("sqlite", "postgresql")
+
+# Valid USCCs (GB 32100 check characters) used across the tests.
+USCC_REGULATOR = "11330100MB0000001R"
+USCC_DEPARTMENT = "11330100MB0000002W"
+USCC_ENTERPRISE = "91330106MA27XL6Y1N"
+USCC_ENTERPRISE_2 = "91330108MA2B0000XJ"
+USCC_PENDING = "91330110MA2C000007"
+
+
+def valid_uscc(stem: str) -> str:
+    from stdnum.cn import uscc
+
+    return stem + uscc.calc_check_digit(stem)
+
+
+class PgServer:
+    """Creates, clones and drops databases on the test PostgreSQL server."""
+
+    def __init__(self, url: str) -> None:
+        self.base = make_url(url)
+        self.admin = create_engine(
+            self.base.set(database="postgres"), isolation_level="AUTOCOMMIT", pool_size=1
+        )
+
+    def url(self, name: str) -> str:
+        return self.base.set(database=name).render_as_string(hide_password=False)
+
+    def create(self, name: str, template: str | None = None) -> str:
+        clause = f' TEMPLATE "{template}"' if template else ""
+        with self.admin.connect() as conn:
+            conn.execute(text(f'CREATE DATABASE "{name}"{clause}'))
+        return self.url(name)
+
+    def drop(self, name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+
+@pytest.fixture(scope="session")
+def pg_server() -> Iterator[PgServer | None]:
+    url = os.environ.get(PG_ENV)
+    if not url:
+        yield None
+        return
+    server = PgServer(url)
+    yield server
+    server.admin.dispose()
+
+
+@pytest.fixture(params=BACKENDS)
+def backend(request: pytest.FixtureRequest, pg_server: PgServer | None) -> str:
+    if request.param == "postgresql" and pg_server is None:
+        pytest.skip(PG_SKIP)
+    return str(request.param)
+
+
+def _new_name() -> str:
+    return f"dct_{uuid.uuid4().hex[:16]}"
+
+
+@pytest.fixture
+def empty_platform(backend: str, tmp_path: Path, pg_server: PgServer | None) -> Iterator[Platform]:
+    """A fresh, migrated platform with no participants."""
+    name = _new_name()
+    url = pg_server.create(name) if backend == "postgresql" and pg_server else None
+    settings = Settings(home=tmp_path / "home", database_url=url)
+    platform = Platform(settings)
+    platform.initialize()
+    yield platform
+    platform.close()
+    if url and pg_server:
+        pg_server.drop(name)
+
+
+def registration(
+    kind: ParticipantKind, uscc: str, username: str, **extra: object
+) -> ParticipantCreate:
+    return ParticipantCreate.model_validate(
+        {
+            "kind": kind.value,
+            "name": f"测试{username}",
+            "uscc": uscc,
+            "region_code": "330106",
+            "admin": {
+                "username": username,
+                "display_name": "管理员",
+                "password": "correct horse battery",
+            },
+            **extra,
+        }
+    )
+
+
+@dataclass
+class World:
+    """A minimal platform: a regulator, a department, two enterprises and a pending applicant.
+
+    ``tokens`` maps ``"<participant>.<role>"`` to a token of a member with that
+    single role (``"regulator.admin"``, ``"enterprise.analyst"``, ...).
+    """
+
+    platform: Platform
+    ids: dict[str, int] = field(default_factory=dict)
+    members: dict[str, int] = field(default_factory=dict)
+    tokens: dict[str, str] = field(default_factory=dict)
+
+    def principal(self, key: str) -> Principal:
+        with self.platform.db.read() as session:
+            return tokens.authenticate(
+                session=session,
+                token=self.tokens[key],
+                governance=self.platform.settings.governance_mode,
+            )
+
+
+WORLD_PARTICIPANTS = {
+    "regulator": (ParticipantKind.REGULATOR, USCC_REGULATOR, {}),
+    "department": (ParticipantKind.GOVERNMENT_DEPARTMENT, USCC_DEPARTMENT, {}),
+    "enterprise": (ParticipantKind.ENTERPRISE, USCC_ENTERPRISE, {"ownership": "private"}),
+    "enterprise2": (ParticipantKind.ENTERPRISE, USCC_ENTERPRISE_2, {"ownership": "state_owned"}),
+}
+
+
+def _build_world(platform: Platform) -> World:
+    world = World(platform)
+    mode = platform.settings.governance_mode
+    with platform.db.write() as session:
+        regulator = participants.bootstrap_platform(
+            session=session,
+            secret=platform.secret,
+            governance=mode,
+            data=registration(*WORLD_PARTICIPANTS["regulator"][:2], "regulator.admin"),
+        ).value.participant
+        world.ids["regulator"] = regulator.id
+    approver = None
+    for key, (kind, uscc, extra) in WORLD_PARTICIPANTS.items():
+        with platform.db.write() as session:
+            if key != "regulator":
+                participant = participants.register_participant(
+                    session=session,
+                    actor=Principal.anonymous(mode),
+                    secret=platform.secret,
+                    data=registration(kind, uscc, f"{key}.admin", **extra),
+                ).value
+                participants.decide_participant(
+                    session=session,
+                    actor=approver,  # type: ignore[arg-type]
+                    participant_id=participant.id,
+                    decision=Decision.APPROVE,
+                    reason="test approval",
+                )
+                world.ids[key] = participant.id
+            participant = session.get(Participant, world.ids[key])
+            assert participant is not None
+            admin = session.query(Member).filter_by(username=f"{key}.admin").one()
+            admin_principal = Principal.member(
+                member_id=admin.id,
+                participant_id=participant.id,
+                participant_kind=participant.kind,
+                roles=frozenset({Role.ADMIN}),
+                governance=mode,
+            )
+            approver = approver or admin_principal
+            world.members[f"{key}.admin"] = admin.id
+            for role in Role:
+                if role is not Role.ADMIN:
+                    member = create_member(
+                        session=session,
+                        actor=admin_principal,
+                        participant_id=participant.id,
+                        data=MemberCreate(
+                            username=f"{key}.{role.value.replace('_', '-')}",
+                            display_name=role.value,
+                            roles=[role],
+                        ),
+                    ).value
+                    world.members[f"{key}.{role.value}"] = member.id
+            for label, member_id in list(world.members.items()):
+                if label.startswith(f"{key}."):
+                    member_obj = session.get(Member, member_id)
+                    assert member_obj is not None
+                    value = tokens.new_token_value()
+                    tokens.store_known_token(
+                        session, member=member_obj, value=value, label="test", ttl=timedelta(days=1)
+                    )
+                    world.tokens[label] = value
+    with platform.db.write() as session:
+        pending = participants.register_participant(
+            session=session,
+            actor=Principal.anonymous(mode),
+            secret=platform.secret,
+            data=registration(
+                ParticipantKind.ENTERPRISE, USCC_PENDING, "pending.admin", ownership="private"
+            ),
+        ).value
+        world.ids["pending"] = pending.id
+    return world
+
+
+@dataclass
+class Template:
+    backend: str
+    location: str  # SQLite file path or PostgreSQL database name
+    home: Path
+    world: World
+
+
+@pytest.fixture(scope="session")
+def _templates(
+    tmp_path_factory: pytest.TempPathFactory, pg_server: PgServer | None
+) -> Iterator[dict[str, Template]]:
+    built: dict[str, Template] = {}
+    yield built
+    for template in built.values():
+        if template.backend == "postgresql" and pg_server is not None:
+            pg_server.drop(template.location)
+
+
+def _template(
+    backend: str,
+    templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+) -> Template:
+    if backend not in templates:
+        home = tmp_path_factory.mktemp(f"world-{backend}") / "home"
+        if backend == "postgresql":
+            assert pg_server is not None
+            name = _new_name()
+            url: str | None = pg_server.create(name)
+            location = name
+        else:
+            url = None
+            location = str(home / "datacompact.db")
+        platform = Platform(Settings(home=home, database_url=url))
+        platform.initialize()
+        world = _build_world(platform)
+        platform.close()
+        templates[backend] = Template(backend, location, home, world)
+    return templates[backend]
+
+
+@pytest.fixture
+def world(
+    backend: str,
+    tmp_path: Path,
+    _templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+) -> Iterator[World]:
+    """A private copy of the minimal world, on each backend."""
+    template = _template(backend, _templates, tmp_path_factory, pg_server)
+    home = tmp_path / "home"
+    shutil.copytree(template.home, home)
+    name = None
+    url = None
+    if backend == "postgresql" and pg_server is not None:
+        name = _new_name()
+        url = pg_server.create(name, template=template.location)
+    platform = Platform(Settings(home=home, database_url=url))
+    yield World(
+        platform,
+        dict(template.world.ids),
+        dict(template.world.members),
+        dict(template.world.tokens),
+    )
+    platform.close()
+    if name and pg_server:
+        pg_server.drop(name)
+
+
+@pytest.fixture(scope="session")
+def _city_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
+    from datacompact.demo import build_demo
+
+    home = tmp_path_factory.mktemp("city") / "home"
+    platform = Platform(Settings(home=home))
+    platform.initialize()
+    build_demo(platform)
+    platform.close()
+    return home
+
+
+@pytest.fixture
+def city(_city_home: Path, tmp_path: Path) -> Iterator[Platform]:
+    """A private copy of the full demo city (SQLite)."""
+    home = tmp_path / "home"
+    shutil.copytree(_city_home, home)
+    platform = Platform(Settings(home=home))
+    yield platform
+    platform.close()
+
+
+@pytest.fixture
+def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+    def make(**overrides: object) -> Settings:
+        values: dict[str, object] = {"home": tmp_path / "home", **overrides}
+        return Settings(**values)  # type: ignore[arg-type]
+
+    return make

@@ -1,0 +1,156 @@
+"""The event stream: canonical encoding, commitments, contiguity, atomicity (both backends)."""
+
+from __future__ import annotations
+
+import hashlib
+import json
+import threading
+from datetime import UTC, datetime
+
+import pytest
+from sqlalchemy import func, select
+
+from datacompact.errors import PayloadTooLarge
+from datacompact.events import (
+    MAX_ENTRY_BYTES,
+    EntryFields,
+    EventType,
+    canonical_json,
+    payload_commitment,
+    record_event,
+)
+from datacompact.permissions import Principal
+from datacompact.store.models import Event, LedgerHead
+
+from ..conftest import World
+
+
+def test_entry_encoding_is_canonical_golden() -> None:
+    fields = EntryFields(
+        seq=41,
+        type="participant.approved",
+        time=datetime(2026, 11, 29, 1, 55, 43, 161404, tzinfo=UTC),
+        actor="member:7",
+        actor_participant=3,
+        object_type="participant",
+        object_id="12",
+        payload_sha256="ab" * 32,
+    )
+    assert fields.encode() == (
+        b'{"actor":"member:7","actor_participant":3,"object":{"id":"12","type":"participant"},'
+        b'"payload_sha256":"' + b"ab" * 32 + b'","seq":41,"time":"2026-11-29T01:55:43.161404Z",'
+        b'"type":"participant.approved","v":1}'
+    )
+
+
+def test_canonical_json_sorts_keeps_unicode_and_refuses_floats() -> None:
+    assert canonical_json({"b": 1, "a": "数据"}) == '{"a":"数据","b":1}'.encode()
+    with pytest.raises(TypeError):
+        canonical_json({"stake": 0.51})
+
+
+def test_commitment_is_salted() -> None:
+    payload = {"phone": "13800138000"}
+    unsalted = hashlib.sha256(canonical_json(payload)).hexdigest()
+    one = payload_commitment(payload, b"\x01" * 16)
+    two = payload_commitment(payload, b"\x02" * 16)
+    assert one != two and unsalted not in (one, two)
+    assert one == hashlib.sha256(b"\x01" * 16 + canonical_json(payload)).hexdigest()
+
+
+def test_events_are_contiguous_and_verifiable(world: World) -> None:
+    with world.platform.db.read() as session:
+        events = list(session.scalars(select(Event).order_by(Event.seq)))
+        head = session.get(LedgerHead, 1)
+    assert head is not None and head.size == len(events)
+    assert [e.seq for e in events] == list(range(len(events)))
+    for event in events:
+        body = json.loads(event.entry)
+        assert body["seq"] == event.seq and body["type"] == event.type
+        assert body["payload_sha256"] == payload_commitment(event.payload, event.salt)
+        assert event.leaf_hash == hashlib.sha256(b"\x00" + event.entry).digest()
+        # Entries carry no payload, only its commitment.
+        assert set(body) == {
+            "v",
+            "seq",
+            "type",
+            "time",
+            "actor",
+            "actor_participant",
+            "object",
+            "payload_sha256",
+        }
+
+
+def test_rollback_leaves_no_event_and_no_gap(world: World) -> None:
+    actor = world.principal("regulator.admin")
+    with world.platform.db.read() as session:
+        before = session.scalar(select(func.count()).select_from(Event))
+    with pytest.raises(RuntimeError), world.platform.db.write() as session:
+        record_event(
+            session,
+            actor=actor,
+            type=EventType.MEMBER_CREATED,
+            object_type="member",
+            object_id=1,
+            payload={},
+        )
+        raise RuntimeError("abort after the append")
+    with world.platform.db.write() as session:
+        event = record_event(
+            session,
+            actor=actor,
+            type=EventType.MEMBER_CREATED,
+            object_type="member",
+            object_id=1,
+            payload={},
+        )
+    assert event.seq == before
+
+
+def test_oversized_entry_is_refused(world: World) -> None:
+    actor = Principal(label="x" * 100, governance=world.platform.settings.governance_mode)
+    with pytest.raises(PayloadTooLarge), world.platform.db.write() as session:
+        record_event(
+            session,
+            actor=actor,
+            type=EventType.MEMBER_CREATED,
+            object_type="member",
+            object_id="9" * (MAX_ENTRY_BYTES + 1),
+            payload={},
+        )
+
+
+def test_concurrent_writers_get_distinct_contiguous_indices(world: World) -> None:
+    actor = world.principal("regulator.admin")
+    with world.platform.db.read() as session:
+        start = session.scalar(select(func.count()).select_from(Event)) or 0
+    seen: list[int] = []
+    lock = threading.Lock()
+    errors: list[BaseException] = []
+
+    def writer() -> None:
+        try:
+            for _ in range(10):
+                with world.platform.db.write() as session:
+                    event = record_event(
+                        session,
+                        actor=actor,
+                        type=EventType.MEMBER_CREATED,
+                        object_type="member",
+                        object_id=1,
+                        payload={},
+                    )
+                    seq = event.seq
+                with lock:
+                    seen.append(seq)
+        except BaseException as exc:  # pragma: no cover - reported below
+            errors.append(exc)
+
+    threads = [threading.Thread(target=writer) for _ in range(6)]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert not errors
+    assert sorted(seen) == list(range(start, start + 60))
