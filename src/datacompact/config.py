@@ -59,7 +59,17 @@ class Settings(BaseSettings):
     )
     log_origin: str = Field(
         default="datacompact.local/log",
-        description="Origin line of the transparency log's checkpoints.",
+        pattern=r"^[!-*,-~]+$",
+        description="Origin line of the transparency log's checkpoints (its key name).",
+    )
+    checkpoint_interval_seconds: float = Field(
+        default=10.0,
+        ge=0,
+        description="How often `serve` signs a checkpoint when the log grew; 0 turns it off.",
+    )
+    witness_policy: Path | None = Field(
+        default=None,
+        description="C2SP tlog-policy file naming the witnesses (with URLs) and the quorum.",
     )
 
     @property

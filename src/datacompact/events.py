@@ -25,19 +25,21 @@ from __future__ import annotations
 
 import hashlib
 import json
+from collections.abc import Sequence
 import secrets
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
 from typing import Any, Generic, TypeVar
 
-from sqlalchemy import select
+from sqlalchemy import insert, select
 from sqlalchemy.orm import Session
 
 from datacompact.errors import PayloadTooLarge
 from datacompact.permissions import Actions, LedgerResource, Principal, authorize
 from datacompact.store._base import utcnow
-from datacompact.store.models import Event, LedgerHead
+from datacompact.ledger import log, merkle
+from datacompact.store.models import Event
 
 T = TypeVar("T")
 
@@ -122,9 +124,75 @@ class EntryFields:
         return canonical_json(body)
 
 
-def leaf_hash(entry: bytes) -> bytes:
-    """RFC 6962 §2.1 leaf hash: SHA-256(0x00 ‖ entry)."""
-    return hashlib.sha256(b"\x00" + entry).digest()
+@dataclass(frozen=True, slots=True)
+class NewEvent:
+    """One event to record: what happened to which object, and its private payload."""
+
+    type: EventType
+    object_type: str
+    object_id: str | int
+    payload: dict[str, Any]
+
+
+@dataclass(frozen=True, slots=True)
+class RecordedEvent:
+    """Where an event landed in the log."""
+
+    seq: int
+    leaf_hash: bytes
+
+
+def record_events(
+    session: Session, *, actor: Principal, events: Sequence[NewEvent]
+) -> list[RecordedEvent]:
+    """Append events to the log inside the caller's transaction, in order.
+
+    The log head is locked first, so concurrent writers get consecutive
+    indices with no gap: a writer that rolls back also rolls back its advance
+    of the head and every hash it stored.
+    """
+    head = log.lock_head(session)
+    now = utcnow()
+    rows: list[dict[str, Any]] = []
+    recorded: list[RecordedEvent] = []
+    for offset, new in enumerate(events):
+        salt = secrets.token_bytes(SALT_BYTES)
+        fields = EntryFields(
+            seq=head.size + offset,
+            type=new.type.value,
+            time=now,
+            actor=actor.label,
+            actor_participant=actor.participant_id,
+            object_type=new.object_type,
+            object_id=str(new.object_id),
+            payload_sha256=payload_commitment(new.payload, salt),
+        )
+        entry = fields.encode()
+        if len(entry) > MAX_ENTRY_BYTES:
+            raise PayloadTooLarge(
+                f"expected a log entry of at most {MAX_ENTRY_BYTES} bytes, got {len(entry)} bytes",
+                details={"limit": MAX_ENTRY_BYTES},
+            )
+        rows.append(
+            {
+                "seq": fields.seq,
+                "type": fields.type,
+                "actor": fields.actor,
+                "actor_participant_id": fields.actor_participant,
+                "object_type": fields.object_type,
+                "object_id": fields.object_id,
+                "occurred_at": now,
+                "payload": new.payload,
+                "salt": salt,
+                "payload_sha256": fields.payload_sha256,
+                "entry": entry,
+            }
+        )
+        recorded.append(RecordedEvent(fields.seq, merkle.leaf_hash(entry)))
+    if rows:
+        session.execute(insert(Event), rows)
+        log.append_leaves(session, head, [r.leaf_hash for r in recorded])
+    return recorded
 
 
 def record_event(
@@ -135,51 +203,14 @@ def record_event(
     object_type: str,
     object_id: str | int,
     payload: dict[str, Any],
-) -> Event:
-    """Append one event to the log inside the caller's transaction and return it.
-
-    The ``ledger_head`` row is locked first, so concurrent writers get
-    consecutive ``seq`` values with no gap: a writer that rolls back also rolls
-    back its advance of the head.
-    """
-    head = session.execute(
-        select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
-    ).scalar_one()
-    salt = secrets.token_bytes(SALT_BYTES)
-    fields = EntryFields(
-        seq=head.size,
-        type=type.value,
-        time=utcnow(),
-        actor=actor.label,
-        actor_participant=actor.participant_id,
-        object_type=object_type,
-        object_id=str(object_id),
-        payload_sha256=payload_commitment(payload, salt),
+) -> RecordedEvent:
+    """Append one event to the log inside the caller's transaction."""
+    (recorded,) = record_events(
+        session,
+        actor=actor,
+        events=[NewEvent(type, object_type, object_id, payload)],
     )
-    entry = fields.encode()
-    if len(entry) > MAX_ENTRY_BYTES:
-        raise PayloadTooLarge(
-            f"expected a log entry of at most {MAX_ENTRY_BYTES} bytes, got {len(entry)} bytes",
-            details={"limit": MAX_ENTRY_BYTES},
-        )
-    event = Event(
-        seq=fields.seq,
-        type=fields.type,
-        actor=fields.actor,
-        actor_participant_id=fields.actor_participant,
-        object_type=fields.object_type,
-        object_id=fields.object_id,
-        occurred_at=fields.time,
-        payload=payload,
-        salt=salt,
-        payload_sha256=fields.payload_sha256,
-        entry=entry,
-        leaf_hash=leaf_hash(entry),
-    )
-    head.size = fields.seq + 1
-    session.add(event)
-    session.flush()
-    return event
+    return recorded
 
 
 @dataclass(frozen=True, slots=True)

@@ -168,6 +168,13 @@ class Actions:
         "token.manage", "签发、查看或吊销令牌 / issue, list or revoke tokens", Scope.SELF
     )
     LEDGER_READ = _a("ledger.read", "查看事件日志 / read the event log", Scope.PLATFORM)
+    LEDGER_CHECKPOINT = _a(
+        "ledger.checkpoint",
+        "立即签发检查点 / sign a checkpoint now",
+        Scope.PLATFORM,
+        Role.ADMIN,
+        Role.AUDITOR,
+    )
 
     @classmethod
     def all(cls) -> tuple[Action, ...]:

@@ -6,6 +6,9 @@ from functools import cached_property
 
 from datacompact.config import Settings, ensure_home, load_secret
 from datacompact.errors import ConfigurationError
+from datacompact.ledger import checkpoints
+from datacompact.ledger.note import Ed25519Signer
+from datacompact.ledger.policy import Policy
 from datacompact.registry.governance import GovernanceRules, rules_for
 from datacompact.store import migrate
 from datacompact.store.session import Database
@@ -20,6 +23,14 @@ class Platform:
     def secret(self) -> bytes:
         return load_secret(self.settings)
 
+    @cached_property
+    def log_signer(self) -> Ed25519Signer:
+        return checkpoints.load_log_signer(self.settings)
+
+    @cached_property
+    def witness_policy(self) -> Policy | None:
+        return checkpoints.load_policy(self.settings.witness_policy)
+
     @property
     def rules(self) -> GovernanceRules:
         return rules_for(self.settings.governance_mode)
@@ -27,6 +38,7 @@ class Platform:
     def initialize(self) -> bool:
         """Create the home folder and secret, and migrate the store; True if the home was new."""
         created = ensure_home(self.settings)
+        created = checkpoints.ensure_log_key(self.settings) or created
         migrate.upgrade(self.db.write_engine)
         return created
 
@@ -41,7 +53,8 @@ class Platform:
                 details={"current": current, "head": head},
             )
         self.secret  # noqa: B018  (loads and checks the secret file)
-        return {"store": "ok", "revision": head or "", "secret": "ok"}
+        self.log_signer  # noqa: B018  (loads and checks the log key)
+        return {"store": "ok", "revision": head or "", "secret": "ok", "log_key": "ok"}
 
     def close(self) -> None:
         self.db.dispose()

@@ -6,22 +6,44 @@ with uvicorn. OpenAPI is served at ``/api/v1/openapi.json``.
 
 from __future__ import annotations
 
+from collections.abc import AsyncIterator
+from contextlib import asynccontextmanager
 from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
 
 from datacompact import __version__
-from datacompact.api import _errors, events, members, participants
+from datacompact.api import _errors, events, ledger, members, participants
 from datacompact.api._limits import BodyLimit
 from datacompact.errors import DataCompactError
+from datacompact.ledger.checkpoints import CheckpointScheduler
 from datacompact.platform import Platform
 
 API_PREFIX = "/api/v1"
 
 
 def create_app(platform: Platform) -> FastAPI:
+    @asynccontextmanager
+    async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
+        # Only a served process signs on a schedule; in-process test clients
+        # send no lifespan events and sign on demand.
+        interval = platform.settings.checkpoint_interval_seconds
+        scheduler = None
+        if interval > 0:
+            scheduler = CheckpointScheduler(
+                platform.db,
+                signer=platform.log_signer,
+                policy=platform.witness_policy,
+                interval=interval,
+            )
+            scheduler.start()
+        yield
+        if scheduler is not None:
+            scheduler.stop()
+
     app = FastAPI(
+        lifespan=lifespan,
         title="DataCompact",
         version=__version__,
         description="可信政企数据协作平台 / trusted government-enterprise data collaboration",
@@ -32,8 +54,9 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     _errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
-    for router in (participants.router, members.router, events.router):
+    for router in (participants.router, members.router, events.router, ledger.api):
         app.include_router(router, prefix=API_PREFIX)
+    app.include_router(ledger.public)
 
     @app.get("/healthz", tags=["health"], summary="进程存活 / the process is up")
     def healthz() -> dict[str, Any]:

@@ -40,14 +40,34 @@ class BodyLimit:
                     return
         seen = 0
         limit = self.max_bytes
+        exceeded = False
+        answered = False
 
         async def counted() -> Message:
-            nonlocal seen
+            nonlocal seen, exceeded
             message = await receive()
             if message["type"] == "http.request":
                 seen += len(message.get("body", b""))
                 if seen > limit:
+                    exceeded = True
                     raise _too_large(limit)
             return message
 
-        await self.app(scope, counted, send)
+        async def guarded(message: Message) -> None:
+            # FastAPI turns any error raised while it reads the body into its own
+            # 400 "error parsing the body"; once the limit is passed, the client
+            # gets the 413 envelope instead of whatever the app made of it.
+            nonlocal answered
+            if not exceeded:
+                await send(message)
+            elif not answered:
+                answered = True
+                await envelope(_too_large(limit))(scope, receive, send)
+
+        try:
+            await self.app(scope, counted, guarded)
+        except PayloadTooLarge:
+            # Raised by ``counted`` and not handled by the app: answer it here.
+            if not answered:
+                answered = True
+                await envelope(_too_large(limit))(scope, receive, send)

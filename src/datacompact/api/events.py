@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from datacompact.api._deps import Credentials, platform_of, reading
 from datacompact.events import format_time, list_events
+from datacompact.ledger.merkle import leaf_hash
 
 router = APIRouter(tags=["events"])
 
@@ -31,7 +32,7 @@ def events(
                     "actor_participant": e.actor_participant_id,
                     "object": {"type": e.object_type, "id": e.object_id},
                     "payload_sha256": e.payload_sha256,
-                    "leaf_hash": e.leaf_hash.hex(),
+                    "leaf_hash": leaf_hash(e.entry).hex(),
                 }
                 for e in rows
             ]

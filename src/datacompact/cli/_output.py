@@ -23,6 +23,7 @@ code  meaning
 from __future__ import annotations
 
 import json
+import os
 import sys
 from collections.abc import Iterator, Sequence
 from contextlib import contextmanager
@@ -30,6 +31,7 @@ from typing import Annotated, Any
 
 import typer
 from rich.console import Console
+from rich.markup import escape
 from rich.table import Table
 
 from datacompact.errors import DataCompactError
@@ -49,11 +51,27 @@ def handled(as_json: bool = False) -> Iterator[None]:
         if as_json:
             print(json.dumps(exc.to_envelope(), ensure_ascii=False), file=sys.stderr)
         else:
-            err_console.print(f"[bold red]错误 / error[/] [{exc.code}] {exc.message}", highlight=False)
+            err_console.print(
+                f"[bold red]错误 / error[/] [{exc.code}] {exc.message}", highlight=False
+            )
         raise typer.Exit(exc.exit_code) from None
+    except (typer.Exit, typer.Abort, KeyboardInterrupt):
+        raise
+    except Exception as exc:
+        # A bug, not a user error: one line, no data; DATACOMPACT_DEBUG=1 shows the trace.
+        if os.environ.get("DATACOMPACT_DEBUG"):
+            raise
+        err_console.print(
+            f"[bold red]内部错误 / internal error[/] ({type(exc).__name__}); "
+            "set DATACOMPACT_DEBUG=1 for details",
+            highlight=False,
+        )
+        raise typer.Exit(1) from None
 
 
-def emit(data: Any, *, as_json: bool, columns: Sequence[str] | None = None, title: str = "") -> None:
+def emit(
+    data: Any, *, as_json: bool, columns: Sequence[str] | None = None, title: str = ""
+) -> None:
     """Print ``data``: JSON for scripts, a table (lists) or key/value grid (objects) for people."""
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))

@@ -370,6 +370,11 @@ class CompactRange:
         """The number of leaves appended so far."""
         return self._size
 
+    @property
+    def edge_hashes(self) -> list[bytes]:
+        """The hashes of ``range_nodes(0, size)``, largest first: what the constructor takes."""
+        return [node.hash for node in self._edge]
+
     def root(self) -> bytes:
         """The current tree root (RFC 9162 §2.1.1), folded from the right edge."""
         if not self._edge:

@@ -19,7 +19,9 @@ from sqlalchemy import (
     Index,
     Integer,
     LargeBinary,
+    SmallInteger,
     String,
+    Text,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -202,7 +204,6 @@ class Event(Base):
     salt: Mapped[bytes] = mapped_column(LargeBinary(16))
     payload_sha256: Mapped[str] = mapped_column(String(64))
     entry: Mapped[bytes] = mapped_column(LargeBinary)
-    leaf_hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
     __table_args__ = (
         Index("ix_events_object", "object_type", "object_id"),
@@ -211,11 +212,55 @@ class Event(Base):
 
 
 class LedgerHead(Base):
-    """The single row that serializes appends: locked, read, advanced, committed."""
+    """The single row that serializes appends: locked, read, advanced, committed.
+
+    ``edge`` holds the hashes of the tree's right edge (one complete subtree per
+    set bit of ``size``, largest first, concatenated), so an append reads one
+    locked row instead of O(log n) nodes.
+    """
 
     __tablename__ = "ledger_head"
 
     id: Mapped[int] = mapped_column(Integer, primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger, default=0)
+    edge: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
+
+
+class LedgerNode(Base):
+    """The hash of a complete subtree (RFC 9162 §2.1.1): level 0 holds the leaf hashes.
+
+    A node at ``(level, idx)`` covers leaves ``[idx << level, (idx + 1) << level)``;
+    C2SP tiles at tile level L are the nodes of tree level 8·L.
+    """
+
+    __tablename__ = "ledger_nodes"
+
+    level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
+    idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+
+class Checkpoint(Base):
+    """A checkpoint the log signed, with the witness cosignatures gathered so far."""
+
+    __tablename__ = "ledger_checkpoints"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger, unique=True)
+    root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    note: Mapped[str] = mapped_column(Text)
+    cosigners: Mapped[list[str]] = mapped_column(JSON, default=list)
+    witnessed: Mapped[bool] = mapped_column(Boolean, default=False)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class WitnessProgress(Base):
+    """The last checkpoint size each witness cosigned, so the log sends the right proof."""
+
+    __tablename__ = "ledger_witness_progress"
+
+    name: Mapped[str] = mapped_column(String(200), primary_key=True)
+    size: Mapped[int] = mapped_column(BigInteger)

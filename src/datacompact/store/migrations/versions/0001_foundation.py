@@ -1,11 +1,13 @@
-"""foundation: participants, members, tokens, events
+"""foundation: registry, events, transparency log
 
 Revision ID: 0001
 Revises:
-Create Date: 2026-11-29 01:55:43.161404
+Create Date: 2026-11-29 02:03:52.263098
 """
 
 from __future__ import annotations
+
+import hashlib
 
 import sqlalchemy as sa
 from alembic import op
@@ -33,7 +35,6 @@ def upgrade() -> None:
         sa.Column("salt", sa.LargeBinary(length=16), nullable=False),
         sa.Column("payload_sha256", sa.String(length=64), nullable=False),
         sa.Column("entry", sa.LargeBinary(), nullable=False),
-        sa.Column("leaf_hash", sa.LargeBinary(length=32), nullable=False),
         sa.PrimaryKeyConstraint("seq", name=op.f("pk_events")),
     )
     with op.batch_alter_table("events", schema=None) as batch_op:
@@ -41,14 +42,49 @@ def upgrade() -> None:
         batch_op.create_index("ix_events_object", ["object_type", "object_id"], unique=False)
 
     op.create_table(
+        "ledger_checkpoints",
+        sa.Column("id", sa.Integer(), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("root", sa.LargeBinary(length=32), nullable=False),
+        sa.Column("note", sa.Text(), nullable=False),
+        sa.Column("cosigners", sa.JSON(), nullable=False),
+        sa.Column("witnessed", sa.Boolean(), nullable=False),
+        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_checkpoints")),
+        sa.UniqueConstraint("size", name=op.f("uq_ledger_checkpoints_size")),
+    )
+    op.create_table(
         "ledger_head",
         sa.Column("id", sa.Integer(), nullable=False),
         sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.Column("edge", sa.LargeBinary(), nullable=False),
+        sa.Column("root", sa.LargeBinary(length=32), nullable=False),
         sa.CheckConstraint("id = 1", name=op.f("ck_ledger_head_single_row")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_head")),
     )
-    # The one row that appends lock and advance; see datacompact.events.
-    op.execute("INSERT INTO ledger_head (id, size) VALUES (1, 0)")
+    # The one row that appends lock and advance; its root starts as the empty
+    # tree's hash, SHA-256 of the empty string (RFC 9162 §2.1.1).
+    head = sa.table(
+        "ledger_head",
+        sa.column("id", sa.Integer()),
+        sa.column("size", sa.BigInteger()),
+        sa.column("edge", sa.LargeBinary()),
+        sa.column("root", sa.LargeBinary()),
+    )
+    op.bulk_insert(head, [{"id": 1, "size": 0, "edge": b"", "root": hashlib.sha256(b"").digest()}])
+    op.create_table(
+        "ledger_nodes",
+        sa.Column("level", sa.SmallInteger(), autoincrement=False, nullable=False),
+        sa.Column("idx", sa.BigInteger(), autoincrement=False, nullable=False),
+        sa.Column("hash", sa.LargeBinary(length=32), nullable=False),
+        sa.PrimaryKeyConstraint("level", "idx", name=op.f("pk_ledger_nodes")),
+    )
+    op.create_table(
+        "ledger_witness_progress",
+        sa.Column("name", sa.String(length=200), nullable=False),
+        sa.Column("size", sa.BigInteger(), nullable=False),
+        sa.PrimaryKeyConstraint("name", name=op.f("pk_ledger_witness_progress")),
+    )
     op.create_table(
         "participants",
         sa.Column("id", sa.Integer(), nullable=False),
@@ -209,7 +245,10 @@ def downgrade() -> None:
         batch_op.drop_index("ix_participants_kind_status")
 
     op.drop_table("participants")
+    op.drop_table("ledger_witness_progress")
+    op.drop_table("ledger_nodes")
     op.drop_table("ledger_head")
+    op.drop_table("ledger_checkpoints")
     with op.batch_alter_table("events", schema=None) as batch_op:
         batch_op.drop_index("ix_events_object")
         batch_op.drop_index("ix_events_actor_participant")

@@ -1,0 +1,135 @@
+"""The transparency log over HTTP, in the C2SP tlog-tiles layout.
+
+Mounted at ``/ledger`` (no token: the log holds no personal data, and anyone
+must be able to audit it):
+
+- ``GET /ledger/key``: the log's verifier key string
+- ``GET /ledger/checkpoint``: the published checkpoint with its cosignatures
+- ``GET /ledger/tile/<L>/<N>[.p/<W>]``: hash tiles
+- ``GET /ledger/tile/entries/<N>[.p/<W>]``: entry bundles
+- ``GET /ledger/proof/<index>``: a receipt: checkpoint plus inclusion proof
+
+Full tiles never change, so they are served as immutable; the checkpoint is
+not cacheable. ``POST /api/v1/ledger/checkpoints`` signs one on demand.
+"""
+
+from __future__ import annotations
+
+import base64
+from typing import Any
+
+from fastapi import APIRouter, Request, Response
+from sqlalchemy import select
+
+from datacompact.api._deps import Credentials, platform_of, reading
+from datacompact.errors import NotFound
+from datacompact.ledger import checkpoints, log, merkle, tiles
+from datacompact.permissions import Actions, LedgerResource, authorize
+from datacompact.store.models import Event
+
+public = APIRouter(prefix="/ledger", tags=["ledger"])
+api = APIRouter(prefix="/ledger", tags=["ledger"])
+
+_TEXT = "text/plain; charset=utf-8"
+_IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
+_NO_STORE = {"Cache-Control": "no-store"}
+
+
+@public.get("/key", summary="日志验证公钥 / the log's verifier key")
+def key(request: Request) -> Response:
+    signer = platform_of(request).log_signer
+    return Response(signer.verifier().vkey + "\n", media_type=_TEXT)
+
+
+def _ensure_checkpoint(request: Request, index: int = -1) -> None:
+    """Sign (and get witnessed) a checkpoint now if none covers ``index`` yet."""
+    platform = platform_of(request)
+    with platform.db.read() as session:
+        row = checkpoints.latest(session)
+        fresh = row is not None and row.size > index
+    if not fresh:
+        checkpoints.checkpoint_now(
+            platform.db, signer=platform.log_signer, policy=platform.witness_policy
+        )
+
+
+@public.get("/checkpoint", summary="最新检查点 / the published checkpoint")
+def checkpoint(request: Request) -> Response:
+    platform = platform_of(request)
+    _ensure_checkpoint(request)
+    with platform.db.read() as session:
+        row = checkpoints.published(session, platform.witness_policy)
+        assert row is not None  # _ensure_checkpoint signed one
+        return Response(row.note, media_type=_TEXT, headers=_NO_STORE)
+
+
+@public.get("/tile/{path:path}", summary="瓦片 / a hash tile or entry bundle")
+def tile(path: str, request: Request) -> Response:
+    spec = tiles.parse_tile_path("tile/" + path)
+    platform = platform_of(request)
+    first = spec.index * tiles.TILE_WIDTH
+    with platform.db.read() as session:
+        if spec.entries:
+            rows = list(
+                session.scalars(
+                    select(Event.entry)
+                    .where(Event.seq >= first, Event.seq < first + spec.width)
+                    .order_by(Event.seq)
+                )
+            )
+            body = tiles.encode_entry_bundle(rows) if len(rows) == spec.width else None
+        else:
+            hashes = log.hashes_in_level(
+                session, level=spec.level * 8, first=first, count=spec.width
+            )
+            body = b"".join(hashes) if len(hashes) == spec.width else None
+    if body is None:
+        raise NotFound("瓦片不存在 / no such tile in the log yet", details={"path": spec.path})
+    return Response(body, media_type="application/octet-stream", headers=_IMMUTABLE)
+
+
+@public.get("/proof/{index}", summary="回执：检查点与包含证明 / receipt with inclusion proof")
+def proof(index: int, request: Request) -> dict[str, Any]:
+    platform = platform_of(request)
+    with platform.db.read() as session:
+        entry = session.scalar(select(Event.entry).where(Event.seq == index))
+    if entry is None:
+        raise NotFound("日志条目不存在 / no log entry at that index", details={"index": index})
+    _ensure_checkpoint(request, index)
+    with platform.db.read() as session:
+        row = checkpoints.published(session, platform.witness_policy)
+        if row is None or row.size <= index:
+            row = checkpoints.covering(session, index)
+        assert row is not None
+        path = log.inclusion_proof(session, index=index, size=row.size)
+        return {
+            "index": index,
+            "entry": base64.b64encode(entry).decode(),
+            "leaf_hash": merkle.leaf_hash(entry).hex(),
+            "tree_size": row.size,
+            "root_hash": row.root.hex(),
+            "inclusion_proof": [h.hex() for h in path],
+            "checkpoint": row.note,
+            "witnessed": row.witnessed,
+            "cosigners": row.cosigners,
+            "log_key": platform.log_signer.verifier().vkey,
+        }
+
+
+@api.post("/checkpoints", status_code=201, summary="立即签发检查点 / sign a checkpoint now")
+def sign_now(request: Request, credentials: Credentials) -> dict[str, Any]:
+    platform = platform_of(request)
+    with reading(request, credentials) as (_session, actor):
+        authorize(actor=actor, action=Actions.LEDGER_CHECKPOINT, resource=LedgerResource())
+    row = checkpoints.checkpoint_now(
+        platform.db, signer=platform.log_signer, policy=platform.witness_policy
+    )
+    return {
+        "data": {
+            "tree_size": row.size,
+            "root_hash": row.root.hex(),
+            "checkpoint": row.note,
+            "witnessed": row.witnessed,
+            "cosigners": row.cosigners,
+        }
+    }

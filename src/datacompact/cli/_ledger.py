@@ -1,0 +1,61 @@
+"""``datacompact ledger ...``: the operator's view of the log in the local store (thin)."""
+
+from __future__ import annotations
+
+import typer
+
+from datacompact.cli._context import open_platform
+from datacompact.cli._output import JsonFlag, emit, handled
+from datacompact.errors import VerificationFailed
+from datacompact.ledger import checkpoints
+from datacompact.ledger.check import check_ledger
+
+ledger_app = typer.Typer(
+    help="透明日志（本地存储）/ the transparency log in the local store", no_args_is_help=True
+)
+
+
+@ledger_app.command("checkpoint")
+def checkpoint(as_json: JsonFlag = False) -> None:
+    """立即签发检查点并提交见证 / sign a checkpoint now and get it witnessed."""
+    with handled(as_json):
+        platform = open_platform()
+        row = checkpoints.checkpoint_now(
+            platform.db, signer=platform.log_signer, policy=platform.witness_policy
+        )
+        emit(
+            {
+                "tree_size": row.size,
+                "root_hash": row.root.hex(),
+                "witnessed": row.witnessed,
+                "cosigners": row.cosigners,
+                "checkpoint": row.note,
+            },
+            as_json=as_json,
+        )
+
+
+@ledger_app.command("check")
+def check(as_json: JsonFlag = False) -> None:
+    """从条目重算整棵树并与存储和已签检查点比对 / recompute the tree and compare with the store."""
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            report = check_ledger(session, log_verifier=platform.log_signer.verifier())
+        summary = {
+            "ok": report.ok,
+            "entries": report.size,
+            "nodes": report.nodes,
+            "checkpoints": report.checkpoints,
+            "root_hash": report.root.hex(),
+            "problems": report.problems,
+        }
+        if not report.ok:
+            if as_json:
+                emit(summary, as_json=True)
+            raise VerificationFailed(
+                f"日志被篡改或损坏 / the log does not match its entries: {report.problems[0]}"
+                + (f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""),
+                details={"problems": report.problems},
+            )
+        emit(summary, as_json=as_json, title="日志完整 / the log is intact")

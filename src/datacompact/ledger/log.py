@@ -1,0 +1,142 @@
+"""The transparency log in the metadata store: appends, stored hashes and proofs.
+
+Appends happen inside the caller's transaction (``datacompact.events``): the
+``ledger_head`` row is locked, the right edge of the tree read from it, the new
+complete nodes computed with :class:`~datacompact.ledger.merkle.CompactRange`
+and inserted, and the head advanced. Either the domain rows, the entry and its
+hashes all commit, or none of them do. Appends and proofs cost O(log n): the
+tree is never recomputed.
+
+Reads go through :class:`StoredHashes`. A proof first runs against a recording
+reader to learn which O(log n) nodes it needs, then fetches them all in one
+query and runs again, so a proof is two pure passes and one round trip.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Iterable, Sequence
+from typing import TypeVar
+
+from sqlalchemy import insert, select, tuple_
+from sqlalchemy.orm import Session
+
+from datacompact.errors import NotFound, StoreUnavailable
+from datacompact.ledger import merkle
+from datacompact.store.models import LedgerHead, LedgerNode
+
+T = TypeVar("T")
+_ZERO = bytes(merkle.HASH_SIZE)
+
+
+def lock_head(session: Session) -> LedgerHead:
+    """The head row, locked for the rest of the transaction (``SELECT ... FOR UPDATE``)."""
+    head = session.execute(
+        select(LedgerHead).where(LedgerHead.id == 1).with_for_update()
+    ).scalar_one_or_none()
+    if head is None:
+        raise StoreUnavailable(
+            "日志头缺失，数据库未正确迁移 / the log head row is missing: the store is not migrated"
+        )
+    return head
+
+
+def read_head(session: Session) -> LedgerHead:
+    head = session.get(LedgerHead, 1)
+    if head is None:
+        raise StoreUnavailable(
+            "日志头缺失，数据库未正确迁移 / the log head row is missing: the store is not migrated"
+        )
+    return head
+
+
+def _edge(head: LedgerHead) -> list[bytes]:
+    size = merkle.HASH_SIZE
+    return [head.edge[i : i + size] for i in range(0, len(head.edge), size)]
+
+
+def append_leaves(session: Session, head: LedgerHead, leaf_hashes: Sequence[bytes]) -> None:
+    """Add leaves to the tree under the already locked ``head``; store every new node."""
+    if not leaf_hashes:
+        return
+    compact = merkle.CompactRange(head.size, _edge(head))
+    result = compact.append(leaf_hashes)
+    session.execute(
+        insert(LedgerNode),
+        [{"level": n.level, "idx": n.index, "hash": n.hash} for n in result.nodes],
+    )
+    head.size = result.size
+    head.edge = b"".join(compact.edge_hashes)
+    head.root = result.root
+
+
+class StoredHashes:
+    """A :class:`~datacompact.ledger.merkle.HashReader` over ``ledger_nodes``, with prefetching."""
+
+    def __init__(self, session: Session) -> None:
+        self.session = session
+        self._cache: dict[tuple[int, int], bytes] = {}
+
+    def prefetch(self, positions: Iterable[tuple[int, int]]) -> None:
+        wanted = [p for p in set(positions) if p not in self._cache]
+        # Chunked so that no backend meets its bound-parameter limit.
+        for start in range(0, len(wanted), 400):
+            chunk = wanted[start : start + 400]
+            rows = self.session.execute(
+                select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
+                    tuple_(LedgerNode.level, LedgerNode.idx).in_(chunk)
+                )
+            )
+            for level, idx, value in rows:
+                self._cache[level, idx] = value
+
+    def hash_at(self, level: int, index: int) -> bytes:
+        key = (level, index)
+        if key not in self._cache:
+            self.prefetch([key])
+        try:
+            return self._cache[key]
+        except KeyError as exc:
+            raise NotFound(
+                "日志中缺少该子树哈希 / expected a stored subtree hash, got none at that position",
+                details={"level": level, "index": index},
+            ) from exc
+
+    def run(self, compute: Callable[[merkle.HashReader], T]) -> T:
+        """Run a pure O(log n) computation with all its reads fetched in one query."""
+        recorder = _Recorder()
+        compute(recorder)
+        self.prefetch(recorder.positions)
+        return compute(self)
+
+
+class _Recorder:
+    """A reader that answers zeros and remembers what was asked."""
+
+    def __init__(self) -> None:
+        self.positions: list[tuple[int, int]] = []
+
+    def hash_at(self, level: int, index: int) -> bytes:
+        self.positions.append((level, index))
+        return _ZERO
+
+
+def inclusion_proof(session: Session, *, index: int, size: int) -> list[bytes]:
+    return StoredHashes(session).run(lambda r: merkle.inclusion_proof(index, size, r))
+
+
+def consistency_proof(session: Session, *, old_size: int, new_size: int) -> list[bytes]:
+    return StoredHashes(session).run(lambda r: merkle.consistency_proof(old_size, new_size, r))
+
+
+def root_at(session: Session, size: int) -> bytes:
+    return StoredHashes(session).run(lambda r: merkle.tree_root(size, r))
+
+
+def hashes_in_level(session: Session, *, level: int, first: int, count: int) -> list[bytes]:
+    """``count`` consecutive stored hashes of one level, for tiles; fewer if not all exist."""
+    rows = session.scalars(
+        select(LedgerNode.hash)
+        .where(LedgerNode.level == level, LedgerNode.idx >= first, LedgerNode.idx < first + count)
+        .order_by(LedgerNode.idx)
+    )
+    return list(rows)
