@@ -52,7 +52,9 @@ def handled(as_json: bool = False) -> Iterator[None]:
             print(json.dumps(exc.to_envelope(), ensure_ascii=False), file=sys.stderr)
         else:
             err_console.print(
-                f"[bold red]错误 / error[/] [{exc.code}] {exc.message}", highlight=False
+                f"[bold red]错误 / error[/] {escape(f'[{exc.code}] {exc.message}')}",
+                highlight=False,
+                soft_wrap=True,
             )
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
