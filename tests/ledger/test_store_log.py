@@ -90,11 +90,10 @@ def test_the_log_refuses_to_sign_a_rewritten_history(world: World) -> None:
     platform = world.platform
     checkpoints.checkpoint_now(platform.db, signer=platform.log_signer, policy=None)
     _grow(world, 3)
-    # Rewrite a stored leaf hash under the signed checkpoint, and its whole
-    # path to the head, so that the head itself looks consistent.
+    # Rewrite an entry under the signed checkpoint, and every hash up to the
+    # head, so that the stored tree itself looks consistent.
     with platform.db.write() as session:
-        _set_node(session, 0, 0, b"\x11" * 32)
-        _rehash_from_leaves(session)
+        _rewrite_history_consistently(session)
     with pytest.raises(VerificationFailed):
         checkpoints.checkpoint_now(platform.db, signer=platform.log_signer, policy=None)
 
@@ -107,18 +106,14 @@ def _set_node(session: Session, level: int, idx: int, value: bytes) -> None:
 
 
 def _rehash_from_leaves(session: Session) -> None:
-    """Recompute every inner node and the head from the (possibly altered) stored leaves."""
-    leaves = list(
-        session.scalars(
-            select(LedgerNode.hash).where(LedgerNode.level == 0).order_by(LedgerNode.idx)
-        )
-    )
+    """Recompute every inner node and the head from the (possibly altered) entries."""
+    entries = list(session.scalars(select(Event.entry).order_by(Event.seq)))
     session.execute(text("DELETE FROM ledger_nodes"))
     compact = merkle.CompactRange()
-    result = compact.append(leaves)
+    result = compact.append(merkle.leaf_hash(e) for e in entries)
     session.execute(
         LedgerNode.__table__.insert(),
-        [{"level": n.level, "idx": n.index, "hash": n.hash} for n in result.nodes],
+        [{"level": n.level, "idx": n.index, "hash": n.hash} for n in result.nodes if n.level],
     )
     session.execute(
         text("UPDATE ledger_head SET size = :s, edge = :e, root = :r"),
@@ -171,7 +166,7 @@ def _modify_node(session: Session) -> None:
 
 
 def _delete_node(session: Session) -> None:
-    session.execute(text("DELETE FROM ledger_nodes WHERE level = 0 AND idx = 1"))
+    session.execute(text("DELETE FROM ledger_nodes WHERE level = 1 AND idx = 1"))
 
 
 def _insert_node(session: Session) -> None:
@@ -193,16 +188,15 @@ def _rewrite_history_consistently(session: Session) -> None:
     entry = _entry(session, 1)
     forged = entry.replace(b'"v":1', b'"v":1 ')
     session.execute(text("UPDATE events SET entry = :e WHERE seq = 1"), {"e": forged})
-    _set_node(session, 0, 1, merkle.leaf_hash(forged))
     _rehash_from_leaves(session)
 
 
 def _reorder_nodes(session: Session) -> None:
-    a = session.scalar(select(LedgerNode.hash).where(LedgerNode.level == 0, LedgerNode.idx == 7))
-    b = session.scalar(select(LedgerNode.hash).where(LedgerNode.level == 0, LedgerNode.idx == 8))
+    a = session.scalar(select(LedgerNode.hash).where(LedgerNode.level == 1, LedgerNode.idx == 3))
+    b = session.scalar(select(LedgerNode.hash).where(LedgerNode.level == 1, LedgerNode.idx == 4))
     assert a is not None and b is not None
-    _set_node(session, 0, 7, b)
-    _set_node(session, 0, 8, a)
+    _set_node(session, 1, 3, b)
+    _set_node(session, 1, 4, a)
 
 
 TAMPERING: dict[str, Callable[[Session], None]] = {

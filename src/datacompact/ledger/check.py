@@ -8,7 +8,9 @@ compares, for every position, what is stored:
   index (a reordered or inserted row fails here);
 - each event row agrees with its entry (type, actor, object, time) and its
   payload still matches the salted commitment in the entry;
-- every stored node hash equals the recomputed one, and no extra node exists;
+- every stored inner node hash (level 1 and up; leaf hashes are never
+  stored, see ``ledger.log``) equals the recomputed one, and no extra node
+  exists;
 - the head's size, right edge and root equal the recomputed ones;
 - every signed checkpoint carries a valid log signature, and its root equals
   the recomputed root at its size (history rewritten under a signed
@@ -140,12 +142,12 @@ def check_ledger(session: Session, *, log_verifier: Ed25519Verifier) -> CheckRep
         )
     ).yield_per(_BATCH):
         stored += 1
-        if level >= len(levels) or idx >= len(levels[level]):
+        if level == 0 or level >= len(levels) or idx >= len(levels[level]):
             report.add(f"node ({level}, {idx}): stored but not part of the tree")
         elif levels[level][idx] != value:
             report.add(f"node ({level}, {idx}): stored hash differs from the recomputed one")
     report.nodes = stored
-    expected_nodes = sum(len(level) for level in levels) if leaves else 0
+    expected_nodes = sum(len(level) for level in levels[1:])
     if stored != expected_nodes:
         report.add(f"nodes: {stored} stored, {expected_nodes} expected")
 

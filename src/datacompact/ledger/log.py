@@ -7,6 +7,11 @@ and inserted, and the head advanced. Either the domain rows, the entry and its
 hashes all commit, or none of them do. Appends and proofs cost O(log n): the
 tree is never recomputed.
 
+Leaf hashes are not stored: a leaf hash is SHA-256(0x00 ‖ entry) of the entry
+in the same row, so level 0 is read by hashing entries, and ``ledger_nodes``
+holds the complete subtrees of level 1 and up. That halves the rows an append
+writes, at the cost of one hash per leaf read.
+
 Reads go through :class:`StoredHashes`. A proof first runs against a recording
 reader to learn which O(log n) nodes it needs, then fetches them all in one
 query and runs again, so a proof is two pure passes and one round trip.
@@ -17,12 +22,13 @@ from __future__ import annotations
 from collections.abc import Callable, Iterable, Sequence
 from typing import TypeVar
 
-from sqlalchemy import insert, select, tuple_
+from sqlalchemy import select, tuple_
 from sqlalchemy.orm import Session
 
 from datacompact.errors import NotFound, StoreUnavailable
 from datacompact.ledger import merkle
-from datacompact.store.models import LedgerHead, LedgerNode
+from datacompact.store._bulk import insert_rows
+from datacompact.store.models import Event, LedgerHead, LedgerNode
 
 T = TypeVar("T")
 _ZERO = bytes(merkle.HASH_SIZE)
@@ -60,9 +66,11 @@ def append_leaves(session: Session, head: LedgerHead, leaf_hashes: Sequence[byte
         return
     compact = merkle.CompactRange(head.size, _edge(head))
     result = compact.append(leaf_hashes)
-    session.execute(
-        insert(LedgerNode),
-        [{"level": n.level, "idx": n.index, "hash": n.hash} for n in result.nodes],
+    insert_rows(
+        session,
+        LedgerNode.__table__,
+        ("level", "idx", "hash"),
+        [(n.level, n.index, n.hash) for n in result.nodes if n.level],
     )
     head.size = result.size
     head.edge = b"".join(compact.edge_hashes)
@@ -78,9 +86,17 @@ class StoredHashes:
 
     def prefetch(self, positions: Iterable[tuple[int, int]]) -> None:
         wanted = [p for p in set(positions) if p not in self._cache]
+        leaves = [idx for level, idx in wanted if level == 0]
+        inner = [p for p in wanted if p[0]]
         # Chunked so that no backend meets its bound-parameter limit.
-        for start in range(0, len(wanted), 400):
-            chunk = wanted[start : start + 400]
+        for start in range(0, len(leaves), 400):
+            rows = self.session.execute(
+                select(Event.seq, Event.entry).where(Event.seq.in_(leaves[start : start + 400]))
+            )
+            for seq, entry in rows:
+                self._cache[0, seq] = merkle.leaf_hash(entry)
+        for start in range(0, len(inner), 400):
+            chunk = inner[start : start + 400]
             rows = self.session.execute(
                 select(LedgerNode.level, LedgerNode.idx, LedgerNode.hash).where(
                     tuple_(LedgerNode.level, LedgerNode.idx).in_(chunk)
@@ -133,7 +149,14 @@ def root_at(session: Session, size: int) -> bytes:
 
 
 def hashes_in_level(session: Session, *, level: int, first: int, count: int) -> list[bytes]:
-    """``count`` consecutive stored hashes of one level, for tiles; fewer if not all exist."""
+    """``count`` consecutive hashes of one level, for tiles; fewer if not all exist."""
+    if level == 0:
+        entries = session.scalars(
+            select(Event.entry)
+            .where(Event.seq >= first, Event.seq < first + count)
+            .order_by(Event.seq)
+        )
+        return [merkle.leaf_hash(entry) for entry in entries]
     rows = session.scalars(
         select(LedgerNode.hash)
         .where(LedgerNode.level == level, LedgerNode.idx >= first, LedgerNode.idx < first + count)

@@ -23,7 +23,6 @@ from __future__ import annotations
 
 import hashlib
 from collections.abc import Iterable, Sequence
-from dataclasses import dataclass
 from typing import NamedTuple, Protocol
 
 from datacompact.errors import MalformedInput, NotFound, VerificationFailed
@@ -60,9 +59,12 @@ class HashReader(Protocol):
         ...
 
 
-@dataclass(frozen=True)
-class Node:
-    """A complete subtree: its level, its index within the level, and its hash."""
+class Node(NamedTuple):
+    """A complete subtree: its level, its index within the level, and its hash.
+
+    A named tuple rather than a frozen dataclass: appends create two per leaf,
+    and tuple construction is several times cheaper.
+    """
 
     level: int
     index: int

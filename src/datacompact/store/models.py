@@ -193,7 +193,10 @@ class Event(Base):
 
     __tablename__ = "events"
 
-    seq: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
+    # INTEGER (not BIGINT) on SQLite makes ``seq`` the rowid: one b-tree fewer per append.
+    seq: Mapped[int] = mapped_column(
+        BigInteger().with_variant(Integer, "sqlite"), primary_key=True, autoincrement=False
+    )
     type: Mapped[str] = mapped_column(String(64))
     actor: Mapped[str] = mapped_column(String(100))
     actor_participant_id: Mapped[int | None] = mapped_column(Integer)
@@ -241,6 +244,9 @@ class LedgerNode(Base):
     level: Mapped[int] = mapped_column(SmallInteger, primary_key=True, autoincrement=False)
     idx: Mapped[int] = mapped_column(BigInteger, primary_key=True, autoincrement=False)
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
+
+    # On SQLite the primary key is the table itself, not a second b-tree beside a rowid.
+    __table_args__ = {"sqlite_with_rowid": False}
 
 
 class Checkpoint(Base):
