@@ -15,6 +15,13 @@ ledger_app = typer.Typer(
 )
 
 
+@ledger_app.command("key")
+def key() -> None:
+    """打印日志验证公钥（供见证与审计方配置）/ print the log's verifier key for witnesses and auditors."""
+    with handled():
+        print(open_platform().log_signer.verifier().vkey)
+
+
 @ledger_app.command("checkpoint")
 def checkpoint(as_json: JsonFlag = False) -> None:
     """立即签发检查点并提交见证 / sign a checkpoint now and get it witnessed."""

@@ -90,10 +90,10 @@ class StoredHashes:
         inner = [p for p in wanted if p[0]]
         # Chunked so that no backend meets its bound-parameter limit.
         for start in range(0, len(leaves), 400):
-            rows = self.session.execute(
+            entries = self.session.execute(
                 select(Event.seq, Event.entry).where(Event.seq.in_(leaves[start : start + 400]))
             )
-            for seq, entry in rows:
+            for seq, entry in entries:
                 self._cache[0, seq] = merkle.leaf_hash(entry)
         for start in range(0, len(inner), 400):
             chunk = inner[start : start + 400]
