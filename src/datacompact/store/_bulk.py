@@ -1,4 +1,4 @@
-"""A lean executemany for the log's hot path.
+"""Lean statements for the log's hot paths: bulk inserts and point lookups.
 
 The ORM's bulk insert spends most of its time building per-row parameter
 dictionaries; the log appends tens of thousands of rows per second. This
@@ -16,6 +16,12 @@ from sqlalchemy import FromClause, LargeBinary
 from sqlalchemy.orm import Session
 
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":{n}"}
+
+
+def placeholders(session: Session, count: int) -> list[str]:
+    """``count`` bound-parameter markers in the driver's own style."""
+    style = _PLACEHOLDER[session.connection().dialect.paramstyle]
+    return [style.format(n=n + 1) for n in range(count)]
 
 
 def insert_rows(
