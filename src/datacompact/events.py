@@ -24,8 +24,8 @@ An entry is at most :data:`MAX_ENTRY_BYTES` long.
 from __future__ import annotations
 
 import hashlib
-from collections.abc import Sequence
 import secrets
+from collections.abc import Sequence
 from dataclasses import dataclass
 from datetime import UTC, datetime
 from enum import StrEnum
@@ -36,9 +36,9 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.errors import PayloadTooLarge
+from datacompact.ledger import log, merkle
 from datacompact.permissions import Actions, LedgerResource, Principal, authorize
 from datacompact.store._base import utcnow
-from datacompact.ledger import log, merkle
 from datacompact.store._bulk import insert_rows
 from datacompact.store.models import Event
 

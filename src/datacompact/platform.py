@@ -52,8 +52,10 @@ class Platform:
                 "数据库未迁移到最新版本 / the store is not migrated to the latest revision",
                 details={"current": current, "head": head},
             )
-        self.secret  # noqa: B018  (loads and checks the secret file)
-        self.log_signer  # noqa: B018  (loads and checks the log key)
+        # Read both files again: readiness must notice one removed or loosened
+        # after start-up, which the cached properties would hide.
+        load_secret(self.settings)
+        checkpoints.load_log_signer(self.settings)
         return {"store": "ok", "revision": head or "", "secret": "ok", "log_key": "ok"}
 
     def close(self) -> None:

@@ -10,11 +10,12 @@ from typing import Annotated
 import typer
 
 from datacompact import __version__
-from datacompact.cli._context import open_platform
-from datacompact.cli._output import JsonFlag, console, emit, handled
 from datacompact.cli._audit import audit
+from datacompact.cli._context import open_platform
 from datacompact.cli._ledger import ledger_app
 from datacompact.cli._ledger_offline import verify_app, witness_app
+from datacompact.cli._output import JsonFlag, console, emit, handled
+from datacompact.cli._privacy import anonymize
 from datacompact.cli._registry import participants_app, tokens_app
 
 app = typer.Typer(
@@ -30,6 +31,7 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(verify_app, name="verify")
 app.add_typer(witness_app, name="witness")
 app.command("audit")(audit)
+app.command("anonymize")(anonymize)
 
 HostOption = Annotated[str, typer.Option(help="监听地址 / address to bind")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="端口 / port")]

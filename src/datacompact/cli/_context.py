@@ -1,17 +1,24 @@
-"""How CLI commands reach the platform: settings from the environment, a token for identity."""
+"""How CLI commands reach the platform: settings from the environment, a token for identity.
+
+The store (SQLAlchemy, Alembic) is imported when a command opens the platform,
+not when the CLI starts, so commands that never touch it (``anonymize``,
+``verify``, ``witness``, ``--help``) start quickly.
+"""
 
 from __future__ import annotations
 
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
-from sqlalchemy.orm import Session
 
 from datacompact.config import get_settings
 from datacompact.errors import ConfigurationError, Unauthenticated
-from datacompact.permissions import Principal
-from datacompact.platform import Platform
-from datacompact.registry.tokens import authenticate
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from datacompact.permissions import Principal
+    from datacompact.platform import Platform
 
 TokenOption = Annotated[
     str | None,
@@ -25,6 +32,8 @@ TokenOption = Annotated[
 
 
 def open_platform(*, must_exist: bool = True) -> Platform:
+    from datacompact.platform import Platform
+
     settings = get_settings()
     if must_exist and not settings.secret_path.exists():
         raise ConfigurationError(
@@ -36,6 +45,8 @@ def open_platform(*, must_exist: bool = True) -> Platform:
 
 
 def actor_for(platform: Platform, session: Session, token: str | None) -> Principal:
+    from datacompact.registry.tokens import authenticate
+
     if not token:
         raise Unauthenticated(
             "需要令牌：--token 或 DATACOMPACT_TOKEN / a token is required: --token or DATACOMPACT_TOKEN"

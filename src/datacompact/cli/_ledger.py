@@ -7,8 +7,6 @@ import typer
 from datacompact.cli._context import open_platform
 from datacompact.cli._output import JsonFlag, emit, handled
 from datacompact.errors import VerificationFailed
-from datacompact.ledger import checkpoints
-from datacompact.ledger.check import check_ledger
 
 ledger_app = typer.Typer(
     help="透明日志（本地存储）/ the transparency log in the local store", no_args_is_help=True
@@ -25,6 +23,8 @@ def key() -> None:
 @ledger_app.command("checkpoint")
 def checkpoint(as_json: JsonFlag = False) -> None:
     """立即签发检查点并提交见证 / sign a checkpoint now and get it witnessed."""
+    from datacompact.ledger import checkpoints
+
     with handled(as_json):
         platform = open_platform()
         row = checkpoints.checkpoint_now(
@@ -45,6 +45,8 @@ def checkpoint(as_json: JsonFlag = False) -> None:
 @ledger_app.command("check")
 def check(as_json: JsonFlag = False) -> None:
     """从条目重算整棵树并与存储和已签检查点比对 / recompute the tree and compare with the store."""
+    from datacompact.ledger.check import check_ledger
+
     with handled(as_json):
         platform = open_platform()
         with platform.db.read() as session:

@@ -12,10 +12,8 @@ from pydantic import ValidationError
 
 from datacompact.cli._context import TokenOption, actor_for, open_platform
 from datacompact.cli._output import JsonFlag, emit, handled
-from datacompact.errors import MalformedInput
+from datacompact.errors import MalformedInput, UnknownField
 from datacompact.permissions import Principal, Role
-from datacompact.registry import participants as service
-from datacompact.registry import tokens as token_service
 from datacompact.registry.schemas import (
     Decision,
     ParticipantCreate,
@@ -41,6 +39,19 @@ def _read_registration(path: Path) -> ParticipantCreate:
     try:
         return ParticipantCreate.model_validate(raw)
     except ValidationError as exc:
+        unknown = sorted(
+            {
+                ".".join(str(p) for p in e["loc"])
+                for e in exc.errors()
+                if e["type"] == "extra_forbidden"
+            }
+        )
+        if unknown:
+            # The same class the API uses, so a typo reads the same on both edges.
+            raise UnknownField(
+                f"注册文件含未知字段 / unknown field(s) in the registration file: {', '.join(unknown)}",
+                details={"fields": unknown},
+            ) from exc
         fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
         raise MalformedInput(
             f"注册文件内容无效 / invalid registration file: check {', '.join(fields)}",
@@ -54,6 +65,8 @@ def bootstrap(
     as_json: JsonFlag = False,
 ) -> None:
     """登记首个参与方（审批方）并签发其管理员令牌 / register the first, approving participant."""
+    from datacompact.registry import participants as service
+
     with handled(as_json):
         platform = open_platform()
         data = _read_registration(file)
@@ -88,6 +101,8 @@ def list_participants(
     as_json: JsonFlag = False,
 ) -> None:
     """列出参与方 / list participants."""
+    from datacompact.registry import participants as service
+
     with handled(as_json):
         platform = open_platform()
         with platform.db.read() as session:
@@ -101,6 +116,8 @@ def list_participants(
 @participants_app.command("show")
 def show(participant_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """查看参与方 / show one participant."""
+    from datacompact.registry import participants as service
+
     with handled(as_json):
         platform = open_platform()
         with platform.db.read() as session:
@@ -117,6 +134,8 @@ def register(
     as_json: JsonFlag = False,
 ) -> None:
     """提交注册申请（待审批）/ file a registration application (pending approval)."""
+    from datacompact.registry import participants as service
+
     with handled(as_json):
         platform = open_platform()
         data = _read_registration(file)
@@ -134,6 +153,8 @@ def register(
 def _decide(
     participant_id: int, decision: Decision, reason: str, token: str | None, as_json: bool
 ) -> None:
+    from datacompact.registry import participants as service
+
     with handled(as_json):
         platform = open_platform()
         with platform.db.write() as session:
@@ -215,6 +236,8 @@ def issue(
     as_json: JsonFlag = False,
 ) -> None:
     """签发新令牌（只显示一次）/ issue a new token (shown once)."""
+    from datacompact.registry import tokens as token_service
+
     with handled(as_json):
         platform = open_platform()
         days = ttl_days or platform.settings.token_ttl_days
@@ -240,6 +263,8 @@ def list_tokens(
     as_json: JsonFlag = False,
 ) -> None:
     """列出令牌 / list tokens."""
+    from datacompact.registry import tokens as token_service
+
     with handled(as_json):
         platform = open_platform()
         with platform.db.read() as session:
@@ -255,6 +280,8 @@ def list_tokens(
 @tokens_app.command("revoke")
 def revoke_token(token_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """吊销令牌 / revoke a token."""
+    from datacompact.registry import tokens as token_service
+
     with handled(as_json):
         platform = open_platform()
         with platform.db.write() as session:

@@ -1,0 +1,235 @@
+"""One request per API endpoint, built for an actor and a target participant.
+
+Shared by the permission matrix and the receipt tests. ``ENDPOINTS`` maps a
+name to the route it exercises and a builder; an endpoint may have several
+rows (a token for oneself, a token for a fellow member), and every route of
+the app must have at least one (``test_matrix_covers_every_route``).
+"""
+
+from __future__ import annotations
+
+from collections.abc import Callable
+from dataclasses import dataclass, field
+from typing import Any
+
+from sqlalchemy import func, select
+
+from datacompact.events import EventType
+from datacompact.store.models import Event
+
+from ..conftest import World, valid_uscc
+from .conftest import token_id
+
+PASSWORD = "correct horse battery"  # the admins' password in the minimal world
+NEW_USCC = valid_uscc("91330106MA2D00001")
+
+
+@dataclass(frozen=True)
+class Call:
+    method: str
+    path: str
+    json: Any = None
+    params: dict[str, Any] = field(default_factory=dict)
+
+
+@dataclass(frozen=True)
+class Endpoint:
+    method: str
+    route: str
+    build: Callable[[World, str, str, str], Call]  # (world, actor participant, role, target)
+    event: EventType | None = None  # the event a successful call records
+
+
+def peer(world: World, participant: str, role: str) -> int:
+    """A member of ``participant`` who is not the acting member."""
+    return world.members[f"{participant}.{'auditor' if role == 'analyst' else 'analyst'}"]
+
+
+def new_registration(username: str = "newcomer.admin", uscc: str = NEW_USCC) -> dict[str, Any]:
+    return {
+        "kind": "enterprise",
+        "name": "示范新企业有限公司",
+        "uscc": uscc,
+        "region_code": "330106",
+        "ownership": "private",
+        "contacts": [{"name": "张三", "phone": "13800138000"}],
+        "admin": {"username": username, "display_name": "张三", "password": PASSWORD},
+    }
+
+
+def _decide(world: World, actor: str, role: str, target: str) -> Call:
+    # Another participant: the pending applicant; one's own: suspending oneself.
+    if target == actor:
+        body = {"decision": "suspend", "reason": "self-suspension attempt"}
+    else:
+        body = {"decision": "approve", "reason": "documents checked"}
+        target = "pending"
+    return Call("POST", f"/api/v1/participants/{world.ids[target]}/decisions", body)
+
+
+QUALIFICATION = {
+    "name": "ISO/IEC 27001",
+    "level": "certified",
+    "issuer": "CNCA",
+    "valid_from": "2025-01-01",
+    "valid_until": "2027-12-31",
+    "evidence_sha256": "ab" * 32,
+}
+
+P = "/api/v1/participants"
+
+
+def _p(world: World, target: str) -> int:
+    return world.ids[target]
+
+
+ENDPOINTS: dict[str, Endpoint] = {
+    "healthz": Endpoint("GET", "/healthz", lambda w, a, r, t: Call("GET", "/healthz")),
+    "readyz": Endpoint("GET", "/readyz", lambda w, a, r, t: Call("GET", "/readyz")),
+    "openapi": Endpoint(
+        "GET", "/api/v1/openapi.json", lambda w, a, r, t: Call("GET", "/api/v1/openapi.json")
+    ),
+    "governance": Endpoint(
+        "GET", "/api/v1/governance", lambda w, a, r, t: Call("GET", "/api/v1/governance")
+    ),
+    "participants.register": Endpoint(
+        "POST",
+        P,
+        lambda w, a, r, t: Call("POST", P, new_registration()),
+        EventType.PARTICIPANT_REGISTERED,
+    ),
+    "participants.list": Endpoint("GET", P, lambda w, a, r, t: Call("GET", P)),
+    "participants.show": Endpoint(
+        "GET", P + "/{participant_id}", lambda w, a, r, t: Call("GET", f"{P}/{_p(w, t)}")
+    ),
+    "participants.decide": Endpoint(
+        "POST", P + "/{participant_id}/decisions", _decide, EventType.PARTICIPANT_APPROVED
+    ),
+    "participants.contacts": Endpoint(
+        "PUT",
+        P + "/{participant_id}/contacts",
+        lambda w, a, r, t: Call(
+            "PUT",
+            f"{P}/{_p(w, t)}/contacts",
+            {"contacts": [{"name": "李四", "phone": "13900139000"}]},
+        ),
+        EventType.PARTICIPANT_CONTACTS_UPDATED,
+    ),
+    "qualifications.add": Endpoint(
+        "POST",
+        P + "/{participant_id}/qualifications",
+        lambda w, a, r, t: Call("POST", f"{P}/{_p(w, t)}/qualifications", QUALIFICATION),
+        EventType.QUALIFICATION_ADDED,
+    ),
+    "qualifications.list": Endpoint(
+        "GET",
+        P + "/{participant_id}/qualifications",
+        lambda w, a, r, t: Call("GET", f"{P}/{_p(w, t)}/qualifications"),
+    ),
+    "members.create": Endpoint(
+        "POST",
+        P + "/{participant_id}/members",
+        lambda w, a, r, t: Call(
+            "POST",
+            f"{P}/{_p(w, t)}/members",
+            {"username": "new.member", "display_name": "新成员", "roles": ["analyst"]},
+        ),
+        EventType.MEMBER_CREATED,
+    ),
+    "members.list": Endpoint(
+        "GET",
+        P + "/{participant_id}/members",
+        lambda w, a, r, t: Call("GET", f"{P}/{_p(w, t)}/members"),
+    ),
+    "members.set_roles": Endpoint(
+        "PUT",
+        "/api/v1/members/{member_id}/roles",
+        lambda w, a, r, t: Call(
+            "PUT", f"/api/v1/members/{peer(w, t, r)}/roles", {"roles": ["analyst", "reviewer"]}
+        ),
+        EventType.MEMBER_ROLES_CHANGED,
+    ),
+    "members.deactivate": Endpoint(
+        "POST",
+        "/api/v1/members/{member_id}/deactivate",
+        lambda w, a, r, t: Call("POST", f"/api/v1/members/{peer(w, t, r)}/deactivate"),
+        EventType.MEMBER_DEACTIVATED,
+    ),
+    "me": Endpoint("GET", "/api/v1/me", lambda w, a, r, t: Call("GET", "/api/v1/me")),
+    "auth.login": Endpoint(
+        "POST",
+        "/api/v1/auth/token",
+        lambda w, a, r, t: Call(
+            "POST", "/api/v1/auth/token", {"username": f"{t}.admin", "password": PASSWORD}
+        ),
+        EventType.TOKEN_ISSUED,
+    ),
+    "tokens.issue_self": Endpoint(
+        "POST",
+        "/api/v1/tokens",
+        lambda w, a, r, t: Call("POST", "/api/v1/tokens", {"label": "mine"}),
+        EventType.TOKEN_ISSUED,
+    ),
+    "tokens.issue_member": Endpoint(
+        "POST",
+        "/api/v1/tokens",
+        lambda w, a, r, t: Call(
+            "POST", "/api/v1/tokens", {"label": "theirs", "member_id": peer(w, t, r)}
+        ),
+        EventType.TOKEN_ISSUED,
+    ),
+    "tokens.list_self": Endpoint(
+        "GET", "/api/v1/tokens", lambda w, a, r, t: Call("GET", "/api/v1/tokens")
+    ),
+    "tokens.list_member": Endpoint(
+        "GET",
+        "/api/v1/tokens",
+        lambda w, a, r, t: Call("GET", "/api/v1/tokens", params={"member_id": peer(w, t, r)}),
+    ),
+    "tokens.revoke_self": Endpoint(
+        "DELETE",
+        "/api/v1/tokens/{token_id}",
+        lambda w, a, r, t: Call(
+            "DELETE", f"/api/v1/tokens/{token_id(w.platform, w.tokens[f'{a}.{r}'])}"
+        ),
+        EventType.TOKEN_REVOKED,
+    ),
+    "tokens.revoke_member": Endpoint(
+        "DELETE",
+        "/api/v1/tokens/{token_id}",
+        lambda w, a, r, t: Call(
+            "DELETE",
+            f"/api/v1/tokens/{token_id(w.platform, _token_of_member(w, peer(w, t, r)))}",
+        ),
+        EventType.TOKEN_REVOKED,
+    ),
+    "events": Endpoint("GET", "/api/v1/events", lambda w, a, r, t: Call("GET", "/api/v1/events")),
+    "ledger.key": Endpoint("GET", "/ledger/key", lambda w, a, r, t: Call("GET", "/ledger/key")),
+    "ledger.checkpoint": Endpoint(
+        "GET", "/ledger/checkpoint", lambda w, a, r, t: Call("GET", "/ledger/checkpoint")
+    ),
+    "ledger.tile": Endpoint(
+        "GET",
+        "/ledger/tile/{path:path}",
+        lambda w, a, r, t: Call("GET", f"/ledger/tile/entries/000.p/{event_count(w)}"),
+    ),
+    "ledger.proof": Endpoint(
+        "GET", "/ledger/proof/{index}", lambda w, a, r, t: Call("GET", "/ledger/proof/0")
+    ),
+    # Signing a checkpoint records no event: the signed checkpoint is its own record.
+    "ledger.sign": Endpoint(
+        "POST",
+        "/api/v1/ledger/checkpoints",
+        lambda w, a, r, t: Call("POST", "/api/v1/ledger/checkpoints"),
+    ),
+}
+
+
+def event_count(world: World) -> int:
+    with world.platform.db.read() as session:
+        return session.scalar(select(func.count()).select_from(Event)) or 0
+
+
+def _token_of_member(world: World, member_id: int) -> str:
+    key = next(k for k, v in world.members.items() if v == member_id)
+    return world.tokens[key]

@@ -1,0 +1,100 @@
+"""In-process API client over the minimal world (STYLE.md §10)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from fastapi import FastAPI
+from fastapi.routing import iter_route_contexts
+from sqlalchemy import func, select
+
+from datacompact.api import create_app
+from datacompact.platform import Platform
+from datacompact.registry.tokens import token_digest
+from datacompact.store.models import (
+    ApiToken,
+    Contact,
+    Event,
+    Member,
+    Participant,
+    ParticipantKey,
+    Shareholder,
+)
+
+from ..conftest import World
+
+COUNTED = (Participant, Member, ParticipantKey, ApiToken, Contact, Shareholder, Event)
+
+
+class ApiClient:
+    """A synchronous face on ``httpx.AsyncClient(transport=httpx.ASGITransport(app))``.
+
+    Each request runs in its own event loop, so the tests stay plain functions.
+    """
+
+    def __init__(self, app: FastAPI) -> None:
+        self.app = app
+
+    def request(self, method: str, url: str, **kwargs: Any) -> httpx.Response:
+        async def send() -> httpx.Response:
+            transport = httpx.ASGITransport(app=self.app)
+            async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+                return await c.request(method, url, **kwargs)
+
+        return anyio.run(send)
+
+    def get(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("GET", url, **kwargs)
+
+    def post(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("POST", url, **kwargs)
+
+    def put(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("PUT", url, **kwargs)
+
+    def delete(self, url: str, **kwargs: Any) -> httpx.Response:
+        return self.request("DELETE", url, **kwargs)
+
+
+@pytest.fixture
+def client(world: World) -> ApiClient:
+    return ApiClient(create_app(world.platform))
+
+
+def bearer(world: World, key: str) -> dict[str, str]:
+    return {"Authorization": f"Bearer {world.tokens[key]}"}
+
+
+def row_counts(platform: Platform) -> dict[str, int]:
+    """Rows per table that a registration or token issue would touch."""
+    with platform.db.read() as session:
+        return {
+            model.__tablename__: session.scalar(select(func.count()).select_from(model)) or 0
+            for model in COUNTED
+        }
+
+
+def last_seq(platform: Platform) -> int:
+    with platform.db.read() as session:
+        return session.scalar(select(func.max(Event.seq))) or 0
+
+
+def token_id(platform: Platform, value: str) -> int:
+    with platform.db.read() as session:
+        found = session.scalar(
+            select(ApiToken.id).where(ApiToken.token_sha256 == token_digest(value))
+        )
+    assert found is not None
+    return found
+
+
+def app_routes(app: FastAPI) -> set[tuple[str, str]]:
+    """Every (method, path template) the app serves, HEAD aside."""
+    return {
+        (method, route.path)
+        for route in iter_route_contexts(app.routes)
+        for method in (route.methods or set()) - {"HEAD"}
+    }

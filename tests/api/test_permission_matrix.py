@@ -1,0 +1,301 @@
+"""Roles × endpoints × own or other participant, against a table written out by hand.
+
+The expected outcomes below are the policy of the foundation issue, spelled
+out independently of ``datacompact.permissions``: if the code and this table
+disagree, one of them is wrong.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Iterator
+from typing import Any
+
+import pytest
+
+from datacompact.api import create_app
+from datacompact.config import GovernanceMode, Settings
+from datacompact.platform import Platform
+from datacompact.registry import participants
+from datacompact.registry.schemas import ParticipantCreate
+
+from ..conftest import USCC_ENTERPRISE, USCC_REGULATOR, World, valid_uscc
+from ._endpoints import ENDPOINTS, PASSWORD, new_registration
+from .conftest import ApiClient, app_routes, bearer
+
+ROLES = ("admin", "data_steward", "analyst", "reviewer", "auditor")
+EVERYONE = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+NOBODY: frozenset[str] = frozenset()
+
+# Endpoints that need no token at all.
+PUBLIC = {
+    "healthz",
+    "readyz",
+    "openapi",
+    "governance",
+    "participants.register",
+    "auth.login",
+    # The transparency log holds no personal data, and anyone must be able to audit it.
+    "ledger.key",
+    "ledger.checkpoint",
+    "ledger.tile",
+    "ledger.proof",
+}
+
+# endpoint -> {target: roles allowed}. "own" is the actor's participant (or the
+# actor's fellow member), "other" another participant (or one of its members).
+# Endpoints without a target object are listed under "own" only.
+EXPECTED: dict[str, dict[str, frozenset[str]]] = {
+    "healthz": {"own": EVERYONE},
+    "readyz": {"own": EVERYONE},
+    "openapi": {"own": EVERYONE},
+    "governance": {"own": EVERYONE},
+    "participants.register": {"own": EVERYONE},
+    "participants.list": {"own": EVERYONE},
+    "participants.show": {"own": EVERYONE, "other": EVERYONE},
+    "participants.contacts": {"own": ADMIN, "other": NOBODY},
+    "qualifications.add": {"own": ADMIN, "other": NOBODY},
+    "qualifications.list": {"own": EVERYONE, "other": EVERYONE},
+    "members.create": {"own": ADMIN, "other": NOBODY},
+    "members.list": {"own": ADMIN, "other": NOBODY},
+    "members.set_roles": {"own": ADMIN, "other": NOBODY},
+    "members.deactivate": {"own": ADMIN, "other": NOBODY},
+    "me": {"own": EVERYONE},
+    "auth.login": {"own": EVERYONE, "other": EVERYONE},  # the password is the credential
+    "tokens.issue_self": {"own": EVERYONE},
+    "tokens.issue_member": {"own": ADMIN, "other": NOBODY},
+    "tokens.list_self": {"own": EVERYONE},
+    "tokens.list_member": {"own": ADMIN, "other": NOBODY},
+    "tokens.revoke_self": {"own": EVERYONE},
+    "tokens.revoke_member": {"own": ADMIN, "other": NOBODY},
+    "events": {"own": EVERYONE},
+    "ledger.key": {"own": EVERYONE},
+    "ledger.checkpoint": {"own": EVERYONE},
+    "ledger.tile": {"own": EVERYONE},
+    "ledger.proof": {"own": EVERYONE},
+    "ledger.sign": {"own": frozenset({"admin", "auditor"})},
+}
+
+# Decisions on participants depend on the actor's kind: under data_governance
+# only the regulator's admins and reviewers decide, and never on themselves.
+DECISIONS: dict[str, dict[str, frozenset[str]]] = {
+    "regulator": {"own": NOBODY, "other": frozenset({"admin", "reviewer"})},
+    "enterprise": {"own": NOBODY, "other": NOBODY},
+}
+
+ACTORS = ("regulator", "enterprise")
+
+
+def expected_roles(endpoint: str, actor: str, target: str) -> frozenset[str]:
+    if endpoint == "participants.decide":
+        return DECISIONS[actor][target]
+    return EXPECTED[endpoint][target]
+
+
+def targets(endpoint: str) -> list[str]:
+    if endpoint == "participants.decide":
+        return ["own", "other"]
+    return list(EXPECTED[endpoint])
+
+
+CASES = [
+    pytest.param(endpoint, actor, role, target, id=f"{endpoint}-{actor}.{role}-{target}")
+    for endpoint in ENDPOINTS
+    for actor in ACTORS
+    for role in ROLES
+    for target in targets(endpoint)
+]
+
+
+def other_of(actor: str) -> str:
+    return "enterprise2" if actor == "enterprise" else "enterprise"
+
+
+def call(
+    client: ApiClient,
+    world: World,
+    endpoint: str,
+    actor: str,
+    role: str,
+    target: str,
+    *,
+    token: bool = True,
+) -> Any:
+    participant = actor if target == "own" else other_of(actor)
+    request = ENDPOINTS[endpoint].build(world, actor, role, participant)
+    return client.request(
+        request.method,
+        request.path,
+        json=request.json,
+        params=request.params,
+        headers=bearer(world, f"{actor}.{role}") if token else {},
+    )
+
+
+def test_matrix_covers_every_route(client: ApiClient) -> None:
+    covered = {(e.method, e.route) for e in ENDPOINTS.values()}
+    assert app_routes(client.app) == covered
+    assert set(EXPECTED) | {"participants.decide"} == set(ENDPOINTS)
+
+
+# Authorization is decided in Python, not in the store: the matrix runs on SQLite
+# only, while the store-dependent tests below run on both backends.
+SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize(("endpoint", "actor", "role", "target"), CASES)
+def test_permission_matrix(
+    client: ApiClient, world: World, endpoint: str, actor: str, role: str, target: str
+) -> None:
+    response = call(client, world, endpoint, actor, role, target)
+    if role in expected_roles(endpoint, actor, target):
+        assert 200 <= response.status_code < 300, response.text
+    else:
+        assert response.status_code == 403, response.text
+        error = response.json()["error"]
+        assert error["code"] == "forbidden" and error["details"]["reason"]
+
+
+@SQLITE_ONLY
+@pytest.mark.parametrize("endpoint", list(ENDPOINTS))
+def test_without_a_token(client: ApiClient, world: World, endpoint: str) -> None:
+    target = targets(endpoint)[-1]
+    response = call(client, world, endpoint, "enterprise", "admin", target, token=False)
+    if endpoint in PUBLIC:
+        assert 200 <= response.status_code < 300, response.text
+    else:
+        assert response.status_code == 401, response.text
+        assert response.json()["error"]["code"] == "unauthenticated"
+
+
+# -- private objects ------------------------------------------------------------------------
+
+
+def test_contacts_are_private_to_their_participant(client: ApiClient, world: World) -> None:
+    own = world.ids["enterprise"]
+    update = client.put(
+        f"/api/v1/participants/{own}/contacts",
+        json={"contacts": [{"name": "钱七", "phone": "13700137000", "email": "q@example.cn"}]},
+        headers=bearer(world, "enterprise.admin"),
+    )
+    assert update.status_code == 200, update.text
+    for role in ROLES:
+        mine = client.get(
+            f"/api/v1/participants/{own}", headers=bearer(world, f"enterprise.{role}")
+        )
+        assert mine.json()["data"]["contacts"][0]["phone"] == "13700137000"
+        for reader in ("enterprise2", "regulator"):
+            headers = bearer(world, f"{reader}.{role}")
+            theirs = client.get(f"/api/v1/participants/{own}", headers=headers)
+            assert theirs.status_code == 200
+            assert "contacts" not in theirs.json()["data"]
+            assert "13700137000" not in theirs.text and "钱七" not in theirs.text
+            listing = client.get("/api/v1/participants", headers=headers)
+            assert "13700137000" not in listing.text and "钱七" not in listing.text
+
+
+def test_another_participants_members_and_tokens_stay_hidden(
+    client: ApiClient, world: World
+) -> None:
+    other = world.ids["enterprise2"]
+    member = world.members["enterprise2.analyst"]
+    for reader in ("enterprise.admin", "regulator.admin"):
+        members = client.get(f"/api/v1/participants/{other}/members", headers=bearer(world, reader))
+        assert members.status_code == 403 and "enterprise2.analyst" not in members.text
+        tokens = client.get(
+            "/api/v1/tokens", params={"member_id": member}, headers=bearer(world, reader)
+        )
+        assert tokens.status_code == 403
+
+
+def test_scoped_token_narrows_the_endpoint_matrix(client: ApiClient, world: World) -> None:
+    # A member with admin+analyst holding an analyst-only token cannot manage members.
+    admin_id = world.members["enterprise.admin"]
+    client.put(
+        f"/api/v1/members/{admin_id}/roles",
+        json={"roles": ["admin", "analyst"]},
+        headers=bearer(world, "enterprise.admin"),
+    ).raise_for_status()
+    narrow = client.post(
+        "/api/v1/tokens", json={"scopes": ["analyst"]}, headers=bearer(world, "enterprise.admin")
+    ).json()["data"]["token"]
+    headers = {"Authorization": f"Bearer {narrow}"}
+    me = client.get("/api/v1/me", headers=headers).json()["data"]
+    assert me["effective_roles"] == ["analyst"] and sorted(me["roles"]) == ["admin", "analyst"]
+    denied = client.get(f"/api/v1/participants/{world.ids['enterprise']}/members", headers=headers)
+    assert denied.status_code == 403
+
+
+# -- jv_operated: the JV platform company decides on registrations -----------------------
+
+JV_USCC = valid_uscc("91330106MA2J00001")
+
+
+@pytest.fixture
+def jv_world(empty_platform: Platform) -> Iterator[ApiClient]:
+    """A jv_operated platform: the JV bootstrapped, a regulator and an enterprise pending."""
+    settings = Settings(
+        home=empty_platform.settings.home,
+        database_url=empty_platform.settings.database_url,
+        governance_mode=GovernanceMode.JV_OPERATED,
+    )
+    platform = Platform(settings)
+    jv = new_registration(username="jv.admin", uscc=JV_USCC)
+    jv.pop("ownership")
+    jv |= {
+        "kind": "jv_platform",
+        "shareholders": [
+            {"holder_name": "示范数字集团", "holder_uscc": USCC_ENTERPRISE, "stake_percent": "51"},
+            {"holder_name": "云栖信息", "holder_uscc": USCC_REGULATOR, "stake_percent": "49"},
+        ],
+    }
+    with platform.db.write() as session:
+        participants.bootstrap_platform(
+            session=session,
+            secret=platform.secret,
+            governance=settings.governance_mode,
+            data=ParticipantCreate.model_validate(jv),
+        )
+    client = ApiClient(create_app(platform))
+    for username, uscc, kind in (
+        ("reg.admin", USCC_REGULATOR, "regulator"),
+        ("ent.admin", USCC_ENTERPRISE, "enterprise"),
+    ):
+        body = new_registration(username=username, uscc=uscc) | {"kind": kind}
+        if kind != "enterprise":
+            body.pop("ownership")
+        client.post("/api/v1/participants", json=body).raise_for_status()
+    yield client
+    platform.close()
+
+
+def _login(client: ApiClient, username: str) -> dict[str, str]:
+    response = client.post("/api/v1/auth/token", json={"username": username, "password": PASSWORD})
+    response.raise_for_status()
+    return {"Authorization": f"Bearer {response.json()['data']['token']}"}
+
+
+def _decide(client: ApiClient, headers: dict[str, str], pid: int, decision: str) -> Any:
+    return client.post(
+        f"/api/v1/participants/{pid}/decisions",
+        json={"decision": decision, "reason": "jv_operated test"},
+        headers=headers,
+    )
+
+
+def test_jv_operated_mode_lets_the_jv_platform_decide(jv_world: ApiClient) -> None:
+    client = jv_world
+    jv = _login(client, "jv.admin")
+    rules = client.get("/api/v1/governance").json()["data"]
+    assert rules["mode"] == "jv_operated"
+    listing = client.get("/api/v1/participants", headers=jv).json()["data"]
+    ids = {p["kind"]: p["id"] for p in listing}
+    # The JV approves the regulator; the regulator then may not decide on the enterprise.
+    assert _decide(client, jv, ids["regulator"], "approve").status_code == 200
+    regulator = _login(client, "reg.admin")
+    denied = _decide(client, regulator, ids["enterprise"], "approve")
+    assert denied.status_code == 403 and denied.json()["error"]["details"]["reason"]
+    # Nor may the JV decide on itself.
+    assert _decide(client, jv, ids["jv_platform"], "suspend").status_code == 403
+    assert _decide(client, jv, ids["enterprise"], "approve").status_code == 200

@@ -1,0 +1,135 @@
+"""The demo city: its cast, its credentials file, and idempotence."""
+
+from __future__ import annotations
+
+import json
+import stat
+from collections import Counter
+from typing import Any
+
+import pytest
+from sqlalchemy import func, select
+from stdnum.cn import uscc
+
+from datacompact.demo import CREDENTIALS_FILE, build_demo
+from datacompact.demo._city import build_cast
+from datacompact.errors import Conflict
+from datacompact.platform import Platform
+from datacompact.registry.tokens import authenticate
+from datacompact.store.models import Event, Member, Participant
+
+from .conftest import World
+
+REQUIRED_KEYS = {"participant", "participant_kind", "user", "roles", "token"}
+
+
+def participants_of(platform: Platform) -> list[Participant]:
+    with platform.db.read() as session:
+        rows = list(session.scalars(select(Participant).order_by(Participant.id)))
+        for row in rows:
+            _ = row.shareholders  # load while the session is open
+        return rows
+
+
+def credentials_of(platform: Platform) -> list[dict[str, Any]]:
+    path = platform.settings.home / CREDENTIALS_FILE
+    return list(json.loads(path.read_text(encoding="utf-8")))
+
+
+def event_count(platform: Platform) -> int:
+    with platform.db.read() as session:
+        return session.scalar(select(func.count()).select_from(Event)) or 0
+
+
+def test_city_has_the_cast_of_the_issue(city: Platform) -> None:
+    rows = participants_of(city)
+    kinds = Counter(p.kind for p in rows)
+    assert kinds["regulator"] == 1
+    assert 8 <= kinds["government_department"] <= 12
+    assert 25 <= kinds["enterprise"] + kinds["jv_platform"] <= 35
+    ownerships = Counter(p.ownership for p in rows if p.kind == "enterprise")
+    assert ownerships["state_owned"] >= 3 and ownerships["private"] >= 10
+    assert any("电信" in p.name or "Telecom" in (p.name_en or "") for p in rows)
+    regulator = next(p for p in rows if p.kind == "regulator")
+    assert "大数据" in regulator.name
+
+
+def test_city_has_a_51_49_jv_held_by_a_state_owned_firm(city: Platform) -> None:
+    rows = participants_of(city)
+    by_id = {p.id: p for p in rows}
+    (jv,) = [p for p in rows if p.kind == "jv_platform"]
+    stakes = sorted((s.stake_bp, s.holder_participant_id) for s in jv.shareholders)
+    assert [bp for bp, _ in stakes] == [4900, 5100]
+    assert all(holder in by_id for _, holder in stakes)
+    majority = by_id[stakes[-1][1]]  # type: ignore[index]
+    assert majority.ownership == "state_owned"
+
+
+def test_every_uscc_is_valid_and_every_participant_approved(city: Platform) -> None:
+    rows = participants_of(city)
+    assert all(uscc.is_valid(p.uscc) for p in rows)
+    assert len({p.uscc for p in rows}) == len(rows)
+    assert {p.status for p in rows} == {"approved"}
+    holders = [s.holder_uscc for p in rows for s in p.shareholders]
+    assert holders and all(uscc.is_valid(h) for h in holders)
+
+
+def test_credentials_file(city: Platform) -> None:
+    path = city.settings.home / CREDENTIALS_FILE
+    assert stat.S_IMODE(path.stat().st_mode) == 0o600
+    entries = credentials_of(city)
+    with city.db.read() as session:
+        members = {m.username: m for m in session.scalars(select(Member))}
+        kinds = {p.id: p.kind for p in session.scalars(select(Participant))}
+    assert sorted(e["user"] for e in entries) == sorted(members)  # one entry per user
+    for entry in entries:
+        assert REQUIRED_KEYS <= set(entry)
+        member = members[entry["user"]]
+        assert sorted(entry["roles"]) == sorted(member.roles)
+        assert entry["participant_kind"] == kinds[member.participant_id]
+
+
+def test_every_demo_token_authenticates(city: Platform) -> None:
+    entries = credentials_of(city)
+    with city.db.read() as session:
+        ids = {name: id_ for name, id_ in session.execute(select(Member.username, Member.id))}
+        for entry in entries:
+            principal = authenticate(
+                session=session, token=entry["token"], governance=city.settings.governance_mode
+            )
+            assert principal.member_id == ids[entry["user"]]
+            assert principal.participant_kind == entry["participant_kind"]
+            assert sorted(principal.roles) == sorted(entry["roles"])
+
+
+def test_build_demo_is_idempotent(city: Platform) -> None:
+    events = event_count(city)
+    tokens = {e["user"]: e["token"] for e in credentials_of(city)}
+    participants = len(participants_of(city))
+    summary = build_demo(city)
+    assert event_count(city) == events
+    assert {e["user"]: e["token"] for e in credentials_of(city)} == tokens
+    assert len(participants_of(city)) == participants == summary["participants"]
+    assert summary["users"] == len(tokens)
+
+
+def test_demo_refuses_a_platform_with_other_data(world: World) -> None:
+    events = event_count(world.platform)
+    with pytest.raises(Conflict):
+        build_demo(world.platform)
+    assert event_count(world.platform) == events
+    assert not (world.platform.settings.home / CREDENTIALS_FILE).exists()
+
+
+def test_cast_is_deterministic() -> None:
+    assert build_cast() == build_cast()
+
+
+def test_demo_builds_on_postgresql(backend: str, empty_platform: Platform) -> None:
+    if backend == "sqlite":
+        pytest.skip("the session-wide city fixture already builds the demo on SQLite")
+    summary = build_demo(empty_platform)
+    rows = participants_of(empty_platform)
+    assert len(rows) == summary["participants"] == len(build_cast())
+    assert {p.status for p in rows} == {"approved"}
+    assert sorted(p.uscc for p in rows) == sorted(o.uscc for o in build_cast())
