@@ -2,7 +2,9 @@
 
 from __future__ import annotations
 
+import atexit
 import os
+import shutil
 import tempfile
 from pathlib import Path
 
@@ -13,8 +15,10 @@ from datacompact.platform import Platform
 
 
 def new_platform(database_url: str | None = None) -> Platform:
-    home = Path(tempfile.mkdtemp(prefix="dc-bench-")) / "home"
-    platform = Platform(Settings(home=home, database_url=database_url))
+    """A fresh platform whose temporary home is removed when the benchmark exits."""
+    root = Path(tempfile.mkdtemp(prefix="dc-bench-"))
+    atexit.register(shutil.rmtree, root, ignore_errors=True)
+    platform = Platform(Settings(home=root / "home", database_url=database_url))
     platform.initialize()
     return platform
 

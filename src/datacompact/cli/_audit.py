@@ -77,6 +77,14 @@ def audit(
             "--quorum", min=0, help="所需见证数 / witnesses required (default: all given)"
         ),
     ] = None,
+    receipts: Annotated[
+        int,
+        typer.Option(
+            "--receipts",
+            min=0,
+            help="抽查回执数 / also verify N receipts spread over the tree (DataCompact logs)",
+        ),
+    ] = 0,
     as_json: JsonFlag = False,
 ) -> None:
     """审计日志 / Mirror a transparency log and recompute its tree from the entries."""
@@ -88,6 +96,7 @@ def audit(
             witness_keys=witness or [],
             quorum=quorum,
             client=make_client(),
+            receipts=receipts,
         )
     except DataCompactError as exc:
         if as_json:

@@ -44,6 +44,7 @@ class Finding(StrEnum):
     ALTERED_ENTRY = "altered_entry"
     ALTERED_TILE = "altered_tile"
     MISSING_TILE = "missing_tile"
+    BAD_RECEIPT = "bad_receipt"
     MALFORMED = "malformed"
     UNREACHABLE = "unreachable"
     STATE = "state"

@@ -25,7 +25,10 @@ it (see :class:`Finding`); the CLI prints it as one line.
 
 from __future__ import annotations
 
+import base64
+import binascii
 import contextlib
+import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -49,8 +52,9 @@ from datacompact.ledger.merkle import (
     consistency_proof,
     leaf_hash,
     verify_consistency,
+    verify_inclusion,
 )
-from datacompact.ledger.note import Ed25519Verifier, Note
+from datacompact.ledger.note import MAX_NOTE_BYTES, Ed25519Verifier, Note
 from datacompact.ledger.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -369,11 +373,14 @@ def audit_log(
     client: httpx.Client | None = None,
     workers: int = DEFAULT_WORKERS,
     timeout: float = 30.0,
+    receipts: int = 0,
 ) -> AuditResult:
     """Verify the log at ``url`` against ``state_dir`` and extend the mirror.
 
     ``quorum`` defaults to every given witness. ``client`` lets tests inject
     a transport; without it one keep-alive client is opened and closed here.
+    ``receipts`` > 0 also checks that many receipts (``<url>/proof/<index>``,
+    served by DataCompact logs, not by every tlog) spread over the tree.
     """
     log = Ed25519Verifier.from_vkey(log_key)
     witnesses = list(dict.fromkeys(CosignatureVerifier.from_vkey(k) for k in witness_keys))
@@ -384,6 +391,8 @@ def audit_log(
         raise InvalidInput(f"expected a quorum between 0 and {len(witnesses)}, got {k}")
     if workers < 1:
         raise InvalidInput("expected at least one fetch worker, got none")
+    if receipts < 0:
+        raise InvalidInput(f"expected a receipt count of 0 or more, got {receipts}")
     mirror = Mirror(state_dir)
     own = client is None
     if client is None:
@@ -394,7 +403,9 @@ def audit_log(
             fetcher = Fetcher(client, url)
             note = fetcher.checkpoint()
             verified = verify_checkpoint(note, log=log, witnesses=witnesses, quorum=k)
-            return _audit(fetcher, mirror, log, verified, k, workers)
+            result = _audit(fetcher, mirror, log, verified, k, workers)
+            check_receipts(fetcher, log, verified.checkpoint, receipts)
+            return result
     finally:
         if own:
             client.close()
@@ -472,3 +483,54 @@ def _audit(
         quorum=quorum,
         requests=fetcher.requests,
     )
+
+
+def _receipt_indices(size: int, count: int) -> list[int]:
+    """``count`` indices spread evenly over ``[0, size)``, both ends included."""
+    if size == 0 or count == 0:
+        return []
+    return sorted({(i * size) // count for i in range(count)} | {size - 1})
+
+
+def check_receipts(fetcher: Fetcher, log: Ed25519Verifier, audited: Checkpoint, count: int) -> None:
+    """Fetch receipts and verify each one's signature, entry and inclusion proof.
+
+    A receipt answers from the log's stored inner nodes, which no tile
+    exposes, so this is what catches an operator who altered those. A receipt
+    made against the audited tree size must carry the audited root.
+    """
+    for index in _receipt_indices(audited.size, count):
+        raw = fetcher.get(
+            f"proof/{index}",
+            what=f"receipt {index}",
+            limit=MAX_NOTE_BYTES,
+            missing=Finding.BAD_RECEIPT,
+        )
+        try:
+            receipt = json.loads(raw)
+            entry = base64.b64decode(receipt["entry"], validate=True)
+            proof = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
+            note = str(receipt["checkpoint"])
+        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
+            raise error(
+                MalformedInput,
+                Finding.MALFORMED,
+                f"expected a JSON receipt for {index}, got another form",
+            ) from exc
+        try:
+            signed = open_checkpoint(note, [log]).checkpoint
+            verify_inclusion(
+                leaf_hash=leaf_hash(entry),
+                index=index,
+                size=signed.size,
+                proof=proof,
+                root=signed.root_hash,
+            )
+        except DataCompactError as exc:
+            raise relabel(exc, Finding.BAD_RECEIPT) from exc
+        if signed.size == audited.size and signed.root_hash != audited.root_hash:
+            raise error(
+                VerificationFailed,
+                Finding.BAD_RECEIPT,
+                f"expected receipt {index} to carry the audited root, got another root",
+            )
