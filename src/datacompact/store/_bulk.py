@@ -57,4 +57,12 @@ def insert_rows(
                     last_in, last_out = value, proc(value)
                 row[i] = last_out
         bound = [tuple(row) for row in converted]
+    if dialect.name == "postgresql":
+        # COPY streams the rows in one round trip; executemany, even pipelined,
+        # pays per-row statement overhead. Same rows, same transaction.
+        cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
+        with cursor.copy(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN") as copy:
+            for values in bound:
+                copy.write_row(values)
+        return
     connection.exec_driver_sql(sql, bound)

@@ -16,6 +16,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Any
 
+import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
@@ -26,8 +27,13 @@ from datacompact.errors import Conflict, DataCompactError, StoreUnavailable
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
 
+def _json(value: Any) -> str:
+    # orjson: the log's append path serializes a payload per event.
+    return orjson.dumps(value).decode()
+
+
 def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    engine = create_engine(url, poolclass=NullPool)
+    engine = create_engine(url, poolclass=NullPool, json_serializer=_json)
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -58,7 +64,7 @@ class Database:
             self.write_engine = _sqlite_engine(url, immediate=True)
         else:
             self.read_engine = self.write_engine = create_engine(
-                url, pool_pre_ping=True, pool_size=5, max_overflow=10
+                url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=_json
             )
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
