@@ -3,7 +3,11 @@
 Every release goes through an OpenDP *privacy odometer*
 (``make_fully_adaptive_composition``; Rogers et al. 2016, "Privacy Odometers
 and Filters"), which holds the grant's data and records every query with its
-privacy loss. The budget works as OpenDP's privacy filter does: a query whose
+privacy loss. There is one odometer per column (and per value type), made on
+the column's first query: the column crosses into OpenDP once, and a query
+costs the same whatever the size of the data (converting the data at every
+query made it O(rows) in Python). The grant's loss is the sum over its
+odometers, which is sequential composition over the same people. The budget works as OpenDP's privacy filter does: a query whose
 loss (its measurement's own privacy map) would take the total past ε is
 refused, which surfaces here as :class:`PolicyViolation`, and the data are
 never touched. Noise is OpenDP's (Laplace; the discrete Laplace for integer
@@ -36,8 +40,9 @@ interval from OpenDP's accuracy functions.
 from __future__ import annotations
 
 import math
-from collections.abc import Mapping, Sequence
+from collections.abc import Callable, Mapping, Sequence
 from dataclasses import dataclass
+from functools import lru_cache
 from typing import Any, TypeAlias
 
 import numpy as np
@@ -49,13 +54,10 @@ from datacompact.errors import InvalidInput, PolicyViolation, UnknownField
 
 # OpenDP gates its constructors behind feature flags until their proofs are
 # vetted. "contrib" enables the ones used here (count, sum, clamp, resize,
-# mean, Laplace, odometers and filters). "honest-but-curious" allows the one
-# user-defined transformation below: the projection of a table onto one
-# column, declared 1-stable under the symmetric distance (adding or removing a
-# record adds or removes exactly one element of the column), which is a fact
-# about projection rather than a trusted guess. No "floating-point" flag is
-# enabled: OpenDP's float sums and Laplace noise are available without it.
-dp.enable_features("contrib", "honest-but-curious")
+# mean, Laplace and odometers). No user-defined transformation is needed, so
+# "honest-but-curious" stays off, and no "floating-point" flag is enabled
+# either: OpenDP's float sums and Laplace noise are available without it.
+dp.enable_features("contrib")
 
 # numpy arrays, Arrow arrays (untyped to mypy) or sequences.
 Values: TypeAlias = Any
@@ -85,20 +87,10 @@ class Release:
         }
 
 
-class _Table:
-    """The grant's data as the filter holds it: named columns of numpy arrays."""
-
-    def __init__(self, columns: dict[str, npt.NDArray[Any]]) -> None:
-        self.columns = columns
-
-
 def _as_numpy(values: Values) -> npt.NDArray[Any]:
     if isinstance(values, pa.ChunkedArray | pa.Array):
         return np.asarray(values.to_numpy(zero_copy_only=False))
     return np.asarray(values)
-
-
-_TABLE_DOMAIN = dp.user_domain("DataCompactTable", member=lambda x: isinstance(x, _Table))
 
 
 class PrivacyBudget:
@@ -125,13 +117,12 @@ class PrivacyBudget:
         self.rows = lengths.pop() if lengths else 0
         self.epsilon = float(epsilon)
         self.d_in = int(max_contributions)
-        self._names = set(columns)
+        self._columns = columns
         self._spent = 0.0
-        self._selects: dict[tuple[str | None, str], Any] = {}
-        odometer = dp.c.make_fully_adaptive_composition(
-            _TABLE_DOMAIN, dp.symmetric_distance(), dp.max_divergence()
-        )
-        self._odometer = odometer(_Table(columns))
+        # One odometer per (column, value type), holding that column inside OpenDP.
+        self._odometers: dict[tuple[str, str], Any] = {}
+        # Calibrated measurements, reused when the same query shape comes back.
+        self._measurements: dict[tuple[Any, ...], _Calibrated] = {}
 
     @property
     def spent(self) -> float:
@@ -143,40 +134,32 @@ class PrivacyBudget:
         """What is left of ε."""
         return max(self.epsilon - self._spent, 0.0)
 
-    def _select(self, column: str | None, kind: str) -> Any:
-        found = self._selects.get((column, kind))
-        if found is None:
-            found = self._selects[(column, kind)] = self._make_select(column, kind)
-        return found
+    @staticmethod
+    def _space(kind: str) -> tuple[Any, Any]:
+        return _space(kind)
 
-    def _make_select(self, column: str | None, kind: str) -> Any:
-        if column is not None and column not in self._names:
+    def _column(self, column: str | None) -> str:
+        if column is None:
+            if not self._columns:
+                raise InvalidInput("the grant's data has no column")
+            return str(next(iter(self._columns)))
+        if column not in self._columns:
             raise UnknownField(f"the column {column!r} is not in the grant's data")
-        name = column if column is not None else next(iter(self._names), None)
-        if name is None:
-            raise InvalidInput("the grant's data has no column")
-        as_float = kind == "float"
-        domain = dp.vector_domain(
-            dp.atom_domain(T=float, nan=False) if as_float else dp.atom_domain(T=str)
-        )
+        return column
 
-        def pick(table: _Table) -> list[Any]:
-            column = table.columns[name]
-            values: list[Any] = (
-                np.nan_to_num(column.astype(np.float64)).tolist()
-                if as_float
-                else column.astype(str).tolist()
+    def _odometer(self, column: str, kind: str) -> Any:
+        key = (column, kind)
+        if key not in self._odometers:
+            values = self._columns[column]
+            data: list[Any] = (
+                np.nan_to_num(values.astype(np.float64)).tolist()
+                if kind == "float"
+                else values.astype(str).tolist()
             )
-            return values
-
-        return dp.t.make_user_transformation(
-            _TABLE_DOMAIN,
-            dp.symmetric_distance(),
-            domain,
-            dp.symmetric_distance(),
-            function=pick,
-            stability_map=lambda d_in: d_in,
-        )
+            domain, metric = self._space(kind)
+            make = dp.c.make_fully_adaptive_composition(domain, metric, dp.max_divergence())
+            self._odometers[key] = make(data)
+        return self._odometers[key]
 
     def _refuse(self, epsilon: float) -> PolicyViolation:
         return PolicyViolation(
@@ -185,14 +168,15 @@ class PrivacyBudget:
             details={"epsilon": epsilon, "remaining": self.remaining, "budget": self.epsilon},
         )
 
-    def _release(self, measurement: dp.Measurement, epsilon: float) -> Any:
+    def _release(self, odometer: Any, calibrated: _Calibrated, epsilon: float) -> Any:
         # The filter rule: refuse before running when the measurement's own
-        # privacy map would take the total past the budget.
-        total = self._spent + float(measurement.map(self.d_in))  # type: ignore[no-untyped-call, unused-ignore]
+        # privacy map (evaluated once, when it was calibrated) would take the
+        # total past the budget.
+        total = self._spent + calibrated.loss
         if total > self.epsilon:
             raise self._refuse(epsilon)
         try:
-            answer = self._odometer(measurement)
+            answer = odometer(calibrated.measurement)
         except dp.OpenDPException as exc:
             raise InvalidInput("OpenDP could not run the query on the grant's data") from exc
         self._spent = total
@@ -204,23 +188,35 @@ class PrivacyBudget:
         It re-runs every past query's privacy map (time linear in the number
         of queries); :attr:`spent` is the running total of the same maps.
         """
-        return float(self._odometer.privacy_loss(self.d_in))
+        return sum(float(o.privacy_loss(self.d_in)) for o in self._odometers.values())
 
-    def _measure(self, pre: Any, epsilon: float) -> tuple[Any, float]:
-        """``pre >> Laplace`` with the scale for ``epsilon``, from ``pre``'s own stability map.
+    def _measure(
+        self, key: tuple[Any, ...], build: Callable[[], Any], epsilon: float
+    ) -> _Calibrated:
+        """``build() >> Laplace`` with the scale for ``epsilon``, cached under ``key``.
 
         The sensitivity is what OpenDP's map says (for float sums it includes
         the rounding allowance), not a formula of ours. OpenDP rounds privacy
         maps up, so the scale is widened by a hair until the map fits.
         """
         self._check_epsilon(epsilon)
+        cached = self._measurements.get((*key, epsilon))
+        if cached is not None:
+            return cached
+        found = self._calibrate(build, epsilon)
+        self._measurements[(*key, epsilon)] = found
+        return found
+
+    def _calibrate(self, build: Callable[[], Any], epsilon: float) -> _Calibrated:
         try:
+            pre = build()
             sensitivity = float(pre.map(self.d_in))
             scale = sensitivity / epsilon
             for _ in range(16):
                 measurement = pre >> dp.m.then_laplace(scale=scale)
-                if measurement.map(self.d_in) <= epsilon:
-                    return measurement, scale
+                loss = float(measurement.map(self.d_in))
+                if loss <= epsilon:
+                    return _Calibrated(measurement, scale, loss)
                 scale = math.nextafter(scale, math.inf) * (1 + 1e-12)
         except dp.OpenDPException as exc:
             raise InvalidInput("the query parameters are not valid for OpenDP") from exc
@@ -234,23 +230,28 @@ class PrivacyBudget:
 
     def count(self, column: str | None = None, *, epsilon: float, alpha: float = 0.05) -> Release:
         """A noisy record count (discrete Laplace; sensitivity = contribution bound)."""
-        select = self._select(column, "str")
-        measurement, scale = self._measure(select >> dp.t.then_count(), epsilon)
-        value = float(self._release(measurement, epsilon))
-        return self._interval(value, scale, epsilon, alpha, discrete=True)
+        name = self._column(column)
+        # Count over the column as it is: numbers cross the FFI cheaper than strings.
+        kind = "float" if np.issubdtype(self._columns[name].dtype, np.number) else "str"
+        space = self._space(kind)
+        calibrated = self._measure(("count", kind), lambda: space >> dp.t.then_count(), epsilon)
+        value = float(self._release(self._odometer(name, kind), calibrated, epsilon))
+        return self._interval(value, calibrated.scale, epsilon, alpha, discrete=True)
 
     def sum(
         self, column: str, *, bounds: tuple[float, float], epsilon: float, alpha: float = 0.05
     ) -> Release:
         """A noisy sum of values clamped to ``bounds`` (Laplace)."""
         lo, hi = _bounds(bounds)
-        select = self._select(column, "float")
-        measurement, scale = self._measure(
-            select >> dp.t.then_clamp((lo, hi)) >> dp.t.then_sum(),  # type: ignore[no-untyped-call, unused-ignore]
+        name = self._column(column)
+        space = self._space("float")
+        calibrated = self._measure(
+            ("sum", lo, hi),
+            lambda: space >> dp.t.then_clamp((lo, hi)) >> dp.t.then_sum(),  # type: ignore[no-untyped-call, unused-ignore]
             epsilon,
         )
-        value = float(self._release(measurement, epsilon))
-        return self._interval(value, scale, epsilon, alpha, discrete=False)
+        value = float(self._release(self._odometer(name, "float"), calibrated, epsilon))
+        return self._interval(value, calibrated.scale, epsilon, alpha, discrete=False)
 
     def mean(
         self,
@@ -277,17 +278,21 @@ class PrivacyBudget:
             size = max(int(round(counted if isinstance(counted, float) else 0.0)), 1)
         if size < 1:
             raise InvalidInput("expected a positive size")
-        select = self._select(column, "float")
+        name = self._column(column)
+        space = self._space("float")
         n = int(size)
-        measurement, scale = self._measure(
-            select
-            >> dp.t.then_clamp((lo, hi))
-            >> dp.t.then_resize(size=n, constant=(lo + hi) / 2)
-            >> dp.t.then_mean(),  # type: ignore[no-untyped-call, unused-ignore]
+        calibrated = self._measure(
+            ("mean", lo, hi, n),
+            lambda: (
+                space
+                >> dp.t.then_clamp((lo, hi))
+                >> dp.t.then_resize(size=n, constant=(lo + hi) / 2)
+                >> dp.t.then_mean()  # type: ignore[no-untyped-call, unused-ignore]
+            ),
             epsilon,
         )
-        value = float(self._release(measurement, epsilon))
-        return self._interval(value, scale, total, alpha, discrete=False)
+        value = float(self._release(self._odometer(name, "float"), calibrated, epsilon))
+        return self._interval(value, calibrated.scale, total, alpha, discrete=False)
 
     def histogram(
         self, column: str, *, categories: Sequence[str], epsilon: float, alpha: float = 0.05
@@ -296,15 +301,18 @@ class PrivacyBudget:
         cats = [str(c) for c in categories]
         if not cats or len(set(cats)) != len(cats):
             raise InvalidInput("expected distinct, non-empty categories")
-        select = self._select(column, "str")
-        measurement, scale = self._measure(
-            select >> dp.t.then_count_by_categories(categories=cats, null_category=True), epsilon
+        name = self._column(column)
+        space = self._space("str")
+        calibrated = self._measure(
+            ("histogram", tuple(cats)),
+            lambda: space >> dp.t.then_count_by_categories(categories=cats, null_category=True),
+            epsilon,
         )
-        values = [float(v) for v in self._release(measurement, epsilon)]
-        half = float(dp.discrete_laplacian_scale_to_accuracy(scale, alpha))
+        values = [float(v) for v in self._release(self._odometer(name, "str"), calibrated, epsilon)]
+        half = _half_width(calibrated.scale, alpha, True)
         return Release(
             value=values,
-            noise_scale=scale,
+            noise_scale=calibrated.scale,
             epsilon=epsilon,
             confidence=1 - alpha,
             interval=[(v - half, v + half) for v in values],
@@ -317,10 +325,7 @@ class PrivacyBudget:
     ) -> Release:
         if not 0 < alpha < 1:
             raise InvalidInput("expected α between 0 and 1", details={"alpha": alpha})
-        if discrete:
-            half = float(dp.discrete_laplacian_scale_to_accuracy(scale, alpha))
-        else:
-            half = float(dp.laplacian_scale_to_accuracy(scale, alpha))
+        half = _half_width(scale, alpha, discrete)
         return Release(
             value=value,
             noise_scale=scale,
@@ -329,6 +334,30 @@ class PrivacyBudget:
             interval=(value - half, value + half),
             mechanism="discrete_laplace" if discrete else "laplace",
         )
+
+
+@dataclass(frozen=True)
+class _Calibrated:
+    """A measurement with its noise scale and its privacy loss at the grant's ``d_in``."""
+
+    measurement: Any
+    scale: float
+    loss: float
+
+
+# Each OpenDP call crosses the FFI (tens of microseconds); what does not depend
+# on the data is computed once per process.
+@lru_cache(maxsize=4)
+def _space(kind: str) -> tuple[Any, Any]:
+    atom = dp.atom_domain(T=float, nan=False) if kind == "float" else dp.atom_domain(T=str)
+    return dp.vector_domain(atom), dp.symmetric_distance()
+
+
+@lru_cache(maxsize=1024)
+def _half_width(scale: float, alpha: float, discrete: bool) -> float:
+    if discrete:
+        return float(dp.discrete_laplacian_scale_to_accuracy(scale, alpha))
+    return float(dp.laplacian_scale_to_accuracy(scale, alpha))
 
 
 def _bounds(bounds: tuple[float, float]) -> tuple[float, float]:
