@@ -20,22 +20,14 @@ import struct
 from dataclasses import dataclass
 
 from cryptography.exceptions import InvalidSignature
-from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from datacompact.errors import MalformedInput, VerificationFailed
 from datacompact.ledger.checkpoint import Checkpoint
 from datacompact.ledger.note import (
     Signature,
-    check_name,
-    format_skey,
-    format_vkey,
-    key_id,
-    load_ed25519_private,
+    SignerKey,
+    VerifierKey,
     load_ed25519_public,
-    parse_skey,
-    parse_vkey,
-    public_bytes,
-    seed_bytes,
 )
 
 #: Signature type byte of timestamped Ed25519 cosignatures (signed-note, "Signature types").
@@ -68,26 +60,11 @@ def split_timestamped(signature: bytes) -> tuple[int, bytes]:
 
 
 @dataclass(frozen=True)
-class CosignatureVerifier:
+class CosignatureVerifier(VerifierKey):
     """A witness's public key; verifies cosignatures over checkpoint bodies."""
 
-    name: str
-    key_id: int
-    public_key: bytes
-
-    @classmethod
-    def from_vkey(cls, vkey: str) -> CosignatureVerifier:
-        """Parse a verifier key string of type 0x04."""
-        material = parse_vkey(vkey)
-        if material.sig_type != COSIGNATURE_TYPE:
-            raise MalformedInput("expected a cosignature (type 0x04) verifier key, got another")
-        load_ed25519_public(material.key)
-        return cls(material.name, material.key_id, material.key)
-
-    @property
-    def vkey(self) -> str:
-        """The verifier key string."""
-        return format_vkey(self.name, COSIGNATURE_TYPE, self.public_key)
+    SIG_TYPE = COSIGNATURE_TYPE
+    KIND = "a cosignature (type 0x04)"
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """Note-verifier protocol: ``message`` is the checkpoint body as bytes."""
@@ -108,49 +85,12 @@ class CosignatureVerifier:
         return timestamp
 
 
-class CosignatureSigner:
+class CosignatureSigner(SignerKey[CosignatureVerifier]):
     """A witness's private key; produces cosignature lines over checkpoint bodies."""
 
-    def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
-        self._name = check_name(name)
-        self._private = private_key
-        self._public = public_bytes(private_key)
-        self._key_id = key_id(name, COSIGNATURE_TYPE, self._public)
-
-    @classmethod
-    def generate(cls, name: str) -> CosignatureSigner:
-        """A new random witness key."""
-        return cls(name, Ed25519PrivateKey.generate())
-
-    @classmethod
-    def from_skey(cls, skey: str) -> CosignatureSigner:
-        """Parse ``PRIVATE+KEY+<name>+<id>+base64(0x04 || seed)`` and check its key ID."""
-        material = parse_skey(skey)
-        if material.sig_type != COSIGNATURE_TYPE:
-            raise MalformedInput("expected a cosignature (type 0x04) signer key, got another")
-        signer = cls(material.name, load_ed25519_private(material.key))
-        if signer.key_id != material.key_id:
-            raise MalformedInput("expected the signer key ID to match its key, got another ID")
-        return signer
-
-    @property
-    def name(self) -> str:
-        """The cosigner's key name."""
-        return self._name
-
-    @property
-    def key_id(self) -> int:
-        """The 32-bit key ID, derived with type 0x04."""
-        return self._key_id
-
-    @property
-    def skey(self) -> str:
-        """The secret signer key string; keep it out of logs."""
-        return format_skey(self._name, COSIGNATURE_TYPE, self._public, seed_bytes(self._private))
-
-    def verifier(self) -> CosignatureVerifier:
-        """The matching verifier."""
-        return CosignatureVerifier(self._name, self._key_id, self._public)
+    SIG_TYPE = COSIGNATURE_TYPE
+    KIND = "a cosignature (type 0x04)"
+    VERIFIER = CosignatureVerifier
 
     def cosign(self, checkpoint_text: str, timestamp: int) -> Signature:
         """The cosignature line's content for ``checkpoint_text`` at ``timestamp``."""

@@ -24,7 +24,7 @@ import hashlib
 import struct
 from collections.abc import Iterable, Sequence
 from dataclasses import dataclass
-from typing import Protocol
+from typing import ClassVar, Generic, Protocol, Self, TypeVar, cast
 
 from cryptography.exceptions import InvalidSignature
 from cryptography.hazmat.primitives import serialization
@@ -179,26 +179,37 @@ class Verifier(Protocol):
 
 
 @dataclass(frozen=True)
-class Ed25519Verifier:
-    """A signed-note Ed25519 verifier key (type 0x01)."""
+class VerifierKey:
+    """A verifier key of one signature type: name, key ID and Ed25519 public key.
+
+    Subclasses fix ``SIG_TYPE`` and say what a signature of that type means.
+    """
+
+    SIG_TYPE: ClassVar[int] = ED25519_TYPE
+    KIND: ClassVar[str] = "an Ed25519 (type 0x01)"
 
     name: str
     key_id: int
     public_key: bytes
 
     @classmethod
-    def from_vkey(cls, vkey: str) -> Ed25519Verifier:
-        """Parse a verifier key string of type 0x01."""
+    def from_vkey(cls, vkey: str) -> Self:
+        """Parse a verifier key string of this class's signature type."""
         material = parse_vkey(vkey)
-        if material.sig_type != ED25519_TYPE:
-            raise MalformedInput("expected an Ed25519 (type 0x01) verifier key, got another type")
+        if material.sig_type != cls.SIG_TYPE:
+            raise MalformedInput(f"expected {cls.KIND} verifier key, got another type")
         load_ed25519_public(material.key)
         return cls(material.name, material.key_id, material.key)
 
     @property
     def vkey(self) -> str:
         """The verifier key string."""
-        return format_vkey(self.name, ED25519_TYPE, self.public_key)
+        return format_vkey(self.name, self.SIG_TYPE, self.public_key)
+
+
+@dataclass(frozen=True)
+class Ed25519Verifier(VerifierKey):
+    """A signed-note Ed25519 verifier key (type 0x01)."""
 
     def verify(self, message: bytes, signature: bytes) -> bool:
         """RFC 8032 verification of ``signature`` over ``message``."""
@@ -209,26 +220,33 @@ class Ed25519Verifier:
         return True
 
 
-class Ed25519Signer:
-    """A signed-note Ed25519 signer (type 0x01)."""
+V = TypeVar("V", bound=VerifierKey)
+
+
+class SignerKey(Generic[V]):
+    """A private Ed25519 key of one signature type, with its name and key ID."""
+
+    SIG_TYPE: ClassVar[int]
+    KIND: ClassVar[str]
+    VERIFIER: ClassVar[type[VerifierKey]]
 
     def __init__(self, name: str, private_key: Ed25519PrivateKey) -> None:
         self._name = check_name(name)
         self._private = private_key
         self._public = public_bytes(private_key)
-        self._key_id = key_id(name, ED25519_TYPE, self._public)
+        self._key_id = key_id(name, self.SIG_TYPE, self._public)
 
     @classmethod
-    def generate(cls, name: str) -> Ed25519Signer:
+    def generate(cls, name: str) -> Self:
         """A new random key pair."""
         return cls(name, Ed25519PrivateKey.generate())
 
     @classmethod
-    def from_skey(cls, skey: str) -> Ed25519Signer:
-        """Parse a signer key string of type 0x01 and check its key ID."""
+    def from_skey(cls, skey: str) -> Self:
+        """Parse ``PRIVATE+KEY+<name>+<id>+base64(type || seed)`` and check its key ID."""
         material = parse_skey(skey)
-        if material.sig_type != ED25519_TYPE:
-            raise MalformedInput("expected an Ed25519 (type 0x01) signer key, got another type")
+        if material.sig_type != cls.SIG_TYPE:
+            raise MalformedInput(f"expected {cls.KIND} signer key, got another type")
         signer = cls(material.name, load_ed25519_private(material.key))
         if signer.key_id != material.key_id:
             raise MalformedInput("expected the signer key ID to match its key, got another ID")
@@ -241,17 +259,25 @@ class Ed25519Signer:
 
     @property
     def key_id(self) -> int:
-        """The 32-bit key ID."""
+        """The 32-bit key ID, derived with this key's signature type."""
         return self._key_id
 
     @property
     def skey(self) -> str:
         """The secret signer key string; keep it out of logs."""
-        return format_skey(self._name, ED25519_TYPE, self._public, seed_bytes(self._private))
+        return format_skey(self._name, self.SIG_TYPE, self._public, seed_bytes(self._private))
 
-    def verifier(self) -> Ed25519Verifier:
+    def verifier(self) -> V:
         """The matching verifier."""
-        return Ed25519Verifier(self._name, self._key_id, self._public)
+        return cast(V, self.VERIFIER(self._name, self._key_id, self._public))
+
+
+class Ed25519Signer(SignerKey[Ed25519Verifier]):
+    """A signed-note Ed25519 signer (type 0x01)."""
+
+    SIG_TYPE = ED25519_TYPE
+    KIND = "an Ed25519 (type 0x01)"
+    VERIFIER = Ed25519Verifier
 
     def sign(self, message: bytes) -> bytes:
         """The Ed25519 signature over ``message``."""

@@ -11,9 +11,10 @@ from argon2.exceptions import InvalidHashError, VerificationError, VerifyMismatc
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datacompact.errors import DuplicateRegistration, InvalidTransition, NotFound
+from datacompact.errors import DuplicateRegistration, InvalidTransition
 from datacompact.events import EventType, Recorded, record_event
 from datacompact.permissions import Actions, MemberResource, Principal, Role, authorize
+from datacompact.registry import _lookup as lookup
 from datacompact.registry.schemas import MemberCreate, ParticipantStatus
 from datacompact.store.models import Member, Participant
 
@@ -63,26 +64,10 @@ def add_member(
     return member
 
 
-def _participant(session: Session, participant_id: int) -> Participant:
-    participant = session.get(Participant, participant_id)
-    if participant is None:
-        raise NotFound(
-            "参与方不存在 / participant not found", details={"participant_id": participant_id}
-        )
-    return participant
-
-
-def _member(session: Session, member_id: int) -> Member:
-    member = session.get(Member, member_id)
-    if member is None:
-        raise NotFound("成员不存在 / member not found", details={"member_id": member_id})
-    return member
-
-
 def create_member(
     *, session: Session, actor: Principal, participant_id: int, data: MemberCreate
 ) -> Recorded[Member]:
-    participant = _participant(session, participant_id)
+    participant = lookup.participant(session, participant_id)
     authorize(
         actor=actor,
         action=Actions.MEMBER_MANAGE,
@@ -115,7 +100,7 @@ def create_member(
 def set_member_roles(
     *, session: Session, actor: Principal, member_id: int, roles: list[Role]
 ) -> Recorded[Member]:
-    member = _member(session, member_id)
+    member = lookup.member(session, member_id)
     authorize(
         actor=actor,
         action=Actions.MEMBER_MANAGE,
@@ -141,7 +126,7 @@ def set_member_roles(
 
 
 def deactivate_member(*, session: Session, actor: Principal, member_id: int) -> Recorded[Member]:
-    member = _member(session, member_id)
+    member = lookup.member(session, member_id)
     authorize(
         actor=actor,
         action=Actions.MEMBER_MANAGE,
@@ -168,7 +153,7 @@ def deactivate_member(*, session: Session, actor: Principal, member_id: int) -> 
 
 
 def list_members(*, session: Session, actor: Principal, participant_id: int) -> list[Member]:
-    participant = _participant(session, participant_id)
+    participant = lookup.participant(session, participant_id)
     authorize(
         actor=actor,
         action=Actions.MEMBER_MANAGE,

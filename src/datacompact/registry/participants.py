@@ -23,7 +23,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from datacompact.config import GovernanceMode
-from datacompact.errors import DuplicateRegistration, InvalidInput, InvalidTransition, NotFound
+from datacompact.errors import DuplicateRegistration, InvalidInput, InvalidTransition
 from datacompact.events import EventType, Recorded, record_event
 from datacompact.permissions import (
     Actions,
@@ -33,6 +33,7 @@ from datacompact.permissions import (
     authorize,
     decide,
 )
+from datacompact.registry import _lookup as lookup
 from datacompact.registry import keys, tokens
 from datacompact.registry.governance import rules_for
 from datacompact.registry.identifiers import validate_region_code, validate_uscc
@@ -257,15 +258,6 @@ def register_participant(
     return Recorded(participant, event.seq)
 
 
-def _load(session: Session, participant_id: int) -> Participant:
-    participant = session.get(Participant, participant_id)
-    if participant is None:
-        raise NotFound(
-            "参与方不存在 / participant not found", details={"participant_id": participant_id}
-        )
-    return participant
-
-
 def decide_participant(
     *,
     session: Session,
@@ -275,7 +267,7 @@ def decide_participant(
     reason: str,
 ) -> Recorded[Participant]:
     """Approve, reject, suspend, reinstate or revoke a participant, with a logged reason."""
-    participant = _load(session, participant_id)
+    participant = lookup.participant(session, participant_id)
     authorize(
         actor=actor,
         action=Actions.PARTICIPANT_DECIDE,
@@ -304,7 +296,7 @@ def decide_participant(
 def update_contacts(
     *, session: Session, actor: Principal, participant_id: int, contacts: list[ContactIn]
 ) -> Recorded[Participant]:
-    participant = _load(session, participant_id)
+    participant = lookup.participant(session, participant_id)
     authorize(
         actor=actor,
         action=Actions.PARTICIPANT_UPDATE,
@@ -326,7 +318,7 @@ def get_participant(
     *, session: Session, actor: Principal, participant_id: int
 ) -> ParticipantPublic | ParticipantPrivate:
     """The participant as ``actor`` may see it: private details only for its own members."""
-    participant = _load(session, participant_id)
+    participant = lookup.participant(session, participant_id)
     resource = ParticipantResource(participant_id=participant.id)
     authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=resource)
     if decide(actor=actor, action=Actions.PARTICIPANT_READ_PRIVATE, resource=resource).allowed:

@@ -13,21 +13,18 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datacompact.errors import InvalidInput, NotFound
+from datacompact.errors import InvalidInput
 from datacompact.events import EventType, Recorded, record_event
 from datacompact.permissions import Actions, ParticipantResource, Principal, authorize
+from datacompact.registry import _lookup as lookup
 from datacompact.registry.schemas import QualificationCreate, QualificationPublic
-from datacompact.store.models import Participant, Qualification
+from datacompact.store.models import Qualification
 
 
 def add_qualification(
     *, session: Session, actor: Principal, participant_id: int, data: QualificationCreate
 ) -> Recorded[Qualification]:
-    participant = session.get(Participant, participant_id)
-    if participant is None:
-        raise NotFound(
-            "参与方不存在 / participant not found", details={"participant_id": participant_id}
-        )
+    participant = lookup.participant(session, participant_id)
     authorize(
         actor=actor,
         action=Actions.QUALIFICATION_ADD,
@@ -76,10 +73,7 @@ def list_qualifications(
         action=Actions.PARTICIPANT_READ,
         resource=ParticipantResource(participant_id=participant_id),
     )
-    if session.get(Participant, participant_id) is None:
-        raise NotFound(
-            "参与方不存在 / participant not found", details={"participant_id": participant_id}
-        )
+    lookup.participant(session, participant_id)
     rows = session.scalars(
         select(Qualification)
         .where(Qualification.participant_id == participant_id)

@@ -22,13 +22,13 @@ from datacompact.errors import (
     Forbidden,
     InvalidInput,
     InvalidTransition,
-    NotFound,
     TokenExpired,
     TokenRevoked,
     Unauthenticated,
 )
 from datacompact.events import EventType, Recorded, record_event
 from datacompact.permissions import Actions, Principal, Role, TokenResource, authorize
+from datacompact.registry import _lookup as lookup
 from datacompact.registry.members import verify_password
 from datacompact.registry.schemas import ParticipantStatus
 from datacompact.store._base import utcnow
@@ -101,10 +101,7 @@ def issue_token(
     member_id: int | None = None,
 ) -> Recorded[tuple[ApiToken, str]]:
     """Issue a token for the actor, or (as admin) for a member of the actor's participant."""
-    target_id = member_id if member_id is not None else actor.member_id
-    member = session.get(Member, target_id) if target_id is not None else None
-    if member is None:
-        raise NotFound("成员不存在 / member not found", details={"member_id": target_id})
+    member = lookup.member_or_self(session, actor, member_id)
     authorize(
         actor=actor,
         action=Actions.TOKEN_MANAGE,
@@ -151,10 +148,7 @@ def store_known_token(
 def list_tokens(
     *, session: Session, actor: Principal, member_id: int | None = None
 ) -> list[ApiToken]:
-    target_id = member_id if member_id is not None else actor.member_id
-    member = session.get(Member, target_id) if target_id is not None else None
-    if member is None:
-        raise NotFound("成员不存在 / member not found", details={"member_id": target_id})
+    member = lookup.member_or_self(session, actor, member_id)
     authorize(
         actor=actor,
         action=Actions.TOKEN_MANAGE,
@@ -168,9 +162,7 @@ def list_tokens(
 
 
 def revoke_token(*, session: Session, actor: Principal, token_id: int) -> Recorded[ApiToken]:
-    token = session.get(ApiToken, token_id)
-    if token is None:
-        raise NotFound("令牌不存在 / token not found", details={"token_id": token_id})
+    token = lookup.token(session, token_id)
     authorize(
         actor=actor,
         action=Actions.TOKEN_MANAGE,

@@ -1,0 +1,38 @@
+"""Loading registry rows by id, with one NotFound per kind of object."""
+
+from __future__ import annotations
+
+from typing import TypeVar
+
+from sqlalchemy.orm import Session
+
+from datacompact.errors import NotFound
+from datacompact.permissions import Principal
+from datacompact.store._base import Base
+from datacompact.store.models import ApiToken, Member, Participant
+
+M = TypeVar("M", bound=Base)
+
+
+def _get(session: Session, model: type[M], ident: int | None, zh: str, en: str, field: str) -> M:
+    row = session.get(model, ident) if ident is not None else None
+    if row is None:
+        raise NotFound(f"{zh}不存在 / {en} not found", details={field: ident})
+    return row
+
+
+def participant(session: Session, participant_id: int) -> Participant:
+    return _get(session, Participant, participant_id, "参与方", "participant", "participant_id")
+
+
+def member(session: Session, member_id: int | None) -> Member:
+    return _get(session, Member, member_id, "成员", "member", "member_id")
+
+
+def token(session: Session, token_id: int) -> ApiToken:
+    return _get(session, ApiToken, token_id, "令牌", "token", "token_id")
+
+
+def member_or_self(session: Session, actor: Principal, member_id: int | None) -> Member:
+    """The member named, or the acting member when none is."""
+    return member(session, member_id if member_id is not None else actor.member_id)
