@@ -200,7 +200,8 @@ def gather_cosignatures(
             "检查点不存在 / no such checkpoint", details={"size": checkpoint_size}
         )
     gathered: dict[str, list[Signature]] = {}
-    with client or httpx.Client() as http:
+    http = client or httpx.Client()
+    try:
         for witness in policy.witnesses.values():
             if witness.url is None:
                 continue
@@ -212,6 +213,9 @@ def gather_cosignatures(
                 _log.warning(
                     "witness %s did not cosign size %d: %s", witness.name, row.size, exc.code
                 )
+    finally:
+        if client is None:
+            http.close()
     with db.write() as session:
         current = session.scalar(select(Checkpoint).where(Checkpoint.size == checkpoint_size))
         assert current is not None
