@@ -25,10 +25,7 @@ it (see :class:`Finding`); the CLI prints it as one line.
 
 from __future__ import annotations
 
-import base64
-import binascii
 import contextlib
-import json
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -44,6 +41,7 @@ from datacompact.errors import (
 )
 from datacompact.ledger._fetch import Fetcher, Finding, error, fetch_in_order, relabel
 from datacompact.ledger._mirror import SEGMENT_ENTRIES, Mirror, MirrorState
+from datacompact.ledger._receipts import check_receipts
 from datacompact.ledger.checkpoint import Checkpoint, open_checkpoint
 from datacompact.ledger.cosignature import CosignatureVerifier
 from datacompact.ledger.merkle import (
@@ -52,9 +50,8 @@ from datacompact.ledger.merkle import (
     consistency_proof,
     leaf_hash,
     verify_consistency,
-    verify_inclusion,
 )
-from datacompact.ledger.note import MAX_NOTE_BYTES, Ed25519Verifier, Note
+from datacompact.ledger.note import Ed25519Verifier, Note
 from datacompact.ledger.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
@@ -483,54 +480,3 @@ def _audit(
         quorum=quorum,
         requests=fetcher.requests,
     )
-
-
-def _receipt_indices(size: int, count: int) -> list[int]:
-    """``count`` indices spread evenly over ``[0, size)``, both ends included."""
-    if size == 0 or count == 0:
-        return []
-    return sorted({(i * size) // count for i in range(count)} | {size - 1})
-
-
-def check_receipts(fetcher: Fetcher, log: Ed25519Verifier, audited: Checkpoint, count: int) -> None:
-    """Fetch receipts and verify each one's signature, entry and inclusion proof.
-
-    A receipt answers from the log's stored inner nodes, which no tile
-    exposes, so this is what catches an operator who altered those. A receipt
-    made against the audited tree size must carry the audited root.
-    """
-    for index in _receipt_indices(audited.size, count):
-        raw = fetcher.get(
-            f"proof/{index}",
-            what=f"receipt {index}",
-            limit=MAX_NOTE_BYTES,
-            missing=Finding.BAD_RECEIPT,
-        )
-        try:
-            receipt = json.loads(raw)
-            entry = base64.b64decode(receipt["entry"], validate=True)
-            proof = [bytes.fromhex(h) for h in receipt["inclusion_proof"]]
-            note = str(receipt["checkpoint"])
-        except (ValueError, KeyError, TypeError, binascii.Error) as exc:
-            raise error(
-                MalformedInput,
-                Finding.MALFORMED,
-                f"expected a JSON receipt for {index}, got another form",
-            ) from exc
-        try:
-            signed = open_checkpoint(note, [log]).checkpoint
-            verify_inclusion(
-                leaf_hash=leaf_hash(entry),
-                index=index,
-                size=signed.size,
-                proof=proof,
-                root=signed.root_hash,
-            )
-        except DataCompactError as exc:
-            raise relabel(exc, Finding.BAD_RECEIPT) from exc
-        if signed.size == audited.size and signed.root_hash != audited.root_hash:
-            raise error(
-                VerificationFailed,
-                Finding.BAD_RECEIPT,
-                f"expected receipt {index} to carry the audited root, got another root",
-            )
