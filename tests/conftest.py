@@ -220,8 +220,13 @@ def _build_world(platform: Platform) -> World:
                     member_obj = session.get(Member, member_id)
                     assert member_obj is not None
                     value = tokens.new_token_value()
-                    tokens.store_known_token(
-                        session, member=member_obj, value=value, label="test", ttl=timedelta(days=1)
+                    tokens.issue_known_token(
+                        session,
+                        actor=admin_principal,
+                        member=member_obj,
+                        value=value,
+                        label="test",
+                        ttl=timedelta(days=1),
                     )
                     world.tokens[label] = value
     with platform.db.write() as session:

@@ -15,6 +15,7 @@ from datacompact.demo import CREDENTIALS_FILE, build_demo
 from datacompact.demo._city import build_cast
 from datacompact.errors import Conflict
 from datacompact.platform import Platform
+from datacompact.registry import tokens
 from datacompact.registry.tokens import authenticate
 from datacompact.store.models import Event, Member, Participant
 
@@ -133,3 +134,29 @@ def test_demo_builds_on_postgresql(backend: str, empty_platform: Platform) -> No
     assert len(rows) == summary["participants"] == len(build_cast())
     assert {p.status for p in rows} == {"approved"}
     assert sorted(p.uscc for p in rows) == sorted(o.uscc for o in build_cast())
+
+
+def test_a_revoked_demo_token_is_replaced_and_logged_on_the_next_run(city: Platform) -> None:
+    first = credentials_of(city)[0]
+    with city.db.write() as session:
+        actor = authenticate(
+            session=session, token=first["token"], governance=city.settings.governance_mode
+        )
+        record = tokens.find_token(session, first["token"])
+        assert record is not None
+        tokens.revoke_token(session=session, actor=actor, token_id=record.id)
+    with city.db.read() as session:
+        issued_before = session.scalar(
+            select(func.count()).select_from(Event).where(Event.type == "token.issued")
+        )
+    build_demo(city)
+    fresh = credentials_of(city)[0]
+    assert fresh["user"] == first["user"] and fresh["token"] != first["token"]
+    with city.db.read() as session:
+        authenticate(
+            session=session, token=fresh["token"], governance=city.settings.governance_mode
+        )
+        issued_after = session.scalar(
+            select(func.count()).select_from(Event).where(Event.type == "token.issued")
+        )
+    assert issued_after == (issued_before or 0) + 1

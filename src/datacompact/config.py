@@ -76,7 +76,12 @@ class Settings(BaseSettings):
     def resolved_database_url(self) -> str:
         if self.database_url:
             return self.database_url
-        return f"sqlite:///{(self.home / 'datacompact.db').resolve()}"
+        return f"sqlite:///{self.default_database_path.resolve()}"
+
+    @property
+    def default_database_path(self) -> Path:
+        """The SQLite file used when ``database_url`` is unset."""
+        return self.home / "datacompact.db"
 
     @property
     def secret_path(self) -> Path:
@@ -105,6 +110,13 @@ def ensure_home(settings: Settings) -> bool:
     if not settings.home.exists():
         settings.home.mkdir(parents=True, mode=0o700)
         created = True
+    # The home holds the store (contacts, hashes, sealed keys) and the secrets:
+    # only its owner may list or enter it, whatever mode it was made with.
+    os.chmod(settings.home, 0o700)
+    database = settings.default_database_path
+    if settings.database_url is None and not database.exists():
+        # SQLite gives its -wal and -shm files the database file's mode.
+        os.close(os.open(database, os.O_WRONLY | os.O_CREAT, 0o600))
     if not settings.secret_path.exists():
         write_private_file(settings.secret_path, secrets.token_bytes(SECRET_BYTES))
         created = True

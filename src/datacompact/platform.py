@@ -11,6 +11,7 @@ from datacompact.ledger.note import Ed25519Signer
 from datacompact.ledger.policy import Policy
 from datacompact.registry.governance import GovernanceRules, rules_for
 from datacompact.store import migrate
+from datacompact.store.models import Checkpoint
 from datacompact.store.session import Database
 
 
@@ -30,6 +31,24 @@ class Platform:
     @cached_property
     def witness_policy(self) -> Policy | None:
         return checkpoints.load_policy(self.settings.witness_policy)
+
+    def checkpoint(self) -> Checkpoint:
+        """Sign (if the log grew) and get witnessed a checkpoint now, remembering it in the home."""
+        return checkpoints.checkpoint_now(
+            self.db,
+            signer=self.log_signer,
+            policy=self.witness_policy,
+            state=self.settings.home / checkpoints.SIGNED_STATE_FILE,
+        )
+
+    def checkpoint_scheduler(self) -> checkpoints.CheckpointScheduler:
+        return checkpoints.CheckpointScheduler(
+            self.db,
+            signer=self.log_signer,
+            policy=self.witness_policy,
+            interval=self.settings.checkpoint_interval_seconds,
+            state=self.settings.home / checkpoints.SIGNED_STATE_FILE,
+        )
 
     @property
     def rules(self) -> GovernanceRules:

@@ -12,6 +12,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select
 
 from datacompact.api import create_app
+from datacompact.ledger import checkpoints
 from datacompact.platform import Platform
 from datacompact.registry.tokens import token_digest
 from datacompact.store.models import (
@@ -61,6 +62,9 @@ class ApiClient:
 
 @pytest.fixture
 def client(world: World) -> ApiClient:
+    # A served platform signs a checkpoint at start (the app's lifespan, which
+    # in-process clients do not run); do the same so the public log reads work.
+    checkpoints.checkpoint_now(world.platform.db, signer=world.platform.log_signer, policy=None)
     return ApiClient(create_app(world.platform))
 
 

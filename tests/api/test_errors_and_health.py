@@ -139,8 +139,13 @@ def expired_token(world: World) -> str:
     with world.platform.db.write() as session:
         member = session.scalar(select(Member).where(Member.username == "enterprise.analyst"))
         assert member is not None
-        tokens.store_known_token(
-            session, member=member, value=value, label="old", ttl=timedelta(seconds=-1)
+        tokens.issue_known_token(
+            session,
+            actor=world.principal("enterprise.admin"),
+            member=member,
+            value=value,
+            label="old",
+            ttl=timedelta(seconds=-1),
         )
     return value
 

@@ -217,14 +217,24 @@ def test_scoped_token_narrows_the_endpoint_matrix(client: ApiClient, world: Worl
         json={"roles": ["admin", "analyst"]},
         headers=bearer(world, "enterprise.admin"),
     ).raise_for_status()
+    # The old token was issued for "admin" only, so a fresh login carries both roles.
+    full = client.post(
+        "/api/v1/auth/token",
+        json={"username": "enterprise.admin", "password": "correct horse battery"},
+    ).json()["data"]["token"]
     narrow = client.post(
-        "/api/v1/tokens", json={"scopes": ["analyst"]}, headers=bearer(world, "enterprise.admin")
+        "/api/v1/tokens", json={"scopes": ["analyst"]}, headers={"Authorization": f"Bearer {full}"}
     ).json()["data"]["token"]
     headers = {"Authorization": f"Bearer {narrow}"}
     me = client.get("/api/v1/me", headers=headers).json()["data"]
     assert me["effective_roles"] == ["analyst"] and sorted(me["roles"]) == ["admin", "analyst"]
     denied = client.get(f"/api/v1/participants/{world.ids['enterprise']}/members", headers=headers)
     assert denied.status_code == 403
+    # A narrowed token cannot mint a wider one: not by asking, not by default.
+    wider = client.post("/api/v1/tokens", json={"scopes": ["admin"]}, headers=headers)
+    assert wider.status_code == 400 and wider.json()["error"]["code"] == "invalid_input"
+    default = client.post("/api/v1/tokens", json={}, headers=headers)
+    assert default.status_code == 201 and default.json()["data"]["scopes"] == ["analyst"]
 
 
 # -- jv_operated: the JV platform company decides on registrations -----------------------

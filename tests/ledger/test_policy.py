@@ -150,3 +150,10 @@ def test_check_checkpoint_requires_the_origin_log() -> None:
     body = Checkpoint("example.com/log", 3, EMPTY_ROOT).to_text()
     with pytest.raises(VerificationFailed, match="known key"):
         policy.check_checkpoint(sign_note(body, [stranger]))
+
+
+@pytest.mark.parametrize("url", ["http://[::1", "ftp://witness.example", "witness.example/add"])
+def test_witness_urls_must_be_absolute_http(url: str) -> None:
+    text = f"witness w {WITNESSES['X1'].verifier().vkey} {url}\nquorum w\n"
+    with pytest.raises(MalformedInput, match="witness URL"):
+        Policy.from_text(text)

@@ -5,6 +5,7 @@ from __future__ import annotations
 import base64
 import json
 from collections.abc import Callable
+from pathlib import Path
 
 import pytest
 from sqlalchemy import select, text
@@ -249,6 +250,8 @@ def test_tiles_checkpoint_and_receipts_over_http(world: World) -> None:
     _grow(world, 300)
     entries = _entries(world)
     http = ApiClient(create_app(world.platform))
+    assert http.get("/ledger/checkpoint").status_code == 404  # reads never sign
+    checkpoints.checkpoint_now(world.platform.db, signer=world.platform.log_signer, policy=None)
     vkey = http.get("/ledger/key").text.strip()
     assert vkey == world.platform.log_signer.verifier().vkey
     note = http.get("/ledger/checkpoint").text
@@ -278,6 +281,9 @@ def test_tiles_checkpoint_and_receipts_over_http(world: World) -> None:
         root=checkpoint.root_hash,
     )
     assert http.get("/ledger/proof/999999").status_code == 404
+    assert http.get(f"/ledger/proof/17?size={checkpoint.size + 1}").status_code == 404
+    assert http.get("/ledger/proof/99999999999999999999").status_code == 400
+    assert http.get("/ledger/tile/entries/x036/x028/x797/x018/x963/967").status_code == 400
 
 
 def test_every_state_change_returns_a_provable_log_index(world: World) -> None:
@@ -286,6 +292,10 @@ def test_every_state_change_returns_a_provable_log_index(world: World) -> None:
     response = http.post("/api/v1/tokens", json={"label": "receipt"}, headers=headers)
     assert response.status_code == 201
     index = response.json()["receipt"]["log_index"]
+    not_yet = http.get(f"/ledger/proof/{index}")
+    assert not_yet.status_code == 404  # not in a signed checkpoint yet
+    signed = http.post("/api/v1/ledger/checkpoints", headers=headers)
+    assert signed.status_code == 201 and signed.json()["data"]["tree_size"] > index
     receipt = http.get(f"/ledger/proof/{index}").json()
     entry = json.loads(base64.b64decode(receipt["entry"]))
     assert entry["seq"] == index and entry["type"] == "token.issued"
@@ -301,3 +311,33 @@ def test_appends_by_anonymous_actor_are_recorded(world: World) -> None:
             events=[NewEvent(EventType.PARTICIPANT_REGISTERED, "participant", 99, {})],
         )
     assert json.loads(_entries(world)[event.seq])["actor"] == "anonymous"
+
+
+def test_a_restored_store_cannot_make_the_log_sign_a_fork(world: World, tmp_path: Path) -> None:
+    """Sign, copy the store away, grow and sign; restore the copy, grow differently: refused."""
+    platform = world.platform
+    if not platform.db.is_sqlite:
+        pytest.skip("a file copy of the store is the SQLite form of a restored backup")
+    before = platform.checkpoint()
+    database = platform.settings.default_database_path
+    backup = tmp_path / "backup.db"
+    platform.db.dispose()
+    backup.write_bytes(database.read_bytes())
+    _grow(world, 4)
+    first = platform.checkpoint()
+    platform.db.dispose()
+    database.write_bytes(backup.read_bytes())
+    for suffix in ("-wal", "-shm"):
+        Path(str(database) + suffix).unlink(missing_ok=True)
+    actor = world.principal("regulator.admin")
+    with platform.db.write() as session:
+        record_events(
+            session,
+            actor=actor,
+            events=[NewEvent(EventType.MEMBER_DEACTIVATED, "member", i, {}) for i in range(4)],
+        )
+    with pytest.raises(VerificationFailed, match="last checkpoint this key signed"):
+        platform.checkpoint()
+    with platform.db.read() as session:
+        newest = checkpoints.latest(session)
+    assert newest is not None and newest.size == before.size < first.size

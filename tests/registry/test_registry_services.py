@@ -131,15 +131,10 @@ def test_members_of_a_suspended_or_revoked_participant_cannot_authenticate(
 
 
 def test_pending_applicant_cannot_log_in(world: World) -> None:
-    with pytest.raises(Forbidden), world.platform.db.write() as session:
-        tokens.login(
-            session=session,
-            governance=world.platform.settings.governance_mode,
-            username="pending.admin",
-            password="correct horse battery",
-            label="x",
-            ttl=timedelta(days=1),
-        )
+    # The same answer as a wrong password: a right password is not confirmed.
+    with pytest.raises(Unauthenticated) as caught:
+        login(world, "pending.admin", "correct horse battery")
+    assert caught.value.message == "用户名或密码错误 / wrong username or password"
 
 
 # -- registration rules ------------------------------------------------------------------------
@@ -305,15 +300,14 @@ def test_effective_roles_are_roles_narrowed_by_scopes(world: World) -> None:
 
 
 def login(world: World, username: str, password: str) -> str:
-    with world.platform.db.write() as session:
-        recorded = tokens.login(
-            session=session,
-            governance=world.platform.settings.governance_mode,
-            username=username,
-            password=password,
-            label="console",
-            ttl=timedelta(hours=1),
-        )
+    recorded = tokens.login(
+        db=world.platform.db,
+        governance=world.platform.settings.governance_mode,
+        username=username,
+        password=password,
+        label="console",
+        ttl=timedelta(hours=1),
+    )
     return recorded.value[1]
 
 
@@ -454,3 +448,45 @@ def test_a_sealed_key_moved_to_another_participant_does_not_unseal(world: World)
 def test_every_participant_gets_its_own_key(world: World) -> None:
     publics = {key_of(world, name).public_key for name in ("regulator", "enterprise", "pending")}
     assert len(publics) == 3
+
+
+def test_concurrent_approve_and_reject_cannot_both_commit(world: World) -> None:
+    """Row locks make the status check and change atomic, on both backends."""
+    import threading
+
+    actor = world.principal("regulator.admin")
+    barrier = threading.Barrier(2)
+    outcomes: list[str] = []
+
+    def decide(decision: Decision) -> None:
+        barrier.wait()
+        try:
+            with world.platform.db.write() as session:
+                participants.decide_participant(
+                    session=session,
+                    actor=actor,
+                    participant_id=world.ids["pending"],
+                    decision=decision,
+                    reason="concurrent decision",
+                )
+            outcomes.append(decision.value)
+        except InvalidTransition:
+            outcomes.append("refused")
+
+    threads = [
+        threading.Thread(target=decide, args=(d,)) for d in (Decision.APPROVE, Decision.REJECT)
+    ]
+    for thread in threads:
+        thread.start()
+    for thread in threads:
+        thread.join()
+    assert len(outcomes) == 2 and outcomes.count("refused") == 1
+    with world.platform.db.read() as session:
+        decided = session.scalars(
+            select(Event.type).where(
+                Event.object_type == "participant",
+                Event.object_id == str(world.ids["pending"]),
+                Event.type.in_(["participant.approved", "participant.rejected"]),
+            )
+        ).all()
+    assert len(decided) == 1

@@ -12,12 +12,12 @@ from typing import Any
 
 from fastapi import FastAPI, Request
 from fastapi.responses import JSONResponse
+from starlette.concurrency import run_in_threadpool
 
 from datacompact import __version__
 from datacompact.api import _errors, events, ledger, members, participants
 from datacompact.api._limits import BodyLimit
 from datacompact.errors import DataCompactError
-from datacompact.ledger.checkpoints import CheckpointScheduler
 from datacompact.platform import Platform
 
 API_PREFIX = "/api/v1"
@@ -28,15 +28,11 @@ def create_app(platform: Platform) -> FastAPI:
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:
         # Only a served process signs on a schedule; in-process test clients
         # send no lifespan events and sign on demand.
-        interval = platform.settings.checkpoint_interval_seconds
+        # A served log always has a checkpoint to publish from its first request.
+        await run_in_threadpool(platform.checkpoint)
         scheduler = None
-        if interval > 0:
-            scheduler = CheckpointScheduler(
-                platform.db,
-                signer=platform.log_signer,
-                policy=platform.witness_policy,
-                interval=interval,
-            )
+        if platform.settings.checkpoint_interval_seconds > 0:
+            scheduler = platform.checkpoint_scheduler()
             scheduler.start()
         yield
         if scheduler is not None:

@@ -11,7 +11,7 @@ from collections.abc import Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
-from fastapi import Depends, Request
+from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
@@ -21,6 +21,12 @@ from datacompact.platform import Platform
 from datacompact.registry.tokens import authenticate
 
 _bearer = HTTPBearer(auto_error=False, description="API token (dct_...)")
+
+# Every id and index is a signed 64-bit integer in the store; anything larger
+# is refused as invalid input here instead of overflowing a driver.
+MAX_ID = 2**63 - 1
+ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
+LogIndex = Annotated[int, Path(ge=0, le=MAX_ID - 1)]
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 

@@ -10,20 +10,20 @@ must be able to audit it):
 - ``GET /ledger/proof/<index>``: a receipt: checkpoint plus inclusion proof
 
 Full tiles never change, so they are served as immutable; the checkpoint is
-not cacheable. ``POST /api/v1/ledger/checkpoints`` signs one on demand.
+not cacheable. Reads never sign: ``serve`` signs at start and on its schedule,
+and ``POST /api/v1/ledger/checkpoints`` signs on demand for a member.
 """
 
 from __future__ import annotations
 
-import base64
 from typing import Any
 
-from fastapi import APIRouter, Request, Response
+from fastapi import APIRouter, Query, Request, Response
 from sqlalchemy import select
 
-from datacompact.api._deps import Credentials, platform_of, reading
+from datacompact.api._deps import MAX_ID, Credentials, LogIndex, platform_of, reading
 from datacompact.errors import NotFound
-from datacompact.ledger import checkpoints, log, merkle, tiles
+from datacompact.ledger import checkpoints, log, tiles
 from datacompact.permissions import Actions, LedgerResource, authorize
 from datacompact.store.models import Event
 
@@ -41,25 +41,13 @@ def key(request: Request) -> Response:
     return Response(signer.verifier().vkey + "\n", media_type=_TEXT)
 
 
-def _ensure_checkpoint(request: Request, index: int = -1) -> None:
-    """Sign (and get witnessed) a checkpoint now if none covers ``index`` yet."""
-    platform = platform_of(request)
-    with platform.db.read() as session:
-        row = checkpoints.latest(session)
-        fresh = row is not None and row.size > index
-    if not fresh:
-        checkpoints.checkpoint_now(
-            platform.db, signer=platform.log_signer, policy=platform.witness_policy
-        )
-
-
 @public.get("/checkpoint", summary="最新检查点 / the published checkpoint")
 def checkpoint(request: Request) -> Response:
     platform = platform_of(request)
-    _ensure_checkpoint(request)
     with platform.db.read() as session:
         row = checkpoints.published(session, platform.witness_policy)
-        assert row is not None  # _ensure_checkpoint signed one
+        if row is None:
+            raise NotFound("尚未签发检查点 / no checkpoint has been signed yet")
         return Response(row.note, media_type=_TEXT, headers=_NO_STORE)
 
 
@@ -89,31 +77,19 @@ def tile(path: str, request: Request) -> Response:
 
 
 @public.get("/proof/{index}", summary="回执：检查点与包含证明 / receipt with inclusion proof")
-def proof(index: int, request: Request) -> dict[str, Any]:
+def proof(
+    index: LogIndex,
+    request: Request,
+    size: int | None = Query(
+        None, ge=1, le=MAX_ID, description="Prove against the signed checkpoint of this size."
+    ),
+) -> dict[str, Any]:
     platform = platform_of(request)
     with platform.db.read() as session:
-        entry = session.scalar(select(Event.entry).where(Event.seq == index))
-    if entry is None:
-        raise NotFound("日志条目不存在 / no log entry at that index", details={"index": index})
-    _ensure_checkpoint(request, index)
-    with platform.db.read() as session:
-        row = checkpoints.published(session, platform.witness_policy)
-        if row is None or row.size <= index:
-            row = checkpoints.covering(session, index)
-        assert row is not None
-        path = log.inclusion_proof(session, index=index, size=row.size)
-        return {
-            "index": index,
-            "entry": base64.b64encode(entry).decode(),
-            "leaf_hash": merkle.leaf_hash(entry).hex(),
-            "tree_size": row.size,
-            "root_hash": row.root.hex(),
-            "inclusion_proof": [h.hex() for h in path],
-            "checkpoint": row.note,
-            "witnessed": row.witnessed,
-            "cosigners": row.cosigners,
-            "log_key": platform.log_signer.verifier().vkey,
-        }
+        receipt = checkpoints.receipt(
+            session, index=index, size=size, policy=platform.witness_policy
+        )
+    return {**receipt, "log_key": platform.log_signer.verifier().vkey}
 
 
 @api.post("/checkpoints", status_code=201, summary="立即签发检查点 / sign a checkpoint now")
@@ -121,9 +97,7 @@ def sign_now(request: Request, credentials: Credentials) -> dict[str, Any]:
     platform = platform_of(request)
     with reading(request, credentials) as (_session, actor):
         authorize(actor=actor, action=Actions.LEDGER_CHECKPOINT, resource=LedgerResource())
-    row = checkpoints.checkpoint_now(
-        platform.db, signer=platform.log_signer, policy=platform.witness_policy
-    )
+    row = platform.checkpoint()
     return {
         "data": {
             "tree_size": row.size,

@@ -5,9 +5,17 @@ from __future__ import annotations
 from datetime import timedelta
 from typing import Any
 
-from fastapi import APIRouter, Request
+from fastapi import APIRouter, Query, Request
 
-from datacompact.api._deps import Credentials, platform_of, reading, receipt, writing
+from datacompact.api._deps import (
+    MAX_ID,
+    Credentials,
+    ObjectId,
+    platform_of,
+    reading,
+    receipt,
+    writing,
+)
 from datacompact.registry import members as member_service
 from datacompact.registry import tokens as token_service
 from datacompact.registry.schemas import (
@@ -37,7 +45,7 @@ def _issued(token: ApiToken, value: str) -> dict[str, Any]:
     "/participants/{participant_id}/members", status_code=201, summary="新增成员 / add a member"
 )
 def create_member(
-    participant_id: int, body: MemberCreate, request: Request, credentials: Credentials
+    participant_id: ObjectId, body: MemberCreate, request: Request, credentials: Credentials
 ) -> dict[str, Any]:
     with writing(request, credentials) as (session, actor):
         recorded = member_service.create_member(
@@ -47,7 +55,9 @@ def create_member(
 
 
 @router.get("/participants/{participant_id}/members", summary="成员列表 / list members")
-def list_members(participant_id: int, request: Request, credentials: Credentials) -> dict[str, Any]:
+def list_members(
+    participant_id: ObjectId, request: Request, credentials: Credentials
+) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         rows = member_service.list_members(
             session=session, actor=actor, participant_id=participant_id
@@ -57,7 +67,7 @@ def list_members(participant_id: int, request: Request, credentials: Credentials
 
 @router.put("/members/{member_id}/roles", summary="设置角色 / set a member's roles")
 def set_roles(
-    member_id: int, body: MemberRolesUpdate, request: Request, credentials: Credentials
+    member_id: ObjectId, body: MemberRolesUpdate, request: Request, credentials: Credentials
 ) -> dict[str, Any]:
     with writing(request, credentials) as (session, actor):
         recorded = member_service.set_member_roles(
@@ -67,7 +77,7 @@ def set_roles(
 
 
 @router.post("/members/{member_id}/deactivate", summary="停用成员 / deactivate a member")
-def deactivate(member_id: int, request: Request, credentials: Credentials) -> dict[str, Any]:
+def deactivate(member_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
     with writing(request, credentials) as (session, actor):
         recorded = member_service.deactivate_member(
             session=session, actor=actor, member_id=member_id
@@ -93,17 +103,16 @@ def me(request: Request, credentials: Credentials) -> dict[str, Any]:
 @router.post("/auth/token", status_code=201, summary="用密码换取令牌 / log in for a token")
 def login(body: LoginIn, request: Request) -> dict[str, Any]:
     platform = platform_of(request)
-    with platform.db.write() as session:
-        recorded = token_service.login(
-            session=session,
-            governance=platform.settings.governance_mode,
-            username=body.username,
-            password=body.password,
-            label=body.label,
-            ttl=timedelta(days=platform.settings.token_ttl_days),
-        )
-        token, value = recorded.value
-        return receipt(_issued(token, value), recorded.log_index)
+    recorded = token_service.login(
+        db=platform.db,
+        governance=platform.settings.governance_mode,
+        username=body.username,
+        password=body.password,
+        label=body.label,
+        ttl=timedelta(days=platform.settings.token_ttl_days),
+    )
+    token, value = recorded.value
+    return receipt(_issued(token, value), recorded.log_index)
 
 
 @router.post("/tokens", status_code=201, summary="签发令牌 / issue a token")
@@ -124,7 +133,9 @@ def issue(body: TokenCreate, request: Request, credentials: Credentials) -> dict
 
 @router.get("/tokens", summary="令牌列表 / list tokens")
 def list_tokens(
-    request: Request, credentials: Credentials, member_id: int | None = None
+    request: Request,
+    credentials: Credentials,
+    member_id: int | None = Query(None, ge=1, le=MAX_ID),
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         rows = token_service.list_tokens(session=session, actor=actor, member_id=member_id)
@@ -132,7 +143,7 @@ def list_tokens(
 
 
 @router.delete("/tokens/{token_id}", summary="吊销令牌 / revoke a token")
-def revoke(token_id: int, request: Request, credentials: Credentials) -> dict[str, Any]:
+def revoke(token_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
     with writing(request, credentials) as (session, actor):
         recorded = token_service.revoke_token(session=session, actor=actor, token_id=token_id)
         return receipt(

@@ -6,7 +6,15 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from datacompact.api._deps import Credentials, platform_of, reading, receipt, writing
+from datacompact.api._deps import (
+    MAX_ID,
+    Credentials,
+    ObjectId,
+    platform_of,
+    reading,
+    receipt,
+    writing,
+)
 from datacompact.permissions import Principal
 from datacompact.registry import participants as service
 from datacompact.registry import qualifications
@@ -44,7 +52,7 @@ def list_all(
     kind: ParticipantKind | None = None,
     status: ParticipantStatus | None = None,
     limit: int = Query(100, ge=1, le=1000),
-    offset: int = Query(0, ge=0),
+    offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         rows = service.list_participants(
@@ -54,7 +62,7 @@ def list_all(
 
 
 @router.get("/{participant_id}", summary="参与方详情 / show a participant")
-def show(participant_id: int, request: Request, credentials: Credentials) -> dict[str, Any]:
+def show(participant_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         view = service.get_participant(session=session, actor=actor, participant_id=participant_id)
         return {"data": view.model_dump(mode="json")}
@@ -62,7 +70,7 @@ def show(participant_id: int, request: Request, credentials: Credentials) -> dic
 
 @router.post("/{participant_id}/decisions", summary="审批或变更状态 / decide on a participant")
 def decide(
-    participant_id: int, body: DecisionIn, request: Request, credentials: Credentials
+    participant_id: ObjectId, body: DecisionIn, request: Request, credentials: Credentials
 ) -> dict[str, Any]:
     with writing(request, credentials) as (session, actor):
         recorded = service.decide_participant(
@@ -79,7 +87,7 @@ def decide(
 
 @router.put("/{participant_id}/contacts", summary="更新联系人 / replace the contacts")
 def put_contacts(
-    participant_id: int, body: ContactsUpdate, request: Request, credentials: Credentials
+    participant_id: ObjectId, body: ContactsUpdate, request: Request, credentials: Credentials
 ) -> dict[str, Any]:
     with writing(request, credentials) as (session, actor):
         recorded = service.update_contacts(
@@ -94,7 +102,7 @@ def put_contacts(
     "/{participant_id}/qualifications", status_code=201, summary="登记资质 / add a qualification"
 )
 def add_qualification(
-    participant_id: int, body: QualificationCreate, request: Request, credentials: Credentials
+    participant_id: ObjectId, body: QualificationCreate, request: Request, credentials: Credentials
 ) -> dict[str, Any]:
     with writing(request, credentials) as (session, actor):
         recorded = qualifications.add_qualification(
@@ -107,7 +115,7 @@ def add_qualification(
 
 @router.get("/{participant_id}/qualifications", summary="资质列表 / list qualifications")
 def list_qualifications(
-    participant_id: int, request: Request, credentials: Credentials
+    participant_id: ObjectId, request: Request, credentials: Credentials
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         rows = qualifications.list_qualifications(

@@ -23,13 +23,9 @@ def key() -> None:
 @ledger_app.command("checkpoint")
 def checkpoint(as_json: JsonFlag = False) -> None:
     """立即签发检查点并提交见证 / sign a checkpoint now and get it witnessed."""
-    from datacompact.ledger import checkpoints
-
     with handled(as_json):
         platform = open_platform()
-        row = checkpoints.checkpoint_now(
-            platform.db, signer=platform.log_signer, policy=platform.witness_policy
-        )
+        row = platform.checkpoint()
         emit(
             {
                 "tree_size": row.size,

@@ -40,6 +40,7 @@ from datacompact.registry.schemas import (
     QualificationCreate,
     ShareholderIn,
 )
+from datacompact.store._base import utcnow
 from datacompact.store.models import Member, Participant, Qualification
 
 from ._city import Org, build_cast, evidence_hash
@@ -50,11 +51,43 @@ _QUALIFIED_FROM = date(2025, 1, 1)
 _QUALIFIED_UNTIL = date(2028, 12, 31)
 
 
-def demo_token(secret: bytes, username: str) -> str:
-    digest = hmac.new(
-        secret, f"datacompact/demo-token/{username}".encode(), hashlib.sha256
-    ).digest()
+def demo_token(secret: bytes, username: str, generation: int = 0) -> str:
+    message = f"datacompact/demo-token/{username}/{generation}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()
     return tokens.TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
+
+
+MAX_GENERATIONS = 1000
+
+
+def _demo_credential(
+    platform: Platform, session: Session, member: Member, participant: Participant
+) -> str:
+    """The member's current demo token: the first derived one not revoked or expired.
+
+    A token revoked or expired since the last run is skipped, and the next
+    generation is issued (and logged) in its place.
+    """
+    now = utcnow()
+    for generation in range(MAX_GENERATIONS):
+        value = demo_token(platform.secret, member.username, generation)
+        found = tokens.find_token(session, value)
+        if found is None:
+            tokens.issue_known_token(
+                session,
+                actor=_principal(platform, member, participant),
+                member=member,
+                value=value,
+                label="demo",
+                ttl=timedelta(days=DEMO_TOKEN_DAYS),
+            )
+            return value
+        if found.revoked_at is None and found.expires_at > now:
+            return value
+    raise Conflict(
+        "演示令牌已用尽 / every derived demo token of this member is revoked or expired",
+        details={"member_id": member.id},
+    )
 
 
 def _principal(platform: Platform, member: Member, participant: Participant) -> Principal:
@@ -202,14 +235,7 @@ def build_demo(platform: Platform) -> dict[str, Any]:
             for person in org.people:
                 member = session.scalar(select(Member).where(Member.username == person.username))
                 assert member is not None
-                value = demo_token(platform.secret, person.username)
-                tokens.store_known_token(
-                    session,
-                    member=member,
-                    value=value,
-                    label="demo",
-                    ttl=timedelta(days=DEMO_TOKEN_DAYS),
-                )
+                value = _demo_credential(platform, session, member, participant)
                 credentials.append(
                     {
                         "participant": org.name,

@@ -96,7 +96,7 @@ class Fetcher:
                             f"expected {what} of at most {limit} bytes, got more",
                         )
                 return bytes(body)
-        except httpx.HTTPError as exc:
+        except (httpx.HTTPError, httpx.InvalidURL) as exc:
             raise error(
                 StoreUnavailable, Finding.UNREACHABLE, f"expected {what}, got no response"
             ) from exc

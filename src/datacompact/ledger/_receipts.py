@@ -28,12 +28,15 @@ def check_receipts(fetcher: Fetcher, log: Ed25519Verifier, audited: Checkpoint, 
     """Fetch receipts and verify each one's signature, entry and inclusion proof.
 
     A receipt answers from the log's stored inner nodes, which no tile
-    exposes, so this is what catches an operator who altered those. A receipt
-    made against the audited tree size must carry the audited root.
+    exposes, so this is what catches an operator who altered those. Each is
+    asked for against the audited tree size and must carry the audited root,
+    so its entry is proved to be the one the mirror holds at that index.
     """
     for index in _receipt_indices(audited.size, count):
+        # Proved against the very checkpoint audited, so the receipt's root
+        # must be the one the entries were just recomputed to.
         raw = fetcher.get(
-            f"proof/{index}",
+            f"proof/{index}?size={audited.size}",
             what=f"receipt {index}",
             limit=MAX_NOTE_BYTES,
             missing=Finding.BAD_RECEIPT,
@@ -60,9 +63,9 @@ def check_receipts(fetcher: Fetcher, log: Ed25519Verifier, audited: Checkpoint, 
             )
         except DataCompactError as exc:
             raise relabel(exc, Finding.BAD_RECEIPT) from exc
-        if signed.size == audited.size and signed.root_hash != audited.root_hash:
+        if signed.size != audited.size or signed.root_hash != audited.root_hash:
             raise error(
                 VerificationFailed,
                 Finding.BAD_RECEIPT,
-                f"expected receipt {index} to carry the audited root, got another root",
+                f"expected receipt {index} against the audited checkpoint, got another tree",
             )

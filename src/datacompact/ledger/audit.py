@@ -400,9 +400,7 @@ def audit_log(
             fetcher = Fetcher(client, url)
             note = fetcher.checkpoint()
             verified = verify_checkpoint(note, log=log, witnesses=witnesses, quorum=k)
-            result = _audit(fetcher, mirror, log, verified, k, workers)
-            check_receipts(fetcher, log, verified.checkpoint, receipts)
-            return result
+            return _audit(fetcher, mirror, log, verified, k, workers, receipts)
     finally:
         if own:
             client.close()
@@ -415,6 +413,7 @@ def _audit(
     verified: VerifiedCheckpoint,
     quorum: int,
     workers: int,
+    receipts: int,
 ) -> AuditResult:
     checkpoint = verified.checkpoint
     old = _load_state(mirror, log)
@@ -469,6 +468,8 @@ def _audit(
         tail_offset=run.tail_offset if bundles else (old.tail_offset if old else 0),
         note=verified.note,
     )
+    # Receipts are checked before the commit: a failing run leaves the state as it was.
+    check_receipts(fetcher, log, checkpoint, receipts)
     mirror.commit(state)
     return AuditResult(
         origin=checkpoint.origin,

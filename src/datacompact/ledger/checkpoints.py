@@ -19,25 +19,36 @@ published note, and the quorum decides whether it counts as witnessed.
 
 from __future__ import annotations
 
+import base64
 import logging
 import threading
 from pathlib import Path
+from typing import Any
 
 import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.config import Settings, write_private_file
-from datacompact.errors import ConfigurationError, Conflict, DataCompactError, VerificationFailed
+from datacompact.errors import (
+    ConfigurationError,
+    Conflict,
+    DataCompactError,
+    NotFound,
+    VerificationFailed,
+)
 from datacompact.ledger import log, merkle
 from datacompact.ledger.checkpoint import Checkpoint as CheckpointBody
+from datacompact.ledger.checkpoint import open_checkpoint
 from datacompact.ledger.note import Ed25519Signer, Note, Signature, generate_key, sign_note
 from datacompact.ledger.policy import Policy, PolicyWitness
-from datacompact.ledger.witness import AddCheckpointRequest, submit_checkpoint
-from datacompact.store.models import Checkpoint, WitnessProgress
+from datacompact.ledger.witness import AddCheckpointRequest, submit_checkpoint, write_atomic
+from datacompact.store.models import Checkpoint, Event, WitnessProgress
 from datacompact.store.session import Database
 
 LOG_KEY_FILE = "log.key"
+#: The last checkpoint the log key signed, kept outside the database it protects.
+SIGNED_STATE_FILE = "log.signed"
 WITNESS_TIMEOUT_SECONDS = 5.0
 
 _log = logging.getLogger("datacompact.ledger")
@@ -112,17 +123,109 @@ def published(session: Session, policy: Policy | None) -> Checkpoint | None:
     return latest(session)
 
 
-def covering(session: Session, index: int) -> Checkpoint | None:
-    """The newest checkpoint whose tree contains entry ``index``."""
-    row = latest(session)
-    return row if row is not None and row.size > index else None
+def receipt(
+    session: Session, *, index: int, size: int | None, policy: Policy | None
+) -> dict[str, Any]:
+    """Entry ``index`` with its inclusion proof against a signed checkpoint.
+
+    The checkpoint is the one of ``size`` if given (an auditor proving against
+    the tree it audited), else the published one, else the newest that
+    contains the entry.
+    """
+    entry = session.scalar(select(Event.entry).where(Event.seq == index))
+    if entry is None:
+        raise NotFound("日志条目不存在 / no log entry at that index", details={"index": index})
+    if size is not None:
+        row = session.scalar(select(Checkpoint).where(Checkpoint.size == size))
+        if row is None:
+            raise NotFound(
+                "没有该大小的检查点 / no checkpoint of that size", details={"size": size}
+            )
+    else:
+        row = published(session, policy)
+        if row is None or row.size <= index:
+            row = latest(session)
+    if row is None or row.size <= index:
+        raise NotFound(
+            "该条目尚未纳入已签检查点 / the entry is not in a signed checkpoint yet",
+            details={"index": index},
+        )
+    path = log.inclusion_proof(session, index=index, size=row.size)
+    return {
+        "index": index,
+        "entry": base64.b64encode(entry).decode(),
+        "leaf_hash": merkle.leaf_hash(entry).hex(),
+        "tree_size": row.size,
+        "root_hash": row.root.hex(),
+        "inclusion_proof": [h.hex() for h in path],
+        "checkpoint": row.note,
+        "witnessed": row.witnessed,
+        "cosigners": row.cosigners,
+    }
+
+
+def _last_signed(state: Path | None, signer: Ed25519Signer) -> CheckpointBody | None:
+    """The last checkpoint this log key signed, as remembered outside the database."""
+    if state is None or not state.exists():
+        return None
+    try:
+        text = state.read_text(encoding="utf-8")
+    except (OSError, UnicodeDecodeError) as exc:
+        raise ConfigurationError(
+            "无法读取已签检查点记录 / cannot read the record of the last signed checkpoint",
+            details={"path": str(state)},
+        ) from exc
+    return open_checkpoint(text, [signer.verifier()]).checkpoint
+
+
+def _check_against_memory(
+    session: Session, memory: CheckpointBody | None, size: int, root: bytes
+) -> None:
+    """Refuse a tree that does not extend the last checkpoint the key ever signed.
+
+    The checkpoints table lives in the database it protects: restore an old
+    backup, append other events, and it would happily sign a second tree of
+    the same size. The home folder's record survives such a restore.
+    """
+    if memory is None:
+        return
+    forked = VerificationFailed(
+        "存储的日志与最后签发的检查点不一致（数据库被回滚或改写？），拒绝签名 / the stored log "
+        "does not extend the last checkpoint this key signed (restored or rewritten store?): "
+        "refusing to sign",
+        details={"signed_size": memory.size, "size": size},
+    )
+    if memory.size > size or (memory.size == size and memory.root_hash != root):
+        raise forked
+    if 0 < memory.size < size:
+        proof = log.consistency_proof(session, old_size=memory.size, new_size=size)
+        try:
+            merkle.verify_consistency(
+                old_size=memory.size,
+                new_size=size,
+                old_root=memory.root_hash,
+                new_root=root,
+                proof=proof,
+            )
+        except VerificationFailed as exc:
+            raise forked from exc
 
 
 def sign_checkpoint(
-    session: Session, *, signer: Ed25519Signer, policy: Policy | None
+    session: Session,
+    *,
+    signer: Ed25519Signer,
+    policy: Policy | None,
+    state: Path | None = None,
 ) -> Checkpoint:
-    """Sign the current tree if it grew since the last checkpoint; return the newest checkpoint."""
+    """Sign the current tree if it grew since the last checkpoint; return the newest checkpoint.
+
+    ``state`` is the file (in the home folder) that remembers the last
+    checkpoint the key signed; it is written, fsynced, before the new
+    checkpoint is committed or published.
+    """
     head = log.lock_head(session)
+    memory = _last_signed(state, signer)
     previous = latest(session)
     if previous is not None and previous.size == head.size:
         return previous
@@ -139,6 +242,7 @@ def sign_checkpoint(
             "refusing to sign",
             details={"size": head.size},
         )
+    _check_against_memory(session, memory, head.size, root)
     if previous is not None:
         proof = log.consistency_proof(session, old_size=previous.size, new_size=head.size)
         merkle.verify_consistency(
@@ -150,6 +254,8 @@ def sign_checkpoint(
         )
     body = CheckpointBody(origin=signer.name, size=head.size, root_hash=root).to_text()
     note = sign_note(body, [signer])
+    if state is not None:
+        write_atomic(state, note.to_text().encode("utf-8"))
     quorum_free = policy is None or policy.satisfied_by(())
     row = Checkpoint(
         size=head.size, root=root, note=note.to_text(), cosigners=[], witnessed=quorum_free
@@ -217,6 +323,9 @@ def gather_cosignatures(
         if client is None:
             http.close()
     with db.write() as session:
+        # Serialize with concurrent gatherers (scheduler and on demand), so that
+        # neither overwrites the other's cosignatures or progress rows.
+        log.lock_head(session)
         current = session.scalar(select(Checkpoint).where(Checkpoint.size == checkpoint_size))
         assert current is not None
         note = Note.from_text(current.note)
@@ -237,10 +346,12 @@ def gather_cosignatures(
         return current
 
 
-def checkpoint_now(db: Database, *, signer: Ed25519Signer, policy: Policy | None) -> Checkpoint:
+def checkpoint_now(
+    db: Database, *, signer: Ed25519Signer, policy: Policy | None, state: Path | None = None
+) -> Checkpoint:
     """Sign if the tree grew, then gather cosignatures for it if witnesses are configured."""
     with db.write() as session:
-        row = sign_checkpoint(session, signer=signer, policy=policy)
+        row = sign_checkpoint(session, signer=signer, policy=policy, state=state)
         size, already = row.size, set(row.cosigners)
     if policy is None or not policy.witnesses or already >= set(policy.witnesses):
         with db.read() as session:
@@ -254,18 +365,28 @@ class CheckpointScheduler(threading.Thread):
     """Signs (and gets witnessed) a checkpoint every ``interval`` seconds while the log grows."""
 
     def __init__(
-        self, db: Database, *, signer: Ed25519Signer, policy: Policy | None, interval: float
+        self,
+        db: Database,
+        *,
+        signer: Ed25519Signer,
+        policy: Policy | None,
+        interval: float,
+        state: Path | None,
     ) -> None:
         super().__init__(name="datacompact-checkpoints", daemon=True)
         self.db, self.signer, self.policy, self.interval = db, signer, policy, interval
+        self.state = state
         self.stopped = threading.Event()
 
     def run(self) -> None:
         while not self.stopped.wait(self.interval):
             try:
-                checkpoint_now(self.db, signer=self.signer, policy=self.policy)
+                checkpoint_now(self.db, signer=self.signer, policy=self.policy, state=self.state)
             except DataCompactError as exc:
                 _log.error("checkpoint signing failed: %s %s", exc.code, exc.message)
+            except Exception:
+                # The schedule must outlive any one failure; the next tick retries.
+                _log.exception("checkpoint signing failed unexpectedly")
 
     def stop(self) -> None:
         self.stopped.set()

@@ -21,6 +21,8 @@ from __future__ import annotations
 from collections.abc import Collection
 from dataclasses import dataclass, field
 
+import httpx
+
 from datacompact.errors import MalformedInput, PayloadTooLarge, VerificationFailed
 from datacompact.ledger.checkpoint import Checkpoint
 from datacompact.ledger.cosignature import CosignatureVerifier
@@ -119,6 +121,19 @@ class Policy:
         return checkpoint
 
 
+def _check_url(url: str, where: str) -> str:
+    """A witness URL must be absolute http(s): the log will POST to it."""
+    try:
+        parsed = httpx.URL(url)
+    except (httpx.InvalidURL, ValueError, TypeError) as exc:
+        raise MalformedInput(
+            f"expected an http(s) witness URL {where}, got a malformed one"
+        ) from exc
+    if parsed.scheme not in ("http", "https") or not parsed.host:
+        raise MalformedInput(f"expected an http(s) witness URL {where}, got another form")
+    return url
+
+
 def _check_charset(text: str) -> None:
     # tlog-policy "Character set": tab, newline, 0x20-0x7E and non-ASCII only.
     if any((ord(ch) < 0x20 and ch not in "\t\n") or ord(ch) == 0x7F for ch in text):
@@ -162,7 +177,8 @@ def _parse(text: str) -> Policy:
             if verifier.public_key in keys:
                 raise MalformedInput(f"expected each key once {where}, got a duplicate key")
             keys.add(verifier.public_key)
-            witnesses[name] = PolicyWitness(name, verifier, args[2] if len(args) == 3 else None)
+            url = _check_url(args[2], where) if len(args) == 3 else None
+            witnesses[name] = PolicyWitness(name, verifier, url)
         elif keyword == "group":
             if len(args) < 3:
                 raise MalformedInput(

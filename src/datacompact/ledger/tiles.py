@@ -117,6 +117,9 @@ def parse_tile_path(path: str) -> Tile:
     # The canonical form is unique: "x000/001" or a ".p/256" must not alias a tile.
     if tile.path != path:
         raise MalformedInput("expected the canonical tile path, got a non-canonical spelling")
+    # Tree sizes stay below 2**63 (merkle.MAX_TREE_SIZE), so does every hash index.
+    if (tile.index + 1) * TILE_WIDTH > MAX_TREE_SIZE:
+        raise MalformedInput("expected a tile inside a tree below 2**63 leaves, got one beyond")
     return tile
 
 

@@ -315,7 +315,7 @@ def submit_checkpoint(
                 response = own.post(endpoint, content=body)
         else:
             response = client.post(endpoint, content=body, timeout=timeout)
-    except httpx.HTTPError as exc:
+    except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise StoreUnavailable("expected the witness to answer, got no response") from exc
     if response.status_code == 409 and response.headers.get("content-type") == SIZE_CONTENT_TYPE:
         size = parse_decimal(response.text.removesuffix("\n"), "witness size")

@@ -1,4 +1,9 @@
-"""Loading registry rows by id, with one NotFound per kind of object."""
+"""Loading registry rows by id, with one NotFound per kind of object.
+
+``lock=True`` loads the row ``FOR UPDATE``: a service that checks a status and
+then changes it must hold the row, or two concurrent decisions (approve and
+reject) would both pass the check and both commit.
+"""
 
 from __future__ import annotations
 
@@ -14,23 +19,34 @@ from datacompact.store.models import ApiToken, Member, Participant
 M = TypeVar("M", bound=Base)
 
 
-def _get(session: Session, model: type[M], ident: int | None, zh: str, en: str, field: str) -> M:
-    row = session.get(model, ident) if ident is not None else None
+def _get(
+    session: Session,
+    model: type[M],
+    ident: int | None,
+    zh: str,
+    en: str,
+    field: str,
+    *,
+    lock: bool = False,
+) -> M:
+    row = session.get(model, ident, with_for_update=lock) if ident is not None else None
     if row is None:
         raise NotFound(f"{zh}不存在 / {en} not found", details={field: ident})
     return row
 
 
-def participant(session: Session, participant_id: int) -> Participant:
-    return _get(session, Participant, participant_id, "参与方", "participant", "participant_id")
+def participant(session: Session, participant_id: int, *, lock: bool = False) -> Participant:
+    return _get(
+        session, Participant, participant_id, "参与方", "participant", "participant_id", lock=lock
+    )
 
 
-def member(session: Session, member_id: int | None) -> Member:
-    return _get(session, Member, member_id, "成员", "member", "member_id")
+def member(session: Session, member_id: int | None, *, lock: bool = False) -> Member:
+    return _get(session, Member, member_id, "成员", "member", "member_id", lock=lock)
 
 
-def token(session: Session, token_id: int) -> ApiToken:
-    return _get(session, ApiToken, token_id, "令牌", "token", "token_id")
+def token(session: Session, token_id: int, *, lock: bool = False) -> ApiToken:
+    return _get(session, ApiToken, token_id, "令牌", "token", "token_id", lock=lock)
 
 
 def member_or_self(session: Session, actor: Principal, member_id: int | None) -> Member:

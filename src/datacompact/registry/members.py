@@ -43,10 +43,14 @@ def add_member(
     participant: Participant,
     username: str,
     display_name: str,
-    password: str | None,
+    password_hash: str | None,
     roles: list[Role],
 ) -> Member:
-    """Insert a member; the caller authorizes and records the event."""
+    """Insert a member; the caller authorizes and records the event.
+
+    Callers hash the password before their first query: on SQLite that query
+    takes the write lock, and argon2 must not run while it is held.
+    """
     if session.scalar(select(Member.id).where(Member.username == username)) is not None:
         raise DuplicateRegistration(
             "用户名已被使用 / the username is already taken", details={"field": "username"}
@@ -55,7 +59,7 @@ def add_member(
         participant_id=participant.id,
         username=username,
         display_name=display_name,
-        password_hash=hash_password(password) if password else None,
+        password_hash=password_hash,
         roles=sorted({r.value for r in roles}),
         active=True,
     )
@@ -67,6 +71,7 @@ def add_member(
 def create_member(
     *, session: Session, actor: Principal, participant_id: int, data: MemberCreate
 ) -> Recorded[Member]:
+    password_hash = hash_password(data.password) if data.password else None
     participant = lookup.participant(session, participant_id)
     authorize(
         actor=actor,
@@ -83,7 +88,7 @@ def create_member(
         participant=participant,
         username=data.username,
         display_name=data.display_name,
-        password=data.password,
+        password_hash=password_hash,
         roles=data.roles,
     )
     event = record_event(
@@ -100,7 +105,7 @@ def create_member(
 def set_member_roles(
     *, session: Session, actor: Principal, member_id: int, roles: list[Role]
 ) -> Recorded[Member]:
-    member = lookup.member(session, member_id)
+    member = lookup.member(session, member_id, lock=True)
     authorize(
         actor=actor,
         action=Actions.MEMBER_MANAGE,
@@ -126,7 +131,7 @@ def set_member_roles(
 
 
 def deactivate_member(*, session: Session, actor: Principal, member_id: int) -> Recorded[Member]:
-    member = lookup.member(session, member_id)
+    member = lookup.member(session, member_id, lock=True)
     authorize(
         actor=actor,
         action=Actions.MEMBER_MANAGE,

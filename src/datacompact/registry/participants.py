@@ -20,11 +20,13 @@ from datetime import timedelta
 from decimal import Decimal
 
 from sqlalchemy import func, select
+from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session
 
 from datacompact.config import GovernanceMode
 from datacompact.errors import DuplicateRegistration, InvalidInput, InvalidTransition
 from datacompact.events import EventType, Recorded, record_event
+from datacompact.ledger import log
 from datacompact.permissions import (
     Actions,
     ParticipantResource,
@@ -37,7 +39,7 @@ from datacompact.registry import _lookup as lookup
 from datacompact.registry import keys, tokens
 from datacompact.registry.governance import rules_for
 from datacompact.registry.identifiers import validate_region_code, validate_uscc
-from datacompact.registry.members import add_member
+from datacompact.registry.members import add_member, hash_password
 from datacompact.registry.schemas import (
     ContactIn,
     ContactPublic,
@@ -123,6 +125,8 @@ def _create(
     session: Session, *, data: ParticipantCreate, secret: bytes, status: ParticipantStatus
 ) -> tuple[Participant, Member]:
     uscc, region, holders = _check_shape(data)
+    # Before the first query, which on SQLite takes the write lock.
+    password_hash = hash_password(data.admin.password)
     if session.scalar(select(Participant.id).where(Participant.uscc == uscc)) is not None:
         raise DuplicateRegistration(
             "该统一社会信用代码已注册 / a participant with this USCC is already registered",
@@ -150,14 +154,22 @@ def _create(
         )
     participant.contacts = [_contact(c) for c in data.contacts]
     session.add(participant)
-    session.flush()
+    try:
+        session.flush()
+    except IntegrityError as exc:
+        # The race behind the check above: another registration of the same
+        # USCC committed in between.
+        raise DuplicateRegistration(
+            "该统一社会信用代码已注册 / a participant with this USCC is already registered",
+            details={"field": "uscc"},
+        ) from exc
     session.add(keys.new_key(participant_id=participant.id, secret=secret))
     admin = add_member(
         session,
         participant=participant,
         username=data.admin.username,
         display_name=data.admin.display_name,
-        password=data.admin.password,
+        password_hash=password_hash,
         roles=[Role.ADMIN],
     )
     return participant, admin
@@ -203,6 +215,9 @@ def bootstrap_platform(
     exactly once, for a participant of a kind that approves registrations under
     the governance mode; every later participant goes through approval.
     """
+    # Two bootstraps at once must not both find the platform empty: the log
+    # head serializes them.
+    log.lock_head(session)
     if session.scalar(select(func.count()).select_from(Participant)):
         raise InvalidTransition(
             "平台已初始化 / the platform already has participants; register through approval",
@@ -267,7 +282,7 @@ def decide_participant(
     reason: str,
 ) -> Recorded[Participant]:
     """Approve, reject, suspend, reinstate or revoke a participant, with a logged reason."""
-    participant = lookup.participant(session, participant_id)
+    participant = lookup.participant(session, participant_id, lock=True)
     authorize(
         actor=actor,
         action=Actions.PARTICIPANT_DECIDE,
@@ -296,7 +311,7 @@ def decide_participant(
 def update_contacts(
     *, session: Session, actor: Principal, participant_id: int, contacts: list[ContactIn]
 ) -> Recorded[Participant]:
-    participant = lookup.participant(session, participant_id)
+    participant = lookup.participant(session, participant_id, lock=True)
     authorize(
         actor=actor,
         action=Actions.PARTICIPANT_UPDATE,

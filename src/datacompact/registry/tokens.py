@@ -33,6 +33,7 @@ from datacompact.registry.members import verify_password
 from datacompact.registry.schemas import ParticipantStatus
 from datacompact.store._base import utcnow
 from datacompact.store.models import ApiToken, Member
+from datacompact.store.session import Database
 
 TOKEN_PREFIX = "dct_"
 _TOKEN_LENGTH = len(TOKEN_PREFIX) + 43
@@ -54,14 +55,20 @@ def _store(
     label: str,
     scopes: list[Role] | None,
     ttl: timedelta,
+    ceiling: frozenset[Role] | None = None,
 ) -> ApiToken:
+    # A token never carries more than its member holds, nor more than the
+    # credential that issues it: a narrowed token cannot mint a wider one.
     granted = set(member.roles)
+    if ceiling is not None:
+        granted &= {r.value for r in ceiling}
     wanted = {s.value for s in scopes} if scopes is not None else granted
     if not wanted:
         raise InvalidInput("令牌至少需要一个范围 / a token needs at least one scope")
     if not wanted <= granted:
         raise InvalidInput(
-            "令牌范围超出成员角色 / token scopes must be a subset of the member's roles",
+            "令牌范围超出可授予的角色 / token scopes must be a subset of the roles the member "
+            "holds and the issuing token may exercise",
             details={"not_held": sorted(wanted - granted)},
         )
     token = ApiToken(
@@ -112,37 +119,69 @@ def issue_token(
             "成员已停用 / the member is inactive", details={"member_id": member.id}
         )
     value = new_token_value()
-    token = _store(session, member=member, value=value, label=label, scopes=scopes, ttl=ttl)
+    token = _store(
+        session,
+        member=member,
+        value=value,
+        label=label,
+        scopes=scopes,
+        ttl=ttl,
+        # For oneself: at most the issuing token's effective roles. For another
+        # member (as admin): at most that member's roles.
+        ceiling=actor.roles if member.id == actor.member_id else None,
+    )
     return Recorded((token, value), _record_issue(session, actor, token))
 
 
 def login(
     *,
-    session: Session,
+    db: Database,
     governance: GovernanceMode,
     username: str,
     password: str,
     label: str,
     ttl: timedelta,
 ) -> Recorded[tuple[ApiToken, str]]:
-    """Exchange a console password for a token. Failure never says which part was wrong."""
-    member = session.scalar(select(Member).where(Member.username == username))
-    if member is None or not verify_password(member.password_hash, password):
-        raise Unauthenticated("用户名或密码错误 / wrong username or password")
-    principal = _principal_for(member, scopes=member.roles, governance=governance)
-    value = new_token_value()
+    """Exchange a console password for a token. Failure never says which part was wrong.
+
+    The password is checked in a read transaction, so the ~0.1 s of argon2 never
+    holds the write lock; an unknown user costs the same hash as a known one,
+    and a member who may not act gets the same answer as a wrong password.
+    """
+    wrong = Unauthenticated("用户名或密码错误 / wrong username or password")
+    with db.read() as session:
+        found = session.scalar(select(Member).where(Member.username == username))
+        if not verify_password(found.password_hash if found else None, password):
+            raise wrong
+        assert found is not None
+        member_id = found.id
+    with db.write() as session:
+        member = lookup.member(session, member_id)
+        try:
+            principal = _principal_for(member, scopes=member.roles, governance=governance)
+        except Forbidden as exc:
+            raise wrong from exc
+        value = new_token_value()
+        token = _store(session, member=member, value=value, label=label, scopes=None, ttl=ttl)
+        return Recorded((token, value), _record_issue(session, principal, token))
+
+
+def issue_known_token(
+    session: Session,
+    *,
+    actor: Principal,
+    member: Member,
+    value: str,
+    label: str,
+    ttl: timedelta,
+) -> Recorded[ApiToken]:
+    """Issue a token whose value the caller derived (demo credentials), logged like any other."""
     token = _store(session, member=member, value=value, label=label, scopes=None, ttl=ttl)
-    return Recorded((token, value), _record_issue(session, principal, token))
+    return Recorded(token, _record_issue(session, actor, token))
 
 
-def store_known_token(
-    session: Session, *, member: Member, value: str, label: str, ttl: timedelta
-) -> ApiToken:
-    """Store a token whose value the caller derived (demo credentials); no event of its own."""
-    existing = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(value)))
-    if existing is not None:
-        return existing
-    return _store(session, member=member, value=value, label=label, scopes=None, ttl=ttl)
+def find_token(session: Session, value: str) -> ApiToken | None:
+    return session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(value)))
 
 
 def list_tokens(
@@ -162,7 +201,7 @@ def list_tokens(
 
 
 def revoke_token(*, session: Session, actor: Principal, token_id: int) -> Recorded[ApiToken]:
-    token = lookup.token(session, token_id)
+    token = lookup.token(session, token_id, lock=True)
     authorize(
         actor=actor,
         action=Actions.TOKEN_MANAGE,

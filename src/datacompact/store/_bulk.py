@@ -15,6 +15,8 @@ from typing import Any
 from sqlalchemy import FromClause, LargeBinary
 from sqlalchemy.orm import Session
 
+from datacompact.errors import Conflict, StoreUnavailable
+
 _PLACEHOLDER = {"qmark": "?", "format": "%s", "pyformat": "%s", "numeric": ":{n}"}
 
 
@@ -60,9 +62,23 @@ def insert_rows(
     if dialect.name == "postgresql":
         # COPY streams the rows in one round trip; executemany, even pipelined,
         # pays per-row statement overhead. Same rows, same transaction.
+        import psycopg
+
         cursor = connection.connection.dbapi_connection.cursor()  # type: ignore[union-attr]
-        with cursor.copy(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN") as copy:
-            for values in bound:
-                copy.write_row(values)
+        try:
+            with cursor.copy(f"COPY {preparer.format_table(table)} ({names}) FROM STDIN") as copy:
+                for values in bound:
+                    copy.write_row(values)
+        except psycopg.errors.IntegrityError as exc:
+            # The raw cursor bypasses SQLAlchemy's wrapping, so translate here.
+            raise Conflict(
+                "与已有记录冲突 / the write conflicts with an existing record",
+                details={"driver_error": type(exc).__name__},
+            ) from exc
+        except psycopg.Error as exc:
+            raise StoreUnavailable(
+                "元数据存储操作失败 / the metadata store refused the operation",
+                details={"driver_error": type(exc).__name__},
+            ) from exc
         return
     connection.exec_driver_sql(sql, bound)

@@ -17,16 +17,13 @@ from sqlalchemy import Engine
 MIGRATIONS = Path(__file__).with_name("migrations")
 
 
-def _config(engine: Engine) -> Config:
-    config = Config()
-    config.set_main_option("script_location", str(MIGRATIONS))
-    config.set_main_option("sqlalchemy.url", engine.url.render_as_string(hide_password=False))
-    return config
-
-
 def upgrade(engine: Engine) -> None:
-    """Apply every pending migration in one transaction per revision."""
-    config = _config(engine)
+    """Apply every pending migration in one transaction per revision.
+
+    The connection is handed to ``env.py``; the URL never goes into Alembic's
+    config, whose interpolation would choke on a %-escaped password.
+    """
+    config = _config_without_engine()
     with engine.begin() as connection:
         config.attributes["connection"] = connection
         command.upgrade(config, "head")

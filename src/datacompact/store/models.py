@@ -22,6 +22,7 @@ from sqlalchemy import (
     SmallInteger,
     String,
     Text,
+    UniqueConstraint,
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
@@ -270,3 +271,75 @@ class WitnessProgress(Base):
 
     name: Mapped[str] = mapped_column(String(200), primary_key=True)
     size: Mapped[int] = mapped_column(BigInteger)
+
+
+class Resource(Base):
+    """A registered data resource (数据资源) of one holder, with its grade and catalog facts."""
+
+    __tablename__ = "resources"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(32), unique=True)
+    holder_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    name: Mapped[str] = mapped_column(String(200))
+    name_en: Mapped[str | None] = mapped_column(String(200))
+    description: Mapped[str] = mapped_column(Text, default="")
+    source_system: Mapped[str | None] = mapped_column(String(200))
+    themes: Mapped[list[str]] = mapped_column(JSON, default=list)
+    tags: Mapped[list[str]] = mapped_column(JSON, default=list)
+    update_frequency: Mapped[str] = mapped_column(String(16))
+    share_type: Mapped[str] = mapped_column(String(16))
+    open_type: Mapped[str] = mapped_column(String(16))
+    category: Mapped[str | None] = mapped_column(String(16))
+    grade: Mapped[str | None] = mapped_column(String(16))
+    level: Mapped[int | None] = mapped_column(Integer)
+    personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    sensitive_personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    grade_status: Mapped[str] = mapped_column(String(16), default="proposed")
+    grade_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    search_terms: Mapped[str] = mapped_column(Text, default="")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow, onupdate=utcnow)
+
+    holder: Mapped[Participant] = relationship()
+    versions: Mapped[list[ResourceVersion]] = relationship(
+        back_populates="resource", order_by="ResourceVersion.number"
+    )
+
+    __table_args__ = (
+        CheckConstraint(
+            "share_type IN ('unconditional', 'conditional', 'not_shared')", name="share_type"
+        ),
+        CheckConstraint("open_type IN ('open', 'conditional_open', 'not_open')", name="open_type"),
+        CheckConstraint("grade IS NULL OR grade IN ('core', 'important', 'general')", name="grade"),
+        CheckConstraint(
+            "grade_status IN ('proposed', 'confirmed', 'overridden')", name="grade_status"
+        ),
+        Index("ix_resources_holder", "holder_id"),
+    )
+
+
+class ResourceVersion(Base):
+    """One immutable ingestion of a resource: its Parquet file and what was measured on it."""
+
+    __tablename__ = "resource_versions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    number: Mapped[int] = mapped_column(Integer)
+    path: Mapped[str] = mapped_column(String(500))
+    rows: Mapped[int] = mapped_column(BigInteger)
+    bytes: Mapped[int] = mapped_column(BigInteger)
+    source_sha256: Mapped[str] = mapped_column(String(64))
+    source_format: Mapped[str] = mapped_column(String(16))
+    source_encoding: Mapped[str | None] = mapped_column(String(32))
+    columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    resource: Mapped[Resource] = relationship(back_populates="versions")
+
+    __table_args__ = (
+        UniqueConstraint("resource_id", "number", name="uq_resource_versions_number"),
+    )

@@ -22,7 +22,7 @@ from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlch
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import NullPool
 
-from datacompact.errors import Conflict, DataCompactError, StoreUnavailable
+from datacompact.errors import Conflict, DataCompactError, InvalidInput, StoreUnavailable
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -103,6 +103,11 @@ def _translated() -> Iterator[None]:
         raise Conflict(
             "与已有记录冲突 / the write conflicts with an existing record",
             details={"driver_error": type(exc.orig).__name__ if exc.orig else "IntegrityError"},
+        ) from exc
+    except OverflowError as exc:
+        # A number beyond the 64-bit columns, from input the edges did not bound.
+        raise InvalidInput(
+            "数值超出范围 / expected an integer within 64 bits, got a larger one"
         ) from exc
     except (OperationalError, DBAPIError) as exc:
         raise StoreUnavailable(
