@@ -48,6 +48,8 @@ class DataCompactError(Exception):
     status: ClassVar[int] = 500
     code: ClassVar[str] = "internal_error"
     exit_code: ClassVar[int] = 1
+    #: The one-line heading of the error on the console, zh-CN first.
+    title: ClassVar[str] = "错误 / error"
 
     def __init__(self, message: str, *, details: dict[str, Any] | None = None) -> None:
         super().__init__(message)
@@ -64,6 +66,7 @@ class ConfigurationError(DataCompactError):
 
     code = "configuration_error"
     exit_code = 3
+    title = "配置错误 / configuration error"
 
 
 class InvalidInput(DataCompactError):
@@ -72,6 +75,7 @@ class InvalidInput(DataCompactError):
     status = 400
     code = "invalid_input"
     exit_code = 2
+    title = "输入无效 / invalid input"
 
 
 class InvalidIdentifier(InvalidInput):
@@ -109,6 +113,7 @@ class Unauthenticated(DataCompactError):
     status = 401
     code = "unauthenticated"
     exit_code = 4
+    title = "未认证 / not authenticated"
 
 
 class TokenExpired(Unauthenticated):
@@ -129,6 +134,7 @@ class Forbidden(DataCompactError):
     status = 403
     code = "forbidden"
     exit_code = 5
+    title = "无权限 / forbidden"
 
 
 class PolicyViolation(Forbidden):
@@ -143,6 +149,7 @@ class NotFound(DataCompactError):
     status = 404
     code = "not_found"
     exit_code = 6
+    title = "未找到 / not found"
 
 
 class Conflict(DataCompactError):
@@ -151,6 +158,7 @@ class Conflict(DataCompactError):
     status = 409
     code = "conflict"
     exit_code = 7
+    title = "冲突 / conflict"
 
 
 class DuplicateRegistration(Conflict):
@@ -171,6 +179,7 @@ class VerificationFailed(DataCompactError):
     status = 422
     code = "verification_failed"
     exit_code = 8
+    title = "验证失败 / verification failed"
 
 
 class StoreUnavailable(DataCompactError):
@@ -179,6 +188,7 @@ class StoreUnavailable(DataCompactError):
     status = 503
     code = "store_unavailable"
     exit_code = 9
+    title = "存储不可用 / store unavailable"
 
 
 ALL_ERRORS: tuple[type[DataCompactError], ...] = (

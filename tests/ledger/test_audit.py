@@ -594,22 +594,22 @@ def test_cli_verifies_and_prints_a_summary(auditor: Auditor, cli: typer.Typer) -
         (
             lambda s: s.entries.__setitem__(3, b"x"),
             8,
-            "验证失败 / verification failed [条目被篡改 / altered entry]: expected",
+            "验证失败 / verification failed [verification_failed] [条目被篡改 / altered entry]: expected",
         ),
         (
             lambda s: s.missing.add("tile/entries/001"),
             8,
-            "验证失败 / verification failed [条目缺失 / missing entry]: expected",
+            "验证失败 / verification failed [verification_failed] [条目缺失 / missing entry]: expected",
         ),
         (
             lambda s: s.overrides.__setitem__("checkpoint", b"junk"),
             2,
-            "输入无效 / invalid input [格式错误 / malformed]: expected",
+            "输入无效 / invalid input [malformed_input] [格式错误 / malformed]: expected",
         ),
         (
             lambda s: s.missing.add("checkpoint"),
             9,
-            "错误 / error [日志不可达 / unreachable]: expected",
+            "存储不可用 / store unavailable [store_unavailable] [日志不可达 / unreachable]: expected",
         ),
     ],
 )
@@ -637,7 +637,9 @@ def test_cli_fork_and_quorum(auditor: Auditor, cli: typer.Typer) -> None:
     served.note = served.cosigned(served.log.signed(10))
     result = runner.invoke(cli, _args(auditor))
     assert result.exit_code == 8
-    assert result.stderr.startswith("验证失败 / verification failed [分叉 / fork]")
+    assert result.stderr.startswith(
+        "验证失败 / verification failed [verification_failed] [分叉 / fork]"
+    )
     served.publish()
     served.note = served.cosigned(served.log.signed(600), [])
     result = runner.invoke(cli, _args(auditor))
@@ -650,7 +652,7 @@ def test_cli_bad_key_is_exit_2(auditor: Auditor, cli: typer.Typer) -> None:
     args[3] = "garbage"
     result = runner.invoke(cli, args)
     assert result.exit_code == 2
-    assert result.stderr.startswith("输入无效 / invalid input: expected")
+    assert result.stderr.startswith("输入无效 / invalid input [malformed_input]: expected")
 
 
 # --- over real HTTP --------------------------------------------------------------------------

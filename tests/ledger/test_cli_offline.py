@@ -37,12 +37,14 @@ def test_verify_note_failures_print_one_line(tmp_path: Path, memory_log: MemoryL
     other = memory_log.signer.verifier().vkey
     result = runner.invoke(verify_app, ["note", str(path), "--key", other])
     assert result.exit_code == 8
-    assert result.stderr.startswith("验证失败 / verification failed: expected")
+    assert result.stderr.startswith(
+        "验证失败 / verification failed [verification_failed]: expected"
+    )
     assert result.stderr.count("\n") == 1
     path.write_text("garbage")
     result = runner.invoke(verify_app, ["note", str(path), "--key", SUMDB_VKEY])
     assert result.exit_code == 2
-    assert result.stderr.startswith("输入无效 / invalid input: expected")
+    assert result.stderr.startswith("输入无效 / invalid input [malformed_input]: expected")
     result = runner.invoke(verify_app, ["note", str(tmp_path / "missing"), "--key", SUMDB_VKEY])
     assert result.exit_code == 6
     result = runner.invoke(verify_app, ["note", str(path), "--key", "not a key"])

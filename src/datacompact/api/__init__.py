@@ -63,7 +63,9 @@ def create_app(platform: Platform) -> FastAPI:
         try:
             checks = platform.check_ready()
         except DataCompactError as exc:
-            body = {"status": "not_ready", "error": exc.to_envelope()["error"]}
+            # No details: paths and file modes are for the operator's console,
+            # not for anonymous callers of a health probe.
+            body = {"status": "not_ready", "error": {"code": exc.code, "message": exc.message}}
             return JSONResponse(body, status_code=503)
         return JSONResponse({"status": "ready", "checks": checks})
 

@@ -16,43 +16,14 @@ from typing import Annotated
 import httpx
 import typer
 
-from datacompact.cli._output import JsonFlag
-from datacompact.errors import DataCompactError, InvalidInput, NotFound, VerificationFailed
-from datacompact.ledger.audit import AuditResult, Finding, audit_log
+from datacompact.cli._output import JsonFlag, handled
+from datacompact.ledger.audit import AuditResult, audit_log
+
 
 #: Chinese label of each finding; the English one is the finding's value.
-_LABELS: dict[str, str] = {
-    Finding.BAD_SIGNATURE: "签名无效",
-    Finding.QUORUM: "见证不足",
-    Finding.FORK: "分叉",
-    Finding.MISSING_ENTRY: "条目缺失",
-    Finding.ALTERED_ENTRY: "条目被篡改",
-    Finding.ALTERED_TILE: "哈希瓦片被篡改",
-    Finding.MISSING_TILE: "哈希瓦片缺失",
-    Finding.MALFORMED: "格式错误",
-    Finding.UNREACHABLE: "日志不可达",
-    Finding.STATE: "本地状态无效",
-}
-
-
 def make_client() -> httpx.Client | None:
     """The HTTP client to use; ``None`` lets the audit open its own. Tests replace this."""
     return None
-
-
-def _line(exc: DataCompactError) -> str:
-    finding = str(exc.details.get("finding", ""))
-    if isinstance(exc, VerificationFailed):
-        prefix = "验证失败 / verification failed"
-    elif isinstance(exc, InvalidInput):
-        prefix = "输入无效 / invalid input"
-    elif isinstance(exc, NotFound):
-        prefix = "未找到 / not found"
-    else:
-        prefix = "错误 / error"
-    if finding in _LABELS:
-        prefix = f"{prefix} [{_LABELS[finding]} / {finding.replace('_', ' ')}]"
-    return f"{prefix}: {exc.message}"
 
 
 def _summary(result: AuditResult) -> str:
@@ -88,7 +59,7 @@ def audit(
     as_json: JsonFlag = False,
 ) -> None:
     """审计日志 / Mirror a transparency log and recompute its tree from the entries."""
-    try:
+    with handled(as_json):
         result = audit_log(
             url=url,
             log_key=key,
@@ -98,12 +69,6 @@ def audit(
             client=make_client(),
             receipts=receipts,
         )
-    except DataCompactError as exc:
-        if as_json:
-            typer.echo(json.dumps(exc.to_envelope(), ensure_ascii=False), err=True)
-        else:
-            typer.echo(_line(exc), err=True)
-        raise typer.Exit(exc.exit_code) from exc
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     else:

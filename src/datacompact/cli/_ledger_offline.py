@@ -17,9 +17,9 @@ from typing import Annotated
 
 import typer
 
+from datacompact.cli._output import handled
 from datacompact.errors import (
     Conflict,
-    DataCompactError,
     InvalidInput,
     MalformedInput,
     NotFound,
@@ -47,27 +47,10 @@ witness_app = typer.Typer(
 _KEY_FILE_MODE = 0o600
 
 
-def _fail(exc: DataCompactError) -> typer.Exit:
-    if isinstance(exc, VerificationFailed):
-        prefix = "验证失败 / verification failed"
-    elif isinstance(exc, InvalidInput):
-        prefix = "输入无效 / invalid input"
-    elif isinstance(exc, NotFound):
-        prefix = "未找到 / not found"
-    elif isinstance(exc, Conflict):
-        prefix = "冲突 / conflict"
-    else:
-        prefix = "错误 / error"
-    typer.echo(f"{prefix}: {exc.message}", err=True)
-    return typer.Exit(exc.exit_code)
-
-
 def _run(action: Callable[[], str]) -> None:
     """Run one command body; print its success line or its one-line failure."""
-    try:
+    with handled():
         message = action()
-    except DataCompactError as exc:
-        raise _fail(exc) from exc
     typer.echo(message)
 
 
@@ -223,13 +206,14 @@ def witness_serve_command(
 
     from datacompact.ledger.witness import Witness, create_app, logs_from_vkeys
 
-    try:
+    with handled():
         signer = CosignatureSigner.from_skey(_read_bytes(key).decode("ascii", "replace"))
-        state.mkdir(parents=True, exist_ok=True)
+        try:
+            state.mkdir(parents=True, exist_ok=True)
+        except OSError as exc:
+            raise InvalidInput(
+                "状态目录不可用 / expected a usable state directory, got one that is not"
+            ) from exc
         witness = Witness(signer=signer, logs=logs_from_vkeys(log_key), state_dir=state)
-    except DataCompactError as exc:
-        raise _fail(exc) from exc
-    except OSError as exc:
-        raise _fail(InvalidInput("expected a usable state directory, got one that is not")) from exc
     typer.echo(f"witness {signer.verifier().vkey} listening on {host}:{port}", err=True)
     uvicorn.run(create_app(witness), host=host, port=port, log_level="warning")

@@ -52,9 +52,7 @@ def handled(as_json: bool = False) -> Iterator[None]:
             print(json.dumps(exc.to_envelope(), ensure_ascii=False), file=sys.stderr)
         else:
             err_console.print(
-                f"[bold red]错误 / error[/] {escape(f'[{exc.code}] {exc.message}')}",
-                highlight=False,
-                soft_wrap=True,
+                f"[bold red]{exc.title}[/] {escape(one_line(exc))}", highlight=False, soft_wrap=True
             )
         raise typer.Exit(exc.exit_code) from None
     except (typer.Exit, typer.Abort, KeyboardInterrupt):
@@ -69,6 +67,13 @@ def handled(as_json: bool = False) -> Iterator[None]:
             highlight=False,
         )
         raise typer.Exit(1) from None
+
+
+def one_line(exc: DataCompactError) -> str:
+    """``[code] [finding] message``: what follows the error's title on the console."""
+    label = exc.details.get("finding_label")
+    finding = f" [{label}]" if isinstance(label, str) else ""
+    return f"[{exc.code}]{finding}: {exc.message}"
 
 
 def emit(

@@ -50,16 +50,36 @@ class Finding(StrEnum):
     STATE = "state"
 
 
+_LABELS: dict[Finding, str] = {
+    Finding.BAD_SIGNATURE: "签名无效",
+    Finding.QUORUM: "见证不足",
+    Finding.FORK: "分叉",
+    Finding.MISSING_ENTRY: "条目缺失",
+    Finding.ALTERED_ENTRY: "条目被篡改",
+    Finding.ALTERED_TILE: "哈希瓦片被篡改",
+    Finding.MISSING_TILE: "哈希瓦片缺失",
+    Finding.BAD_RECEIPT: "回执无效",
+    Finding.MALFORMED: "格式错误",
+    Finding.UNREACHABLE: "日志不可达",
+    Finding.STATE: "本地状态无效",
+}
+
+
+def _tagged(finding: Finding) -> dict[str, str]:
+    label = f"{_LABELS[finding]} / {finding.value.replace('_', ' ')}"
+    return {"finding": finding.value, "finding_label": label}
+
+
 def error(
     cls: type[DataCompactError], finding: Finding, message: str, **details: Any
 ) -> DataCompactError:
     """An error of class ``cls`` whose ``details["finding"]`` is ``finding``."""
-    return cls(message, details={"finding": finding.value, **details})
+    return cls(message, details={**_tagged(finding), **details})
 
 
 def relabel(exc: DataCompactError, finding: Finding) -> DataCompactError:
     """Re-label a library error with a finding, keeping its class and message."""
-    return type(exc)(exc.message, details={**exc.details, "finding": finding.value})
+    return type(exc)(exc.message, details={**exc.details, **_tagged(finding)})
 
 
 class Fetcher:
