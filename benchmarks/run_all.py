@@ -21,6 +21,7 @@ SCRIPTS = (
     "privacy/bench_adult.py",
     "privacy/bench_synthetic.py",
     "privacy/bench_dp.py",
+    "ingest/bench_ingest.py",
 )
 
 

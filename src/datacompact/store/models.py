@@ -274,7 +274,11 @@ class WitnessProgress(Base):
 
 
 class Resource(Base):
-    """A registered data resource (数据资源) of one holder, with its grade and catalog facts."""
+    """A registered data resource (数据资源) of one holder, with its grade and catalog facts.
+
+    ``grade`` is ``core``, ``important`` or ``general-1`` … ``general-4``
+    (GB/T 43697-2024; ``catalog.grading``).
+    """
 
     __tablename__ = "resources"
 
@@ -292,9 +296,9 @@ class Resource(Base):
     open_type: Mapped[str] = mapped_column(String(16))
     category: Mapped[str | None] = mapped_column(String(16))
     grade: Mapped[str | None] = mapped_column(String(16))
-    level: Mapped[int | None] = mapped_column(Integer)
     personal: Mapped[bool] = mapped_column(Boolean, default=False)
     sensitive_personal: Mapped[bool] = mapped_column(Boolean, default=False)
+    sensitive_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
     grade_status: Mapped[str] = mapped_column(String(16), default="proposed")
     grade_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     search_terms: Mapped[str] = mapped_column(Text, default="")
@@ -335,6 +339,8 @@ class ResourceVersion(Base):
     source_encoding: Mapped[str | None] = mapped_column(String(32))
     columns: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     quality: Mapped[dict[str, Any]] = mapped_column(JSON)
+    pii: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
+    lineage: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     warnings: Mapped[list[str]] = mapped_column(JSON, default=list)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 

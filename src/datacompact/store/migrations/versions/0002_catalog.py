@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-29 02:40:55.686528
+Create Date: 2026-11-29 02:51:41.140080
 """
 
 from __future__ import annotations
@@ -36,9 +36,9 @@ def upgrade() -> None:
         sa.Column("open_type", sa.String(length=16), nullable=False),
         sa.Column("category", sa.String(length=16), nullable=True),
         sa.Column("grade", sa.String(length=16), nullable=True),
-        sa.Column("level", sa.Integer(), nullable=True),
         sa.Column("personal", sa.Boolean(), nullable=False),
         sa.Column("sensitive_personal", sa.Boolean(), nullable=False),
+        sa.Column("sensitive_categories", sa.JSON(), nullable=False),
         sa.Column("grade_status", sa.String(length=16), nullable=False),
         sa.Column("grade_reasons", sa.JSON(), nullable=False),
         sa.Column("search_terms", sa.Text(), nullable=False),
@@ -82,6 +82,8 @@ def upgrade() -> None:
         sa.Column("source_encoding", sa.String(length=32), nullable=True),
         sa.Column("columns", sa.JSON(), nullable=False),
         sa.Column("quality", sa.JSON(), nullable=False),
+        sa.Column("pii", sa.JSON(), nullable=False),
+        sa.Column("lineage", sa.JSON(), nullable=False),
         sa.Column("warnings", sa.JSON(), nullable=False),
         sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
