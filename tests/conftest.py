@@ -321,7 +321,7 @@ def _city_home(tmp_path_factory: pytest.TempPathFactory) -> Path:
     home = tmp_path_factory.mktemp("city") / "home"
     platform = Platform(Settings(home=home))
     platform.initialize()
-    build_demo(platform)
+    build_demo(platform, datasets_scale=0.01)
     platform.close()
     return home
 

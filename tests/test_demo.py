@@ -17,7 +17,7 @@ from datacompact.errors import Conflict
 from datacompact.platform import Platform
 from datacompact.registry import tokens
 from datacompact.registry.tokens import authenticate
-from datacompact.store.models import Event, Member, Participant
+from datacompact.store.models import Event, Member, Participant, Resource
 
 from .conftest import World
 
@@ -107,7 +107,7 @@ def test_build_demo_is_idempotent(city: Platform) -> None:
     events = event_count(city)
     tokens = {e["user"]: e["token"] for e in credentials_of(city)}
     participants = len(participants_of(city))
-    summary = build_demo(city)
+    summary = build_demo(city, datasets_scale=0.01)
     assert event_count(city) == events
     assert {e["user"]: e["token"] for e in credentials_of(city)} == tokens
     assert len(participants_of(city)) == participants == summary["participants"]
@@ -129,7 +129,7 @@ def test_cast_is_deterministic() -> None:
 def test_demo_builds_on_postgresql(backend: str, empty_platform: Platform) -> None:
     if backend == "sqlite":
         pytest.skip("the session-wide city fixture already builds the demo on SQLite")
-    summary = build_demo(empty_platform)
+    summary = build_demo(empty_platform, datasets_scale=0.01)
     rows = participants_of(empty_platform)
     assert len(rows) == summary["participants"] == len(build_cast())
     assert {p.status for p in rows} == {"approved"}
@@ -149,7 +149,7 @@ def test_a_revoked_demo_token_is_replaced_and_logged_on_the_next_run(city: Platf
         issued_before = session.scalar(
             select(func.count()).select_from(Event).where(Event.type == "token.issued")
         )
-    build_demo(city)
+    build_demo(city, datasets_scale=0.01)
     fresh = credentials_of(city)[0]
     assert fresh["user"] == first["user"] and fresh["token"] != first["token"]
     with city.db.read() as session:
@@ -160,3 +160,23 @@ def test_a_revoked_demo_token_is_replaced_and_logged_on_the_next_run(city: Platf
             select(func.count()).select_from(Event).where(Event.type == "token.issued")
         )
     assert issued_after == (issued_before or 0) + 1
+
+
+def test_the_city_registers_its_datasets_graded_and_profiled(city: Platform) -> None:
+    from datacompact.demo._city import build_cast as cast_of
+    from datacompact.demo._datasets import write_datasets
+
+    with city.db.read() as session:
+        rows = {r.name: r for r in session.scalars(select(Resource))}
+        specs = write_datasets(city.settings.home / "check", cast=cast_of(), rows_scale=0.01)
+        assert {s.name_zh for s in specs} == set(rows)
+        for spec in specs:
+            resource = rows[spec.name_zh]
+            assert resource.grade == spec.grade.by_volume(spec.persons).code
+            assert resource.grade_status in ("confirmed", "overridden")
+            version = resource.versions[-1]
+            assert version.rows == spec.rows and version.quality["overall"] is not None
+            found = {f["type"] for f in version.pii}
+            expected = {t for types in spec.pii.values() for t in types}
+            # Every finding is a true one; sparse types may stay below detection at this scale.
+            assert found <= expected | {"person_name", "address", "date_of_birth"}, spec.key

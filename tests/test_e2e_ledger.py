@@ -104,7 +104,7 @@ def test_served_log_is_witnessed_and_audited(tmp_path: Path, processes: Processe
 
     env["DATACOMPACT_WITNESS_POLICY"] = str(tmp_path / "policy")
     env["DATACOMPACT_CHECKPOINT_INTERVAL_SECONDS"] = "1"
-    assert _run(env, "demo", "--no-serve").returncode == 0
+    assert _run(env, "demo", "--no-serve", "--scale", "0.01").returncode == 0
     port = _free_port()
     processes.start(env, "serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}"

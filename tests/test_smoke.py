@@ -47,7 +47,7 @@ def datacompact(*args: str) -> list[str]:
 @pytest.fixture
 def server(env: dict[str, str], home: Path, tmp_path: Path) -> Iterator[str]:
     built = subprocess.run(
-        datacompact("demo", "--no-serve", "--json"),
+        datacompact("demo", "--no-serve", "--scale", "0.01", "--json"),
         env=env,
         capture_output=True,
         text=True,

@@ -67,6 +67,11 @@ class Settings(BaseSettings):
         ge=0,
         description="How often `serve` signs a checkpoint when the log grew; 0 turns it off.",
     )
+    public_base_url: str = Field(
+        default="http://127.0.0.1:8000",
+        pattern=r"^https?://[^\s]+$",
+        description="Base URL under which catalog exports name datasets and offers.",
+    )
     witness_policy: Path | None = Field(
         default=None,
         description="C2SP tlog-policy file naming the witnesses (with URLs) and the quorum.",

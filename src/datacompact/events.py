@@ -69,6 +69,12 @@ class EventType(StrEnum):
     MEMBER_DEACTIVATED = "member.deactivated"
     TOKEN_ISSUED = "token.issued"
     TOKEN_REVOKED = "token.revoked"
+    RESOURCE_REGISTERED = "resource.registered"
+    RESOURCE_VERSION_INGESTED = "resource.version_ingested"
+    RESOURCE_GRADE_PROPOSED = "resource.grade_proposed"
+    RESOURCE_GRADE_CONFIRMED = "resource.grade_confirmed"
+    RESOURCE_GRADE_OVERRIDDEN = "resource.grade_overridden"
+    RESOURCE_DICTIONARY_UPDATED = "resource.dictionary_updated"
 
 
 def canonical_json(value: Any) -> bytes:

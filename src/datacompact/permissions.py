@@ -126,6 +126,11 @@ class LedgerResource(Resource):
 
 
 @dataclass(frozen=True, slots=True)
+class CatalogResource(Resource):
+    """A data resource; ``participant_id`` is its holder."""
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     reason: str
@@ -166,6 +171,21 @@ class Actions:
     )
     TOKEN_MANAGE = _a(
         "token.manage", "签发、查看或吊销令牌 / issue, list or revoke tokens", Scope.SELF
+    )
+    RESOURCE_REGISTER = _a(
+        "resource.register",
+        "登记数据资源或新版本 / register a data resource or a new version",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.DATA_STEWARD,
+    )
+    RESOURCE_READ = _a("resource.read", "查看数据目录 / read the catalog", Scope.PLATFORM)
+    RESOURCE_CURATE = _a(
+        "resource.curate",
+        "确认或调整分级、编辑数据字典 / confirm or override the grade, edit the dictionary",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.DATA_STEWARD,
     )
     LEDGER_READ = _a("ledger.read", "查看事件日志 / read the event log", Scope.PLATFORM)
     LEDGER_CHECKPOINT = _a(

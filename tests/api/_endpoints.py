@@ -14,6 +14,9 @@ from typing import Any
 
 from sqlalchemy import func, select
 
+from datacompact.catalog.inbox import inbox_folder
+from datacompact.catalog.resources import register_resource
+from datacompact.catalog.schemas import ResourceBase
 from datacompact.events import EventType
 from datacompact.store.models import Event
 
@@ -216,6 +219,58 @@ ENDPOINTS: dict[str, Endpoint] = {
     "ledger.proof": Endpoint(
         "GET", "/ledger/proof/{index}", lambda w, a, r, t: Call("GET", "/ledger/proof/0")
     ),
+    "resources.register": Endpoint(
+        "POST",
+        "/api/v1/resources",
+        lambda w, a, r, t: Call(
+            "POST", "/api/v1/resources", {**RESOURCE, "inbox_file": _inbox(w, a)}
+        ),
+        EventType.RESOURCE_REGISTERED,
+    ),
+    "resources.add_version": Endpoint(
+        "POST",
+        "/api/v1/resources/{resource_id}/versions",
+        lambda w, a, r, t: Call(
+            "POST",
+            f"/api/v1/resources/{_resource_of(w, t)}/versions",
+            {"inbox_file": _inbox(w, a)},
+        ),
+        EventType.RESOURCE_VERSION_INGESTED,
+    ),
+    "resources.search": Endpoint(
+        "GET",
+        "/api/v1/resources",
+        lambda w, a, r, t: Call("GET", "/api/v1/resources", params={"q": "名册"}),
+    ),
+    "resources.show": Endpoint(
+        "GET",
+        "/api/v1/resources/{resource_id}",
+        lambda w, a, r, t: Call("GET", f"/api/v1/resources/{_resource_of(w, t)}"),
+    ),
+    "resources.grade": Endpoint(
+        "POST",
+        "/api/v1/resources/{resource_id}/grade",
+        lambda w, a, r, t: Call(
+            "POST", f"/api/v1/resources/{_resource_of(w, t)}/grade", {"decision": "confirm"}
+        ),
+        EventType.RESOURCE_GRADE_CONFIRMED,
+    ),
+    "resources.dictionary": Endpoint(
+        "PATCH",
+        "/api/v1/resources/{resource_id}/dictionary",
+        lambda w, a, r, t: Call(
+            "PATCH",
+            f"/api/v1/resources/{_resource_of(w, t)}/dictionary",
+            {"columns": [{"name": "部门", "description": "所属部门"}]},
+        ),
+        EventType.RESOURCE_DICTIONARY_UPDATED,
+    ),
+    "catalog.turtle": Endpoint(
+        "GET", "/api/v1/catalog.ttl", lambda w, a, r, t: Call("GET", "/api/v1/catalog.ttl")
+    ),
+    "catalog.jsonld": Endpoint(
+        "GET", "/api/v1/catalog.jsonld", lambda w, a, r, t: Call("GET", "/api/v1/catalog.jsonld")
+    ),
     # Signing a checkpoint records no event: the signed checkpoint is its own record.
     "ledger.sign": Endpoint(
         "POST",
@@ -233,3 +288,38 @@ def event_count(world: World) -> int:
 def _token_of_member(world: World, member_id: int) -> str:
     key = next(k for k, v in world.members.items() if v == member_id)
     return world.tokens[key]
+
+
+RESOURCE = {
+    "name": "部门人员名册",
+    "tags": ["名册"],
+    "share_type": "conditional",
+    "open_type": "not_open",
+    "update_frequency": "monthly",
+}
+_ROSTER = "部门,人数\n综合处,12\n财务处,8\n信息处,15\n"
+
+
+def _inbox(world: World, participant: str) -> str:
+    """A small file placed in the participant's inbox; its name for ``inbox_file``."""
+    folder = inbox_folder(world.platform.settings.home, world.ids[participant])
+    folder.mkdir(parents=True, exist_ok=True)
+    (folder / "roster.csv").write_text(_ROSTER, encoding="utf-8")
+    return "roster.csv"
+
+
+def _resource_of(world: World, participant: str) -> int:
+    """A resource held by ``participant``, registered through the service on first use."""
+    key = f"{participant}.resource"
+    if key not in world.ids:
+        file = world.platform.settings.home / f"{participant}-roster.csv"
+        file.write_text(_ROSTER, encoding="utf-8")
+        recorded = register_resource(
+            db=world.platform.db,
+            home=world.platform.settings.home,
+            actor=world.principal(f"{participant}.admin"),
+            data=ResourceBase.model_validate(RESOURCE),
+            file=file,
+        )
+        world.ids[key] = recorded.value.id
+    return world.ids[key]

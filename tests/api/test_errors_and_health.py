@@ -315,7 +315,8 @@ def test_receipt_log_index_is_the_new_event(client: ApiClient, world: World, nam
     )
     assert 200 <= response.status_code < 300, response.text
     index = response.json()["receipt"]["log_index"]
-    assert index == before + 1 == last_seq(world.platform)
+    # The receipt is the call's first event; an ingestion records a few more after it.
+    assert index == before + 1 <= last_seq(world.platform)
     with world.platform.db.read() as session:
         event = session.get(Event, index)
         assert event is not None and event.type == endpoint.event

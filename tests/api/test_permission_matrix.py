@@ -45,6 +45,8 @@ PUBLIC = {
 # endpoint -> {target: roles allowed}. "own" is the actor's participant (or the
 # actor's fellow member), "other" another participant (or one of its members).
 # Endpoints without a target object are listed under "own" only.
+STEWARD = frozenset({"admin", "data_steward"})
+
 EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "healthz": {"own": EVERYONE},
     "readyz": {"own": EVERYONE},
@@ -74,6 +76,14 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "ledger.tile": {"own": EVERYONE},
     "ledger.proof": {"own": EVERYONE},
     "ledger.sign": {"own": frozenset({"admin", "auditor"})},
+    "resources.register": {"own": STEWARD},
+    "resources.add_version": {"own": STEWARD, "other": NOBODY},
+    "resources.search": {"own": EVERYONE},
+    "resources.show": {"own": EVERYONE, "other": EVERYONE},
+    "resources.grade": {"own": STEWARD, "other": NOBODY},
+    "resources.dictionary": {"own": STEWARD, "other": NOBODY},
+    "catalog.turtle": {"own": EVERYONE},
+    "catalog.jsonld": {"own": EVERYONE},
 }
 
 # Decisions on participants depend on the actor's kind: under data_governance

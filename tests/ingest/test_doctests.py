@@ -10,6 +10,7 @@ import pytest
 MODULES = [
     "datacompact.ingest._common",
     "datacompact.ingest._encoding",
+    "datacompact.ingest._pii_rules",
     "datacompact.ingest.readers",
     "datacompact.ingest.schema",
 ]

@@ -15,7 +15,7 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from datacompact import __version__
-from datacompact.api import _errors, events, ledger, members, participants
+from datacompact.api import _errors, events, ledger, members, participants, resources
 from datacompact.api._limits import BodyLimit
 from datacompact.errors import DataCompactError
 from datacompact.platform import Platform
@@ -50,7 +50,13 @@ def create_app(platform: Platform) -> FastAPI:
     app.state.platform = platform
     _errors.install(app)
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
-    for router in (participants.router, members.router, events.router, ledger.api):
+    for router in (
+        participants.router,
+        members.router,
+        resources.router,
+        events.router,
+        ledger.api,
+    ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ledger.public)
 

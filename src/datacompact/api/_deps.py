@@ -59,6 +59,13 @@ def reading(request: Request, credentials: Credentials) -> Iterator[tuple[Sessio
         yield session, _principal(platform, session, credentials)
 
 
+def authenticated(request: Request, credentials: Credentials) -> Principal:
+    """The principal, for services that manage their own transactions (long ingestions)."""
+    platform = platform_of(request)
+    with platform.db.read() as session:
+        return _principal(platform, session, credentials)
+
+
 def receipt(data: Any, log_index: int) -> dict[str, Any]:
     """The body of a state-changing response: the result and its log entry's index."""
     return {"data": data, "receipt": {"log_index": log_index}}

@@ -7,8 +7,6 @@ IRIs are needed, so they are listed here instead of being fetched.
 
 from __future__ import annotations
 
-from enum import StrEnum
-
 from rdflib import Namespace, URIRef
 
 _EU = "http://publications.europa.eu/resource/authority/"
@@ -19,22 +17,6 @@ LANGUAGE = Namespace(_EU + "language/")
 DATA_THEME = Namespace(_EU + "data-theme/")
 DATA_THEME_SCHEME = URIRef(_EU + "data-theme")
 IANA = "https://www.iana.org/assignments/media-types/"
-
-
-class ShareType(StrEnum):
-    """共享类型 of a government data resource (sharing between government units)."""
-
-    UNCONDITIONAL = "unconditional"
-    CONDITIONAL = "conditional"
-    NOT_SHARED = "not_shared"
-
-
-class OpenType(StrEnum):
-    """开放类型 of a public data resource (opening to society)."""
-
-    OPEN = "open"
-    CONDITIONAL_OPEN = "conditional_open"
-    NOT_OPEN = "not_open"
 
 
 # access-right code → (中文, English) label
@@ -57,6 +39,7 @@ FORMATS: dict[str, tuple[str, str]] = {
 FREQUENCIES: dict[str, str] = {
     "realtime": "UPDATE_CONT",
     "continuous": "UPDATE_CONT",
+    "hourly": "HOURLY",
     "daily": "DAILY",
     "weekly": "WEEKLY",
     "monthly": "MONTHLY",

@@ -36,7 +36,7 @@ from rdflib import RDF, RDFS, BNode, Graph, Literal, Namespace, URIRef
 from rdflib.namespace import DCAT, DCTERMS, FOAF, SKOS, XSD
 
 from datacompact.catalog import _dcat_vocab as _vocab
-from datacompact.catalog._dcat_vocab import OpenType, ShareType
+from datacompact.catalog._types import OpenType, ShareType
 from datacompact.errors import InvalidInput
 
 __all__ = [

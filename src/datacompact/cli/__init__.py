@@ -11,6 +11,7 @@ import typer
 
 from datacompact import __version__
 from datacompact.cli._audit import audit
+from datacompact.cli._catalog import catalog_app, resources_app
 from datacompact.cli._context import open_platform
 from datacompact.cli._ledger import ledger_app
 from datacompact.cli._ledger_offline import verify_app, witness_app
@@ -27,6 +28,8 @@ app = typer.Typer(
 )
 app.add_typer(participants_app, name="participants")
 app.add_typer(tokens_app, name="tokens")
+app.add_typer(resources_app, name="resources")
+app.add_typer(catalog_app, name="catalog")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(verify_app, name="verify")
 app.add_typer(witness_app, name="witness")
@@ -86,6 +89,12 @@ def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
 @app.command()
 def demo(
     no_serve: Annotated[bool, typer.Option("--no-serve", help="只生成不启动 / build only")] = False,
+    scale: Annotated[
+        float,
+        typer.Option(
+            min=0.0, max=100.0, help="演示数据集规模，0 为不登记 / dataset size, 0 for none"
+        ),
+    ] = 1.0,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
     as_json: JsonFlag = False,
@@ -96,7 +105,7 @@ def demo(
     with handled(as_json):
         platform = open_platform(must_exist=False)
         platform.initialize()
-        summary = build_demo(platform)
+        summary = build_demo(platform, datasets_scale=scale or None)
         platform.close()
         emit(summary, as_json=as_json, title="演示城市 / demo city")
         if not no_serve:

@@ -35,7 +35,7 @@ from typing import Literal
 
 ShareType = Literal["unconditional", "conditional", "not_shared"]
 OpenType = Literal["open", "conditional_open", "not_open"]
-Frequency = Literal["hourly", "daily", "monthly", "quarterly", "annual"]
+Frequency = Literal["hourly", "daily", "monthly", "quarterly", "yearly"]
 # The detector's names (datacompact.ingest); the grading rules read date_of_birth as birth_date.
 PII_TYPES = (
     "resident_id",

@@ -159,6 +159,7 @@ def connect(*, memory_limit: str = "1GB", threads: int | None = None) -> duckdb.
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET autoinstall_known_extensions = false")
     con.execute("SET autoload_known_extensions = false")
+    con.execute("SET enable_progress_bar = false")  # it would draw on the caller's stderr
     if threads is not None:
         con.execute(f"SET threads = {int(threads)}")
     return con

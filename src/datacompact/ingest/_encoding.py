@@ -4,9 +4,11 @@ Government CSV files come in UTF-8, UTF-8 with a BOM, GBK (Windows code page
 936, what Excel writes on a Chinese Windows) and GB 18030. DuckDB reads only
 UTF-8 without its ``encodings`` extension, which an air-gapped host cannot
 install, so GBK and GB 18030 are transcoded to UTF-8 as a stream: the file is
-decoded in 1 MiB chunks with Python's incremental decoder and the UTF-8 bytes
-are written to a pipe that DuckDB reads (see :mod:`datacompact.ingest._csv`).
-Memory stays flat whatever the file size.
+decoded in 1 MiB chunks (GBK by the C library's ``iconv`` off the GIL when it
+agrees with Python's codec, see :mod:`._iconv`; otherwise, and for GB 18030, by
+Python's incremental decoder) and the UTF-8 bytes are written to a pipe that
+DuckDB reads (see :mod:`datacompact.ingest._csv`). Memory stays flat whatever
+the file size.
 """
 
 from __future__ import annotations
@@ -20,6 +22,7 @@ from pathlib import Path
 import charset_normalizer
 
 from datacompact.errors import InvalidInput, MalformedInput
+from datacompact.ingest._iconv import IconvError, gbk_converter
 
 #: Encodings the readers accept, by the name reported in ``Source.encoding``.
 ENCODINGS = ("utf-8", "utf-8-sig", "gbk", "gb18030")
@@ -201,27 +204,46 @@ def transcode(
     original bytes, so the SHA-256 of the source costs no second read.
     """
     decoder = codecs.getincrementaldecoder(encoding)("strict")
+    fast = gbk_converter() if encoding == "gbk" else None
     lines = 0
     total = 0
-    with src.open("rb") as f:
-        while chunk := f.read(CHUNK):
-            if stop():
-                break
-            if hasher is not None:
-                hasher.update(chunk)
+    try:
+        with src.open("rb") as f:
+            while chunk := f.read(CHUNK):
+                if stop():
+                    return total
+                if hasher is not None:
+                    hasher.update(chunk)
+                total += len(chunk)
+                if fast is not None:
+                    try:
+                        write(fast.convert(chunk))
+                    except IconvError:
+                        # Python's codec decides, and names the line (see ._iconv).
+                        # The pending bytes are a lead byte at most: never a newline.
+                        chunk = fast.pending + chunk
+                        fast.close()
+                        fast = None
+                    else:
+                        lines += chunk.count(b"\n")
+                        continue
+                try:
+                    text = decoder.decode(chunk)
+                except UnicodeDecodeError as exc:
+                    raise DecodeFailure(
+                        lines + chunk.count(b"\n", 0, exc.start) + 1, "invalid"
+                    ) from exc
+                lines += chunk.count(b"\n")
+                write(text.encode("utf-8"))
+            if fast is not None and fast.pending:
+                raise DecodeFailure(lines + 1, "truncated")
             try:
-                text = decoder.decode(chunk)
+                write(decoder.decode(b"", final=True).encode("utf-8"))
             except UnicodeDecodeError as exc:
-                raise DecodeFailure(
-                    lines + chunk.count(b"\n", 0, exc.start) + 1, "invalid"
-                ) from exc
-            lines += chunk.count(b"\n")
-            total += len(chunk)
-            write(text.encode("utf-8"))
-        try:
-            write(decoder.decode(b"", final=True).encode("utf-8"))
-        except UnicodeDecodeError as exc:
-            raise DecodeFailure(lines + 1, "truncated") from exc
+                raise DecodeFailure(lines + 1, "truncated") from exc
+    finally:
+        if fast is not None:
+            fast.close()
     return total
 
 

@@ -17,8 +17,12 @@ from __future__ import annotations
 import datetime as dt
 from collections.abc import Callable
 from dataclasses import dataclass
+from typing import Any
 
+import numpy as np
 import phonenumbers
+import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 from stdnum import luhn
 from stdnum.cn import ric, uscc
 from stdnum.exceptions import ValidationError
@@ -89,6 +93,50 @@ def _ric_sql(v: str) -> str:
         f"(try_strptime(substr({v}, 7, 8), '%Y%m%d') IS NOT NULL "
         f"AND substr('10X98765432', (({' + '.join(terms)}) % 11)::INTEGER + 1, 1) = upper({v}[18]))"
     )
+
+
+_DAYS = np.array([0, 31, 28, 31, 30, 31, 30, 31, 31, 30, 31, 30, 31])
+_RIC_CHECK = np.frombuffer(b"10X98765432", dtype=np.uint8)
+
+
+def ric_sex(values: Any) -> Any:
+    """Per value, ``1`` (odd 17th digit, GB 11643-1999 §5.3: a man) or ``0`` for a valid
+    resident ID, ``null`` otherwise: the verdict of :func:`_ric_sql` on ``upper(trim(v))``,
+    vectorized with numpy over the Arrow buffers (used as a DuckDB UDF by quality
+    profiling, where the SQL form cost 0.45 s per million rows).
+
+    >>> ids = ["11010519491231002x", " 110105194912310011 ", "110105194902300011", None]
+    >>> ric_sex(pa.array(ids)).to_pylist()
+    [0, 1, None, None]
+    """
+    if isinstance(values, pa.ChunkedArray):
+        values = values.combine_chunks()
+    if not pa.types.is_string(values.type):
+        values = values.cast(pa.string())
+    values = pc.utf8_trim(values, " ")  # DuckDB's trim() strips spaces only
+    n = len(values)
+    result = np.full(n, -1, dtype=np.int8)
+    _, offsets_buffer, data_buffer = values.buffers()
+    offsets = np.frombuffer(offsets_buffer, dtype=np.int32)[values.offset : values.offset + n + 1]
+    rows = np.flatnonzero(np.diff(offsets) == 18)
+    if rows.size and data_buffer is not None:
+        data = np.frombuffer(data_buffer, dtype=np.uint8)
+        chars = data[offsets[rows][:, None] + np.arange(18)]
+        digits = chars[:, :17].astype(np.int64) - 48
+        last = np.where(chars[:, 17] == ord("x"), ord("X"), chars[:, 17])
+        ok = ((digits >= 0) & (digits <= 9)).all(axis=1) & (digits[:, 0] >= 1)
+        ok &= ((last >= ord("0")) & (last <= ord("9"))) | (last == ord("X"))
+        digits = np.where(ok[:, None], digits, 0)
+        year = digits[:, 6:10] @ np.array([1000, 100, 10, 1])
+        month = digits[:, 10] * 10 + digits[:, 11]
+        day = digits[:, 12] * 10 + digits[:, 13]
+        leap = (year % 4 == 0) & ((year % 100 != 0) | (year % 400 == 0))
+        days = _DAYS[np.clip(month, 0, 12)] + ((month == 2) & leap)
+        ok &= (year >= 1800) & (year <= 2099) & (month >= 1) & (month <= 12)
+        ok &= (day >= 1) & (day <= days)
+        ok &= _RIC_CHECK[(digits[:, :17] @ np.array(_RIC_WEIGHTS)) % 11] == last
+        result[rows[ok]] = digits[ok, 16] % 2
+    return pa.array(result, mask=result < 0)
 
 
 def _uscc_sql(v: str) -> str:

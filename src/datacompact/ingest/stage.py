@@ -13,6 +13,7 @@ from __future__ import annotations
 import contextlib
 import hashlib
 import os
+import queue
 import secrets
 import threading
 from collections.abc import Callable
@@ -30,6 +31,13 @@ from datacompact.ingest._encoding import sha256_file
 from datacompact.ingest.readers import Source
 
 __all__ = ["Progress", "Staged", "stage_to_parquet"]
+
+#: Batches are buffered into row groups of about this many rows (or bytes):
+#: one small row group per 64k-row batch cost 1.7 times the writer's CPU time
+#: of 1M-row groups and a file 30 % larger (dictionaries and statistics are
+#: per row group), and later scans read fewer, larger pages.
+ROW_GROUP_ROWS = 1 << 20
+ROW_GROUP_BYTES = 128 << 20
 
 #: ``progress(rows_done, rows_total)``; the total is ``None`` when unknown (CSV, JSON Lines).
 Progress = Callable[[int, int | None], None]
@@ -145,18 +153,27 @@ def _write(
     compression: str,
 ) -> tuple[int, Any]:
     rows = 0
-    writer: Any = None
+    writer: _RowGroupWriter | None = None
     try:
         batches = source.batches()
         try:
+            pending: list[Any] = []
+            pending_rows = pending_bytes = 0
             for batch in batches:
                 _check_cells(batch, rows, max_cell_bytes)
                 if writer is None:
-                    writer = pq.ParquetWriter(temp, batch.schema, compression=compression)
-                writer.write_batch(batch)
+                    writer = _RowGroupWriter(temp, batch.schema, compression)
+                pending.append(batch)
+                pending_rows += batch.num_rows
+                pending_bytes += batch.nbytes
                 rows += batch.num_rows
+                if pending_rows >= ROW_GROUP_ROWS or pending_bytes >= ROW_GROUP_BYTES:
+                    writer.put(pa.Table.from_batches(pending))
+                    pending, pending_rows, pending_bytes = [], 0, 0
                 if progress is not None:
                     progress(rows, source.total_rows)
+            if writer is not None and pending:
+                writer.put(pa.Table.from_batches(pending))
         finally:
             # Close the reader's generator now, not at garbage collection: it
             # stops the transcoding thread and the DuckDB scan (interrupts too).
@@ -165,8 +182,8 @@ def _write(
                 close()
         if writer is None:
             schema = pa.schema([(name, pa.string()) for name in source.columns])
-            writer = pq.ParquetWriter(temp, schema, compression=compression)
-        schema = writer.schema
+            writer = _RowGroupWriter(temp, schema, compression)
+        schema = writer.finish()
     except (pa.ArrowInvalid, pa.ArrowTypeError) as exc:
         raise MalformedInput(
             "记录与列定义不一致 / expected records matching the columns, got inconsistent ones"
@@ -175,8 +192,63 @@ def _write(
         raise DataCompactError("无法写入暂存文件 / could not write the staged file") from exc
     finally:
         if writer is not None:
-            writer.close()
+            writer.abort()
     return rows, schema
+
+
+class _RowGroupWriter(threading.Thread):
+    """Writes row groups on its own thread while the reader parses the next ones.
+
+    pyarrow releases the GIL while it encodes and compresses, so the DuckDB
+    scan (and the transcoder feeding it) keep running during a write instead
+    of waiting for the next pull. At most two tables wait in the queue.
+    """
+
+    def __init__(self, path: Path, schema: Any, compression: str) -> None:
+        super().__init__(name="datacompact-parquet-writer", daemon=True)
+        self._writer = pq.ParquetWriter(path, schema, compression=compression)
+        self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
+        self._error: BaseException | None = None
+        self._closed = False
+        self.start()
+
+    def run(self) -> None:
+        while (table := self._queue.get()) is not None:
+            if self._error is None:
+                try:
+                    self._writer.write_table(table, row_group_size=table.num_rows)
+                except BaseException as exc:  # noqa: B036 - handed to the caller's thread
+                    self._error = exc
+
+    def _raise(self) -> None:
+        if self._error is not None:
+            raise self._error
+
+    def put(self, table: Any) -> None:
+        self._raise()
+        self._queue.put(table)
+
+    def finish(self) -> Any:
+        """Write what is queued, close the file and return its schema."""
+        self._queue.put(None)
+        self.join()
+        self._raise()
+        self._closed = True
+        self._writer.close()
+        return self._writer.schema
+
+    def abort(self) -> None:
+        """Stop after the row group being written (on errors and interrupts); idempotent."""
+        if self.is_alive():
+            with contextlib.suppress(queue.Empty):
+                while True:
+                    self._queue.get_nowait()
+            self._queue.put(None)
+            self.join()
+        if not self._closed:
+            self._closed = True
+            with contextlib.suppress(Exception):
+                self._writer.close()
 
 
 def _check_cells(batch: Any, rows_before: int, limit: int) -> None:

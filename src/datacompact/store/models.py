@@ -315,7 +315,11 @@ class Resource(Base):
             "share_type IN ('unconditional', 'conditional', 'not_shared')", name="share_type"
         ),
         CheckConstraint("open_type IN ('open', 'conditional_open', 'not_open')", name="open_type"),
-        CheckConstraint("grade IS NULL OR grade IN ('core', 'important', 'general')", name="grade"),
+        CheckConstraint(
+            "grade IS NULL OR grade IN ('core', 'important', 'general-1', 'general-2', "
+            "'general-3', 'general-4')",
+            name="grade",
+        ),
         CheckConstraint(
             "grade_status IN ('proposed', 'confirmed', 'overridden')", name="grade_status"
         ),

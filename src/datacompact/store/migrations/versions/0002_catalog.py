@@ -2,7 +2,7 @@
 
 Revision ID: 0002
 Revises: 0001
-Create Date: 2026-11-29 02:51:41.140080
+Create Date: 2026-11-29 02:54:31.085316
 """
 
 from __future__ import annotations
@@ -45,7 +45,7 @@ def upgrade() -> None:
         sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
         sa.Column("updated_at", datacompact.store._base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
-            "grade IS NULL OR grade IN ('core', 'important', 'general')",
+            "grade IS NULL OR grade IN ('core', 'important', 'general-1', 'general-2', 'general-3', 'general-4')",
             name=op.f("ck_resources_grade"),
         ),
         sa.CheckConstraint(

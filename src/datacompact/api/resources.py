@@ -1,0 +1,146 @@
+"""Routes of the catalog (thin: parse, call one service, render)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request, Response
+
+from datacompact.api._deps import (
+    Credentials,
+    ObjectId,
+    authenticated,
+    platform_of,
+    reading,
+    receipt,
+    writing,
+)
+from datacompact.catalog import resources as service
+from datacompact.catalog.export import export_catalog
+from datacompact.catalog.inbox import inbox_file
+from datacompact.catalog.schemas import (
+    DictionaryEdit,
+    GradeCode,
+    GradeDecisionIn,
+    ResourceCreate,
+    VersionCreate,
+)
+from datacompact.errors import InvalidInput
+
+router = APIRouter(tags=["catalog"])
+
+
+def _inbox_path(request: Request, participant_id: int | None, name: str | None) -> Any:
+    if not name or participant_id is None:
+        raise InvalidInput(
+            "需指定收件箱文件 / expected inbox_file naming a file in your inbox",
+            details={"field": "inbox_file"},
+        )
+    return inbox_file(platform_of(request).settings.home, participant_id, name)
+
+
+@router.post("/resources", status_code=201, summary="登记数据资源 / register a data resource")
+def register(body: ResourceCreate, request: Request, credentials: Credentials) -> dict[str, Any]:
+    platform = platform_of(request)
+    actor = authenticated(request, credentials)
+    recorded = service.register_resource(
+        db=platform.db,
+        home=platform.settings.home,
+        actor=actor,
+        data=body,
+        file=_inbox_path(request, actor.participant_id, body.inbox_file),
+        encoding=body.encoding,
+        sheet=body.sheet,
+    )
+    return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.post(
+    "/resources/{resource_id}/versions", status_code=201, summary="新增版本 / ingest a new version"
+)
+def add_version(
+    resource_id: ObjectId, body: VersionCreate, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    platform = platform_of(request)
+    actor = authenticated(request, credentials)
+    recorded = service.ingest_version(
+        db=platform.db,
+        home=platform.settings.home,
+        actor=actor,
+        resource_id=resource_id,
+        file=_inbox_path(request, actor.participant_id, body.inbox_file),
+        encoding=body.encoding,
+        sheet=body.sheet,
+    )
+    return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.get("/resources", summary="检索目录 / search the catalog")
+def search(
+    request: Request,
+    credentials: Credentials,
+    q: str = Query("", max_length=200),
+    holder_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    grade: GradeCode | None = None,
+    share_type: str | None = Query(None, pattern="^(unconditional|conditional|not_shared)$"),
+    theme: str | None = Query(None, max_length=50),
+    limit: int = Query(50, ge=1, le=500),
+) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        rows = service.search_resources(
+            session=session,
+            actor=actor,
+            query=q,
+            holder_id=holder_id,
+            grade=grade,
+            share_type=share_type,
+            theme=theme,
+            limit=limit,
+        )
+        return {"data": [r.model_dump(mode="json") for r in rows]}
+
+
+@router.get("/resources/{resource_id}", summary="资源详情 / show a resource")
+def show(resource_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        found = service.get_resource(session=session, actor=actor, resource_id=resource_id)
+        return {"data": found.model_dump(mode="json")}
+
+
+@router.post("/resources/{resource_id}/grade", summary="确认或调整分级 / decide the grade")
+def grade(
+    resource_id: ObjectId, body: GradeDecisionIn, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    with writing(request, credentials) as (session, actor):
+        recorded = service.decide_grade(
+            session=session, actor=actor, resource_id=resource_id, decision=body
+        )
+        return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.patch("/resources/{resource_id}/dictionary", summary="编辑数据字典 / edit the dictionary")
+def dictionary(
+    resource_id: ObjectId, body: DictionaryEdit, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    with writing(request, credentials) as (session, actor):
+        recorded = service.update_dictionary(
+            session=session, actor=actor, resource_id=resource_id, edits=body.columns
+        )
+        return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+def _export(request: Request, credentials: Credentials, fmt: str, media: str) -> Response:
+    base = platform_of(request).settings.public_base_url
+    with reading(request, credentials) as (session, actor):
+        text = export_catalog(session=session, actor=actor, base_url=base, fmt=fmt)
+    return Response(text, media_type=media)
+
+
+@router.get("/catalog.ttl", summary="DCAT-AP 目录（Turtle）/ the catalog as DCAT-AP Turtle")
+def catalog_turtle(request: Request, credentials: Credentials) -> Response:
+    return _export(request, credentials, "turtle", "text/turtle; charset=utf-8")
+
+
+@router.get("/catalog.jsonld", summary="DCAT-AP 目录（JSON-LD）/ the catalog as DCAT-AP JSON-LD")
+def catalog_jsonld(request: Request, credentials: Credentials) -> Response:
+    return _export(request, credentials, "jsonld", "application/ld+json")

@@ -1,0 +1,438 @@
+"""Catalog services: register resources, ingest versions, decide grades, search, export.
+
+Registration and ingestion are long: the file is staged and measured first
+(``_analysis``), outside any transaction, into a folder of its own under
+``$DATACOMPACT_HOME/resources``; then one write transaction stores the rows and
+the log events. If that transaction fails the staged folder is removed, so no
+version is ever visible without its rows and events, nor the reverse.
+"""
+
+from __future__ import annotations
+
+import secrets
+from collections.abc import Sequence
+from pathlib import Path
+from typing import Any
+
+from sqlalchemy import func, select
+from sqlalchemy.orm import Session
+
+from datacompact.catalog import _analysis, codes, search
+from datacompact.catalog._analysis import Analysis, Progress
+from datacompact.catalog.schemas import (
+    ColumnEdit,
+    GradeCode,
+    GradeDecisionIn,
+    ResourceBase,
+    ResourcePublic,
+    VersionPublic,
+)
+from datacompact.errors import InvalidInput, NotFound
+from datacompact.events import EventType, NewEvent, Recorded, record_events
+from datacompact.permissions import Actions, CatalogResource, Principal, authorize
+from datacompact.registry import _lookup as lookup
+from datacompact.store.models import Participant, Resource, ResourceVersion
+from datacompact.store.session import Database
+
+RESOURCES_DIR = "resources"
+
+
+def _resource(session: Session, resource_id: int, *, lock: bool = False) -> Resource:
+    row = session.get(Resource, resource_id, with_for_update=lock)
+    if row is None:
+        raise NotFound("数据资源不存在 / resource not found", details={"resource_id": resource_id})
+    return row
+
+
+def _reasons(analysis: Analysis) -> list[dict[str, Any]]:
+    return [
+        {
+            "rule": r.rule,
+            "grade": r.grade.value if r.grade else None,
+            "text": r.text,
+            "source": r.source,
+            "column": r.column,
+        }
+        for r in analysis.proposal.reasons
+    ]
+
+
+def _columns(analysis: Analysis) -> list[dict[str, Any]]:
+    graded = {c.name: c for c in analysis.proposal.columns}
+    out = []
+    for spec in analysis.dictionary.columns:
+        column = spec.to_dict()
+        grade = graded.get(spec.name)
+        column["grade"] = grade.grade.value if grade else None
+        column["personal"] = grade.personal.value if grade else None
+        column["pii"] = [
+            {k: v for k, v in f.to_dict().items() if k != "column"}
+            for f in analysis.findings
+            if f.column == spec.name
+        ]
+        out.append(column)
+    return out
+
+
+def _version_row(
+    resource: Resource, number: int, home: Path, analysis: Analysis
+) -> ResourceVersion:
+    staged = analysis.staged
+    return ResourceVersion(
+        resource=resource,
+        number=number,
+        path=str(staged.path.relative_to(home)),
+        rows=staged.rows,
+        bytes=staged.size_bytes,
+        source_sha256=staged.source_sha256,
+        source_format=str(staged.detected.get("format", "")),
+        source_encoding=staged.detected.get("encoding"),
+        columns=_columns(analysis),
+        quality=analysis.quality.to_dict(),
+        pii=[f.to_dict() for f in analysis.findings],
+        lineage=list(analysis.lineage),
+        warnings=[w.message for w in staged.warnings],
+    )
+
+
+def _apply_proposal(resource: Resource, analysis: Analysis) -> None:
+    proposal = analysis.proposal
+    resource.category = proposal.category.value
+    resource.grade = proposal.grade.value
+    resource.personal = proposal.personal.value != "none"
+    resource.sensitive_personal = bool(proposal.sensitive)
+    resource.sensitive_categories = sorted(s.value for s in proposal.sensitive)
+    resource.grade_status = "proposed"
+    resource.grade_reasons = _reasons(analysis)
+
+
+def _version_events(resource: Resource, version: ResourceVersion) -> list[NewEvent]:
+    return [
+        NewEvent(
+            EventType.RESOURCE_VERSION_INGESTED,
+            "resource",
+            resource.id,
+            {
+                "code": resource.code,
+                "version": version.number,
+                "rows": version.rows,
+                "columns": len(version.columns),
+                "source_sha256": version.source_sha256,
+            },
+        ),
+        NewEvent(
+            EventType.RESOURCE_GRADE_PROPOSED,
+            "resource",
+            resource.id,
+            {
+                "version": version.number,
+                "category": resource.category,
+                "grade": resource.grade,
+                "rules": sorted({r["rule"] for r in resource.grade_reasons}),
+            },
+        ),
+    ]
+
+
+def _staging_folder(home: Path, holder_id: int) -> Path:
+    # A fresh, unguessable folder per ingestion: a failed one is removed whole.
+    return home / RESOURCES_DIR / str(holder_id) / secrets.token_hex(8)
+
+
+def register_resource(
+    *,
+    db: Database,
+    home: Path,
+    actor: Principal,
+    data: ResourceBase,
+    file: Path,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    progress: Progress | None = None,
+) -> Recorded[ResourcePublic]:
+    """Register a resource of the actor's participant from ``file`` (version 1)."""
+    holder_id = actor.participant_id
+    resource_ref = CatalogResource(participant_id=holder_id)
+    with db.read() as session:
+        authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=resource_ref)
+        assert holder_id is not None
+        holder = lookup.participant(session, holder_id)
+        kind = holder.kind
+    folder = _staging_folder(home, holder_id)
+    analysis = _analysis.analyze_file(
+        file=file,
+        dest=folder / "v1.parquet",
+        holder_kind=kind,
+        tags=data.tags,
+        frequency=data.update_frequency.value,
+        job_name=f"ingest/{holder_id}/{file.name}",
+        encoding=encoding,
+        sheet=sheet,
+        progress=progress,
+    )
+    try:
+        with db.write() as session:
+            authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=resource_ref)
+            # Sequences are per holder: lock the holder so two registrations
+            # cannot take the same number.
+            holder = lookup.participant(session, holder_id, lock=True)
+            sequence = 1 + (
+                session.scalar(select(func.count()).where(Resource.holder_id == holder.id)) or 0
+            )
+            code = codes.make_code(
+                region=holder.region_code, holder_uscc=holder.uscc, sequence=sequence
+            )
+            resource = Resource(
+                code=code.text,
+                holder_id=holder.id,
+                search_terms=" ".join(
+                    search.terms(" ".join([data.name, data.name_en or "", *data.tags]))
+                ),
+                **data.model_dump(mode="json", include=set(ResourceBase.model_fields)),
+            )
+            _apply_proposal(resource, analysis)
+            session.add(resource)
+            session.flush()
+            version = _version_row(resource, 1, home, analysis)
+            session.add(version)
+            session.flush()
+            recorded = record_events(
+                session,
+                actor=actor,
+                events=[
+                    NewEvent(
+                        EventType.RESOURCE_REGISTERED,
+                        "resource",
+                        resource.id,
+                        {
+                            "code": resource.code,
+                            "holder_id": holder.id,
+                            "share_type": resource.share_type,
+                            "open_type": resource.open_type,
+                        },
+                    ),
+                    *_version_events(resource, version),
+                ],
+            )
+            return Recorded(view(resource), recorded[0].seq)
+    except BaseException:
+        _analysis.remove_staged(folder / "v1.parquet")
+        raise
+
+
+def ingest_version(
+    *,
+    db: Database,
+    home: Path,
+    actor: Principal,
+    resource_id: int,
+    file: Path,
+    encoding: str | None = None,
+    sheet: str | int | None = None,
+    progress: Progress | None = None,
+) -> Recorded[ResourcePublic]:
+    """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept."""
+    with db.read() as session:
+        resource = _resource(session, resource_id)
+        ref = CatalogResource(participant_id=resource.holder_id)
+        authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=ref)
+        kind = resource.holder.kind
+        tags, frequency, code = list(resource.tags), resource.update_frequency, resource.code
+    folder = _staging_folder(home, ref.participant_id or 0)
+    analysis = _analysis.analyze_file(
+        file=file,
+        dest=folder / "data.parquet",
+        holder_kind=kind,
+        tags=tags,
+        frequency=frequency,
+        job_name=f"ingest/{code}",
+        encoding=encoding,
+        sheet=sheet,
+        progress=progress,
+    )
+    try:
+        with db.write() as session:
+            resource = _resource(session, resource_id, lock=True)
+            authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=ref)
+            number = 1 + max((v.number for v in resource.versions), default=0)
+            _apply_proposal(resource, analysis)
+            version = _version_row(resource, number, home, analysis)
+            session.add(version)
+            session.flush()
+            recorded = record_events(
+                session, actor=actor, events=_version_events(resource, version)
+            )
+            return Recorded(view(resource), recorded[0].seq)
+    except BaseException:
+        _analysis.remove_staged(folder / "data.parquet")
+        raise
+
+
+def decide_grade(
+    *, session: Session, actor: Principal, resource_id: int, decision: GradeDecisionIn
+) -> Recorded[ResourcePublic]:
+    """A data steward confirms the proposed grade or overrides it with a reason."""
+    resource = _resource(session, resource_id, lock=True)
+    authorize(
+        actor=actor,
+        action=Actions.RESOURCE_CURATE,
+        resource=CatalogResource(participant_id=resource.holder_id),
+    )
+    if decision.decision == "confirm":
+        if decision.grade is not None and decision.grade.value != resource.grade:
+            raise InvalidInput(
+                "确认时不能改变分级，请使用 override / confirming keeps the proposed grade; "
+                "use override to change it",
+                details={"field": "grade"},
+            )
+        resource.grade_status = "confirmed"
+        event_type, payload = EventType.RESOURCE_GRADE_CONFIRMED, {"grade": resource.grade}
+    else:
+        if decision.grade is None or not decision.reason:
+            raise InvalidInput(
+                "调整分级需给出分级和理由 / an override needs a grade and a reason",
+                details={"fields": ["grade", "reason"]},
+            )
+        previous = resource.grade
+        resource.grade = decision.grade.value
+        resource.grade_status = "overridden"
+        event_type = EventType.RESOURCE_GRADE_OVERRIDDEN
+        payload = {"from": previous, "to": resource.grade, "reason": decision.reason}
+    (event,) = record_events(
+        session,
+        actor=actor,
+        events=[NewEvent(event_type, "resource", resource.id, payload)],
+    )
+    return Recorded(view(resource), event.seq)
+
+
+def update_dictionary(
+    *, session: Session, actor: Principal, resource_id: int, edits: Sequence[ColumnEdit]
+) -> Recorded[ResourcePublic]:
+    """Edit descriptions, units and code lists of the latest version's columns."""
+    resource = _resource(session, resource_id, lock=True)
+    authorize(
+        actor=actor,
+        action=Actions.RESOURCE_CURATE,
+        resource=CatalogResource(participant_id=resource.holder_id),
+    )
+    latest = resource.versions[-1]
+    columns = [dict(c) for c in latest.columns]
+    by_name = {c["name"]: c for c in columns}
+    for edit in edits:
+        column = by_name.get(edit.name)
+        if column is None:
+            raise InvalidInput(
+                f"列不存在 / no column named '{edit.name}' in the latest version",
+                details={"column": edit.name},
+            )
+        for field in ("description", "unit", "code_list"):
+            value = getattr(edit, field)
+            if value is not None:
+                column[field] = value
+    latest.columns = columns
+    (event,) = record_events(
+        session,
+        actor=actor,
+        events=[
+            NewEvent(
+                EventType.RESOURCE_DICTIONARY_UPDATED,
+                "resource",
+                resource.id,
+                {"version": latest.number, "columns": sorted(e.name for e in edits)},
+            )
+        ],
+    )
+    return Recorded(view(resource), event.seq)
+
+
+def get_resource(*, session: Session, actor: Principal, resource_id: int) -> ResourcePublic:
+    resource = _resource(session, resource_id)
+    authorize(
+        actor=actor,
+        action=Actions.RESOURCE_READ,
+        resource=CatalogResource(participant_id=resource.holder_id),
+    )
+    return view(resource)
+
+
+def search_resources(
+    *,
+    session: Session,
+    actor: Principal,
+    query: str = "",
+    holder_id: int | None = None,
+    grade: GradeCode | None = None,
+    share_type: str | None = None,
+    theme: str | None = None,
+    limit: int = 50,
+) -> list[ResourcePublic]:
+    """Full text (jieba for Chinese) over names, tags and descriptions, with filters."""
+    authorize(actor=actor, action=Actions.RESOURCE_READ, resource=CatalogResource())
+    rows = select(Resource).order_by(Resource.id)
+    if holder_id is not None:
+        rows = rows.where(Resource.holder_id == holder_id)
+    if grade is not None:
+        rows = rows.where(Resource.grade == grade.value)
+    if share_type is not None:
+        rows = rows.where(Resource.share_type == share_type)
+    candidates = [r for r in session.scalars(rows) if theme is None or theme in r.themes]
+    documents = [
+        search.Document(
+            id=str(r.id),
+            fields={
+                "name_zh": r.name,
+                "name_en": r.name_en or "",
+                "tags": " ".join(r.tags),
+                "description_zh": r.description,
+            },
+        )
+        for r in candidates
+    ]
+    by_id = {str(r.id): r for r in candidates}
+    return [view(by_id[hit.id]) for hit in search.rank(query, documents, limit=limit)]
+
+
+def _version_view(version: ResourceVersion) -> VersionPublic:
+    return VersionPublic(
+        number=version.number,
+        rows=version.rows,
+        bytes=version.bytes,
+        source_sha256=version.source_sha256,
+        source_format=version.source_format,
+        source_encoding=version.source_encoding,
+        columns=version.columns,
+        pii=version.pii,
+        quality=version.quality,
+        warnings=version.warnings,
+        created_at=version.created_at,
+    )
+
+
+def view(resource: Resource) -> ResourcePublic:
+    holder: Participant = resource.holder
+    return ResourcePublic(
+        id=resource.id,
+        code=resource.code,
+        holder_id=resource.holder_id,
+        holder_name=holder.name,
+        name=resource.name,
+        name_en=resource.name_en,
+        description=resource.description,
+        source_system=resource.source_system,
+        themes=resource.themes,
+        tags=resource.tags,
+        update_frequency=resource.update_frequency,
+        share_type=resource.share_type,
+        open_type=resource.open_type,
+        category=resource.category,
+        grade=resource.grade,
+        personal=resource.personal,
+        sensitive_personal=resource.sensitive_personal,
+        sensitive_categories=resource.sensitive_categories,
+        grade_status=resource.grade_status,
+        grade_reasons=resource.grade_reasons,
+        versions=len(resource.versions),
+        latest=_version_view(resource.versions[-1]) if resource.versions else None,
+        created_at=resource.created_at,
+    )

@@ -1,0 +1,120 @@
+"""Pydantic schemas of the catalog: what the API and CLI read and write (STYLE.md §9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from enum import StrEnum
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+from datacompact.catalog._types import OpenType, ShareType
+
+
+class UpdateFrequency(StrEnum):
+    REALTIME = "realtime"
+    HOURLY = "hourly"
+    DAILY = "daily"
+    WEEKLY = "weekly"
+    MONTHLY = "monthly"
+    QUARTERLY = "quarterly"
+    YEARLY = "yearly"
+    IRREGULAR = "irregular"
+
+
+class GradeCode(StrEnum):
+    GENERAL_1 = "general-1"
+    GENERAL_2 = "general-2"
+    GENERAL_3 = "general-3"
+    GENERAL_4 = "general-4"
+    IMPORTANT = "important"
+    CORE = "core"
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResourceBase(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    name_en: str | None = Field(default=None, max_length=200)
+    description: str = Field(default="", max_length=4000)
+    source_system: str | None = Field(default=None, max_length=200)
+    themes: list[str] = Field(default_factory=list, max_length=20)
+    tags: list[str] = Field(default_factory=list, max_length=50)
+    update_frequency: UpdateFrequency = UpdateFrequency.IRREGULAR
+    share_type: ShareType = ShareType.CONDITIONAL
+    open_type: OpenType = OpenType.NOT_OPEN
+
+
+class ResourceCreate(ResourceBase):
+    """A registration. ``inbox_file`` names a file in the participant's inbox (API only)."""
+
+    inbox_file: str | None = Field(default=None, max_length=255)
+    encoding: str | None = Field(default=None, max_length=20)
+    sheet: str | None = Field(default=None, max_length=100)
+
+
+class VersionCreate(Strict):
+    inbox_file: str = Field(min_length=1, max_length=255)
+    encoding: str | None = Field(default=None, max_length=20)
+    sheet: str | None = Field(default=None, max_length=100)
+
+
+class GradeDecisionIn(Strict):
+    """Confirm the proposed grade, or override it (a reason is then required)."""
+
+    decision: str = Field(pattern="^(confirm|override)$")
+    grade: GradeCode | None = None
+    reason: str | None = Field(default=None, min_length=2, max_length=1000)
+
+
+class ColumnEdit(Strict):
+    name: str = Field(min_length=1, max_length=200)
+    description: str | None = Field(default=None, max_length=1000)
+    unit: str | None = Field(default=None, max_length=50)
+    code_list: dict[str, str] | None = None
+
+
+class DictionaryEdit(Strict):
+    columns: list[ColumnEdit] = Field(min_length=1, max_length=2048)
+
+
+class VersionPublic(BaseModel):
+    number: int
+    rows: int
+    bytes: int
+    source_sha256: str
+    source_format: str
+    source_encoding: str | None
+    columns: list[dict[str, Any]]
+    pii: list[dict[str, Any]]
+    quality: dict[str, Any]
+    warnings: list[str]
+    created_at: datetime
+
+
+class ResourcePublic(BaseModel):
+    id: int
+    code: str
+    holder_id: int
+    holder_name: str
+    name: str
+    name_en: str | None
+    description: str
+    source_system: str | None
+    themes: list[str]
+    tags: list[str]
+    update_frequency: str
+    share_type: str
+    open_type: str
+    category: str | None
+    grade: str | None
+    personal: bool
+    sensitive_personal: bool
+    sensitive_categories: list[str]
+    grade_status: str
+    grade_reasons: list[dict[str, Any]]
+    versions: int
+    latest: VersionPublic | None
+    created_at: datetime
