@@ -265,6 +265,21 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         EventType.RESOURCE_DICTIONARY_UPDATED,
     ),
+    "resources.conformance": Endpoint(
+        "POST",
+        "/api/v1/resources/{resource_id}/conformance",
+        lambda w, a, r, t: Call(
+            "POST", f"/api/v1/resources/{_resource_of(w, t)}/conformance", STANDARDIZE
+        ),
+    ),
+    "resources.standardized": Endpoint(
+        "POST",
+        "/api/v1/resources/{resource_id}/standardized",
+        lambda w, a, r, t: Call(
+            "POST", f"/api/v1/resources/{_resource_of(w, t)}/standardized", STANDARDIZE
+        ),
+        EventType.RESOURCE_VERSION_INGESTED,
+    ),
     "catalog.turtle": Endpoint(
         "GET", "/api/v1/catalog.ttl", lambda w, a, r, t: Call("GET", "/api/v1/catalog.ttl")
     ),
@@ -296,6 +311,9 @@ RESOURCE = {
     "share_type": "conditional",
     "open_type": "not_open",
     "update_frequency": "monthly",
+}
+STANDARDIZE = {
+    "mappings": [{"column": "部门", "standard": "GB/T 4754-2017", "element": "industry_section"}]
 }
 _ROSTER = "部门,人数\n综合处,12\n财务处,8\n信息处,15\n"
 

@@ -82,6 +82,8 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "resources.show": {"own": EVERYONE, "other": EVERYONE},
     "resources.grade": {"own": STEWARD, "other": NOBODY},
     "resources.dictionary": {"own": STEWARD, "other": NOBODY},
+    "resources.conformance": {"own": STEWARD, "other": NOBODY},
+    "resources.standardized": {"own": STEWARD, "other": NOBODY},
     "catalog.turtle": {"own": EVERYONE},
     "catalog.jsonld": {"own": EVERYONE},
 }

@@ -269,3 +269,53 @@ def test_register_through_the_api(client: ApiClient, world: World) -> None:
         headers=bearer(world, "department.data_steward"),
     )
     assert escape.status_code == 400
+
+
+SEX = [{"column": "性别", "standard": "GB/T 2261.1-2003", "element": "sex"}]
+
+
+def _sex_csv(path: Path) -> Path:
+    values = ["男", "女", "1", "2", "男性", "unknown"] * 10
+    path.write_text("编号,性别\n" + "".join(f"{i},{v}\n" for i, v in enumerate(values)), "utf-8")
+    return path
+
+
+def test_conformance_and_a_standardized_version(world: World, tmp_path: Path) -> None:
+    from datacompact.catalog import standardize
+    from datacompact.catalog.schemas import MappingIn
+
+    resource_id = _register(world, _sex_csv(tmp_path / "sex.csv"))
+    steward = world.principal("department.data_steward")
+    mappings = [MappingIn.model_validate(m) for m in SEX]
+    home = world.platform.settings.home
+    with world.platform.db.read() as session:
+        report = standardize.conformance_report(
+            session=session, home=home, actor=steward, resource_id=resource_id, mappings=mappings
+        )
+    (element,) = report["elements"]
+    assert element["values"] == 60 and 0 < element["percent"] < 100
+    derived = standardize.derive_standard_version(
+        db=world.platform.db, home=home, actor=steward, resource_id=resource_id, mappings=mappings
+    ).value
+    assert derived.versions == 2 and derived.latest is not None
+    with world.platform.db.read() as session:
+        again = standardize.conformance_report(
+            session=session, home=home, actor=steward, resource_id=resource_id, mappings=mappings
+        )
+        (after,) = again["elements"]
+        assert after["failing"] == 0  # unmappable spellings became nulls, counted apart
+        version = session.scalars(
+            select(ResourceVersion).where(ResourceVersion.resource_id == resource_id)
+        ).all()[-1]
+        assert [e["job"]["facets"]["jobType"]["jobType"] for e in version.lineage] == [
+            "DERIVATION",
+            "DERIVATION",
+        ]
+    with pytest.raises(Forbidden), world.platform.db.read() as session:
+        standardize.conformance_report(
+            session=session,
+            home=home,
+            actor=world.principal("enterprise.data_steward"),
+            resource_id=resource_id,
+            mappings=mappings,
+        )

@@ -158,3 +158,17 @@ def test_bad_options(tmp_path: Path) -> None:
     for options in ({"format": "xml"}, {"header_rows": 99}, {"delimiter": "::"}):
         with pytest.raises(InvalidInput):
             open_source(tmp_path / "a.csv", **options)  # type: ignore[arg-type]
+
+
+@pytest.mark.parametrize(
+    ("tail", "line"),
+    [(b"9,\x80\n", 100_002), (b"9,\xff\xff\n", 100_002), (b"9,\xd5", 100_002)],
+)
+def test_undecodable_bytes_late_in_a_large_gbk_file(tmp_path: Path, tail: bytes, line: int) -> None:
+    # Far past the sample, so the streaming transcoder (not detection) finds them;
+    # a lone 0x80 is the euro sign in code page 936 but not GBK for Python.
+    body = "".join(f"{i},{SECRET}张三\n" for i in range(100_000)).encode("gbk")
+    path = tmp_path / "late.csv"
+    path.write_bytes("编号,备注\n".encode("gbk") + body + tail)
+    error = _fails(MalformedInput, path, tmp_path)
+    assert error.details["line"] == line

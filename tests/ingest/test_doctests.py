@@ -11,6 +11,7 @@ MODULES = [
     "datacompact.ingest._common",
     "datacompact.ingest._encoding",
     "datacompact.ingest._pii_rules",
+    "datacompact.ingest.pii",
     "datacompact.ingest.readers",
     "datacompact.ingest.schema",
 ]

@@ -120,3 +120,30 @@ def test_bad_rules(people: Path) -> None:
         profile_quality(people, rules=QualityRules(checksums={"sfzh": "iban"}))  # type: ignore[dict-item]
     with pytest.raises(InvalidInput):
         ConsistencyRule.compare("start", "LIKE", "end")
+
+
+def test_vectorized_resident_id_check_agrees_with_the_sql_rule() -> None:
+    import duckdb
+    import pyarrow as pa
+    from stdnum.cn import ric
+
+    from datacompact.ingest._pii_rules import RULE_BY_TYPE, ric_sex
+
+    stems = ["11010519491231002", "33010620000229001", "33010619000229001", "01010519491231001"]
+    stems += ["11010517991231001", "11010520991231001", "11010519491301001", "11010519490431001"]
+    values: list[str | None] = [None, "", "  ", "1101051949123100", "11010519491231002XX"]
+    for stem in stems:
+        good = ric.calc_check_digit(stem + "0")
+        values += [stem + good, stem + good.lower(), f" {stem}{good} ", stem + "Y", stem + "0"]
+    values += ["１１０１０５１９４９１２３１００２Ｘ", "11010519491231002\tX"]
+    sql = RULE_BY_TYPE["resident_id"].full("upper(trim(v))")
+    con = duckdb.connect()
+    expected = [
+        row[0]
+        for row in con.execute(
+            f"SELECT coalesce({sql}, false) FROM unnest(?) WITH ORDINALITY AS t(v, i) ORDER BY i",
+            [values],
+        ).fetchall()
+    ]
+    got = [v is not None for v in ric_sex(pa.array(values, pa.string())).to_pylist()]
+    assert got == expected and any(got) and not all(got)

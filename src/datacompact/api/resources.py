@@ -16,6 +16,7 @@ from datacompact.api._deps import (
     writing,
 )
 from datacompact.catalog import resources as service
+from datacompact.catalog import standardize
 from datacompact.catalog.export import export_catalog
 from datacompact.catalog.inbox import inbox_file
 from datacompact.catalog.schemas import (
@@ -23,6 +24,7 @@ from datacompact.catalog.schemas import (
     GradeCode,
     GradeDecisionIn,
     ResourceCreate,
+    StandardizeIn,
     VersionCreate,
 )
 from datacompact.errors import InvalidInput
@@ -127,6 +129,40 @@ def dictionary(
             session=session, actor=actor, resource_id=resource_id, edits=body.columns
         )
         return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.post(
+    "/resources/{resource_id}/conformance", summary="标准符合性 / conformance to data standards"
+)
+def conformance(
+    resource_id: ObjectId, body: StandardizeIn, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    home = platform_of(request).settings.home
+    with reading(request, credentials) as (session, actor):
+        report = standardize.conformance_report(
+            session=session, home=home, actor=actor, resource_id=resource_id, mappings=body.mappings
+        )
+        return {"data": report}
+
+
+@router.post(
+    "/resources/{resource_id}/standardized",
+    status_code=201,
+    summary="按标准派生新版本 / derive a version in the standards' form",
+)
+def standardized(
+    resource_id: ObjectId, body: StandardizeIn, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    platform = platform_of(request)
+    actor = authenticated(request, credentials)
+    recorded = standardize.derive_standard_version(
+        db=platform.db,
+        home=platform.settings.home,
+        actor=actor,
+        resource_id=resource_id,
+        mappings=body.mappings,
+    )
+    return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
 
 def _export(request: Request, credentials: Credentials, fmt: str, media: str) -> Response:

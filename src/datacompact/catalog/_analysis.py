@@ -109,13 +109,14 @@ def analyze_file(
     tags: Sequence[str],
     frequency: str,
     job_name: str,
+    job_kind: lineage.JobKind = lineage.JobKind.INGESTION,
     encoding: str | None = None,
     sheet: str | int | None = None,
     progress: Progress | None = None,
 ) -> Analysis:
     """Stage ``file`` to ``dest`` and measure it; on any failure ``dest`` is gone."""
     run = lineage.new_run_id()
-    job = lineage.Job(namespace="datacompact", name=job_name, kind=lineage.JobKind.INGESTION)
+    job = lineage.Job(namespace="datacompact", name=job_name, kind=job_kind)
     source_ds = lineage.LineageDataset(namespace="file", name=file.name)
     started = lineage.run_event(
         event_type=lineage.EventType.START, run_id=run, job=job, inputs=[source_ds]

@@ -19,6 +19,7 @@ from sqlalchemy.orm import Session
 
 from datacompact.catalog import _analysis, codes, search
 from datacompact.catalog._analysis import Analysis, Progress
+from datacompact.catalog.lineage import JobKind
 from datacompact.catalog.schemas import (
     ColumnEdit,
     GradeCode,
@@ -106,20 +107,20 @@ def _apply_proposal(resource: Resource, analysis: Analysis) -> None:
     resource.grade_reasons = _reasons(analysis)
 
 
-def _version_events(resource: Resource, version: ResourceVersion) -> list[NewEvent]:
+def _version_events(
+    resource: Resource, version: ResourceVersion, derived_from: int | None = None
+) -> list[NewEvent]:
+    ingested: dict[str, Any] = {
+        "code": resource.code,
+        "version": version.number,
+        "rows": version.rows,
+        "columns": len(version.columns),
+        "source_sha256": version.source_sha256,
+    }
+    if derived_from is not None:
+        ingested["derived_from"] = derived_from
     return [
-        NewEvent(
-            EventType.RESOURCE_VERSION_INGESTED,
-            "resource",
-            resource.id,
-            {
-                "code": resource.code,
-                "version": version.number,
-                "rows": version.rows,
-                "columns": len(version.columns),
-                "source_sha256": version.source_sha256,
-            },
-        ),
+        NewEvent(EventType.RESOURCE_VERSION_INGESTED, "resource", resource.id, ingested),
         NewEvent(
             EventType.RESOURCE_GRADE_PROPOSED,
             "resource",
@@ -230,8 +231,13 @@ def ingest_version(
     encoding: str | None = None,
     sheet: str | int | None = None,
     progress: Progress | None = None,
+    job_kind: JobKind = JobKind.INGESTION,
+    derived_from: int | None = None,
 ) -> Recorded[ResourcePublic]:
-    """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept."""
+    """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept.
+
+    ``derived_from`` names the version a derivation (``job_kind``) started from.
+    """
     with db.read() as session:
         resource = _resource(session, resource_id)
         ref = CatalogResource(participant_id=resource.holder_id)
@@ -245,7 +251,8 @@ def ingest_version(
         holder_kind=kind,
         tags=tags,
         frequency=frequency,
-        job_name=f"ingest/{code}",
+        job_name=f"{job_kind.value.lower()}/{code}",
+        job_kind=job_kind,
         encoding=encoding,
         sheet=sheet,
         progress=progress,
@@ -260,7 +267,7 @@ def ingest_version(
             session.add(version)
             session.flush()
             recorded = record_events(
-                session, actor=actor, events=_version_events(resource, version)
+                session, actor=actor, events=_version_events(resource, version, derived_from)
             )
             return Recorded(view(resource), recorded[0].seq)
     except BaseException:

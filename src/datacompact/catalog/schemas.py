@@ -118,3 +118,16 @@ class ResourcePublic(BaseModel):
     versions: int
     latest: VersionPublic | None
     created_at: datetime
+
+
+class MappingIn(Strict):
+    """One column mapped to a data element of a standard (e.g. ``GB/T 2261.1-2003`` ``sex``)."""
+
+    column: str = Field(min_length=1, max_length=200)
+    standard: str = Field(min_length=1, max_length=100)
+    element: str = Field(min_length=1, max_length=100)
+    aliases: dict[str, str] = Field(default_factory=dict, max_length=1000)
+
+
+class StandardizeIn(Strict):
+    mappings: list[MappingIn] = Field(min_length=1, max_length=200)

@@ -165,3 +165,54 @@ def export(
                 fmt=fmt,
             )
         typer.echo(text)
+
+
+@resources_app.command("conform")
+def conform(
+    resource_id: int,
+    mapping: Annotated[
+        list[str],
+        typer.Option(
+            "--map", help="列=标准:数据元，如 性别=GB/T 2261.1-2003:sex / COLUMN=STANDARD:ELEMENT"
+        ),
+    ],
+    derive: Annotated[
+        bool, typer.Option("--derive", help="按标准派生新版本 / also derive a standardized version")
+    ] = False,
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """数据标准符合性报告（可派生标准化版本）/ conformance to data standards."""
+    from datacompact.catalog import standardize
+    from datacompact.catalog.schemas import MappingIn
+    from datacompact.errors import InvalidInput
+
+    with handled(as_json):
+        mappings = []
+        for item in mapping:
+            column, _, target = item.partition("=")
+            standard, _, element = target.rpartition(":")
+            if not column or not standard or not element:
+                raise InvalidInput(
+                    "映射格式应为 列=标准:数据元 / expected --map COLUMN=STANDARD:ELEMENT",
+                    details={"option": "--map"},
+                )
+            mappings.append(MappingIn(column=column, standard=standard, element=element))
+        platform = open_platform()
+        home = platform.settings.home
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            report = standardize.conformance_report(
+                session=session, home=home, actor=actor, resource_id=resource_id, mappings=mappings
+            )
+        emit(
+            report["elements"], as_json=as_json, columns=("column", "element", "values", "percent")
+        )
+        if derive:
+            recorded = standardize.derive_standard_version(
+                db=platform.db, home=home, actor=actor, resource_id=resource_id, mappings=mappings
+            )
+            emit(
+                {"versions": recorded.value.versions, "log_index": recorded.log_index},
+                as_json=as_json,
+            )

@@ -220,7 +220,9 @@ def transcode(
                         write(fast.convert(chunk))
                     except IconvError:
                         # Python's codec decides, and names the line (see ._iconv).
-                        # The pending bytes are a lead byte at most: never a newline.
+                        # The pending bytes are an incomplete character: a GBK lead
+                        # byte (0x81-0xFE; trail bytes are 0x40-0xFE, GB 18030-2005
+                        # §5.2 table 1), never a newline, so the line count holds.
                         chunk = fast.pending + chunk
                         fast.close()
                         fast = None

@@ -187,7 +187,10 @@ class Rule:
     # SQL extracting one candidate from free text, and the predicate it must pass.
     extract: str | None = None
     validate: Callable[[str], bool] | None = None
+    #: Share of a column's non-empty values that must match for a whole-value finding.
     threshold: float = 0.5
+    #: Types of one family (mobile and landline: "phone") reach ``threshold`` together.
+    family: str | None = None
 
 
 def _valid_ric(value: str) -> bool:
@@ -278,6 +281,7 @@ RULES: tuple[Rule, ...] = (
         ),
         extract=r"1[3-9]\d{9}",
         validate=lambda s: _valid_phone(s, mobile=True),
+        family="phone",
     ),
     Rule(
         "landline",
@@ -290,6 +294,7 @@ RULES: tuple[Rule, ...] = (
             f"regexp_full_match({_phone(v)}, '(?:\\+?86)?0(?:{_FIXED})')",
         ),
         validate=lambda s: _valid_phone(s, mobile=False),
+        family="phone",
     ),
     Rule(
         "email", 0.97, True, False, ("邮箱", "email", "mail"), _full(_EMAIL, 5, 254), extract=_EMAIL

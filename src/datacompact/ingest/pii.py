@@ -46,6 +46,8 @@ Mode = Literal["sample", "full"]
 FREE_TEXT_CHARS = 15
 #: Share of values of a free-text column that must contain a type.
 IN_TEXT_SHARE = 0.02
+#: Least share of a type whose family (e.g. phone numbers) holds the column together.
+FAMILY_MIN_SHARE = 0.1
 _PRUNE_ROWS = 1_000_000
 
 
@@ -128,17 +130,21 @@ def detect_pii(
             stats = _stats(con, source, texts)
             counts = _count(con, source, plan)
         findings: list[ColumnFinding] = []
+        family: dict[tuple[str, str], int] = {}
+        for (c, r, inside), n in counts.items():
+            if not inside and r.family is not None:
+                family[(c, r.family)] = family.get((c, r.family), 0) + n
         whole = {
             (c, r.type)
             for (c, r, inside), n in counts.items()
-            if not inside and stats[c][0] and n / stats[c][0] >= r.threshold
+            if not inside and _holds(r, n, family.get((c, r.family or ""), n), stats[c][0])
         }
         for (column, rule, inside), matched in counts.items():
             checked = stats[column][0]
             share = matched / checked if checked else 0.0
             if inside and (share < IN_TEXT_SHARE or (column, rule.type) in whole):
                 continue
-            if not inside and share < rule.threshold:
+            if not inside and (column, rule.type) not in whole:
                 continue
             agreement = _agreement(con, sample, column, rule, inside, max_distinct)
             confidence = rule.base * (0.6 + 0.4 * share) * agreement
@@ -160,6 +166,29 @@ def detect_pii(
         con.close()
     order = {name: i for i, name in enumerate(schema.names)}
     return sorted(findings, key=lambda f: (order[f.column], -f.confidence))
+
+
+def _holds(rule: Rule, matched: int, family: int, checked: int) -> bool:
+    """Whether a whole-value type holds in a column: its own share reaches the rule's
+    threshold, or its family (mobile and landline are both "phone") reaches it
+    together and the type itself is at least ``FAMILY_MIN_SHARE`` of the values.
+
+    A column of contact numbers with 30 % landlines holds landlines although
+    no single type is a majority; a stray landline in a mobile column does not.
+
+    >>> from datacompact.ingest._pii_rules import RULE_BY_TYPE as R
+    >>> _holds(R["landline"], 30, 100, 100), _holds(R["landline"], 3, 100, 100)
+    (True, False)
+    """
+    if not checked:
+        return False
+    if matched / checked >= rule.threshold:
+        return True
+    return (
+        rule.family is not None
+        and family / checked >= rule.threshold
+        and matched / checked >= FAMILY_MIN_SHARE
+    )
 
 
 def _free_text(stats: tuple[int, float, int, float]) -> bool:
@@ -236,7 +265,9 @@ def _stats(
             f"count({q})",
             f"coalesce(avg(length({q})), 0)",
             f"approx_count_distinct({q})",
-            f"coalesce(avg(CASE WHEN {prose} THEN 1.0 ELSE 0.0 END), 0)",
+            # Over non-empty values only: a remark column is mostly empty, and
+            # its few remarks are what is searched.
+            f"coalesce(avg(CASE WHEN {q} IS NULL THEN NULL WHEN {prose} THEN 1.0 ELSE 0.0 END), 0)",
         ]
     row = con.execute(f"SELECT {', '.join(parts)} FROM {_values(texts, source)}").fetchone() or ()
     return {

@@ -20,6 +20,7 @@ from typing import Any, Literal
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
+from duckdb.func import FunctionNullHandling, PythonUDFType
 from duckdb.sqltypes import TINYINT, VARCHAR
 
 from datacompact.errors import InvalidInput, MalformedInput, UnknownField
@@ -232,7 +233,12 @@ def profile_quality(
     con = connect(memory_limit="1GB")
     if any(_RIC_UDF in expr for expr in derived.values()):
         con.create_function(
-            _RIC_UDF, ric_sex, [VARCHAR], TINYINT, type="arrow", null_handling="special"
+            _RIC_UDF,
+            ric_sex,
+            [VARCHAR],
+            TINYINT,
+            type=PythonUDFType.ARROW,
+            null_handling=FunctionNullHandling.SPECIAL,
         )
     try:
         rows = int((con.execute(f"SELECT count(*) FROM {source}").fetchone() or (0,))[0])
