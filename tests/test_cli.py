@@ -250,3 +250,67 @@ def test_token_from_the_environment(
     monkeypatch.setenv("DATACOMPACT_TOKEN", token_of("audit.auditor"))
     rows = stdout_json(cli("tokens", "list", "--json"))
     assert rows and {tuple(t["scopes"]) for t in rows} == {("auditor",)}
+
+
+def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+    monkeypatch.setenv("DATACOMPACT_HOME", str(tmp_path / "home"))
+    from datacompact.config import get_settings
+
+    get_settings.cache_clear()
+    from datacompact.demo import build_demo
+    from datacompact.platform import Platform
+
+    platform = Platform(get_settings())
+    platform.initialize()
+    build_demo(platform, datasets_scale=None)
+    platform.close()
+    steward = next(
+        e
+        for e in json.loads((tmp_path / "home" / "demo-credentials.json").read_text())
+        if e["user"] == "hrss.data-steward"
+    )
+    data = tmp_path / "名册.csv"
+    data.write_text("姓名,手机号\n张伟,13800138000\n王芳,13912345678\n", encoding="gbk")
+    runner = CliRunner()
+    registered = runner.invoke(
+        app,
+        [
+            "resources",
+            "register",
+            "--file",
+            str(data),
+            "--name",
+            "人员名册",
+            "--token",
+            steward["token"],
+            "--json",
+        ],
+    )
+    assert registered.exit_code == 0, registered.output
+    body = json.loads(registered.stdout)
+    assert body["latest"]["source_encoding"] in ("gbk", "gb18030") and body["log_index"] >= 0
+    shown = runner.invoke(
+        app, ["resources", "show", str(body["id"]), "--token", steward["token"], "--json"]
+    )
+    assert json.loads(shown.stdout)["code"] == body["code"]
+    found = runner.invoke(
+        app, ["resources", "search", "名册", "--token", steward["token"], "--json"]
+    )
+    assert [r["id"] for r in json.loads(found.stdout)] == [body["id"]]
+    foreign = runner.invoke(
+        app,
+        [
+            "resources",
+            "register",
+            "--file",
+            str(data),
+            "--name",
+            "x",
+            "--holder",
+            "1",
+            "--token",
+            steward["token"],
+        ],
+    )
+    assert foreign.exit_code == 5
+    get_settings.cache_clear()

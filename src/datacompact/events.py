@@ -75,6 +75,7 @@ class EventType(StrEnum):
     RESOURCE_GRADE_CONFIRMED = "resource.grade_confirmed"
     RESOURCE_GRADE_OVERRIDDEN = "resource.grade_overridden"
     RESOURCE_DICTIONARY_UPDATED = "resource.dictionary_updated"
+    STANDARD_REGISTERED = "standard.registered"
 
 
 def canonical_json(value: Any) -> bytes:

@@ -187,6 +187,13 @@ class Actions:
         Role.ADMIN,
         Role.DATA_STEWARD,
     )
+    STANDARD_REGISTER = _a(
+        "standard.register",
+        "登记数据标准 / register a data standard",
+        Scope.PLATFORM,
+        Role.ADMIN,
+        Role.DATA_STEWARD,
+    )
     LEDGER_READ = _a("ledger.read", "查看事件日志 / read the event log", Scope.PLATFORM)
     LEDGER_CHECKPOINT = _a(
         "ledger.checkpoint",

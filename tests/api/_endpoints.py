@@ -280,6 +280,23 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         EventType.RESOURCE_VERSION_INGESTED,
     ),
+    "standards.register": Endpoint(
+        "POST",
+        "/api/v1/standards",
+        lambda w, a, r, t: Call(
+            "POST",
+            "/api/v1/standards",
+            {
+                "id": f"Q/TEST {a}-{r}",
+                "title_zh": "测试标准",
+                "elements": [{"id": "flag", "name_zh": "标志", "type": "string"}],
+            },
+        ),
+        EventType.STANDARD_REGISTERED,
+    ),
+    "standards.list": Endpoint(
+        "GET", "/api/v1/standards", lambda w, a, r, t: Call("GET", "/api/v1/standards")
+    ),
     "catalog.turtle": Endpoint(
         "GET", "/api/v1/catalog.ttl", lambda w, a, r, t: Call("GET", "/api/v1/catalog.ttl")
     ),

@@ -84,6 +84,8 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "resources.dictionary": {"own": STEWARD, "other": NOBODY},
     "resources.conformance": {"own": STEWARD, "other": NOBODY},
     "resources.standardized": {"own": STEWARD, "other": NOBODY},
+    "standards.register": {"own": STEWARD},
+    "standards.list": {"own": EVERYONE},
     "catalog.turtle": {"own": EVERYONE},
     "catalog.jsonld": {"own": EVERYONE},
 }

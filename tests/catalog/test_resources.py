@@ -319,3 +319,71 @@ def test_conformance_and_a_standardized_version(world: World, tmp_path: Path) ->
             resource_id=resource_id,
             mappings=mappings,
         )
+
+
+LOCAL_STANDARD = {
+    "id": "DB3301/T 0001-2026",
+    "title_zh": "示范市人员类别代码",
+    "title_en": "Demo City person category codes",
+    "elements": [
+        {
+            "id": "person_category",
+            "name_zh": "人员类别",
+            "type": "code",
+            "codes": [
+                {"code": "01", "label_zh": "在职", "label_en": "employed", "aliases": ["在岗"]},
+                {"code": "02", "label_zh": "退休", "label_en": "retired"},
+            ],
+        }
+    ],
+}
+
+
+def test_a_registered_standard_is_used_for_conformance(world: World, tmp_path: Path) -> None:
+    from datacompact.catalog import standardize, standards_registry
+    from datacompact.catalog.schemas import MappingIn, StandardCreate
+    from datacompact.errors import DuplicateRegistration
+
+    file = tmp_path / "staff.csv"
+    file.write_text(
+        "编号,类别\n"
+        + "".join(f"{i},{v}\n" for i, v in enumerate(["在职", "退休", "在岗", "其他"] * 5)),
+        "utf-8",
+    )
+    resource_id = _register(world, file)
+    steward = world.principal("department.data_steward")
+    with world.platform.db.write() as session:
+        standards_registry.register_standard(
+            session=session, actor=steward, data=StandardCreate.model_validate(LOCAL_STANDARD)
+        )
+    with pytest.raises(DuplicateRegistration), world.platform.db.write() as session:
+        standards_registry.register_standard(
+            session=session, actor=steward, data=StandardCreate.model_validate(LOCAL_STANDARD)
+        )
+    clash = {**LOCAL_STANDARD, "id": "DB3301/T 0002-2026"}
+    clash["elements"] = [
+        {
+            **LOCAL_STANDARD["elements"][0],
+            "codes": [  # type: ignore[index]
+                {"code": "01", "label_zh": "在职"},
+                {"code": "02", "label_zh": "在职"},
+            ],
+        }
+    ]
+    with pytest.raises(InvalidInput), world.platform.db.write() as session:
+        standards_registry.register_standard(
+            session=session, actor=steward, data=StandardCreate.model_validate(clash)
+        )
+    mapping = [MappingIn(column="类别", standard="DB3301/T 0001-2026", element="person_category")]
+    with world.platform.db.read() as session:
+        report = standardize.conformance_report(
+            session=session,
+            home=world.platform.settings.home,
+            actor=steward,
+            resource_id=resource_id,
+            mappings=mapping,
+        )
+        listed = standards_registry.list_standards(session=session, actor=steward)
+    (element,) = report["elements"]
+    assert element["values"] == 20 and element["conforming"] == 0  # spellings, not codes
+    assert {s["id"] for s in listed if not s["builtin"]} == {"DB3301/T 0001-2026"}

@@ -16,7 +16,7 @@ from datacompact.api._deps import (
     writing,
 )
 from datacompact.catalog import resources as service
-from datacompact.catalog import standardize
+from datacompact.catalog import standardize, standards_registry
 from datacompact.catalog.export import export_catalog
 from datacompact.catalog.inbox import inbox_file
 from datacompact.catalog.schemas import (
@@ -24,6 +24,7 @@ from datacompact.catalog.schemas import (
     GradeCode,
     GradeDecisionIn,
     ResourceCreate,
+    StandardCreate,
     StandardizeIn,
     VersionCreate,
 )
@@ -163,6 +164,21 @@ def standardized(
         mappings=body.mappings,
     )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.post("/standards", status_code=201, summary="登记数据标准 / register a data standard")
+def register_standard(
+    body: StandardCreate, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    with writing(request, credentials) as (session, actor):
+        recorded = standards_registry.register_standard(session=session, actor=actor, data=body)
+        return receipt(recorded.value, recorded.log_index)
+
+
+@router.get("/standards", summary="数据标准 / data standards, built-in and registered")
+def list_standards(request: Request, credentials: Credentials) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        return {"data": standards_registry.list_standards(session=session, actor=actor)}
 
 
 def _export(request: Request, credentials: Credentials, fmt: str, media: str) -> Response:

@@ -11,7 +11,7 @@ from __future__ import annotations
 import os
 import re
 import uuid
-from collections.abc import Sequence
+from collections.abc import Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -28,6 +28,7 @@ from datacompact.catalog.standards import (
     ElementConformance,
     ElementType,
     MappingRow,
+    Standard,
     get_standard,
 )
 from datacompact.errors import InvalidInput, MalformedInput
@@ -47,13 +48,21 @@ def _literal(text: str) -> str:
 class _Plan:
     """The resolved mappings of one call and the parameters their SQL binds."""
 
-    def __init__(self, mappings: Sequence[ColumnMapping]) -> None:
+    def __init__(
+        self, mappings: Sequence[ColumnMapping], extra: Mapping[str, Standard] | None = None
+    ) -> None:
         if not mappings:
             raise InvalidInput("没有列映射 / no mappings: expected at least one column mapping")
         columns = [m.column for m in mappings]
         if len(set(columns)) != len(columns):
             raise InvalidInput("列映射重复 / duplicate mapping: expected each column mapped once")
-        self.items = [(m, get_standard(m.standard).element(m.element)) for m in mappings]
+
+        def resolve(standard_id: str) -> Standard:
+            # Registered standards first, then the built-in ones.
+            found = (extra or {}).get(standard_id)
+            return found if found is not None else get_standard(standard_id)
+
+        self.items = [(m, resolve(m.standard).element(m.element)) for m in mappings]
         self.params: dict[str, Any] = {}
         self.needs_regions = any(e.check is not None for _m, e in self.items)
 
@@ -164,9 +173,13 @@ def _run(con: duckdb.DuckDBPyConnection, sql: str, params: dict[str, Any]) -> li
 
 
 def conformance(
-    *, parquet: Path, mappings: Sequence[ColumnMapping], sample_size: int
+    *,
+    parquet: Path,
+    mappings: Sequence[ColumnMapping],
+    sample_size: int,
+    standards: Mapping[str, Standard] | None = None,
 ) -> ConformanceReport:
-    plan = _Plan(mappings)
+    plan = _Plan(mappings, standards)
     con, rows = _open(parquet, plan)
     try:
         selects = []
@@ -201,8 +214,14 @@ def conformance(
         con.close()
 
 
-def derive(*, parquet: Path, mappings: Sequence[ColumnMapping], output: Path) -> Derivation:
-    plan = _Plan(mappings)
+def derive(
+    *,
+    parquet: Path,
+    mappings: Sequence[ColumnMapping],
+    output: Path,
+    standards: Mapping[str, Standard] | None = None,
+) -> Derivation:
+    plan = _Plan(mappings, standards)
     con, rows = _open(parquet, plan)
     try:
         exprs = [plan.derived(i, m, e, m.column) for i, (m, e) in enumerate(plan.items)]

@@ -418,9 +418,11 @@ def _version_view(version: ResourceVersion) -> VersionPublic:
 
 def view(resource: Resource) -> ResourcePublic:
     holder: Participant = resource.holder
+    # A stored code is checked whenever it is read: a corrupted one is refused, not shown.
+    code = codes.parse_code(resource.code).text
     return ResourcePublic(
         id=resource.id,
-        code=resource.code,
+        code=code,
         holder_id=resource.holder_id,
         holder_name=holder.name,
         name=resource.name,
@@ -440,6 +442,10 @@ def view(resource: Resource) -> ResourcePublic:
         grade_status=resource.grade_status,
         grade_reasons=resource.grade_reasons,
         versions=len(resource.versions),
+        quality_trend=[
+            {"version": v.number, "overall": v.quality.get("overall"), "rows": v.rows}
+            for v in resource.versions
+        ],
         latest=_version_view(resource.versions[-1]) if resource.versions else None,
         created_at=resource.created_at,
     )

@@ -116,6 +116,9 @@ class ResourcePublic(BaseModel):
     grade_status: str
     grade_reasons: list[dict[str, Any]]
     versions: int
+    quality_trend: list[dict[str, Any]] = Field(
+        description="Overall quality score per version, oldest first."
+    )
     latest: VersionPublic | None
     created_at: datetime
 
@@ -131,3 +134,29 @@ class MappingIn(Strict):
 
 class StandardizeIn(Strict):
     mappings: list[MappingIn] = Field(min_length=1, max_length=200)
+
+
+class CodeIn(Strict):
+    code: str = Field(min_length=1, max_length=50)
+    label_zh: str = Field(min_length=1, max_length=100)
+    label_en: str = Field(default="", max_length=100)
+    aliases: list[str] = Field(default_factory=list, max_length=50)
+
+
+class ElementIn(Strict):
+    id: str = Field(min_length=1, max_length=100, pattern=r"^[a-z][a-z0-9_]*$")
+    name_zh: str = Field(min_length=1, max_length=100)
+    name_en: str = Field(default="", max_length=100)
+    type: str = Field(pattern="^(code|string|date)$")
+    format: str | None = Field(default=None, max_length=500)
+    codes: list[CodeIn] = Field(default_factory=list, max_length=5000)
+    personal: bool = False
+
+
+class StandardCreate(Strict):
+    """A data standard: its identifier (e.g. ``DB33/T 2088-2024``), titles and elements."""
+
+    id: str = Field(min_length=1, max_length=100)
+    title_zh: str = Field(min_length=1, max_length=200)
+    title_en: str = Field(default="", max_length=200)
+    elements: list[ElementIn] = Field(min_length=1, max_length=500)

@@ -21,6 +21,7 @@ from datacompact.catalog import standards
 from datacompact.catalog.lineage import JobKind
 from datacompact.catalog.resources import ingest_version
 from datacompact.catalog.schemas import MappingIn, ResourcePublic
+from datacompact.catalog.standards_registry import registered
 from datacompact.errors import NotFound
 from datacompact.events import Recorded
 from datacompact.permissions import Actions, CatalogResource, Principal, authorize
@@ -68,7 +69,9 @@ def conformance_report(
     """% of conforming values per mapped column of the latest version (read only)."""
     version = _latest(session, actor, resource_id)
     report = standards.conformance(
-        parquet=home / version.path, mappings=_mappings(version, mappings)
+        parquet=home / version.path,
+        mappings=_mappings(version, mappings),
+        standards=registered(session),
     )
     return {
         "version": version.number,
@@ -103,10 +106,11 @@ def derive_standard_version(
         version = _latest(session, actor, resource_id)
         source, number = home / version.path, version.number
         column_mappings = _mappings(version, mappings)
+        extra = registered(session)
     workdir = Path(tempfile.mkdtemp(prefix="dc-derive-"))
     try:
         derived = workdir / "standardized.parquet"
-        standards.derive(parquet=source, mappings=column_mappings, output=derived)
+        standards.derive(parquet=source, mappings=column_mappings, output=derived, standards=extra)
         return ingest_version(
             db=db,
             home=home,

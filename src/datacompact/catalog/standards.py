@@ -317,19 +317,36 @@ class Derivation:
 
 
 def conformance(
-    *, parquet: Path, mappings: Sequence[ColumnMapping], sample_size: int = 5
+    *,
+    parquet: Path,
+    mappings: Sequence[ColumnMapping],
+    sample_size: int = 5,
+    standards: Mapping[str, Standard] | None = None,
 ) -> ConformanceReport:
-    """The % of conforming values per mapped column, computed in one DuckDB scan."""
+    """The % of conforming values per mapped column, computed in one DuckDB scan.
+
+    ``standards`` adds registered standards by identifier to the built-in ones.
+    """
     from datacompact.catalog import _standard_sql
 
-    return _standard_sql.conformance(parquet=parquet, mappings=mappings, sample_size=sample_size)
+    return _standard_sql.conformance(
+        parquet=parquet, mappings=mappings, sample_size=sample_size, standards=standards
+    )
 
 
-def derive(*, parquet: Path, mappings: Sequence[ColumnMapping], output: Path) -> Derivation:
+def derive(
+    *,
+    parquet: Path,
+    mappings: Sequence[ColumnMapping],
+    output: Path,
+    standards: Mapping[str, Standard] | None = None,
+) -> Derivation:
     """Write ``output``: ``parquet`` with each mapped column in its standard's form.
 
     Values that cannot be mapped become null and are counted, never listed.
     """
     from datacompact.catalog import _standard_sql
 
-    return _standard_sql.derive(parquet=parquet, mappings=mappings, output=output)
+    return _standard_sql.derive(
+        parquet=parquet, mappings=mappings, output=output, standards=standards
+    )

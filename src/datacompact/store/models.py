@@ -353,3 +353,20 @@ class ResourceVersion(Base):
     __table_args__ = (
         UniqueConstraint("resource_id", "number", name="uq_resource_versions_number"),
     )
+
+
+class DataStandard(Base):
+    """A data standard registered on the platform (beside the built-in GB/T ones).
+
+    ``elements`` holds the data elements as validated by ``catalog.standards``.
+    """
+
+    __tablename__ = "data_standards"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    code: Mapped[str] = mapped_column(String(100), unique=True)
+    title_zh: Mapped[str] = mapped_column(String(200))
+    title_en: Mapped[str] = mapped_column(String(200))
+    owner_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    elements: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
