@@ -297,6 +297,55 @@ def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # t
         app, ["resources", "search", "名册", "--token", steward["token"], "--json"]
     )
     assert [r["id"] for r in json.loads(found.stdout)] == [body["id"]]
+    version = runner.invoke(
+        app,
+        [
+            "resources",
+            "version",
+            str(body["id"]),
+            "--file",
+            str(data),
+            "--token",
+            steward["token"],
+            "--json",
+        ],
+    )
+    assert version.exit_code == 0 and json.loads(version.stdout)["versions"] == 2
+    graded = runner.invoke(
+        app,
+        ["resources", "grade", str(body["id"]), "--override", "important", "--reason", "全市名册",
+         "--token", steward["token"], "--json"],
+    )  # fmt: skip
+    assert json.loads(graded.stdout)["grade"] == "important"
+    no_reason = runner.invoke(
+        app,
+        ["resources", "grade", str(body["id"]), "--override", "core", "--token", steward["token"]],
+    )
+    assert no_reason.exit_code == 2
+    described = runner.invoke(
+        app,
+        ["resources", "describe", str(body["id"]), "--column", "姓名", "--description", "姓名全称",
+         "--token", steward["token"], "--json"],
+    )  # fmt: skip
+    assert json.loads(described.stdout)[0]["description"] == "姓名全称"
+    standard = tmp_path / "std.json"
+    standard.write_text(
+        json.dumps(
+            {
+                "id": "DB3301/T 0009-2026",
+                "title_zh": "测试标准",
+                "elements": [{"id": "flag", "name_zh": "标志", "type": "string"}],
+            }
+        ),
+        encoding="utf-8",
+    )
+    registered = runner.invoke(
+        app,
+        ["standards", "register", "--file", str(standard), "--token", steward["token"], "--json"],
+    )
+    assert registered.exit_code == 0, registered.output
+    listed = runner.invoke(app, ["standards", "list", "--token", steward["token"], "--json"])
+    assert "DB3301/T 0009-2026" in {s["id"] for s in json.loads(listed.stdout)}
     foreign = runner.invoke(
         app,
         [

@@ -11,7 +11,7 @@ import typer
 
 from datacompact import __version__
 from datacompact.cli._audit import audit
-from datacompact.cli._catalog import catalog_app, resources_app
+from datacompact.cli._catalog import catalog_app, resources_app, standards_app
 from datacompact.cli._context import open_platform
 from datacompact.cli._ledger import ledger_app
 from datacompact.cli._ledger_offline import verify_app, witness_app
@@ -30,6 +30,7 @@ app.add_typer(participants_app, name="participants")
 app.add_typer(tokens_app, name="tokens")
 app.add_typer(resources_app, name="resources")
 app.add_typer(catalog_app, name="catalog")
+app.add_typer(standards_app, name="standards")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(verify_app, name="verify")
 app.add_typer(witness_app, name="witness")

@@ -216,3 +216,146 @@ def conform(
                 {"versions": recorded.value.versions, "log_index": recorded.log_index},
                 as_json=as_json,
             )
+
+
+@resources_app.command("version")
+def version(
+    resource_id: int,
+    file: Annotated[Path, typer.Option("--file", help="新版本数据文件 / data file")],
+    token: TokenOption = None,
+    encoding: Annotated[str | None, typer.Option(help="强制编码 / force an encoding")] = None,
+    sheet: Annotated[str | None, typer.Option(help="XLSX 工作表 / sheet")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """接入新版本（旧版本保留）/ ingest a new immutable version."""
+    from datacompact.catalog import resources as service
+
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+        recorded = service.ingest_version(
+            db=platform.db,
+            home=platform.settings.home,
+            actor=actor,
+            resource_id=resource_id,
+            file=file,
+            encoding=encoding,
+            sheet=sheet,
+        )
+        emit(
+            {**recorded.value.model_dump(mode="json"), "log_index": recorded.log_index},
+            as_json=as_json,
+        )
+
+
+@resources_app.command("grade")
+def grade(
+    resource_id: int,
+    override: Annotated[
+        str | None, typer.Option(help="调整为该分级，如 important / set this grade instead")
+    ] = None,
+    reason: Annotated[str | None, typer.Option(help="调整理由（记入日志）/ reason, logged")] = None,
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """确认建议分级，或以理由调整 / confirm the proposed grade, or override it with a reason."""
+    from datacompact.catalog import resources as service
+    from datacompact.catalog.schemas import GradeDecisionIn
+
+    with handled(as_json):
+        decision = GradeDecisionIn.model_validate(
+            {"decision": "override", "grade": override, "reason": reason}
+            if override
+            else {"decision": "confirm"}
+        )
+        platform = open_platform()
+        with platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = service.decide_grade(
+                session=session, actor=actor, resource_id=resource_id, decision=decision
+            )
+        emit(
+            {
+                "grade": recorded.value.grade,
+                "grade_status": recorded.value.grade_status,
+                "log_index": recorded.log_index,
+            },
+            as_json=as_json,
+        )
+
+
+@resources_app.command("describe")
+def describe(
+    resource_id: int,
+    column: Annotated[str, typer.Option(help="列名 / column")],
+    description: Annotated[str | None, typer.Option(help="说明 / description")] = None,
+    unit: Annotated[str | None, typer.Option(help="单位 / unit")] = None,
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """编辑数据字典中的一列 / edit one column of the data dictionary."""
+    from datacompact.catalog import resources as service
+    from datacompact.catalog.schemas import ColumnEdit
+
+    with handled(as_json):
+        edit = ColumnEdit(name=column, description=description, unit=unit)
+        platform = open_platform()
+        with platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = service.update_dictionary(
+                session=session, actor=actor, resource_id=resource_id, edits=[edit]
+            )
+        latest = recorded.value.latest
+        emit(
+            [c for c in (latest.columns if latest else []) if c["name"] == column],
+            as_json=as_json,
+            columns=("name", "type", "description", "unit"),
+        )
+
+
+standards_app = typer.Typer(help="数据标准 / data standards", no_args_is_help=True)
+
+
+@standards_app.command("list")
+def list_standards(token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """列出内置与已登记的数据标准 / list built-in and registered standards."""
+    from datacompact.catalog import standards_registry
+
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            rows = standards_registry.list_standards(session=session, actor=actor)
+        emit(rows, as_json=as_json, columns=("id", "title_zh", "builtin"))
+
+
+@standards_app.command("register")
+def register_standard(
+    file: Annotated[Path, typer.Option("--file", help="标准定义 JSON / standard JSON file")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """登记数据标准（数据元与代码表）/ register a data standard from a JSON file."""
+    import json
+
+    from pydantic import ValidationError
+
+    from datacompact.catalog import standards_registry
+    from datacompact.catalog.schemas import StandardCreate
+    from datacompact.errors import MalformedInput
+
+    with handled(as_json):
+        try:
+            data = StandardCreate.model_validate(json.loads(file.read_text(encoding="utf-8")))
+        except (OSError, UnicodeDecodeError, json.JSONDecodeError, ValidationError) as exc:
+            raise MalformedInput(
+                "标准文件无效 / expected a UTF-8 JSON standard definition, got one that is not "
+                f"({type(exc).__name__})",
+                details={"file": str(file)},
+            ) from exc
+        platform = open_platform()
+        with platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = standards_registry.register_standard(session=session, actor=actor, data=data)
+        emit({**recorded.value, "log_index": recorded.log_index}, as_json=as_json)
