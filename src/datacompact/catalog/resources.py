@@ -275,16 +275,22 @@ def ingest_version(
         raise
 
 
-def decide_grade(
-    *, session: Session, actor: Principal, resource_id: int, decision: GradeDecisionIn
-) -> Recorded[ResourcePublic]:
-    """A data steward confirms the proposed grade or overrides it with a reason."""
+def _curated(session: Session, actor: Principal, resource_id: int) -> Resource:
+    """The resource, locked, once the actor is allowed to curate it."""
     resource = _resource(session, resource_id, lock=True)
     authorize(
         actor=actor,
         action=Actions.RESOURCE_CURATE,
         resource=CatalogResource(participant_id=resource.holder_id),
     )
+    return resource
+
+
+def decide_grade(
+    *, session: Session, actor: Principal, resource_id: int, decision: GradeDecisionIn
+) -> Recorded[ResourcePublic]:
+    """A data steward confirms the proposed grade or overrides it with a reason."""
+    resource = _curated(session, actor, resource_id)
     if decision.decision == "confirm":
         if decision.grade is not None and decision.grade.value != resource.grade:
             raise InvalidInput(
@@ -317,12 +323,7 @@ def update_dictionary(
     *, session: Session, actor: Principal, resource_id: int, edits: Sequence[ColumnEdit]
 ) -> Recorded[ResourcePublic]:
     """Edit descriptions, units and code lists of the latest version's columns."""
-    resource = _resource(session, resource_id, lock=True)
-    authorize(
-        actor=actor,
-        action=Actions.RESOURCE_CURATE,
-        resource=CatalogResource(participant_id=resource.holder_id),
-    )
+    resource = _curated(session, actor, resource_id)
     latest = resource.versions[-1]
     columns = [dict(c) for c in latest.columns]
     by_name = {c["name"]: c for c in columns}

@@ -2,7 +2,7 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
 from typing import Annotated
@@ -22,7 +22,8 @@ LIST_COLUMNS = ("id", "code", "name", "holder_name", "grade", "share_type", "ope
 
 
 @contextmanager
-def _progress(enabled: bool) -> Iterator[Progress | None]:
+def _progress(enabled: bool) -> Iterator[Callable[[int, int | None], None] | None]:
+    """A Rich progress bar on stderr for an ingestion; yields the service's progress callback."""
     if not enabled:
         yield None
         return
@@ -32,8 +33,13 @@ def _progress(enabled: bool) -> Iterator[Progress | None]:
         TextColumn("{task.completed:,} 行 / rows"),
         TimeElapsedColumn(),
     )
-    with Progress(*columns, console=err_console, transient=True) as progress:
-        yield progress
+    with Progress(*columns, console=err_console, transient=True) as bar:
+        task = bar.add_task("ingest", total=None)
+
+        def advance(done: int, total: int | None) -> None:
+            bar.update(task, completed=done, total=total)
+
+        yield advance
 
 
 @resources_app.command("register")
@@ -80,13 +86,7 @@ def register(
             share_type=share_type,
             open_type=open_type,
         )
-        with _progress(not as_json) as bar:
-            task = bar.add_task("ingest", total=None) if bar else None
-
-            def advance(done: int, total: int | None) -> None:
-                if bar is not None and task is not None:
-                    bar.update(task, completed=done, total=total)
-
+        with _progress(not as_json) as advance:
             recorded = service.register_resource(
                 db=platform.db,
                 home=platform.settings.home,
@@ -234,15 +234,17 @@ def version(
         platform = open_platform()
         with platform.db.read() as session:
             actor = actor_for(platform, session, token)
-        recorded = service.ingest_version(
-            db=platform.db,
-            home=platform.settings.home,
-            actor=actor,
-            resource_id=resource_id,
-            file=file,
-            encoding=encoding,
-            sheet=sheet,
-        )
+        with _progress(not as_json) as advance:
+            recorded = service.ingest_version(
+                db=platform.db,
+                home=platform.settings.home,
+                actor=actor,
+                resource_id=resource_id,
+                file=file,
+                encoding=encoding,
+                sheet=sheet,
+                progress=advance,
+            )
         emit(
             {**recorded.value.model_dump(mode="json"), "log_index": recorded.log_index},
             as_json=as_json,
