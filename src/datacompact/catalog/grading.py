@@ -44,6 +44,7 @@ from datacompact.catalog._grading_rules import (
     Grade,
     PersonalInfo,
     SensitiveCategory,
+    canonical_pii_type,
     highest,
 )
 from datacompact.errors import InvalidInput, MalformedInput, UnknownField
@@ -59,6 +60,7 @@ __all__ = [
     "PersonalInfo",
     "Reason",
     "SensitiveCategory",
+    "canonical_pii_type",
     "confirm",
     "override",
     "propose",

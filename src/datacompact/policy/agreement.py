@@ -1,0 +1,381 @@
+"""Grants as ODRL 2.2 Agreements in the Dataspace Protocol 2025-1 JSON-LD style.
+
+A grant is an ``odrl:Agreement`` (ODRL 2.2 Information Model §2.1.3): it has
+a ``target`` (the dataset), an ``assigner`` (the holder) and an ``assignee``
+(the data user), and DSP 2025-1 (Contract Negotiation, "Agreement") adds its
+``@id`` and ``timestamp``. It holds one permission to ``use`` the target
+(§2.3) under these constraints (§2.5.1), all of which must hold at once:
+
+===================  ========  ====================================================
+left operand         operator  right operand
+===================  ========  ====================================================
+``purpose``          eq        ``{"@id": <purpose IRI>}`` (:mod:`.purposes`)
+``dateTime``         lteq      the expiry, ``xsd:dateTime``
+``count``            lteq      the maximum number of queries, ``xsd:integer``
+``dcp:column``       isPartOf  the granted column names
+``dcp:outputMode``   eq        ``{"@id": dcp:mode-<mode>}`` (:mod:`.modes`)
+``dcp:minGroupSize`` gteq      distinct entities per group (aggregate modes)
+``dcp:kAnonymity``   gteq      k (``k_anonymous``)
+``dcp:epsilon``      lteq      the total privacy budget ε, ``xsd:decimal``
+``dcp:rowFilter``    eq        the rows in scope, a ``dcp:SqlPredicate``
+===================  ========  ====================================================
+
+``dcp:`` is :data:`~datacompact.policy.purposes.DCP`, also the ``profile``.
+Prohibitions (§2.4): ``distribute`` always, and ``dcp:reidentify`` for every
+mode but ``records``.
+
+:func:`parse_agreement` refuses anything it does not understand, because an
+ODRL constraint that cannot be evaluated must not be taken as satisfied.
+:func:`check_use` evaluates the terms for one query.
+"""
+
+from __future__ import annotations
+
+import math
+import re
+import uuid
+from collections.abc import Collection
+from dataclasses import dataclass
+from datetime import datetime
+from typing import Any
+
+from datacompact.catalog.grading import Grade
+from datacompact.errors import InvalidInput, MalformedInput, PolicyViolation
+from datacompact.policy import _odrl as o
+from datacompact.policy._agreement_parse import read_agreement
+from datacompact.policy._spec import parse_mode
+from datacompact.policy.modes import (
+    OutputMode,
+    OutputSpec,
+    effective_constraints,
+    mode_at_least_as_strict,
+)
+from datacompact.policy.purposes import DCP, Purpose, parse_purpose
+
+__all__ = ["DSP_CONTEXT", "GrantTerms", "build_agreement", "check_use", "parse_agreement"]
+
+DSP_CONTEXT = o.DSP_CONTEXT
+MAX_QUERIES = 10_000_000
+MAX_ROW_FILTER = 4000
+_IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+")
+_CONTROL = re.compile(r"[\x00-\x1f\x7f]")
+
+
+def mode_iri(mode: OutputMode) -> str:
+    return f"{DCP}mode-{mode.value}"
+
+
+def _identifier(value: object, what: str) -> str:
+    if not isinstance(value, str) or not _IDENTIFIER.fullmatch(value) or len(value) > 512:
+        raise MalformedInput(
+            f"标识符格式错误 / malformed {what}: expected an IRI or URN such as "
+            f"urn:uuid:…, got {o.kind(value)}",
+            details={"field": what},
+        )
+    return value
+
+
+def _columns(columns: Collection[str]) -> tuple[str, ...]:
+    if isinstance(columns, str) or not isinstance(columns, Collection):
+        raise MalformedInput(
+            f"列格式错误 / malformed columns: expected a list of names, got {o.kind(columns)}"
+        )
+    names = list(columns)
+    if not names:
+        raise InvalidInput("未授权任何列 / no columns: expected at least one granted column")
+    for name in names:
+        if not isinstance(name, str) or not name.strip() or _CONTROL.search(name):
+            raise MalformedInput(
+                f"列名格式错误 / malformed column name: expected a name, got {o.kind(name)}"
+            )
+    if len(set(names)) != len(names):
+        raise InvalidInput("列重复 / duplicate columns: expected each column once")
+    return tuple(sorted(names))
+
+
+@dataclass(frozen=True)
+class GrantTerms:
+    """The terms of one grant, checked when built; ``output`` has its parameters filled.
+
+    ``max_queries`` is the total number of queries the grant allows and
+    ``epsilon`` its total privacy budget (``None``: no DP queries).
+    """
+
+    agreement_id: str
+    target: str
+    assigner: str
+    assignee: str
+    timestamp: datetime
+    purpose: Purpose
+    expires: datetime
+    max_queries: int
+    columns: tuple[str, ...]
+    output: OutputSpec
+    epsilon: float | None = None
+    row_filter: str | None = None
+
+    def __post_init__(self) -> None:
+        try:
+            parsed = uuid.UUID(self.agreement_id.removeprefix("urn:uuid:"))
+        except (AttributeError, ValueError):
+            parsed = None
+        if parsed is None or not self.agreement_id.startswith("urn:uuid:"):
+            raise MalformedInput(
+                "协议标识格式错误 / malformed agreement id: expected urn:uuid:<uuid>, got "
+                f"{o.kind(self.agreement_id)}"
+            )
+        for what in ("target", "assigner", "assignee"):
+            _identifier(getattr(self, what), what)
+        object.__setattr__(self, "purpose", parse_purpose(self.purpose))
+        object.__setattr__(self, "timestamp", o.utc(self.timestamp, "timestamp"))
+        object.__setattr__(self, "expires", o.utc(self.expires, "expires"))
+        if self.expires <= self.timestamp:
+            raise InvalidInput(
+                "到期时间无效 / invalid expiry: expected a time after the agreement's timestamp",
+                details={"field": "expires"},
+            )
+        count = self.max_queries
+        if isinstance(count, bool) or not isinstance(count, int) or not 1 <= count <= MAX_QUERIES:
+            raise InvalidInput(
+                f"查询次数无效 / invalid max_queries: expected an integer from 1 to {MAX_QUERIES}",
+                details={"field": "max_queries"},
+            )
+        object.__setattr__(self, "columns", _columns(self.columns))
+        if not isinstance(self.output, OutputSpec):
+            raise MalformedInput(
+                f"输出方式格式错误 / malformed output: expected an OutputSpec, got {o.kind(self.output)}"
+            )
+        self._check_budget()
+        self._check_row_filter()
+
+    def _check_budget(self) -> None:
+        eps = self.epsilon
+        if eps is not None:
+            if isinstance(eps, bool) or not isinstance(eps, int | float):
+                raise MalformedInput(
+                    f"隐私预算格式错误 / malformed epsilon: expected a number, got {o.kind(eps)}"
+                )
+            if not (math.isfinite(eps) and eps > 0):
+                raise InvalidInput(
+                    "隐私预算无效 / invalid epsilon: expected a positive, finite budget",
+                    details={"field": "epsilon"},
+                )
+            object.__setattr__(self, "epsilon", float(eps))
+        if self.output.mode is OutputMode.DP_AGGREGATES and eps is None:
+            raise InvalidInput(
+                "缺少隐私预算 / dp_aggregates needs a privacy budget: expected epsilon, got none",
+                details={"field": "epsilon"},
+            )
+
+    def _check_row_filter(self) -> None:
+        text = self.row_filter
+        if text is None:
+            return
+        if (
+            not isinstance(text, str)
+            or not text.strip()
+            or _CONTROL.search(text.replace("\n", " ").replace("\t", " "))
+        ):
+            raise MalformedInput(
+                f"行过滤格式错误 / malformed row filter: expected a SQL predicate, got {o.kind(text)}"
+            )
+        if len(text) > MAX_ROW_FILTER:
+            raise InvalidInput(
+                f"行过滤过长 / row filter too long: expected at most {MAX_ROW_FILTER} characters",
+                details={"field": "row_filter"},
+            )
+
+    @property
+    def prohibitions(self) -> tuple[str, ...]:
+        """The prohibited actions that follow from the output mode."""
+        if self.output.mode is OutputMode.RECORDS:
+            return (o.DISTRIBUTE,)
+        return (o.DISTRIBUTE, o.REIDENTIFY)
+
+    def to_jsonld(self) -> dict[str, Any]:
+        """The DSP 2025-1 JSON-LD Agreement; :func:`parse_agreement` reads it back."""
+        c = o.constraint
+        rules = [
+            c(o.PURPOSE, "eq", {"@id": self.purpose.iri}),
+            c(o.DATETIME, "lteq", o.typed(o.format_time(self.expires), o.XSD_DATETIME)),
+            c(o.COUNT, "lteq", o.format_integer(self.max_queries)),
+            c(o.COLUMN, "isPartOf", list(self.columns)),
+            c(o.OUTPUT_MODE, "eq", {"@id": mode_iri(self.output.mode)}),
+        ]
+        if self.output.min_group_size is not None:
+            rules.append(c(o.MIN_GROUP_SIZE, "gteq", o.format_integer(self.output.min_group_size)))
+        if self.output.k is not None:
+            rules.append(c(o.K_ANONYMITY, "gteq", o.format_integer(self.output.k)))
+        if self.epsilon is not None:
+            rules.append(c(o.EPSILON, "lteq", o.format_decimal(self.epsilon)))
+        if self.row_filter is not None:
+            rules.append(c(o.ROW_FILTER, "eq", o.typed(self.row_filter, o.SQL_PREDICATE)))
+        return {
+            "@context": [DSP_CONTEXT],
+            "@type": "Agreement",
+            "@id": self.agreement_id,
+            "profile": o.PROFILE,
+            "target": self.target,
+            "assigner": self.assigner,
+            "assignee": self.assignee,
+            "timestamp": o.format_time(self.timestamp),
+            "permission": [{"action": o.USE, "constraint": rules}],
+            "prohibition": [{"action": action} for action in self.prohibitions],
+        }
+
+
+def build_agreement(
+    *,
+    target: str,
+    assigner: str,
+    assignee: str,
+    purpose: Purpose | str,
+    expires: datetime,
+    max_queries: int,
+    columns: Collection[str],
+    output: OutputSpec,
+    grade: Grade | str,
+    timestamp: datetime,
+    epsilon: float | None = None,
+    row_filter: str | None = None,
+    agreement_id: str | None = None,
+    open_data: bool = False,
+    regulator_approved: bool = False,
+) -> dict[str, Any]:
+    """The Agreement for a grant on a resource of ``grade``.
+
+    ``output`` must be at least as strict as the grade's default
+    (:func:`~datacompact.policy.modes.effective_constraints`); otherwise
+    :class:`PolicyViolation` names the rule. Its unset parameters take the
+    grade's values, so the agreement states them explicitly. ``timestamp`` is
+    the moment of the decision (no clock is read here).
+    """
+    effective = effective_constraints(
+        grade=grade,
+        requested=output,
+        open_data=open_data,
+        regulator_approved=regulator_approved,
+    )
+    terms = GrantTerms(
+        agreement_id=agreement_id or f"urn:uuid:{uuid.uuid4()}",
+        target=target,
+        assigner=assigner,
+        assignee=assignee,
+        timestamp=timestamp,
+        purpose=parse_purpose(purpose),
+        expires=expires,
+        max_queries=max_queries,
+        columns=_columns(columns),
+        output=effective.spec(),
+        epsilon=epsilon,
+        row_filter=row_filter,
+    )
+    return terms.to_jsonld()
+
+
+def parse_agreement(document: object) -> GrantTerms:
+    """The :class:`GrantTerms` of an Agreement built by :func:`build_agreement`.
+
+    Every malformed case raises :class:`MalformedInput` ("expected X, got Y");
+    values that parse but break a rule raise :class:`InvalidInput`.
+    """
+    fields, prohibited = read_agreement(document)
+    terms = GrantTerms(**fields)
+    expected = set(terms.prohibitions)
+    if prohibited != expected:
+        raise MalformedInput(
+            "禁止条款不符 / malformed agreement at prohibition: expected "
+            f"{', '.join(sorted(expected))} for mode {terms.output.mode.value}, got another set",
+            details={"at": "prohibition"},
+        )
+    return terms
+
+
+def _refuse(rule: str, message: str, **details: Any) -> PolicyViolation:
+    return PolicyViolation(message, details={"rule": rule, **details})
+
+
+def check_use(
+    terms: GrantTerms,
+    *,
+    now: datetime,
+    queries_so_far: int,
+    epsilon_spent: float,
+    columns: Collection[str],
+    mode: OutputMode | str,
+    epsilon: float = 0.0,
+    purpose: Purpose | str | None = None,
+) -> None:
+    """Allow one more query under ``terms`` or raise :class:`PolicyViolation` with its rule.
+
+    ``queries_so_far`` and ``epsilon_spent`` are the grant's use before this
+    query; ``epsilon`` is what this query would spend, ``columns`` the columns
+    it touches and ``mode`` its output mode, which may be stricter than the
+    grant's but not looser. ``purpose``, when given, must be the grant's.
+    Revocation and suspension are states of the stored grant, checked by its
+    service before this function.
+    """
+    moment = o.utc(now, "now")
+    for name, value in (("queries_so_far", queries_so_far), ("epsilon_spent", epsilon_spent)):
+        if isinstance(value, bool) or not isinstance(value, int | float) or not value >= 0:
+            raise InvalidInput(f"用量无效 / invalid {name}: expected a number ≥ 0")
+    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float) or not epsilon >= 0:
+        raise InvalidInput("ε 无效 / invalid epsilon: expected a number ≥ 0")
+    if moment > terms.expires:
+        raise _refuse(
+            "grant.expired",
+            f"授权已过期 / the grant expired at {o.format_time(terms.expires)}",
+            expires=o.format_time(terms.expires),
+        )
+    if queries_so_far >= terms.max_queries:
+        raise _refuse(
+            "grant.count",
+            f"查询次数已用完 / the grant's {terms.max_queries} queries are used up",
+            max_queries=terms.max_queries,
+        )
+    if purpose is not None and parse_purpose(purpose) is not terms.purpose:
+        raise _refuse(
+            "grant.purpose",
+            f"用途不符 / the purpose is not the grant's: expected {terms.purpose.value}",
+            purpose=terms.purpose.value,
+        )
+    query_mode = parse_mode(mode)
+    _check_query_shape(terms, columns, query_mode)
+    _check_budget(terms, epsilon_spent, float(epsilon), query_mode)
+
+
+def _check_query_shape(terms: GrantTerms, columns: Collection[str], mode: OutputMode) -> None:
+    if isinstance(columns, str):
+        columns = (columns,)
+    ungranted = sorted(set(columns) - set(terms.columns))
+    if ungranted:
+        raise _refuse(
+            "grant.columns",
+            f"列未授权 / column {ungranted[0]} is not granted",
+            columns=ungranted,
+        )
+    if not mode_at_least_as_strict(mode, terms.output.mode):
+        raise _refuse(
+            "grant.mode",
+            f"输出方式超出授权 / output mode {mode.value} is looser than the "
+            f"grant's {terms.output.mode.value}",
+            mode=terms.output.mode.value,
+        )
+
+
+def _check_budget(terms: GrantTerms, spent: float, epsilon: float, mode: OutputMode) -> None:
+    noisy = mode is OutputMode.DP_AGGREGATES
+    if noisy and epsilon <= 0:
+        raise InvalidInput("差分隐私查询须消耗 ε / a DP query must spend ε > 0")
+    if epsilon <= 0:
+        return
+    if terms.epsilon is None:
+        raise _refuse("grant.budget", "授权无隐私预算 / the grant has no privacy budget")
+    if not math.isfinite(epsilon) or spent + epsilon > terms.epsilon:
+        raise _refuse(
+            "grant.budget",
+            f"隐私预算不足 / the query needs ε={epsilon:g} but ε={max(terms.epsilon - spent, 0):g} "
+            f"of the grant's ε={terms.epsilon:g} is left",
+            budget=terms.epsilon,
+            remaining=max(terms.epsilon - spent, 0.0),
+        )
