@@ -76,6 +76,12 @@ class EventType(StrEnum):
     RESOURCE_GRADE_OVERRIDDEN = "resource.grade_overridden"
     RESOURCE_DICTIONARY_UPDATED = "resource.dictionary_updated"
     STANDARD_REGISTERED = "standard.registered"
+    APPLICATION_SUBMITTED = "application.submitted"
+    APPLICATION_REVIEWED = "application.reviewed"
+    GRANT_ISSUED = "grant.issued"
+    GRANT_SUSPENDED = "grant.suspended"
+    GRANT_REINSTATED = "grant.reinstated"
+    GRANT_REVOKED = "grant.revoked"
 
 
 def canonical_json(value: Any) -> bytes:

@@ -15,6 +15,9 @@ relates the actor to the resource:
 ``self``        the resource is the actor's own (token), or ``own`` + admin
 ``approver``    the actor's participant approves registrations under the
                 governance mode, and the resource is another participant
+``party``       the actor's participant is a party to the resource (applicant,
+                holder, reviewer); regulators see every party object
+``reviewer``    the actor's participant is one of the resource's reviewers
 ==============  ==============================================================
 """
 
@@ -45,6 +48,8 @@ class Scope(StrEnum):
     OWN = "own"
     SELF = "self"
     APPROVER = "approver"
+    PARTY = "party"
+    REVIEWER = "reviewer"
 
 
 @dataclass(frozen=True, slots=True)
@@ -131,6 +136,18 @@ class CatalogResource(Resource):
 
 
 @dataclass(frozen=True, slots=True)
+class PartyResource(Resource):
+    """An object shared by several participants: an application or a grant.
+
+    ``participant_id`` is its owner (the applicant, the grantee); ``parties``
+    may read it; ``reviewers`` decide on it (holders, regulator, operator).
+    """
+
+    parties: frozenset[int] = frozenset()
+    reviewers: frozenset[int] = frozenset()
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     allowed: bool
     reason: str
@@ -194,6 +211,29 @@ class Actions:
         Role.ADMIN,
         Role.DATA_STEWARD,
     )
+    APPLICATION_SUBMIT = _a(
+        "application.submit",
+        "提交数据使用申请 / apply to use data",
+        Scope.PLATFORM,
+        Role.ADMIN,
+        Role.ANALYST,
+    )
+    APPLICATION_READ = _a("application.read", "查看申请 / read an application", Scope.PARTY)
+    APPLICATION_REVIEW = _a(
+        "application.review",
+        "审核申请 / approve, reject or ask for changes",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+    )
+    GRANT_READ = _a("grant.read", "查看授权 / read a grant", Scope.PARTY)
+    GRANT_MANAGE = _a(
+        "grant.manage",
+        "暂停、恢复或撤销授权 / suspend, reinstate or revoke a grant",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+    )
     LEDGER_READ = _a("ledger.read", "查看事件日志 / read the event log", Scope.PLATFORM)
     LEDGER_CHECKPOINT = _a(
         "ledger.checkpoint",
@@ -232,6 +272,19 @@ def decide(*, actor: Principal, action: Action, resource: Resource) -> Decision:
         return Decision(
             False, "只能操作本人或本方成员的令牌 / only your own tokens or, as admin, your members'"
         )
+    if action.scope is Scope.PARTY:
+        parties = resource.parties if isinstance(resource, PartyResource) else frozenset()
+        if own or actor.participant_id in parties:
+            return Decision(True, "a party to the object")
+        if actor.participant_kind == "regulator":
+            # DESIGN.md §4.1: data flows are visible to the regulator.
+            return Decision(True, "the regulator supervises every data flow")
+        return Decision(False, "只有相关方可查看 / only its parties may see this")
+    if action.scope is Scope.REVIEWER:
+        reviewers = resource.reviewers if isinstance(resource, PartyResource) else frozenset()
+        if actor.participant_id in reviewers:
+            return Decision(True, "a reviewer of the object")
+        return Decision(False, "不是该对象的审核方 / not one of its reviewers")
     # Scope.APPROVER
     rules = rules_for(actor.governance)
     if actor.participant_kind not in rules.registration_approvers:

@@ -18,7 +18,9 @@ from datacompact.catalog.inbox import inbox_folder
 from datacompact.catalog.resources import register_resource
 from datacompact.catalog.schemas import ResourceBase
 from datacompact.events import EventType
-from datacompact.store.models import Event
+from datacompact.policy.applications import review_application, submit_application
+from datacompact.policy.schemas import ApplicationCreate
+from datacompact.store.models import Event, Grant
 
 from ..conftest import World, valid_uscc
 from .conftest import token_id
@@ -297,6 +299,45 @@ ENDPOINTS: dict[str, Endpoint] = {
     "standards.list": Endpoint(
         "GET", "/api/v1/standards", lambda w, a, r, t: Call("GET", "/api/v1/standards")
     ),
+    "applications.submit": Endpoint(
+        "POST",
+        "/api/v1/applications",
+        lambda w, a, r, t: Call("POST", "/api/v1/applications", _application_body(w)),
+        EventType.APPLICATION_SUBMITTED,
+    ),
+    "applications.show": Endpoint(
+        "GET",
+        "/api/v1/applications/{application_id}",
+        lambda w, a, r, t: Call("GET", f"/api/v1/applications/{_application_of(w, t)}"),
+    ),
+    "applications.decide": Endpoint(
+        "POST",
+        "/api/v1/applications/{application_id}/decisions",
+        lambda w, a, r, t: Call(
+            "POST",
+            f"/api/v1/applications/{_application_of(w, t)}/decisions",
+            {"decision": "approve", "reason": "材料齐全"},
+        ),
+        EventType.APPLICATION_REVIEWED,
+    ),
+    "grants.list": Endpoint(
+        "GET", "/api/v1/grants", lambda w, a, r, t: Call("GET", "/api/v1/grants")
+    ),
+    "grants.show": Endpoint(
+        "GET",
+        "/api/v1/grants/{grant_id}",
+        lambda w, a, r, t: Call("GET", f"/api/v1/grants/{_grant_of(w, t)}"),
+    ),
+    "grants.status": Endpoint(
+        "POST",
+        "/api/v1/grants/{grant_id}/status",
+        lambda w, a, r, t: Call(
+            "POST",
+            f"/api/v1/grants/{_grant_of(w, t)}/status",
+            {"decision": "suspend", "reason": "监督检查"},
+        ),
+        EventType.GRANT_SUSPENDED,
+    ),
     "catalog.turtle": Endpoint(
         "GET", "/api/v1/catalog.ttl", lambda w, a, r, t: Call("GET", "/api/v1/catalog.ttl")
     ),
@@ -357,4 +398,54 @@ def _resource_of(world: World, participant: str) -> int:
             file=file,
         )
         world.ids[key] = recorded.value.id
+    return world.ids[key]
+
+
+def _application_body(world: World) -> dict[str, Any]:
+    # The department's roster: no personal data, so records may leave.
+    return {
+        "scenario": "统计各部门人数 / count staff per unit",
+        "purpose": "public_service",
+        "resources": [
+            {"resource_id": _resource_of(world, "department"), "columns": ["部门", "人数"]}
+        ],
+        "output": {"mode": "records"},
+        "duration_days": 30,
+        "expected_queries": 10,
+    }
+
+
+def _application_of(world: World, applicant: str) -> int:
+    """An application by ``applicant``'s analyst (or admin), submitted through the service."""
+    key = f"{applicant}.application"
+    if key not in world.ids:
+        with world.platform.db.write() as session:
+            world.ids[key] = submit_application(
+                session=session,
+                actor=world.principal(f"{applicant}.admin"),
+                data=ApplicationCreate.model_validate(_application_body(world)),
+            ).value.id
+    return world.ids[key]
+
+
+def _grant_of(world: World, grantee: str) -> int:
+    """A grant held by ``grantee``: its application approved by every reviewing party."""
+    key = f"{grantee}.grant"
+    if key not in world.ids:
+        application_id = _application_of(world, grantee)
+        for reviewer in ("department", "regulator"):
+            if reviewer == grantee:
+                continue
+            with world.platform.db.write() as session:
+                review_application(
+                    session=session,
+                    actor=world.principal(f"{reviewer}.admin"),
+                    application_id=application_id,
+                    decision="approve",
+                    reason="test approval",
+                )
+        with world.platform.db.read() as session:
+            found = session.scalar(select(Grant.id).where(Grant.application_id == application_id))
+        assert found is not None
+        world.ids[key] = found
     return world.ids[key]

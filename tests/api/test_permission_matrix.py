@@ -86,8 +86,32 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "resources.standardized": {"own": STEWARD, "other": NOBODY},
     "standards.register": {"own": STEWARD},
     "standards.list": {"own": EVERYONE},
+    "applications.submit": {"own": frozenset({"admin", "analyst"})},
+    "grants.list": {"own": EVERYONE},
     "catalog.turtle": {"own": EVERYONE},
     "catalog.jsonld": {"own": EVERYONE},
+}
+
+# Applications and grants: regulators see every data flow, and decide on
+# other participants' applications and grants (never on their own).
+REVIEWERS = frozenset({"admin", "reviewer"})
+BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
+    "applications.show": {
+        "regulator": {"own": EVERYONE, "other": EVERYONE},
+        "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
+    "applications.decide": {
+        "regulator": {"own": NOBODY, "other": REVIEWERS},
+        "enterprise": {"own": NOBODY, "other": NOBODY},
+    },
+    "grants.show": {
+        "regulator": {"own": EVERYONE, "other": EVERYONE},
+        "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
+    "grants.status": {
+        "regulator": {"own": REVIEWERS, "other": REVIEWERS},
+        "enterprise": {"own": NOBODY, "other": NOBODY},
+    },
 }
 
 # Decisions on participants depend on the actor's kind: under data_governance
@@ -103,11 +127,13 @@ ACTORS = ("regulator", "enterprise")
 def expected_roles(endpoint: str, actor: str, target: str) -> frozenset[str]:
     if endpoint == "participants.decide":
         return DECISIONS[actor][target]
+    if endpoint in BY_ACTOR:
+        return BY_ACTOR[endpoint][actor][target]
     return EXPECTED[endpoint][target]
 
 
 def targets(endpoint: str) -> list[str]:
-    if endpoint == "participants.decide":
+    if endpoint == "participants.decide" or endpoint in BY_ACTOR:
         return ["own", "other"]
     return list(EXPECTED[endpoint])
 
@@ -149,7 +175,7 @@ def call(
 def test_matrix_covers_every_route(client: ApiClient) -> None:
     covered = {(e.method, e.route) for e in ENDPOINTS.values()}
     assert app_routes(client.app) == covered
-    assert set(EXPECTED) | {"participants.decide"} == set(ENDPOINTS)
+    assert set(EXPECTED) | {"participants.decide"} | set(BY_ACTOR) == set(ENDPOINTS)
 
 
 # Authorization is decided in Python, not in the store: the matrix runs on SQLite

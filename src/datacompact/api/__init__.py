@@ -15,7 +15,15 @@ from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from datacompact import __version__
-from datacompact.api import _errors, events, ledger, members, participants, resources
+from datacompact.api import (
+    _errors,
+    applications,
+    events,
+    ledger,
+    members,
+    participants,
+    resources,
+)
 from datacompact.api._limits import BodyLimit
 from datacompact.errors import DataCompactError
 from datacompact.platform import Platform
@@ -54,6 +62,7 @@ def create_app(platform: Platform) -> FastAPI:
         participants.router,
         members.router,
         resources.router,
+        applications.router,
         events.router,
         ledger.api,
     ):

@@ -370,3 +370,57 @@ class DataStandard(Base):
     owner_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     elements: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+
+class Application(Base):
+    """One scenario, one application (一场景一申请): a data user's request to use resources."""
+
+    __tablename__ = "applications"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    applicant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    scenario: Mapped[str] = mapped_column(Text)
+    purpose: Mapped[str] = mapped_column(String(50))
+    purpose_text: Mapped[str] = mapped_column(Text, default="")
+    requests: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    output: Mapped[dict[str, Any]] = mapped_column(JSON)
+    duration_days: Mapped[int] = mapped_column(Integer)
+    expected_queries: Mapped[int] = mapped_column(Integer)
+    epsilon: Mapped[str | None] = mapped_column(String(32))
+    reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(24), default="pending")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint(
+            "status IN ('pending', 'approved', 'rejected', 'changes_requested')", name="status"
+        ),
+        Index("ix_applications_applicant", "applicant_id"),
+    )
+
+
+class Grant(Base):
+    """An approved use of one resource: its ODRL agreement and the usage counted against it."""
+
+    __tablename__ = "grants"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    grantee_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    agreement: Mapped[dict[str, Any]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(16), default="active")
+    status_reason: Mapped[str | None] = mapped_column(String(500))
+    expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    max_queries: Mapped[int] = mapped_column(Integer)
+    queries_used: Mapped[int] = mapped_column(Integer, default=0)
+    epsilon_spent: Mapped[str] = mapped_column(String(32), default="0")
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('active', 'suspended', 'revoked')", name="status"),
+        Index("ix_grants_grantee", "grantee_id"),
+        Index("ix_grants_holder", "holder_id"),
+    )

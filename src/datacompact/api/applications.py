@@ -1,0 +1,78 @@
+"""Routes for applications and grants (thin: parse, call one service, render)."""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Request
+
+from datacompact.api._deps import Credentials, ObjectId, reading, receipt, writing
+from datacompact.policy import applications, grants
+from datacompact.policy.schemas import ApplicationCreate, GrantStatusIn, ReviewIn
+
+router = APIRouter(tags=["applications"])
+
+
+@router.post("/applications", status_code=201, summary="提交使用申请 / apply for one scenario")
+def submit(body: ApplicationCreate, request: Request, credentials: Credentials) -> dict[str, Any]:
+    with writing(request, credentials) as (session, actor):
+        recorded = applications.submit_application(session=session, actor=actor, data=body)
+        return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.get("/applications/{application_id}", summary="申请详情 / show an application")
+def show(application_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        found = applications.get_application(
+            session=session, actor=actor, application_id=application_id
+        )
+        return {"data": found.model_dump(mode="json")}
+
+
+@router.post(
+    "/applications/{application_id}/decisions",
+    summary="审核申请 / approve, reject or ask for changes",
+)
+def decide(
+    application_id: ObjectId, body: ReviewIn, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    with writing(request, credentials) as (session, actor):
+        recorded = applications.review_application(
+            session=session,
+            actor=actor,
+            application_id=application_id,
+            decision=body.decision,
+            reason=body.reason,
+        )
+        return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.get("/grants", summary="本方授权 / grants held or granted by your participant")
+def list_grants(request: Request, credentials: Credentials) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        rows = grants.list_grants(session=session, actor=actor)
+        return {"data": [g.model_dump(mode="json") for g in rows]}
+
+
+@router.get("/grants/{grant_id}", summary="授权详情（ODRL 协议）/ a grant and its ODRL agreement")
+def show_grant(grant_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        found = grants.get_grant(session=session, actor=actor, grant_id=grant_id)
+        return {"data": found.model_dump(mode="json")}
+
+
+@router.post(
+    "/grants/{grant_id}/status", summary="暂停、恢复或撤销授权 / suspend, reinstate, revoke"
+)
+def grant_status(
+    grant_id: ObjectId, body: GrantStatusIn, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    with writing(request, credentials) as (session, actor):
+        recorded = grants.set_grant_status(
+            session=session,
+            actor=actor,
+            grant_id=grant_id,
+            decision=body.decision,
+            reason=body.reason,
+        )
+        return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)

@@ -1,0 +1,111 @@
+"""Grants: reading them, and suspending, reinstating or revoking them at once.
+
+A grant's status is checked by every query in the same transaction that
+counts the query, so a suspension or revocation committed before the query's
+own commit stops it (issue 6 §2: "for queries in flight too").
+"""
+
+from __future__ import annotations
+
+from sqlalchemy import select
+from sqlalchemy.orm import Session
+
+from datacompact.errors import InvalidTransition, NotFound
+from datacompact.events import EventType, NewEvent, Recorded, record_events
+from datacompact.permissions import Actions, PartyResource, Principal, authorize
+from datacompact.policy.schemas import GrantPublic
+from datacompact.store.models import Grant, Participant
+
+_TRANSITIONS = {
+    "suspend": ({"active"}, "suspended", EventType.GRANT_SUSPENDED),
+    "reinstate": ({"suspended"}, "active", EventType.GRANT_REINSTATED),
+    "revoke": ({"active", "suspended"}, "revoked", EventType.GRANT_REVOKED),
+}
+
+
+def _ref(session: Session, grant: Grant) -> PartyResource:
+    regulators = session.scalars(
+        select(Participant.id).where(
+            Participant.kind == "regulator", Participant.status == "approved"
+        )
+    )
+    return PartyResource(
+        participant_id=grant.grantee_id,
+        parties=frozenset({grant.grantee_id, grant.holder_id}),
+        # The holder who granted it, or the regulator, may stop it.
+        reviewers=frozenset({grant.holder_id, *regulators}),
+    )
+
+
+def _load(session: Session, grant_id: int, *, lock: bool = False) -> Grant:
+    grant = session.get(Grant, grant_id, with_for_update=lock)
+    if grant is None:
+        raise NotFound("授权不存在 / grant not found", details={"grant_id": grant_id})
+    return grant
+
+
+def get_grant(*, session: Session, actor: Principal, grant_id: int) -> GrantPublic:
+    grant = _load(session, grant_id)
+    authorize(actor=actor, action=Actions.GRANT_READ, resource=_ref(session, grant))
+    return view(grant)
+
+
+def list_grants(*, session: Session, actor: Principal) -> list[GrantPublic]:
+    """The grants the actor's participant holds or granted."""
+    authorize(
+        actor=actor,
+        action=Actions.GRANT_READ,
+        resource=PartyResource(participant_id=actor.participant_id),
+    )
+    rows = session.scalars(
+        select(Grant)
+        .where(
+            (Grant.grantee_id == actor.participant_id) | (Grant.holder_id == actor.participant_id)
+        )
+        .order_by(Grant.id)
+    )
+    return [view(g) for g in rows]
+
+
+def set_grant_status(
+    *, session: Session, actor: Principal, grant_id: int, decision: str, reason: str
+) -> Recorded[GrantPublic]:
+    grant = _load(session, grant_id, lock=True)
+    authorize(actor=actor, action=Actions.GRANT_MANAGE, resource=_ref(session, grant))
+    allowed, target, event_type = _TRANSITIONS[decision]
+    if grant.status not in allowed:
+        raise InvalidTransition(
+            f"授权状态不允许该操作 / cannot {decision} a grant that is {grant.status}",
+            details={"status": grant.status, "decision": decision},
+        )
+    previous = grant.status
+    grant.status = target
+    grant.status_reason = reason
+    (event,) = record_events(
+        session,
+        actor=actor,
+        events=[
+            NewEvent(
+                event_type, "grant", grant.id, {"from": previous, "to": target, "reason": reason}
+            )
+        ],
+    )
+    return Recorded(view(grant), event.seq)
+
+
+def view(grant: Grant) -> GrantPublic:
+    return GrantPublic(
+        id=grant.id,
+        application_id=grant.application_id,
+        resource_id=grant.resource_id,
+        holder_id=grant.holder_id,
+        grantee_id=grant.grantee_id,
+        status=grant.status,
+        status_reason=grant.status_reason,
+        expires_at=grant.expires_at,
+        max_queries=grant.max_queries,
+        queries_used=grant.queries_used,
+        epsilon_spent=float(grant.epsilon_spent),
+        agreement=grant.agreement,
+        created_at=grant.created_at,
+    )

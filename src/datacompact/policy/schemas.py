@@ -1,0 +1,79 @@
+"""Pydantic schemas of applications and grants (STYLE.md §9)."""
+
+from __future__ import annotations
+
+from datetime import datetime
+from typing import Any
+
+from pydantic import BaseModel, ConfigDict, Field
+
+
+class Strict(BaseModel):
+    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+
+
+class ResourceRequest(Strict):
+    resource_id: int = Field(ge=1, le=2**63 - 1)
+    columns: list[str] = Field(min_length=1, max_length=500)
+
+
+class OutputIn(Strict):
+    mode: str = Field(pattern="^(records|masked_records|k_anonymous|aggregates|dp_aggregates)$")
+    min_group_size: int | None = Field(default=None, ge=1, le=1_000_000)
+    k: int | None = Field(default=None, ge=2, le=1_000_000)
+
+
+class ApplicationCreate(Strict):
+    """One scenario, one application: what, why, how it leaves, for how long, how often."""
+
+    scenario: str = Field(min_length=4, max_length=4000)
+    purpose: str = Field(min_length=1, max_length=50)
+    purpose_text: str = Field(default="", max_length=2000)
+    resources: list[ResourceRequest] = Field(min_length=1, max_length=10)
+    output: OutputIn
+    duration_days: int = Field(ge=1, le=365)
+    expected_queries: int = Field(ge=1, le=1_000_000)
+    epsilon: float | None = Field(default=None, gt=0, le=100)
+
+
+class ReviewIn(Strict):
+    decision: str = Field(pattern="^(approve|reject|request_changes)$")
+    reason: str = Field(min_length=2, max_length=1000)
+
+
+class GrantStatusIn(Strict):
+    decision: str = Field(pattern="^(suspend|reinstate|revoke)$")
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class ApplicationPublic(BaseModel):
+    id: int
+    applicant_id: int
+    scenario: str
+    purpose: str
+    purpose_text: str
+    requests: list[dict[str, Any]]
+    output: dict[str, Any]
+    duration_days: int
+    expected_queries: int
+    epsilon: float | None
+    reviewers: list[dict[str, Any]]
+    status: str
+    grants: list[int]
+    created_at: datetime
+
+
+class GrantPublic(BaseModel):
+    id: int
+    application_id: int
+    resource_id: int
+    holder_id: int
+    grantee_id: int
+    status: str
+    status_reason: str | None
+    expires_at: datetime
+    max_queries: int
+    queries_used: int
+    epsilon_spent: float
+    agreement: dict[str, Any]
+    created_at: datetime

@@ -1,0 +1,73 @@
+"""Governed SQL: analyze → rewrite → execute (issue 6 §4, §5, §7).
+
+A user's SQL (DuckDB dialect) runs only through :func:`run_query`:
+
+1. :func:`~datacompact.sandbox.analyze.analyze` parses it with SQLGlot and
+   checks it against the allow-list and the grant (:class:`GrantView`);
+2. :func:`~datacompact.sandbox.rewrite.rewrite` applies the rules of
+   :data:`~datacompact.sandbox.rules.RULES` (aggregate shape, DP release,
+   entity thresholds, governed tables);
+3. an :class:`Engine` (default :class:`DuckDBEngine`) runs the plan and
+   returns a :class:`Result` with what the receipt needs.
+
+The package holds no state and reads no store: the policy layer passes the
+grant view, the pseudonym key and the budget account in.
+"""
+
+from __future__ import annotations
+
+from datacompact.sandbox.analyze import analyze
+from datacompact.sandbox.budget import BudgetAccount, EpsilonAccount
+from datacompact.sandbox.engine import (
+    DuckDBEngine,
+    Engine,
+    Result,
+    check_capabilities,
+    result_digest,
+)
+from datacompact.sandbox.grants import (
+    ColumnRule,
+    GrantedTable,
+    GrantView,
+    Limits,
+    MaskKind,
+    OutputMode,
+)
+from datacompact.sandbox.plan import Plan
+from datacompact.sandbox.rewrite import govern, rewrite
+
+_LIMITS = Limits()
+
+
+def run_query(
+    sql: str,
+    grant: GrantView,
+    *,
+    engine: Engine,
+    budget: BudgetAccount | None = None,
+    limits: Limits = _LIMITS,
+) -> Result:
+    """Analyze, rewrite and execute ``sql`` under ``grant`` on ``engine``."""
+    return engine.execute(govern(sql, grant, limits=limits), budget=budget)
+
+
+__all__ = [
+    "BudgetAccount",
+    "ColumnRule",
+    "DuckDBEngine",
+    "Engine",
+    "EpsilonAccount",
+    "GrantView",
+    "GrantedTable",
+    "Limits",
+    "MaskKind",
+    "OutputMode",
+    "Plan",
+    "Result",
+    "analyze",
+    "check_capabilities",
+    "govern",
+    "result_digest",
+    "rewrite",
+    "run_query",
+]

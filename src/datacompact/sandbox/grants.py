@@ -1,0 +1,168 @@
+"""The grant view the sandbox enforces: plain frozen dataclasses, checked when built.
+
+The policy layer turns an ODRL Agreement into a :class:`GrantView`; the
+sandbox never reads the store. A view lists, per granted table, the columns
+the user may touch (each with an optional mask), the platform's row filter,
+the output mode and the entity whose distinct count sets group thresholds.
+
+>>> t = GrantedTable(
+...     name="sbk",
+...     parquet_path="/data/sbk.parquet",
+...     columns={"district": ColumnRule(), "resident_id": ColumnRule(mask="pseudonym", entity_key=True)},
+...     output_mode="aggregates",
+...     entity_column="resident_id",
+... )
+>>> GrantView(grant_id="g1", tables={"sbk": t}).mode
+'aggregates'
+"""
+
+from __future__ import annotations
+
+import math
+import re
+from collections.abc import Mapping
+from dataclasses import dataclass, field
+from typing import Literal, get_args
+
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
+
+from datacompact.errors import InvalidInput
+
+MaskKind = Literal["pseudonym", "partial", "truncate_date"]
+OutputMode = Literal["records", "masked_records", "aggregates", "dp_aggregates", "k_anonymous"]
+
+#: Output modes from the loosest to the strictest; a query over several tables
+#: runs under the strictest mode among them.
+MODE_ORDER: tuple[OutputMode, ...] = get_args(OutputMode)
+AGGREGATE_MODES: frozenset[str] = frozenset({"aggregates", "dp_aggregates"})
+_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+
+
+def _check_name(name: str, what: str) -> None:
+    # Names become SQL identifiers in the rewrite, so only plain lowercase ones.
+    if not _NAME.match(name) or name.startswith(("duckdb_", "pragma_", "sqlite_", "pg_")):
+        raise InvalidInput(
+            f"{what}名称无效 / expected a lowercase {what} name of letters, digits and '_'",
+            details={"kind": what},
+        )
+
+
+@dataclass(frozen=True)
+class ColumnRule:
+    """One granted column: its mask (applied below every user predicate) and DP bounds."""
+
+    mask: MaskKind | None = None
+    entity_key: bool = False
+    #: Clamping bounds for DP sums and means; DP modes refuse SUM/AVG without them.
+    dp_bounds: tuple[float, float] | None = None
+
+    def __post_init__(self) -> None:
+        if self.mask is not None and self.mask not in get_args(MaskKind):
+            raise InvalidInput(
+                f"未知的脱敏方式 / unknown mask, expected one of {', '.join(get_args(MaskKind))}"
+            )
+        if self.dp_bounds is not None:
+            lo, hi = self.dp_bounds
+            if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
+                raise InvalidInput("DP 边界无效 / expected finite DP bounds with lower < upper")
+
+
+@dataclass(frozen=True)
+class GrantedTable:
+    """A physical table as the grant exposes it."""
+
+    name: str
+    parquet_path: str
+    columns: Mapping[str, ColumnRule]
+    row_filter: str | None = None
+    output_mode: OutputMode = "aggregates"
+    min_group_entities: int = 10
+    entity_column: str | None = None
+    #: The parsed row filter (trusted platform SQL, DuckDB dialect).
+    filter_expression: exp.Expr | None = field(init=False, compare=False, repr=False)
+
+    def __post_init__(self) -> None:
+        _check_name(self.name, "table")
+        if not self.columns:
+            raise InvalidInput("授权表没有列 / expected at least one granted column")
+        for column in self.columns:
+            _check_name(column, "column")
+        if self.output_mode not in MODE_ORDER:
+            raise InvalidInput(
+                f"未知的输出方式 / unknown output mode, expected one of {MODE_ORDER}"
+            )
+        if self.min_group_entities < 2:
+            raise InvalidInput("最小群组实体数至少为 2 / expected min_group_entities of at least 2")
+        if self.output_mode in AGGREGATE_MODES and not self.entity_column:
+            raise InvalidInput(
+                "聚合模式需要实体列 / aggregate modes need an entity_column to count distinct entities"
+            )
+        if self.entity_column is not None:
+            _check_name(self.entity_column, "column")
+        if self.output_mode == "masked_records":
+            unmasked = [c for c, r in self.columns.items() if r.entity_key and r.mask is None]
+            if unmasked:
+                raise InvalidInput(
+                    "脱敏记录模式下标识列必须脱敏 / masked_records needs a mask on every entity key",
+                    details={"columns": sorted(unmasked)},
+                )
+        parsed: exp.Expr | None = None
+        if self.row_filter is not None:
+            try:
+                parsed = sqlglot.parse_one(self.row_filter, read="duckdb")
+            except SqlglotError as exc:
+                raise InvalidInput("行过滤条件无法解析 / the row filter does not parse") from exc
+        object.__setattr__(self, "filter_expression", parsed)
+
+
+@dataclass(frozen=True)
+class GrantView:
+    """What one grant lets one user do in the sandbox."""
+
+    grant_id: str
+    tables: Mapping[str, GrantedTable]
+    #: Privacy loss charged per DP query, split evenly over its aggregates.
+    epsilon_per_query: float = 1.0
+    #: At most this many rows of one entity feed a DP release (contribution bound).
+    max_contributions: int = 1
+
+    def __post_init__(self) -> None:
+        if not self.grant_id:
+            raise InvalidInput("缺少授权编号 / expected a grant id")
+        if not self.tables:
+            raise InvalidInput("授权没有表 / expected at least one granted table")
+        for key, table in self.tables.items():
+            if key != table.name:
+                raise InvalidInput("授权表名不一致 / table keys must equal table names")
+        if not (self.epsilon_per_query > 0 and math.isfinite(self.epsilon_per_query)):
+            raise InvalidInput("ε 无效 / expected a positive, finite ε per query")
+        if self.max_contributions < 1:
+            raise InvalidInput("贡献上限至少为 1 / expected max_contributions of at least 1")
+
+    @property
+    def mode(self) -> OutputMode:
+        """The strictest output mode among the granted tables."""
+        return max((t.output_mode for t in self.tables.values()), key=MODE_ORDER.index)
+
+
+@dataclass(frozen=True)
+class Limits:
+    """Per-request resource limits."""
+
+    max_sql_chars: int = 20_000
+    max_joins: int = 4
+    max_nodes: int = 2_000
+    max_result_rows: int = 100_000
+    memory_limit: str = "1GB"
+    threads: int = 2
+    timeout_seconds: float = 30.0
+
+    def __post_init__(self) -> None:
+        if not re.match(r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$", self.memory_limit):
+            raise InvalidInput("内存限制无效 / expected a memory limit such as '1GB'")
+        if min(self.max_sql_chars, self.max_nodes, self.max_result_rows, self.threads) < 1:
+            raise InvalidInput("限制必须为正 / expected positive limits")
+        if self.max_joins < 0 or not self.timeout_seconds > 0:
+            raise InvalidInput("限制必须为正 / expected positive limits")

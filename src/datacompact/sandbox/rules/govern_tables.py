@@ -1,0 +1,81 @@
+"""Rule: replace every physical table with a governed subquery.
+
+Each granted table, wherever it appears (outer query, CTE, derived table,
+correlated or IN subquery), becomes::
+
+    (SELECT <masked granted columns>[, <entity> AS __dc_entity]
+       FROM __dc_src_<table> AS __dc_t
+      WHERE <platform row filter>) AS <alias>
+
+so the row filter and the masks apply *below* every user predicate: a user
+who filters on ``phone = '13800000000'`` compares against the masked value.
+Only the columns the query touches are projected. The row filter reads the
+raw columns (it is the platform's trusted SQL). Masks become calls to the
+``__dc_mask_*`` functions that the engine registers from
+:mod:`datacompact.privacy.masking`; the plan then requires ``masks``, and an
+engine without them refuses the plan.
+
+>>> from datacompact.sandbox.rules._demo import demo_plan
+>>> govern_tables(demo_plan("SELECT phone FROM sbk WHERE age > 30", "records")).sql()
+'SELECT sbk.phone AS phone FROM (SELECT __dc_t.age AS age, __DC_MASK_PARTIAL(CAST(__dc_t.phone AS TEXT)) AS phone FROM __dc_src_sbk AS __dc_t WHERE age >= 18) AS sbk WHERE sbk.age > 30'
+"""
+
+from __future__ import annotations
+
+from sqlglot import exp
+from sqlglot.optimizer.scope import traverse_scope
+
+from datacompact.sandbox.grants import AGGREGATE_MODES, GrantedTable
+from datacompact.sandbox.plan import Plan
+
+SOURCE_PREFIX = "__dc_src_"
+INNER = "__dc_t"
+ENTITY = "__dc_entity"
+#: The SQL function the engine must provide for each mask kind.
+MASK_FUNCTIONS = {
+    "pseudonym": ("__dc_mask_pseudonym", "VARCHAR"),
+    "partial": ("__dc_mask_partial", "VARCHAR"),
+    "truncate_date": ("__dc_mask_month", "DATE"),
+}
+
+
+def govern_tables(plan: Plan) -> Plan:
+    root = plan.expression.copy()
+    replaced: list[tuple[exp.Table, exp.Subquery]] = []
+    masked = False
+    for scope in traverse_scope(root):
+        for alias, source in scope.sources.items():
+            if not isinstance(source, exp.Table) or source.name.lower() not in plan.grant.tables:
+                continue
+            granted = plan.grant.tables[source.name.lower()]
+            columns = sorted(
+                plan.touched.get(granted.name, frozenset()), key=list(granted.columns).index
+            )
+            masked = masked or any(granted.columns[c].mask for c in columns)
+            entity = plan.mode in AGGREGATE_MODES and granted.entity_column is not None
+            replaced.append((source, governed(granted, columns, alias=alias, entity=entity)))
+    for table, subquery in replaced:
+        table.replace(subquery)
+    requires = plan.requires | {"row_filters"} | ({"masks"} if masked else set())
+    return plan.evolve("govern_tables", expression=root, requires=frozenset(requires))
+
+
+def governed(table: GrantedTable, columns: list[str], *, alias: str, entity: bool) -> exp.Subquery:
+    """The governed subquery of ``table`` exposing ``columns`` under ``alias``."""
+    projections: list[exp.Expr] = []
+    for name in columns:
+        value: exp.Expr = exp.column(name, table=INNER)
+        mask = table.columns[name].mask
+        if mask is not None:
+            function, sql_type = MASK_FUNCTIONS[mask]
+            value = exp.Anonymous(this=function, expressions=[exp.cast(value, sql_type)])
+        projections.append(exp.alias_(value, name))
+    if entity and table.entity_column is not None:
+        projections.append(exp.alias_(exp.column(table.entity_column, table=INNER), ENTITY))
+    if not projections:
+        # COUNT(*) alone touches no column; a constant keeps the row count.
+        projections.append(exp.alias_(exp.Literal.number(1), "__dc_one"))
+    select = exp.select(*projections).from_(exp.table_(SOURCE_PREFIX + table.name, alias=INNER))
+    if table.filter_expression is not None:
+        select = select.where(table.filter_expression.copy())
+    return select.subquery(alias)

@@ -1,0 +1,31 @@
+-- mode: masked_records
+-- input
+WITH adults AS (SELECT pid, district FROM sbk WHERE age > 30) SELECT a.pid, b.sector FROM adults AS a JOIN biz AS b ON a.district = b.district
+-- rewritten
+WITH adults AS (
+  SELECT
+    sbk.pid AS pid,
+    sbk.district AS district
+  FROM (
+    SELECT
+      __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT)) AS pid,
+      __dc_t.district AS district,
+      __dc_t.age AS age
+    FROM __dc_src_sbk AS __dc_t
+    WHERE
+      age >= 18
+  ) AS sbk
+  WHERE
+    sbk.age > 30
+)
+SELECT
+  a.pid AS pid,
+  b.sector AS sector
+FROM adults AS a
+JOIN (
+  SELECT
+    __dc_t.district AS district,
+    __dc_t.sector AS sector
+  FROM __dc_src_biz AS __dc_t
+) AS b
+  ON a.district = b.district

@@ -1,0 +1,26 @@
+-- mode: records
+-- input
+SELECT s.district, (SELECT COUNT(*) FROM visits AS v WHERE v.pid = s.pid) AS visits FROM sbk AS s LIMIT 5
+-- rewritten
+SELECT
+  s.district AS district,
+  (
+    SELECT
+      COUNT(*) AS _col_0
+    FROM (
+      SELECT
+        __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT)) AS pid
+      FROM __dc_src_visits AS __dc_t
+    ) AS v
+    WHERE
+      v.pid = s.pid
+  ) AS visits
+FROM (
+  SELECT
+    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT)) AS pid,
+    __dc_t.district AS district
+  FROM __dc_src_sbk AS __dc_t
+  WHERE
+    age >= 18
+) AS s
+LIMIT 5

@@ -1,0 +1,13 @@
+-- mode: records
+-- input
+SELECT COUNT(*) AS n FROM sbk
+-- rewritten
+SELECT
+  COUNT(*) AS n
+FROM (
+  SELECT
+    1 AS __dc_one
+  FROM __dc_src_sbk AS __dc_t
+  WHERE
+    age >= 18
+) AS sbk
