@@ -22,6 +22,7 @@ SCRIPTS = (
     "privacy/bench_synthetic.py",
     "privacy/bench_dp.py",
     "ingest/bench_ingest.py",
+    "sandbox/bench_sandbox.py",
 )
 
 
