@@ -322,6 +322,12 @@ def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # t
         ["resources", "grade", str(body["id"]), "--override", "core", "--token", steward["token"]],
     )
     assert no_reason.exit_code == 2
+    bogus = runner.invoke(
+        app,
+        ["resources", "grade", str(body["id"]), "--override", "bogus", "--reason", "x y",
+         "--token", steward["token"]],
+    )  # fmt: skip
+    assert bogus.exit_code == 2 and "invalid option values" in bogus.stderr
     described = runner.invoke(
         app,
         ["resources", "describe", str(body["id"]), "--column", "姓名", "--description", "姓名全称",

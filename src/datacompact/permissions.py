@@ -282,6 +282,9 @@ def decide(*, actor: Principal, action: Action, resource: Resource) -> Decision:
         return Decision(False, "只有相关方可查看 / only its parties may see this")
     if action.scope is Scope.REVIEWER:
         reviewers = resource.reviewers if isinstance(resource, PartyResource) else frozenset()
+        if own:
+            # Nobody decides on their own application or manages their own grant.
+            return Decision(False, "不能审核本方对象 / a party cannot decide on its own object")
         if actor.participant_id in reviewers:
             return Decision(True, "a reviewer of the object")
         return Decision(False, "不是该对象的审核方 / not one of its reviewers")

@@ -15,8 +15,8 @@ from typing import Any
 from sqlalchemy import func, select
 
 from datacompact.catalog.inbox import inbox_folder
-from datacompact.catalog.resources import register_resource
-from datacompact.catalog.schemas import ResourceBase
+from datacompact.catalog.resources import decide_grade, register_resource
+from datacompact.catalog.schemas import GradeDecisionIn, ResourceBase
 from datacompact.events import EventType
 from datacompact.policy.applications import review_application, submit_application
 from datacompact.policy.schemas import ApplicationCreate
@@ -397,6 +397,13 @@ def _resource_of(world: World, participant: str) -> int:
             data=ResourceBase.model_validate(RESOURCE),
             file=file,
         )
+        with world.platform.db.write() as session:
+            decide_grade(
+                session=session,
+                actor=world.principal(f"{participant}.admin"),
+                resource_id=recorded.value.id,
+                decision=GradeDecisionIn(decision="confirm"),
+            )
         world.ids[key] = recorded.value.id
     return world.ids[key]
 

@@ -109,7 +109,8 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "enterprise": {"own": EVERYONE, "other": NOBODY},
     },
     "grants.status": {
-        "regulator": {"own": REVIEWERS, "other": REVIEWERS},
+        # Never one's own grant, not even for the regulator.
+        "regulator": {"own": NOBODY, "other": REVIEWERS},
         "enterprise": {"own": NOBODY, "other": NOBODY},
     },
 }

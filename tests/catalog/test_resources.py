@@ -15,7 +15,7 @@ from datacompact.catalog import resources as service
 from datacompact.catalog.export import export_catalog
 from datacompact.catalog.inbox import inbox_file, inbox_folder
 from datacompact.catalog.schemas import ColumnEdit, GradeCode, GradeDecisionIn, ResourceBase
-from datacompact.errors import Forbidden, InvalidInput, MalformedInput, NotFound
+from datacompact.errors import Forbidden, InvalidInput, MalformedInput, NotFound, PolicyViolation
 from datacompact.store.models import Event, Resource, ResourceVersion
 
 from ..api.conftest import ApiClient, bearer
@@ -387,3 +387,36 @@ def test_a_registered_standard_is_used_for_conformance(world: World, tmp_path: P
     (element,) = report["elements"]
     assert element["values"] == 20 and element["conforming"] == 0  # spellings, not codes
     assert {s["id"] for s in listed if not s["builtin"]} == {"DB3301/T 0001-2026"}
+
+
+def test_a_new_version_keeps_the_stewards_decision(world: World, tmp_path: Path) -> None:
+    resource_id = _register(world, _people_csv(tmp_path / "p.csv"))
+    steward = world.principal("department.data_steward")
+    with world.platform.db.write() as session:
+        service.decide_grade(
+            session=session,
+            actor=steward,
+            resource_id=resource_id,
+            decision=GradeDecisionIn(
+                decision="override", grade=GradeCode.CORE, reason="涉及核心业务"
+            ),
+        )
+    again = service.ingest_version(
+        db=world.platform.db,
+        home=world.platform.settings.home,
+        actor=steward,
+        resource_id=resource_id,
+        file=_people_csv(tmp_path / "p2.csv", encoding="utf-8"),
+    ).value
+    assert (again.grade, again.grade_status) == ("core", "overridden")
+
+
+def test_no_code_list_on_a_personal_column(world: World, tmp_path: Path) -> None:
+    resource_id = _register(world, _people_csv(tmp_path / "p.csv"))
+    with pytest.raises(PolicyViolation), world.platform.db.write() as session:
+        service.update_dictionary(
+            session=session,
+            actor=world.principal("department.data_steward"),
+            resource_id=resource_id,
+            edits=[ColumnEdit(name="身份证号", code_list={"x": "y"})],
+        )

@@ -8,7 +8,7 @@ import pytest
 from sqlalchemy import select
 
 from datacompact.catalog import resources
-from datacompact.catalog.schemas import ResourceBase
+from datacompact.catalog.schemas import GradeDecisionIn, ResourceBase
 from datacompact.errors import Forbidden, InvalidTransition, PolicyViolation
 from datacompact.policy import applications, grants
 from datacompact.policy.agreement import parse_agreement
@@ -29,17 +29,32 @@ ROWS = "姓名,身份证号,手机号,金额\n" + "".join(
 )
 
 
-@pytest.fixture
-def resource_id(world: World, tmp_path: Path) -> int:
+def _registered(world: World, tmp_path: Path, *, confirm: bool = True, **meta: str) -> int:
+    tmp_path.mkdir(parents=True, exist_ok=True)
     file = tmp_path / "people.csv"
     file.write_text(ROWS, encoding="utf-8")
-    return resources.register_resource(
+    steward = world.principal("department.data_steward")
+    resource_id = resources.register_resource(
         db=world.platform.db,
         home=world.platform.settings.home,
-        actor=world.principal("department.data_steward"),
-        data=ResourceBase(name="低保对象名册"),
+        actor=steward,
+        data=ResourceBase.model_validate({"name": "低保对象名册", **meta}),
         file=file,
     ).value.id
+    if confirm:
+        with world.platform.db.write() as session:
+            resources.decide_grade(
+                session=session,
+                actor=steward,
+                resource_id=resource_id,
+                decision=GradeDecisionIn(decision="confirm"),
+            )
+    return resource_id
+
+
+@pytest.fixture
+def resource_id(world: World, tmp_path: Path) -> int:
+    return _registered(world, tmp_path)
 
 
 def _apply(world: World, resource_id: int, mode: str = "masked_records") -> int:
@@ -156,8 +171,29 @@ def test_grant_suspension_and_revocation(world: World, resource_id: int) -> None
 
     with pytest.raises(Forbidden):
         set_status("enterprise.admin", "revoke")  # the grantee cannot lift or end it
-    assert set_status("department.admin", "suspend") == "suspended"
+    assert set_status("regulator.admin", "suspend") == "suspended"
+    with pytest.raises(Forbidden):
+        set_status("department.admin", "reinstate")  # only the party that suspended it
     assert set_status("regulator.reviewer", "reinstate") == "active"
     assert set_status("regulator.admin", "revoke") == "revoked"
     with pytest.raises(InvalidTransition):
-        set_status("department.admin", "reinstate")
+        set_status("regulator.admin", "reinstate")  # revocation is final
+
+
+def test_unconfirmed_or_unshared_resources_cannot_be_applied_for(
+    world: World, tmp_path: Path
+) -> None:
+    unconfirmed = _registered(world, tmp_path / "a", confirm=False)
+    with pytest.raises(PolicyViolation, match="not confirmed"):
+        _apply(world, unconfirmed)
+    closed = _registered(world, tmp_path / "b", share_type="not_shared")
+    with pytest.raises(PolicyViolation, match="not shared"):
+        _apply(world, closed)
+
+
+def test_marking_personal_data_open_does_not_loosen_its_output(
+    world: World, tmp_path: Path
+) -> None:
+    opened = _registered(world, tmp_path, open_type="open", share_type="unconditional")
+    with pytest.raises(PolicyViolation):
+        _apply(world, opened, mode="records")

@@ -7,7 +7,7 @@ by a later write.
 
 from __future__ import annotations
 
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from typing import Annotated, Any
 
@@ -64,6 +64,12 @@ def authenticated(request: Request, credentials: Credentials) -> Principal:
     platform = platform_of(request)
     with platform.db.read() as session:
         return _principal(platform, session, credentials)
+
+
+def recheck(request: Request, credentials: Credentials) -> Callable[[Session], Principal]:
+    """Authentication again, inside a service's final transaction (long ingestions)."""
+    platform = platform_of(request)
+    return lambda session: _principal(platform, session, credentials)
 
 
 def receipt(data: Any, log_index: int) -> dict[str, Any]:

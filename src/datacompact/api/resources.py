@@ -13,6 +13,7 @@ from datacompact.api._deps import (
     platform_of,
     reading,
     receipt,
+    recheck,
     writing,
 )
 from datacompact.catalog import resources as service
@@ -54,6 +55,7 @@ def register(body: ResourceCreate, request: Request, credentials: Credentials) -
         file=_inbox_path(request, actor.participant_id, body.inbox_file),
         encoding=body.encoding,
         sheet=body.sheet,
+        recheck=recheck(request, credentials),
     )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
@@ -74,6 +76,7 @@ def add_version(
         file=_inbox_path(request, actor.participant_id, body.inbox_file),
         encoding=body.encoding,
         sheet=body.sheet,
+        recheck=recheck(request, credentials),
     )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
@@ -162,6 +165,7 @@ def standardized(
         actor=actor,
         resource_id=resource_id,
         mappings=body.mappings,
+        recheck=recheck(request, credentials),
     )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 

@@ -10,14 +10,14 @@ version is ever visible without its rows and events, nor the reverse.
 from __future__ import annotations
 
 import secrets
-from collections.abc import Sequence
+from collections.abc import Callable, Sequence
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from datacompact.catalog import _analysis, codes, search
+from datacompact.catalog import _analysis, codes, grading, search
 from datacompact.catalog._analysis import Analysis, Progress
 from datacompact.catalog.lineage import JobKind
 from datacompact.catalog.schemas import (
@@ -28,7 +28,7 @@ from datacompact.catalog.schemas import (
     ResourcePublic,
     VersionPublic,
 )
-from datacompact.errors import InvalidInput, NotFound
+from datacompact.errors import InvalidInput, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, CatalogResource, Principal, authorize
 from datacompact.registry import _lookup as lookup
@@ -36,6 +36,9 @@ from datacompact.store.models import Participant, Resource, ResourceVersion
 from datacompact.store.session import Database
 
 RESOURCES_DIR = "resources"
+
+#: Authenticates the caller again inside a transaction (see ``register_resource``).
+Recheck = Callable[[Session], Principal]
 
 
 def _resource(session: Session, resource_id: int, *, lock: bool = False) -> Resource:
@@ -96,8 +99,18 @@ def _version_row(
     )
 
 
-def _apply_proposal(resource: Resource, analysis: Analysis) -> None:
+def _apply_proposal(resource: Resource, analysis: Analysis, *, keep_decision: bool = False) -> None:
+    """Take the engine's proposal; on a new version, a steward's decision stands unless
+    the new data calls for a higher grade (then it is proposed again, for review)."""
     proposal = analysis.proposal
+    if (
+        keep_decision
+        and resource.grade is not None
+        and resource.grade_status != "proposed"
+        and proposal.grade.rank <= grading.Grade(resource.grade).rank
+    ):
+        resource.personal = resource.personal or proposal.personal.value != "none"
+        return
     resource.category = proposal.category.value
     resource.grade = proposal.grade.value
     resource.personal = proposal.personal.value != "none"
@@ -150,8 +163,14 @@ def register_resource(
     encoding: str | None = None,
     sheet: str | int | None = None,
     progress: Progress | None = None,
+    recheck: Recheck | None = None,
 ) -> Recorded[ResourcePublic]:
-    """Register a resource of the actor's participant from ``file`` (version 1)."""
+    """Register a resource of the actor's participant from ``file`` (version 1).
+
+    ``recheck`` authenticates the caller again inside the final transaction:
+    a token revoked, or a participant suspended, during a long ingestion
+    stops it from committing.
+    """
     holder_id = actor.participant_id
     resource_ref = CatalogResource(participant_id=holder_id)
     with db.read() as session:
@@ -173,6 +192,7 @@ def register_resource(
     )
     try:
         with db.write() as session:
+            actor = recheck(session) if recheck else actor
             authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=resource_ref)
             # Sequences are per holder: lock the holder so two registrations
             # cannot take the same number.
@@ -233,6 +253,7 @@ def ingest_version(
     progress: Progress | None = None,
     job_kind: JobKind = JobKind.INGESTION,
     derived_from: int | None = None,
+    recheck: Recheck | None = None,
 ) -> Recorded[ResourcePublic]:
     """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept.
 
@@ -259,10 +280,11 @@ def ingest_version(
     )
     try:
         with db.write() as session:
+            actor = recheck(session) if recheck else actor
             resource = _resource(session, resource_id, lock=True)
             authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=ref)
             number = 1 + max((v.number for v in resource.versions), default=0)
-            _apply_proposal(resource, analysis)
+            _apply_proposal(resource, analysis, keep_decision=True)
             version = _version_row(resource, number, home, analysis)
             session.add(version)
             session.flush()
@@ -333,6 +355,13 @@ def update_dictionary(
             raise InvalidInput(
                 f"列不存在 / no column named '{edit.name}' in the latest version",
                 details={"column": edit.name},
+            )
+        if edit.code_list is not None and column.get("pii"):
+            # A code list of a personal column would publish people's values.
+            raise PolicyViolation(
+                f"个人信息列不能附代码表 / column '{edit.name}' holds personal information: "
+                "no code list",
+                details={"column": edit.name, "rule": "dictionary.personal_code_list"},
             )
         for field in ("description", "unit", "code_list"):
             value = getattr(edit, field)

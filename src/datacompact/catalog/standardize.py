@@ -19,7 +19,7 @@ from sqlalchemy.orm import Session
 
 from datacompact.catalog import standards
 from datacompact.catalog.lineage import JobKind
-from datacompact.catalog.resources import ingest_version
+from datacompact.catalog.resources import Recheck, ingest_version
 from datacompact.catalog.schemas import MappingIn, ResourcePublic
 from datacompact.catalog.standards_registry import registered
 from datacompact.errors import NotFound
@@ -100,6 +100,7 @@ def derive_standard_version(
     actor: Principal,
     resource_id: int,
     mappings: Sequence[MappingIn],
+    recheck: Recheck | None = None,
 ) -> Recorded[ResourcePublic]:
     """A new version of the resource with the mapped columns in their standards' form."""
     with db.read() as session:
@@ -119,6 +120,7 @@ def derive_standard_version(
             file=derived,
             job_kind=JobKind.DERIVATION,
             derived_from=number,
+            recheck=recheck,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -96,6 +96,7 @@ def register(
                 encoding=encoding,
                 sheet=sheet,
                 progress=advance,
+                recheck=lambda session: actor_for(platform, session, token),
             )
         emit(
             {**recorded.value.model_dump(mode="json"), "log_index": recorded.log_index},
@@ -244,6 +245,7 @@ def version(
                 encoding=encoding,
                 sheet=sheet,
                 progress=advance,
+                recheck=lambda session: actor_for(platform, session, token),
             )
         emit(
             {**recorded.value.model_dump(mode="json"), "log_index": recorded.log_index},

@@ -30,11 +30,12 @@ from contextlib import contextmanager
 from typing import Annotated, Any
 
 import typer
+from pydantic import ValidationError
 from rich.console import Console
 from rich.markup import escape
 from rich.table import Table
 
-from datacompact.errors import DataCompactError
+from datacompact.errors import DataCompactError, InvalidInput
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
 
@@ -46,7 +47,15 @@ err_console = Console(stderr=True)
 def handled(as_json: bool = False) -> Iterator[None]:
     """Turn a :class:`DataCompactError` into one line on stderr and its exit code."""
     try:
-        yield
+        try:
+            yield
+        except ValidationError as exc:
+            # Options that reach a schema: report the fields, never the values.
+            fields = sorted({".".join(str(p) for p in e["loc"]) or "value" for e in exc.errors()})
+            raise InvalidInput(
+                f"参数无效 / invalid option values: check {', '.join(fields)}",
+                details={"fields": fields},
+            ) from exc
     except DataCompactError as exc:
         if as_json:
             print(json.dumps(exc.to_envelope(), ensure_ascii=False), file=sys.stderr)

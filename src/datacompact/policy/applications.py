@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datacompact.errors import InvalidInput, InvalidTransition, NotFound
+from datacompact.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy.agreement import build_agreement
@@ -70,8 +70,33 @@ def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource
                 f"列不存在 / no such column in resource {resource.code}: {', '.join(unknown)}",
                 details={"resource_id": resource.id, "columns": unknown},
             )
+        if resource.share_type == "not_shared":
+            raise PolicyViolation(
+                f"资源 {resource.code} 不予共享 / resource {resource.code} is not shared",
+                details={"rule": "resource.not_shared", "resource_id": resource.id},
+            )
+        if resource.grade is None or resource.grade_status == "proposed":
+            # GB/T 43697-2024: data is graded before anyone may be granted its use.
+            raise PolicyViolation(
+                f"资源 {resource.code} 的分级尚未经数据专员确认 / the grade of resource "
+                f"{resource.code} is not confirmed by a data steward yet",
+                details={"rule": "resource.grade_unconfirmed", "resource_id": resource.id},
+            )
         out.append((resource, list(dict.fromkeys(request.columns))))
     return out
+
+
+def _open_data(resource: Resource) -> bool:
+    """Open data loosens the output only when it really is harmless.
+
+    A holder may mark a resource open, but without personal information and
+    graded general-1 or general-2 only; otherwise its grade's rules apply.
+    """
+    return (
+        resource.open_type == "open"
+        and not resource.personal
+        and resource.grade in ("general-1", "general-2")
+    )
 
 
 def _reviewers(session: Session, actor: Principal, holders: list[int]) -> list[dict[str, Any]]:
@@ -86,7 +111,10 @@ def _reviewers(session: Session, actor: Principal, holders: list[int]) -> list[d
         if party == "regulator":
             candidates.append(("regulator", _approved_of_kind(session, ("regulator",))))
         elif party == "operator":
-            candidates.append(("operator", _approved_of_kind(session, _OPERATOR_KINDS)))
+            kinds = tuple(
+                k for k in _OPERATOR_KINDS if k in rules_for(actor.governance).operator_kinds
+            )
+            candidates.append(("operator", _approved_of_kind(session, kinds)))
     slots = []
     for party, members in candidates:
         others = [p for p in members if p != actor.participant_id]
@@ -106,9 +134,9 @@ def submit_application(
     for resource, _columns in requested:
         # Fail now, not after every review: the grade decides what may leave.
         effective_constraints(
-            grade=resource.grade or "general-4",
+            grade=resource.grade or "core",
             requested=output,
-            open_data=resource.open_type == "open",
+            open_data=_open_data(resource),
             regulator_approved=True,
         )
     assert actor.participant_id is not None and actor.member_id is not None
@@ -252,10 +280,10 @@ def _issue_grants(session: Session, application: Application) -> list[Grant]:
             max_queries=application.expected_queries,
             columns=request["columns"],
             output=OutputSpec(output["mode"], output.get("min_group_size"), output.get("k")),
-            grade=resource.grade or "general-4",
+            grade=resource.grade or "core",
             timestamp=now,
             epsilon=float(application.epsilon) if application.epsilon else None,
-            open_data=resource.open_type == "open",
+            open_data=_open_data(resource),
             regulator_approved=regulator_approved,
         )
         grant = Grant(

@@ -23,17 +23,22 @@ _TRANSITIONS = {
 }
 
 
-def _ref(session: Session, grant: Grant) -> PartyResource:
+def _ref(session: Session, grant: Grant, decision: str | None = None) -> PartyResource:
     regulators = session.scalars(
         select(Participant.id).where(
             Participant.kind == "regulator", Participant.status == "approved"
         )
     )
+    # The holder who granted it, or the regulator, may stop it; only the party
+    # that suspended it may lift the suspension. The grantee never manages it
+    # (the reviewer scope excludes the owner).
+    managers: set[int] = {grant.holder_id, *regulators}
+    if decision == "reinstate":
+        managers = {grant.status_by} if grant.status_by is not None else set()
     return PartyResource(
         participant_id=grant.grantee_id,
         parties=frozenset({grant.grantee_id, grant.holder_id}),
-        # The holder who granted it, or the regulator, may stop it.
-        reviewers=frozenset({grant.holder_id, *regulators}),
+        reviewers=frozenset(managers),
     )
 
 
@@ -71,7 +76,7 @@ def set_grant_status(
     *, session: Session, actor: Principal, grant_id: int, decision: str, reason: str
 ) -> Recorded[GrantPublic]:
     grant = _load(session, grant_id, lock=True)
-    authorize(actor=actor, action=Actions.GRANT_MANAGE, resource=_ref(session, grant))
+    authorize(actor=actor, action=Actions.GRANT_MANAGE, resource=_ref(session, grant, decision))
     allowed, target, event_type = _TRANSITIONS[decision]
     if grant.status not in allowed:
         raise InvalidTransition(
@@ -81,6 +86,7 @@ def set_grant_status(
     previous = grant.status
     grant.status = target
     grant.status_reason = reason
+    grant.status_by = actor.participant_id
     (event,) = record_events(
         session,
         actor=actor,

@@ -413,6 +413,8 @@ class Grant(Base):
     agreement: Mapped[dict[str, Any]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(16), default="active")
     status_reason: Mapped[str | None] = mapped_column(String(500))
+    # Who suspended it: only that party may reinstate it.
+    status_by: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     max_queries: Mapped[int] = mapped_column(Integer)
     queries_used: Mapped[int] = mapped_column(Integer, default=0)

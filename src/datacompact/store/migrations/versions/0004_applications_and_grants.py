@@ -2,7 +2,7 @@
 
 Revision ID: 0004
 Revises: 0003
-Create Date: 2026-11-29 03:17:12.168542
+Create Date: 2026-11-29 03:32:11.927866
 """
 
 from __future__ import annotations
@@ -63,6 +63,7 @@ def upgrade() -> None:
         sa.Column("agreement", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_reason", sa.String(length=500), nullable=True),
+        sa.Column("status_by", sa.Integer(), nullable=True),
         sa.Column("expires_at", datacompact.store._base.UTCDateTime(), nullable=False),
         sa.Column("max_queries", sa.Integer(), nullable=False),
         sa.Column("queries_used", sa.Integer(), nullable=False),
