@@ -420,3 +420,36 @@ def test_no_code_list_on_a_personal_column(world: World, tmp_path: Path) -> None
             resource_id=resource_id,
             edits=[ColumnEdit(name="身份证号", code_list={"x": "y"})],
         )
+
+
+def test_inbox_links_are_refused(world: World, tmp_path: Path) -> None:
+    home = world.platform.settings.home
+    folder = inbox_folder(home, world.ids["department"])
+    folder.mkdir(parents=True)
+    (folder / "link.csv").symlink_to(home / "platform.secret")
+    _people_csv(tmp_path / "elsewhere.csv")
+    (folder / "hard.csv").hardlink_to(tmp_path / "elsewhere.csv")
+    for name in ("link.csv", "hard.csv"):
+        with pytest.raises((InvalidInput, NotFound)):
+            inbox_file(home, world.ids["department"], name)
+
+
+def test_orphaned_staging_folders_are_swept(world: World, tmp_path: Path) -> None:
+    import os
+    from datetime import timedelta
+
+    resource_id = _register(world, _people_csv(tmp_path / "p.csv"))
+    home = world.platform.settings.home
+    orphan = home / "resources" / "2" / "deadbeefdeadbeef"
+    orphan.mkdir(parents=True)
+    (orphan / "v1.parquet").write_bytes(b"left by a crash")
+    fresh = home / "resources" / "2" / "0123456789abcdef"
+    fresh.mkdir(parents=True)
+    os.utime(orphan, (0, 0))
+    removed = service.sweep_orphans(db=world.platform.db, home=home, older_than=timedelta(hours=1))
+    assert removed == 1 and not orphan.exists() and fresh.exists()
+    with world.platform.db.read() as session:
+        version = session.scalars(
+            select(ResourceVersion).where(ResourceVersion.resource_id == resource_id)
+        ).one()
+    assert (home / version.path).is_file()  # referenced folders stay

@@ -25,6 +25,7 @@ from datacompact.api import (
     resources,
 )
 from datacompact.api._limits import BodyLimit
+from datacompact.catalog.resources import sweep_orphans
 from datacompact.errors import DataCompactError
 from datacompact.platform import Platform
 
@@ -38,6 +39,8 @@ def create_app(platform: Platform) -> FastAPI:
         # send no lifespan events and sign on demand.
         # A served log always has a checkpoint to publish from its first request.
         await run_in_threadpool(platform.checkpoint)
+        # Staged files a crashed ingestion left behind hold data nobody refers to.
+        await run_in_threadpool(sweep_orphans, db=platform.db, home=platform.settings.home)
         scheduler = None
         if platform.settings.checkpoint_interval_seconds > 0:
             scheduler = platform.checkpoint_scheduler()

@@ -8,6 +8,8 @@ never by an arbitrary server path.
 
 from __future__ import annotations
 
+import os
+import stat
 from pathlib import Path
 
 from datacompact.errors import InvalidInput, NotFound
@@ -31,5 +33,13 @@ def inbox_file(home: Path, participant_id: int, name: str) -> Path:
     if path.parent != folder or not path.is_file():
         raise NotFound(
             "收件箱中没有该文件 / no such file in your inbox", details={"field": "inbox_file"}
+        )
+    # A symlink or a second hard link could point an inbox name at a file the
+    # participant may not read (a key, another holder's version): refuse both.
+    info = os.lstat(folder / name)
+    if not stat.S_ISREG(info.st_mode) or info.st_nlink != 1:
+        raise InvalidInput(
+            "收件箱文件须为普通文件 / expected a plain file in your inbox, got a link",
+            details={"field": "inbox_file"},
         )
     return path

@@ -10,7 +10,10 @@ version is ever visible without its rows and events, nor the reverse.
 from __future__ import annotations
 
 import secrets
+import shutil
+import time
 from collections.abc import Callable, Sequence
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -479,3 +482,24 @@ def view(resource: Resource) -> ResourcePublic:
         latest=_version_view(resource.versions[-1]) if resource.versions else None,
         created_at=resource.created_at,
     )
+
+
+def sweep_orphans(*, db: Database, home: Path, older_than: timedelta = timedelta(hours=24)) -> int:
+    """Remove staged folders no version refers to (left by a crash); returns how many.
+
+    Only folders untouched for ``older_than`` go, so an ingestion still running
+    in another process keeps its folder.
+    """
+    root = home / RESOURCES_DIR
+    if not root.exists():
+        return 0
+    with db.read() as session:
+        referenced = {Path(p).parent for p in session.scalars(select(ResourceVersion.path))}
+    cutoff = time.time() - older_than.total_seconds()
+    removed = 0
+    for folder in root.glob("*/*"):
+        if folder.is_dir() and folder.relative_to(home) not in referenced:
+            if folder.stat().st_mtime < cutoff:
+                shutil.rmtree(folder, ignore_errors=True)
+                removed += 1
+    return removed
