@@ -167,14 +167,16 @@ def register_resource(
     sheet: str | int | None = None,
     progress: Progress | None = None,
     recheck: Recheck | None = None,
+    holder_id: int | None = None,
 ) -> Recorded[ResourcePublic]:
-    """Register a resource of the actor's participant from ``file`` (version 1).
+    """Register a resource of ``holder_id`` (the actor's participant by default) from ``file``.
 
+    ``authorize`` refuses any holder but the actor's own participant.
     ``recheck`` authenticates the caller again inside the final transaction:
     a token revoked, or a participant suspended, during a long ingestion
     stops it from committing.
     """
-    holder_id = actor.participant_id
+    holder_id = holder_id if holder_id is not None else actor.participant_id
     resource_ref = CatalogResource(participant_id=holder_id)
     with db.read() as session:
         authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=resource_ref)

@@ -5,15 +5,19 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from datacompact.catalog._types import OpenType, ShareType
-from datacompact.catalog.schemas import ResourceBase, UpdateFrequency
+from datacompact.catalog.schemas import ResourceBase, ResourcePublic, UpdateFrequency
 from datacompact.cli._context import TokenOption, actor_for, open_platform
 from datacompact.cli._output import JsonFlag, emit, err_console, handled
+
+if TYPE_CHECKING:
+    # Only for annotations: the store stays unimported until a command opens it.
+    from datacompact.events import Recorded
 
 resources_app = typer.Typer(help="数据资源目录 / the data resource catalog", no_args_is_help=True)
 catalog_app = typer.Typer(help="目录导出 / catalog exports", no_args_is_help=True)
@@ -42,6 +46,12 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int | None], None] | Non
         yield advance
 
 
+def _emit_recorded(recorded: Recorded[ResourcePublic], as_json: bool) -> None:
+    emit(
+        {**recorded.value.model_dump(mode="json"), "log_index": recorded.log_index}, as_json=as_json
+    )
+
+
 @resources_app.command("register")
 def register(
     file: Annotated[Path, typer.Option("--file", help="数据文件 / data file")],
@@ -65,17 +75,11 @@ def register(
 ) -> None:
     """登记数据资源：接入、识别个人信息、建议分级、评估质量 / register a resource from a file."""
     from datacompact.catalog import resources as service
-    from datacompact.errors import Forbidden
 
     with handled(as_json):
         platform = open_platform()
         with platform.db.read() as session:
             actor = actor_for(platform, session, token)
-        if holder is not None and holder != actor.participant_id:
-            raise Forbidden(
-                "只能登记本方的数据资源 / you can register resources of your own participant only",
-                details={"reason": "holder must be the acting participant"},
-            )
         data = ResourceBase(
             name=name,
             name_en=name_en,
@@ -97,11 +101,9 @@ def register(
                 sheet=sheet,
                 progress=advance,
                 recheck=lambda session: actor_for(platform, session, token),
+                holder_id=holder,
             )
-        emit(
-            {**recorded.value.model_dump(mode="json"), "log_index": recorded.log_index},
-            as_json=as_json,
-        )
+        _emit_recorded(recorded, as_json)
 
 
 @resources_app.command("show")
@@ -247,10 +249,7 @@ def version(
                 progress=advance,
                 recheck=lambda session: actor_for(platform, session, token),
             )
-        emit(
-            {**recorded.value.model_dump(mode="json"), "log_index": recorded.log_index},
-            as_json=as_json,
-        )
+        _emit_recorded(recorded, as_json)
 
 
 @resources_app.command("grade")
