@@ -23,6 +23,7 @@ SCRIPTS = (
     "privacy/bench_dp.py",
     "ingest/bench_ingest.py",
     "sandbox/bench_sandbox.py",
+    "sandbox/bench_http.py",
 )
 
 

@@ -82,6 +82,23 @@ class EventType(StrEnum):
     GRANT_SUSPENDED = "grant.suspended"
     GRANT_REINSTATED = "grant.reinstated"
     GRANT_REVOKED = "grant.revoked"
+    QUERY_EXECUTED = "query.executed"
+    QUERY_REFUSED = "query.refused"
+    PROJECT_CREATED = "project.created"
+    PROJECT_RESOURCES_LINKED = "project.resources_linked"
+    PROJECT_MODE_DECIDED = "project.mode_decided"
+    MEETING_RECORDED = "project.meeting_recorded"
+    LOT_CREATED = "lot.created"
+    TENDER_PUBLISHED = "tender.published"
+    BID_SUBMITTED = "bid.submitted"
+    BIDS_OPENED = "tender.bids_opened"
+    BID_SCORED = "bid.scored"
+    RULE_EXCEPTION_GRANTED = "rule_exception.granted"
+    LOT_AWARDED = "lot.awarded"
+    CONTRACT_SIGNED = "contract.signed"
+    CONTRACT_HANDOVER_UPDATED = "contract.handover_updated"
+    SLA_REPORTED = "contract.sla_reported"
+    MILESTONE_ACCEPTED = "contract.milestone_accepted"
 
 
 def canonical_json(value: Any) -> bytes:

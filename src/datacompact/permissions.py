@@ -234,6 +234,50 @@ class Actions:
         Role.ADMIN,
         Role.REVIEWER,
     )
+    QUERY_RUN = _a(
+        "query.run",
+        "在授权下运行受治理的查询 / run a governed query under a grant",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.ANALYST,
+    )
+    QUERY_READ = _a("query.read", "查看查询记录 / read a grant's query log", Scope.PARTY)
+    QUERY_AUDIT = _a(
+        "query.audit",
+        "审查近似重复查询 / audit near-duplicate queries",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+        Role.AUDITOR,
+    )
+    PROJECT_CREATE = _a(
+        "project.create", "创建合作项目 / create a cooperation project", Scope.OWN, Role.ADMIN
+    )
+    PROJECT_READ = _a("project.read", "查看合作项目 / read cooperation projects", Scope.PLATFORM)
+    PROJECT_MANAGE = _a(
+        "project.manage",
+        "管理本方项目、标段、招标、评标与合同 / manage your own projects, lots, tenders and contracts",
+        Scope.OWN,
+        Role.ADMIN,
+    )
+    PROJECT_DECIDE = _a(
+        "project.decide",
+        "审批合作模式或批准规则例外 / approve a cooperation mode or grant a rule exception",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+    )
+    BID_SUBMIT = _a("bid.submit", "投标 / submit a bid", Scope.OWN, Role.ADMIN)
+    BID_SCORE = _a(
+        "bid.score",
+        "评标打分（评标委员会）/ score bids as a committee member",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+    )
+    SLA_REPORT = _a(
+        "sla.report", "报送运维 SLA 报告 / report O&M SLA figures", Scope.OWN, Role.ADMIN
+    )
     LEDGER_READ = _a("ledger.read", "查看事件日志 / read the event log", Scope.PLATFORM)
     LEDGER_CHECKPOINT = _a(
         "ledger.checkpoint",

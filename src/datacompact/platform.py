@@ -3,6 +3,7 @@
 from __future__ import annotations
 
 from functools import cached_property
+from typing import TYPE_CHECKING
 
 from datacompact.config import Settings, ensure_home, load_secret
 from datacompact.errors import ConfigurationError
@@ -13,6 +14,9 @@ from datacompact.registry.governance import GovernanceRules, rules_for
 from datacompact.store import migrate
 from datacompact.store.models import Checkpoint
 from datacompact.store.session import Database
+
+if TYPE_CHECKING:
+    from datacompact.sandbox import DuckDBEngine
 
 
 class Platform:
@@ -31,6 +35,15 @@ class Platform:
     @cached_property
     def witness_policy(self) -> Policy | None:
         return checkpoints.load_policy(self.settings.witness_policy)
+
+    @cached_property
+    def sandbox(self) -> DuckDBEngine:
+        """The governed-SQL engine of this process: one locked, empty DuckDB database, reused."""
+        # Imported here: SQLGlot and DuckDB load only in processes that run queries.
+        from datacompact.policy.queries import pseudonym_key
+        from datacompact.sandbox import DuckDBEngine
+
+        return DuckDBEngine(pseudonym_key=pseudonym_key(self.secret))
 
     def checkpoint(self) -> Checkpoint:
         """Sign (if the log grew) and get witnessed a checkpoint now, remembering it in the home."""
@@ -78,4 +91,6 @@ class Platform:
         return {"store": "ok", "revision": head or "", "secret": "ok", "log_key": "ok"}
 
     def close(self) -> None:
+        if "sandbox" in self.__dict__:
+            self.sandbox.close()
         self.db.dispose()

@@ -18,7 +18,9 @@ from datacompact.catalog.inbox import inbox_folder
 from datacompact.catalog.resources import decide_grade, register_resource
 from datacompact.catalog.schemas import GradeDecisionIn, ResourceBase
 from datacompact.events import EventType
+from datacompact.policy._grant_view import table_name
 from datacompact.policy.applications import review_application, submit_application
+from datacompact.policy.queries import run_query
 from datacompact.policy.schemas import ApplicationCreate
 from datacompact.store.models import Event, Grant
 
@@ -338,6 +340,27 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         EventType.GRANT_SUSPENDED,
     ),
+    "queries.run": Endpoint(
+        "POST",
+        "/api/v1/queries",
+        lambda w, a, r, t: Call("POST", "/api/v1/queries", _query_body(w, t)),
+        EventType.QUERY_EXECUTED,
+    ),
+    "queries.list": Endpoint(
+        "GET",
+        "/api/v1/queries",
+        lambda w, a, r, t: Call("GET", "/api/v1/queries", params={"grant_id": _grant_of(w, t)}),
+    ),
+    "queries.overlaps": Endpoint(
+        "GET",
+        "/api/v1/queries/overlaps",
+        lambda w, a, r, t: Call("GET", "/api/v1/queries/overlaps"),
+    ),
+    "queries.show": Endpoint(
+        "GET",
+        "/api/v1/queries/{query_id}",
+        lambda w, a, r, t: Call("GET", f"/api/v1/queries/{_query_of(w, t)}"),
+    ),
     "catalog.turtle": Endpoint(
         "GET", "/api/v1/catalog.ttl", lambda w, a, r, t: Call("GET", "/api/v1/catalog.ttl")
     ),
@@ -351,6 +374,31 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda w, a, r, t: Call("POST", "/api/v1/ledger/checkpoints"),
     ),
 }
+
+
+def _query_body(world: World, grantee: str) -> dict[str, Any]:
+    grant_id = _grant_of(world, grantee)
+    with world.platform.db.read() as session:
+        grant = session.get(Grant, grant_id)
+        assert grant is not None
+        table = table_name(grant.resource)
+    return {"grant_id": grant_id, "sql": f"SELECT 部门, 人数 FROM {table} ORDER BY 人数"}
+
+
+def _query_of(world: World, grantee: str) -> int:
+    """A query run under ``grantee``'s grant, through the service."""
+    key = f"{grantee}.query"
+    if key not in world.ids:
+        body = _query_body(world, grantee)
+        world.ids[key] = run_query(
+            db=world.platform.db,
+            home=world.platform.settings.home,
+            secret=world.platform.secret,
+            actor=world.principal(f"{grantee}.admin"),
+            grant_id=body["grant_id"],
+            sql=body["sql"],
+        ).value.query.id
+    return world.ids[key]
 
 
 def event_count(world: World) -> int:

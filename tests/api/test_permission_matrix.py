@@ -95,6 +95,7 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
 # Applications and grants: regulators see every data flow, and decide on
 # other participants' applications and grants (never on their own).
 REVIEWERS = frozenset({"admin", "reviewer"})
+AUDITORS = frozenset({"admin", "reviewer", "auditor"})
 BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
     "applications.show": {
         "regulator": {"own": EVERYONE, "other": EVERYONE},
@@ -107,6 +108,24 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
     "grants.show": {
         "regulator": {"own": EVERYONE, "other": EVERYONE},
         "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
+    "queries.list": {
+        "regulator": {"own": EVERYONE, "other": EVERYONE},
+        "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
+    "queries.show": {
+        "regulator": {"own": EVERYONE, "other": EVERYONE},
+        "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
+    # The regulator audits every grantee's queries for differencing attacks.
+    "queries.overlaps": {
+        "regulator": {"own": AUDITORS, "other": AUDITORS},
+        "enterprise": {"own": NOBODY, "other": NOBODY},
+    },
+    # Only the grantee runs queries under its grant, whoever else may read them.
+    "queries.run": {
+        "regulator": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+        "enterprise": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
     },
     "grants.status": {
         # Never one's own grant, not even for the regulator.

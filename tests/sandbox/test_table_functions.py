@@ -34,12 +34,11 @@ def test_table_functions_are_refused(template, paths, grant_for, engine):
     refused(template.format(sbk=paths["sbk"]), grant_for("records"), engine)
 
 
-@pytest.mark.parametrize("scan", ["parquet", "arrow"])
-def test_locked_connection_reads_no_other_file(scan, grant_for, tmp_path):
+def test_locked_connection_reads_no_other_file(grant_for, tmp_path):
     other = tmp_path / "other.csv"
     other.write_text("secret\n42\n")
     plan = govern("SELECT district FROM sbk", grant_for("records"))
-    con = DuckDBEngine(pseudonym_key=KEY, scan=scan).connect(plan, ["sbk"])
+    con = DuckDBEngine(pseudonym_key=KEY).connect(plan, ["sbk"])
     try:
         for sql in (
             f"SELECT * FROM read_csv('{other}')",
@@ -55,13 +54,34 @@ def test_locked_connection_reads_no_other_file(scan, grant_for, tmp_path):
         con.close()
 
 
-def test_arrow_scan_keeps_the_allow_list_empty(paths, grant_for):
-    # The granted file itself is on DuckDB's allow-list in parquet mode (the
-    # analyzer keeps user SQL from naming it); in arrow mode it is not even there.
+def test_the_granted_file_itself_is_not_readable_by_path(paths, grant_for):
+    # The slice is an Arrow dataset registered by the platform; DuckDB's own
+    # allow-list stays empty, so not even the granted file is readable by name.
     plan = govern("SELECT district FROM sbk", grant_for("records"))
-    con = DuckDBEngine(pseudonym_key=KEY, scan="arrow").connect(plan, ["sbk"])
+    con = DuckDBEngine(pseudonym_key=KEY).connect(plan, ["sbk"])
     try:
         with pytest.raises(duckdb.Error):
             con.execute(f"SELECT * FROM read_parquet('{paths['sbk']}')")
     finally:
         con.close()
+
+
+def test_a_connection_sees_no_other_requests_tables(grant_for):
+    # The database is shared; each request's slice is registered on its own connection.
+    engine = DuckDBEngine(pseudonym_key=KEY)
+    plan = govern("SELECT district FROM sbk", grant_for("records"))
+    first = engine.connect(plan, ["sbk"])
+    second = engine.connect(plan, [])
+    try:
+        assert first.execute("SELECT COUNT(*) FROM __dc_src_sbk").fetchone() == (49,)
+        with pytest.raises(duckdb.CatalogException):
+            second.execute("SELECT COUNT(*) FROM __dc_src_sbk")
+    finally:
+        first.close()
+        second.close()
+    third = engine.connect(plan, [])
+    try:
+        with pytest.raises(duckdb.CatalogException):
+            third.execute("SELECT COUNT(*) FROM __dc_src_sbk")
+    finally:
+        third.close()

@@ -22,6 +22,7 @@ from datacompact.api import (
     ledger,
     members,
     participants,
+    queries,
     resources,
 )
 from datacompact.api._limits import BodyLimit
@@ -30,6 +31,13 @@ from datacompact.errors import DataCompactError
 from datacompact.platform import Platform
 
 API_PREFIX = "/api/v1"
+
+
+def app_from_settings() -> FastAPI:
+    """The app of a platform opened from the environment: the factory each server worker calls."""
+    from datacompact.config import get_settings
+
+    return create_app(Platform(get_settings()))
 
 
 def create_app(platform: Platform) -> FastAPI:
@@ -66,6 +74,7 @@ def create_app(platform: Platform) -> FastAPI:
         members.router,
         resources.router,
         applications.router,
+        queries.router,
         events.router,
         ledger.api,
     ):

@@ -17,6 +17,7 @@ from datacompact.cli._ledger import ledger_app
 from datacompact.cli._ledger_offline import verify_app, witness_app
 from datacompact.cli._output import JsonFlag, console, emit, handled
 from datacompact.cli._privacy import anonymize
+from datacompact.cli._queries import grants_app, queries_app, query
 from datacompact.cli._registry import participants_app, tokens_app
 
 app = typer.Typer(
@@ -31,11 +32,14 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(resources_app, name="resources")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(standards_app, name="standards")
+app.add_typer(grants_app, name="grants")
+app.add_typer(queries_app, name="queries")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(verify_app, name="verify")
 app.add_typer(witness_app, name="witness")
 app.command("audit")(audit)
 app.command("anonymize")(anonymize)
+app.command("query")(query)
 
 HostOption = Annotated[str, typer.Option(help="监听地址 / address to bind")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="端口 / port")]
@@ -67,7 +71,7 @@ def init(as_json: JsonFlag = False) -> None:
         platform.close()
 
 
-def _serve(host: str, port: int) -> None:
+def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
     from datacompact.api import create_app
@@ -77,14 +81,32 @@ def _serve(host: str, port: int) -> None:
     console.print(
         f"DataCompact 服务地址 / serving on http://{host}:{port}  (Ctrl+C 停止 / to stop)"
     )
-    uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+    if workers == 1:
+        uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
+        return
+    platform.close()
+    # Each worker process opens the platform from the same environment.
+    uvicorn.run(
+        "datacompact.api:app_from_settings",
+        factory=True,
+        workers=workers,
+        host=host,
+        port=port,
+        log_level="warning",
+    )
 
 
 @app.command()
-def serve(host: HostOption = "127.0.0.1", port: PortOption = 8000) -> None:
+def serve(
+    host: HostOption = "127.0.0.1",
+    port: PortOption = 8000,
+    workers: Annotated[
+        int, typer.Option(min=1, max=64, help="工作进程数 / worker processes (one per core)")
+    ] = 1,
+) -> None:
     """启动 API 服务 / serve the API."""
     with handled():
-        _serve(host, port)
+        _serve(host, port, workers)
 
 
 @app.command()

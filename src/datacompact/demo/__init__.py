@@ -8,7 +8,8 @@ participants, members and tokens are found and kept.
 Demo tokens are derived from the platform secret (HMAC-SHA256), so that they
 are the same on every run of one installation, yet unguessable without the
 secret. They are written to ``$DATACOMPACT_HOME/demo-credentials.json``
-(mode 0600) for people who want to try the API at once.
+(mode 0600) for people who want to try the API at once, each user with the
+grants it holds (``grants: [{id, resource, mode, grade}]``).
 """
 
 from __future__ import annotations
@@ -45,6 +46,7 @@ from datacompact.store.models import Member, Participant, Qualification
 
 from ._catalog import register_datasets
 from ._city import Org, build_cast, evidence_hash
+from ._grants import ensure_grants
 
 CREDENTIALS_FILE = "demo-credentials.json"
 DEMO_TOKEN_DAYS = 365
@@ -251,14 +253,19 @@ def build_demo(platform: Platform, *, datasets_scale: float | None = 1.0) -> dic
                         "token": value,
                     }
                 )
-    path = platform.settings.home / CREDENTIALS_FILE
-    _write_private_json(path, credentials)
     datasets = 0
+    held: dict[str, list[dict[str, Any]]] = {}
     if datasets_scale is not None:
         datasets = register_datasets(platform, cast, scale=datasets_scale)
+        held = ensure_grants(platform, cast)
+    for entry in credentials:
+        entry["grants"] = held.get(entry["user"], [])
+    path = platform.settings.home / CREDENTIALS_FILE
+    _write_private_json(path, credentials)
     return {
         "participants": len(cast),
         "datasets": datasets,
+        "grants": sum(len(g) for g in held.values()),
         "users": len(credentials),
         "credentials_file": str(path.resolve()),
         "governance_mode": platform.settings.governance_mode.value,

@@ -164,6 +164,16 @@ def receipt(
     }
 
 
+def covering_receipt(
+    session: Session, *, index: int, policy: Policy | None
+) -> dict[str, Any] | None:
+    """The :func:`receipt` of entry ``index``, or None while no signed checkpoint covers it."""
+    row = latest(session)
+    if row is None or row.size <= index:
+        return None
+    return receipt(session, index=index, size=None, policy=policy)
+
+
 def _last_signed(state: Path | None, signer: Ed25519Signer) -> CheckpointBody | None:
     """The last checkpoint this log key signed, as remembered outside the database."""
     if state is None or not state.exists():

@@ -86,7 +86,7 @@ def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource
     return out
 
 
-def _open_data(resource: Resource) -> bool:
+def counts_as_open_data(resource: Resource) -> bool:
     """Open data loosens the output only when it really is harmless.
 
     A holder may mark a resource open, but without personal information and
@@ -136,7 +136,7 @@ def submit_application(
         effective_constraints(
             grade=resource.grade or "core",
             requested=output,
-            open_data=_open_data(resource),
+            open_data=counts_as_open_data(resource),
             regulator_approved=True,
         )
     assert actor.participant_id is not None and actor.member_id is not None
@@ -283,7 +283,7 @@ def _issue_grants(session: Session, application: Application) -> list[Grant]:
             grade=resource.grade or "core",
             timestamp=now,
             epsilon=float(application.epsilon) if application.epsilon else None,
-            open_data=_open_data(resource),
+            open_data=counts_as_open_data(resource),
             regulator_approved=regulator_approved,
         )
         grant = Grant(

@@ -13,6 +13,7 @@ from sqlalchemy.orm import Session
 from datacompact.errors import InvalidTransition, NotFound
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
+from datacompact.policy._grant_view import table_name
 from datacompact.policy.schemas import GrantPublic
 from datacompact.store.models import Grant, Participant
 
@@ -112,6 +113,7 @@ def view(grant: Grant) -> GrantPublic:
         max_queries=grant.max_queries,
         queries_used=grant.queries_used,
         epsilon_spent=float(grant.epsilon_spent),
+        table=table_name(grant.resource),
         agreement=grant.agreement,
         created_at=grant.created_at,
     )

@@ -75,5 +75,58 @@ class GrantPublic(BaseModel):
     max_queries: int
     queries_used: int
     epsilon_spent: float
+    #: The name of the granted resource in governed SQL (``SELECT ... FROM <table>``).
+    table: str
     agreement: dict[str, Any]
     created_at: datetime
+
+
+class QueryIn(Strict):
+    """A governed query under one grant (DuckDB SQL, one SELECT)."""
+
+    grant_id: int = Field(ge=1, le=2**63 - 1)
+    sql: str = Field(min_length=1, max_length=20_000)
+    #: ε to spend on a DP query; by default the grant's share per query.
+    epsilon: float | None = Field(default=None, gt=0, le=10)
+
+
+class QueryPublic(BaseModel):
+    """A query's record: what its receipt on the log describes."""
+
+    id: int
+    grant_id: int
+    status: str
+    rule: str | None
+    engine: str
+    sql_sha256: str
+    columns: dict[str, list[str]]
+    rows_scanned: int
+    result_rows: int
+    result_sha256: str | None
+    epsilon: float
+    log_index: int | None
+    created_at: datetime
+
+
+class QueryResult(BaseModel):
+    """The answer to a governed query, with its record and what is left of the grant."""
+
+    query: QueryPublic
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    truncated: bool
+    queries_left: int
+    epsilon_left: float | None
+
+
+class OverlapPublic(BaseModel):
+    """Two queries of one grantee that look like a differencing attack (no data values)."""
+
+    first_query_id: int
+    second_query_id: int
+    grant_ids: list[int]
+    grantee_id: int
+    kind: str
+    similarity: float
+    columns: list[str]
+    reason: str

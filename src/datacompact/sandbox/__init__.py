@@ -8,7 +8,10 @@ A user's SQL (DuckDB dialect) runs only through :func:`run_query`:
    :data:`~datacompact.sandbox.rules.RULES` (aggregate shape, DP release,
    entity thresholds, governed tables);
 3. an :class:`Engine` (default :class:`DuckDBEngine`) runs the plan and
-   returns a :class:`Result` with what the receipt needs.
+   returns a :class:`Result` with what the receipt needs. The Spark engine
+   needs the ``spark`` extra and is imported from its own module,
+   ``from datacompact.sandbox.spark import SparkEngine``, so this package
+   never imports PySpark.
 
 The package holds no state and reads no store: the policy layer passes the
 grant view, the pseudonym key and the budget account in.

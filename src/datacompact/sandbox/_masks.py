@@ -14,15 +14,15 @@ pseudonym function could build the very dictionary the key protects against.
 
 >>> import duckdb
 >>> con = duckdb.connect()
->>> register_masks(con, secret=b"k" * 32, context="grant:1")
->>> con.execute("SELECT __dc_mask_partial('110105199001011234')").fetchone()
+>>> register_masks(con, secret=b"k" * 32)
+>>> con.execute("SELECT __dc_mask_partial('110105199001011234', 6, 4)").fetchone()
 ('110105********1234',)
 """
 
 from __future__ import annotations
 
 from collections.abc import Callable
-from typing import Any
+from dataclasses import dataclass
 
 import duckdb
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
@@ -30,38 +30,69 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 from datacompact.privacy import masking
 
 
-def register_masks(con: duckdb.DuckDBPyConnection, *, secret: bytes, context: str) -> None:
-    """Register ``__dc_mask_pseudonym``, ``__dc_mask_partial`` and ``__dc_mask_month`` on ``con``."""
+@dataclass(frozen=True)
+class MaskFunction:
+    """One ``__dc_mask_*`` function: its Python body and its signature on each engine."""
 
-    def pseudonym(values: Any) -> Any:
-        return masking.pseudonymize(values, secret=secret, context=context)
+    name: str
+    function: Callable[..., pa.Array]
+    parameters: tuple[str, ...]  # DuckDB types
+    returns: str  # DuckDB type
+    spark_returns: str
 
-    def partial(values: Any) -> Any:
-        return masking.mask_partial(values)
 
-    def month(values: Any) -> Any:
-        return masking.truncate_dates(values, unit="month")
+def mask_functions(secret: bytes) -> tuple[MaskFunction, ...]:
+    """The mask functions every engine registers, as ``rules.govern_tables.MASK_FUNCTIONS`` calls them.
 
-    functions: tuple[tuple[str, Callable[[Any], Any], str], ...] = (
-        ("__dc_mask_pseudonym", pseudonym, "VARCHAR"),
-        ("__dc_mask_partial", partial, "VARCHAR"),
-        ("__dc_mask_month", month, "DATE"),
+    Arguments after the values are literals of the governed plan, so they are
+    the same on every row of a call: the pseudonym's context (``grant:<id>``,
+    from which the per-grant key is derived) and the partial mask's counts.
+    The ``pa.Array`` hints tell Spark these are scalar Arrow functions.
+    """
+
+    def pseudonym(values: pa.Array, contexts: pa.Array) -> pa.Array:
+        if len(values) == 0:
+            return values
+        return _array(masking.pseudonymize(values, secret=secret, context=contexts[0].as_py()))
+
+    def partial(values: pa.Array, keep_first: pa.Array, keep_last: pa.Array) -> pa.Array:
+        if len(values) == 0:
+            return values
+        return _array(
+            masking.mask_partial(
+                values, keep_first=keep_first[0].as_py(), keep_last=keep_last[0].as_py()
+            )
+        )
+
+    def month(values: pa.Array) -> pa.Array:
+        return _array(masking.truncate_dates(values, unit="month"))
+
+    def year(values: pa.Array) -> pa.Array:
+        return _array(masking.truncate_dates(values, unit="year"))
+
+    return (
+        MaskFunction("__dc_mask_pseudonym", pseudonym, ("VARCHAR", "VARCHAR"), "VARCHAR", "string"),
+        MaskFunction(
+            "__dc_mask_partial", partial, ("VARCHAR", "INTEGER", "INTEGER"), "VARCHAR", "string"
+        ),
+        MaskFunction("__dc_mask_month", month, ("DATE",), "DATE", "date"),
+        MaskFunction("__dc_mask_year", year, ("DATE",), "DATE", "date"),
     )
-    for name, function, sql_type in functions:
+
+
+def register_masks(con: duckdb.DuckDBPyConnection, *, secret: bytes) -> None:
+    """Register the mask functions on ``con`` (for the whole database it belongs to)."""
+    for mask in mask_functions(secret):
         con.create_function(  # type: ignore[call-overload, unused-ignore]
-            name,
-            _vector(function),
-            [sql_type],
-            sql_type,
+            mask.name,
+            mask.function,
+            list(mask.parameters),
+            mask.returns,
             type="arrow",
             null_handling="special",
             side_effects=False,
         )
 
 
-def _vector(function: Callable[[Any], Any]) -> Callable[[Any], Any]:
-    def apply(values: Any) -> Any:
-        out = function(values)
-        return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out
-
-    return apply
+def _array(out: pa.Array | pa.ChunkedArray) -> pa.Array:
+    return out.combine_chunks() if isinstance(out, pa.ChunkedArray) else out

@@ -30,21 +30,37 @@ from sqlglot.errors import SqlglotError
 
 from datacompact.errors import InvalidInput
 
-MaskKind = Literal["pseudonym", "partial", "truncate_date"]
+#: ``truncate_date`` cuts to the month, ``truncate_year`` to the year; ``redact``
+#: replaces the value with NULL (plain SQL, no engine function needed).
+MaskKind = Literal["pseudonym", "partial", "truncate_date", "truncate_year", "redact"]
 OutputMode = Literal["records", "masked_records", "aggregates", "dp_aggregates", "k_anonymous"]
 
 #: Output modes from the loosest to the strictest; a query over several tables
 #: runs under the strictest mode among them.
 MODE_ORDER: tuple[OutputMode, ...] = get_args(OutputMode)
 AGGREGATE_MODES: frozenset[str] = frozenset({"aggregates", "dp_aggregates"})
-_NAME = re.compile(r"^[a-z][a-z0-9_]{0,62}$")
+#: A plain identifier: lowercase ASCII letters, digits and '_', or non-ASCII
+#: letters (Chinese column names such as 企业名称), not starting with a digit.
+_NAME = re.compile(r"^(?![\d_])(?:[a-z0-9_]|[^\W\x00-\x7f]){1,63}$")
+
+
+def is_plain_name(name: str) -> bool:
+    """Whether ``name`` can be a table or column of a grant.
+
+    Names become SQL identifiers in the rewrite, so only plain ones: no case
+    to fold, nothing to escape, and none of DuckDB's catalog prefixes.
+
+    >>> [is_plain_name(n) for n in ("resident_id", "企业名称", "Name", "a-b", "duckdb_x")]
+    [True, True, False, False, False]
+    """
+    return bool(_NAME.match(name)) and not name.startswith(("duckdb_", "pragma_", "sqlite_", "pg_"))
 
 
 def _check_name(name: str, what: str) -> None:
-    # Names become SQL identifiers in the rewrite, so only plain lowercase ones.
-    if not _NAME.match(name) or name.startswith(("duckdb_", "pragma_", "sqlite_", "pg_")):
+    if not is_plain_name(name):
         raise InvalidInput(
-            f"{what}名称无效 / expected a lowercase {what} name of letters, digits and '_'",
+            f"{what}名称无效 / expected a {what} name of lowercase letters, digits and '_', "
+            "or Chinese characters",
             details={"kind": what},
         )
 
@@ -55,6 +71,8 @@ class ColumnRule:
 
     mask: MaskKind | None = None
     entity_key: bool = False
+    #: For ``partial``: how many characters to keep at the start and at the end.
+    keep: tuple[int, int] = (6, 4)
     #: Clamping bounds for DP sums and means; DP modes refuse SUM/AVG without them.
     dp_bounds: tuple[float, float] | None = None
 
@@ -63,6 +81,8 @@ class ColumnRule:
             raise InvalidInput(
                 f"未知的脱敏方式 / unknown mask, expected one of {', '.join(get_args(MaskKind))}"
             )
+        if len(self.keep) != 2 or not all(0 <= int(k) <= 32 for k in self.keep):
+            raise InvalidInput("保留字符数无效 / expected two character counts from 0 to 32")
         if self.dp_bounds is not None:
             lo, hi = self.dp_bounds
             if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):

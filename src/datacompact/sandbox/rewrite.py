@@ -29,6 +29,8 @@ HAVING
 
 from __future__ import annotations
 
+import threading
+from collections import OrderedDict
 from collections.abc import Sequence
 
 from datacompact.errors import ConfigurationError
@@ -54,6 +56,43 @@ def rewrite(plan: Plan, *, rules: Sequence[Rule] = RULES) -> Plan:
     return plan
 
 
+class _PlanCache:
+    """The most recent governed plans, by SQL text, grant view and limits.
+
+    A plan is immutable and depends on nothing else, so a dashboard sending
+    the same query again skips analysis and rewriting. The key is the view's
+    ``repr``, which spells out every table, column rule, row filter, mode and
+    threshold: a grant whose terms or masks changed gets a new plan. Refused
+    queries raise and are never cached.
+    """
+
+    def __init__(self, size: int = 512) -> None:
+        self._size = size
+        self._plans: OrderedDict[tuple[str, str, Limits], Plan] = OrderedDict()
+        self._lock = threading.Lock()
+
+    def get(self, key: tuple[str, str, Limits]) -> Plan | None:
+        with self._lock:
+            plan = self._plans.get(key)
+            if plan is not None:
+                self._plans.move_to_end(key)
+            return plan
+
+    def put(self, key: tuple[str, str, Limits], plan: Plan) -> None:
+        with self._lock:
+            self._plans[key] = plan
+            while len(self._plans) > self._size:
+                self._plans.popitem(last=False)
+
+
+_PLANS = _PlanCache()
+
+
 def govern(sql: str, grant: GrantView, *, limits: Limits = _LIMITS) -> Plan:
-    """Analyze ``sql`` under ``grant`` and rewrite it into governed SQL."""
-    return rewrite(analyze(sql, grant, limits=limits))
+    """Analyze ``sql`` under ``grant`` and rewrite it into governed SQL (cached)."""
+    key = (sql, repr(grant), limits)
+    plan = _PLANS.get(key)
+    if plan is None:
+        plan = rewrite(analyze(sql, grant, limits=limits))
+        _PLANS.put(key, plan)
+    return plan

@@ -421,8 +421,48 @@ class Grant(Base):
     epsilon_spent: Mapped[str] = mapped_column(String(32), default="0")
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
+    resource: Mapped[Resource] = relationship()
+
     __table_args__ = (
         CheckConstraint("status IN ('active', 'suspended', 'revoked')", name="status"),
         Index("ix_grants_grantee", "grantee_id"),
         Index("ix_grants_holder", "holder_id"),
     )
+
+
+class GrantQuery(Base):
+    """One governed query under a grant, executed or refused: what its receipt describes.
+
+    The SQL text stays on the platform (the regulator's overlap audit reads
+    it); the log carries only its hash.
+    """
+
+    __tablename__ = "grant_queries"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"))
+    grantee_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    sql: Mapped[str] = mapped_column(Text)
+    sql_sha256: Mapped[str] = mapped_column(String(64))
+    status: Mapped[str] = mapped_column(String(16))
+    rule: Mapped[str | None] = mapped_column(String(64))
+    engine: Mapped[str] = mapped_column(String(16))
+    columns: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    rows_scanned: Mapped[int] = mapped_column(BigInteger, default=0)
+    result_rows: Mapped[int] = mapped_column(Integer, default=0)
+    result_sha256: Mapped[str | None] = mapped_column(String(64))
+    epsilon: Mapped[str] = mapped_column(String(32), default="0")
+    #: The index of the query's log entry (its receipt).
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('executed', 'refused')", name="status"),
+        Index("ix_grant_queries_grant", "grant_id", "id"),
+        Index("ix_grant_queries_grantee", "grantee_id", "id"),
+    )
+
+
+# The cooperation-project tables share the metadata (imported for Alembic and the services).
+from datacompact.store import project_models as project_models  # noqa: E402

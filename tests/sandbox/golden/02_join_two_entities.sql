@@ -7,7 +7,7 @@ SELECT
   COUNT(*) AS n
 FROM (
   SELECT
-    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT)) AS pid,
+    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT), 'grant:g-aggregates') AS pid,
     __dc_t.district AS district,
     __dc_t.pid AS __dc_entity
   FROM __dc_src_sbk AS __dc_t
@@ -16,7 +16,7 @@ FROM (
 ) AS s
 JOIN (
   SELECT
-    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT)) AS pid,
+    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT), 'grant:g-aggregates') AS pid,
     __dc_t.pid AS __dc_entity
   FROM __dc_src_visits AS __dc_t
 ) AS v

@@ -6,7 +6,7 @@ SELECT
   COUNT(DISTINCT sbk.pid) AS people
 FROM (
   SELECT
-    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT)) AS pid,
+    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT), 'grant:g-aggregates') AS pid,
     __dc_t.district AS district,
     __dc_t.pid AS __dc_entity
   FROM __dc_src_sbk AS __dc_t

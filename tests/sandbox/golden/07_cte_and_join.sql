@@ -8,7 +8,7 @@ WITH adults AS (
     sbk.district AS district
   FROM (
     SELECT
-      __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT)) AS pid,
+      __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT), 'grant:g-masked_records') AS pid,
       __dc_t.district AS district,
       __dc_t.age AS age
     FROM __dc_src_sbk AS __dc_t

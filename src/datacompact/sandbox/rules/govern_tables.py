@@ -17,7 +17,7 @@ engine without them refuses the plan.
 
 >>> from datacompact.sandbox.rules._demo import demo_plan
 >>> govern_tables(demo_plan("SELECT phone FROM sbk WHERE age > 30", "records")).sql()
-'SELECT sbk.phone AS phone FROM (SELECT __dc_t.age AS age, __DC_MASK_PARTIAL(CAST(__dc_t.phone AS TEXT)) AS phone FROM __dc_src_sbk AS __dc_t WHERE age >= 18) AS sbk WHERE sbk.age > 30'
+'SELECT sbk.phone AS phone FROM (SELECT __dc_t.age AS age, __DC_MASK_PARTIAL(CAST(__dc_t.phone AS TEXT), 6, 4) AS phone FROM __dc_src_sbk AS __dc_t WHERE age >= 18) AS sbk WHERE sbk.age > 30'
 """
 
 from __future__ import annotations
@@ -25,7 +25,7 @@ from __future__ import annotations
 from sqlglot import exp
 from sqlglot.optimizer.scope import traverse_scope
 
-from datacompact.sandbox.grants import AGGREGATE_MODES, GrantedTable
+from datacompact.sandbox.grants import AGGREGATE_MODES, ColumnRule, GrantedTable
 from datacompact.sandbox.plan import Plan
 
 SOURCE_PREFIX = "__dc_src_"
@@ -36,6 +36,7 @@ MASK_FUNCTIONS = {
     "pseudonym": ("__dc_mask_pseudonym", "VARCHAR"),
     "partial": ("__dc_mask_partial", "VARCHAR"),
     "truncate_date": ("__dc_mask_month", "DATE"),
+    "truncate_year": ("__dc_mask_year", "DATE"),
 }
 
 
@@ -51,24 +52,41 @@ def govern_tables(plan: Plan) -> Plan:
             columns = sorted(
                 plan.touched.get(granted.name, frozenset()), key=list(granted.columns).index
             )
-            masked = masked or any(granted.columns[c].mask for c in columns)
+            masked = masked or any(granted.columns[c].mask not in (None, "redact") for c in columns)
             entity = plan.mode in AGGREGATE_MODES and granted.entity_column is not None
-            replaced.append((source, governed(granted, columns, alias=alias, entity=entity)))
+            context = f"grant:{plan.grant.grant_id}"
+            replaced.append(
+                (source, governed(granted, columns, alias=alias, entity=entity, context=context))
+            )
     for table, subquery in replaced:
         table.replace(subquery)
     requires = plan.requires | {"row_filters"} | ({"masks"} if masked else set())
     return plan.evolve("govern_tables", expression=root, requires=frozenset(requires))
 
 
-def governed(table: GrantedTable, columns: list[str], *, alias: str, entity: bool) -> exp.Subquery:
+def _masked(value: exp.Expr, rule: ColumnRule, *, context: str) -> exp.Expr:
+    if rule.mask is None:
+        return value
+    if rule.mask == "redact":
+        return exp.cast(exp.null(), "VARCHAR")
+    function, sql_type = MASK_FUNCTIONS[rule.mask]
+    arguments: list[exp.Expr] = [exp.cast(value, sql_type)]
+    if rule.mask == "partial":
+        arguments += [exp.Literal.number(k) for k in rule.keep]
+    elif rule.mask == "pseudonym":
+        # Pseudonyms are keyed per grant: equal values link within a grant only.
+        arguments.append(exp.Literal.string(context))
+    return exp.Anonymous(this=function, expressions=arguments)
+
+
+def governed(
+    table: GrantedTable, columns: list[str], *, alias: str, entity: bool, context: str
+) -> exp.Subquery:
     """The governed subquery of ``table`` exposing ``columns`` under ``alias``."""
     projections: list[exp.Expr] = []
     for name in columns:
         value: exp.Expr = exp.column(name, table=INNER)
-        mask = table.columns[name].mask
-        if mask is not None:
-            function, sql_type = MASK_FUNCTIONS[mask]
-            value = exp.Anonymous(this=function, expressions=[exp.cast(value, sql_type)])
+        value = _masked(value, table.columns[name], context=context)
         projections.append(exp.alias_(value, name))
     if entity and table.entity_column is not None:
         projections.append(exp.alias_(exp.column(table.entity_column, table=INNER), ENTITY))

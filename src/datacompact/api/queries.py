@@ -1,0 +1,88 @@
+"""Routes for governed queries (thin: parse, call one service, render).
+
+``POST /queries`` answers with the rows and a receipt: the index of the
+query's log entry. ``GET /queries/{id}`` adds the inclusion proof once a
+signed checkpoint covers that entry.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from fastapi import APIRouter, Query, Request
+
+from datacompact.api._deps import (
+    MAX_ID,
+    Credentials,
+    ObjectId,
+    authenticated,
+    platform_of,
+    reading,
+    receipt,
+    recheck,
+)
+from datacompact.ledger import checkpoints
+from datacompact.policy import queries
+from datacompact.policy.schemas import QueryIn
+
+router = APIRouter(tags=["queries"])
+
+
+@router.post("/queries", summary="在授权下运行受治理的 SQL / run governed SQL under a grant")
+def run(body: QueryIn, request: Request, credentials: Credentials) -> dict[str, Any]:
+    platform = platform_of(request)
+    recorded = queries.run_query(
+        db=platform.db,
+        home=platform.settings.home,
+        secret=platform.secret,
+        actor=authenticated(request, credentials),
+        grant_id=body.grant_id,
+        sql=body.sql,
+        epsilon=body.epsilon,
+        engine=platform.sandbox,
+        recheck=recheck(request, credentials),
+    )
+    return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.get("/queries", summary="授权的查询记录 / the query log of a grant")
+def list_queries(
+    request: Request,
+    credentials: Credentials,
+    grant_id: int = Query(ge=1, le=MAX_ID),
+    before: int | None = Query(None, ge=1, le=MAX_ID),
+    limit: int = Query(100, ge=1, le=1000),
+) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        rows = queries.list_queries(
+            session=session, actor=actor, grant_id=grant_id, before=before, limit=limit
+        )
+        return {"data": [r.model_dump(mode="json") for r in rows]}
+
+
+@router.get("/queries/overlaps", summary="近似重复查询（差分攻击线索）/ near-duplicate query pairs")
+def overlaps(
+    request: Request,
+    credentials: Credentials,
+    days: int = Query(30, ge=1, le=366),
+    threshold: float = Query(0.8, gt=0, le=1),
+) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        found = queries.find_overlaps(session=session, actor=actor, days=days, threshold=threshold)
+        return {"data": [f.model_dump(mode="json") for f in found]}
+
+
+@router.get("/queries/{query_id}", summary="查询记录与回执证明 / a query and its receipt proof")
+def show(query_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
+    platform = platform_of(request)
+    with reading(request, credentials) as (session, actor):
+        found = queries.get_query(session=session, actor=actor, query_id=query_id)
+        proof = None
+        if found.log_index is not None:
+            proof = checkpoints.covering_receipt(
+                session, index=found.log_index, policy=platform.witness_policy
+            )
+        return {
+            "data": found.model_dump(mode="json"),
+            "receipt": {"log_index": found.log_index, "proof": proof},
+        }

@@ -1,0 +1,158 @@
+"""``datacompact query`` and ``datacompact grants ...`` (thin)."""
+
+from __future__ import annotations
+
+import csv
+import sys
+from typing import Annotated
+
+import typer
+from rich.table import Table
+
+from datacompact.cli._context import TokenOption, actor_for, open_platform
+from datacompact.cli._output import JsonFlag, console, emit, err_console, handled
+
+grants_app = typer.Typer(help="数据使用授权 / data-use grants", no_args_is_help=True)
+queries_app = typer.Typer(help="查询记录与审查 / query logs and audits", no_args_is_help=True)
+
+GRANT_COLUMNS = (
+    "id",
+    "resource_id",
+    "table",
+    "status",
+    "expires_at",
+    "max_queries",
+    "queries_used",
+    "epsilon_spent",
+)
+
+
+def query(
+    sql: Annotated[
+        str, typer.Argument(help="一条 SELECT（DuckDB 方言）/ one SELECT, DuckDB dialect")
+    ],
+    grant: Annotated[int, typer.Option("--grant", min=1, help="授权编号 / grant id")],
+    token: TokenOption = None,
+    epsilon: Annotated[
+        float | None,
+        typer.Option(min=0.0, max=10.0, help="本次差分隐私查询的 ε / ε for a DP query"),
+    ] = None,
+    as_json: JsonFlag = False,
+    as_csv: Annotated[bool, typer.Option("--csv", help="输出 CSV / print the rows as CSV")] = False,
+) -> None:
+    """在授权下运行受治理的 SQL / run governed SQL under a grant; prints rows and the receipt."""
+    from datacompact.policy import queries
+
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+        recorded = queries.run_query(
+            db=platform.db,
+            home=platform.settings.home,
+            secret=platform.secret,
+            actor=actor,
+            grant_id=grant,
+            sql=sql,
+            epsilon=epsilon,
+            recheck=lambda session: actor_for(platform, session, token),
+        )
+        answer = recorded.value
+        names = [c["name"] for c in answer.columns]
+        if as_json:
+            emit(
+                {**answer.model_dump(mode="json"), "receipt": {"log_index": recorded.log_index}},
+                as_json=True,
+            )
+        elif as_csv:
+            writer = csv.writer(sys.stdout, lineterminator="\n")
+            writer.writerow(names)
+            writer.writerows(answer.model_dump(mode="json")["rows"])
+        else:
+            table = Table(*names)
+            for row in answer.model_dump(mode="json")["rows"]:
+                table.add_row(*("-" if v is None else str(v) for v in row))
+            console.print(table)
+        # The receipt goes to stderr so that --csv output stays clean.
+        if not as_json:
+            left = "" if answer.epsilon_left is None else f", ε left {answer.epsilon_left:g}"
+            err_console.print(
+                f"回执 / receipt: log index {recorded.log_index}, "
+                f"{len(answer.rows)} rows{' (truncated)' if answer.truncated else ''}, "
+                f"ε spent {answer.query.epsilon:g}, {answer.queries_left} queries left{left}",
+                highlight=False,
+            )
+
+
+@grants_app.command("list")
+def list_grants(token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """本方持有或授出的授权 / grants your participant holds or granted."""
+    from datacompact.policy import grants
+
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            rows = grants.list_grants(session=session, actor=actor)
+        emit([g.model_dump(mode="json") for g in rows], as_json=as_json, columns=GRANT_COLUMNS)
+
+
+@grants_app.command("show")
+def show_grant(grant_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """授权详情与 ODRL 协议 / a grant and its ODRL agreement."""
+    from datacompact.policy import grants
+
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            found = grants.get_grant(session=session, actor=actor, grant_id=grant_id)
+        emit(found.model_dump(mode="json"), as_json=as_json)
+
+
+@queries_app.command("list")
+def list_queries(
+    grant: Annotated[int, typer.Option("--grant", min=1, help="授权编号 / grant id")],
+    token: TokenOption = None,
+    limit: Annotated[int, typer.Option(min=1, max=1000, help="条数 / how many")] = 100,
+    as_json: JsonFlag = False,
+) -> None:
+    """授权的查询记录（最新在前）/ a grant's query log, newest first."""
+    from datacompact.policy import queries
+
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            rows = queries.list_queries(session=session, actor=actor, grant_id=grant, limit=limit)
+        emit(
+            [r.model_dump(mode="json") for r in rows],
+            as_json=as_json,
+            columns=("id", "status", "rule", "rows_scanned", "result_rows", "epsilon", "log_index"),
+        )
+
+
+@queries_app.command("overlaps")
+def overlaps(
+    token: TokenOption = None,
+    days: Annotated[int, typer.Option(min=1, max=366, help="回溯天数 / days back")] = 30,
+    threshold: Annotated[
+        float, typer.Option(min=0.01, max=1.0, help="相似度阈值 / similarity threshold")
+    ] = 0.8,
+    as_json: JsonFlag = False,
+) -> None:
+    """监管方：近似重复的查询对（差分攻击线索）/ regulator: near-duplicate query pairs."""
+    from datacompact.policy import queries
+
+    with handled(as_json):
+        platform = open_platform()
+        with platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            found = queries.find_overlaps(
+                session=session, actor=actor, days=days, threshold=threshold
+            )
+        emit(
+            [f.model_dump(mode="json") for f in found],
+            as_json=as_json,
+            columns=("first_query_id", "second_query_id", "grantee_id", "kind", "reason"),
+        )

@@ -1,0 +1,166 @@
+"""The bridge from a stored grant to the sandbox's :class:`~datacompact.sandbox.GrantView`.
+
+A grant's ODRL agreement says which columns, which output mode and which row
+filter; the resource says how the data is graded today and which columns
+hold personal information. Both are read at query time, so a grade raised
+since the grant was issued tightens every later query (or stops it when the
+grant's mode is no longer allowed), and a grade under review stops them all.
+
+Masks come from :func:`~datacompact.policy.modes.effective_constraints` (the
+PII types of each column) and are mapped one to one onto the sandbox's mask
+functions; a mask the sandbox cannot apply refuses the query rather than
+letting the column through unmasked.
+"""
+
+from __future__ import annotations
+
+import re
+from collections.abc import Mapping
+from pathlib import Path
+from typing import Any
+
+from datacompact.errors import PolicyViolation
+from datacompact.policy._masks import ColumnMask, MaskKind
+from datacompact.policy.agreement import GrantTerms
+from datacompact.policy.applications import counts_as_open_data
+from datacompact.policy.modes import effective_constraints
+from datacompact.sandbox import ColumnRule, GrantedTable, GrantView
+from datacompact.sandbox.grants import MaskKind as SandboxMask
+from datacompact.sandbox.grants import is_plain_name
+from datacompact.store.models import Grant, Resource, ResourceVersion
+
+#: PII types that identify a person or an organization, strongest first: the
+#: distinct count of the first one present sets the group thresholds.
+_ENTITY_TYPES = ("resident_id", "passport", "uscc", "bank_card", "mobile", "person_name")
+
+
+def table_name(resource: Resource) -> str:
+    """The name a grant's resource has in SQL: its English name as an identifier, or ``r<id>``.
+
+    >>> table_name(Resource(id=7, name_en="Social insurance contributions"))
+    'social_insurance_contributions'
+    >>> table_name(Resource(id=7, name_en=None))
+    'r7'
+    """
+    slug = re.sub(r"[^a-z0-9]+", "_", (resource.name_en or "").lower()).strip("_")[:40]
+    return slug if slug and is_plain_name(slug) else f"r{resource.id}"
+
+
+def _refuse(rule: str, zh: str, en: str, **details: Any) -> PolicyViolation:
+    return PolicyViolation(f"{zh} / {en}", details={"rule": rule, **details})
+
+
+def _pii_types(version: ResourceVersion) -> dict[str, list[str]]:
+    return {c["name"]: [f["type"] for f in c.get("pii", [])] for c in version.columns}
+
+
+def _entity_column(pii: Mapping[str, list[str]]) -> tuple[str | None, bool]:
+    """The entity column, and whether it identifies a person (an organization's USCC is public)."""
+    for wanted in _ENTITY_TYPES:
+        for column, types in pii.items():
+            if wanted in types and is_plain_name(column):
+                return column, wanted != "uscc"
+    return None, False
+
+
+def _column_rule(mask: ColumnMask | None, *, entity_key: bool) -> ColumnRule:
+    if mask is None or mask.kind is MaskKind.CLEAR:
+        return ColumnRule(entity_key=entity_key)
+    params = mask.params
+    if mask.kind is MaskKind.PSEUDONYM and params.get("size", 16) == 16:
+        return ColumnRule(mask="pseudonym", entity_key=entity_key)
+    if mask.kind is MaskKind.PARTIAL:
+        keep = (int(params.get("keep_first", 1)), int(params.get("keep_last", 1)))
+        return ColumnRule(mask="partial", keep=keep, entity_key=entity_key)
+    if mask.kind is MaskKind.TRUNCATE and params.get("unit") in ("year", "month"):
+        kind: SandboxMask = "truncate_year" if params["unit"] == "year" else "truncate_date"
+        return ColumnRule(mask=kind, entity_key=entity_key)
+    if mask.kind is MaskKind.REDACT:
+        return ColumnRule(mask="redact", entity_key=entity_key)
+    raise _refuse(
+        "engine_capability",
+        f"沙箱无法对列 {mask.column} 应用该掩码",
+        f"the sandbox cannot apply mask {mask.kind.value} {dict(params)} to column {mask.column}",
+        column=mask.column,
+    )
+
+
+def grant_view(
+    *,
+    grant: Grant,
+    terms: GrantTerms,
+    resource: Resource,
+    version: ResourceVersion,
+    home: Path,
+    regulator_approved: bool,
+) -> GrantView:
+    """The sandbox view of ``grant`` on the current ``version`` of its resource."""
+    if resource.grade is None or resource.grade_status == "proposed":
+        raise _refuse(
+            "resource.grade_unconfirmed",
+            f"资源 {resource.code} 的分级待确认，暂停查询",
+            f"the grade of resource {resource.code} is under review; queries wait for it",
+            resource_id=resource.id,
+        )
+    pii = _pii_types(version)
+    columns = {c: pii.get(c, []) for c in terms.columns}
+    for column in columns:
+        if column not in pii:
+            raise _refuse(
+                "grant.columns",
+                f"列 {column} 已不在资源的当前版本中",
+                f"column {column} is no longer in the resource's current version",
+                column=column,
+            )
+        if not is_plain_name(column):
+            raise _refuse(
+                "engine_capability",
+                f"列名 {column} 无法在沙箱中查询",
+                f"column {column} cannot be queried in the sandbox: its name is not a plain "
+                "identifier (lowercase letters, digits, '_' or Chinese characters)",
+                column=column,
+            )
+    # Raises if the grade rose above what the grant's mode allows.
+    constraints = effective_constraints(
+        grade=resource.grade,
+        requested=terms.output,
+        columns=columns,
+        open_data=counts_as_open_data(resource),
+        regulator_approved=regulator_approved,
+    )
+    masks = {m.column: m for m in constraints.masks}
+    entity, personal_key = _entity_column(pii)
+    mode = constraints.mode.value
+    if mode in ("aggregates", "dp_aggregates") and entity is None:
+        raise _refuse(
+            "grant.entity",
+            "资源没有可识别的实体列，无法按实体数设定分组阈值",
+            "the resource has no identifier column to count distinct entities for group "
+            "thresholds; aggregate queries are refused",
+            resource_id=resource.id,
+        )
+    name = table_name(resource)
+    table = GrantedTable(
+        name=name,
+        parquet_path=str(home / version.path),
+        columns={
+            c: _column_rule(masks.get(c), entity_key=personal_key and c == entity)
+            for c in terms.columns
+        },
+        row_filter=terms.row_filter,
+        output_mode=mode,  # type: ignore[arg-type]
+        min_group_entities=constraints.min_group_size or 10,
+        entity_column=entity,
+    )
+    return GrantView(
+        grant_id=str(grant.id),
+        tables={name: table},
+        epsilon_per_query=_epsilon_per_query(terms),
+    )
+
+
+def _epsilon_per_query(terms: GrantTerms) -> float:
+    """Each DP query spends an equal share of the grant's ε over its planned queries, at most 1."""
+    if terms.epsilon is None:
+        return 1.0
+    return min(1.0, terms.epsilon / max(terms.max_queries, 1))

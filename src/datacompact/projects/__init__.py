@@ -1,0 +1,1 @@
+"""Cooperation projects (issue 7): lots, tenders, sealed bids, evaluation, contracts, OCDS."""
