@@ -99,6 +99,7 @@ class EventType(StrEnum):
     CONTRACT_HANDOVER_UPDATED = "contract.handover_updated"
     SLA_REPORTED = "contract.sla_reported"
     MILESTONE_ACCEPTED = "contract.milestone_accepted"
+    CONTRACT_ACCEPTED = "contract.accepted"
 
 
 def canonical_json(value: Any) -> bytes:

@@ -86,7 +86,7 @@ def _grant(
         "scenario": "救助资格核验 / verify relief eligibility",
         "purpose": "public_service",
         "resources": [{"resource_id": resource_id, "columns": columns or ALL_COLUMNS}],
-        "output": {"mode": mode},
+        "output": {"mode": mode, **({"k": 10} if mode == "k_anonymous" else {})},
         "duration_days": 30,
         "expected_queries": queries_allowed,
     }
@@ -332,3 +332,18 @@ def test_the_regulator_sees_near_duplicate_queries(world: World, resource_id: in
         ("predicate_difference", [grant_id], ["金额"])
     ]
     assert "117" not in found[0].reason
+
+
+def test_a_k_anonymous_grant_releases_a_k_anonymous_extract(world: World, resource_id: int) -> None:
+    grant_id = _grant(world, resource_id, mode="k_anonymous")
+    answer = _run(world, grant_id, "SELECT 区县, 金额 FROM relief_roster")
+    classes: dict[tuple[str, str], int] = {}
+    for row in answer.rows:
+        classes[tuple(row)] = classes.get(tuple(row), 0) + 1  # type: ignore[index]
+    assert classes and min(classes.values()) >= 10
+    assert len(answer.rows) >= 38  # at most 5 % suppressed
+    assert not {str(p[4]) for p in PEOPLE} & {row[1] for row in answer.rows}  # amounts generalized
+    error = _refused(world, grant_id, "SELECT 身份证号, 区县 FROM relief_roster")
+    assert error.details["rule"] == "k_anonymous.identifier"
+    error = _refused(world, grant_id, "SELECT 区县 FROM relief_roster LIMIT 3")
+    assert error.details["rule"] == "k_anonymous.too_few"

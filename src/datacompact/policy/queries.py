@@ -40,6 +40,7 @@ from datacompact.errors import (
 )
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
+from datacompact.policy import _extracts
 from datacompact.policy._grant_view import grant_view
 from datacompact.policy.agreement import GrantTerms, check_use, parse_agreement
 from datacompact.policy.schemas import OverlapPublic, QueryPublic, QueryResult
@@ -150,7 +151,8 @@ def _check(snapshot: _Snapshot, plan: Plan, *, used: int, spent: float, epsilon:
         queries_so_far=used,
         epsilon_spent=spent,
         columns=sorted({c for cols in plan.touched.values() for c in cols}),
-        mode=plan.mode,
+        # A k-anonymous grant's SQL runs on masked records; what leaves is the extract.
+        mode="k_anonymous" if snapshot.view.mode == "k_anonymous" else plan.mode,
         epsilon=epsilon,
     )
 
@@ -179,7 +181,10 @@ def run_query(
                 epsilon_per_query=epsilon,
                 max_contributions=view.max_contributions,
             )
-        plan = govern(sql, view)
+        extract = view.mode == "k_anonymous"
+        plan = govern(sql, _extracts.sql_view(view) if extract else view)
+        if extract:
+            _extracts.check_no_identifiers(plan)
         planned = view.epsilon_per_query if plan.dp_aggregates else 0.0
         _check(
             snapshot,
@@ -191,6 +196,8 @@ def run_query(
         budget = _Reservation(left=(snapshot.terms.epsilon or 0.0) - snapshot.epsilon_spent)
         runner = engine or DuckDBEngine(pseudonym_key=pseudonym_key(secret))
         result = runner.execute(plan, budget=budget)
+        if extract:
+            result = _extracts.k_anonymous(result, k=snapshot.terms.output.k or 10)
         with db.write() as session:
             actor = recheck(session) if recheck else actor
             return _commit(session, actor, snapshot, plan, result, runner.name, sql)
