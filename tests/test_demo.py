@@ -15,11 +15,15 @@ from datacompact.demo import CREDENTIALS_FILE, build_demo
 from datacompact.demo._city import build_cast
 from datacompact.errors import Conflict
 from datacompact.platform import Platform
+from datacompact.projects.alerts import alerts
+from datacompact.projects.transparency import release_package
 from datacompact.registry import tokens
 from datacompact.registry.tokens import authenticate
-from datacompact.store.models import Event, Member, Participant, Resource
+from datacompact.store.models import Event, Grant, Member, Participant, Resource
+from datacompact.store.project_models import Bid, Project, Tender
 
 from .conftest import World
+from .projects._ocds_schema import problems
 
 REQUIRED_KEYS = {"participant", "participant_kind", "user", "roles", "token"}
 
@@ -180,3 +184,49 @@ def test_the_city_registers_its_datasets_graded_and_profiled(city: Platform) -> 
             expected = {t for types in spec.pii.values() for t in types}
             # Every finding is a true one; sparse types may stay below detection at this scale.
             assert found <= expected | {"person_name", "address", "date_of_birth"}, spec.key
+
+
+def test_the_city_holds_a_grant_per_output_mode(city: Platform) -> None:
+    held = [g for entry in credentials_of(city) for g in entry["grants"]]
+    assert sorted(g["mode"] for g in held) == sorted(
+        ["records", "masked_records", "aggregates", "dp_aggregates", "k_anonymous"]
+    )
+    with city.db.read() as session:
+        grades = {r.id: r.grade for r in session.scalars(select(Resource))}
+        grants = {g.id: g for g in session.scalars(select(Grant))}
+    for entry in credentials_of(city):
+        for g in entry["grants"]:
+            assert grants[g["id"]].resource_id == g["resource"]
+            assert grades[g["resource"]] == g["grade"]
+            assert grants[g["id"]].grantee_id == entry["participant_id"]
+
+
+def test_the_city_runs_projects_that_trip_every_alert(city: Platform) -> None:
+    auditor = next(e for e in credentials_of(city) if e["user"] == "audit.auditor")
+    with city.db.read() as session:
+        actor = authenticate(
+            session=session, token=auditor["token"], governance=city.settings.governance_mode
+        )
+        modes = set(session.scalars(select(Project.mode)))
+        open_tenders = list(session.scalars(select(Tender).where(Tender.status == "open")))
+        sealed = session.scalar(select(func.count()).select_from(Bid).where(Bid.status == "sealed"))
+        report = alerts(session=session, actor=actor)
+    assert modes == {"government_purchase", "ppp", "franchise", "jv_platform"}
+    assert open_tenders and sealed and sealed >= 2
+    city_wide = next(c for c in report.concentration if c.scope == "city")
+    assert 0.40 <= float(city_wide.top1_share) <= 0.50
+    assert {(a.kind, a.scope) for a in report.concentration_alerts} >= {
+        ("supplier_share", "city"),
+        ("hhi", "city"),
+    }
+    assert [lock.system for lock in report.lock_in] == ["交通信号"]
+    assert [(c.system, c.days_left <= 60) for c in report.continuity] == [("OA", True)]
+
+
+def test_the_city_publishes_a_valid_ocds_package(city: Platform) -> None:
+    with city.db.read() as session:
+        package = release_package(session=session, base_url="http://127.0.0.1:8000")
+    tags = Counter(tag for release in package["releases"] for tag in release["tag"])
+    # The classified city-brain lot is left out; the open franchise tender has no award yet.
+    assert tags == {"tender": 11, "award": 10, "contract": 10}
+    assert problems(package) == []

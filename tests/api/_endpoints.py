@@ -8,15 +8,11 @@ the app must have at least one (``test_matrix_covers_every_route``).
 
 from __future__ import annotations
 
-from collections.abc import Callable
-from dataclasses import dataclass, field
 from typing import Any
 
 from sqlalchemy import func, select
 
 from datacompact.catalog.inbox import inbox_folder
-from datacompact.catalog.resources import decide_grade, register_resource
-from datacompact.catalog.schemas import GradeDecisionIn, ResourceBase
 from datacompact.events import EventType
 from datacompact.policy._grant_view import table_name
 from datacompact.policy.applications import review_application, submit_application
@@ -25,26 +21,13 @@ from datacompact.policy.schemas import ApplicationCreate
 from datacompact.store.models import Event, Grant
 
 from ..conftest import World, valid_uscc
+from ._endpoint_base import _ROSTER, RESOURCE, Call, Endpoint, _resource_of
+from ._endpoints_delivery import DELIVERY_ENDPOINTS
+from ._endpoints_projects import PROJECT_ENDPOINTS
 from .conftest import token_id
 
 PASSWORD = "correct horse battery"  # the admins' password in the minimal world
 NEW_USCC = valid_uscc("91330106MA2D00001")
-
-
-@dataclass(frozen=True)
-class Call:
-    method: str
-    path: str
-    json: Any = None
-    params: dict[str, Any] = field(default_factory=dict)
-
-
-@dataclass(frozen=True)
-class Endpoint:
-    method: str
-    route: str
-    build: Callable[[World, str, str, str], Call]  # (world, actor participant, role, target)
-    event: EventType | None = None  # the event a successful call records
 
 
 def peer(world: World, participant: str, role: str) -> int:
@@ -411,17 +394,9 @@ def _token_of_member(world: World, member_id: int) -> str:
     return world.tokens[key]
 
 
-RESOURCE = {
-    "name": "部门人员名册",
-    "tags": ["名册"],
-    "share_type": "conditional",
-    "open_type": "not_open",
-    "update_frequency": "monthly",
-}
 STANDARDIZE = {
     "mappings": [{"column": "部门", "standard": "GB/T 4754-2017", "element": "industry_section"}]
 }
-_ROSTER = "部门,人数\n综合处,12\n财务处,8\n信息处,15\n"
 
 
 def _inbox(world: World, participant: str) -> str:
@@ -430,30 +405,6 @@ def _inbox(world: World, participant: str) -> str:
     folder.mkdir(parents=True, exist_ok=True)
     (folder / "roster.csv").write_text(_ROSTER, encoding="utf-8")
     return "roster.csv"
-
-
-def _resource_of(world: World, participant: str) -> int:
-    """A resource held by ``participant``, registered through the service on first use."""
-    key = f"{participant}.resource"
-    if key not in world.ids:
-        file = world.platform.settings.home / f"{participant}-roster.csv"
-        file.write_text(_ROSTER, encoding="utf-8")
-        recorded = register_resource(
-            db=world.platform.db,
-            home=world.platform.settings.home,
-            actor=world.principal(f"{participant}.admin"),
-            data=ResourceBase.model_validate(RESOURCE),
-            file=file,
-        )
-        with world.platform.db.write() as session:
-            decide_grade(
-                session=session,
-                actor=world.principal(f"{participant}.admin"),
-                resource_id=recorded.value.id,
-                decision=GradeDecisionIn(decision="confirm"),
-            )
-        world.ids[key] = recorded.value.id
-    return world.ids[key]
 
 
 def _application_body(world: World) -> dict[str, Any]:
@@ -504,3 +455,8 @@ def _grant_of(world: World, grantee: str) -> int:
         assert found is not None
         world.ids[key] = found
     return world.ids[key]
+
+
+# Cooperation projects: procurement, then delivery and transparency (their own modules).
+ENDPOINTS.update(PROJECT_ENDPOINTS)
+ENDPOINTS.update(DELIVERY_ENDPOINTS)

@@ -17,6 +17,7 @@ from datacompact.store.models import Event, Member
 
 from ..conftest import USCC_ENTERPRISE, World
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
+from ._endpoints_projects import PROJECT_RECEIPT_CALLS
 from .conftest import ApiClient, app_routes, bearer, last_seq, row_counts
 
 BAD_USCC = "91330106MA27XL6Y1X"  # USCC_ENTERPRISE with a wrong check character
@@ -304,10 +305,12 @@ def test_every_mutating_route_records_an_event() -> None:
 @pytest.mark.parametrize("name", MUTATING)
 def test_receipt_log_index_is_the_new_event(client: ApiClient, world: World, name: str) -> None:
     endpoint = ENDPOINTS[name]
-    # Decisions are the regulator's; everything else an enterprise may do itself.
+    # Decisions are the regulator's; projects are a department's; everything else
+    # an enterprise may do itself.
     deciding = {"participants.decide", "applications.decide", "grants.status"}
-    actor = "regulator" if name in deciding else "enterprise"
-    call = endpoint.build(world, actor, "admin", "enterprise")
+    default = ("regulator" if name in deciding else "enterprise", "enterprise")
+    actor, target = PROJECT_RECEIPT_CALLS.get(name, default)
+    call = endpoint.build(world, actor, "admin", target)
     before = last_seq(world.platform)
     response = client.request(
         call.method,

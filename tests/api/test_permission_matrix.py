@@ -20,6 +20,8 @@ from datacompact.registry.schemas import ParticipantCreate
 
 from ..conftest import USCC_ENTERPRISE, USCC_REGULATOR, World, valid_uscc
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
+from ._endpoints_delivery import DELIVERY_EXPECTED, DELIVERY_PUBLIC
+from ._endpoints_projects import PROJECT_EXPECTED
 from .conftest import ApiClient, app_routes, bearer
 
 ROLES = ("admin", "data_steward", "analyst", "reviewer", "auditor")
@@ -133,6 +135,11 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "enterprise": {"own": NOBODY, "other": NOBODY},
     },
 }
+
+# Cooperation projects (tests/api/_endpoints_projects.py, _endpoints_delivery.py).
+BY_ACTOR.update(PROJECT_EXPECTED)
+BY_ACTOR.update(DELIVERY_EXPECTED)
+PUBLIC |= DELIVERY_PUBLIC
 
 # Decisions on participants depend on the actor's kind: under data_governance
 # only the regulator's admins and reviewers decide, and never on themselves.

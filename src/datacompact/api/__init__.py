@@ -18,10 +18,12 @@ from datacompact import __version__
 from datacompact.api import (
     _errors,
     applications,
+    contracts,
     events,
     ledger,
     members,
     participants,
+    projects,
     queries,
     resources,
 )
@@ -75,11 +77,14 @@ def create_app(platform: Platform) -> FastAPI:
         resources.router,
         applications.router,
         queries.router,
+        projects.router,
+        contracts.router,
         events.router,
         ledger.api,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ledger.public)
+    app.include_router(contracts.public)
 
     @app.get("/healthz", tags=["health"], summary="进程存活 / the process is up")
     def healthz() -> dict[str, Any]:

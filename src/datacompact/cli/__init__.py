@@ -13,10 +13,12 @@ from datacompact import __version__
 from datacompact.cli._audit import audit
 from datacompact.cli._catalog import catalog_app, resources_app, standards_app
 from datacompact.cli._context import open_platform
+from datacompact.cli._contracts import delivery_app
 from datacompact.cli._ledger import ledger_app
 from datacompact.cli._ledger_offline import verify_app, witness_app
 from datacompact.cli._output import JsonFlag, console, emit, handled
 from datacompact.cli._privacy import anonymize
+from datacompact.cli._projects import projects_app
 from datacompact.cli._queries import grants_app, queries_app, query
 from datacompact.cli._registry import participants_app, tokens_app
 
@@ -34,6 +36,10 @@ app.add_typer(catalog_app, name="catalog")
 app.add_typer(standards_app, name="standards")
 app.add_typer(grants_app, name="grants")
 app.add_typer(queries_app, name="queries")
+# One `projects` group: procurement (projects, lots, tenders, bids) and delivery
+# (contracts, SLA, acceptance, alerts, OCDS export) are built in two modules.
+projects_app.registered_commands.extend(delivery_app.registered_commands)
+app.add_typer(projects_app, name="projects")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(verify_app, name="verify")
 app.add_typer(witness_app, name="witness")

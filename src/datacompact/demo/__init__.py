@@ -47,6 +47,7 @@ from datacompact.store.models import Member, Participant, Qualification
 from ._catalog import register_datasets
 from ._city import Org, build_cast, evidence_hash
 from ._grants import ensure_grants
+from ._projects import ensure_projects
 
 CREDENTIALS_FILE = "demo-credentials.json"
 DEMO_TOKEN_DAYS = 365
@@ -255,9 +256,11 @@ def build_demo(platform: Platform, *, datasets_scale: float | None = 1.0) -> dic
                 )
     datasets = 0
     held: dict[str, list[dict[str, Any]]] = {}
+    built_projects = 0
     if datasets_scale is not None:
         datasets = register_datasets(platform, cast, scale=datasets_scale)
         held = ensure_grants(platform, cast)
+        built_projects = ensure_projects(platform, cast)
     for entry in credentials:
         entry["grants"] = held.get(entry["user"], [])
     path = platform.settings.home / CREDENTIALS_FILE
@@ -266,6 +269,7 @@ def build_demo(platform: Platform, *, datasets_scale: float | None = 1.0) -> dic
         "participants": len(cast),
         "datasets": datasets,
         "grants": sum(len(g) for g in held.values()),
+        "projects": built_projects,
         "users": len(credentials),
         "credentials_file": str(path.resolve()),
         "governance_mode": platform.settings.governance_mode.value,

@@ -85,7 +85,7 @@ DEMO_GRANTS = (
 )
 
 
-def _principal(platform: Platform, participant: Participant, role: Role) -> Principal:
+def principal(platform: Platform, participant: Participant, role: Role) -> Principal:
     member: Member = platform_member(platform, participant, role)
     return Principal.member(
         member_id=member.id,
@@ -96,7 +96,7 @@ def _principal(platform: Platform, participant: Participant, role: Role) -> Prin
     )
 
 
-def _participant(platform: Platform, uscc: str) -> Participant:
+def participant_by_uscc(platform: Platform, uscc: str) -> Participant:
     with platform.db.read() as session:
         found = session.scalar(select(Participant).where(Participant.uscc == uscc))
     assert found is not None
@@ -108,8 +108,8 @@ def ensure_grants(platform: Platform, cast: list[Org]) -> dict[str, list[dict[st
     by_slug = {o.slug: o for o in cast}
     held: dict[str, list[dict[str, Any]]] = {}
     for spec in DEMO_GRANTS:
-        grantee = _participant(platform, by_slug[spec.grantee].uscc)
-        applicant = _principal(platform, grantee, Role.ANALYST)
+        grantee = participant_by_uscc(platform, by_slug[spec.grantee].uscc)
+        applicant = principal(platform, grantee, Role.ANALYST)
         with platform.db.read() as session:
             resource = session.scalar(select(Resource).where(Resource.name_en == spec.resource))
             if resource is None:
@@ -165,7 +165,7 @@ def _approve(platform: Platform, application_id: int) -> None:
         with platform.db.write() as session:
             applications.review_application(
                 session=session,
-                actor=_principal(platform, participant, Role.REVIEWER),
+                actor=principal(platform, participant, Role.REVIEWER),
                 application_id=application_id,
                 decision="approve",
                 reason="演示：场景、用途与最小必要原则核验通过 / demo: scenario, purpose and "

@@ -1,0 +1,239 @@
+"""``datacompact projects contract|handover|sla|kpi|accept|alerts|export-ocds`` (thin).
+
+Delivery and transparency of cooperation projects: contracts signed from
+awards, SLA reports, result-oriented acceptance, alerts and the OCDS export.
+"""
+
+from __future__ import annotations
+
+from contextlib import closing
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from datacompact.cli._context import TokenOption, actor_for, open_platform
+from datacompact.cli._output import JsonFlag, console, emit, err_console, handled
+from datacompact.errors import MalformedInput
+
+if TYPE_CHECKING:
+    from datacompact.events import Recorded
+    from datacompact.projects.contract_schemas import ContractPublic
+
+delivery_app = typer.Typer(
+    help="合同、验收、预警与公开 / contracts, acceptance, alerts and OCDS", no_args_is_help=True
+)
+
+KPI_COLUMNS = ("name", "comparator", "target", "unit", "measured", "measured_in", "met")
+ContractId = Annotated[int, typer.Argument(min=1, help="合同编号 / contract id")]
+
+
+def _read(file: Path) -> bytes:
+    try:
+        return file.read_bytes()
+    except OSError as exc:
+        raise MalformedInput(
+            "无法读取文件 / expected a readable file, got one that cannot be read",
+            details={"file": file.name},
+        ) from exc
+
+
+def _emit_contract(recorded: Recorded[ContractPublic], as_json: bool) -> None:
+    data = recorded.value.model_dump(mode="json")
+    if as_json:
+        emit({**data, "log_index": recorded.log_index}, as_json=True)
+        return
+    emit(
+        {k: data[k] for k in ("id", "status", "supplier_id", "value", "starts_on", "ends_on")}
+        | {"log_index": recorded.log_index},
+        as_json=False,
+    )
+    emit(data["kpis"], as_json=False, columns=KPI_COLUMNS, title="指标 / KPIs")
+
+
+@delivery_app.command("contract")
+def sign(
+    file: Annotated[
+        Path, typer.Option("--file", help="合同 JSON：award_id, starts_on, ends_on, kpis, ...")
+    ],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """依中标签订合同（指标与付款节点）/ sign a contract from an award, with KPIs and milestones."""
+    from datacompact.projects import contracts
+    from datacompact.projects.contract_schemas import ContractCreate
+
+    with handled(as_json):
+        data = ContractCreate.model_validate_json(_read(file))
+        with closing(open_platform()) as platform, platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = contracts.sign_contract(session=session, actor=actor, data=data)
+        _emit_contract(recorded, as_json)
+
+
+@delivery_app.command("handover")
+def handover(
+    contract_id: ContractId,
+    documentation: Annotated[bool, typer.Option(help="文档 / documentation")] = False,
+    credentials: Annotated[bool, typer.Option(help="账号凭据 / credentials")] = False,
+    code_escrow: Annotated[bool, typer.Option(help="代码托管 / code in escrow")] = False,
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """记录已收到的交接包 / record the handover package received."""
+    from datacompact.projects import contracts
+    from datacompact.projects.contract_schemas import HandoverIn
+
+    with handled(as_json):
+        data = HandoverIn(
+            documentation=documentation, credentials=credentials, code_escrow=code_escrow
+        )
+        with closing(open_platform()) as platform, platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = contracts.update_handover(
+                session=session, actor=actor, contract_id=contract_id, data=data
+            )
+        _emit_contract(recorded, as_json)
+
+
+@delivery_app.command("sla")
+def sla(
+    contract_id: ContractId,
+    file: Annotated[Path, typer.Option("--file", help="报告：.json 或 .csv（period,kpi,value）")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """报送一个期间（YYYY-MM）的运维 SLA / report one period's O&M SLA figures."""
+    from datacompact.projects import contracts
+
+    with handled(as_json):
+        media_type = "text/csv" if file.suffix.lower() == ".csv" else "application/json"
+        data = contracts.parse_sla_report(_read(file), media_type)
+        with closing(open_platform()) as platform, platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = contracts.report_sla(
+                session=session, actor=actor, contract_id=contract_id, data=data
+            )
+        _emit_contract(recorded, as_json)
+
+
+@delivery_app.command("kpi")
+def kpi(contract_id: ContractId, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """合同指标：实测与目标 / a contract's KPIs, measured against their targets."""
+    from datacompact.projects import contracts
+
+    with handled(as_json):
+        with closing(open_platform()) as platform, platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            found = contracts.get_contract(session=session, actor=actor, contract_id=contract_id)
+        data = found.model_dump(mode="json")
+        if as_json:
+            emit(data, as_json=True)
+        else:
+            emit(data["kpis"], as_json=False, columns=KPI_COLUMNS, title=f"合同 {found.id}")
+            emit(
+                data["milestones"],
+                as_json=False,
+                columns=("id", "title", "amount", "due_on", "kpis", "status"),
+                title="付款节点 / milestones",
+            )
+
+
+@delivery_app.command("accept")
+def accept(
+    contract_id: ContractId,
+    milestone: Annotated[
+        int | None,
+        typer.Option(min=1, help="付款节点；省略则合同终验 / milestone; omit for final acceptance"),
+    ] = None,
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """验收付款节点或整个合同（指标须达标）/ accept a milestone or the contract, KPIs met."""
+    from datacompact.projects import contracts
+
+    with handled(as_json):
+        with closing(open_platform()) as platform, platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            if milestone is None:
+                recorded = contracts.accept_contract(
+                    session=session, actor=actor, contract_id=contract_id
+                )
+            else:
+                recorded = contracts.accept_milestone(
+                    session=session, actor=actor, contract_id=contract_id, milestone_id=milestone
+                )
+        _emit_contract(recorded, as_json)
+
+
+@delivery_app.command("alerts")
+def alerts(
+    token: TokenOption = None,
+    max_share: Annotated[
+        str, typer.Option(help="单一供应商份额上限 / largest share of one group")
+    ] = "0.30",
+    hhi: Annotated[str, typer.Option(help="HHI 预警线 / HHI threshold")] = "2500",
+    horizon_days: Annotated[
+        int, typer.Option(min=0, max=3650, help="到期预警天数 / days ahead")
+    ] = 90,
+    as_json: JsonFlag = False,
+) -> None:
+    """集中度、锁定与运维接续预警 / concentration, lock-in and O&M continuity alerts."""
+    from datacompact.projects import alerts as service
+    from datacompact.projects._decimal import parse_decimal
+
+    with handled(as_json):
+        share = parse_decimal(max_share, "max_share")
+        threshold = parse_decimal(hhi, "hhi")
+        with closing(open_platform()) as platform, platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            report = service.alerts(
+                session=session,
+                actor=actor,
+                max_share=share,
+                hhi_threshold=threshold,
+                horizon_days=horizon_days,
+            )
+        data: dict[str, Any] = report.model_dump(mode="json")
+        if as_json:
+            emit(data, as_json=True)
+            return
+        messages = [
+            a["message"]
+            for key in ("concentration_alerts", "lock_in", "continuity")
+            for a in data[key]
+        ]
+        for message in messages:
+            console.print(f"[yellow]![/] {message}", highlight=False)
+        if not messages:
+            console.print("无预警 / no alerts")
+
+
+@delivery_app.command("export-ocds")
+def export_ocds(
+    out: Annotated[
+        Path | None, typer.Option("--out", help="写入文件（默认标准输出）/ file, else stdout")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """导出 OCDS 1.1.5 发布包（公开数据，无需令牌）/ export the OCDS release package (public)."""
+    from datacompact.projects import ocds, transparency
+    from datacompact.store._base import utcnow
+
+    with handled(as_json):
+        with closing(open_platform()) as platform, platform.db.read() as session:
+            package = transparency.release_package(
+                session=session,
+                base_url=platform.settings.public_base_url,
+                published=utcnow(),
+            )
+        text = ocds.to_json(package)
+        if out is None:
+            print(text)
+            return
+        out.write_text(text + "\n", encoding="utf-8")
+        err_console.print(
+            f"已导出 {len(package['releases'])} 个发布 / wrote {len(package['releases'])}"
+            f" releases to {out}",
+            highlight=False,
+        )

@@ -1,0 +1,151 @@
+"""``datacompact projects tender|tender-show|bid|open|score|award`` (thin).
+
+Registered on ``projects_app`` by :mod:`datacompact.cli._projects`.
+"""
+
+from __future__ import annotations
+
+from datetime import datetime
+from pathlib import Path
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from datacompact.cli._context import TokenOption
+from datacompact.cli._output import JsonFlag
+from datacompact.cli._project_io import Id, json_option, run
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from datacompact.permissions import Principal
+    from datacompact.platform import Platform
+
+
+def tender(
+    lot_id: Id,
+    method: Annotated[str, typer.Option(help="lowest_price 或 comprehensive")],
+    opens_at: Annotated[datetime, typer.Option(help="开始时间（UTC）/ opens at, UTC")],
+    deadline: Annotated[datetime, typer.Option(help="截止时间（UTC）/ deadline, UTC")],
+    committee: Annotated[
+        list[int], typer.Option("--member", help="评委成员编号 / committee member id")
+    ],
+    token: TokenOption = None,
+    weights: Annotated[
+        str | None, typer.Option(help='权重 JSON / weights, e.g. {"price": 30, "technical": 70}')
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """发布招标 / tender a lot."""
+    from datetime import UTC
+
+    from datacompact.projects import tenders
+    from datacompact.projects.schemas import TenderCreate
+
+    def aware(moment: datetime) -> str:
+        return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = TenderCreate.model_validate(
+            {
+                "method": method,
+                "weights": json_option(weights, "weights"),
+                "opens_at": aware(opens_at),
+                "deadline": aware(deadline),
+                "committee": committee,
+            }
+        )
+        return tenders.publish_tender(session=session, actor=actor, lot_id=lot_id, data=data)
+
+    run(token, as_json, call)
+
+
+def tender_show(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """招标详情 / show a tender."""
+    from datacompact.projects import tenders
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        return tenders.get_tender(session=session, actor=actor, tender_id=tender_id).model_dump(
+            mode="json"
+        )
+
+    run(token, as_json, call, write=False)
+
+
+def bid(
+    tender_id: Id,
+    file: Annotated[
+        Path, typer.Option("--file", exists=True, dir_okay=False, help="投标文件 / bid document")
+    ],
+    price: Annotated[str, typer.Option(help="报价（元）/ price in CNY")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """投标：文件哈希后加密密封 / submit a bid; the document is hashed and sealed."""
+    from datacompact.projects import tenders
+
+    def call(session: Session, actor: Principal, platform: Platform) -> Any:
+        return tenders.submit_bid(
+            session=session,
+            actor=actor,
+            secret=platform.secret,
+            tender_id=tender_id,
+            price=price,
+            document=file.read_bytes(),
+        )
+
+    run(token, as_json, call)
+
+
+def open_(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """开标（截止后）/ open the bids, at or after the deadline."""
+    from datacompact.projects import tenders
+
+    def call(session: Session, actor: Principal, platform: Platform) -> Any:
+        return tenders.open_bids(
+            session=session, actor=actor, secret=platform.secret, tender_id=tender_id
+        )
+
+    run(token, as_json, call)
+
+
+def score(
+    bid_id: Id,
+    token: TokenOption = None,
+    technical: Annotated[str | None, typer.Option(help="技术分 0–100")] = None,
+    qualification: Annotated[str | None, typer.Option(help="资质分 0–100")] = None,
+    past_performance: Annotated[str | None, typer.Option(help="业绩分 0–100")] = None,
+    sme_local: Annotated[str | None, typer.Option(help="中小企业/本地分 0–100")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """评委评分 / a committee member scores a bid."""
+    from datacompact.projects import tenders
+    from datacompact.projects.schemas import ScoreIn
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = ScoreIn(
+            technical=technical,
+            qualification=qualification,
+            past_performance=past_performance,
+            sme_local=sme_local,
+        )
+        return tenders.score_bid(session=session, actor=actor, bid_id=bid_id, data=data)
+
+    run(token, as_json, call)
+
+
+def award(
+    tender_id: Id,
+    token: TokenOption = None,
+    bid: Annotated[
+        int | None, typer.Option("--bid", min=1, help="授予排名靠后的投标 / a lower-ranked bid")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """定标：授予排名第一的投标 / award the lot to the first-ranked bid."""
+    from datacompact.projects import tenders
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        return tenders.award_tender(session=session, actor=actor, tender_id=tender_id, bid_id=bid)
+
+    run(token, as_json, call)

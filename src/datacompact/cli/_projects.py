@@ -1,0 +1,308 @@
+"""``datacompact projects ...``: projects, modes, meetings, lots, tenders, bids, awards (thin)."""
+
+from __future__ import annotations
+
+from typing import TYPE_CHECKING, Annotated, Any
+
+import typer
+
+from datacompact.cli import _project_tenders
+from datacompact.cli._context import TokenOption
+from datacompact.cli._output import JsonFlag
+from datacompact.cli._project_io import PROJECT_COLUMNS, Id, run
+
+if TYPE_CHECKING:
+    from sqlalchemy.orm import Session
+
+    from datacompact.permissions import Principal
+    from datacompact.platform import Platform
+
+projects_app = typer.Typer(
+    help="政企合作项目：标段、招标、投标、评标、定标 / cooperation projects and procurement",
+    no_args_is_help=True,
+)
+
+
+@projects_app.command("create")
+def create(
+    name: Annotated[str, typer.Option(help="项目名称 / project name")],
+    domain: Annotated[str, typer.Option(help="领域 / domain, e.g. health")],
+    sponsor: Annotated[int, typer.Option(min=1, help="业务主管部门 / sponsoring department id")],
+    technical: Annotated[int, typer.Option(min=1, help="技术部门 / technical department id")],
+    budget: Annotated[str, typer.Option(help="预算（元）/ budget in CNY, e.g. 1200000.00")],
+    mode: Annotated[
+        str, typer.Option(help="合作模式 / government_purchase, ppp, franchise, jv_platform")
+    ],
+    token: TokenOption = None,
+    description: Annotated[str, typer.Option(help="描述 / description")] = "",
+    classified: Annotated[bool, typer.Option(help="涉密 / classified work")] = False,
+    resource: Annotated[
+        list[int] | None, typer.Option("--resource", help="数据资源 / resource id")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """创建合作项目并提出合作模式 / create a project and propose its cooperation mode."""
+    from datacompact.projects import projects
+    from datacompact.projects.schemas import ProjectCreate
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = ProjectCreate.model_validate(
+            {
+                "name": name,
+                "description": description,
+                "domain": domain,
+                "sponsor_id": sponsor,
+                "technical_id": technical,
+                "budget": budget,
+                "classified": classified,
+                "mode": mode,
+                "resource_ids": resource or [],
+            }
+        )
+        return projects.create_project(session=session, actor=actor, data=data)
+
+    run(token, as_json, call)
+
+
+@projects_app.command("list")
+def list_projects(token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """合作项目列表 / list cooperation projects."""
+    from datacompact.projects import projects
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        rows = projects.list_projects(session=session, actor=actor)
+        return [p.model_dump(mode="json") for p in rows]
+
+    run(token, as_json, call, write=False, columns=PROJECT_COLUMNS)
+
+
+@projects_app.command("show")
+def show(project_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """项目详情 / show a project."""
+    from datacompact.projects import projects
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        found = projects.get_project(session=session, actor=actor, project_id=project_id)
+        return found.model_dump(mode="json")
+
+    run(token, as_json, call, write=False)
+
+
+@projects_app.command("link")
+def link(
+    project_id: Id,
+    resource: Annotated[list[int], typer.Option("--resource", help="数据资源 / resource id")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """关联数据资源，项目继承其最高分级 / link resources; the project inherits the highest grade."""
+    from datacompact.projects import projects
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        return projects.link_resources(
+            session=session, actor=actor, project_id=project_id, resource_ids=resource
+        )
+
+    run(token, as_json, call)
+
+
+@projects_app.command("propose-mode")
+def propose_mode(
+    project_id: Id,
+    mode: Annotated[str, typer.Option(help="合作模式 / cooperation mode")],
+    reason: Annotated[str, typer.Option(help="理由 / reason")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """业主重新提出合作模式 / the owner proposes another mode."""
+    from datacompact.projects import projects
+    from datacompact.projects.schemas import ModeProposalIn
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = ModeProposalIn.model_validate({"mode": mode, "reason": reason})
+        return projects.propose_mode(
+            session=session,
+            actor=actor,
+            project_id=project_id,
+            mode=data.mode.value,
+            reason=data.reason,
+        )
+
+    run(token, as_json, call)
+
+
+@projects_app.command("decide-mode")
+def decide_mode(
+    project_id: Id,
+    decision: Annotated[str, typer.Option(help="approve 或 reject")],
+    reason: Annotated[str, typer.Option(help="理由 / reason")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """审批合作模式（监管方）/ approve or reject the mode (the regulator)."""
+    from datacompact.projects import projects
+    from datacompact.projects.schemas import ModeDecisionIn
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = ModeDecisionIn.model_validate({"decision": decision, "reason": reason})
+        return projects.decide_mode(
+            session=session,
+            actor=actor,
+            project_id=project_id,
+            decision=data.decision,
+            reason=data.reason,
+        )
+
+    run(token, as_json, call)
+
+
+@projects_app.command("meeting")
+def meeting(
+    project_id: Id,
+    held_on: Annotated[str, typer.Option(help="会议日期 / date, YYYY-MM-DD")],
+    attendee: Annotated[list[int], typer.Option("--attendee", help="与会方 / participant id")],
+    decision: Annotated[list[str], typer.Option("--decision", help="决议 / a decision")],
+    token: TokenOption = None,
+    minutes_sha256: Annotated[str | None, typer.Option(help="纪要哈希 / minutes SHA-256")] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """记录联席会议及其决议 / record a joint meeting and its decisions."""
+    from datacompact.projects import projects
+    from datacompact.projects.schemas import MeetingCreate
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = MeetingCreate.model_validate(
+            {
+                "held_on": held_on,
+                "attendees": attendee,
+                "decisions": decision,
+                "minutes_sha256": minutes_sha256,
+            }
+        )
+        return projects.record_meeting(
+            session=session, actor=actor, project_id=project_id, data=data
+        )
+
+    run(token, as_json, call)
+
+
+@projects_app.command("lot")
+def lot(
+    project_id: Id,
+    title: Annotated[str, typer.Option(help="标段名称 / lot title")],
+    category: Annotated[
+        str,
+        typer.Option(
+            help="类别 / module_development, integration, data_services, operations, security_assessment"
+        ),
+    ],
+    system: Annotated[str, typer.Option(help="所属系统 / the system it builds or runs")],
+    budget: Annotated[str, typer.Option(help="预算（元）/ budget in CNY")],
+    token: TokenOption = None,
+    description: Annotated[str, typer.Option(help="描述 / description")] = "",
+    requirement: Annotated[
+        list[str] | None, typer.Option("--requirement", help="资质要求 / NAME=MIN_LEVEL")
+    ] = None,
+    open_source: Annotated[bool, typer.Option(help="开源交付 / open-source delivery")] = False,
+    code_escrow: Annotated[bool, typer.Option(help="代码托管 / code in escrow")] = False,
+    successor_of: Annotated[
+        int | None, typer.Option(min=1, help="接续的标段 / preceding lot")
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """新增标段 / add a lot to a project."""
+    from datacompact.projects import lots
+    from datacompact.projects.schemas import LotCreate
+
+    requirements = []
+    for item in requirement or []:
+        name, _, level = item.rpartition("=")
+        requirements.append({"name": name, "min_level": level})
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = LotCreate.model_validate(
+            {
+                "title": title,
+                "description": description,
+                "category": category,
+                "system": system,
+                "budget": budget,
+                "requirements": requirements,
+                "open_source": open_source,
+                "code_escrow": code_escrow,
+                "successor_of": successor_of,
+            }
+        )
+        return lots.create_lot(session=session, actor=actor, project_id=project_id, data=data)
+
+    run(token, as_json, call)
+
+
+@projects_app.command("lot-show")
+def lot_show(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """标段详情 / show a lot."""
+    from datacompact.projects import lots
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        return lots.get_lot(session=session, actor=actor, lot_id=lot_id).model_dump(mode="json")
+
+    run(token, as_json, call, write=False)
+
+
+@projects_app.command("match")
+def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
+    """任务匹配：为标段推荐企业 / rank enterprises for a lot, with reasons."""
+    from datacompact.projects import lots
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        ranking = lots.match_lot(session=session, actor=actor, lot_id=lot_id)
+        if as_json:
+            return ranking.model_dump(mode="json")
+        return [
+            {
+                "participant_id": m.participant_id,
+                "name": m.name,
+                "score": m.score,
+                "reasons": m.reasons,
+            }
+            for m in ranking.matches
+        ]
+
+    run(token, as_json, call, write=False)
+
+
+@projects_app.command("exception")
+def exception(
+    lot_id: Id,
+    supplier: Annotated[int, typer.Option(min=1, help="供应商 / supplier participant id")],
+    reason: Annotated[str, typer.Option(help="理由 / reason")],
+    token: TokenOption = None,
+    rule: Annotated[str, typer.Option(help="规则 / rule")] = "separation.dev_ops",
+    as_json: JsonFlag = False,
+) -> None:
+    """监管方批准规则例外 / the regulator grants a rule exception."""
+    from datacompact.projects import lots
+    from datacompact.projects.schemas import ExceptionCreate
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = ExceptionCreate.model_validate(
+            {"supplier_id": supplier, "rule": rule, "reason": reason}
+        )
+        return lots.grant_exception(
+            session=session,
+            actor=actor,
+            lot_id=lot_id,
+            supplier_id=data.supplier_id,
+            rule=data.rule,
+            reason=data.reason,
+        )
+
+    run(token, as_json, call)
+
+
+projects_app.command("tender")(_project_tenders.tender)
+projects_app.command("tender-show")(_project_tenders.tender_show)
+projects_app.command("bid")(_project_tenders.bid)
+projects_app.command("open")(_project_tenders.open_)
+projects_app.command("score")(_project_tenders.score)
+projects_app.command("award")(_project_tenders.award)

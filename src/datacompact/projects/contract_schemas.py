@@ -1,0 +1,227 @@
+"""Pydantic schemas of contracts, KPIs, SLA reports, alerts and the public listing (STYLE.md §9).
+
+Money and measurements travel as decimal text (``"1250000.00"``, ``"99.95"``),
+never as JSON numbers, so nothing is rounded on the way in. The services
+parse them with :class:`~decimal.Decimal` and refuse anything else with a
+specific error; the schemas only check the shape.
+"""
+
+from __future__ import annotations
+
+from collections.abc import Mapping
+from datetime import date, datetime
+from types import MappingProxyType
+from typing import Literal
+
+from pydantic import BaseModel, Field
+
+from datacompact.policy.schemas import Strict
+
+KpiName = Literal["availability", "response_time", "cases_per_day", "satisfaction", "data_quality"]
+
+#: Each KPI's comparator and unit (结果导向): what "met" means for it.
+KPI_RULES: Mapping[str, tuple[str, str]] = MappingProxyType(
+    {
+        "availability": (">=", "%"),
+        "response_time": ("<=", "minutes"),
+        "cases_per_day": (">=", "cases/day"),
+        "satisfaction": (">=", "%"),
+        "data_quality": (">=", "score"),
+    }
+)
+#: KPIs measured on a 0–100 scale.
+PERCENT_KPIS = frozenset({"availability", "satisfaction", "data_quality"})
+#: Measured by the platform (the catalog's quality score), never self-reported.
+MEASURED_BY_PLATFORM = frozenset({"data_quality"})
+
+PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+
+
+class KpiIn(Strict):
+    name: KpiName
+    #: Required; left optional here so that the service can name the KPI that lacks it.
+    target: str | None = Field(default=None, max_length=32)
+    #: For ``data_quality``: the catalog resource whose quality score counts.
+    resource_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+
+
+class MilestoneIn(Strict):
+    title: str = Field(min_length=2, max_length=200)
+    amount: str = Field(min_length=1, max_length=32)
+    due_on: date
+    #: The KPIs that must be met before the milestone is accepted and paid.
+    kpis: list[KpiName] = Field(default_factory=list, max_length=5)
+
+
+class HandoverIn(Strict):
+    """The handover package (交接包): complete when all three are delivered."""
+
+    documentation: bool = False
+    credentials: bool = False
+    code_escrow: bool = False
+
+
+class ContractCreate(Strict):
+    award_id: int = Field(ge=1, le=2**63 - 1)
+    starts_on: date
+    ends_on: date
+    #: The contract value; the awarded value when omitted.
+    value: str | None = Field(default=None, max_length=32)
+    kpis: list[KpiIn] = Field(min_length=1, max_length=5)
+    milestones: list[MilestoneIn] = Field(default_factory=list, max_length=50)
+    handover: HandoverIn = Field(default_factory=HandoverIn)
+
+
+class SlaReportIn(Strict):
+    period: str = Field(pattern=PERIOD_PATTERN, description="YYYY-MM")
+    values: dict[str, str] = Field(min_length=1, max_length=10)
+
+
+class KpiPublic(BaseModel):
+    name: str
+    target: str
+    comparator: str
+    unit: str
+    resource_id: int | None
+    #: The latest measurement: from the newest SLA report naming it, or the catalog.
+    measured: str | None
+    measured_in: str | None
+    met: bool
+
+
+class MilestonePublic(BaseModel):
+    id: int
+    title: str
+    amount: str
+    due_on: date
+    kpis: list[str]
+    status: str
+    accepted_at: datetime | None
+
+
+class SlaReportPublic(BaseModel):
+    id: int
+    period: str
+    values: dict[str, str]
+    sha256: str
+    created_at: datetime
+
+
+class ContractPublic(BaseModel):
+    id: int
+    award_id: int
+    project_id: int
+    lot_id: int
+    owner_id: int
+    supplier_id: int
+    value: str
+    starts_on: date
+    ends_on: date
+    status: str
+    handover: dict[str, bool]
+    handover_complete: bool
+    kpis: list[KpiPublic]
+    milestones: list[MilestonePublic]
+    reports: list[SlaReportPublic]
+    created_at: datetime
+
+
+class SupplierSharePublic(BaseModel):
+    #: The group (ultimate controller) measured, as a participant id.
+    group_id: int
+    value: str
+    share: str
+
+
+class ConcentrationPublic(BaseModel):
+    scope: Literal["city", "owner", "domain"]
+    key: str
+    total_value: str
+    hhi: str
+    top1_share: str
+    top3_share: str
+    suppliers: list[SupplierSharePublic]
+
+
+class ConcentrationAlert(BaseModel):
+    kind: Literal["supplier_share", "hhi"]
+    scope: Literal["city", "owner", "domain"]
+    key: str
+    group_id: int | None
+    value: str
+    threshold: str
+    message: str
+
+
+class LockInAlert(BaseModel):
+    system: str
+    group_id: int
+    suppliers: list[int]
+    award_ids: list[int]
+    categories: list[str]
+    message: str
+
+
+class ContinuityAlert(BaseModel):
+    """A contract ending soon with neither a handover package nor a successor lot (三不管)."""
+
+    contract_id: int
+    lot_id: int
+    system: str
+    supplier_id: int
+    ends_on: date
+    days_left: int
+    missing_handover: list[str]
+    message: str
+
+
+class AlertReport(BaseModel):
+    today: date
+    max_share: str
+    hhi_threshold: str
+    horizon_days: int
+    concentration: list[ConcentrationPublic]
+    concentration_alerts: list[ConcentrationAlert]
+    lock_in: list[LockInAlert]
+    continuity: list[ContinuityAlert]
+
+
+class PublicAward(BaseModel):
+    id: int
+    supplier_id: int
+    supplier_name: str
+    value: str
+    awarded_at: datetime
+
+
+class PublicContract(BaseModel):
+    id: int
+    value: str
+    starts_on: date
+    ends_on: date
+    status: str
+
+
+class PublicLot(BaseModel):
+    id: int
+    title: str
+    category: str
+    system: str
+    budget: str
+    status: str
+    tender_status: str | None
+    #: Known only once the bids are opened; sealed bids reveal nothing, not even their number.
+    number_of_tenderers: int | None
+    award: PublicAward | None
+    contract: PublicContract | None
+
+
+class PublicProject(BaseModel):
+    id: int
+    name: str
+    domain: str
+    owner_id: int
+    owner_name: str
+    budget: str
+    mode: str
+    lots: list[PublicLot]

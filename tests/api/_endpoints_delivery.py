@@ -1,0 +1,169 @@
+"""Permission-matrix rows of the delivery and transparency endpoints (issue 7).
+
+Merged into ``ENDPOINTS``, ``BY_ACTOR`` and ``PUBLIC`` of the permission
+matrix. A builder takes ``(world, actor, role, target participant)``; the
+objects it needs are written once per world and cached in ``world.ids``:
+
+* a contract *owned* by the target: the target's project, awarded to the
+  department (the supplier), signed by the target's admin;
+* a contract *supplied* by the target: the department's project, awarded to
+  the target.
+"""
+
+from __future__ import annotations
+
+from typing import Any
+
+from datacompact.events import EventType
+from datacompact.projects import contracts
+
+from ..conftest import World
+from ..projects._delivery import MET, award_for, contract_body, report, sign
+from ._endpoint_base import Call, Endpoint
+
+ROLES = ("admin", "data_steward", "analyst", "reviewer", "auditor")
+EVERYONE = frozenset(ROLES)
+ADMIN = frozenset({"admin"})
+NOBODY: frozenset[str] = frozenset()
+
+C = "/api/v1/contracts"
+SUPPLIER = "department"
+
+
+def _cached(world: World, key: str, make: Any) -> int:
+    if key not in world.ids:
+        world.ids[key] = make()
+    return world.ids[key]
+
+
+def unsigned_award_of(world: World, owner: str) -> int:
+    """An award of ``owner``'s project without a contract yet."""
+    return _cached(world, f"{owner}.award", lambda: award_for(world, owner, SUPPLIER))
+
+
+def contract_owned_by(world: World, owner: str, *, met: bool = False) -> int:
+    """A contract of ``owner``'s project; with ``met``, no milestones and every KPI reported met."""
+
+    def make() -> int:
+        award = award_for(world, owner, SUPPLIER)
+        if not met:
+            return sign(world, owner, award)
+        contract_id = sign(world, owner, award, milestones=[])
+        report(world, SUPPLIER, contract_id, "2025-04", MET)
+        return contract_id
+
+    return _cached(world, f"{owner}.contract{'.met' if met else ''}", make)
+
+
+def milestone_ready(world: World, owner: str) -> tuple[int, int]:
+    """A contract of ``owner`` whose first milestone's KPIs are met, and that milestone."""
+    contract_id = _cached(
+        world,
+        f"{owner}.contract.milestone",
+        lambda: sign(world, owner, award_for(world, owner, SUPPLIER)),
+    )
+    if f"{owner}.milestone" not in world.ids:
+        report(world, SUPPLIER, contract_id, "2025-04", MET)
+        with world.platform.db.read() as session:
+            view = contracts.get_contract(
+                session=session, actor=world.principal(f"{owner}.admin"), contract_id=contract_id
+            )
+        world.ids[f"{owner}.milestone"] = view.milestones[0].id
+    return contract_id, world.ids[f"{owner}.milestone"]
+
+
+def contract_supplied_by(world: World, supplier: str) -> int:
+    """A contract of the department's project, awarded to ``supplier``."""
+    return _cached(
+        world,
+        f"{supplier}.supplied",
+        lambda: sign(world, "department", award_for(world, "department", supplier)),
+    )
+
+
+def _accept_milestone(world: World, actor: str, role: str, target: str) -> Call:
+    contract_id, milestone_id = milestone_ready(world, target)
+    return Call("POST", f"{C}/{contract_id}/milestones/{milestone_id}/acceptance")
+
+
+def _public_ocds(world: World, actor: str, role: str, target: str) -> Call:
+    contract_owned_by(world, target)
+    return Call("GET", "/public/ocds/release-package.json")
+
+
+SLA_BODY = {"period": "2025-04", "values": MET}
+
+DELIVERY_ENDPOINTS: dict[str, Endpoint] = {
+    "contracts.sign": Endpoint(
+        "POST",
+        C,
+        lambda w, a, r, t: Call("POST", C, contract_body(unsigned_award_of(w, t))),
+        EventType.CONTRACT_SIGNED,
+    ),
+    "contracts.list": Endpoint("GET", C, lambda w, a, r, t: Call("GET", C)),
+    "contracts.show": Endpoint(
+        "GET",
+        C + "/{contract_id}",
+        lambda w, a, r, t: Call("GET", f"{C}/{contract_owned_by(w, t)}"),
+    ),
+    "contracts.handover": Endpoint(
+        "PUT",
+        C + "/{contract_id}/handover",
+        lambda w, a, r, t: Call(
+            "PUT",
+            f"{C}/{contract_owned_by(w, t)}/handover",
+            {"documentation": True, "credentials": True, "code_escrow": False},
+        ),
+        EventType.CONTRACT_HANDOVER_UPDATED,
+    ),
+    "contracts.sla": Endpoint(
+        "POST",
+        C + "/{contract_id}/sla-reports",
+        lambda w, a, r, t: Call("POST", f"{C}/{contract_supplied_by(w, t)}/sla-reports", SLA_BODY),
+        EventType.SLA_REPORTED,
+    ),
+    "contracts.accept_milestone": Endpoint(
+        "POST",
+        C + "/{contract_id}/milestones/{milestone_id}/acceptance",
+        _accept_milestone,
+        EventType.MILESTONE_ACCEPTED,
+    ),
+    "contracts.accept": Endpoint(
+        "POST",
+        C + "/{contract_id}/acceptance",
+        lambda w, a, r, t: Call("POST", f"{C}/{contract_owned_by(w, t, met=True)}/acceptance"),
+        EventType.CONTRACT_ACCEPTED,
+    ),
+    "alerts": Endpoint(
+        "GET",
+        "/api/v1/alerts",
+        lambda w, a, r, t: Call("GET", "/api/v1/alerts", params={"max_share": "0.5"}),
+    ),
+    "public.projects": Endpoint(
+        "GET", "/public/projects", lambda w, a, r, t: Call("GET", "/public/projects")
+    ),
+    "public.ocds": Endpoint("GET", "/public/ocds/release-package.json", _public_ocds),
+}
+
+# Contracts are managed by the project owner's admins (never another participant's,
+# not even the regulator's); SLA figures come from the supplier's admins; anyone on
+# the platform reads contracts and alerts; the public listing needs no token at all.
+_OWN_ADMIN = {"own": ADMIN, "other": NOBODY}
+_ALL = {"own": EVERYONE, "other": EVERYONE}
+DELIVERY_EXPECTED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
+    name: {"regulator": dict(rule), "enterprise": dict(rule)}
+    for name, rule in {
+        "contracts.sign": _OWN_ADMIN,
+        "contracts.list": _ALL,
+        "contracts.show": _ALL,
+        "contracts.handover": _OWN_ADMIN,
+        "contracts.sla": _OWN_ADMIN,
+        "contracts.accept_milestone": _OWN_ADMIN,
+        "contracts.accept": _OWN_ADMIN,
+        "alerts": _ALL,
+        "public.projects": _ALL,
+        "public.ocds": _ALL,
+    }.items()
+}
+
+DELIVERY_PUBLIC: set[str] = {"public.projects", "public.ocds"}
