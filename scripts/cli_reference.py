@@ -6,7 +6,8 @@ checked-in reference differs from what this prints, so the docs cannot drift.
 
 from __future__ import annotations
 
-import click
+from typing import Any
+
 import typer
 from typer.main import get_command
 from typer.testing import CliRunner
@@ -17,11 +18,12 @@ from datacompact.cli._output import __doc__ as EXIT_CODES_DOC
 _ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
 
 
-def _commands(group: click.Command, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+def _commands(group: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
+    # Typer ships its own copy of Click, so a group is whatever has commands.
     found = [path]
-    if isinstance(group, click.Group):
-        for name in sorted(group.commands):
-            found.extend(_commands(group.commands[name], (*path, name)))
+    commands = getattr(group, "commands", None) or {}
+    for name in sorted(commands):
+        found.extend(_commands(commands[name], (*path, name)))
     return found
 
 

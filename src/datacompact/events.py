@@ -89,6 +89,7 @@ class EventType(StrEnum):
     PROJECT_MODE_DECIDED = "project.mode_decided"
     MEETING_RECORDED = "project.meeting_recorded"
     LOT_CREATED = "lot.created"
+    LOT_CANCELLED = "lot.cancelled"
     TENDER_PUBLISHED = "tender.published"
     BID_SUBMITTED = "bid.submitted"
     BIDS_OPENED = "tender.bids_opened"
@@ -100,6 +101,8 @@ class EventType(StrEnum):
     SLA_REPORTED = "contract.sla_reported"
     MILESTONE_ACCEPTED = "contract.milestone_accepted"
     CONTRACT_ACCEPTED = "contract.accepted"
+    DELIVERABLE_DEPOSITED = "contract.deliverable_deposited"
+    ESCROW_RELEASED = "contract.escrow_released"
 
 
 def canonical_json(value: Any) -> bytes:

@@ -7,15 +7,22 @@ objects it needs are written once per world and cached in ``world.ids``:
 * a contract *owned* by the target: the target's project, awarded to the
   department (the supplier), signed by the target's admin;
 * a contract *supplied* by the target: the department's project, awarded to
-  the target.
+  the target;
+* deliverables of a contract owned by the target, deposited by the department:
+  key code in escrow (the contract ends within 30 days, with no successor, so
+  that the owner may release it) and an open-source file.
 """
 
 from __future__ import annotations
 
+import base64
+import hashlib
+from datetime import timedelta
 from typing import Any
 
 from datacompact.events import EventType
-from datacompact.projects import contracts
+from datacompact.projects import contracts, deliverables
+from datacompact.projects._common import today_cst
 
 from ..conftest import World
 from ..projects._delivery import MET, award_for, contract_body, report, sign
@@ -81,6 +88,69 @@ def contract_supplied_by(world: World, supplier: str) -> int:
     )
 
 
+KEY_CODE = b"int verify_signature(const char *cert);\n"
+OPEN_SOURCE = b"# MIT License\n"
+
+
+def _deposit_as_supplier(world: World, contract_id: int, kind: str, content: bytes) -> int:
+    with world.platform.db.write() as session:
+        return deliverables.deposit(
+            session=session,
+            actor=world.principal(f"{SUPPLIER}.admin"),
+            home=world.platform.settings.home,
+            secret=world.platform.secret,
+            contract_id=contract_id,
+            kind=kind,
+            name="verify.c" if kind == "key_code" else "LICENSE",
+            content=content,
+        ).value.id
+
+
+def escrowed(world: World, owner: str) -> tuple[int, str]:
+    """A contract of ``owner`` ending in 30 days with no successor, and its key code in escrow."""
+
+    def make() -> int:
+        today = today_cst()
+        award = award_for(world, owner, SUPPLIER, code_escrow=True)
+        term = {
+            "starts_on": (today - timedelta(days=300)).isoformat(),
+            "ends_on": (today + timedelta(days=30)).isoformat(),
+        }
+        contract_id = sign(world, owner, award, milestones=[], **term)
+        _deposit_as_supplier(world, contract_id, "key_code", KEY_CODE)
+        return contract_id
+
+    return _cached(world, f"{owner}.escrowed", make), hashlib.sha256(KEY_CODE).hexdigest()
+
+
+def open_deliverable(world: World, owner: str) -> tuple[int, str]:
+    """A contract of ``owner`` with an open-source file deposited."""
+    contract_id = contract_owned_by(world, owner)
+    _cached(
+        world,
+        f"{owner}.open_deliverable",
+        lambda: _deposit_as_supplier(world, contract_id, "open_source", OPEN_SOURCE),
+    )
+    return contract_id, hashlib.sha256(OPEN_SOURCE).hexdigest()
+
+
+def _deposit(world: World, actor: str, role: str, target: str) -> Call:
+    content = base64.b64encode(f"open data deposited by {actor}.{role}\n".encode()).decode()
+    body = {"kind": "open_data", "name": "cases.csv", "content": content}
+    return Call("POST", f"{C}/{contract_supplied_by(world, target)}/deliverables", body)
+
+
+def _release(world: World, actor: str, role: str, target: str) -> Call:
+    contract_id, sha256 = escrowed(world, target)
+    body = {"reason": "运维接续风险 / continuity at risk"}
+    return Call("POST", f"{C}/{contract_id}/deliverables/{sha256}/release", body)
+
+
+def _public_deliverable(world: World, actor: str, role: str, target: str) -> Call:
+    contract_id, sha256 = open_deliverable(world, target)
+    return Call("GET", f"/public/deliverables/{contract_id}/{sha256}")
+
+
 def _accept_milestone(world: World, actor: str, role: str, target: str) -> Call:
     contract_id, milestone_id = milestone_ready(world, target)
     return Call("POST", f"{C}/{contract_id}/milestones/{milestone_id}/acceptance")
@@ -134,6 +204,20 @@ DELIVERY_ENDPOINTS: dict[str, Endpoint] = {
         lambda w, a, r, t: Call("POST", f"{C}/{contract_owned_by(w, t, met=True)}/acceptance"),
         EventType.CONTRACT_ACCEPTED,
     ),
+    "deliverables.deposit": Endpoint(
+        "POST", C + "/{contract_id}/deliverables", _deposit, EventType.DELIVERABLE_DEPOSITED
+    ),
+    "deliverables.list": Endpoint(
+        "GET",
+        C + "/{contract_id}/deliverables",
+        lambda w, a, r, t: Call("GET", f"{C}/{contract_owned_by(w, t)}/deliverables"),
+    ),
+    "deliverables.release": Endpoint(
+        "POST",
+        C + "/{contract_id}/deliverables/{sha256}/release",
+        _release,
+        EventType.ESCROW_RELEASED,
+    ),
     "alerts": Endpoint(
         "GET",
         "/api/v1/alerts",
@@ -143,11 +227,16 @@ DELIVERY_ENDPOINTS: dict[str, Endpoint] = {
         "GET", "/public/projects", lambda w, a, r, t: Call("GET", "/public/projects")
     ),
     "public.ocds": Endpoint("GET", "/public/ocds/release-package.json", _public_ocds),
+    "public.deliverable": Endpoint(
+        "GET", "/public/deliverables/{contract_id}/{sha256}", _public_deliverable
+    ),
 }
 
 # Contracts are managed by the project owner's admins (never another participant's,
-# not even the regulator's); SLA figures come from the supplier's admins; anyone on
-# the platform reads contracts and alerts; the public listing needs no token at all.
+# not even the regulator's), and only they release key code from escrow; SLA figures
+# and deliverables come from the supplier's admins; anyone on the platform reads
+# contracts, deliverables and alerts; the public listing and open deliverables need
+# no token at all.
 _OWN_ADMIN = {"own": ADMIN, "other": NOBODY}
 _ALL = {"own": EVERYONE, "other": EVERYONE}
 DELIVERY_EXPECTED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
@@ -160,10 +249,14 @@ DELIVERY_EXPECTED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "contracts.sla": _OWN_ADMIN,
         "contracts.accept_milestone": _OWN_ADMIN,
         "contracts.accept": _OWN_ADMIN,
+        "deliverables.deposit": _OWN_ADMIN,
+        "deliverables.list": _ALL,
+        "deliverables.release": _OWN_ADMIN,
         "alerts": _ALL,
         "public.projects": _ALL,
         "public.ocds": _ALL,
+        "public.deliverable": _ALL,
     }.items()
 }
 
-DELIVERY_PUBLIC: set[str] = {"public.projects", "public.ocds"}
+DELIVERY_PUBLIC: set[str] = {"public.projects", "public.ocds", "public.deliverable"}

@@ -246,6 +246,14 @@ PROJECT_ENDPOINTS: dict[str, Endpoint] = {
         lambda w, a, r, t: Call("POST", f"{V}/projects/{_project(w)}/lots", LOT),
         EventType.LOT_CREATED,
     ),
+    "lots.cancel": Endpoint(
+        "POST",
+        f"{V}/lots/{{lot_id}}/cancellation",
+        lambda w, a, r, t: Call(
+            "POST", f"{V}/lots/{_lot(w)}/cancellation", {"reason": "需求调整 / scope changed"}
+        ),
+        EventType.LOT_CANCELLED,
+    ),
     "lots.show": Endpoint(
         "GET", f"{V}/lots/{{lot_id}}", lambda w, a, r, t: Call("GET", f"{V}/lots/{_lot(w)}")
     ),
@@ -350,6 +358,7 @@ PROJECT_EXPECTED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
     "projects.decide_mode": _REGULATOR_DECIDES,
     "projects.meeting": _OWNER_ONLY,
     "lots.create": _OWNER_ONLY,
+    "lots.cancel": _OWNER_ONLY,
     "lots.show": _READ,
     "lots.matches": _READ,
     "lots.exception": _REGULATOR_DECIDES,
@@ -378,6 +387,7 @@ PROJECT_RECEIPT_CALLS: dict[str, tuple[str, str]] = {
         "projects.propose_mode",
         "projects.meeting",
         "lots.create",
+        "lots.cancel",
         "tenders.publish",
         "tenders.open",
         "tenders.award",

@@ -347,3 +347,60 @@ def test_a_k_anonymous_grant_releases_a_k_anonymous_extract(world: World, resour
     assert error.details["rule"] == "k_anonymous.identifier"
     error = _refused(world, grant_id, "SELECT 区县 FROM relief_roster LIMIT 3")
     assert error.details["rule"] == "k_anonymous.too_few"
+
+
+def test_a_k_anonymous_grant_takes_row_level_sql_only(world: World, resource_id: int) -> None:
+    grant_id = _grant(world, resource_id, mode="k_anonymous")
+    for sql in (
+        # One person's exact amount on every row would be trivially k-anonymous.
+        "SELECT 区县, (SELECT max(金额) FROM relief_roster WHERE 区县 = '萧山区') AS v "
+        "FROM relief_roster",
+        "SELECT 区县, max(金额) OVER () AS v FROM relief_roster",
+        "SELECT 区县, count(*) AS n FROM relief_roster GROUP BY 区县",
+        "SELECT DISTINCT 区县 FROM relief_roster",
+        "WITH t AS (SELECT 区县 FROM relief_roster) SELECT 区县 FROM t",
+    ):
+        assert _refused(world, grant_id, sql).details["rule"] == "k_anonymous.row_level", sql
+    error = _refused(world, grant_id, "SELECT 手机号, 区县 FROM relief_roster")
+    assert error.details["rule"] == "k_anonymous.identifier"
+    # A value that is not finite generalizes like text instead of failing.
+    answer = _run(
+        world,
+        grant_id,
+        "SELECT 区县, CASE WHEN 金额 > 119 THEN CAST('Infinity' AS DOUBLE) ELSE 1.0 END AS v "
+        "FROM relief_roster",
+    )
+    assert len(answer.rows) >= 38
+
+
+def test_refusals_before_the_query_runs_are_logged_too(world: World, resource_id: int) -> None:
+    grant_id = _grant(world, resource_id)
+    _set_status(world, grant_id, "suspend")
+    _refused(world, grant_id, "SELECT 金额 FROM relief_roster")
+    with world.platform.db.read() as session:
+        row = session.scalar(select(GrantQuery).where(GrantQuery.grant_id == grant_id))
+    assert row is not None and (row.status, row.rule) == ("refused", "grant.suspended")
+
+
+class _RegradingEngine(DuckDBEngine):
+    """Runs the query while a data steward puts the resource's grade under review."""
+
+    def __init__(self, world: World, resource_id: int) -> None:
+        super().__init__(pseudonym_key=queries.pseudonym_key(world.platform.secret))
+        self.world, self.resource_id = world, resource_id
+
+    def execute(self, plan: Plan, *, budget: Any = None) -> Result:
+        result = super().execute(plan, budget=budget)
+        with self.world.platform.db.write() as session:
+            resource = session.get(Resource, self.resource_id)
+            assert resource is not None
+            resource.grade_status = "proposed"
+        return result
+
+
+def test_a_grade_put_under_review_stops_a_query_in_flight(world: World, resource_id: int) -> None:
+    grant_id = _grant(world, resource_id)
+    engine = _RegradingEngine(world, resource_id)
+    error = _refused(world, grant_id, "SELECT 金额 FROM relief_roster", engine=engine)
+    assert error.details["rule"] == "resource.grade_unconfirmed"
+    assert _grant_row(world, grant_id).queries_used == 0

@@ -50,6 +50,8 @@ def build(
     opened: bool = True,
     successor_of: int | None = None,
     project_id: int | None = None,
+    open_source: bool = False,
+    code_escrow: bool = False,
 ) -> Built:
     """A project (or a lot of ``project_id``) with a tender, bids and, with a supplier, an award."""
     if project_id is None:
@@ -75,6 +77,8 @@ def build(
         category=category,
         system=system,
         budget="1200000.00",
+        open_source=open_source,
+        code_escrow=code_escrow,
         successor_of=successor_of,
         status="awarded" if supplier is not None else "tendering",
     )

@@ -1,9 +1,12 @@
-"""``datacompact projects contract|handover|sla|kpi|accept|alerts|export-ocds``."""
+"""``datacompact projects contract|sla|kpi|deliver|deliverables|release-escrow|accept|...``."""
 
 from __future__ import annotations
 
+import hashlib
 import json
+import stat
 from collections.abc import Callable, Iterator
+from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
@@ -12,9 +15,10 @@ from typer.testing import CliRunner, Result
 
 from datacompact.cli._contracts import delivery_app
 from datacompact.config import get_settings
+from datacompact.projects._common import today_cst
 
 from ..conftest import World
-from ._delivery import MET, award_for, contract_body
+from ._delivery import MET, award_for, contract_body, sign
 from ._ocds_schema import problems
 
 Invoke = Callable[..., Result]
@@ -171,3 +175,99 @@ def test_export_ocds(cli: Invoke, contract: dict[str, Any], tmp_path: Path) -> N
 
 def test_export_ocds_with_nothing_published(cli: Invoke) -> None:
     assert cli("export-ocds").exit_code == 6
+
+
+# -- deliverables and code escrow ------------------------------------------------------------
+
+CODE = b"int verify_signature(const char *cert);\n"
+
+
+def _escrow_contract(world: World, days_left: int) -> str:
+    today = today_cst()
+    award = award_for(world, "department", "enterprise", code_escrow=True)
+    return str(
+        sign(
+            world,
+            "department",
+            award,
+            milestones=[],
+            starts_on=(today - timedelta(days=100)).isoformat(),
+            ends_on=(today + timedelta(days=days_left)).isoformat(),
+        )
+    )
+
+
+def test_deliver_list_and_release(world: World, cli: Invoke, tmp_path: Path) -> None:
+    running, ending = _escrow_contract(world, days_left=400), _escrow_contract(world, days_left=30)
+    code = tmp_path / "verify.c"
+    code.write_bytes(CODE)
+    data = tmp_path / "件数.csv"
+    data.write_text("区县,件数\n西湖区,120\n", encoding="utf-8")
+    sha = hashlib.sha256(CODE).hexdigest()
+    for cid in (running, ending):
+        deposited = cli(
+            "deliver",
+            cid,
+            "--kind",
+            "key_code",
+            "--file",
+            str(code),
+            "--json",
+            token="enterprise.admin",
+        )
+        assert deposited.exit_code == 0, deposited.output
+        shown = json.loads(deposited.stdout)
+        assert shown["name"] == "verify.c" and shown["sha256"] == sha and shown["sealed"]
+    assert (
+        cli(
+            "deliver", running, "--kind", "open_data", "--file", str(data), token="enterprise.admin"
+        ).exit_code
+        == 0
+    )
+    assert (
+        cli(
+            "deliver", running, "--kind", "firmware", "--file", str(data), token="enterprise.admin"
+        ).exit_code
+        == 2
+    )
+    again = cli(
+        "deliver", running, "--kind", "key_code", "--file", str(code), token="enterprise.admin"
+    )
+    assert again.exit_code == 7
+    assert (
+        cli(
+            "deliver", running, "--kind", "open_data", "--file", str(data), token="department.admin"
+        ).exit_code
+        == 5
+    )
+
+    listed = cli("deliverables", running, "--json", token="enterprise2.auditor")
+    assert [d["kind"] for d in json.loads(listed.stdout)] == ["key_code", "open_data"]
+    assert cli("deliverables", running, token="enterprise2.auditor").exit_code == 0
+
+    out = tmp_path / "released.c"
+    refused = cli(
+        "release-escrow",
+        running,
+        sha,
+        "--reason",
+        "试调取 / just looking",
+        "--out",
+        str(out),
+        token="department.admin",
+    )
+    assert refused.exit_code == 5 and "escrow" in refused.output and not out.exists()
+    released = cli(
+        "release-escrow",
+        ending,
+        sha,
+        "--reason",
+        "运维接续风险 / continuity",
+        "--out",
+        str(out),
+        "--json",
+        token="department.admin",
+    )
+    assert released.exit_code == 0, released.output
+    assert out.read_bytes() == CODE and stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert json.loads(released.stdout)["log_index"] >= 1

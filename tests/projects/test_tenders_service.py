@@ -19,7 +19,7 @@ from datacompact.projects import lots, tenders
 from datacompact.projects.schemas import TenderCreate
 from datacompact.registry.schemas import Decision
 from datacompact.store._base import utcnow
-from datacompact.store.models import Event
+from datacompact.store.models import Event, Shareholder
 from datacompact.store.project_models import Award, Bid, BidScore, Lot, Tender
 
 from ..conftest import USCC_ENTERPRISE_2, World, valid_uscc
@@ -65,7 +65,8 @@ def test_a_lot_is_tendered_bid_opened_scored_and_awarded(world: World) -> None:
         logged = session.scalars(select(Event).where(Event.type == "bid.submitted")).all()
     # Before the opening a bidder sees its own bid only, and nobody the committee.
     assert [b.id for b in sealed.bids] == [first] and sealed.committee is None
-    assert all("price" not in e.payload for e in logged)
+    # The public entries name no bidder and no price; the private payload commits them.
+    assert all(e.actor == "sealed-bid-box" and b"price" not in e.entry for e in logged)
     opened = open_tender(world, tender_id)
     assert {b.id for b in opened.bids} == {first, second}
     with world.platform.db.read() as session:
@@ -347,3 +348,91 @@ def test_suppliers_under_common_control_count_as_one(world: World) -> None:
     with pytest.raises(PolicyViolation) as caught:
         award(world, tender_id)
     assert caught.value.details["rule"] == "separation.dev_ops"
+
+
+def _cancel(world: World, lot_id: int, key: str = "department.admin") -> Any:
+    with world.platform.db.write() as session:
+        return lots.cancel_lot(
+            session=session, actor=world.principal(key), lot_id=lot_id, reason="需求调整 / scope"
+        )
+
+
+def test_cancelling_a_lot_closes_its_tender_and_keeps_its_bids_sealed(world: World) -> None:
+    lot_id = ready_lot(world)
+    tender_id = new_tender(world, lot_id, start=utcnow() - 1.5 * HOUR)
+    bid_id = bid(world, tender_id, world.principal("enterprise.admin"), at=utcnow())
+    with pytest.raises(Forbidden):
+        _cancel(world, lot_id, "enterprise.admin")
+    recorded = _cancel(world, lot_id)
+    assert recorded.value.status == "cancelled"
+    with world.platform.db.read() as session:
+        tender = session.get(Tender, tender_id)
+        sealed = session.get(Bid, bid_id)
+        event = session.get(Event, recorded.log_index)
+        assert tender is not None and tender.status == "cancelled"
+        assert sealed is not None and sealed.status == "sealed"
+        assert event is not None and event.type == EventType.LOT_CANCELLED
+    with pytest.raises(InvalidTransition):
+        open_tender(world, tender_id)
+    before = rows(world)
+    with pytest.raises(InvalidTransition) as caught:
+        _cancel(world, lot_id)
+    assert caught.value.details["status"] == "cancelled" and rows(world) == before
+
+
+def test_an_awarded_lot_cannot_be_cancelled(world: World) -> None:
+    lot_id = ready_lot(world)
+    tender_id = new_tender(world, lot_id, method="lowest_price", weights=None)
+    bid(world, tender_id, world.principal("enterprise.admin"))
+    open_tender(world, tender_id)
+    award(world, tender_id)
+    with pytest.raises(InvalidTransition) as caught:
+        _cancel(world, lot_id)
+    assert caught.value.details["status"] == "awarded"
+
+
+def test_bids_of_a_supplier_and_the_one_controlling_it_are_not_responsive(world: World) -> None:
+    with world.platform.db.write() as session:
+        session.add(
+            Shareholder(
+                participant_id=world.ids["enterprise"],
+                holder_name="示范控股",
+                holder_uscc=USCC_ENTERPRISE_2,
+                holder_participant_id=world.ids["enterprise2"],
+                stake_bp=6000,
+            )
+        )
+    tender_id = new_tender(world, ready_lot(world), method="lowest_price", weights=None)
+    bid(world, tender_id, world.principal("enterprise.admin"), "400000")
+    bid(world, tender_id, world.principal("enterprise2.admin"), "390000")
+    opened = open_tender(world, tender_id)
+    with world.platform.db.read() as session:
+        assert [b.responsive for b in session.scalars(select(Bid).order_by(Bid.id))] == [
+            False,
+            False,
+        ]
+    assert opened is not None
+    with pytest.raises(InvalidTransition) as caught:
+        award(world, tender_id)
+    assert caught.value.details["reason"] == "no_responsive_bid"
+
+
+def test_the_log_does_not_name_a_bidder_before_the_opening(world: World) -> None:
+    tender_id = new_tender(world, ready_lot(world), start=utcnow() - 1.5 * HOUR)
+    bid(world, tender_id, world.principal("enterprise.admin"), at=utcnow())
+    with world.platform.db.read() as session:
+        event = session.scalar(select(Event).where(Event.type == EventType.BID_SUBMITTED))
+        assert event is not None
+        assert event.actor == "sealed-bid-box" and event.actor_participant_id is None
+        assert event.payload["bidder_id"] == world.ids["enterprise"]
+        assert event.payload["price"] == "400000.00"
+
+
+def test_a_lot_whose_bids_are_opened_cannot_be_cancelled(world: World) -> None:
+    lot_id = ready_lot(world)
+    tender_id = new_tender(world, lot_id, method="lowest_price", weights=None)
+    bid(world, tender_id, world.principal("enterprise.admin"))
+    open_tender(world, tender_id)
+    with pytest.raises(InvalidTransition) as caught:
+        _cancel(world, lot_id)
+    assert caught.value.details["tender_status"] == "opened"

@@ -1,4 +1,4 @@
-"""Routes for contracts, acceptance, alerts and the public transparency listing (thin).
+"""Routes for contracts, deliverables, acceptance, alerts and the public listing (thin).
 
 ``router`` needs a bearer token and is mounted under ``/api/v1``; ``public``
 needs none and is mounted at the root, beside ``/ledger``: procurement
@@ -7,11 +7,13 @@ records, like the log, are for anyone to audit.
 
 from __future__ import annotations
 
+import base64
 from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
+from urllib.parse import quote
 
-from fastapi import APIRouter, Depends, Query, Request
+from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from datacompact.api._deps import (
@@ -24,11 +26,20 @@ from datacompact.api._deps import (
     writing,
 )
 from datacompact.projects import alerts as alert_service
-from datacompact.projects import contracts, ocds, transparency
-from datacompact.projects.contract_schemas import ContractCreate, HandoverIn, SlaReportIn
+from datacompact.projects import contracts, deliverables, ocds, transparency
+from datacompact.projects.contract_schemas import (
+    SHA256_PATTERN,
+    ContractCreate,
+    DeliverableIn,
+    EscrowReleaseIn,
+    HandoverIn,
+    SlaReportIn,
+)
 
 router = APIRouter(tags=["contracts"])
 public = APIRouter(prefix="/public", tags=["transparency"])
+
+Sha256 = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 64 lowercase hex")]
 
 _SLA_BODY = {
     "requestBody": {
@@ -128,6 +139,72 @@ def accept(contract_id: ObjectId, request: Request, credentials: Credentials) ->
         return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
 
+@router.post(
+    "/contracts/{contract_id}/deliverables",
+    status_code=201,
+    summary="交付开源代码、开放数据或托管关键代码 / deposit a deliverable (key code into escrow)",
+)
+def deposit(
+    contract_id: ObjectId, body: DeliverableIn, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    content = deliverables.parse_content(body.content)
+    platform = platform_of(request)
+    with writing(request, credentials) as (session, actor):
+        recorded = deliverables.deposit(
+            session=session,
+            actor=actor,
+            home=platform.settings.home,
+            secret=platform.secret,
+            contract_id=contract_id,
+            kind=body.kind,
+            name=body.name,
+            content=content,
+        )
+        return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
+
+
+@router.get(
+    "/contracts/{contract_id}/deliverables",
+    summary="合同交付物（仅元数据）/ a contract's deliverables, metadata only",
+)
+def list_deliverables(
+    contract_id: ObjectId, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    with reading(request, credentials) as (session, actor):
+        rows = deliverables.list_deliverables(session=session, actor=actor, contract_id=contract_id)
+        return {"data": [d.model_dump(mode="json") for d in rows]}
+
+
+@router.post(
+    "/contracts/{contract_id}/deliverables/{sha256}/release",
+    summary="调取托管代码（合同终止或接续风险）/ release escrowed key code, logged with a reason",
+)
+def release_escrow(
+    contract_id: ObjectId,
+    sha256: Sha256,
+    body: EscrowReleaseIn,
+    request: Request,
+    credentials: Credentials,
+) -> dict[str, Any]:
+    platform = platform_of(request)
+    with writing(request, credentials) as (session, actor):
+        recorded = deliverables.release_escrow(
+            session=session,
+            actor=actor,
+            home=platform.settings.home,
+            secret=platform.secret,
+            contract_id=contract_id,
+            sha256=sha256,
+            reason=body.reason,
+        )
+        data = {
+            "contract_id": contract_id,
+            "sha256": sha256,
+            "content": base64.b64encode(recorded.value).decode("ascii"),
+        }
+        return receipt(data, recorded.log_index)
+
+
 @router.get(
     "/alerts", summary="集中度、锁定与运维接续预警 / concentration, lock-in, continuity alerts"
 )
@@ -169,3 +246,27 @@ def release_package(request: Request) -> Response:
             session=session, base_url=platform.settings.public_base_url
         )
     return Response(ocds.to_json(package), media_type="application/json")
+
+
+def _attachment(name: str) -> str:
+    # RFC 6266 §4.3: an ASCII fallback, then the UTF-8 name (RFC 8187) for Chinese names.
+    fallback = "".join(c if 32 <= ord(c) < 127 and c not in '"\\' else "_" for c in name)
+    return f"attachment; filename=\"{fallback}\"; filename*=UTF-8''{quote(name, safe='')}"
+
+
+@public.get(
+    "/deliverables/{contract_id}/{sha256}",
+    summary="下载开放交付物（开源代码、开放数据）/ download an open deliverable, no token needed",
+    response_class=Response,
+)
+def public_deliverable(contract_id: ObjectId, sha256: Sha256, request: Request) -> Response:
+    platform = platform_of(request)
+    with platform.db.read() as session:
+        name, content = deliverables.public_file(
+            session=session, home=platform.settings.home, contract_id=contract_id, sha256=sha256
+        )
+    return Response(
+        content,
+        media_type="application/octet-stream",
+        headers={"Content-Disposition": _attachment(name), "X-Content-Type-Options": "nosniff"},
+    )

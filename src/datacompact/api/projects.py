@@ -23,6 +23,7 @@ from datacompact.projects.schemas import (
     AwardIn,
     BidCreate,
     ExceptionCreate,
+    LotCancelIn,
     LotCreate,
     MeetingCreate,
     ModeDecisionIn,
@@ -140,6 +141,16 @@ def show_lot(lot_id: ObjectId, request: Request, credentials: Credentials) -> di
                 mode="json"
             )
         }
+
+
+@router.post("/lots/{lot_id}/cancellation", summary="取消标段 / cancel a lot not yet awarded")
+def cancel_lot(
+    lot_id: ObjectId, body: LotCancelIn, request: Request, credentials: Credentials
+) -> dict[str, Any]:
+    with writing(request, credentials) as (session, actor):
+        return _done(
+            lots.cancel_lot(session=session, actor=actor, lot_id=lot_id, reason=body.reason)
+        )
 
 
 @router.get("/lots/{lot_id}/matches", summary="任务匹配 / rank enterprises for a lot")

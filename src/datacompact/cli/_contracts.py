@@ -1,7 +1,8 @@
-"""``datacompact projects contract|handover|sla|kpi|accept|alerts|export-ocds`` (thin).
+"""``datacompact projects contract|handover|sla|kpi|deliver|accept|alerts|...`` (thin).
 
 Delivery and transparency of cooperation projects: contracts signed from
-awards, SLA reports, result-oriented acceptance, alerts and the OCDS export.
+awards, SLA reports, deliverables and code escrow, result-oriented acceptance,
+alerts and the OCDS export.
 """
 
 from __future__ import annotations
@@ -137,6 +138,110 @@ def kpi(contract_id: ContractId, token: TokenOption = None, as_json: JsonFlag = 
                 columns=("id", "title", "amount", "due_on", "kpis", "status"),
                 title="付款节点 / milestones",
             )
+
+
+DELIVERABLE_COLUMNS = ("id", "kind", "name", "size", "sha256", "sealed", "created_at")
+
+
+@delivery_app.command("deliver")
+def deliver(
+    contract_id: ContractId,
+    kind: Annotated[
+        str,
+        typer.Option(
+            "--kind", help="open_source | open_data | key_code（关键代码托管 / key code in escrow）"
+        ),
+    ],
+    file: Annotated[Path, typer.Option("--file", help="交付文件（文件名即名称）/ the file")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """交付开源代码、开放数据或托管关键代码 / deposit a deliverable (key code: in escrow)."""
+    from datacompact.projects import deliverables
+
+    with handled(as_json):
+        content = _read(file)
+        with closing(open_platform()) as platform, platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = deliverables.deposit(
+                session=session,
+                actor=actor,
+                home=platform.settings.home,
+                secret=platform.secret,
+                contract_id=contract_id,
+                kind=kind,
+                name=file.name,
+                content=content,
+            )
+        emit(
+            recorded.value.model_dump(mode="json") | {"log_index": recorded.log_index},
+            as_json=as_json,
+        )
+
+
+@delivery_app.command("deliverables")
+def list_deliverables(
+    contract_id: ContractId, token: TokenOption = None, as_json: JsonFlag = False
+) -> None:
+    """合同交付物（仅元数据）/ a contract's deliverables, metadata only."""
+    from datacompact.projects import deliverables
+
+    with handled(as_json):
+        with closing(open_platform()) as platform, platform.db.read() as session:
+            actor = actor_for(platform, session, token)
+            rows = deliverables.list_deliverables(
+                session=session, actor=actor, contract_id=contract_id
+            )
+        emit(
+            [r.model_dump(mode="json") for r in rows],
+            as_json=as_json,
+            columns=DELIVERABLE_COLUMNS,
+            title=f"合同 {contract_id} 交付物 / deliverables",
+        )
+
+
+@delivery_app.command("release-escrow")
+def release_escrow(
+    contract_id: ContractId,
+    sha256: Annotated[str, typer.Argument(help="托管代码的 SHA-256 / the escrowed file's hash")],
+    reason: Annotated[str, typer.Option("--reason", help="调取理由（记入日志）/ logged reason")],
+    out: Annotated[Path, typer.Option("--out", help="解密后写入的文件 / file to write")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """调取托管代码（合同终止或接续风险）/ release escrowed key code, logged with a reason."""
+    from datacompact.ledger.witness import write_atomic
+    from datacompact.projects import deliverables
+
+    with handled(as_json):
+        with closing(open_platform()) as platform, platform.db.write() as session:
+            actor = actor_for(platform, session, token)
+            recorded = deliverables.release_escrow(
+                session=session,
+                actor=actor,
+                home=platform.settings.home,
+                secret=platform.secret,
+                contract_id=contract_id,
+                sha256=sha256,
+                reason=reason,
+            )
+        try:
+            write_atomic(out, recorded.value)  # 0600: it is key code
+        except OSError as exc:
+            raise MalformedInput(
+                "无法写入输出文件 / expected a writable --out file, got one that cannot be written",
+                details={"file": out.name},
+            ) from exc
+        emit(
+            {
+                "contract_id": contract_id,
+                "sha256": sha256,
+                "size": len(recorded.value),
+                "out": str(out),
+                "log_index": recorded.log_index,
+            },
+            as_json=as_json,
+        )
 
 
 @delivery_app.command("accept")

@@ -271,6 +271,24 @@ def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> N
     run(token, as_json, call, write=False)
 
 
+@projects_app.command("cancel-lot")
+def cancel_lot(
+    lot_id: Id,
+    reason: Annotated[str, typer.Option(help="理由 / reason")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """取消未授予的标段（投标不开启）/ cancel a lot not yet awarded; its bids stay sealed."""
+    from datacompact.projects import lots
+    from datacompact.projects.schemas import LotCancelIn
+
+    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+        data = LotCancelIn(reason=reason)
+        return lots.cancel_lot(session=session, actor=actor, lot_id=lot_id, reason=data.reason)
+
+    run(token, as_json, call)
+
+
 @projects_app.command("exception")
 def exception(
     lot_id: Id,

@@ -14,8 +14,15 @@ generalized along a hierarchy built from its values (GB/T 37964-2019 §A.3):
 
 Records of classes that stay smaller than ``k`` are suppressed, at most 5 %
 of them; if no generalization reaches k within that, the query is refused.
-Direct identifiers (the entity key, pseudonymized columns) are refused
-outright: a pseudonym is unique per person, so no k could hold.
+Identifiers and contact data (the entity key, every pseudonymized or
+partially masked column) are refused outright: a pseudonym is unique per
+person, so no k could hold, and a partial mask keeps most of a number.
+
+Only row-level SQL is accepted: one table, each output computed from its own
+row. An aggregate, a window, a subquery, a join or a set operation could put
+one person's exact value on every row, and a value shared by every row is
+trivially k-anonymous: ``SELECT 区县, (SELECT max(金额) FROM t WHERE ...)``
+would release it untouched.
 """
 
 from __future__ import annotations
@@ -25,6 +32,9 @@ import math
 from dataclasses import replace
 
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+import sqlglot
+from sqlglot import exp
+from sqlglot.errors import SqlglotError
 
 from datacompact.errors import PolicyViolation
 from datacompact.privacy.anonymize import KAnonymity, anonymize
@@ -59,8 +69,39 @@ def sql_view(view: GrantView) -> GrantView:
     )
 
 
+#: Nodes that let a row's output depend on other rows.
+_CROSS_ROW = (
+    exp.AggFunc,
+    exp.Window,
+    exp.Subquery,
+    exp.Join,
+    exp.SetOperation,
+    exp.With,
+    exp.Distinct,
+    exp.Group,
+    exp.Having,
+    exp.Qualify,
+)
+
+
+def check_row_level(sql: str) -> None:
+    """Refuse a k-anonymous query whose outputs could depend on other rows."""
+    try:
+        tree = sqlglot.parse_one(sql, read="duckdb")
+    except SqlglotError:
+        return  # the analyzer reports the syntax error with its own rule
+    found = next((n for n in tree.walk() if isinstance(n, _CROSS_ROW)), None)
+    if found is not None:
+        raise PolicyViolation(
+            f"k-匿名提取只接受逐行查询，不允许 {found.key.upper()} / a k-anonymous extract takes "
+            f"row-level SQL only (one table, each output from its own row), not "
+            f"{found.key.upper()}",
+            details={"rule": "k_anonymous.row_level", "node": found.key},
+        )
+
+
 def check_no_identifiers(plan: Plan) -> None:
-    """Refuse a k-anonymous query that touches a direct identifier."""
+    """Refuse a k-anonymous query that touches an identifier or contact data."""
     for table, columns in plan.touched.items():
         granted = plan.grant.tables[table]
         direct = sorted(
@@ -68,7 +109,7 @@ def check_no_identifiers(plan: Plan) -> None:
             for c in columns
             if c == granted.entity_column
             or granted.columns[c].entity_key
-            or granted.columns[c].mask == "pseudonym"
+            or granted.columns[c].mask in ("pseudonym", "partial")
         )
         if direct:
             raise PolicyViolation(
@@ -83,15 +124,16 @@ NULL = "(空 / null)"
 
 def _hierarchy(kind: pa.DataType, labels: list[str]) -> Hierarchy:
     """A generalization hierarchy over ``labels`` (the column's values as text)."""
+    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
     if NULL not in labels:
-        if pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind):
-            numbers = [float(v) for v in labels]
+        numbers = [float(v) for v in labels] if numeric else []
+        if numeric and all(math.isfinite(n) for n in numbers):
             span = max(numbers) - min(numbers)
             width = 10.0 ** math.floor(math.log10(span / 10)) if span >= 10 else 1.0
             return interval_hierarchy(labels, width=width, fanouts=(2, 2, 2))
         if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
             return date_hierarchy(labels)
-    # Text, and any column with nulls: masked from the right, then suppressed.
+    # Text, and any column with nulls or infinities: masked from the right, then suppressed.
     return masking_hierarchy(labels)
 
 

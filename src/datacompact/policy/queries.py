@@ -123,15 +123,12 @@ def _regulator_approved(session: Session, grant: Grant) -> bool:
     return any(s["party"] == "regulator" and s["decision"] == "approve" for s in reviewers)
 
 
-def _snapshot(session: Session, actor: Principal, grant_id: int, home: Path) -> _Snapshot:
-    grant = _load(session, grant_id)
-    authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
-    _check_status(grant)
-    terms = parse_agreement(grant.agreement)
+def _view_of(session: Session, grant: Grant, terms: GrantTerms, home: Path) -> GrantView:
+    """The sandbox view of ``grant`` on its resource as the store holds it now."""
     resource = session.get(Resource, grant.resource_id)
     if resource is None or not resource.versions:
         raise NotFound("数据资源不存在 / resource not found", details={"grant_id": grant.id})
-    view = grant_view(
+    return grant_view(
         grant=grant,
         terms=terms,
         resource=resource,
@@ -139,6 +136,12 @@ def _snapshot(session: Session, actor: Principal, grant_id: int, home: Path) -> 
         home=home,
         regulator_approved=_regulator_approved(session, grant),
     )
+
+
+def _snapshot(session: Session, grant: Grant, home: Path) -> _Snapshot:
+    _check_status(grant)
+    terms = parse_agreement(grant.agreement)
+    view = _view_of(session, grant, terms, home)
     return _Snapshot(
         grant.id, grant.grantee_id, terms, view, grant.queries_used, float(grant.epsilon_spent)
     )
@@ -170,40 +173,58 @@ def run_query(
     recheck: Recheck | None = None,
 ) -> Recorded[QueryResult]:
     """Run ``sql`` under grant ``grant_id`` for ``actor``; see the module docstring."""
+    engine_name = engine.name if engine else DuckDBEngine.name
     with db.read() as session:
-        snapshot = _snapshot(session, actor, grant_id, home)
+        grant = _load(session, grant_id)
+        authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
+        parties = (grant.id, grant.grantee_id)
+        try:
+            snapshot = _snapshot(session, grant, home)
+        except _REFUSALS as exc:
+            refused: DataCompactError | None = exc
+        else:
+            refused = None
+    if refused is not None:
+        _record_refusal(db, actor, parties, sql, refused, engine_name)
+        raise refused
     try:
-        view = snapshot.view
-        if epsilon is not None:
-            view = GrantView(
-                grant_id=view.grant_id,
-                tables=view.tables,
-                epsilon_per_query=epsilon,
-                max_contributions=view.max_contributions,
-            )
-        extract = view.mode == "k_anonymous"
-        plan = govern(sql, _extracts.sql_view(view) if extract else view)
-        if extract:
-            _extracts.check_no_identifiers(plan)
-        planned = view.epsilon_per_query if plan.dp_aggregates else 0.0
-        _check(
-            snapshot,
-            plan,
-            used=snapshot.queries_used,
-            spent=snapshot.epsilon_spent,
-            epsilon=planned,
-        )
-        budget = _Reservation(left=(snapshot.terms.epsilon or 0.0) - snapshot.epsilon_spent)
-        runner = engine or DuckDBEngine(pseudonym_key=pseudonym_key(secret))
-        result = runner.execute(plan, budget=budget)
-        if extract:
-            result = _extracts.k_anonymous(result, k=snapshot.terms.output.k or 10)
+        result, plan, runner = _execute(snapshot, sql, epsilon, engine, secret)
         with db.write() as session:
             actor = recheck(session) if recheck else actor
-            return _commit(session, actor, snapshot, plan, result, runner.name, sql)
+            return _commit(session, actor, snapshot, plan, result, runner, sql, home)
     except _REFUSALS as exc:
-        _record_refusal(db, actor, snapshot, sql, exc, (engine.name if engine else "duckdb"))
+        _record_refusal(db, actor, parties, sql, exc, engine_name)
         raise
+
+
+def _execute(
+    snapshot: _Snapshot, sql: str, epsilon: float | None, engine: Engine | None, secret: bytes
+) -> tuple[Result, Plan, str]:
+    """Analyze, rewrite and run ``sql`` under the snapshot's view, outside any transaction."""
+    view = snapshot.view
+    if epsilon is not None:
+        view = GrantView(
+            grant_id=view.grant_id,
+            tables=view.tables,
+            epsilon_per_query=epsilon,
+            max_contributions=view.max_contributions,
+        )
+    extract = view.mode == "k_anonymous"
+    if extract:
+        _extracts.check_row_level(sql)
+    plan = govern(sql, _extracts.sql_view(view) if extract else view)
+    if extract:
+        _extracts.check_no_identifiers(plan)
+    planned = view.epsilon_per_query if plan.dp_aggregates else 0.0
+    _check(
+        snapshot, plan, used=snapshot.queries_used, spent=snapshot.epsilon_spent, epsilon=planned
+    )
+    budget = _Reservation(left=(snapshot.terms.epsilon or 0.0) - snapshot.epsilon_spent)
+    runner = engine or DuckDBEngine(pseudonym_key=pseudonym_key(secret))
+    result = runner.execute(plan, budget=budget)
+    if extract:
+        result = _extracts.k_anonymous(result, k=snapshot.terms.output.k or 10)
+    return result, plan, runner.name
 
 
 def _commit(
@@ -214,10 +235,20 @@ def _commit(
     result: Result,
     engine: str,
     sql: str,
+    home: Path,
 ) -> Recorded[QueryResult]:
     grant = _load(session, snapshot.grant_id, lock=True)
     authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
     _check_status(grant)
+    # The resource as it is now: a grade raised or put under review, a new
+    # version or changed PII findings while the query ran mean other masks or
+    # thresholds, so this result must not leave (raises if the grade no longer allows it).
+    if repr(_view_of(session, grant, snapshot.terms, home)) != repr(snapshot.view):
+        raise PolicyViolation(
+            "查询期间资源已变更，请重新查询 / the resource changed while the query ran; "
+            "run it again",
+            details={"rule": "resource.changed", "grant_id": grant.id},
+        )
     spent = float(grant.epsilon_spent)
     # The grant as it is now, not as step 1 saw it: other queries may have
     # used the last count or the last ε meanwhile.
@@ -279,18 +310,19 @@ def _commit(
 def _record_refusal(
     db: Database,
     actor: Principal,
-    snapshot: _Snapshot,
+    parties: tuple[int, int],
     sql: str,
     exc: DataCompactError,
     engine: str,
 ) -> None:
     """Log a refused query: the rule it broke and the hash of its SQL, in its own transaction."""
     rule = str(exc.details.get("rule") or exc.code)[:64]
+    grant_id, grantee_id = parties
     try:
         with db.write() as session:
             row = GrantQuery(
-                grant_id=snapshot.grant_id,
-                grantee_id=snapshot.grantee_id,
+                grant_id=grant_id,
+                grantee_id=grantee_id,
                 member_id=actor.member_id,
                 sql=sql,
                 sql_sha256=sha256_text(sql),
@@ -308,14 +340,14 @@ def _record_refusal(
                         EventType.QUERY_REFUSED,
                         "query",
                         row.id,
-                        {"grant_id": snapshot.grant_id, "sql_sha256": row.sql_sha256, "rule": rule},
+                        {"grant_id": grant_id, "sql_sha256": row.sql_sha256, "rule": rule},
                     )
                 ],
             )
             row.log_index = event.seq
     except DataCompactError:
         # The refusal stands whether or not it could be logged.
-        log.exception("could not log a refused query on grant %s", snapshot.grant_id)
+        log.exception("could not log a refused query on grant %s", grant_id)
 
 
 def list_queries(

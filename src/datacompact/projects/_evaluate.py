@@ -38,6 +38,21 @@ def criteria(weights: dict[str, int]) -> evaluation.Criteria:
     return evaluation.Criteria(**{name: weights.get(name, 0) for name in evaluation.CRITERIA})
 
 
+def controlling_pairs(session: Session, bidder_ids: list[int]) -> set[int]:
+    """The bidders of which another bidder holds more than half (both are returned)."""
+    id_of_uscc = dict(session.execute(select(Participant.uscc, Participant.id)).all())
+    linked: set[int] = set()
+    for company, holder_uscc, stake_bp in session.execute(
+        select(Shareholder.participant_id, Shareholder.holder_uscc, Shareholder.stake_bp).where(
+            Shareholder.participant_id.in_(bidder_ids)
+        )
+    ).all():
+        holder = id_of_uscc.get(holder_uscc)
+        if holder in bidder_ids and holder != company and stake_bp > 5000:
+            linked |= {company, holder}
+    return linked
+
+
 def tender_bids(session: Session, tender: Tender) -> list[Bid]:
     return list(session.scalars(select(Bid).where(Bid.tender_id == tender.id).order_by(Bid.id)))
 

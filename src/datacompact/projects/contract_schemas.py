@@ -77,6 +77,36 @@ class SlaReportIn(Strict):
     values: dict[str, str] = Field(min_length=1, max_length=10)
 
 
+DeliverableKind = Literal["open_source", "open_data", "key_code"]
+SHA256_PATTERN = r"^[0-9a-f]{64}$"
+
+
+class DeliverableIn(Strict):
+    """A deliverable deposited by the supplier; ``key_code`` goes into escrow."""
+
+    kind: DeliverableKind
+    #: A file name, without any folder.
+    name: str = Field(min_length=1, max_length=200)
+    #: The file, base64 (RFC 4648 §4): 50 MiB of content is just under 70 million characters.
+    content: str = Field(max_length=70_000_000)
+
+
+class EscrowReleaseIn(Strict):
+    reason: str = Field(min_length=2, max_length=500)
+
+
+class DeliverablePublic(BaseModel):
+    id: int
+    contract_id: int
+    kind: str
+    name: str
+    #: The only thing ever public of key code in escrow.
+    sha256: str
+    size: int
+    sealed: bool
+    created_at: datetime
+
+
 class KpiPublic(BaseModel):
     name: str
     target: str

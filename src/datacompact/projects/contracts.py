@@ -10,8 +10,9 @@ CSV. A KPI's measurement is its value in the newest report that names it;
 the resource's latest version, ``ingest.quality``) and never self-reported.
 
 The owner accepts a milestone only when its KPIs are met, and the contract
-only once every milestone is accepted and every KPI is met; a refusal names
-each unmet KPI with its measurement and target. Every check runs before the
+only once every milestone is accepted, every KPI is met and the deliverables
+the lot requires are deposited (:mod:`.deliverables`); a refusal names each
+unmet KPI with its measurement and target. Every check runs before the
 first write, so a refused call leaves nothing behind.
 """
 
@@ -19,7 +20,7 @@ from __future__ import annotations
 
 import hashlib
 import re
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from decimal import Decimal
 
 from sqlalchemy import select
@@ -34,6 +35,7 @@ from datacompact.errors import (
 )
 from datacompact.events import EventType, NewEvent, Recorded, canonical_json, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
+from datacompact.projects._common import CST, today_cst
 from datacompact.projects._contract_view import HANDOVER_ITEMS, measure, project_of, view
 from datacompact.projects._decimal import parse_decimal
 from datacompact.projects._sla import parse_sla_report
@@ -47,6 +49,7 @@ from datacompact.projects.contract_schemas import (
     KpiPublic,
     SlaReportIn,
 )
+from datacompact.projects.deliverables import missing_kinds
 from datacompact.store._base import utcnow
 from datacompact.store.models import Resource
 from datacompact.store.project_models import (
@@ -59,17 +62,11 @@ from datacompact.store.project_models import (
     SlaReport,
 )
 
-#: Periods and "today" are reckoned in China Standard Time.
-CST = timezone(timedelta(hours=8))
 _KPI_KEY = re.compile(r"[a-z_]{1,32}")
 
 __all__ = ["CST", "HANDOVER_ITEMS", "parse_sla_report", "today_cst", "view"]
 __all__ += ["accept_contract", "accept_milestone", "get_contract", "list_contracts"]
 __all__ += ["report_sla", "sign_contract", "update_handover"]
-
-
-def today_cst() -> date:
-    return datetime.now(CST).date()
 
 
 def _owner_ref(project: Project, contract_supplier: int) -> PartyResource:
@@ -364,7 +361,10 @@ def accept_milestone(
 def accept_contract(
     *, session: Session, actor: Principal, contract_id: int
 ) -> Recorded[ContractPublic]:
-    """Final acceptance (终验): every milestone accepted and every KPI met.
+    """Final acceptance (终验): every milestone accepted, every KPI met, deliverables in.
+
+    The deliverables the lot requires must have been deposited: open source
+    when ``Lot.open_source``, key code in escrow when ``Lot.code_escrow``.
 
     Recorded as ``contract.accepted`` with the measured KPI values.
     """
@@ -380,6 +380,12 @@ def accept_contract(
     kpis = measure(session, contract)
     if unmet := _unmet(kpis):
         raise _refuse(unmet, "contract")
+    if missing := missing_kinds(session, contract):
+        raise PolicyViolation(
+            "标段要求的交付物未交付，不能终验 / cannot accept the contract: the lot requires"
+            f" deliverables not yet deposited: {', '.join(missing)}",
+            details={"rule": "deliverables.missing", "missing": missing},
+        )
     contract.status = "accepted"
     payload = {
         "kpis": [{"kpi": k.name, "measured": k.measured, "in": k.measured_in} for k in kpis],

@@ -129,6 +129,39 @@ def create_lot(
     return Recorded(view(session, lot), event.seq)
 
 
+def cancel_lot(
+    *, session: Session, actor: Principal, lot_id: int, reason: str
+) -> Recorded[LotPublic]:
+    """The owner cancels a lot not yet awarded; its open tender closes, its bids stay sealed.
+
+    The bids of a cancelled tender are never opened: nobody learns what was
+    offered for work that will not be done. The budget the lot held is free again.
+    """
+    lot = _common.lot(session, lot_id, lock=True)
+    project = _common.project(session, lot.project_id)
+    authorize(actor=actor, action=Actions.PROJECT_MANAGE, resource=_common.project_ref(project))
+    if lot.status not in ("planned", "tendering"):
+        raise InvalidTransition(
+            f"标段已{'授予' if lot.status == 'awarded' else '取消'}，不能取消 / cannot cancel a "
+            f"lot that is {lot.status}",
+            details={"status": lot.status},
+        )
+    tender = session.scalar(select(Tender).where(Tender.lot_id == lot.id).with_for_update())
+    if tender is not None and tender.status == "opened":
+        raise InvalidTransition(
+            "已开标，不能取消标段 / cannot cancel a lot whose bids are opened",
+            details={"status": lot.status, "tender_status": tender.status},
+        )
+    if tender is not None:
+        tender.status = "cancelled"
+    lot.status = "cancelled"
+    payload = {"reason": reason, "tender_id": tender.id if tender is not None else None}
+    (event,) = record_events(
+        session, actor=actor, events=[NewEvent(EventType.LOT_CANCELLED, "lot", lot.id, payload)]
+    )
+    return Recorded(view(session, lot), event.seq)
+
+
 def get_lot(*, session: Session, actor: Principal, lot_id: int) -> LotPublic:
     lot = _common.lot(session, lot_id)
     project = _common.project(session, lot.project_id)
@@ -275,7 +308,7 @@ def match_lot(
     lot = _common.lot(session, lot_id)
     project = _common.project(session, lot.project_id)
     authorize(actor=actor, action=Actions.PROJECT_READ, resource=_common.project_ref(project))
-    day = today or date.today()
+    day = today or _common.today_cst()
     values: dict[int, Decimal] = {}
     for supplier_id, value in session.execute(select(Award.supplier_id, Award.value)).all():
         values[supplier_id] = values.get(supplier_id, Decimal(0)) + Decimal(value)

@@ -300,7 +300,7 @@ def record_meeting(
         )
     for attendee in attendees:
         _common.participant(session, attendee)
-    if data.held_on > (today or date.today()):
+    if data.held_on > (today or _common.today_cst()):
         raise InvalidInput(
             "会议日期不能晚于今天 / expected a meeting held on or before today",
             details={"field": "held_on"},

@@ -157,6 +157,10 @@ class LotPublic(BaseModel):
     created_at: datetime
 
 
+class LotCancelIn(Strict):
+    reason: str = Field(min_length=4, max_length=1000)
+
+
 class ExceptionCreate(Strict):
     """A regulator's exception to a procurement rule, for one lot and one supplier."""
 

@@ -194,7 +194,7 @@ def submit_bid(
             "投标截止时间已过 / the deadline for bids has passed",
             details={"reason": "after_deadline", "deadline": tender.deadline.isoformat()},
         )
-    _common.check_supplier(session, bidder, lot, moment.date())
+    _common.check_supplier(session, bidder, lot, _common.local_date(moment))
     amount = _common.money(price, "price")
     if amount > _common.money(lot.budget, "budget"):
         raise InvalidInput(
@@ -227,10 +227,21 @@ def submit_bid(
     )
     session.add(bid)
     session.flush()
-    # The price stays sealed with the document: it reaches the log at the opening.
-    payload = {"tender_id": tender.id, "bidder_id": bidder_id, "sha256": sealed.sha256}
+    # The log must not tell competitors who bid before the opening: the entry's
+    # actor is the sealed-bid box, and the bidder and its price are only in the
+    # salted payload commitment, which binds them from now on. The opening
+    # publishes both; an auditor shown this payload can check they did not change.
+    payload = {
+        "tender_id": tender.id,
+        "bidder_id": bidder_id,
+        "member_id": actor.member_id,
+        "price": bid.price,
+        "sha256": sealed.sha256,
+    }
     (event,) = record_events(
-        session, actor=actor, events=[NewEvent(EventType.BID_SUBMITTED, "bid", bid.id, payload)]
+        session,
+        actor=Principal(label="sealed-bid-box", governance=actor.governance),
+        events=[NewEvent(EventType.BID_SUBMITTED, "bid", bid.id, payload)],
     )
     return Recorded(bid_view(bid, reveal=True), event.seq)
 
@@ -274,7 +285,7 @@ def open_bids(
         bidder = _common.participant(session, bid.bidder_id)
         try:
             # 资格性审查 again at the opening: a bidder suspended since is not responsive.
-            _common.check_supplier(session, bidder, lot, moment.date())
+            _common.check_supplier(session, bidder, lot, _common.local_date(moment))
             bid.responsive = True
         except PolicyViolation:
             bid.responsive = False
@@ -290,6 +301,13 @@ def open_bids(
         )
     tender.status, tender.opened_at = "opened", moment
     found = _evaluate.conflicts(session, tender, bids)
+    # Suppliers in a direct controlling relationship (直接控股: one holds more than
+    # half of the other) may not bid for the same contract (政府采购法实施条例
+    # art. 18): both bids are not responsive. Lesser holdings are reported only.
+    linked = _evaluate.controlling_pairs(session, [b.bidder_id for b in bids])
+    for entry, bid in zip(opened, bids, strict=True):
+        if bid.bidder_id in linked:
+            bid.responsive = entry["responsive"] = False
     payload = {
         "lot_id": lot.id,
         "bids": opened,

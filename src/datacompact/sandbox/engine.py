@@ -19,7 +19,8 @@ registrations are connection-local, so one request never sees another's
 tables, and they are gone when the connection closes. Creating a database
 costs about 17 ms of CPU and a connection well under 1 ms
 (``benchmarks/sandbox``), which is why the database is shared and the
-connection is not.
+connection is not. The memory and thread limits are the database's, so
+queries running at the same time share them.
 
 Errors are generic for users ("query failed: ConversionException"); the
 detailed DuckDB message, which may quote a data value, goes to the logger only.

@@ -11,6 +11,7 @@ from typing import Any
 
 from sqlalchemy import (
     JSON,
+    BigInteger,
     Boolean,
     CheckConstraint,
     Date,
@@ -299,3 +300,35 @@ class Milestone(Base):
     accepted_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     __table_args__ = (CheckConstraint(_in("status", ("pending", "accepted")), name="status"),)
+
+
+DELIVERABLE_KINDS = ("open_source", "open_data", "key_code")
+
+
+class Deliverable(Base):
+    """A contract deliverable: a file under the platform home, named by its SHA-256.
+
+    Open source and open data are kept as plain files; key code (``sealed``) is
+    kept apart, encrypted, with its nonce and key id here (issue 7 §3).
+    """
+
+    __tablename__ = "contract_deliverables"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    contract_id: Mapped[int] = mapped_column(ForeignKey("contracts.id"))
+    kind: Mapped[str] = mapped_column(String(16))
+    name: Mapped[str] = mapped_column(String(200))
+    sha256: Mapped[str] = mapped_column(String(64))
+    size: Mapped[int] = mapped_column(BigInteger)
+    #: Relative to the platform home, so that a home moved elsewhere still finds it.
+    path: Mapped[str] = mapped_column(String(500))
+    sealed: Mapped[bool] = mapped_column(Boolean, default=False)
+    nonce: Mapped[bytes | None] = mapped_column(LargeBinary)
+    key_id: Mapped[str | None] = mapped_column(String(64))
+    member_id: Mapped[int | None] = mapped_column(Integer)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("contract_id", "sha256", name="uq_contract_deliverables_sha256"),
+        CheckConstraint(_in("kind", DELIVERABLE_KINDS), name="kind"),
+    )
