@@ -402,5 +402,8 @@ def test_a_grade_put_under_review_stops_a_query_in_flight(world: World, resource
     grant_id = _grant(world, resource_id)
     engine = _RegradingEngine(world, resource_id)
     error = _refused(world, grant_id, "SELECT 金额 FROM relief_roster", engine=engine)
+    assert error.details["rule"] == "resource.changed"
+    # Run again, the query meets the grade under review itself.
+    error = _refused(world, grant_id, "SELECT 金额 FROM relief_roster")
     assert error.details["rule"] == "resource.grade_unconfirmed"
     assert _grant_row(world, grant_id).queries_used == 0

@@ -27,7 +27,7 @@ from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
 
-from sqlalchemy import select
+from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from datacompact.errors import (
@@ -48,7 +48,14 @@ from datacompact.privacy.masking import derive_key
 from datacompact.sandbox import DuckDBEngine, Engine, GrantView, Result, govern, overlap
 from datacompact.sandbox.plan import Plan, sha256_text
 from datacompact.store._base import utcnow
-from datacompact.store.models import Application, Grant, GrantQuery, Participant, Resource
+from datacompact.store.models import (
+    Application,
+    Grant,
+    GrantQuery,
+    Participant,
+    Resource,
+    ResourceVersion,
+)
 from datacompact.store.session import Database
 
 log = logging.getLogger("datacompact.queries")
@@ -93,6 +100,28 @@ class _Snapshot:
     view: GrantView
     queries_used: int
     epsilon_spent: float
+    #: What the view was built from (see :func:`_resource_stamp`).
+    stamp: tuple[object, ...]
+
+
+def _resource_stamp(session: Session, resource_id: int) -> tuple[object, ...]:
+    """What a grant's view depends on in its resource: its row as last updated, its latest version.
+
+    Grades, grade decisions, sharing and open-data flags all update the row's
+    ``updated_at``; a new version is a new id. One small query, so that the
+    locked commit of every query stays short.
+    """
+    row = session.execute(
+        select(
+            Resource.updated_at,
+            Resource.grade,
+            Resource.grade_status,
+            select(func.max(ResourceVersion.id))
+            .where(ResourceVersion.resource_id == resource_id)
+            .scalar_subquery(),
+        ).where(Resource.id == resource_id)
+    ).one_or_none()
+    return tuple(row) if row is not None else ()
 
 
 def _parties(grant: Grant) -> PartyResource:
@@ -126,13 +155,20 @@ def _regulator_approved(session: Session, grant: Grant) -> bool:
 def _view_of(session: Session, grant: Grant, terms: GrantTerms, home: Path) -> GrantView:
     """The sandbox view of ``grant`` on its resource as the store holds it now."""
     resource = session.get(Resource, grant.resource_id)
-    if resource is None or not resource.versions:
+    # Only the latest version: a resource may have many, each with its profile.
+    version = session.scalar(
+        select(ResourceVersion)
+        .where(ResourceVersion.resource_id == grant.resource_id)
+        .order_by(ResourceVersion.number.desc())
+        .limit(1)
+    )
+    if resource is None or version is None:
         raise NotFound("数据资源不存在 / resource not found", details={"grant_id": grant.id})
     return grant_view(
         grant=grant,
         terms=terms,
         resource=resource,
-        version=resource.versions[-1],
+        version=version,
         home=home,
         regulator_approved=_regulator_approved(session, grant),
     )
@@ -143,7 +179,13 @@ def _snapshot(session: Session, grant: Grant, home: Path) -> _Snapshot:
     terms = parse_agreement(grant.agreement)
     view = _view_of(session, grant, terms, home)
     return _Snapshot(
-        grant.id, grant.grantee_id, terms, view, grant.queries_used, float(grant.epsilon_spent)
+        grant.id,
+        grant.grantee_id,
+        terms,
+        view,
+        grant.queries_used,
+        float(grant.epsilon_spent),
+        _resource_stamp(session, grant.resource_id),
     )
 
 
@@ -191,7 +233,7 @@ def run_query(
         result, plan, runner = _execute(snapshot, sql, epsilon, engine, secret)
         with db.write() as session:
             actor = recheck(session) if recheck else actor
-            return _commit(session, actor, snapshot, plan, result, runner, sql, home)
+            return _commit(session, actor, snapshot, plan, result, runner, sql)
     except _REFUSALS as exc:
         _record_refusal(db, actor, parties, sql, exc, engine_name)
         raise
@@ -235,15 +277,14 @@ def _commit(
     result: Result,
     engine: str,
     sql: str,
-    home: Path,
 ) -> Recorded[QueryResult]:
     grant = _load(session, snapshot.grant_id, lock=True)
     authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
     _check_status(grant)
-    # The resource as it is now: a grade raised or put under review, a new
-    # version or changed PII findings while the query ran mean other masks or
-    # thresholds, so this result must not leave (raises if the grade no longer allows it).
-    if repr(_view_of(session, grant, snapshot.terms, home)) != repr(snapshot.view):
+    # The resource as it is now: a grade raised or put under review, or a new
+    # version while the query ran mean other masks or thresholds, so this
+    # result must not leave.
+    if _resource_stamp(session, grant.resource_id) != snapshot.stamp:
         raise PolicyViolation(
             "查询期间资源已变更，请重新查询 / the resource changed while the query ran; "
             "run it again",
