@@ -18,12 +18,13 @@ from ._datasets import DatasetSpec, write_datasets
 DATA_DIR = "demo-data"
 
 
-def _steward(platform: Platform, holder: Participant) -> Principal:
-    member = platform_member(platform, holder, Role.DATA_STEWARD)
+def principal(platform: Platform, participant: Participant, role: Role) -> Principal:
+    """The principal of ``participant``'s first member with ``role``."""
+    member = platform_member(platform, participant, role)
     return Principal.member(
         member_id=member.id,
-        participant_id=holder.id,
-        participant_kind=holder.kind,
+        participant_id=participant.id,
+        participant_kind=participant.kind,
         roles=frozenset(Role(r) for r in member.roles),
         governance=platform.settings.governance_mode,
     )
@@ -58,7 +59,7 @@ def register_datasets(platform: Platform, cast: list[Org], *, scale: float) -> i
             )
         if exists is not None:
             continue
-        steward = _steward(platform, holder)
+        steward = principal(platform, holder, Role.DATA_STEWARD)
         registered = resources.register_resource(
             db=platform.db,
             home=platform.settings.home,

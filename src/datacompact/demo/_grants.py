@@ -19,7 +19,7 @@ from datacompact.policy import applications
 from datacompact.policy.schemas import ApplicationCreate
 from datacompact.store.models import Application, Grant, Member, Participant, Resource
 
-from ._catalog import platform_member
+from ._catalog import principal
 from ._city import Org
 
 
@@ -83,17 +83,6 @@ DEMO_GRANTS = (
         20,
     ),
 )
-
-
-def principal(platform: Platform, participant: Participant, role: Role) -> Principal:
-    member: Member = platform_member(platform, participant, role)
-    return Principal.member(
-        member_id=member.id,
-        participant_id=participant.id,
-        participant_kind=participant.kind,
-        roles=frozenset(Role(r) for r in member.roles),
-        governance=platform.settings.governance_mode,
-    )
 
 
 def participant_by_uscc(platform: Platform, uscc: str) -> Participant:

@@ -36,8 +36,9 @@ from datacompact.projects.schemas import (
 from datacompact.store.models import Member, Participant, Resource
 from datacompact.store.project_models import Award, Project
 
+from ._catalog import principal
 from ._city import Org
-from ._grants import participant_by_uscc, principal
+from ._grants import participant_by_uscc
 
 _DAY = dt.timedelta(days=1)
 

@@ -28,20 +28,11 @@ from datacompact.policy.modes import OutputSpec, effective_constraints
 from datacompact.policy.purposes import parse_purpose
 from datacompact.policy.schemas import ApplicationCreate, ApplicationPublic
 from datacompact.registry.governance import rules_for
+from datacompact.registry.participants import approved_of_kind
 from datacompact.store._base import utcnow
 from datacompact.store.models import Application, Grant, Participant, Resource
 
 _OPERATOR_KINDS = ("jv_platform",)
-
-
-def _approved_of_kind(session: Session, kinds: tuple[str, ...]) -> list[int]:
-    return list(
-        session.scalars(
-            select(Participant.id)
-            .where(Participant.kind.in_(kinds), Participant.status == "approved")
-            .order_by(Participant.id)
-        )
-    )
 
 
 def _output(data: ApplicationCreate) -> OutputSpec:
@@ -109,12 +100,12 @@ def _reviewers(session: Session, actor: Principal, holders: list[int]) -> list[d
     candidates: list[tuple[str, list[int]]] = [("holder", [h]) for h in sorted(set(holders))]
     for party in rules_for(actor.governance).grant_approvers:
         if party == "regulator":
-            candidates.append(("regulator", _approved_of_kind(session, ("regulator",))))
+            candidates.append(("regulator", approved_of_kind(session, ("regulator",))))
         elif party == "operator":
             kinds = tuple(
                 k for k in _OPERATOR_KINDS if k in rules_for(actor.governance).operator_kinds
             )
-            candidates.append(("operator", _approved_of_kind(session, kinds)))
+            candidates.append(("operator", approved_of_kind(session, kinds)))
     slots = []
     for party, members in candidates:
         others = [p for p in members if p != actor.participant_id]

@@ -15,7 +15,8 @@ from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy._grant_view import table_name
 from datacompact.policy.schemas import GrantPublic
-from datacompact.store.models import Grant, Participant
+from datacompact.registry.participants import approved_of_kind
+from datacompact.store.models import Grant
 
 _TRANSITIONS = {
     "suspend": ({"active"}, "suspended", EventType.GRANT_SUSPENDED),
@@ -25,11 +26,7 @@ _TRANSITIONS = {
 
 
 def _ref(session: Session, grant: Grant, decision: str | None = None) -> PartyResource:
-    regulators = session.scalars(
-        select(Participant.id).where(
-            Participant.kind == "regulator", Participant.status == "approved"
-        )
-    )
+    regulators = approved_of_kind(session, ("regulator",))
     # The holder who granted it, or the regulator, may stop it; only the party
     # that suspended it may lift the suspension. The grantee never manages it
     # (the reviewer scope excludes the owner).

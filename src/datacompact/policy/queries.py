@@ -45,6 +45,7 @@ from datacompact.policy._grant_view import grant_view
 from datacompact.policy.agreement import GrantTerms, check_use, parse_agreement
 from datacompact.policy.schemas import OverlapPublic, QueryPublic, QueryResult
 from datacompact.privacy.masking import derive_key
+from datacompact.registry.participants import approved_of_kind
 from datacompact.sandbox import DuckDBEngine, Engine, GrantView, Result, govern, overlap
 from datacompact.sandbox.plan import Plan, sha256_text
 from datacompact.store._base import utcnow
@@ -52,7 +53,6 @@ from datacompact.store.models import (
     Application,
     Grant,
     GrantQuery,
-    Participant,
     Resource,
     ResourceVersion,
 )
@@ -418,16 +418,6 @@ def get_query(*, session: Session, actor: Principal, query_id: int) -> QueryPubl
     return view(row)
 
 
-def _regulators(session: Session) -> frozenset[int]:
-    return frozenset(
-        session.scalars(
-            select(Participant.id).where(
-                Participant.kind == "regulator", Participant.status == "approved"
-            )
-        )
-    )
-
-
 def find_overlaps(
     *,
     session: Session,
@@ -445,7 +435,9 @@ def find_overlaps(
     authorize(
         actor=actor,
         action=Actions.QUERY_AUDIT,
-        resource=PartyResource(participant_id=None, reviewers=_regulators(session)),
+        resource=PartyResource(
+            participant_id=None, reviewers=frozenset(approved_of_kind(session, ("regulator",)))
+        ),
     )
     since = utcnow() - timedelta(days=days)
     rows = session.execute(

@@ -17,6 +17,7 @@ from datacompact.permissions import PartyResource
 from datacompact.projects import _levels
 from datacompact.projects.concentration import Shareholding, controlling_groups
 from datacompact.registry.governance import rules_for
+from datacompact.registry.participants import approved_of_kind
 from datacompact.store._base import Base
 from datacompact.store.models import Participant, Qualification, Shareholder
 from datacompact.store.project_models import Bid, Lot, Project, Tender
@@ -86,16 +87,6 @@ def money(value: str, field: str) -> Decimal:
             details={"field": field, "reason": "not_a_positive_decimal"},
         )
     return Decimal(text).quantize(_CENT)
-
-
-def approved_of_kind(session: Session, kinds: Iterable[str]) -> list[int]:
-    return list(
-        session.scalars(
-            select(Participant.id)
-            .where(Participant.kind.in_(tuple(kinds)), Participant.status == "approved")
-            .order_by(Participant.id)
-        )
-    )
 
 
 def mode_approvers(session: Session, project: Project, governance: GovernanceMode) -> list[int]:

@@ -33,6 +33,7 @@ from datacompact.projects.schemas import (
     MatchPublic,
     RankingPublic,
 )
+from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import Participant
 from datacompact.store.project_models import (
     Award,
@@ -181,7 +182,7 @@ def grant_exception(
     """The regulator lets one supplier take a lot despite a procurement rule; logged."""
     lot = _common.lot(session, lot_id, lock=True)
     project = _common.project(session, lot.project_id)
-    regulators = _common.approved_of_kind(session, ("regulator",))
+    regulators = approved_of_kind(session, ("regulator",))
     authorize(
         actor=actor,
         action=Actions.PROJECT_DECIDE,

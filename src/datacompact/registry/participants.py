@@ -15,6 +15,7 @@ Members of a participant that is not ``approved`` cannot authenticate.
 
 from __future__ import annotations
 
+from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
@@ -327,6 +328,17 @@ def update_contacts(
         payload={"contact_count": len(contacts)},
     )
     return Recorded(participant, event.seq)
+
+
+def approved_of_kind(session: Session, kinds: Iterable[str]) -> list[int]:
+    """The ids of the approved participants of ``kinds`` (regulators, operators, ...), in order."""
+    return list(
+        session.scalars(
+            select(Participant.id)
+            .where(Participant.kind.in_(tuple(kinds)), Participant.status == "approved")
+            .order_by(Participant.id)
+        )
+    )
 
 
 def get_participant(
