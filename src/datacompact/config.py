@@ -76,6 +76,20 @@ class Settings(BaseSettings):
         default=None,
         description="C2SP tlog-policy file naming the witnesses (with URLs) and the quorum.",
     )
+    sandbox_refusals_per_minute: int = Field(
+        default=30,
+        ge=1,
+        le=10_000,
+        description="Governed queries one grant may have refused at analysis per minute (free "
+        "refusals are rate-limited; a charged query is not).",
+    )
+    sandbox_time_quantum_ms: int = Field(
+        default=50,
+        ge=0,
+        le=10_000,
+        description="Under every output mode stricter than records, a governed query's time from "
+        "its charge to its answer is padded to a multiple of this; 0 turns padding off.",
+    )
 
     @property
     def resolved_database_url(self) -> str:

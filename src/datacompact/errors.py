@@ -30,6 +30,8 @@ was found, not the thing itself.
     │   ├── DuplicateRegistration          409  duplicate_registration
     │   └── InvalidTransition              409  invalid_transition
     ├── VerificationFailed                 422  verification_failed
+    ├── QueryFailed                        422  query_failed
+    ├── RateLimited                        429  rate_limited
     └── StoreUnavailable                   503  store_unavailable
 """
 
@@ -182,6 +184,31 @@ class VerificationFailed(DataCompactError):
     title = "验证失败 / verification failed"
 
 
+class QueryFailed(DataCompactError):
+    """A governed query failed after its analysis passed, for whatever reason.
+
+    Under every output mode stricter than plain records the outcome must not
+    depend on the data, so the message and status are the same whatever
+    happened (an engine error, a timeout, a resource limit, a grant revoked
+    while it ran); the detail goes to the server log only. The query was
+    charged before it ran and stays charged.
+    """
+
+    status = 422
+    code = "query_failed"
+    exit_code = 10
+    title = "查询失败 / query failed"
+
+
+class RateLimited(DataCompactError):
+    """Too many requests of one kind in a window; ``details["retry_after"]`` says when to retry."""
+
+    status = 429
+    code = "rate_limited"
+    exit_code = 11
+    title = "请求过多 / too many requests"
+
+
 class StoreUnavailable(DataCompactError):
     """The metadata store cannot be reached or refused the transaction."""
 
@@ -209,5 +236,7 @@ ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     DuplicateRegistration,
     InvalidTransition,
     VerificationFailed,
+    QueryFailed,
+    RateLimited,
     StoreUnavailable,
 )

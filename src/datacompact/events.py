@@ -84,6 +84,8 @@ class EventType(StrEnum):
     GRANT_REVOKED = "grant.revoked"
     QUERY_EXECUTED = "query.executed"
     QUERY_REFUSED = "query.refused"
+    QUERY_FAILED = "query.failed"
+    RELEASE_COMPUTED = "release.computed"
     PROJECT_CREATED = "project.created"
     PROJECT_RESOURCES_LINKED = "project.resources_linked"
     PROJECT_MODE_DECIDED = "project.mode_decided"

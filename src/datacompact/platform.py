@@ -42,8 +42,12 @@ class Platform:
         # Imported here: SQLGlot and DuckDB load only in processes that run queries.
         from datacompact.policy.queries import pseudonym_key
         from datacompact.sandbox import DuckDBEngine
+        from datacompact.sandbox.engine import spill_folder
 
-        return DuckDBEngine(pseudonym_key=pseudonym_key(self.secret))
+        # Spills go to a private folder of this process under the home, never the CWD.
+        return DuckDBEngine(
+            pseudonym_key=pseudonym_key(self.secret), spill_dir=spill_folder(self.settings.home)
+        )
 
     def checkpoint(self) -> Checkpoint:
         """Sign (if the log grew) and get witnessed a checkpoint now, remembering it in the home."""

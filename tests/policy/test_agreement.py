@@ -22,6 +22,7 @@ from datacompact.policy import (
     check_use,
     parse_agreement,
 )
+from datacompact.policy.agreement import check_epsilon
 
 SCHEMA_PATH = Path("/work/shared/standards/dsp-2025-1/contract-schema.json")
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
@@ -60,6 +61,8 @@ def make(**overrides: Any) -> dict[str, Any]:
         "timestamp": T0,
         "epsilon": 1.0,
         "agreement_id": "urn:uuid:e8dc8655-44c2-46ef-b701-4cffdc2faa44",
+        "pii": {"district": [], "age": [], "income": [], "sfzh": ["resident_id"]},
+        "numeric": ["age", "income"],
     }
     args.update(overrides)
     return build_agreement(**args)
@@ -260,7 +263,55 @@ MALFORMED: dict[str, tuple[Callable[[dict[str, Any]], None], str]] = {
         _right("dateTime", {"@value": "2025-13-01T00:00:00Z", "@type": "xsd:dateTime"}),
         "expected an xsd:dateTime such as",
     ),
+    "epsilon per query operator": (
+        lambda d: _per_query(d, "gteq").__setitem__("operator", "eq"),
+        "expected 'gteq' or 'lteq' for this left operand, got text",
+    ),
+    "epsilon per query repeated": (
+        lambda d: d["permission"][0]["constraint"].append(copy.deepcopy(_per_query(d, "lteq"))),
+        "expected each left operand once (per operator), got a repeated one",
+    ),
+    "epsilon per query value": (
+        lambda d: _per_query(d, "lteq").__setitem__("rightOperand", "0.5"),
+        "expected a value object",
+    ),
+    "epsilon per query without budget": (
+        lambda d: d["permission"][0]["constraint"].remove(constraint(d, "#epsilon")),
+        "expected no epsilonPerQuery without an epsilon budget, got nothing",
+    ),
+    "column constraints not a literal": (
+        _right("#columnConstraint", {"district": "plain"}),
+        "expected a JSON literal {@value, @type: @json}, got an object",
+    ),
+    "column constraints datatype": (
+        _right("#columnConstraint", {"@value": {"age": "plain"}, "@type": "xsd:string"}),
+        "expected @type @json, got another datatype",
+    ),
+    "column constraints empty": (
+        _right("#columnConstraint", {"@value": {}, "@type": "@json"}),
+        "expected a non-empty object of column constraints, got an object",
+    ),
+    "column constraint unknown": (
+        lambda d: constraint(d, "#columnConstraint")["rightOperand"]["@value"].__setitem__(
+            "age", "secret"
+        ),
+        "expected a constraint among plain, group_by_only",
+    ),
+    "column constraint not text": (
+        lambda d: constraint(d, "#columnConstraint")["rightOperand"]["@value"].__setitem__(
+            "age", ["plain"]
+        ),
+        "expected column names mapped to constraint names, got a list of 1",
+    ),
 }
+
+
+def _per_query(doc: dict[str, Any], operator: str) -> dict[str, Any]:
+    return next(
+        c
+        for c in doc["permission"][0]["constraint"]
+        if c["leftOperand"].endswith("#epsilonPerQuery") and c["operator"] == operator
+    )
 
 
 @pytest.mark.parametrize("case", sorted(MALFORMED))
@@ -403,3 +454,151 @@ def test_bad_usage_numbers(terms: GrantTerms, overrides: dict[str, Any]) -> None
 def test_checks_run_in_a_fixed_order(terms: GrantTerms) -> None:
     # Expired and out of queries: the expiry is reported, deterministically.
     refused(terms, "grant.expired", now=EXPIRES + timedelta(days=1), queries_so_far=9)
+
+
+# --- column constraints and the per-query ε range (issue 11 §2, §3) ---------
+
+
+def test_constraints_and_range_are_in_the_agreement(
+    agreement_validator: Draft201909Validator,
+) -> None:
+    doc = make(
+        columns=["district", "income", "sfzh"],
+        column_constraints={"district": "plain", "income": "aggregate_only", "sfzh": "plain"},
+        epsilon_min=0.05,
+        epsilon_max=0.5,
+    )
+    assert list(agreement_validator.iter_errors(doc)) == []
+    assert constraint(doc, "#columnConstraint") == {
+        "leftOperand": "https://w3id.org/datacompact/ns/policy#columnConstraint",
+        "operator": "eq",
+        "rightOperand": {
+            "@value": {"district": "plain", "income": "aggregate_only", "sfzh": "join_only"},
+            "@type": "@json",
+        },
+    }
+    assert _per_query(doc, "gteq")["rightOperand"] == {"@value": "0.05", "@type": "xsd:decimal"}
+    terms = parse_agreement(json.loads(json.dumps(doc)))
+    assert (terms.epsilon_min, terms.epsilon_max) == (0.05, 0.5)
+    assert dict(terms.column_constraints or {}) == {
+        "district": "plain",
+        "income": "aggregate_only",
+        "sfzh": "join_only",
+    }
+    assert terms.to_jsonld() == doc
+
+
+def test_an_agreement_from_before_issue_11_still_parses() -> None:
+    doc = make(pii=None)
+    rules = doc["permission"][0]["constraint"]
+    doc["permission"][0]["constraint"] = [
+        c for c in rules if not c["leftOperand"].endswith(("#epsilonPerQuery", "#columnConstraint"))
+    ]
+    assert len(doc["permission"][0]["constraint"]) == len(rules) - 2
+    terms = parse_agreement(doc)
+    assert terms.column_constraints is None
+    assert (terms.epsilon_min, terms.epsilon_max) == (0.01, 1.0)
+    # Written out again, it states the default range.
+    assert parse_agreement(terms.to_jsonld()) == terms
+
+
+def test_a_grant_without_budget_writes_no_range() -> None:
+    doc = make(grade="general-1", output=OutputSpec("records"), epsilon=None)
+    assert not [c for c in doc["permission"][0]["constraint"] if "epsilonPer" in c["leftOperand"]]
+    with pytest.raises(InvalidInput, match="needs a privacy budget"):
+        make(grade="general-1", output=OutputSpec("records"), epsilon=None, epsilon_max=0.5)
+
+
+@pytest.mark.parametrize(
+    ("overrides", "error", "text"),
+    [
+        ({"epsilon_min": 0.0}, InvalidInput, "invalid epsilon_min"),
+        ({"epsilon_min": 5e-324}, InvalidInput, "invalid epsilon_min"),
+        ({"epsilon_min": float("nan")}, InvalidInput, "invalid epsilon_min"),
+        ({"epsilon_max": float("inf")}, InvalidInput, "invalid epsilon_max"),
+        ({"epsilon_max": 1.5}, InvalidInput, "invalid epsilon_max"),
+        ({"epsilon_max": 10**400}, InvalidInput, "invalid epsilon_max"),
+        ({"epsilon_max": True}, MalformedInput, "expected a number, got a boolean"),
+        ({"epsilon_min": "0.1"}, MalformedInput, "expected a number, got text"),
+        ({"epsilon_min": 0.5, "epsilon_max": 0.1}, InvalidInput, "epsilon_min ≤ epsilon_max"),
+        ({"column_constraints": ["plain"]}, MalformedInput, "expected a mapping"),
+        ({"column_constraints": {"age": "plain"}}, InvalidInput, "one for each granted column"),
+        (
+            {"column_constraints": {"district": "plain", "age": "plain", "income": "open"}},
+            InvalidInput,
+            "unknown column constraint",
+        ),
+    ],
+)
+def test_range_and_constraints_are_validated(
+    overrides: dict[str, Any], error: type[Exception], text: str
+) -> None:
+    with pytest.raises(error, match=text):
+        make(**overrides)
+
+
+def test_the_agreement_may_make_a_column_stricter_never_looser() -> None:
+    derived = parse_agreement(make()).column_constraints
+    assert derived == {"age": "plain", "district": "plain", "income": "plain"}
+    stricter = parse_agreement(
+        make(column_constraints={"age": "compare_only", "district": "plain", "income": "none"})
+    )
+    assert stricter.column_constraints == {
+        "age": "compare_only",
+        "district": "plain",
+        "income": "none",
+    }
+    looser = parse_agreement(
+        make(
+            columns=["district", "sfzh"],
+            column_constraints={"district": "plain", "sfzh": "plain"},
+        )
+    )
+    assert looser.column_constraints == {"district": "plain", "sfzh": "join_only"}
+
+
+def test_a_hand_edited_constraint_set_must_cover_the_columns() -> None:
+    doc = make()
+    del constraint(doc, "#columnConstraint")["rightOperand"]["@value"]["age"]
+    with pytest.raises(InvalidInput, match="one for each granted column"):
+        parse_agreement(doc)
+
+
+def test_check_epsilon_defaults_to_the_share_within_the_range() -> None:
+    # 1.0 over 3 queries.
+    assert check_epsilon(parse_agreement(make()), None) == pytest.approx(1 / 3)
+    # 100 over 3 is capped at the ceiling; 0.001 over 3 raised to the floor.
+    assert check_epsilon(parse_agreement(make(epsilon=100.0)), None) == 1.0
+    assert check_epsilon(parse_agreement(make(epsilon=0.001)), None) == 0.01
+    narrow = parse_agreement(make(epsilon_min=0.2, epsilon_max=0.25))
+    assert check_epsilon(narrow, None) == 0.25
+    assert check_epsilon(narrow, 0.2) == 0.2
+    assert check_epsilon(narrow, 0.25) == 0.25
+
+
+@pytest.mark.parametrize("epsilon", [0.009, 1e-300, 0.5])
+def test_check_epsilon_refuses_out_of_range(epsilon: float) -> None:
+    terms = parse_agreement(make(epsilon_max=0.4))
+    with pytest.raises(PolicyViolation) as err:
+        check_epsilon(terms, epsilon)
+    assert err.value.details == {"rule": "epsilon.range", "min": 0.01, "max": 0.4}
+    assert "0.01 to 0.4" in err.value.message and " / " in err.value.message
+
+
+@pytest.mark.parametrize(
+    "epsilon",
+    [float("nan"), float("inf"), -0.1, 0.0, 5e-324, 1e-310, 1.0000001, 10**400, True, "0.1", None],
+)
+def test_check_epsilon_refuses_bad_numbers(epsilon: Any) -> None:
+    terms = parse_agreement(make())
+    if epsilon is None:
+        no_budget = parse_agreement(
+            make(grade="general-1", output=OutputSpec("records"), epsilon=None)
+        )
+        with pytest.raises(PolicyViolation) as err:
+            check_epsilon(no_budget, None)
+        assert err.value.details["rule"] == "grant.budget"
+        return
+    with pytest.raises(InvalidInput) as invalid:
+        check_epsilon(terms, epsilon)
+    assert invalid.value.details == {"field": "epsilon", "rule": "epsilon.invalid"}

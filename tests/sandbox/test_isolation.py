@@ -36,13 +36,19 @@ def test_where_isolation_is_suppressed_by_entity_threshold(grant_for, engine):
     assert result.rows.num_rows == 0
 
 
-def test_filtering_subquery_is_allowed(grant_for, engine):
-    sql = (
+def test_filtering_subquery_is_refused_and_a_join_says_the_same(grant_for, engine):
+    # A subquery's rows escape the entity threshold (issue 11 §3); the join
+    # filters the same way and each joined table with an entity is thresholded.
+    subquery = (
         "SELECT COUNT(*) AS n FROM sbk WHERE district IN "
         "(SELECT district FROM biz WHERE sector = 'it')"
     )
-    result = run(sql, grant_for("aggregates"), engine)
-    assert result.rows.column("n").to_pylist() == [26]
+    refused(subquery, grant_for("aggregates"), engine, rule="aggregate_shape:subquery")
+    join = (
+        "SELECT COUNT(*) AS n FROM sbk JOIN biz ON sbk.district = biz.district "
+        "WHERE biz.sector = 'it'"
+    )
+    assert run(join, grant_for("aggregates"), engine).rows.column("n").to_pylist() == [26]
 
 
 def test_records_mode_allows_case(grant_for, engine):

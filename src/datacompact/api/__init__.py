@@ -31,6 +31,7 @@ from datacompact.api._limits import BodyLimit
 from datacompact.catalog.resources import sweep_orphans
 from datacompact.errors import DataCompactError
 from datacompact.platform import Platform
+from datacompact.policy.queries import close_interrupted
 
 API_PREFIX = "/api/v1"
 
@@ -51,6 +52,10 @@ def create_app(platform: Platform) -> FastAPI:
         await run_in_threadpool(platform.checkpoint)
         # Staged files a crashed ingestion left behind hold data nobody refers to.
         await run_in_threadpool(sweep_orphans, db=platform.db, home=platform.settings.home)
+        # Queries a dead process left running stay charged; their outcome is logged.
+        await run_in_threadpool(
+            close_interrupted, db=platform.db, governance=platform.settings.governance_mode
+        )
         scheduler = None
         if platform.settings.checkpoint_interval_seconds > 0:
             scheduler = platform.checkpoint_scheduler()

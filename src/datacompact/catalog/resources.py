@@ -51,6 +51,16 @@ def _resource(session: Session, resource_id: int, *, lock: bool = False) -> Reso
     return row
 
 
+def latest_version(session: Session, resource_id: int) -> ResourceVersion | None:
+    """The newest version of a resource (one indexed row, not the whole version list)."""
+    return session.scalar(
+        select(ResourceVersion)
+        .where(ResourceVersion.resource_id == resource_id)
+        .order_by(ResourceVersion.number.desc())
+        .limit(1)
+    )
+
+
 def _reasons(analysis: Analysis) -> list[dict[str, Any]]:
     return [
         {

@@ -17,6 +17,8 @@ code  meaning
 7     conflict (duplicate registration, invalid status change)
 8     verification failed (signature, proof, tampered log)
 9     metadata store unavailable
+10    governed query failed after it was charged (one message whatever happened)
+11    rate limited (too many requests of one kind; retry later)
 ====  =========================================================
 """
 

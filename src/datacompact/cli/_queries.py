@@ -55,7 +55,9 @@ def query(
             grant_id=grant,
             sql=sql,
             epsilon=epsilon,
+            engine=platform.sandbox,
             recheck=lambda session: actor_for(platform, session, token),
+            policy=queries.QueryPolicy.from_settings(platform.settings),
         )
         answer = recorded.value
         names = [c["name"] for c in answer.columns]

@@ -15,6 +15,7 @@ from datacompact.errors import InvalidInput, MalformedInput
 from datacompact.policy import _odrl as o
 from datacompact.policy._spec import AGGREGATE_MODES, OutputMode, OutputSpec
 from datacompact.policy.purposes import DCP, purpose_from_iri
+from datacompact.sandbox.grants import CONSTRAINTS
 
 _KEYS = frozenset(
     {
@@ -32,17 +33,24 @@ _KEYS = frozenset(
 )
 _CONSTRAINT_KEYS = frozenset({"leftOperand", "operator", "rightOperand"})
 
-# left operand -> (its operator, required?)
-_OPERANDS: Mapping[str, tuple[str, bool]] = {
-    o.PURPOSE: ("eq", True),
-    o.DATETIME: ("lteq", True),
-    o.COUNT: ("lteq", True),
-    o.COLUMN: ("isPartOf", True),
-    o.OUTPUT_MODE: ("eq", True),
-    o.MIN_GROUP_SIZE: ("gteq", False),
-    o.K_ANONYMITY: ("gteq", False),
-    o.EPSILON: ("lteq", False),
-    o.ROW_FILTER: ("eq", False),
+# (left operand, operator) -> required? The per-query ε takes two operators,
+# a floor and a ceiling; every other left operand takes one.
+_OPERANDS: Mapping[tuple[str, str], bool] = {
+    (o.PURPOSE, "eq"): True,
+    (o.DATETIME, "lteq"): True,
+    (o.COUNT, "lteq"): True,
+    (o.COLUMN, "isPartOf"): True,
+    (o.OUTPUT_MODE, "eq"): True,
+    (o.MIN_GROUP_SIZE, "gteq"): False,
+    (o.K_ANONYMITY, "gteq"): False,
+    (o.EPSILON, "lteq"): False,
+    (o.EPSILON_PER_QUERY, "gteq"): False,
+    (o.EPSILON_PER_QUERY, "lteq"): False,
+    (o.ROW_FILTER, "eq"): False,
+    (o.COLUMN_CONSTRAINT, "eq"): False,
+}
+_OPERATORS: Mapping[str, tuple[str, ...]] = {
+    left: tuple(op for (name, op) in _OPERANDS if name == left) for left, _ in _OPERANDS
 }
 _PROHIBITED = frozenset({o.DISTRIBUTE, o.REIDENTIFY})
 _MODE_PREFIX = f"{DCP}mode-"
@@ -105,6 +113,22 @@ def _mode(value: object, where: str) -> OutputMode:
         ) from None
 
 
+def _column_constraints(value: object, where: str) -> dict[str, str]:
+    body = o.read_json_literal(value, where)
+    if not isinstance(body, dict) or not body:
+        raise o.malformed(where, "a non-empty object of column constraints", body)
+    for column, constraint in body.items():
+        if not isinstance(column, str) or not isinstance(constraint, str):
+            raise o.malformed(where, "column names mapped to constraint names", constraint)
+        if constraint not in CONSTRAINTS:
+            raise MalformedInput(
+                f"协议格式错误 / malformed agreement at {where}: expected a constraint among "
+                f"{', '.join(CONSTRAINTS)} for each column, got another name",
+                details={"at": where},
+            )
+    return dict(body)
+
+
 _DECODERS: Mapping[str, Callable[[object, str], Any]] = {
     o.PURPOSE: lambda v, w: purpose_from_iri(o.reference(v, w)),
     o.DATETIME: _expiry,
@@ -114,32 +138,33 @@ _DECODERS: Mapping[str, Callable[[object, str], Any]] = {
     o.MIN_GROUP_SIZE: o.parse_integer,
     o.K_ANONYMITY: o.parse_integer,
     o.EPSILON: o.parse_decimal,
+    o.EPSILON_PER_QUERY: o.parse_decimal,
     o.ROW_FILTER: lambda v, w: o.read_typed(v, o.SQL_PREDICATE, w),
+    o.COLUMN_CONSTRAINT: _column_constraints,
 }
 
 
-def _constraints(rule: Mapping[str, Any]) -> dict[str, Any]:
-    found: dict[str, Any] = {}
+def _constraints(rule: Mapping[str, Any]) -> dict[tuple[str, str], Any]:
+    found: dict[tuple[str, str], Any] = {}
     for i, item in enumerate(_list(rule["constraint"], "permission[0].constraint")):
         where = f"permission[0].constraint[{i}]"
         c = _object(item, where)
         _keys(c, _CONSTRAINT_KEYS, where)
-        left = c["leftOperand"]
-        if not isinstance(left, str) or left not in _OPERANDS:
+        left, operator = c["leftOperand"], c["operator"]
+        if not isinstance(left, str) or left not in _OPERATORS:
             raise o.malformed(f"{where}.leftOperand", "a left operand DataCompact evaluates", left)
-        if left in found:
+        allowed = _OPERATORS[left]
+        if not isinstance(operator, str) or operator not in allowed:
+            expected = " or ".join(f"'{op}'" for op in allowed)
+            raise o.malformed(f"{where}.operator", f"{expected} for this left operand", operator)
+        if (left, operator) in found:
             raise MalformedInput(
                 f"协议格式错误 / malformed agreement at {where}: expected each left operand "
-                "once, got a repeated one",
+                "once (per operator), got a repeated one",
                 details={"at": where},
             )
-        operator, _ = _OPERANDS[left]
-        if c["operator"] != operator:
-            raise o.malformed(
-                f"{where}.operator", f"'{operator}' for this left operand", c["operator"]
-            )
         try:
-            found[left] = _DECODERS[left](c["rightOperand"], f"{where}.rightOperand")
+            found[left, operator] = _DECODERS[left](c["rightOperand"], f"{where}.rightOperand")
         except MalformedInput:
             raise
         except InvalidInput as exc:
@@ -147,7 +172,7 @@ def _constraints(rule: Mapping[str, Any]) -> dict[str, Any]:
                 f"协议格式错误 / malformed agreement at {where}.rightOperand: {exc.message}",
                 details={"at": f"{where}.rightOperand"},
             ) from exc
-    missing = [left for left, (_, required) in _OPERANDS.items() if required and left not in found]
+    missing = [key[0] for key, required in _OPERANDS.items() if required and key not in found]
     if missing:
         raise MalformedInput(
             "协议格式错误 / malformed agreement at permission[0].constraint: expected a "
@@ -199,11 +224,22 @@ def read_agreement(document: object) -> tuple[dict[str, Any], frozenset[str]]:
     if rule["action"] != o.USE:
         raise o.malformed("permission[0].action", "'use'", rule["action"])
     found = _constraints(rule)
+    # Every left operand but the per-query ε has one operator: index by it alone.
+    value = {left: v for (left, _), v in found.items() if left != o.EPSILON_PER_QUERY}
+    epsilon_range = {
+        field: found[o.EPSILON_PER_QUERY, op]
+        for field, op in (("epsilon_min", "gteq"), ("epsilon_max", "lteq"))
+        if (o.EPSILON_PER_QUERY, op) in found
+    }
+    if epsilon_range and o.EPSILON not in value:
+        raise o.malformed(
+            "permission[0].constraint", "no epsilonPerQuery without an epsilon budget", None
+        )
     for name in ("@id", "target", "assigner", "assignee"):
         if not isinstance(doc[name], str):
             raise o.malformed(name, "an IRI string", doc[name])
     try:
-        output = _output(found)
+        output = _output(value)
     except MalformedInput:
         raise
     except InvalidInput as exc:
@@ -217,12 +253,15 @@ def read_agreement(document: object) -> tuple[dict[str, Any], frozenset[str]]:
         "assigner": doc["assigner"],
         "assignee": doc["assignee"],
         "timestamp": o.parse_time(doc["timestamp"], "timestamp"),
-        "purpose": found[o.PURPOSE],
-        "expires": found[o.DATETIME],
-        "max_queries": found[o.COUNT],
-        "columns": found[o.COLUMN],
+        "purpose": value[o.PURPOSE],
+        "expires": value[o.DATETIME],
+        "max_queries": value[o.COUNT],
+        "columns": value[o.COLUMN],
         "output": output,
-        "epsilon": found.get(o.EPSILON),
-        "row_filter": found.get(o.ROW_FILTER),
+        "epsilon": value.get(o.EPSILON),
+        "row_filter": value.get(o.ROW_FILTER),
+        # Absent from agreements issued before issue 11: derived at query time.
+        "column_constraints": value.get(o.COLUMN_CONSTRAINT),
+        **epsilon_range,
     }
     return fields, _prohibitions(doc["prohibition"])

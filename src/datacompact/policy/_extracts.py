@@ -1,183 +1,226 @@
-"""k-anonymous extracts: what a ``k_anonymous`` grant releases, through the privacy engine.
+"""k-anonymous grants: which SQL they take, and the view it runs on (their stored release).
 
-A k-anonymous grant answers row-level SQL, but never the rows as selected:
-the query runs on the masked slice (as under ``masked_records``), and its
-result goes through :func:`datacompact.privacy.anonymize.anonymize` with
-``KAnonymity(k)``. Every returned column is treated as a quasi-identifier and
-generalized along a hierarchy built from its values (GB/T 37964-2019 §A.3):
+A k-anonymous grant answers row-level SQL over its *release*: the whole
+granted slice generalized once, per grant and resource version, by the
+privacy engine, then stored and receipted
+(:mod:`datacompact.policy._release_store`). :func:`release_view` is what the
+query service calls: it checks the SQL, then returns the release's view, on
+which the SQL is analyzed and run like plain records.
 
-* numbers: intervals of a width of about a tenth of the range, merged two at
-  a time (``[20, 30)`` → ``[20, 40)`` → ...), then ``*``;
-* dates: month, year, decade, ``*``;
-* text: masked from the right one character per level, then ``*`` (codes
-  such as ICD-10 ``J45.9`` → ``J45.*`` → ``J4*``).
+**Only row-level SQL.** ``SELECT <expressions> FROM <table> [WHERE
+<condition>]``: each output row is computed from one release row alone.
+Everything that moves information between rows is refused with the rule
+``k_anonymous.row_level``: aggregates, windows, ``DISTINCT``, ``GROUP
+BY``/``HAVING``/``QUALIFY``, joins, set operations, CTEs, every nested
+``SELECT`` (scalar subqueries, ``EXISTS``, ``IN (SELECT ...)``, hence every
+correlated reference), ``ORDER BY``, ``LIMIT``/``OFFSET``/``FETCH`` and
+``TABLESAMPLE``. Every release row shares its whole tuple with at least k - 1
+others, and such a query is a deterministic function of one row, so any
+answer is a union of whole equivalence classes: two queries can never differ
+by one record.
 
-Records of classes that stay smaller than ``k`` are suppressed, at most 5 %
-of them; if no generalization reaches k within that, the query is refused.
-Identifiers and contact data (the entity key, every pseudonymized or
-partially masked column) are refused outright: a pseudonym is unique per
-person, so no k could hold, and a partial mask keeps most of a number.
+``ORDER BY`` and ``LIMIT`` are refused although they compute nothing: the
+position of a row in an ordered answer is its rank among the other rows, and
+``LIMIT`` (or an ``ORDER BY`` cut by the sandbox's row cap) picks rows by that
+position, which splits classes. Nothing is lost: the release is stored
+sorted by all of its columns, so answers come back in that order.
 
-Only row-level SQL is accepted: one table, each output computed from its own
-row. An aggregate, a window, a subquery, a join or a set operation could put
-one person's exact value on every row, and a value shared by every row is
-trivially k-anonymous: ``SELECT 区县, (SELECT max(金额) FROM t WHERE ...)``
-would release it untouched.
+**No identifiers.** A query naming an identifier or contact column (the
+entity key, every pseudonymized or partially masked column) is refused as
+``k_anonymous.identifier``, not as an unknown column: such columns are never
+released, since a pseudonym is unique per person and a partial mask keeps
+most of a number. A granted column left out of the release for its
+constraint (redacted, or allowed in comparisons only) is refused as
+``k_anonymous.not_released``.
+
+Both checks read the SQL only, before any data: their refusals may name
+their rule. SQL that does not parse is left to the analyzer, which reports it
+as in every other mode.
+
+>>> check_row_level("SELECT 区县, 金额 FROM t WHERE 金额 LIKE '[1%'")
+>>> check_row_level(
+...     "SELECT 区县 FROM t WHERE EXISTS (SELECT 1 FROM t AS u WHERE u.金额 > 1)"
+... )  # doctest: +ELLIPSIS
+Traceback (most recent call last):
+...
+datacompact.errors.PolicyViolation: k-匿名提取只接受逐行查询，不允许 EXISTS / ...
 """
 
 from __future__ import annotations
 
-import datetime as dt
-import math
-from dataclasses import replace
+from pathlib import Path
 
-import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from datacompact.errors import PolicyViolation
-from datacompact.privacy.anonymize import KAnonymity, anonymize
-from datacompact.privacy.builders import date_hierarchy, interval_hierarchy, masking_hierarchy
-from datacompact.privacy.hierarchy import Hierarchy
-from datacompact.sandbox import GrantedTable, GrantView, Result, result_digest
-from datacompact.sandbox.plan import Plan
+from datacompact.permissions import Principal
+from datacompact.policy._release_store import (
+    ensure_release,
+    identifiers,
+    release_shape,
+    released_columns,
+)
+from datacompact.sandbox import Engine, GrantView, Limits
+from datacompact.store.session import Database
 
-SUPPRESSION_LIMIT = 0.05
-SEARCH_SECONDS = 10.0
+
+def analysis_view(sql: str, view: GrantView) -> GrantView:
+    """The view ``sql`` is analyzed on under a k-anonymous grant, from metadata only.
+
+    ``view`` is the grant's own view. ``sql`` is refused first if it is not
+    row-level or names an identifier (:func:`check_query`); the answer is the
+    shape of the grant's release (:func:`~datacompact.policy._release_store.release_shape`).
+    Nothing here reads data, so a refusal may name its rule.
+    """
+    check_query(sql, view)
+    return release_shape(view)
 
 
-def sql_view(view: GrantView) -> GrantView:
-    """The view the SQL of a k-anonymous grant runs on: its masked records."""
-    tables = {
-        name: GrantedTable(
-            name=t.name,
-            parquet_path=t.parquet_path,
-            columns=t.columns,
-            row_filter=t.row_filter,
-            output_mode="masked_records",
-            min_group_entities=t.min_group_entities,
-            entity_column=t.entity_column,
-        )
-        for name, t in view.tables.items()
-    }
-    return GrantView(
-        grant_id=view.grant_id,
-        tables=tables,
-        epsilon_per_query=view.epsilon_per_query,
-        max_contributions=view.max_contributions,
+def release_view(
+    *,
+    db: Database,
+    home: Path,
+    grant_id: int,
+    version_id: int,
+    view: GrantView,
+    engine: Engine,
+    k: int,
+    actor: Principal,
+) -> GrantView:
+    """The release of a k-anonymous grant on ``version_id``, read or computed once and receipted.
+
+    It reads data (the first query on a version computes the release from the
+    whole slice), so the policy layer calls it only after the query is
+    charged: whatever happens here, whether the slice can be made
+    k-anonymous or a value breaks the generalization, is that query's one
+    generic outcome, never a free, named refusal.
+    """
+    return ensure_release(
+        db=db,
+        home=home,
+        grant_id=grant_id,
+        version_id=version_id,
+        view=view,
+        engine=engine,
+        k=k,
+        actor=actor,
     )
 
 
-#: Nodes that let a row's output depend on other rows.
-_CROSS_ROW = (
-    exp.AggFunc,
-    exp.Window,
+_LIMITS = Limits()
+#: The clauses of a row-level SELECT; any other clause of the statement is refused.
+_ROW_LEVEL_CLAUSES = frozenset({"expressions", "from_", "where"})
+#: Nodes that let one output row depend on other rows, wherever they appear.
+_CROSS_ROW: tuple[type[exp.Expr], ...] = (
+    exp.Query,  # any nested SELECT or set operation: scalar, IN and EXISTS subqueries
     exp.Subquery,
+    exp.Exists,
+    exp.AggFunc,  # aggregates, and window functions (RANK, LAG, ...) that sqlglot files there
+    exp.RowNumber,
+    exp.Window,
+    exp.WindowSpec,
     exp.Join,
-    exp.SetOperation,
+    exp.Lateral,
+    exp.Unnest,
     exp.With,
+    exp.CTE,
     exp.Distinct,
     exp.Group,
     exp.Having,
     exp.Qualify,
+    exp.Order,
+    exp.Ordered,
+    exp.Limit,
+    exp.Fetch,
+    exp.Offset,
+    exp.TableSample,
 )
 
 
-def check_row_level(sql: str) -> None:
-    """Refuse a k-anonymous query whose outputs could depend on other rows."""
+def _parse(sql: str) -> exp.Expr | None:
+    """The parsed statement, or ``None`` when the analyzer should report the SQL itself."""
+    if len(sql) > _LIMITS.max_sql_chars:
+        return None
     try:
-        tree = sqlglot.parse_one(sql, read="duckdb")
-    except SqlglotError:
-        return  # the analyzer reports the syntax error with its own rule
-    found = next((n for n in tree.walk() if isinstance(n, _CROSS_ROW)), None)
-    if found is not None:
-        raise PolicyViolation(
-            f"k-匿名提取只接受逐行查询，不允许 {found.key.upper()} / a k-anonymous extract takes "
-            f"row-level SQL only (one table, each output from its own row), not "
-            f"{found.key.upper()}",
-            details={"rule": "k_anonymous.row_level", "node": found.key},
-        )
+        return sqlglot.parse_one(sql, read="duckdb")
+    except (SqlglotError, RecursionError):
+        # Unparsable, several statements, too deeply nested: the analyzer
+        # refuses these with its own rule, as for every other mode.
+        return None
 
 
-def check_no_identifiers(plan: Plan) -> None:
-    """Refuse a k-anonymous query that touches an identifier or contact data."""
-    for table, columns in plan.touched.items():
-        granted = plan.grant.tables[table]
-        direct = sorted(
-            c
-            for c in columns
-            if c == granted.entity_column
-            or granted.columns[c].entity_key
-            or granted.columns[c].mask in ("pseudonym", "partial")
-        )
+def _row_level_refusal(node: str) -> PolicyViolation:
+    return PolicyViolation(
+        f"k-匿名提取只接受逐行查询，不允许 {node.upper()} / a k-anonymous extract takes "
+        "row-level SQL only (SELECT <expressions> FROM <table> [WHERE <condition>], each "
+        f"output from its own row), not {node.upper()}",
+        details={"rule": "k_anonymous.row_level", "node": node},
+    )
+
+
+def _check_shape(tree: exp.Expr) -> None:
+    if not isinstance(tree, exp.Query):
+        return  # not a query at all: the analyzer's select_only rule
+    if not isinstance(tree, exp.Select):
+        raise _row_level_refusal(tree.key)
+    for clause, value in tree.args.items():
+        if value and clause not in _ROW_LEVEL_CLAUSES:
+            first = value[0] if isinstance(value, list) else value
+            raise _row_level_refusal(first.key if isinstance(first, exp.Expr) else clause)
+    source = tree.args.get("from_")
+    table = source.this if isinstance(source, exp.From) else None
+    if not isinstance(table, exp.Table):
+        raise _row_level_refusal(table.key if isinstance(table, exp.Expr) else "from")
+    for clause, value in table.args.items():
+        if value and clause not in ("this", "alias", "db", "catalog"):
+            # db and catalog are refused by the analyzer (system_catalog).
+            first = value[0] if isinstance(value, list) else value
+            raise _row_level_refusal(first.key if isinstance(first, exp.Expr) else clause)
+    for node in tree.walk():
+        if node is tree:
+            continue
+        if isinstance(node, _CROSS_ROW) or (isinstance(node, exp.Table) and node is not table):
+            raise _row_level_refusal(node.key)
+
+
+def check_row_level(sql: str) -> None:
+    """Refuse a k-anonymous query whose outputs could depend on other rows.
+
+    SQL that does not parse passes: the analyzer reports it under its own
+    rule, so the refusal is the same as in every other mode.
+    """
+    tree = _parse(sql)
+    if tree is not None:
+        _check_shape(tree)
+
+
+def check_query(sql: str, view: GrantView) -> None:
+    """Refuse, before any data is read, a k-anonymous query that is not row-level or names an identifier.
+
+    ``view`` is the grant's own view (not its release): a column excluded
+    from the release as an identifier is named as such, instead of the
+    analyzer's "not granted" on the release.
+    """
+    tree = _parse(sql)
+    if tree is None:
+        return
+    _check_shape(tree)
+    named = {c.name.lower() for c in tree.find_all(exp.Column)}
+    for table in view.tables.values():
+        left_out = sorted(named & (set(table.columns) - set(released_columns(table))))
+        direct = [c for c in left_out if c in identifiers(table)]
         if direct:
             raise PolicyViolation(
-                f"k-匿名提取不能包含直接标识符 {table}.{direct[0]} / a k-anonymous extract "
-                f"cannot include the direct identifier {table}.{direct[0]}",
+                f"k-匿名提取不能包含直接标识符 {table.name}.{direct[0]} / a k-anonymous "
+                f"extract cannot include the direct identifier {table.name}.{direct[0]}",
                 details={"rule": "k_anonymous.identifier", "columns": direct},
             )
-
-
-NULL = "(空 / null)"
-
-
-def _hierarchy(kind: pa.DataType, labels: list[str]) -> Hierarchy:
-    """A generalization hierarchy over ``labels`` (the column's values as text)."""
-    numeric = pa.types.is_integer(kind) or pa.types.is_floating(kind) or pa.types.is_decimal(kind)
-    if NULL not in labels:
-        numbers = [float(v) for v in labels] if numeric else []
-        if numeric and all(math.isfinite(n) for n in numbers):
-            span = max(numbers) - min(numbers)
-            width = 10.0 ** math.floor(math.log10(span / 10)) if span >= 10 else 1.0
-            return interval_hierarchy(labels, width=width, fanouts=(2, 2, 2))
-        if pa.types.is_date(kind) or pa.types.is_timestamp(kind):
-            return date_hierarchy(labels)
-    # Text, and any column with nulls or infinities: masked from the right, then suppressed.
-    return masking_hierarchy(labels)
-
-
-def k_anonymous(result: Result, *, k: int) -> Result:
-    """``result`` with its rows generalized and suppressed to k-anonymity, or a refusal."""
-    table = result.rows
-    if table.num_rows == 0:
-        return result
-    if table.num_rows < k:
-        raise PolicyViolation(
-            f"结果少于 k={k} 行，无法匿名化 / the result has fewer than k={k} rows",
-            details={"rule": "k_anonymous.too_few", "k": k},
-        )
-    texts = {
-        name: [_text(v) for v in table.column(name).to_pylist()] for name in table.column_names
-    }
-    hierarchies = {
-        name: _hierarchy(table.schema.field(name).type, values) for name, values in texts.items()
-    }
-    strings = pa.table({name: pa.array(values, pa.string()) for name, values in texts.items()})
-    outcome = anonymize(
-        strings,
-        hierarchies=hierarchies,
-        models=[KAnonymity(k)],
-        suppression_limit=SUPPRESSION_LIMIT,
-        time_limit=SEARCH_SECONDS,
-    )
-    if outcome.table.num_rows == 0:
-        raise PolicyViolation(
-            f"结果无法在 k={k} 下匿名化 / the result cannot be made {k}-anonymous "
-            f"with at most {SUPPRESSION_LIMIT:.0%} of its records suppressed",
-            details={"rule": "k_anonymous.unreachable", "k": k},
-        )
-    rows = outcome.table
-    return replace(result, rows=rows, result_sha256=result_digest(rows))
-
-
-def _text(value: object) -> str:
-    if value is None:
-        return NULL
-    if isinstance(value, dt.datetime):
-        return value.date().isoformat()
-    if isinstance(value, dt.date):
-        return value.isoformat()
-    if isinstance(value, float) and value.is_integer():
-        return str(int(value))
-    return str(value)
+        if left_out:
+            raise PolicyViolation(
+                f"列 {table.name}.{left_out[0]} 受约束，不在 k-匿名发布中 / column "
+                f"{table.name}.{left_out[0]} is not in the k-anonymous release: under this "
+                "grant it is redacted or may not be output",
+                details={"rule": "k_anonymous.not_released", "columns": left_out},
+            )

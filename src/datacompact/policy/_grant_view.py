@@ -10,28 +10,35 @@ Masks come from :func:`~datacompact.policy.modes.effective_constraints` (the
 PII types of each column) and are mapped one to one onto the sandbox's mask
 functions; a mask the sandbox cannot apply refuses the query rather than
 letting the column through unmasked.
+
+Column constraints (issue 11 §3) are derived the same way, at query time, by
+:func:`~datacompact.policy._constraints.derive_constraints`; each column gets
+the stricter of that and of the constraint its agreement states, so a grade
+raised since the grant was issued tightens them too.
 """
 
 from __future__ import annotations
 
 import re
-from collections.abc import Mapping
 from pathlib import Path
 from typing import Any
 
 from datacompact.errors import PolicyViolation
-from datacompact.policy._masks import ColumnMask, MaskKind
-from datacompact.policy.agreement import GrantTerms
+from datacompact.policy._constraints import (
+    derive_constraints,
+    effective_column_constraints,
+    entity_column,
+    numeric_columns,
+    pii_types,
+)
+from datacompact.policy._masks import ColumnMask, MaskKind, column_masks
+from datacompact.policy.agreement import GrantTerms, check_epsilon
 from datacompact.policy.applications import counts_as_open_data
-from datacompact.policy.modes import effective_constraints
-from datacompact.sandbox import ColumnRule, GrantedTable, GrantView
+from datacompact.policy.modes import effective_constraints, grade_rule
+from datacompact.sandbox import ColumnConstraint, ColumnRule, GrantedTable, GrantView
 from datacompact.sandbox.grants import MaskKind as SandboxMask
 from datacompact.sandbox.grants import is_plain_name
 from datacompact.store.models import Grant, Resource, ResourceVersion
-
-#: PII types that identify a person or an organization, strongest first: the
-#: distinct count of the first one present sets the group thresholds.
-_ENTITY_TYPES = ("resident_id", "passport", "uscc", "bank_card", "mobile", "person_name")
 
 
 def table_name(resource: Resource) -> str:
@@ -50,33 +57,22 @@ def _refuse(rule: str, zh: str, en: str, **details: Any) -> PolicyViolation:
     return PolicyViolation(f"{zh} / {en}", details={"rule": rule, **details})
 
 
-def _pii_types(version: ResourceVersion) -> dict[str, list[str]]:
-    return {c["name"]: [f["type"] for f in c.get("pii", [])] for c in version.columns}
-
-
-def _entity_column(pii: Mapping[str, list[str]]) -> tuple[str | None, bool]:
-    """The entity column, and whether it identifies a person (an organization's USCC is public)."""
-    for wanted in _ENTITY_TYPES:
-        for column, types in pii.items():
-            if wanted in types and is_plain_name(column):
-                return column, wanted != "uscc"
-    return None, False
-
-
-def _column_rule(mask: ColumnMask | None, *, entity_key: bool) -> ColumnRule:
+def _column_rule(
+    mask: ColumnMask | None, *, entity_key: bool, constraint: ColumnConstraint
+) -> ColumnRule:
     if mask is None or mask.kind is MaskKind.CLEAR:
-        return ColumnRule(entity_key=entity_key)
+        return ColumnRule(entity_key=entity_key, constraint=constraint)
     params = mask.params
     if mask.kind is MaskKind.PSEUDONYM and params.get("size", 16) == 16:
-        return ColumnRule(mask="pseudonym", entity_key=entity_key)
+        return ColumnRule(mask="pseudonym", entity_key=entity_key, constraint=constraint)
     if mask.kind is MaskKind.PARTIAL:
         keep = (int(params.get("keep_first", 1)), int(params.get("keep_last", 1)))
-        return ColumnRule(mask="partial", keep=keep, entity_key=entity_key)
+        return ColumnRule(mask="partial", keep=keep, entity_key=entity_key, constraint=constraint)
     if mask.kind is MaskKind.TRUNCATE and params.get("unit") in ("year", "month"):
         kind: SandboxMask = "truncate_year" if params["unit"] == "year" else "truncate_date"
-        return ColumnRule(mask=kind, entity_key=entity_key)
+        return ColumnRule(mask=kind, entity_key=entity_key, constraint=constraint)
     if mask.kind is MaskKind.REDACT:
-        return ColumnRule(mask="redact", entity_key=entity_key)
+        return ColumnRule(mask="redact", entity_key=entity_key, constraint=constraint)
     raise _refuse(
         "engine_capability",
         f"沙箱无法对列 {mask.column} 应用该掩码",
@@ -102,7 +98,7 @@ def grant_view(
             f"the grade of resource {resource.code} is under review; queries wait for it",
             resource_id=resource.id,
         )
-    pii = _pii_types(version)
+    pii = pii_types(version)
     columns = {c: pii.get(c, []) for c in terms.columns}
     for column in columns:
         if column not in pii:
@@ -129,7 +125,15 @@ def grant_view(
         regulator_approved=regulator_approved,
     )
     masks = {m.column: m for m in constraints.masks}
-    entity, personal_key = _entity_column(pii)
+    entity, personal_key = entity_column(pii)
+    derived = derive_constraints(
+        mode=constraints.mode,
+        pii=columns,
+        masks=constraints.masks,
+        numeric=numeric_columns(version),
+        entity=entity,
+    )
+    agreed = effective_column_constraints(terms.column_constraints, derived)
     mode = constraints.mode.value
     if mode in ("aggregates", "dp_aggregates") and entity is None:
         raise _refuse(
@@ -144,7 +148,9 @@ def grant_view(
         name=name,
         parquet_path=str(home / version.path),
         columns={
-            c: _column_rule(masks.get(c), entity_key=personal_key and c == entity)
+            c: _column_rule(
+                masks.get(c), entity_key=personal_key and c == entity, constraint=agreed[c]
+            )
             for c in terms.columns
         },
         row_filter=terms.row_filter,
@@ -160,7 +166,28 @@ def grant_view(
 
 
 def _epsilon_per_query(terms: GrantTerms) -> float:
-    """Each DP query spends an equal share of the grant's ε over its planned queries, at most 1."""
-    if terms.epsilon is None:
-        return 1.0
-    return min(1.0, terms.epsilon / max(terms.max_queries, 1))
+    """The grant's default ε per DP query (:func:`check_epsilon`); 1.0 where nothing is DP."""
+    return 1.0 if terms.epsilon is None else check_epsilon(terms, None)
+
+
+def column_constraints(
+    *, terms: GrantTerms, resource: Resource, version: ResourceVersion
+) -> dict[str, ColumnConstraint]:
+    """The constraints the grantee's queries are checked against, as far as they are known now.
+
+    The same derivation as :func:`grant_view` on the resource as it is, but
+    for display: where the grade is not confirmed yet, the masks of a masked
+    grade are assumed (the stricter reading) instead of stopping.
+    """
+    pii = pii_types(version)
+    columns = {c: pii.get(c, []) for c in terms.columns}
+    grade = resource.grade if resource.grade_status != "proposed" else None
+    masked = grade is None or grade_rule(grade, open_data=counts_as_open_data(resource)).masked
+    derived = derive_constraints(
+        mode=terms.output.mode,
+        pii=columns,
+        masks=column_masks(columns) if masked else (),
+        numeric=numeric_columns(version),
+        entity=entity_column(pii)[0],
+    )
+    return effective_column_constraints(terms.column_constraints, derived)

@@ -9,7 +9,9 @@ Model §2.1: a policy that uses a profile's terms names the profile).
 
 Typed values are JSON-LD value objects (JSON-LD 1.1 §4.2.1), because the DSP
 JSON schema allows a right operand to be a string, an object or an array but
-not a JSON number: ``{"@value": "100", "@type": "xsd:integer"}``.
+not a JSON number: ``{"@value": "100", "@type": "xsd:integer"}``. A structured
+value is a JSON literal (JSON-LD 1.1 §4.2.2, ``"@type": "@json"``), whose
+``@value`` is kept as JSON rather than read as more linked data.
 """
 
 from __future__ import annotations
@@ -45,6 +47,12 @@ OUTPUT_MODE = f"{DCP}outputMode"
 MIN_GROUP_SIZE = f"{DCP}minGroupSize"
 #: The k of a k-anonymous extract; ``gteq``.
 K_ANONYMITY = f"{DCP}kAnonymity"
+#: The ε one DP query may spend: ``gteq`` the floor and ``lteq`` the ceiling,
+#: two constraints on the same left operand, ``xsd:decimal``.
+EPSILON_PER_QUERY = f"{DCP}epsilonPerQuery"
+#: What each granted column may flow into (issue 11 §3); ``eq`` a JSON literal
+#: mapping every granted column to its constraint (``plain``, ``join_only``...).
+COLUMN_CONSTRAINT = f"{DCP}columnConstraint"
 
 #: The action of every permission: ODRL 2.2 Vocabulary §3.4.1 ``use``.
 USE = "use"
@@ -58,6 +66,8 @@ SQL_PREDICATE = f"{DCP}SqlPredicate"
 XSD_DATETIME = "xsd:dateTime"
 XSD_INTEGER = "xsd:integer"
 XSD_DECIMAL = "xsd:decimal"
+#: The datatype of a JSON literal (JSON-LD 1.1 §4.2.2).
+JSON = "@json"
 
 
 def kind(value: object) -> str:
@@ -130,6 +140,23 @@ def read_typed(value: object, datatype: str, where: str) -> str:
     if value["@type"] != datatype:
         raise MalformedInput(
             f"协议格式错误 / malformed agreement at {where}: expected @type {datatype}, "
+            "got another datatype",
+            details={"at": where},
+        )
+    return value["@value"]
+
+
+def json_literal(value: Any) -> dict[str, Any]:
+    return {"@value": value, "@type": JSON}
+
+
+def read_json_literal(value: object, where: str) -> Any:
+    """The ``@value`` of a JSON literal ``{"@value": ..., "@type": "@json"}``."""
+    if not isinstance(value, dict) or set(value) != {"@value", "@type"}:
+        raise malformed(where, "a JSON literal {@value, @type: @json}", value)
+    if value["@type"] != JSON:
+        raise MalformedInput(
+            f"协议格式错误 / malformed agreement at {where}: expected @type {JSON}, "
             "got another datatype",
             details={"at": where},
         )

@@ -17,8 +17,19 @@ left operand         operator  right operand
 ``dcp:minGroupSize`` gteq      distinct entities per group (aggregate modes)
 ``dcp:kAnonymity``   gteq      k (``k_anonymous``)
 ``dcp:epsilon``      lteq      the total privacy budget ε, ``xsd:decimal``
+``dcp:epsilonPer…``  gteq      the least ε one DP query may spend (``epsilonPerQuery``)
+``dcp:epsilonPer…``  lteq      the most ε one DP query may spend
 ``dcp:rowFilter``    eq        the rows in scope, a ``dcp:SqlPredicate``
+``dcp:columnCons…``  eq        each granted column's constraint (``columnConstraint``),
+                               a JSON literal ``{"district": "plain", ...}``
 ===================  ========  ====================================================
+
+The per-query ε range is written with the budget (grants without one have no
+DP queries); it defaults to [0.01, 1]. The column constraints (issue 11 §3)
+are derived from the resource's PII types when the grant is issued; the
+sandbox applies, per column, the stricter of them and of the derivation on the
+resource as it is at query time. Agreements issued before either existed
+parse with the default range and no constraints (derived at query time).
 
 ``dcp:`` is :data:`~datacompact.policy.purposes.DCP`, also the ``profile``.
 Prohibitions (§2.4): ``distribute`` always, and ``dcp:reidentify`` for every
@@ -33,16 +44,23 @@ from __future__ import annotations
 
 import math
 import re
+import sys
 import uuid
-from collections.abc import Collection
+from collections.abc import Collection, Mapping
 from dataclasses import dataclass
 from datetime import datetime
+from types import MappingProxyType
 from typing import Any
 
 from datacompact.catalog.grading import Grade
 from datacompact.errors import InvalidInput, MalformedInput, PolicyViolation
 from datacompact.policy import _odrl as o
 from datacompact.policy._agreement_parse import read_agreement
+from datacompact.policy._constraints import (
+    derive_constraints,
+    effective_column_constraints,
+    entity_column,
+)
 from datacompact.policy._spec import parse_mode
 from datacompact.policy.modes import (
     OutputMode,
@@ -51,12 +69,30 @@ from datacompact.policy.modes import (
     mode_at_least_as_strict,
 )
 from datacompact.policy.purposes import DCP, Purpose, parse_purpose
+from datacompact.sandbox.grants import CONSTRAINTS, ColumnConstraint
 
-__all__ = ["DSP_CONTEXT", "GrantTerms", "build_agreement", "check_use", "parse_agreement"]
+__all__ = [
+    "DSP_CONTEXT",
+    "GrantTerms",
+    "build_agreement",
+    "check_epsilon",
+    "check_use",
+    "parse_agreement",
+]
 
 DSP_CONTEXT = o.DSP_CONTEXT
 MAX_QUERIES = 10_000_000
 MAX_ROW_FILTER = 4000
+#: No grant lets one DP query spend more than this.
+EPSILON_CEILING = 1.0
+#: No grant may set its per-query floor below this. Far smaller values only
+#: make noise swamp every answer, and near the float limits the noise scale
+#: (bound / ε) overflows in calibration after the SQL has run: a
+#: data-dependent failure, as ``epsilon: 5e-324`` was.
+EPSILON_FLOOR = 1e-6
+#: The default range of the ε one DP query may spend (issue 11 §2).
+EPSILON_MIN = 0.01
+EPSILON_MAX = EPSILON_CEILING
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+")
 _CONTROL = re.compile(r"[\x00-\x1f\x7f]")
 
@@ -93,12 +129,36 @@ def _columns(columns: Collection[str]) -> tuple[str, ...]:
     return tuple(sorted(names))
 
 
+def _constraint_map(value: object, columns: tuple[str, ...]) -> Mapping[str, ColumnConstraint]:
+    """``value`` as a read-only map of every granted column, in column order, to its constraint."""
+    if not isinstance(value, Mapping):
+        raise MalformedInput(
+            "列约束格式错误 / malformed column constraints: expected a mapping of column to "
+            f"constraint, got {o.kind(value)}"
+        )
+    if set(value) != set(columns):
+        raise InvalidInput(
+            "列约束与授权列不一致 / column constraints: expected one for each granted column "
+            "and no other, got another set",
+            details={"field": "column_constraints"},
+        )
+    if any(value[c] not in CONSTRAINTS for c in columns):
+        raise InvalidInput(
+            f"未知的列约束 / unknown column constraint: expected one of {', '.join(CONSTRAINTS)}",
+            details={"field": "column_constraints"},
+        )
+    return MappingProxyType({c: value[c] for c in columns})
+
+
 @dataclass(frozen=True)
 class GrantTerms:
     """The terms of one grant, checked when built; ``output`` has its parameters filled.
 
     ``max_queries`` is the total number of queries the grant allows and
-    ``epsilon`` its total privacy budget (``None``: no DP queries).
+    ``epsilon`` its total privacy budget (``None``: no DP queries);
+    ``epsilon_min`` and ``epsilon_max`` bound the ε of one DP query.
+    ``column_constraints`` maps every granted column to its constraint, or is
+    ``None`` for an agreement issued before constraints existed.
     """
 
     agreement_id: str
@@ -113,6 +173,9 @@ class GrantTerms:
     output: OutputSpec
     epsilon: float | None = None
     row_filter: str | None = None
+    column_constraints: Mapping[str, ColumnConstraint] | None = None
+    epsilon_min: float = EPSILON_MIN
+    epsilon_max: float = EPSILON_MAX
 
     def __post_init__(self) -> None:
         try:
@@ -146,7 +209,9 @@ class GrantTerms:
                 f"输出方式格式错误 / malformed output: expected an OutputSpec, got {o.kind(self.output)}"
             )
         self._check_budget()
+        self._check_epsilon_range()
         self._check_row_filter()
+        self._check_column_constraints()
 
     def _check_budget(self) -> None:
         eps = self.epsilon
@@ -166,6 +231,41 @@ class GrantTerms:
                 "缺少隐私预算 / dp_aggregates needs a privacy budget: expected epsilon, got none",
                 details={"field": "epsilon"},
             )
+
+    def _check_epsilon_range(self) -> None:
+        for name in ("epsilon_min", "epsilon_max"):
+            value = getattr(self, name)
+            if isinstance(value, bool) or not isinstance(value, int | float):
+                raise MalformedInput(
+                    f"ε 范围格式错误 / malformed {name}: expected a number, got {o.kind(value)}"
+                )
+            # NaN fails every comparison; Python compares a huge int with a float exactly.
+            if not EPSILON_FLOOR <= value <= EPSILON_CEILING:
+                raise InvalidInput(
+                    f"ε 范围无效 / invalid {name}: expected a finite number from "
+                    f"{EPSILON_FLOOR:g} to {EPSILON_CEILING:g}",
+                    details={"field": name},
+                )
+            object.__setattr__(self, name, float(value))
+        if self.epsilon_min > self.epsilon_max:
+            raise InvalidInput(
+                "ε 范围无效 / invalid ε range: expected epsilon_min ≤ epsilon_max",
+                details={"field": "epsilon_min"},
+            )
+        if self.epsilon is None and (self.epsilon_min, self.epsilon_max) != (
+            EPSILON_MIN,
+            EPSILON_MAX,
+        ):
+            raise InvalidInput(
+                "ε 范围需要隐私预算 / an ε range per query needs a privacy budget: expected "
+                "epsilon, got none",
+                details={"field": "epsilon"},
+            )
+
+    def _check_column_constraints(self) -> None:
+        if self.column_constraints is not None:
+            checked = _constraint_map(self.column_constraints, self.columns)
+            object.__setattr__(self, "column_constraints", checked)
 
     def _check_row_filter(self) -> None:
         text = self.row_filter
@@ -208,8 +308,13 @@ class GrantTerms:
             rules.append(c(o.K_ANONYMITY, "gteq", o.format_integer(self.output.k)))
         if self.epsilon is not None:
             rules.append(c(o.EPSILON, "lteq", o.format_decimal(self.epsilon)))
+            rules.append(c(o.EPSILON_PER_QUERY, "gteq", o.format_decimal(self.epsilon_min)))
+            rules.append(c(o.EPSILON_PER_QUERY, "lteq", o.format_decimal(self.epsilon_max)))
         if self.row_filter is not None:
             rules.append(c(o.ROW_FILTER, "eq", o.typed(self.row_filter, o.SQL_PREDICATE)))
+        if self.column_constraints is not None:
+            constraints = o.json_literal(dict(self.column_constraints))
+            rules.append(c(o.COLUMN_CONSTRAINT, "eq", constraints))
         return {
             "@context": [DSP_CONTEXT],
             "@type": "Agreement",
@@ -241,6 +346,11 @@ def build_agreement(
     agreement_id: str | None = None,
     open_data: bool = False,
     regulator_approved: bool = False,
+    pii: Mapping[str, Collection[str]] | None = None,
+    numeric: Collection[str] = (),
+    column_constraints: Mapping[str, ColumnConstraint] | None = None,
+    epsilon_min: float = EPSILON_MIN,
+    epsilon_max: float = EPSILON_MAX,
 ) -> dict[str, Any]:
     """The Agreement for a grant on a resource of ``grade``.
 
@@ -249,13 +359,35 @@ def build_agreement(
     :class:`PolicyViolation` names the rule. Its unset parameters take the
     grade's values, so the agreement states them explicitly. ``timestamp`` is
     the moment of the decision (no clock is read here).
+
+    ``pii`` maps each column of the resource to its detected PII types and
+    ``numeric`` names its numeric columns (:func:`.pii_types` and
+    :func:`.numeric_columns` of the current version); with them the
+    agreement states each granted column's derived constraint, made stricter
+    where ``column_constraints`` asks for it. Without either, the agreement
+    carries no constraints and the sandbox derives them at query time.
     """
+    granted = _columns(columns)
+    types = {c: pii.get(c, ()) for c in granted} if pii is not None else None
     effective = effective_constraints(
         grade=grade,
         requested=output,
+        columns=types,
         open_data=open_data,
         regulator_approved=regulator_approved,
     )
+    constraints = column_constraints
+    if constraints is not None:
+        constraints = _constraint_map(constraints, granted)
+    if pii is not None and types is not None:
+        derived = derive_constraints(
+            mode=effective.mode,
+            pii=types,
+            masks=effective.masks,
+            numeric=numeric,
+            entity=entity_column(pii)[0],
+        )
+        constraints = effective_column_constraints(constraints, derived)
     terms = GrantTerms(
         agreement_id=agreement_id or f"urn:uuid:{uuid.uuid4()}",
         target=target,
@@ -265,10 +397,13 @@ def build_agreement(
         purpose=parse_purpose(purpose),
         expires=expires,
         max_queries=max_queries,
-        columns=_columns(columns),
+        columns=granted,
         output=effective.spec(),
         epsilon=epsilon,
         row_filter=row_filter,
+        column_constraints=constraints,
+        epsilon_min=epsilon_min,
+        epsilon_max=epsilon_max,
     )
     return terms.to_jsonld()
 
@@ -293,6 +428,56 @@ def parse_agreement(document: object) -> GrantTerms:
 
 def _refuse(rule: str, message: str, **details: Any) -> PolicyViolation:
     return PolicyViolation(message, details={"rule": rule, **details})
+
+
+def check_epsilon(terms: GrantTerms, epsilon: float | None) -> float:
+    """The ε one DP query under ``terms`` spends: ``epsilon`` if in range, else a refusal.
+
+    Without ``epsilon``, the grant's share per query: its budget over its
+    queries, capped at ``epsilon_max`` and raised to ``epsilon_min``. A value
+    that is not a positive, finite, normal number of at most 1 (no grant allows
+    more) raises :class:`InvalidInput` (a subnormal ε such as ``5e-324`` would
+    overflow the noise calibration after the SQL ran); one outside the grant's
+    range raises
+    :class:`PolicyViolation` with rule ``epsilon.range``. Both happen before
+    any data is read. A grant without a budget has no DP queries.
+
+    >>> from datetime import UTC
+    >>> terms = parse_agreement(build_agreement(
+    ...     target="urn:x:t", assigner="urn:x:a", assignee="urn:x:b", purpose="research",
+    ...     expires=datetime(2030, 1, 1, tzinfo=UTC), timestamp=datetime(2025, 1, 1, tzinfo=UTC),
+    ...     max_queries=100, columns=["age"], output=OutputSpec("dp_aggregates"), grade="important",
+    ...     epsilon=2.0))
+    >>> check_epsilon(terms, None), check_epsilon(terms, 0.5)
+    (0.02, 0.5)
+    """
+    if terms.epsilon is None:
+        raise _refuse("grant.budget", "授权无隐私预算 / the grant has no privacy budget")
+    if epsilon is None:
+        share = terms.epsilon / terms.max_queries
+        return max(terms.epsilon_min, min(terms.epsilon_max, share))
+    if isinstance(epsilon, bool) or not isinstance(epsilon, int | float):
+        raise InvalidInput(
+            f"ε 格式错误 / invalid epsilon: expected a number, got {o.kind(epsilon)}",
+            details={"field": "epsilon", "rule": "epsilon.invalid"},
+        )
+    # Python compares a huge int with a float exactly; float() is safe once in range.
+    normal = isinstance(epsilon, int) or epsilon >= sys.float_info.min
+    if not (0 < epsilon <= EPSILON_CEILING and normal):
+        raise InvalidInput(
+            "ε 无效 / invalid epsilon: expected a positive, finite, normal number of at most "
+            f"{EPSILON_CEILING:g}",
+            details={"field": "epsilon", "rule": "epsilon.invalid"},
+        )
+    if not terms.epsilon_min <= epsilon <= terms.epsilon_max:
+        raise _refuse(
+            "epsilon.range",
+            f"ε 超出授权范围 / epsilon out of range: this grant allows {terms.epsilon_min:g} to "
+            f"{terms.epsilon_max:g} per query",
+            min=terms.epsilon_min,
+            max=terms.epsilon_max,
+        )
+    return float(epsilon)
 
 
 def check_use(

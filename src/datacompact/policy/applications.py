@@ -20,9 +20,11 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datacompact.catalog.resources import latest_version
 from datacompact.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
+from datacompact.policy._constraints import numeric_columns, pii_types
 from datacompact.policy.agreement import build_agreement
 from datacompact.policy.modes import OutputSpec, effective_constraints
 from datacompact.policy.purposes import parse_purpose
@@ -262,6 +264,9 @@ def _issue_grants(session: Session, application: Application) -> list[Grant]:
     for request in application.requests:
         resource = session.get(Resource, request["resource_id"])
         assert resource is not None
+        # The agreement states each column's constraint as derived from the
+        # data as it is at issuance; a later grade or version can only tighten it.
+        version = latest_version(session, resource.id)
         agreement = build_agreement(
             target=f"urn:datacompact:resource:{resource.code}",
             assigner=f"urn:uscc:{resource.holder.uscc}",
@@ -276,6 +281,8 @@ def _issue_grants(session: Session, application: Application) -> list[Grant]:
             epsilon=float(application.epsilon) if application.epsilon else None,
             open_data=counts_as_open_data(resource),
             regulator_approved=regulator_approved,
+            pii=pii_types(version) if version is not None else None,
+            numeric=numeric_columns(version) if version is not None else (),
         )
         grant = Grant(
             application_id=application.id,

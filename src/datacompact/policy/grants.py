@@ -13,7 +13,8 @@ from sqlalchemy.orm import Session
 from datacompact.errors import InvalidTransition, NotFound
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
-from datacompact.policy._grant_view import table_name
+from datacompact.policy._grant_view import column_constraints, table_name
+from datacompact.policy.agreement import parse_agreement
 from datacompact.policy.schemas import GrantPublic
 from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import Grant
@@ -98,6 +99,17 @@ def set_grant_status(
 
 
 def view(grant: Grant) -> GrantPublic:
+    """The grant as its parties see it, with the column constraints its queries meet today."""
+    terms = parse_agreement(grant.agreement)
+    versions = grant.resource.versions
+    constraints = (
+        column_constraints(terms=terms, resource=grant.resource, version=versions[-1])
+        if versions
+        else dict(terms.column_constraints or {})
+    )
+    epsilon = (
+        {"min": terms.epsilon_min, "max": terms.epsilon_max} if terms.epsilon is not None else None
+    )
     return GrantPublic(
         id=grant.id,
         application_id=grant.application_id,
@@ -111,6 +123,8 @@ def view(grant: Grant) -> GrantPublic:
         queries_used=grant.queries_used,
         epsilon_spent=float(grant.epsilon_spent),
         table=table_name(grant.resource),
+        column_constraints=dict(constraints),
+        epsilon_per_query=epsilon,
         agreement=grant.agreement,
         created_at=grant.created_at,
     )

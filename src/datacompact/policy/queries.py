@@ -1,28 +1,38 @@
-"""Governed queries under a grant: check, run in the sandbox, count, log, answer with a receipt.
+"""Governed queries under grants: analyze, charge, run in the sandbox, log, answer with a receipt.
 
 :func:`run_query` is the only way data leaves a resource row by row or in
-aggregate. It works in three steps so that a long query holds no lock:
+aggregate. Differential-privacy systems charge before they look, and so does
+this one: what a query costs must not depend on what the data make it do.
 
-1. a read transaction loads the grant, authorizes the grantee and builds the
-   sandbox's view of it (``_grant_view``);
-2. outside any transaction, the sandbox analyzes, rewrites and executes the
-   SQL (:func:`datacompact.sandbox.run_query`), and ε for a DP release is
-   reserved against the budget read in step 1;
-3. a write transaction locks the grant and checks it again (status, expiry,
-   query count, budget), so a suspension, a revocation or another query that
-   committed meanwhile wins: the result is dropped and the query refused
-   ("for queries in flight too", issue 6 §2). Only then is the query counted,
-   its ε charged and its ``query.executed`` event logged.
-
-A query refused by a rule is logged too (``query.refused``, with the rule and
-the hash of the SQL, never a data value), so the regulator sees attempts.
+1. **Analysis** (a read transaction, then no transaction): the grant is
+   loaded and authorized, the sandbox's view of it is built
+   (``_grant_view``), ε is checked against the grant's per-query range, and
+   the SQL is analyzed and rewritten (:func:`datacompact.sandbox.govern`).
+   A refusal here reads no data; it is free, logged as ``query.refused``
+   with the rule it broke, and rate-limited per grant (:class:`QueryPolicy`).
+2. **Charge** (a write transaction holding the grant's row lock): status,
+   expiry, the query count and the ε budget are checked against the grant as
+   it is now, then the query is counted, its ε taken, and a ``running`` row
+   written. From here on, nothing gives the charge back.
+3. **Execution** (no transaction, no lock): the engine runs the plan.
+4. **Outcome** (a write transaction): the grant, the member and the
+   resource are checked again; a suspension, a revocation or a change of the
+   resource while the query ran drops the result. The row becomes
+   ``executed`` (``query.executed``: the hashes of SQL and result, and what
+   was charged) or ``failed`` (``query.failed``: what was charged, never
+   why). Every failure answers :class:`~datacompact.errors.QueryFailed`, the
+   same message and status whatever happened; under every mode stricter
+   than plain records the time from the charge to the answer is padded to a
+   multiple of :attr:`QueryPolicy.time_quantum` (``docs/sandbox.md``).
 """
 
 from __future__ import annotations
 
 import logging
+import math
+import time
 from collections.abc import Callable
-from dataclasses import dataclass
+from dataclasses import dataclass, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -30,6 +40,8 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from datacompact.catalog.resources import latest_version
+from datacompact.config import GovernanceMode, Settings
 from datacompact.errors import (
     DataCompactError,
     InvalidInput,
@@ -37,16 +49,28 @@ from datacompact.errors import (
     NotFound,
     PayloadTooLarge,
     PolicyViolation,
+    QueryFailed,
+    RateLimited,
 )
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy import _extracts
 from datacompact.policy._grant_view import grant_view
-from datacompact.policy.agreement import GrantTerms, check_use, parse_agreement
+from datacompact.policy.agreement import GrantTerms, check_epsilon, check_use, parse_agreement
 from datacompact.policy.schemas import OverlapPublic, QueryPublic, QueryResult
 from datacompact.privacy.masking import derive_key
 from datacompact.registry.participants import approved_of_kind
-from datacompact.sandbox import DuckDBEngine, Engine, GrantView, Result, govern, overlap
+from datacompact.sandbox import (
+    DuckDBEngine,
+    Engine,
+    EpsilonAccount,
+    GrantView,
+    Result,
+    check_capabilities,
+    govern,
+    overlap,
+)
+from datacompact.sandbox.engine import python_rows
 from datacompact.sandbox.plan import Plan, sha256_text
 from datacompact.store._base import utcnow
 from datacompact.store.models import (
@@ -61,35 +85,40 @@ from datacompact.store.session import Database
 log = logging.getLogger("datacompact.queries")
 
 Recheck = Callable[[Session], Principal]
-#: Errors that refuse a query and are logged as such; others (not found,
-#: forbidden) say nothing about the grant's use and are not.
+#: Errors that refuse a query at analysis and are logged as such; others (not
+#: found, forbidden) say nothing about the grant's use and are not.
 _REFUSALS = (PolicyViolation, InvalidInput, MalformedInput, PayloadTooLarge)
+#: The one answer of a query that failed after it was charged.
+FAILED_MESSAGE = "查询失败 / the query failed"
+
+
+@dataclass(frozen=True)
+class QueryPolicy:
+    """Operator settings of governed queries (``DATACOMPACT_SANDBOX_*``).
+
+    ``refusals_per_minute`` bounds the free analysis-time refusals per grant:
+    a refusal reads no data, but each one lands on the log, and an unlimited
+    free probe of the analyzer is still a probe. ``time_quantum`` (seconds)
+    pads the time from a query's charge to its answer to a multiple of it
+    under every mode stricter than plain records, so that small differences
+    in execution time (one record more or less behind a predicate) do not
+    show; 0 turns padding off.
+    """
+
+    refusals_per_minute: int = 30
+    time_quantum: float = 0.05
+
+    @classmethod
+    def from_settings(cls, settings: Settings) -> QueryPolicy:
+        return cls(
+            refusals_per_minute=settings.sandbox_refusals_per_minute,
+            time_quantum=settings.sandbox_time_quantum_ms / 1000,
+        )
 
 
 def pseudonym_key(secret: bytes) -> bytes:
     """The sandbox's pseudonym key; each grant derives its own from it (HKDF, ``grant:<id>``)."""
     return derive_key(secret, "datacompact/sandbox-pseudonyms")
-
-
-@dataclass
-class _Reservation:
-    """The grant's ε account for one query: what was left at step 1, and what the query took."""
-
-    left: float
-    taken: float = 0.0
-
-    @property
-    def remaining(self) -> float:
-        return max(self.left - self.taken, 0.0)
-
-    def charge(self, epsilon: float) -> None:
-        if epsilon > self.remaining + 1e-12:
-            raise PolicyViolation(
-                f"隐私预算不足 / the query needs ε={epsilon:g} but only "
-                f"ε={self.remaining:g} of the grant's budget is left",
-                details={"rule": "grant.budget", "remaining": self.remaining},
-            )
-        self.taken += epsilon
 
 
 @dataclass(frozen=True)
@@ -98,10 +127,24 @@ class _Snapshot:
     grantee_id: int
     terms: GrantTerms
     view: GrantView
+    version_id: int
     queries_used: int
     epsilon_spent: float
     #: What the view was built from (see :func:`_resource_stamp`).
     stamp: tuple[object, ...]
+
+
+@dataclass(frozen=True)
+class _Prepared:
+    """An analyzed query, ready to be charged and run."""
+
+    plan: Plan
+    #: The grant's output mode (a k-anonymous grant's SQL runs as records on its release).
+    mode: str
+    #: The ε this query is charged (0 unless it is a DP release).
+    epsilon: float
+    #: The δ of a DP release's noisy choice of groups (0 unless it has groups).
+    delta: float = 0.0
 
 
 def _resource_stamp(session: Session, resource_id: int) -> tuple[object, ...]:
@@ -109,7 +152,7 @@ def _resource_stamp(session: Session, resource_id: int) -> tuple[object, ...]:
 
     Grades, grade decisions, sharing and open-data flags all update the row's
     ``updated_at``; a new version is a new id. One small query, so that the
-    locked commit of every query stays short.
+    locked transactions of every query stay short.
     """
     row = session.execute(
         select(
@@ -152,19 +195,16 @@ def _regulator_approved(session: Session, grant: Grant) -> bool:
     return any(s["party"] == "regulator" and s["decision"] == "approve" for s in reviewers)
 
 
-def _view_of(session: Session, grant: Grant, terms: GrantTerms, home: Path) -> GrantView:
-    """The sandbox view of ``grant`` on its resource as the store holds it now."""
+def _snapshot(session: Session, grant: Grant, home: Path) -> _Snapshot:
+    """The grant, its terms and its sandbox view on the resource as the store holds it now."""
+    _check_status(grant)
+    terms = parse_agreement(grant.agreement)
     resource = session.get(Resource, grant.resource_id)
     # Only the latest version: a resource may have many, each with its profile.
-    version = session.scalar(
-        select(ResourceVersion)
-        .where(ResourceVersion.resource_id == grant.resource_id)
-        .order_by(ResourceVersion.number.desc())
-        .limit(1)
-    )
+    version = latest_version(session, grant.resource_id)
     if resource is None or version is None:
         raise NotFound("数据资源不存在 / resource not found", details={"grant_id": grant.id})
-    return grant_view(
+    view = grant_view(
         grant=grant,
         terms=terms,
         resource=resource,
@@ -172,34 +212,48 @@ def _view_of(session: Session, grant: Grant, terms: GrantTerms, home: Path) -> G
         home=home,
         regulator_approved=_regulator_approved(session, grant),
     )
-
-
-def _snapshot(session: Session, grant: Grant, home: Path) -> _Snapshot:
-    _check_status(grant)
-    terms = parse_agreement(grant.agreement)
-    view = _view_of(session, grant, terms, home)
     return _Snapshot(
         grant.id,
         grant.grantee_id,
         terms,
         view,
+        version.id,
         grant.queries_used,
         float(grant.epsilon_spent),
         _resource_stamp(session, grant.resource_id),
     )
 
 
-def _check(snapshot: _Snapshot, plan: Plan, *, used: int, spent: float, epsilon: float) -> None:
+def _check(snapshot: _Snapshot, query: _Prepared, *, used: int, spent: float) -> None:
     check_use(
         snapshot.terms,
         now=utcnow(),
         queries_so_far=used,
         epsilon_spent=spent,
-        columns=sorted({c for cols in plan.touched.values() for c in cols}),
-        # A k-anonymous grant's SQL runs on masked records; what leaves is the extract.
-        mode="k_anonymous" if snapshot.view.mode == "k_anonymous" else plan.mode,
-        epsilon=epsilon,
+        columns=sorted({c for cols in query.plan.touched.values() for c in cols}),
+        mode=query.mode,
+        epsilon=query.epsilon,
     )
+
+
+def _check_refusal_rate(session: Session, grant_id: int, limit: int) -> None:
+    """Refuse to analyze once a grant's refusals of the last minute reach ``limit``."""
+    since = utcnow() - timedelta(minutes=1)
+    recent = session.scalar(
+        select(func.count())
+        .select_from(GrantQuery)
+        .where(
+            GrantQuery.grant_id == grant_id,
+            GrantQuery.status == "refused",
+            GrantQuery.created_at >= since,
+        )
+    )
+    if (recent or 0) >= limit:
+        raise RateLimited(
+            f"该授权一分钟内已有 {limit} 次查询被拒绝，请稍后再试 / {limit} queries under this "
+            "grant were refused in the last minute; try again later",
+            details={"rule": "grant.refusal_rate", "limit": limit, "retry_after": 60},
+        )
 
 
 def run_query(
@@ -213,139 +267,241 @@ def run_query(
     epsilon: float | None = None,
     engine: Engine | None = None,
     recheck: Recheck | None = None,
+    policy: QueryPolicy | None = None,
 ) -> Recorded[QueryResult]:
     """Run ``sql`` under grant ``grant_id`` for ``actor``; see the module docstring."""
-    engine_name = engine.name if engine else DuckDBEngine.name
+    policy = policy or QueryPolicy()
+    runner = engine or DuckDBEngine(pseudonym_key=pseudonym_key(secret))
     with db.read() as session:
         grant = _load(session, grant_id)
         authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
+        _check_refusal_rate(session, grant.id, policy.refusals_per_minute)
         parties = (grant.id, grant.grantee_id)
+        refused: DataCompactError | None = None
         try:
             snapshot = _snapshot(session, grant, home)
         except _REFUSALS as exc:
-            refused: DataCompactError | None = exc
-        else:
-            refused = None
+            refused = exc
     if refused is not None:
-        _record_refusal(db, actor, parties, sql, refused, engine_name)
+        _record_refusal(db, actor, parties, sql, refused, runner.name)
         raise refused
     try:
-        result, plan, runner = _execute(snapshot, sql, epsilon, engine, secret)
+        query = _prepare(db, home, actor, snapshot, sql, epsilon, runner)
         with db.write() as session:
             actor = recheck(session) if recheck else actor
-            return _commit(session, actor, snapshot, plan, result, runner, sql)
+            query_id = _charge(session, actor, snapshot, query, sql, runner.name)
     except _REFUSALS as exc:
-        _record_refusal(db, actor, parties, sql, exc, engine_name)
+        _record_refusal(db, actor, parties, sql, exc, runner.name)
         raise
+    # Charged: from here on every outcome is logged and nothing is given back.
+    started = time.monotonic()
+    result: Result | None = None
+    failure: Exception | None = None
+    try:
+        plan = query.plan
+        if query.mode == "k_anonymous":
+            # Reads data (the first query on a version computes the release):
+            # only after the charge, so every outcome of it is this query's.
+            plan = replace(
+                plan,
+                grant=_extracts.release_view(
+                    db=db,
+                    home=home,
+                    grant_id=snapshot.grant_id,
+                    version_id=snapshot.version_id,
+                    view=snapshot.view,
+                    engine=runner,
+                    k=snapshot.terms.output.k or 10,
+                    actor=actor,
+                ),
+            )
+        budget = EpsilonAccount(total=query.epsilon) if query.epsilon > 0 else None
+        result = runner.execute(plan, budget=budget)
+    except Exception as exc:  # every failure after the charge is one outcome
+        log.warning("query %s failed: %s", query_id, _brief(exc))
+        failure = exc
+    try:
+        recorded = _finish(db, actor, snapshot, query, query_id, result, recheck)
+    finally:
+        if query.mode != "records":
+            _pad(started, policy.time_quantum)
+    if recorded is None:
+        if isinstance(failure, QueryFailed) and query.mode == "records":
+            raise failure  # plain records may say which engine error it was
+        raise QueryFailed(FAILED_MESSAGE) from None
+    return recorded
 
 
-def _execute(
-    snapshot: _Snapshot, sql: str, epsilon: float | None, engine: Engine | None, secret: bytes
-) -> tuple[Result, Plan, str]:
-    """Analyze, rewrite and run ``sql`` under the snapshot's view, outside any transaction."""
+def _brief(exc: BaseException) -> str:
+    """One bounded line for the server log (a RecursionError's text alone ran to 400 KB)."""
+    return f"{type(exc).__name__}: {str(exc)[:300]}"
+
+
+def _pad(started: float, quantum: float) -> None:
+    """Sleep until the time since ``started`` is a whole number of quanta (at least one)."""
+    if quantum <= 0:
+        return
+    elapsed = time.monotonic() - started
+    time.sleep(max(math.ceil(elapsed / quantum), 1) * quantum - elapsed)
+
+
+def _prepare(
+    db: Database,
+    home: Path,
+    actor: Principal,
+    snapshot: _Snapshot,
+    sql: str,
+    epsilon: float | None,
+    engine: Engine,
+) -> _Prepared:
+    """Analyze and rewrite ``sql`` under the snapshot's view, outside any transaction.
+
+    Everything here is a function of the SQL, the grant and the resource's
+    metadata, never of the rows the query would read (a k-anonymous grant's
+    query is analyzed on the shape of its release): a refusal here may name
+    its rule.
+    """
     view = snapshot.view
-    if epsilon is not None:
-        view = GrantView(
-            grant_id=view.grant_id,
-            tables=view.tables,
-            epsilon_per_query=epsilon,
-            max_contributions=view.max_contributions,
+    mode = view.mode
+    dp = mode == "dp_aggregates"
+    if epsilon is not None and not dp:
+        raise InvalidInput(
+            "只有差分隐私授权的查询才能指定 ε / epsilon applies only to queries under a "
+            "dp_aggregates grant; this grant releases another output mode",
+            details={"rule": "epsilon.not_dp", "field": "epsilon"},
         )
-    extract = view.mode == "k_anonymous"
-    if extract:
-        _extracts.check_row_level(sql)
-    plan = govern(sql, _extracts.sql_view(view) if extract else view)
-    if extract:
-        _extracts.check_no_identifiers(plan)
-    planned = view.epsilon_per_query if plan.dp_aggregates else 0.0
-    _check(
-        snapshot, plan, used=snapshot.queries_used, spent=snapshot.epsilon_spent, epsilon=planned
+    if dp:
+        view = replace(view, epsilon_per_query=check_epsilon(snapshot.terms, epsilon))
+    if mode == "k_anonymous":
+        # Analyzed on the release's shape; the release itself is read after the charge.
+        view = _extracts.analysis_view(sql, view)
+    plan = govern(sql, view)
+    check_capabilities(engine, plan)
+    dp_release = bool(plan.dp_aggregates)
+    query = _Prepared(
+        plan=plan,
+        mode=mode,
+        epsilon=view.epsilon_per_query if dp_release else 0.0,
+        delta=plan.dp_delta if dp_release else 0.0,
     )
-    budget = _Reservation(left=(snapshot.terms.epsilon or 0.0) - snapshot.epsilon_spent)
-    runner = engine or DuckDBEngine(pseudonym_key=pseudonym_key(secret))
-    result = runner.execute(plan, budget=budget)
-    if extract:
-        result = _extracts.k_anonymous(result, k=snapshot.terms.output.k or 10)
-    return result, plan, runner.name
+    _check(snapshot, query, used=snapshot.queries_used, spent=snapshot.epsilon_spent)
+    return query
 
 
-def _commit(
+def _charge(
     session: Session,
     actor: Principal,
     snapshot: _Snapshot,
-    plan: Plan,
-    result: Result,
-    engine: str,
+    query: _Prepared,
     sql: str,
-) -> Recorded[QueryResult]:
+    engine: str,
+) -> int:
+    """Count the query and take its ε from the grant as it is now; the ``running`` row's id."""
     grant = _load(session, snapshot.grant_id, lock=True)
     authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
     _check_status(grant)
-    # The resource as it is now: a grade raised or put under review, or a new
-    # version while the query ran mean other masks or thresholds, so this
-    # result must not leave.
-    if _resource_stamp(session, grant.resource_id) != snapshot.stamp:
-        raise PolicyViolation(
-            "查询期间资源已变更，请重新查询 / the resource changed while the query ran; "
-            "run it again",
-            details={"rule": "resource.changed", "grant_id": grant.id},
-        )
-    spent = float(grant.epsilon_spent)
-    # The grant as it is now, not as step 1 saw it: other queries may have
-    # used the last count or the last ε meanwhile.
-    _check(snapshot, plan, used=grant.queries_used, spent=spent, epsilon=result.epsilon_spent)
+    _check_resource(session, grant, snapshot)
+    # The grant as it is now, not as the analysis saw it: other queries may
+    # have used the last count or the last ε meanwhile.
+    _check(snapshot, query, used=grant.queries_used, spent=float(grant.epsilon_spent))
     grant.queries_used += 1
-    grant.epsilon_spent = str(Decimal(grant.epsilon_spent) + Decimal(repr(result.epsilon_spent)))
-    columns = {t: sorted(c) for t, c in sorted(result.columns_touched.items())}
+    grant.epsilon_spent = str(Decimal(grant.epsilon_spent) + Decimal(repr(query.epsilon)))
     row = GrantQuery(
         grant_id=grant.id,
         grantee_id=grant.grantee_id,
         member_id=actor.member_id,
         sql=sql,
-        sql_sha256=result.sql_sha256,
-        status="executed",
+        sql_sha256=query.plan.sql_hash,
+        status="running",
         engine=engine,
-        columns=columns,
-        rows_scanned=result.rows_scanned,
-        result_rows=result.rows.num_rows,
-        result_sha256=result.result_sha256,
-        epsilon=repr(result.epsilon_spent),
+        columns={t: sorted(c) for t, c in sorted(query.plan.touched.items())},
+        epsilon=repr(query.epsilon),
+        delta=repr(query.delta),
     )
     session.add(row)
     session.flush()
-    (event,) = record_events(
-        session,
-        actor=actor,
-        events=[
-            NewEvent(
-                EventType.QUERY_EXECUTED,
-                "query",
-                row.id,
-                {
-                    "grant_id": grant.id,
-                    "sql_sha256": result.sql_sha256,
-                    "columns": columns,
-                    "rows_scanned": result.rows_scanned,
-                    "result_sha256": result.result_sha256,
-                    "epsilon": repr(result.epsilon_spent),
-                    "engine": engine,
-                },
-            )
-        ],
-    )
-    row.log_index = event.seq
-    terms = snapshot.terms
-    answer = QueryResult(
-        query=view(row),
-        columns=[{"name": f.name, "type": str(f.type)} for f in result.rows.schema],
-        rows=[list(r.values()) for r in result.rows.to_pylist()],
-        truncated=result.truncated,
-        queries_left=terms.max_queries - grant.queries_used,
-        epsilon_left=None
-        if terms.epsilon is None
-        else max(terms.epsilon - float(grant.epsilon_spent), 0.0),
-    )
-    return Recorded(answer, event.seq)
+    return row.id
+
+
+def _check_resource(session: Session, grant: Grant, snapshot: _Snapshot) -> None:
+    # A grade raised or put under review, or a new version, mean other masks
+    # or thresholds than the plan was built with.
+    if _resource_stamp(session, grant.resource_id) != snapshot.stamp:
+        raise PolicyViolation(
+            "资源已变更，请重新查询 / the resource changed since the query was analyzed; "
+            "run it again",
+            details={"rule": "resource.changed", "grant_id": grant.id},
+        )
+
+
+def _outcome(row: GrantQuery) -> dict[str, object]:
+    """What every outcome event of a charged query says: what it was and what it cost."""
+    return {
+        "grant_id": row.grant_id,
+        "sql_sha256": row.sql_sha256,
+        "columns": row.columns,
+        "epsilon": row.epsilon,
+        "delta": row.delta,
+        "engine": row.engine,
+    }
+
+
+def _finish(
+    db: Database,
+    actor: Principal,
+    snapshot: _Snapshot,
+    query: _Prepared,
+    query_id: int,
+    result: Result | None,
+    recheck: Recheck | None,
+) -> Recorded[QueryResult] | None:
+    """Log the outcome of a charged query: the answer, or None when it failed."""
+    with db.write() as session:
+        grant = _load(session, snapshot.grant_id, lock=True)
+        row = session.get(GrantQuery, query_id, with_for_update=True)
+        if row is None or row.status != "running":
+            # Closed as interrupted meanwhile (a query held for minutes): that outcome stands.
+            return None
+        if result is not None:
+            try:
+                # The grant, the member and the resource as they are now: the
+                # result of a query whose grant was revoked in flight must not leave.
+                actor = recheck(session) if recheck else actor
+                authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
+                _check_status(grant)
+                _check_resource(session, grant, snapshot)
+            except DataCompactError as exc:
+                log.warning("query %s dropped after it ran: %s", query_id, _brief(exc))
+                result = None
+        payload = _outcome(row)
+        if result is None:
+            row.status = "failed"
+            event_type = EventType.QUERY_FAILED
+        else:
+            row.status = "executed"
+            row.rows_scanned = result.rows_scanned
+            row.result_rows = result.rows.num_rows
+            row.result_sha256 = result.result_sha256
+            payload |= {"rows_scanned": result.rows_scanned, "result_sha256": result.result_sha256}
+            event_type = EventType.QUERY_EXECUTED
+        (event,) = record_events(
+            session, actor=actor, events=[NewEvent(event_type, "query", row.id, payload)]
+        )
+        row.log_index = event.seq
+        if result is None:
+            return None
+        terms = snapshot.terms
+        answer = QueryResult(
+            query=view(row),
+            columns=[{"name": f.name, "type": str(f.type)} for f in result.rows.schema],
+            rows=python_rows(result.rows),
+            truncated=result.truncated,
+            queries_left=terms.max_queries - grant.queries_used,
+            epsilon_left=None
+            if terms.epsilon is None
+            else max(terms.epsilon - float(grant.epsilon_spent), 0.0),
+        )
+        return Recorded(answer, event.seq)
 
 
 def _record_refusal(
@@ -389,6 +545,35 @@ def _record_refusal(
     except DataCompactError:
         # The refusal stands whether or not it could be logged.
         log.exception("could not log a refused query on grant %s", grant_id)
+
+
+#: A query still ``running`` after this long belongs to a process that died:
+#: far beyond the sandbox's time limit, so a live worker's query is never taken.
+STALE_AFTER = timedelta(minutes=10)
+
+
+def close_interrupted(*, db: Database, governance: GovernanceMode) -> int:
+    """Mark queries a dead process left ``running`` as ``failed``, each with its event.
+
+    Each served process calls it when it starts. Such a query was charged and
+    may have read data, so it stays charged, and its outcome must reach the log.
+    """
+    actor = Principal(label="sandbox", governance=governance)
+    with db.write() as session:
+        rows = session.scalars(
+            select(GrantQuery)
+            .where(GrantQuery.status == "running", GrantQuery.created_at < utcnow() - STALE_AFTER)
+            .with_for_update()
+        ).all()
+        for row in rows:
+            row.status = "failed"
+            (event,) = record_events(
+                session,
+                actor=actor,
+                events=[NewEvent(EventType.QUERY_FAILED, "query", row.id, _outcome(row))],
+            )
+            row.log_index = event.seq
+    return len(rows)
 
 
 def list_queries(
@@ -484,6 +669,7 @@ def view(row: GrantQuery) -> QueryPublic:
         result_rows=row.result_rows,
         result_sha256=row.result_sha256,
         epsilon=float(row.epsilon),
+        delta=float(row.delta),
         log_index=row.log_index,
         created_at=row.created_at,
     )

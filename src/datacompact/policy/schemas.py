@@ -77,6 +77,12 @@ class GrantPublic(BaseModel):
     epsilon_spent: float
     #: The name of the granted resource in governed SQL (``SELECT ... FROM <table>``).
     table: str
+    #: What each granted column may flow into in a query (issue 11 §3): the
+    #: stricter of the agreement's constraint and the derivation on the
+    #: resource as it is now (``plain``, ``group_by_only``, ``join_only``...).
+    column_constraints: dict[str, str]
+    #: The ε one DP query may spend, ``{"min": ..., "max": ...}``; None without a budget.
+    epsilon_per_query: dict[str, float] | None
     agreement: dict[str, Any]
     created_at: datetime
 
@@ -84,10 +90,12 @@ class GrantPublic(BaseModel):
 class QueryIn(Strict):
     """A governed query under one grant (DuckDB SQL, one SELECT)."""
 
-    grant_id: int = Field(ge=1, le=2**63 - 1)
+    # Strict: "1" is not a grant id and "0.5" is not an ε (JSON numbers only).
+    grant_id: int = Field(ge=1, le=2**63 - 1, strict=True)
     sql: str = Field(min_length=1, max_length=20_000)
-    #: ε to spend on a DP query; by default the grant's share per query.
-    epsilon: float | None = Field(default=None, gt=0, le=10)
+    #: ε to spend on a DP query, within the grant's per-query range; by
+    #: default the grant's share per query. Refused on other grants.
+    epsilon: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False, strict=True)
 
 
 class QueryPublic(BaseModel):
@@ -104,6 +112,8 @@ class QueryPublic(BaseModel):
     result_rows: int
     result_sha256: str | None
     epsilon: float
+    #: The δ of a DP release (its noisy choice of groups); 0 otherwise.
+    delta: float = 0.0
     log_index: int | None
     created_at: datetime
 

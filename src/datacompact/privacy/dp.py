@@ -30,6 +30,13 @@ records under the symmetric distance, which is the filter's ``d_in``.
 Each :class:`Release` carries its noise scale and a (1 - α) confidence
 interval from OpenDP's accuracy functions.
 
+The sandbox's grouped releases (``dp_aggregates`` mode) use
+:func:`calibrate_release` instead: every measurement of one query, including
+the noisy threshold that decides which groups appear
+(:class:`GroupSelection`), is calibrated from ε, the bounds and the
+contribution bound alone, at analysis. So a value the data holds can no
+longer make a release fail after its SQL ran.
+
 >>> import numpy as np
 >>> budget = PrivacyBudget({"age": np.array([30.0, 40.0, 50.0])}, epsilon=1.0)
 >>> r = budget.count(epsilon=0.5)
@@ -208,19 +215,7 @@ class PrivacyBudget:
         return found
 
     def _calibrate(self, build: Callable[[], Any], epsilon: float) -> _Calibrated:
-        try:
-            pre = build()
-            sensitivity = float(pre.map(self.d_in))
-            scale = sensitivity / epsilon
-            for _ in range(16):
-                measurement = pre >> dp.m.then_laplace(scale=scale)
-                loss = float(measurement.map(self.d_in))
-                if loss <= epsilon:
-                    return _Calibrated(measurement, scale, loss)
-                scale = math.nextafter(scale, math.inf) * (1 + 1e-12)
-        except dp.OpenDPException as exc:
-            raise InvalidInput("the query parameters are not valid for OpenDP") from exc
-        raise InvalidInput("cannot calibrate the noise to the requested ε")
+        return _laplace_after(build, epsilon, self.d_in)
 
     def _check_epsilon(self, epsilon: float) -> None:
         if not (epsilon > 0 and math.isfinite(epsilon)):
@@ -365,3 +360,361 @@ def _bounds(bounds: tuple[float, float]) -> tuple[float, float]:
     if not (math.isfinite(lo) and math.isfinite(hi) and lo < hi):
         raise InvalidInput("expected finite clamping bounds with lower < upper")
     return lo, hi
+
+
+#: The smallest ε of one noisy value. Below it the noise is more than 2**52
+#: times the sensitivity: one person's whole contribution is smaller than the
+#: rounding step of the noisy value, which then tells nothing, yet ε = 1e-300
+#: would still "calibrate" (OpenDP accepts a scale of 1e300).
+MIN_EPSILON = 2.0**-52
+
+
+def _fit(
+    make: Callable[[float], Any], loss: Callable[[Any], float], sensitivity: float, epsilon: float
+) -> _Calibrated:
+    """``make(scale)`` at the smallest scale from sensitivity / ε whose ``loss`` fits ``epsilon``.
+
+    OpenDP rounds privacy maps up, so the scale is widened by a hair until the
+    map fits. A scale that is not a positive finite float (ε so small that
+    sensitivity / ε overflows) cannot be calibrated, and neither can an ε
+    below :data:`MIN_EPSILON`.
+    """
+    if not epsilon >= MIN_EPSILON:
+        raise InvalidInput("ε is below the numerical floor of a noisy release")
+    scale = sensitivity / epsilon
+    try:
+        for _ in range(16):
+            if not (scale > 0 and math.isfinite(scale)):
+                break
+            measurement = make(scale)
+            spent = loss(measurement)
+            if spent <= epsilon:
+                return _Calibrated(measurement, scale, spent)
+            scale = math.nextafter(scale, math.inf) * (1 + 1e-12)
+    except dp.OpenDPException as exc:
+        raise InvalidInput("the query parameters are not valid for OpenDP") from exc
+    raise InvalidInput("cannot calibrate the noise to the requested ε")
+
+
+def _laplace_after(build: Callable[[], Any], epsilon: float, d_in: int) -> _Calibrated:
+    """``build() >> Laplace`` with the scale for ``epsilon`` at ``d_in``.
+
+    The sensitivity is what OpenDP's map says (for float sums it includes the
+    rounding allowance), not a formula of ours.
+    """
+    try:
+        pre = build()
+        sensitivity = float(pre.map(d_in))
+    except dp.OpenDPException as exc:
+        raise InvalidInput("the query parameters are not valid for OpenDP") from exc
+    return _fit(
+        lambda scale: pre >> dp.m.then_laplace(scale=scale),
+        lambda measurement: float(measurement.map(d_in)),
+        sensitivity,
+        epsilon,
+    )
+
+
+# --- Grouped DP releases (the sandbox's dp_aggregates mode) -------------------
+
+#: δ of a DP release with group keys: at most this probability that the
+#: release shows a group which exists only because of one person. A constant
+#: of the platform, per query; it is well below 1/n for any resource we hold.
+RELEASE_DELTA = 1e-6
+#: Share of a grouped release's ε spent on deciding which groups appear; the
+#: rest is split evenly between the aggregates (an AVG halves its part again).
+SELECTION_SHARE = 0.5
+#: The largest noisy-count threshold and the largest noise scale of a count.
+#: OpenDP's counts and their discrete Laplace noise are 64-bit integers; well
+#: inside that range, 2**52 already exceeds any count a resource can hold.
+COUNT_LIMIT = 2**52
+#: The most values one noisy sum adds up. OpenDP's sum of floats without a
+#: known size keeps a random subset of this many values (its default, 2**20,
+#: would quietly drop rows of a large group). OpenDP's pairwise summation keeps
+#: the rounding allowance in the sensitivity negligible even at 2**30.
+SUM_LIMIT = 2**30
+
+Aggregates: TypeAlias = tuple[tuple[str, tuple[float, float] | None], ...]
+
+
+@dataclass(frozen=True)
+class GroupSelection:
+    """Which groups of a release appear: OpenDP's noisy threshold on entity counts.
+
+    ``make_laplace_threshold`` (OpenDP; Rogers 2023, "A Unifying Privacy
+    Analysis Framework for Unknown Domain Algorithms in Differential Privacy",
+    arXiv:2309.09170) adds discrete Laplace noise to each group's count of
+    distinct entities and keeps the group only if the noisy count reaches
+    :attr:`threshold`. This is the partition selection of Wilson et al. 2020,
+    "Differentially Private SQL with Bounded User Contribution": whether a
+    group appears is itself (ε, δ)-DP, so no exact count decides it.
+
+    The privacy unit is an entity with at most ``max_contributions`` rows: it
+    is in at most that many groups and changes each count by one, which is
+    OpenDP's ``l01inf_distance`` at ``(m, m, 1)``.
+
+    The noisy counts themselves are dropped; only the set of kept groups is used.
+    """
+
+    measurement: Any
+    scale: float
+    threshold: int
+    epsilon: float
+    delta: float
+
+    def kept(self, counts: Sequence[int]) -> list[int]:
+        """The positions in ``counts`` whose noisy count reaches the threshold, in order.
+
+        Groups are keyed by position: the mechanism treats each key alike,
+        so relabelling the groups does not change what it releases.
+        """
+        released = self.measurement({i: int(c) for i, c in enumerate(counts)})
+        return sorted(int(i) for i in released)
+
+
+@dataclass(frozen=True)
+class AggregateNoise:
+    """The calibrated OpenDP measurements of one released aggregate.
+
+    ``count`` adds discrete Laplace noise to an integer count (its sensitivity
+    is OpenDP's ``then_count`` map at the contribution bound); ``total`` clamps
+    values to ``bounds``, sums at most :data:`SUM_LIMIT` of them (a random
+    subset beyond that) and adds Laplace noise. An AVG is the noisy sum over
+    the noisy count of the values summed (at least 1), clamped to ``bounds``:
+    both releases are calibrated without data, unlike OpenDP's mean, which
+    needs the data's size.
+    """
+
+    kind: str
+    bounds: tuple[float, float] | None
+    count: _Calibrated | None
+    total: _Calibrated | None
+
+    @property
+    def epsilon(self) -> float:
+        """The aggregate's privacy loss, by OpenDP's privacy maps."""
+        return sum(c.loss for c in (self.count, self.total) if c is not None)
+
+    def release(self, *, count: int, values: Values = ()) -> float:
+        """The noisy aggregate: of ``count`` for COUNT, of ``values`` for SUM and AVG.
+
+        For AVG, ``count`` is the number of ``values``. They must hold no NaN
+        (OpenDP's domain excludes it); ±∞ are clamped to the bounds like any
+        value outside them.
+        """
+        noisy_sum = 0.0
+        if self.total is not None:
+            data = _as_numpy(values).astype(np.float64).tolist()
+            noisy_sum = float(self.total.measurement(data))
+        if self.count is None:
+            return noisy_sum
+        if self.total is not None:
+            count = min(count, SUM_LIMIT)  # the values the noisy sum could hold
+        noisy_count = float(self.count.measurement(int(count)))
+        if self.kind == "count" or self.bounds is None:
+            return noisy_count
+        lo, hi = self.bounds
+        return min(max(noisy_sum / max(noisy_count, 1.0), lo), hi)
+
+
+@dataclass(frozen=True)
+class CalibratedRelease:
+    """Everything a DP release draws noise from, built before any data is read."""
+
+    epsilon: float
+    delta: float
+    selection: GroupSelection | None
+    aggregates: tuple[AggregateNoise, ...]
+
+
+def calibrate_release(
+    epsilon: float,
+    *,
+    aggregates: Sequence[tuple[str, tuple[float, float] | None]],
+    max_contributions: int,
+    min_entities: int,
+    grouped: bool,
+) -> CalibratedRelease:
+    """The OpenDP measurements of a DP release for ``epsilon``, or a refusal.
+
+    ``aggregates`` are ``(kind, bounds)`` pairs, kind one of ``count``,
+    ``sum`` and ``avg`` (bounds required for the last two). With ``grouped``,
+    :data:`SELECTION_SHARE` of ``epsilon`` buys the :class:`GroupSelection`,
+    whose threshold is the smallest integer ≥ ``min_entities`` at which its δ
+    is at most :data:`RELEASE_DELTA`; without group keys the single group
+    always appears and δ is 0. The rest of ``epsilon`` is split evenly
+    between the aggregates.
+
+    Nothing here reads data, so a release can only fail where this function
+    does, at analysis: a non-positive, non-finite or subnormal ε, bounds or an
+    ε whose noise scale overflows, or a threshold no count could reach all
+    raise :class:`PolicyViolation` with rule ``dp_calibration``.
+
+    >>> r = calibrate_release(1.0, aggregates=[("count", None)], max_contributions=1,
+    ...                       min_entities=10, grouped=True)
+    >>> r.selection.threshold, r.selection.scale, r.aggregates[0].count.scale
+    (28, 2.0, 2.0)
+    >>> r.delta <= RELEASE_DELTA
+    True
+    >>> calibrate_release(5e-324, aggregates=[("count", None)], max_contributions=1,
+    ...                   min_entities=10, grouped=False)
+    Traceback (most recent call last):
+    ...
+    datacompact.errors.PolicyViolation: 无法为该 ε 校准 DP 噪声 / OpenDP cannot calibrate the noise of this release for the requested ε and bounds
+    """
+    specs: Aggregates = tuple(
+        (str(kind), None if b is None else (float(b[0]), float(b[1]))) for kind, b in aggregates
+    )
+    try:
+        if not (epsilon > 0 and math.isfinite(epsilon)):
+            raise InvalidInput("expected a positive, finite ε")
+        return _calibrated_release(
+            float(epsilon), specs, int(max_contributions), int(min_entities), bool(grouped)
+        )
+    except InvalidInput as exc:
+        raise PolicyViolation(
+            "无法为该 ε 校准 DP 噪声 / OpenDP cannot calibrate the noise of this release "
+            "for the requested ε and bounds",
+            details={"rule": "dp_calibration"},
+        ) from exc
+
+
+@lru_cache(maxsize=256)
+def _calibrated_release(
+    epsilon: float, specs: Aggregates, d_in: int, min_entities: int, grouped: bool
+) -> CalibratedRelease:
+    if not specs:
+        raise InvalidInput("expected at least one aggregate")
+    if d_in < 1:
+        raise InvalidInput("expected a contribution bound of at least 1")
+    selection = None
+    rest = epsilon
+    if grouped:
+        selection = group_selection(
+            epsilon * SELECTION_SHARE, max_contributions=d_in, min_entities=min_entities
+        )
+        rest = epsilon - selection.epsilon
+    share = rest / len(specs)
+    noises = tuple(_aggregate_noise(kind, bounds, share, d_in) for kind, bounds in specs)
+    return CalibratedRelease(
+        epsilon=epsilon,
+        delta=0.0 if selection is None else selection.delta,
+        selection=selection,
+        aggregates=noises,
+    )
+
+
+def _aggregate_noise(
+    kind: str, bounds: tuple[float, float] | None, epsilon: float, d_in: int
+) -> AggregateNoise:
+    if kind == "count":
+        return AggregateNoise(kind, None, _count_noise(epsilon, d_in), None)
+    if kind not in {"sum", "avg"} or bounds is None:
+        raise InvalidInput("expected count, or sum and avg with bounds")
+    lo, hi = _bounds(bounds)
+    part = epsilon if kind == "sum" else epsilon / 2
+    space = _space("float")
+    total = _laplace_after(
+        lambda: (
+            space
+            >> dp.t.then_clamp((lo, hi))
+            >> dp.t.make_bounded_float_checked_sum(SUM_LIMIT, (lo, hi), S="Pairwise<f64>")
+        ),
+        part,
+        d_in,
+    )
+    count = None if kind == "sum" else _count_noise(epsilon - total.loss, d_in)
+    return AggregateNoise(kind, (lo, hi), count, total)
+
+
+def _count_noise(epsilon: float, d_in: int) -> _Calibrated:
+    """Discrete Laplace on an integer count, at the sensitivity OpenDP's count map gives."""
+    try:
+        sensitivity = int((_space("float") >> dp.t.then_count()).map(d_in))
+        space = dp.atom_domain(T="i64"), dp.absolute_distance(T="i64")
+    except dp.OpenDPException as exc:
+        raise InvalidInput("the count parameters are not valid for OpenDP") from exc
+    found = _fit(
+        lambda scale: space >> dp.m.then_laplace(scale=scale),
+        lambda measurement: float(measurement.map(sensitivity)),
+        sensitivity,
+        epsilon,
+    )
+    if found.scale > COUNT_LIMIT:
+        raise InvalidInput("the count's noise scale is beyond OpenDP's integer range")
+    return found
+
+
+@lru_cache(maxsize=256)
+def group_selection(
+    epsilon: float, *, max_contributions: int, min_entities: int, delta: float = RELEASE_DELTA
+) -> GroupSelection:
+    """The noisy threshold that decides which groups appear, for ``epsilon`` and ``delta``.
+
+    The scale is calibrated so that OpenDP's privacy map gives at most
+    ``epsilon``; the threshold is the smallest integer ≥ ``min_entities`` (and
+    ≥ 2) whose δ is at most ``delta``.
+
+    δ is OpenDP's map *at threshold - 1*: OpenDP 0.16 keeps counts equal to
+    the threshold but leaves that point out of its tail bound, so its own map
+    understates δ by one step of the noise (opendp/opendp#2922). A group that
+    holds one person only appears when its noise is ≥ threshold - 1, which is
+    exactly the tail that the map at threshold - 1 bounds.
+
+    >>> s = group_selection(0.5, max_contributions=1, min_entities=10)
+    >>> s.threshold, s.scale, s.epsilon, s.delta < 1e-6
+    (28, 2.0, 0.5, True)
+    """
+    if not (epsilon > 0 and math.isfinite(epsilon)) or not 0 < delta < 1:
+        raise InvalidInput("expected a positive, finite ε and 0 < δ < 1")
+    if max_contributions < 1:
+        raise InvalidInput("expected a contribution bound of at least 1")
+    d_in = (max_contributions, max_contributions, 1)
+    try:
+        domain = dp.map_domain(dp.atom_domain(T="i64"), dp.atom_domain(T="i64"))
+        metric = dp.l01inf_distance(dp.absolute_distance(T="i64"))
+    except dp.OpenDPException as exc:
+        raise InvalidInput("the selection parameters are not valid for OpenDP") from exc
+
+    def make(scale: float, threshold: int) -> Any:
+        return dp.m.make_laplace_threshold(domain, metric, scale=scale, threshold=threshold)
+
+    floor = max(int(min_entities), 2)
+    fitted = _fit(
+        lambda scale: make(scale, floor),
+        lambda measurement: float(measurement.map(d_in)[0]),
+        max_contributions,
+        epsilon,
+    )
+    scale = fitted.scale
+
+    def delta_at(threshold: int) -> float:
+        try:
+            return float(make(scale, threshold - 1).map(d_in)[1])
+        except dp.OpenDPException as exc:
+            raise InvalidInput("the selection threshold is not valid for OpenDP") from exc
+
+    # δ falls as the threshold rises: double the step until δ fits, then bisect.
+    low, high = floor - 1, floor
+    while delta_at(high) > delta:
+        low, high = high, floor + 2 * (high - floor + 1)
+        if high > COUNT_LIMIT:
+            raise InvalidInput("no count could reach the selection threshold for this ε")
+    while high - low > 1:
+        middle = (low + high) // 2
+        if delta_at(middle) > delta:
+            low = middle
+        else:
+            high = middle
+    try:
+        measurement = make(scale, high)
+        spent = float(measurement.map(d_in)[0])
+    except dp.OpenDPException as exc:
+        raise InvalidInput("the selection threshold is not valid for OpenDP") from exc
+    return GroupSelection(
+        measurement=measurement,
+        scale=scale,
+        threshold=high,
+        epsilon=spent,
+        delta=delta_at(high),
+    )

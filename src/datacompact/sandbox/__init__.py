@@ -29,6 +29,7 @@ from datacompact.sandbox.engine import (
     result_digest,
 )
 from datacompact.sandbox.grants import (
+    ColumnConstraint,
     ColumnRule,
     GrantedTable,
     GrantView,
@@ -56,6 +57,7 @@ def run_query(
 
 __all__ = [
     "BudgetAccount",
+    "ColumnConstraint",
     "ColumnRule",
     "DuckDBEngine",
     "Engine",

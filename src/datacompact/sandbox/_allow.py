@@ -13,7 +13,17 @@ What is deliberately missing:
 * row-to-struct constructors (``struct_pack``, ``row``, ``{...}``), ``COLUMNS()``,
   ``PIVOT``/``UNPIVOT``, ``LATERAL``: they expand to columns the analyzer cannot see;
 * ``hash``/``md5``/``sha256``: a plain hash would let a user build a dictionary
-  of identifiers to compare with (keyed pseudonyms come only from the grant).
+  of identifiers to compare with (keyed pseudonyms come only from the grant);
+* ``error()``, ``LIKE ... ESCAPE``, ``regexp_*``, ``SIMILAR TO`` and every other
+  function that can raise on a value with an error DuckDB's ``TRY(...)`` does
+  not catch (a bad escape is a syntax error): whether a query fails must not
+  depend on a row (issue 11 §1).
+
+Every scalar function listed here fails, if at all, either when the query is
+bound (the same for every dataset) or with a conversion, out-of-range or
+invalid-input error, which :mod:`.rules.safe_eval` turns into NULL with
+``TRY``. Its patterns, formats, date parts and lengths must be literals (the
+same rule refuses the others), so only the value they apply to comes from data.
 
 >>> exp.Select in NODES, exp.Pivot in NODES
 (True, False)
@@ -129,12 +139,58 @@ AGGREGATES: frozenset[type[exp.Func]] = frozenset(
     {exp.Count, exp.Sum, exp.Avg, exp.Min, exp.Max, exp.Median, exp.Stddev, exp.CountIf}
 )
 
+#: Aggregates that read their argument as DOUBLE outside plain records: over
+#: DECIMAL or HUGEINT, DuckDB's sum raises on overflow, and so does MEDIAN's
+#: interpolation of extreme dates. A DOUBLE sum goes to infinity instead (and
+#: a value that is no number is NULL).
+DOUBLE_AGGREGATES: frozenset[type[exp.Func]] = frozenset({exp.Sum, exp.Avg, exp.Median, exp.Stddev})
+
 #: Aggregates allowed when only aggregates may leave: MIN, MAX and MEDIAN
 #: return one row's own value, so they are records in disguise.
 SAFE_AGGREGATES: frozenset[type[exp.Func]] = frozenset({exp.Count, exp.Sum, exp.Avg})
 
 #: DuckDB functions sqlglot leaves as ``Anonymous``, by lowercase name.
 ANONYMOUS: frozenset[str] = frozenset({"strftime", "date_part", "datepart"})
+
+#: Date parts accepted by DATE_TRUNC, DATE_PART, DATEDIFF and EXTRACT, lowercase:
+#: those DuckDB 2.0 takes in all four, on dates and timestamps alike. Any
+#: other part fails when the query is bound, or (DATEDIFF) on the first row
+#: that reaches it, so it is refused before anything runs.
+DATE_PARTS: frozenset[str] = frozenset(
+    {
+        "year",
+        "month",
+        "day",
+        "decade",
+        "century",
+        "millennium",
+        "quarter",
+        "week",
+        "dow",
+        "isodow",
+        "doy",
+        "dayofweek",
+        "dayofyear",
+        "hour",
+        "minute",
+        "second",
+        "millisecond",
+        "microsecond",
+        "epoch",
+        "yearweek",
+        "isoyear",
+        "julian",
+        "weekday",
+        "weekofyear",
+    }
+)
+
+#: STRFTIME specifiers (after ``%``; ``%%`` is a literal ``%``) that DuckDB 2.0
+#: formats for every date, the extreme ones included; ``-`` (no padding) only
+#: where DuckDB takes it.
+STRFTIME_SPECIFIERS: frozenset[str] = frozenset("aAwudbhBmyYGHIpMSfgnzZjUWVcxX") | frozenset(
+    {"-d", "-m", "-y", "-H", "-I", "-M", "-S", "-j"}
+)
 
 #: Prefixes of table names that are never a granted table.
 SYSTEM_PREFIXES: tuple[str, ...] = ("duckdb_", "pragma_", "sqlite_", "pg_", "__dc")

@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from types import MappingProxyType
 from typing import Literal, get_args
 
 import sqlglot
@@ -65,9 +66,55 @@ def _check_name(name: str, what: str) -> None:
         )
 
 
+#: What a granted column's values may flow into (issue 11 §3), after the column
+#: control list of SecretFlow SCQL. :data:`CONSTRAINT_USES` says which uses each
+#: allows; :mod:`datacompact.sandbox.rules.column_constraints` classifies every
+#: column reference of a query into one use and checks it.
+ColumnConstraint = Literal[
+    "plain", "group_by_only", "aggregate_only", "compare_only", "join_only", "none"
+]
+#: One column reference's use: ``output`` (a value that leaves or feeds any
+#: other computation), ``group_key`` (a GROUP BY key, or an output equal to
+#: one), ``compare`` (a row-filter predicate on this column and constants
+#: only), ``aggregate`` (the bare argument of SUM or AVG), ``count`` (of COUNT,
+#: or the rows of a DISTINCT derived table), ``join`` (an equality with a bare
+#: column of another table reference) and ``reference`` (passed through a
+#: derived table or an EXISTS projection without being used).
+ColumnUse = Literal["output", "group_key", "compare", "aggregate", "count", "join", "reference"]
+CONSTRAINTS: tuple[ColumnConstraint, ...] = get_args(ColumnConstraint)
+CONSTRAINT_USES: Mapping[ColumnConstraint, frozenset[ColumnUse]] = MappingProxyType(
+    {
+        "plain": frozenset(get_args(ColumnUse)),
+        "group_by_only": frozenset({"group_key", "compare", "count", "join", "reference"}),
+        "aggregate_only": frozenset({"aggregate", "count", "reference"}),
+        "compare_only": frozenset({"compare", "count", "reference"}),
+        "join_only": frozenset({"join", "count", "reference"}),
+        "none": frozenset(),
+    }
+)
+
+
+def stricter_constraint(a: ColumnConstraint, b: ColumnConstraint) -> ColumnConstraint:
+    """The one of ``a`` and ``b`` that allows no use the other forbids; ``none`` if neither.
+
+    Used to combine a grant's agreed constraint with today's derivation: the
+    result never allows more than either. ``group_by_only`` and
+    ``aggregate_only`` share only COUNT, which no named constraint is, so two
+    incomparable constraints meet at ``none``.
+
+    >>> stricter_constraint("plain", "join_only"), stricter_constraint("group_by_only", "aggregate_only")
+    ('join_only', 'none')
+    """
+    if CONSTRAINT_USES[a] <= CONSTRAINT_USES[b]:
+        return a
+    if CONSTRAINT_USES[b] <= CONSTRAINT_USES[a]:
+        return b
+    return "none"
+
+
 @dataclass(frozen=True)
 class ColumnRule:
-    """One granted column: its mask (applied below every user predicate) and DP bounds."""
+    """One granted column: its mask (applied below every user predicate), DP bounds and constraint."""
 
     mask: MaskKind | None = None
     entity_key: bool = False
@@ -75,11 +122,17 @@ class ColumnRule:
     keep: tuple[int, int] = (6, 4)
     #: Clamping bounds for DP sums and means; DP modes refuse SUM/AVG without them.
     dp_bounds: tuple[float, float] | None = None
+    #: What the column's values may flow into (see :data:`CONSTRAINT_USES`).
+    constraint: ColumnConstraint = "plain"
 
     def __post_init__(self) -> None:
         if self.mask is not None and self.mask not in get_args(MaskKind):
             raise InvalidInput(
                 f"未知的脱敏方式 / unknown mask, expected one of {', '.join(get_args(MaskKind))}"
+            )
+        if self.constraint not in CONSTRAINTS:
+            raise InvalidInput(
+                f"未知的列约束 / unknown column constraint, expected one of {', '.join(CONSTRAINTS)}"
             )
         if len(self.keep) != 2 or not all(0 <= int(k) <= 32 for k in self.keep):
             raise InvalidInput("保留字符数无效 / expected two character counts from 0 to 32")
@@ -136,6 +189,16 @@ class GrantedTable:
                 raise InvalidInput("行过滤条件无法解析 / the row filter does not parse") from exc
         object.__setattr__(self, "filter_expression", parsed)
 
+    @property
+    def visible_columns(self) -> tuple[str, ...]:
+        """The columns a query may name at all, in grant order: every one not constrained ``none``.
+
+        The analyzer qualifies queries against these, so ``SELECT *`` never
+        expands to a ``none`` column (other constrained columns do expand, and
+        the constraint check then names the one that may not be output).
+        """
+        return tuple(c for c, rule in self.columns.items() if rule.constraint != "none")
+
 
 @dataclass(frozen=True)
 class GrantView:
@@ -169,20 +232,49 @@ class GrantView:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request resource limits."""
+    """Per-request resource limits (issue 11 §5).
+
+    The parse-time limits are checked by :func:`~datacompact.sandbox.analyze.analyze`
+    before anything runs; the others by the engine.
+    """
 
     max_sql_chars: int = 20_000
+    #: Nesting of brackets and ``CASE … END`` (a ``NOT`` before one adds a
+    #: level) in the SQL text, checked on the tokens before SQLGlot parses. SQLGlot's parser
+    #: takes about 25 Python frames per level and hits the recursion limit at
+    #: about 40 levels from an empty stack; 24 leaves room for the caller's.
+    max_depth: int = 24
+    #: Depth of the parsed tree, a chain of one operator (``a + b + c``, ``AND``,
+    #: ``UNION``) counting once: SQLGlot writes those chains without recursing.
+    max_tree_depth: int = 128
     max_joins: int = 4
     max_nodes: int = 2_000
     max_result_rows: int = 100_000
     memory_limit: str = "1GB"
+    #: What DuckDB may spill to its private temporary folder, per database.
+    max_temp_directory_size: str = "2GB"
     threads: int = 2
     timeout_seconds: float = 30.0
 
     def __post_init__(self) -> None:
-        if not re.match(r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$", self.memory_limit):
+        size = r"^\d+(\.\d+)?\s*(KB|MB|GB|KiB|MiB|GiB)$"
+        if not re.match(size, self.memory_limit):
             raise InvalidInput("内存限制无效 / expected a memory limit such as '1GB'")
-        if min(self.max_sql_chars, self.max_nodes, self.max_result_rows, self.threads) < 1:
+        if not re.match(size, self.max_temp_directory_size):
+            raise InvalidInput("临时文件限制无效 / expected a temp directory size such as '2GB'")
+        if (
+            min(
+                self.max_sql_chars,
+                self.max_depth,
+                self.max_tree_depth,
+                self.max_nodes,
+                self.max_result_rows,
+                self.threads,
+            )
+            < 1
+        ):
             raise InvalidInput("限制必须为正 / expected positive limits")
-        if self.max_joins < 0 or not self.timeout_seconds > 0:
+        if self.max_joins < 0 or not (
+            self.timeout_seconds > 0 and math.isfinite(self.timeout_seconds)
+        ):
             raise InvalidInput("限制必须为正 / expected positive limits")

@@ -56,6 +56,10 @@ class Plan:
     #: Set by the DP rule: group keys and aggregates released by the engine with noise.
     dp_keys: tuple[str, ...] = ()
     dp_aggregates: tuple[DPAggregate, ...] = ()
+    #: Set by the DP rule: the DP table's k (the noisy threshold is at least k)
+    #: and the release's δ (0 without group keys), known before any data is read.
+    dp_min_entities: int = 0
+    dp_delta: float = 0.0
     #: The SHA-256 of the user's SQL text, for the receipt.
     sql_hash: str = ""
 

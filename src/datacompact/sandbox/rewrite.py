@@ -19,7 +19,7 @@ FROM (
     __dc_t.pid AS __dc_entity
   FROM __dc_src_sbk AS __dc_t
   WHERE
-    age >= 18
+    TRY(age >= 18)
 ) AS sbk
 GROUP BY
   sbk.district

@@ -19,8 +19,12 @@ source must come back with the same masked projections and the same row
 filter. A plan that fails either check, or that calls a mask this engine does
 not have, is refused (rule ``engine_capability``) instead of run.
 
-As with DuckDB, users see generic errors ("query failed: AnalysisException");
-the Spark message, which may quote a data value, goes to the logger only.
+The failure boundary is DuckDB's (see :mod:`datacompact.sandbox.engine`): a
+DP plan is charged by :func:`~datacompact.sandbox.engine.charge_before_run`
+before Spark runs it, and every failure after that (a Spark or Py4J error, a
+cancelled job at the time limit, an Arrow conversion) is the one generic
+:class:`~datacompact.errors.QueryFailed`; the Spark message, which may quote
+a data value, goes to the logger only, as one bounded line.
 Memory and threads are fixed when the JVM starts (``master``,
 ``spark.driver.memory``), so the per-request ``memory_limit`` and ``threads``
 of :class:`~datacompact.sandbox.grants.Limits` do not apply here; the row cap
@@ -44,7 +48,14 @@ from sqlglot.errors import SqlglotError
 from datacompact.errors import ConfigurationError, InvalidInput, PolicyViolation
 from datacompact.sandbox._masks import mask_functions
 from datacompact.sandbox.budget import BudgetAccount
-from datacompact.sandbox.engine import Result, check_capabilities, finish, source_tables
+from datacompact.sandbox.engine import (
+    Result,
+    charge_before_run,
+    check_capabilities,
+    finish,
+    query_failed,
+    source_tables,
+)
 from datacompact.sandbox.plan import Plan, refuse
 from datacompact.sandbox.rules.govern_tables import MASK_FUNCTIONS, SOURCE_PREFIX
 
@@ -70,6 +81,10 @@ DEFAULT_CONFIG: Mapping[str, str] = {
     # Defence in depth: the analyzer already allows granted names only, but a
     # table name must never be able to read a file (parquet.`/some/path`).
     "spark.sql.runSQLOnFiles": "false",
+    # Without ANSI mode a failed cast, an overflow or a division by zero is
+    # NULL, not an error: what DuckDB's TRY(...) gives the sandbox's rewritten
+    # expressions (rules.safe_eval), which Spark SQL has no function for.
+    "spark.sql.ansi.enabled": "false",
 }
 #: How often a timed-out request cancels its jobs again, in seconds.
 _RECANCEL = 0.2
@@ -136,8 +151,10 @@ class SparkEngine:
         check_capabilities(self, plan)
         sql = transpile(plan)
         tables = source_tables(plan)
+        charge_before_run(plan, budget)
+        # Charged: from here on every failure is the one generic QueryFailed.
         table, truncated = self._run(plan, sql, tables)
-        return finish(plan, table, tables=tables, truncated=truncated, budget=budget)
+        return finish(plan, table, tables=tables, truncated=truncated)
 
     def close(self) -> None:
         """Stop Spark if this engine started it."""
@@ -176,16 +193,8 @@ class SparkEngine:
             if not plan.dp_aggregates:
                 frame = frame.limit(cap + 1)
             table = frame.toArrow()
-        except self._errors as exc:
-            if expired.is_set():
-                raise _timed_out(plan) from exc
-            # The Spark message may quote a value (a failed cast, a row);
-            # only the class name reaches the user.
-            log.warning("sandbox query failed on Spark: %s: %s", type(exc).__name__, exc)
-            raise InvalidInput(
-                f"查询失败 / query failed: {type(exc).__name__}",
-                details={"rule": "execution", "error": type(exc).__name__},
-            ) from exc
+        except Exception as exc:  # the boundary: see engine's module docstring
+            raise _failed(plan, exc, expired.is_set()) from exc
         finally:
             done.set()
             context.removeJobTag(tag)
@@ -193,7 +202,7 @@ class SparkEngine:
                 session.catalog.dropTempView(f"{SOURCE_PREFIX}{name}")
         if expired.is_set():
             # The time ran out before a job started, so nothing was cancelled.
-            raise _timed_out(plan)
+            raise _failed(plan, TimeoutError("no job was running"), True)
         truncated = table.num_rows > cap and not plan.dp_aggregates
         return (table.slice(0, cap) if truncated else table), truncated
 
@@ -219,17 +228,29 @@ def transpile(plan: Plan) -> str:
             rule="engine_capability",
             missing=missing,
         )
-    tree = _ordered_row_numbers(plan.expression)
+    tree = _without_try(_ordered_row_numbers(plan.expression))
     try:
         sql = tree.sql(dialect="spark", identify=True, unsupported_level=ErrorLevel.RAISE)
         back = parse_one(sql, dialect="spark")
     except SqlglotError as exc:
         log.info("plan not transpilable to Spark: %s", exc)
         raise _untranslatable() from exc
-    if _governance(back) != _governance(plan.expression):
+    if _governance(back) != _governance(tree):
         log.error("transpiling to Spark changed a governed source; refused: %s", sql)
         raise _untranslatable()
     return sql
+
+
+def _without_try(tree: exp.Query) -> exp.Query:
+    """``tree`` with each DuckDB ``TRY(x)`` as plain ``x``.
+
+    The engine runs with ``spark.sql.ansi.enabled=false``, where casts,
+    overflows and divisions by zero give NULL instead of raising: the same
+    outcome ``TRY`` gives on DuckDB, so no value can fail a query on Spark either.
+    """
+    stripped = tree.transform(lambda node: node.this if isinstance(node, exp.Try) else node)
+    assert isinstance(stripped, exp.Query)
+    return stripped
 
 
 def _ordered_row_numbers(tree: exp.Query) -> exp.Query:
@@ -279,12 +300,12 @@ def _untranslatable() -> PolicyViolation:
     )
 
 
-def _timed_out(plan: Plan) -> PolicyViolation:
-    log.warning("sandbox query on Spark cancelled after %ss", plan.limits.timeout_seconds)
-    return PolicyViolation(
-        "查询超时 / the query exceeded its time limit",
-        details={"rule": "time_limit", "seconds": plan.limits.timeout_seconds},
-    )
+def _failed(plan: Plan, exc: Exception, expired: bool) -> Exception:
+    """The generic failure of a Spark run; a cancelled one is named as DuckDB names it."""
+    if not expired:
+        return query_failed(plan, exc, stage="run on spark")
+    note = f", time limit {plan.limits.timeout_seconds:g} s"
+    return query_failed(plan, exc, stage="run on spark", error="InterruptException", note=note)
 
 
 def _watch(

@@ -431,10 +431,13 @@ class Grant(Base):
 
 
 class GrantQuery(Base):
-    """One governed query under a grant, executed or refused: what its receipt describes.
+    """One governed query under a grant: what its receipt describes.
 
-    The SQL text stays on the platform (the regulator's overlap audit reads
-    it); the log carries only its hash.
+    A query that passed analysis is charged first (``running``: the count and
+    its ε are already taken from the grant), then ends ``executed`` or
+    ``failed``; both keep the charge. A query refused at analysis is
+    ``refused`` and charged nothing. The SQL text stays on the platform (the
+    regulator's overlap audit reads it); the log carries only its hash.
     """
 
     __tablename__ = "grant_queries"
@@ -453,15 +456,45 @@ class GrantQuery(Base):
     result_rows: Mapped[int] = mapped_column(Integer, default=0)
     result_sha256: Mapped[str | None] = mapped_column(String(64))
     epsilon: Mapped[str] = mapped_column(String(32), default="0")
+    #: The δ of a DP release (0 for pure ε-DP and for other modes).
+    delta: Mapped[str] = mapped_column(String(32), default="0")
     #: The index of the query's log entry (its receipt).
     log_index: Mapped[int | None] = mapped_column(BigInteger)
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (
-        CheckConstraint("status IN ('executed', 'refused')", name="status"),
+        CheckConstraint("status IN ('running', 'executed', 'failed', 'refused')", name="status"),
         Index("ix_grant_queries_grant", "grant_id", "id"),
         Index("ix_grant_queries_grantee", "grantee_id", "id"),
     )
+
+
+class KAnonymousRelease(Base):
+    """The one k-anonymous release of a grant on one version of its resource.
+
+    Computed once over the whole granted slice and stored as Parquet under the
+    platform home; every query of the grant on that version reads this
+    release only, so no query can trigger another generalization or
+    suppression (two releases that differ by one record could be differenced).
+    """
+
+    __tablename__ = "k_anonymous_releases"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"))
+    version_id: Mapped[int] = mapped_column(ForeignKey("resource_versions.id"))
+    #: The Parquet file, relative to the platform home.
+    path: Mapped[str] = mapped_column(String(500))
+    k: Mapped[int] = mapped_column(Integer)
+    #: The released columns and the generalization level of each (the transformation).
+    transformation: Mapped[dict[str, Any]] = mapped_column(JSON, default=dict)
+    rows: Mapped[int] = mapped_column(BigInteger, default=0)
+    suppressed: Mapped[int] = mapped_column(BigInteger, default=0)
+    sha256: Mapped[str] = mapped_column(String(64))
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("grant_id", "version_id", name="uq_k_release_version"),)
 
 
 # The cooperation-project tables share the metadata (imported for Alembic and the services).

@@ -5,7 +5,7 @@ SELECT district, COUNT(*) AS n, AVG(income) AS mean_income FROM sbk GROUP BY dis
 SELECT
   sbk.district AS district,
   COUNT(*) AS n,
-  AVG(sbk.income) AS mean_income
+  AVG(TRY_CAST(sbk.income AS DOUBLE)) AS mean_income
 FROM (
   SELECT
     __dc_t.district AS district,
@@ -13,7 +13,7 @@ FROM (
     __dc_t.pid AS __dc_entity
   FROM __dc_src_sbk AS __dc_t
   WHERE
-    age >= 18
+    TRY(age >= 18)
 ) AS sbk
 GROUP BY
   sbk.district

@@ -1,4 +1,4 @@
--- mode: aggregates
+-- mode: records
 -- input
 SELECT COUNT(DISTINCT pid) AS people FROM sbk WHERE district IN (SELECT district FROM biz WHERE sector = 'it')
 -- rewritten
@@ -6,12 +6,11 @@ SELECT
   COUNT(DISTINCT sbk.pid) AS people
 FROM (
   SELECT
-    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT), 'grant:g-aggregates') AS pid,
-    __dc_t.district AS district,
-    __dc_t.pid AS __dc_entity
+    __DC_MASK_PSEUDONYM(TRY_CAST(__dc_t.pid AS TEXT), 'grant:g-records') AS pid,
+    __dc_t.district AS district
   FROM __dc_src_sbk AS __dc_t
   WHERE
-    age >= 18
+    TRY(age >= 18)
 ) AS sbk
 WHERE
   sbk.district IN (
@@ -26,5 +25,3 @@ WHERE
     WHERE
       biz.sector = 'it'
   )
-HAVING
-  COUNT(DISTINCT sbk.__dc_entity) >= 10

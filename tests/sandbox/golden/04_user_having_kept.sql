@@ -4,7 +4,7 @@ SELECT district, SUM(income) AS total FROM sbk GROUP BY district HAVING SUM(inco
 -- rewritten
 SELECT
   sbk.district AS district,
-  SUM(sbk.income) AS total
+  SUM(TRY_CAST(sbk.income AS DOUBLE)) AS total
 FROM (
   SELECT
     __dc_t.district AS district,
@@ -12,11 +12,12 @@ FROM (
     __dc_t.pid AS __dc_entity
   FROM __dc_src_sbk AS __dc_t
   WHERE
-    age >= 18
+    TRY(age >= 18)
 ) AS sbk
 GROUP BY
   sbk.district
 HAVING
   (
-    SUM(sbk.income) > 1000
-  ) AND COUNT(DISTINCT sbk.__dc_entity) >= 10
+    SUM(TRY_CAST(sbk.income AS DOUBLE)) > 1000
+  )
+  AND COUNT(DISTINCT sbk.__dc_entity) >= 10

@@ -8,15 +8,15 @@ WITH adults AS (
     sbk.district AS district
   FROM (
     SELECT
-      __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT), 'grant:g-masked_records') AS pid,
+      __DC_MASK_PSEUDONYM(TRY_CAST(__dc_t.pid AS TEXT), 'grant:g-masked_records') AS pid,
       __dc_t.district AS district,
       __dc_t.age AS age
     FROM __dc_src_sbk AS __dc_t
     WHERE
-      age >= 18
+      TRY(age >= 18)
   ) AS sbk
   WHERE
-    sbk.age > 30
+    TRY(sbk.age > 30)
 )
 SELECT
   a.pid AS pid,
@@ -28,4 +28,4 @@ JOIN (
     __dc_t.sector AS sector
   FROM __dc_src_biz AS __dc_t
 ) AS b
-  ON a.district = b.district
+  ON TRY_CAST(a.district AS TEXT) = TRY_CAST(b.district AS TEXT)

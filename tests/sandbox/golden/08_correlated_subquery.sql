@@ -9,7 +9,7 @@ SELECT
       COUNT(*) AS _col_0
     FROM (
       SELECT
-        __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT), 'grant:g-records') AS pid
+        __DC_MASK_PSEUDONYM(TRY_CAST(__dc_t.pid AS TEXT), 'grant:g-records') AS pid
       FROM __dc_src_visits AS __dc_t
     ) AS v
     WHERE
@@ -17,10 +17,10 @@ SELECT
   ) AS visits
 FROM (
   SELECT
-    __DC_MASK_PSEUDONYM(CAST(__dc_t.pid AS TEXT), 'grant:g-records') AS pid,
+    __DC_MASK_PSEUDONYM(TRY_CAST(__dc_t.pid AS TEXT), 'grant:g-records') AS pid,
     __dc_t.district AS district
   FROM __dc_src_sbk AS __dc_t
   WHERE
-    age >= 18
+    TRY(age >= 18)
 ) AS s
 LIMIT 5

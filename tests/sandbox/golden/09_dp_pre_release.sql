@@ -13,7 +13,7 @@ FROM (
     __dc_t.pid AS __dc_entity
   FROM __dc_src_sbk AS __dc_t
   WHERE
-    age >= 18
+    TRY(age >= 18)
 ) AS sbk
 QUALIFY
   ROW_NUMBER() OVER (PARTITION BY sbk.__dc_entity) <= 1

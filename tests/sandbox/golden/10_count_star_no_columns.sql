@@ -9,5 +9,5 @@ FROM (
     1 AS __dc_one
   FROM __dc_src_sbk AS __dc_t
   WHERE
-    age >= 18
+    TRY(age >= 18)
 ) AS sbk

@@ -9,8 +9,17 @@ The rule checks the whole plan, not only the outer SELECT:
   could isolate one row of a large group, so it is refused too;
 * no CTE, derived table, window function or set operation: each would let a
   row value be shaped before the aggregate sees it;
-* a subquery may only filter (``IN (SELECT ...)``, ``EXISTS``) inside WHERE;
-  a scalar subquery in an output, a group key or HAVING is refused.
+* no subquery at all, filtering ones included. The entity threshold counts
+  the entities of the tables the outer query reads, but ``WHERE EXISTS
+  (SELECT 1 FROM t AS o WHERE o.income = 1234.5 AND o.district = 'x')`` or
+  ``district IN (SELECT district FROM t WHERE <one person>)`` makes every
+  released group depend on one record of another scope, which no threshold
+  sees. A JOIN says the same thing, and each joined table with an entity
+  then gets its own threshold.
+
+``GROUP BY ROLLUP``, ``CUBE`` and ``GROUPING SETS`` never get this far: they
+are outside the analyzer's allow-list, because a total minus its released
+sub-totals would give a suppressed cell by subtraction.
 
 Small groups are suppressed by :mod:`.entity_threshold`, which runs next.
 
@@ -21,6 +30,10 @@ Small groups are suppressed by :mod:`.entity_threshold`, which runs next.
 Traceback (most recent call last):
 ...
 datacompact.errors.PolicyViolation: 聚合函数的参数必须是列 / in aggregate-only mode an aggregate takes a bare column
+>>> check_aggregate_shape(demo_plan("SELECT COUNT(*) FROM sbk WHERE EXISTS (SELECT 1 FROM biz)"))
+Traceback (most recent call last):
+...
+datacompact.errors.PolicyViolation: 聚合模式不允许子查询 / in aggregate-only mode subqueries are not allowed; join the table instead
 """
 
 from __future__ import annotations
@@ -48,7 +61,7 @@ def check_aggregate_shape(plan: Plan) -> Plan:
                 node.key,
             )
         if isinstance(node, exp.Subquery | exp.Select) and node is not root:
-            _check_subquery(node, root)
+            _check_subquery(node)
     group = [g for g in root.args["group"].expressions] if root.args.get("group") else []
     keys = {g.sql() for g in group}
     if not any(isinstance(p.unalias(), tuple(_allow.SAFE_AGGREGATES)) for p in root.expressions):
@@ -104,19 +117,7 @@ def _check_aggregate(agg: exp.Func) -> None:
         )
 
 
-def _check_subquery(node: exp.Expr, root: exp.Select) -> None:
-    # A subquery may only filter: the right side of IN or the body of EXISTS,
-    # somewhere under a WHERE.
-    holder = (
-        node.parent
-        if isinstance(node, exp.Select) and isinstance(node.parent, exp.Subquery)
-        else node
-    )
-    if (
-        isinstance(holder.parent, exp.In | exp.Exists)
-        and holder.find_ancestor(exp.Where) is not None
-    ):
-        return
+def _check_subquery(node: exp.Expr) -> None:
     if isinstance(node, exp.Select) and isinstance(
         node.parent, exp.Union | exp.Intersect | exp.Except
     ):
@@ -124,8 +125,8 @@ def _check_subquery(node: exp.Expr, root: exp.Select) -> None:
             "只允许单个 SELECT", "in aggregate-only mode the query is one SELECT", "set_operation"
         )
     raise _shape(
-        "聚合模式下子查询只能用于 WHERE 中的 IN/EXISTS 过滤",
-        "in aggregate-only mode a subquery may only filter, with IN or EXISTS in WHERE",
+        "聚合模式不允许子查询",
+        "in aggregate-only mode subqueries are not allowed; join the table instead",
         "subquery",
     )
 

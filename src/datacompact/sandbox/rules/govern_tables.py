@@ -17,7 +17,7 @@ engine without them refuses the plan.
 
 >>> from datacompact.sandbox.rules._demo import demo_plan
 >>> govern_tables(demo_plan("SELECT phone FROM sbk WHERE age > 30", "records")).sql()
-'SELECT sbk.phone AS phone FROM (SELECT __dc_t.age AS age, __DC_MASK_PARTIAL(CAST(__dc_t.phone AS TEXT), 6, 4) AS phone FROM __dc_src_sbk AS __dc_t WHERE age >= 18) AS sbk WHERE sbk.age > 30'
+'SELECT sbk.phone AS phone FROM (SELECT __dc_t.age AS age, __DC_MASK_PARTIAL(TRY_CAST(__dc_t.phone AS TEXT), 6, 4) AS phone FROM __dc_src_sbk AS __dc_t WHERE TRY(age >= 18)) AS sbk WHERE sbk.age > 30'
 """
 
 from __future__ import annotations
@@ -70,7 +70,11 @@ def _masked(value: exp.Expr, rule: ColumnRule, *, context: str) -> exp.Expr:
     if rule.mask == "redact":
         return exp.cast(exp.null(), "VARCHAR")
     function, sql_type = MASK_FUNCTIONS[rule.mask]
-    arguments: list[exp.Expr] = [exp.cast(value, sql_type)]
+    # TRY_CAST, never CAST: the masks run only on the rows the user's own
+    # predicates let through, so a value that fails the cast (a text date
+    # column with one "unknown") would fail the query exactly when one record
+    # matches. Such a value is masked to NULL instead.
+    arguments: list[exp.Expr] = [exp.TryCast(this=value, to=exp.DataType.build(sql_type))]
     if rule.mask == "partial":
         arguments += [exp.Literal.number(k) for k in rule.keep]
     elif rule.mask == "pseudonym":
@@ -95,5 +99,8 @@ def governed(
         projections.append(exp.alias_(exp.Literal.number(1), "__dc_one"))
     select = exp.select(*projections).from_(exp.table_(SOURCE_PREFIX + table.name, alias=INNER))
     if table.filter_expression is not None:
-        select = select.where(table.filter_expression.copy())
+        # DuckDB may evaluate the row filter after the user's predicates, on
+        # the rows they selected: a filter that can fail on one value must
+        # drop that row (TRY gives NULL), never fail the query.
+        select = select.where(exp.Try(this=table.filter_expression.copy()))
     return select.subquery(alias)
