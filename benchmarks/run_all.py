@@ -24,6 +24,7 @@ SCRIPTS = (
     "ingest/bench_ingest.py",
     "sandbox/bench_sandbox.py",
     "sandbox/bench_http.py",
+    "sandbox/bench_timing.py",
 )
 
 
