@@ -286,7 +286,7 @@ def run_query(
         _record_refusal(db, actor, parties, sql, refused, runner.name)
         raise refused
     try:
-        query = _prepare(db, home, actor, snapshot, sql, epsilon, runner)
+        query = _prepare(snapshot, sql, epsilon, runner)
         with db.write() as session:
             actor = recheck(session) if recheck else actor
             query_id = _charge(session, actor, snapshot, query, sql, runner.name)
@@ -346,9 +346,6 @@ def _pad(started: float, quantum: float) -> None:
 
 
 def _prepare(
-    db: Database,
-    home: Path,
-    actor: Principal,
     snapshot: _Snapshot,
     sql: str,
     epsilon: float | None,
