@@ -1,4 +1,4 @@
-"""Shared loading of the public Adult data and ARX's hierarchies (from ../shared)."""
+"""Shared loading of the public Adult data and ARX's hierarchies (vendored in tests/fixtures)."""
 
 from __future__ import annotations
 
@@ -11,7 +11,7 @@ import pyarrow.csv as pacsv
 from datacompact.privacy import Hierarchy
 
 ROOT = Path(__file__).resolve().parents[2]
-ADULT = ROOT.parent / "shared" / "datasets" / "adult"
+ADULT = ROOT / "tests" / "fixtures" / "datasets" / "adult"
 QIS = (
     "sex",
     "age",

@@ -17,7 +17,7 @@ from datacompact.catalog.dcat import (
     UsageOffer,
 )
 
-SHARED = Path(__file__).resolve().parents[2].parent / "shared"
+SHARED = Path(__file__).resolve().parents[1] / "fixtures"
 STANDARDS = SHARED / "standards"
 BASE = "https://data.example.gov.cn/catalog"
 

@@ -24,7 +24,13 @@ from datacompact.policy import (
 )
 from datacompact.policy.agreement import check_epsilon
 
-SCHEMA_PATH = Path("/work/shared/standards/dsp-2025-1/contract-schema.json")
+SCHEMA_PATH = (
+    Path(__file__).resolve().parents[1]
+    / "fixtures"
+    / "standards"
+    / "dsp-2025-1"
+    / "contract-schema.json"
+)
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 EXPIRES = T0 + timedelta(days=90)
 GRADES_MODES = [

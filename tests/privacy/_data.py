@@ -9,7 +9,7 @@ import pyarrow as pa
 
 from datacompact.privacy import Hierarchy
 
-ADULT = Path(__file__).resolve().parents[3] / "shared" / "datasets" / "adult"
+ADULT = Path(__file__).resolve().parents[1] / "fixtures" / "datasets" / "adult"
 ADULT_QIS = (
     "sex",
     "age",

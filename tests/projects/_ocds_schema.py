@@ -1,6 +1,6 @@
 """The official OCDS 1.1.5 schemas with the lots extension merged in, for tests only.
 
-The product never reads ``../shared``; these helpers do, to check its output:
+The product never reads these official files; these helpers do (from ``tests/fixtures``), to check its output:
 
 * :func:`merge_patch` applies an extension's ``release-schema.json`` the way
   OCDS extensions are defined, as a JSON Merge Patch (RFC 7386).
@@ -26,7 +26,7 @@ from jsonschema import Draft4Validator
 from referencing import Registry, Resource
 from referencing.jsonschema import DRAFT4
 
-OCDS = Path(__file__).resolve().parents[2].parent / "shared" / "standards" / "ocds-1.1.5"
+OCDS = Path(__file__).resolve().parents[1] / "fixtures" / "standards" / "ocds-1.1.5"
 LOTS = OCDS / "lots-extension"
 RELEASE_SCHEMA_URL = "https://standard.open-contracting.org/schema/1__1__5/release-schema.json"
 

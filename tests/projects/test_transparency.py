@@ -2,7 +2,7 @@
 
 The package is checked with the official schemas (the lots extension merged
 in as a JSON Merge Patch) and the official codelists, read by
-``_ocds_schema`` from ``../shared`` in the tests only.
+``_ocds_schema`` from ``tests/fixtures`` in the tests only.
 """
 
 from __future__ import annotations
