@@ -316,7 +316,8 @@ def test_a_new_version_gets_a_new_release(world: World, resource_id: int, tmp_pa
     assert pq.read_table(second).num_rows + events[1].payload["suppressed"] == len(PEOPLE) + 10
 
 
-def test_an_unreachable_k_is_refused_and_nothing_stored(world: World, tmp_path: Path) -> None:
+def _grant_on_seven_records(world: World, tmp_path: Path) -> int:
+    """A k-anonymous grant (k = 10) on a resource of seven records: no release can exist."""
     file = tmp_path / "few.csv"
     file.write_text(
         "姓名,身份证号,手机号,区县,金额\n"
@@ -339,6 +340,11 @@ def test_an_unreachable_k_is_refused_and_nothing_stored(world: World, tmp_path: 
             decision=GradeDecisionIn(decision="confirm"),
         )
     grant_id = _grant(world, rid, mode="k_anonymous")
+    return grant_id
+
+
+def test_an_unreachable_k_is_refused_and_nothing_stored(world: World, tmp_path: Path) -> None:
+    grant_id = _grant_on_seven_records(world, tmp_path)
     for _ in range(2):  # the same outcome for every query of the grant
         with pytest.raises(PolicyViolation) as caught:
             _release(world, grant_id)
@@ -594,28 +600,7 @@ def test_the_first_query_is_charged_before_the_release_is_computed(
     world: World, tmp_path: Path
 ) -> None:
     """Computing the release reads data, so whatever it does is a charged, generic outcome."""
-    file = tmp_path / "few.csv"
-    file.write_text(
-        "姓名,身份证号,手机号,区县,金额\n"
-        + "".join(f"{n},{i},{p},{d},{a}\n" for n, i, p, d, a in PEOPLE[:7]),
-        encoding="utf-8",
-    )
-    steward = world.principal("department.data_steward")
-    rid = resources.register_resource(
-        db=world.platform.db,
-        home=world.platform.settings.home,
-        actor=steward,
-        data=ResourceBase.model_validate({"name": "救助对象名册", "name_en": "Relief roster"}),
-        file=file,
-    ).value.id
-    with world.platform.db.write() as session:
-        resources.decide_grade(
-            session=session,
-            actor=steward,
-            resource_id=rid,
-            decision=GradeDecisionIn(decision="confirm"),
-        )
-    grant_id = _grant(world, rid, mode="k_anonymous")
+    grant_id = _grant_on_seven_records(world, tmp_path)
     # Seven records cannot be made 10-anonymous: a fact about the data, so the
     # query answers the one generic failure, and it is counted.
     with pytest.raises(QueryFailed) as caught:

@@ -3,9 +3,11 @@
 A k-anonymous grant answers row-level SQL over its *release*: the whole
 granted slice generalized once, per grant and resource version, by the
 privacy engine, then stored and receipted
-(:mod:`datacompact.policy._release_store`). :func:`release_view` is what the
-query service calls: it checks the SQL, then returns the release's view, on
-which the SQL is analyzed and run like plain records.
+(:mod:`datacompact.policy._release_store`). The query service analyzes the
+SQL on :func:`analysis_view` (it checks the SQL and returns the release's
+shape, from metadata only), charges the query, and only then reads or
+computes the release itself (``ensure_release``), on which the SQL runs like
+plain records.
 
 **Only row-level SQL.** ``SELECT <expressions> FROM <table> [WHERE
 <condition>]``: each output row is computed from one release row alone.
@@ -48,22 +50,13 @@ datacompact.errors.PolicyViolation: k-匿名提取只接受逐行查询，不允
 
 from __future__ import annotations
 
-from pathlib import Path
-
 import sqlglot
 from sqlglot import exp
 from sqlglot.errors import SqlglotError
 
 from datacompact.errors import PolicyViolation
-from datacompact.permissions import Principal
-from datacompact.policy._release_store import (
-    ensure_release,
-    identifiers,
-    release_shape,
-    released_columns,
-)
-from datacompact.sandbox import Engine, GrantView, Limits
-from datacompact.store.session import Database
+from datacompact.policy._release_store import identifiers, release_shape, released_columns
+from datacompact.sandbox import GrantView, Limits
 
 
 def analysis_view(sql: str, view: GrantView) -> GrantView:
@@ -76,37 +69,6 @@ def analysis_view(sql: str, view: GrantView) -> GrantView:
     """
     check_query(sql, view)
     return release_shape(view)
-
-
-def release_view(
-    *,
-    db: Database,
-    home: Path,
-    grant_id: int,
-    version_id: int,
-    view: GrantView,
-    engine: Engine,
-    k: int,
-    actor: Principal,
-) -> GrantView:
-    """The release of a k-anonymous grant on ``version_id``, read or computed once and receipted.
-
-    It reads data (the first query on a version computes the release from the
-    whole slice), so the policy layer calls it only after the query is
-    charged: whatever happens here, whether the slice can be made
-    k-anonymous or a value breaks the generalization, is that query's one
-    generic outcome, never a free, named refusal.
-    """
-    return ensure_release(
-        db=db,
-        home=home,
-        grant_id=grant_id,
-        version_id=version_id,
-        view=view,
-        engine=engine,
-        k=k,
-        actor=actor,
-    )
 
 
 _LIMITS = Limits()

@@ -152,7 +152,7 @@ def ensure_release(
     only (text labels), no masks and no row filter: both were applied before
     the generalization. A column left out as an identifier is not in it, so
     check the query against ``view`` first
-    (:func:`datacompact.policy._extracts.release_view` does both).
+    (:func:`datacompact.policy._extracts.analysis_view`, before the charge).
 
     Raises ``PolicyViolation`` with rule ``k_anonymous.unreachable`` when the
     slice has fewer than k records (nothing is stored; the outcome is the

@@ -56,6 +56,7 @@ from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy import _extracts
 from datacompact.policy._grant_view import grant_view
+from datacompact.policy._release_store import ensure_release
 from datacompact.policy.agreement import GrantTerms, check_epsilon, check_use, parse_agreement
 from datacompact.policy.schemas import OverlapPublic, QueryPublic, QueryResult
 from datacompact.privacy.masking import derive_key
@@ -304,7 +305,7 @@ def run_query(
             # only after the charge, so every outcome of it is this query's.
             plan = replace(
                 plan,
-                grant=_extracts.release_view(
+                grant=ensure_release(
                     db=db,
                     home=home,
                     grant_id=snapshot.grant_id,
