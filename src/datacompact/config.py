@@ -30,7 +30,7 @@ SECRET_BYTES = 32
 
 
 class GovernanceMode(StrEnum):
-    """The three ways of building digital government in DESIGN.md; see ``registry.governance``."""
+    """The three ways of building digital government (docs/governance.md); see ``registry.governance``."""
 
     GOVERNMENT_LED = "government_led"
     JV_OPERATED = "jv_operated"

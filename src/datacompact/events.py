@@ -1,7 +1,7 @@
 """Typed platform events and their canonical encoding as log entries.
 
 Every mutating service call records one event in the same database
-transaction as its domain rows (DESIGN.md: "no state change without its log
+transaction as its domain rows ("no state change without its log
 entry"). The event's position in the transparency log is its ``seq``.
 
 Canonical encoding (version 1) of an entry, the bytes the Merkle log hashes::

@@ -321,7 +321,7 @@ def decide(*, actor: Principal, action: Action, resource: Resource) -> Decision:
         if own or actor.participant_id in parties:
             return Decision(True, "a party to the object")
         if actor.participant_kind == "regulator":
-            # DESIGN.md §4.1: data flows are visible to the regulator.
+            # Data flows are visible to the regulator (docs/governance.md).
             return Decision(True, "the regulator supervises every data flow")
         return Decision(False, "只有相关方可查看 / only its parties may see this")
     if action.scope is Scope.REVIEWER:

@@ -1,4 +1,4 @@
-"""In-process API client over the minimal world (STYLE.md §10)."""
+"""In-process API client over the minimal world."""
 
 from __future__ import annotations
 

@@ -1,4 +1,4 @@
-"""The deliverable, escrow and public download routes, in process (STYLE.md §10)."""
+"""The deliverable, escrow and public download routes, in process."""
 
 from __future__ import annotations
 

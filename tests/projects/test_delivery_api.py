@@ -1,4 +1,4 @@
-"""The contract, alert and public transparency routes, in process (STYLE.md §10)."""
+"""The contract, alert and public transparency routes, in process."""
 
 from __future__ import annotations
 

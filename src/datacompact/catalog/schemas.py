@@ -1,4 +1,4 @@
-"""Pydantic schemas of the catalog: what the API and CLI read and write (STYLE.md §9)."""
+"""Pydantic schemas of the catalog: what the API and CLI read and write, kept apart from the tables."""
 
 from __future__ import annotations
 

@@ -1,6 +1,6 @@
 """Data standards applied to resources: conformance reports and derived versions.
 
-"Formats not unified" (DESIGN.md) is answered here: a steward maps columns of
+"Formats not unified" is answered here: a steward maps columns of
 a resource to the elements of a standard (``catalog.standards``), sees the
 share of conforming values per element, and can derive a new version with
 every mapped column in the standard's form. The derived version is an

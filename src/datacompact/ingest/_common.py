@@ -1,7 +1,7 @@
 """Shared pieces of the readers: warnings, limits, column names, SQL quoting.
 
 Messages are bilingual ("中文 / English") and name a row or a column, never a
-cell value (DESIGN.md "Errors are typed").
+cell value (errors are typed).
 """
 
 from __future__ import annotations

@@ -25,7 +25,7 @@ from datacompact.errors import InvalidInput, MalformedInput
 from datacompact.policy.purposes import DCP
 
 #: The JSON-LD context of the Dataspace Protocol 2025-1. It is an identifier
-#: only: DataCompact never fetches it (DESIGN.md, "offline by design").
+#: only: DataCompact never fetches it (the platform works offline).
 DSP_CONTEXT = "https://w3id.org/dspace/2025/1/context.jsonld"
 #: The ODRL profile of DataCompact grants (ODRL 2.2 §2.1 ``profile``).
 PROFILE = DCP.rstrip("#")

@@ -1,4 +1,4 @@
-"""Pydantic schemas of applications and grants (STYLE.md §9)."""
+"""Pydantic schemas of applications and grants, kept apart from the tables."""
 
 from __future__ import annotations
 

@@ -6,7 +6,7 @@ suppressed). This is the format ARX reads and writes (``Hierarchy.create``
 / ``Hierarchy.save``) and the "generalization" technique of GB/T 37964-2019
 §A.3.2: each level replaces a value by a less specific one.
 
-Every hierarchy checks itself when built (STYLE.md §7):
+Every hierarchy checks itself when built:
 
 * all rows have the same depth (ARX rejects ragged hierarchies);
 * no value appears twice at level 0;

@@ -1,4 +1,4 @@
-"""Pydantic schemas of contracts, KPIs, SLA reports, alerts and the public listing (STYLE.md §9).
+"""Pydantic schemas of contracts, KPIs, SLA reports, alerts and the public listing, kept apart from the tables.
 
 Money and measurements travel as decimal text (``"1250000.00"``, ``"99.95"``),
 never as JSON numbers, so nothing is rounded on the way in. The services

@@ -1,4 +1,4 @@
-"""Pydantic schemas of cooperation projects: projects, lots, tenders, bids, awards (STYLE.md §9).
+"""Pydantic schemas of cooperation projects: projects, lots, tenders, bids, awards, kept apart from the tables.
 
 Money and scores travel as decimal strings (``"1250000.00"``, ``"87.5"``): the
 services parse them with ``Decimal`` and refuse anything else, so no float

@@ -1,6 +1,6 @@
 """Governance modes: who operates the platform and who approves what.
 
-DESIGN.md names three ways of building digital government. Each is a
+There are three ways of building digital government (docs/governance.md). Each is a
 :class:`GovernanceRules` value; the platform setting ``governance_mode`` picks
 one. ``docs/governance.md`` explains them for users, and a test keeps the two
 in step.

@@ -1,6 +1,6 @@
 """Pydantic schemas of the registry: what the API and CLI read and write.
 
-Layered as ``XBase → XCreate → XPublic`` (STYLE.md §9). Inputs forbid unknown
+Layered as ``XBase → XCreate → XPublic``. Inputs forbid unknown
 fields, so a typo is an error rather than a silently ignored setting. Shapes
 are checked here; identifiers (USCC, region code) and cross-field rules are
 checked by the services, which raise the project's own error classes.

@@ -1,7 +1,7 @@
 """SQLAlchemy tables of the foundation: participants, members, tokens, events.
 
 Tables only. The Pydantic schemas that the API reads and writes live beside
-each domain (``registry/schemas.py``), never here (STYLE.md §9).
+each domain (``registry/schemas.py``), never here.
 """
 
 from __future__ import annotations
