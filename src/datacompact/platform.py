@@ -40,13 +40,15 @@ class Platform:
     def sandbox(self) -> DuckDBEngine:
         """The governed-SQL engine of this process: one locked, empty DuckDB database, reused."""
         # Imported here: SQLGlot and DuckDB load only in processes that run queries.
-        from datacompact.policy.queries import pseudonym_key
+        from datacompact.policy.queries import pseudonym_key, sandbox_data_dirs
         from datacompact.sandbox import DuckDBEngine
         from datacompact.sandbox.engine import spill_folder
 
         # Spills go to a private folder of this process under the home, never the CWD.
         return DuckDBEngine(
-            pseudonym_key=pseudonym_key(self.secret), spill_dir=spill_folder(self.settings.home)
+            pseudonym_key=pseudonym_key(self.secret),
+            spill_dir=spill_folder(self.settings.home),
+            data_dirs=sandbox_data_dirs(self.settings.home),
         )
 
     def checkpoint(self) -> Checkpoint:

@@ -9,8 +9,17 @@ from typing import ClassVar
 import pytest
 
 from datacompact.errors import PolicyViolation
-from datacompact.sandbox import BudgetAccount, Plan, Result, analyze, check_capabilities, govern
+from datacompact.sandbox import (
+    BudgetAccount,
+    DuckDBEngine,
+    Plan,
+    Result,
+    analyze,
+    check_capabilities,
+    govern,
+)
 
+from . import _data
 from ._helpers import run
 
 MODULES = [
@@ -85,3 +94,19 @@ def test_row_filter_applies_below_user_predicates(grant_for, engine):
 def test_doctests(name):
     failures, tests = doctest.testmod(importlib.import_module(name))
     assert tests > 0 and failures == 0
+
+
+def test_files_under_data_dirs_read_natively_with_the_same_answers(grant_for, paths, engine):
+    """DuckDB's own Parquet reader (files under ``data_dirs``) answers as the Arrow scan does."""
+    folder = next(iter(paths.values())).parent
+    native = DuckDBEngine(pseudonym_key=_data.KEY, data_dirs=[folder])
+    for mode, sql in (
+        ("aggregates", "SELECT district, COUNT(*) AS n FROM sbk GROUP BY district"),
+        ("masked_records", "SELECT pid, phone, birth FROM sbk WHERE age >= 30"),
+        ("records", "SELECT pid, age FROM sbk"),
+    ):
+        expected = run(sql, grant_for(mode), engine)
+        got = run(sql, grant_for(mode), native)
+        assert got.result_sha256 == expected.result_sha256
+        assert got.rows == expected.rows
+    native.close()

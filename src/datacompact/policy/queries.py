@@ -40,7 +40,7 @@ from pathlib import Path
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from datacompact.catalog.resources import latest_version
+from datacompact.catalog.resources import RESOURCES_DIR, latest_version
 from datacompact.config import GovernanceMode, Settings
 from datacompact.errors import (
     DataCompactError,
@@ -56,7 +56,7 @@ from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy import _extracts
 from datacompact.policy._grant_view import grant_view
-from datacompact.policy._release_store import ensure_release
+from datacompact.policy._release_store import RELEASES, ensure_release
 from datacompact.policy.agreement import GrantTerms, check_epsilon, check_use, parse_agreement
 from datacompact.policy.schemas import OverlapPublic, QueryPublic, QueryResult
 from datacompact.privacy.masking import derive_key
@@ -331,6 +331,11 @@ def run_query(
             raise failure  # plain records may say which engine error it was
         raise QueryFailed(FAILED_MESSAGE) from None
     return recorded
+
+
+def sandbox_data_dirs(home: Path) -> list[Path]:
+    """The folders of the files governed queries read: resource versions and k-anonymous releases."""
+    return [home / RESOURCES_DIR, home / RELEASES]
 
 
 def _brief(exc: BaseException) -> str:

@@ -53,7 +53,7 @@ import tempfile
 import threading
 import time
 import weakref
-from collections.abc import Mapping
+from collections.abc import Mapping, Sequence
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, ClassVar, Protocol, runtime_checkable
@@ -380,6 +380,12 @@ class DuckDBEngine:
     :func:`spill_folder`); without one, the engine spills under a
     ``tempfile.mkdtemp`` folder. ``batch_rows`` bounds the rows per Arrow
     batch read from DuckDB.
+
+    ``data_dirs`` are the folders of the granted Parquet files. DuckDB reads
+    files under them with its own Parquet reader (``read_parquet``, metadata
+    cached), about twice as fast as scanning them as Arrow datasets through
+    Python; external access stays off, with only these folders allowed.
+    Files elsewhere (a test's temporary file) are scanned as Arrow datasets.
     """
 
     name: ClassVar[str] = "duckdb"
@@ -393,6 +399,7 @@ class DuckDBEngine:
         pseudonym_key: bytes,
         spill_dir: Path | None = None,
         batch_rows: int = 1_000_000,
+        data_dirs: Sequence[Path] = (),
     ) -> None:
         if len(pseudonym_key) < 16:
             raise InvalidInput("假名密钥过短 / expected a pseudonym key of at least 16 bytes")
@@ -401,6 +408,7 @@ class DuckDBEngine:
         self._key = pseudonym_key
         self._batch_rows = batch_rows
         self._spill_dir = _private_folder(spill_dir) if spill_dir is not None else None
+        self._data_dirs = tuple(os.path.join(os.path.realpath(d), "") for d in data_dirs)
         self._databases: dict[tuple[str, int, str], duckdb.DuckDBPyConnection] = {}
         #: The spill folders of the databases, removed on close (or when the
         #: engine is garbage-collected without one).
@@ -441,6 +449,9 @@ class DuckDBEngine:
                     # Before external access is turned off, which freezes the folder.
                     ("temp_directory", str(spill)),
                     ("max_temp_directory_size", limits.max_temp_directory_size),
+                    # Only the granted files' folders stay readable, by read_parquet.
+                    ("allowed_directories", list(self._data_dirs)),
+                    ("enable_object_cache", True),
                     ("enable_external_access", False),
                     ("python_enable_replacements", False),
                     ("autoload_known_extensions", False),
@@ -466,12 +477,21 @@ class DuckDBEngine:
             raise query_failed(plan, exc, stage="setup") from _short(exc)
         try:
             for name in tables:
-                dataset, _rows = SOURCES.get(plan.grant.tables[name].parquet_path)
-                con.register(f"{SOURCE_PREFIX}{name}", dataset)
+                self._attach(con, f"{SOURCE_PREFIX}{name}", plan.grant.tables[name].parquet_path)
         except Exception as exc:  # the boundary: see the module docstring
             con.close()
             raise query_failed(plan, exc, stage="setup") from _short(exc)
         return con
+
+    def _attach(self, con: duckdb.DuckDBPyConnection, name: str, path: str) -> None:
+        """Make the Parquet file at ``path`` the connection-local relation ``name``."""
+        real = os.path.realpath(path)
+        if any(real.startswith(folder) for folder in self._data_dirs):
+            literal = real.replace("'", "''")
+            con.execute(f'CREATE TEMP VIEW "{name}" AS SELECT * FROM read_parquet(\'{literal}\')')
+        else:
+            dataset, _rows = SOURCES.get(path)
+            con.register(name, dataset)
 
     def close(self) -> None:
         """Close the databases and remove their spill folders."""

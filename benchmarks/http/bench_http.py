@@ -1,0 +1,369 @@
+"""Governed queries over HTTP against Datasette's raw SQL, in one run.
+
+Both servers hold the same rows: the demo city's register of market entities
+(200,000 rows) and its quarterly tax returns (200,000 rows). DataCompact
+serves them through ``POST /api/v1/queries`` under grants (bearer token, grant
+check, SQL analysis and rewrite, a locked-down DuckDB, the query counted and
+logged, timing padded); Datasette (one process, SQLite, no authentication)
+runs the same SQL raw through ``/peer.json?sql=``. The same asyncio client
+keeps ``--connections`` keep-alive connections busy for ``--seconds`` per
+scenario and reports requests per second and latency percentiles.
+
+Scenarios:
+
+- ``filter + top 20``: a filter and the 20 largest by a number (masked records);
+- ``GROUP BY``: a filtered count per group (aggregates, entity threshold);
+- ``participants list``: ``GET /api/v1/participants`` authenticated (no peer);
+- ``healthz``: ``GET /healthz`` (no peer), the server's floor.
+
+Targets with 2 workers on 2 cores: governed queries at least as many
+requests per second as Datasette on both queries, p99 ≤ 150 ms at 8
+connections; the authenticated list ≥ 300 requests per second.
+
+Run: ``.venv/bin/python benchmarks/http/bench_http.py [--home DIR] [--seconds S]``
+(``--home`` reuses a demo city built with ``datacompact demo --no-serve``;
+without it one is built at ``--scale`` in a temporary folder). Set
+``DATACOMPACT_BENCH_DATABASE_URL`` to an empty PostgreSQL database to run
+DataCompact on PostgreSQL.
+"""
+
+from __future__ import annotations
+
+import argparse
+import asyncio
+import json
+import os
+import re
+import socket
+import sqlite3
+import subprocess
+import sys
+import tempfile
+import time
+from collections.abc import Callable
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pyarrow.parquet as pq
+
+REGISTER = "Register of market entities"
+TAX = "Quarterly tax returns of enterprises"
+TOP20 = (
+    'SELECT "企业名称", "法定代表人", "成立日期" FROM {t} '
+    'WHERE "登记状态" = \'存续\' ORDER BY "成立日期" DESC LIMIT 20'
+)
+GROUP_BY = (
+    'SELECT "纳税信用等级", count(*) AS n FROM {t} '
+    'WHERE "行业门类" = \'制造业\' GROUP BY "纳税信用等级"'
+)
+P99_TARGET_MS = 150.0
+LIST_TARGET_RPS = 300.0
+
+
+@dataclass(frozen=True)
+class Outcome:
+    requests: int
+    seconds: float
+    latencies_ms: list[float]
+    errors: dict[int, int]
+
+    @property
+    def rps(self) -> float:
+        return self.requests / self.seconds
+
+    def pct(self, q: float) -> float:
+        ordered = sorted(self.latencies_ms)
+        return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
+
+    def line(self, name: str) -> str:
+        bad = f", errors {self.errors}" if self.errors else ""
+        return (
+            f"  {name:<34} {self.rps:8.1f} req/s   p50 {self.pct(0.5):7.1f} ms   "
+            f"p99 {self.pct(0.99):7.1f} ms{bad}"
+        )
+
+
+def _free_port() -> int:
+    with socket.socket() as s:
+        s.bind(("127.0.0.1", 0))
+        port: int = s.getsockname()[1]
+        return port
+
+
+def _env(home: Path) -> dict[str, str]:
+    env = {**os.environ, "DATACOMPACT_HOME": str(home)}
+    env.pop("DATACOMPACT_DATABASE_URL", None)
+    if os.environ.get("DATACOMPACT_BENCH_DATABASE_URL"):
+        env["DATACOMPACT_DATABASE_URL"] = os.environ["DATACOMPACT_BENCH_DATABASE_URL"]
+    return env
+
+
+def _datacompact(home: Path, *args: str) -> subprocess.Popen[bytes]:
+    exe = Path(sys.executable).with_name("datacompact")
+    return subprocess.Popen([str(exe), *args], env=_env(home))
+
+
+def _wait(base: str, server: subprocess.Popen[bytes], path: str = "/healthz") -> float:
+    started = time.perf_counter()
+    for _ in range(1200):
+        if server.poll() is not None:
+            raise SystemExit("a server exited")
+        try:
+            if httpx.get(f"{base}{path}", timeout=1).status_code == 200:
+                return time.perf_counter() - started
+        except httpx.HTTPError:
+            pass
+        time.sleep(0.05)
+    raise SystemExit("a server did not start")
+
+
+def _bearer(entry: dict[str, Any]) -> dict[str, str]:
+    return {"Authorization": f"Bearer {entry['token']}"}
+
+
+def _grant(
+    http: httpx.Client,
+    credentials: list[dict[str, Any]],
+    user: str,
+    resource: str,
+    columns: list[str],
+    mode: str,
+) -> tuple[dict[str, str], int, str]:
+    """Apply for a grant through the API and have every reviewing party approve it."""
+    applicant = next(c for c in credentials if c["user"] == user)
+    found = http.get("/api/v1/resources", params={"q": resource}, headers=_bearer(applicant))
+    shown = next(r for r in found.json()["data"] if r["name_en"] == resource)
+    body = {
+        "scenario": f"HTTP 基准 / HTTP benchmark: {resource}",
+        "purpose": "research",
+        "resources": [{"resource_id": shown["id"], "columns": columns}],
+        "output": {"mode": mode},
+        "duration_days": 1,
+        "expected_queries": 1_000_000,
+    }
+    application = http.post("/api/v1/applications", json=body, headers=_bearer(applicant))
+    application.raise_for_status()
+    data = application.json()["data"]
+    for slot in data["reviewers"]:
+        reviewer = next(
+            c
+            for c in credentials
+            if c["participant_id"] in slot["participants"] and c["roles"] == ["reviewer"]
+        )
+        http.post(
+            f"/api/v1/applications/{data['id']}/decisions",
+            json={"decision": "approve", "reason": "benchmark"},
+            headers=_bearer(reviewer),
+        ).raise_for_status()
+    (grant_id,) = http.get(f"/api/v1/applications/{data['id']}", headers=_bearer(applicant)).json()[
+        "data"
+    ]["grants"]
+    # The resource's SQL name under a grant: its English name as an identifier.
+    table = re.sub(r"[^a-z0-9]+", "_", resource.lower()).strip("_")[:40]
+    return _bearer(applicant), grant_id, table
+
+
+def _parquet_of(home: Path, resource_name: str) -> Path:
+    """The registered Parquet file of a demo resource, read from the SQLite store."""
+    with sqlite3.connect(home / "datacompact.db") as db:
+        (path,) = db.execute(
+            "SELECT v.path FROM resource_versions v JOIN resources r ON r.id = v.resource_id "
+            "WHERE r.name_en = ? ORDER BY v.number DESC LIMIT 1",
+            (resource_name,),
+        ).fetchone()
+    return home / path
+
+
+def _peer_database(target: Path, tables: dict[str, Path]) -> None:
+    """The same rows in one SQLite file for Datasette, one table per resource."""
+    with sqlite3.connect(target) as db:
+        for name, parquet in tables.items():
+            data = pq.read_table(parquet)
+            columns = ", ".join(f'"{c}"' for c in data.column_names)
+            db.execute(f'CREATE TABLE "{name}" ({columns})')
+            marks = ", ".join("?" for _ in data.column_names)
+            rows = zip(*(data.column(c).to_pylist() for c in data.column_names), strict=True)
+            db.executemany(
+                f'INSERT INTO "{name}" VALUES ({marks})',
+                (
+                    [v if isinstance(v, int | float | str) or v is None else str(v) for v in r]
+                    for r in rows
+                ),
+            )
+
+
+async def _load(
+    base: str,
+    connections: int,
+    seconds: float,
+    send: Callable[[httpx.AsyncClient], Any],
+) -> Outcome:
+    latencies: list[float] = []
+    errors: dict[int, int] = {}
+    limits = httpx.Limits(max_connections=connections, max_keepalive_connections=connections)
+    async with httpx.AsyncClient(base_url=base, timeout=60, limits=limits) as http:
+        for _ in range(connections):  # open the connections before the clock starts
+            await send(http)
+        deadline = time.perf_counter() + seconds
+
+        async def worker() -> None:
+            while time.perf_counter() < deadline:
+                started = time.perf_counter()
+                response = await send(http)
+                latencies.append((time.perf_counter() - started) * 1000)
+                if response.status_code != 200:
+                    if not errors:
+                        print(f"  first error: {response.status_code} {response.text[:300]}")
+                    errors[response.status_code] = errors.get(response.status_code, 0) + 1
+
+        started = time.perf_counter()
+        await asyncio.gather(*(worker() for _ in range(connections)))
+        elapsed = time.perf_counter() - started
+    return Outcome(len(latencies), elapsed, latencies, errors)
+
+
+def main() -> None:
+    parser = argparse.ArgumentParser()
+    parser.add_argument("--home", type=Path, help="a built demo city to reuse")
+    parser.add_argument("--scale", type=float, default=1.0)
+    parser.add_argument("--seconds", type=float, default=20.0)
+    parser.add_argument("--connections", type=int, default=8)
+    parser.add_argument("--workers", type=int, default=2)
+    parser.add_argument("--only", choices=("datacompact", "datasette"), default=None)
+    args = parser.parse_args()
+
+    with tempfile.TemporaryDirectory() as folder:
+        home = args.home or Path(folder) / "home"
+        if args.home is None:
+            built = _datacompact(home, "demo", "--no-serve", "--scale", str(args.scale), "--json")
+            if built.wait() != 0:
+                raise SystemExit("the demo build failed")
+        credentials = json.loads((home / "demo-credentials.json").read_text(encoding="utf-8"))
+        peer_db = Path(folder) / "peer.db"
+        _peer_database(
+            peer_db, {"register": _parquet_of(home, REGISTER), "tax": _parquet_of(home, TAX)}
+        )
+        results: list[str] = []
+        ratios: list[str] = []
+
+        peer: dict[str, Outcome] = {}
+        if args.only != "datacompact":
+            port = _free_port()
+            base = f"http://127.0.0.1:{port}"
+            datasette = subprocess.Popen(
+                [
+                    sys.executable,
+                    "-m",
+                    "datasette",
+                    "serve",
+                    str(peer_db),
+                    "--port",
+                    str(port),
+                    "--setting",
+                    "sql_time_limit_ms",
+                    "20000",
+                    "--setting",
+                    "default_page_size",
+                    "20",
+                ],
+                stdout=subprocess.DEVNULL,
+                stderr=subprocess.DEVNULL,
+            )
+            try:
+                _wait(base, datasette, "/-/versions.json")
+                for name, template in (("filter + top 20", TOP20), ("GROUP BY", GROUP_BY)):
+                    table = "register" if template is TOP20 else "tax"
+                    params = {"sql": template.format(t=f'"{table}"'), "_shape": "array"}
+
+                    async def send(http: httpx.AsyncClient, p: dict[str, str] = params) -> Any:
+                        return await http.get("/peer.json", params=p)
+
+                    peer[name] = asyncio.run(_load(base, args.connections, args.seconds, send))
+                    results.append(peer[name].line(f"Datasette raw SQL: {name}"))
+            finally:
+                datasette.terminate()
+                datasette.wait(timeout=30)
+
+        if args.only != "datasette":
+            port = _free_port()
+            base = f"http://127.0.0.1:{port}"
+            server = _datacompact(
+                home, "serve", "--port", str(port), "--workers", str(args.workers)
+            )
+            try:
+                up = _wait(base, server)
+                results.append(f"  start-up: /healthz answered {up:.2f} s after launch")
+                with httpx.Client(base_url=base, timeout=60) as http:
+                    top = _grant(
+                        http,
+                        credentials,
+                        "it-yunqi.analyst",
+                        REGISTER,
+                        ["企业名称", "法定代表人", "成立日期", "登记状态"],
+                        "masked_records",
+                    )
+                    grouped = _grant(
+                        http,
+                        credentials,
+                        "it-shulan.analyst",
+                        TAX,
+                        ["行业门类", "纳税信用等级"],
+                        "aggregates",
+                    )
+                lister = _bearer(credentials[0])
+                scenarios: list[tuple[str, Callable[[httpx.AsyncClient], Any]]] = []
+                for name, template, (headers, grant_id, table) in (
+                    ("filter + top 20", TOP20, top),
+                    ("GROUP BY", GROUP_BY, grouped),
+                ):
+                    body = {"grant_id": grant_id, "sql": template.format(t=table)}
+
+                    async def query(
+                        http: httpx.AsyncClient,
+                        b: dict[str, Any] = body,
+                        h: dict[str, str] = headers,
+                    ) -> Any:
+                        return await http.post("/api/v1/queries", json=b, headers=h)
+
+                    scenarios.append((name, query))
+
+                async def participants(http: httpx.AsyncClient) -> Any:
+                    return await http.get("/api/v1/participants", headers=lister)
+
+                async def healthz(http: httpx.AsyncClient) -> Any:
+                    return await http.get("/healthz")
+
+                scenarios += [("participants list", participants), ("healthz", healthz)]
+                for name, send in scenarios:
+                    outcome = asyncio.run(_load(base, args.connections, args.seconds, send))
+                    results.append(outcome.line(f"DataCompact governed: {name}"))
+                    if name in peer:
+                        ratio = outcome.rps / peer[name].rps
+                        ratios.append(
+                            f"  {name}: {ratio:.2f}× Datasette (target ≥ 1.00×); "
+                            f"p99 {outcome.pct(0.99):.0f} ms (target ≤ {P99_TARGET_MS:.0f} ms)"
+                        )
+                    if name == "participants list":
+                        ratios.append(
+                            f"  participants list: {outcome.rps:.0f} req/s "
+                            f"(target ≥ {LIST_TARGET_RPS:.0f}; {outcome.rps / LIST_TARGET_RPS:.2f}×)"
+                        )
+            finally:
+                server.terminate()
+                server.wait(timeout=60)
+
+    backend = "PostgreSQL" if os.environ.get("DATACOMPACT_BENCH_DATABASE_URL") else "SQLite"
+    print(
+        f"HTTP, {args.connections} connections, {args.seconds:.0f} s a scenario; DataCompact "
+        f"{args.workers} worker(s) on {backend}, Datasette one process on SQLite"
+    )
+    print("\n".join(results))
+    if ratios:
+        print("ratios:")
+        print("\n".join(ratios))
+
+
+if __name__ == "__main__":
+    main()
