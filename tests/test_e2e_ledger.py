@@ -108,7 +108,7 @@ def test_served_log_is_witnessed_and_audited(tmp_path: Path, processes: Processe
     port = _free_port()
     processes.start(env, "serve", "--port", str(port))
     base = f"http://127.0.0.1:{port}"
-    _wait_http(f"{base}/healthz")
+    _wait_http(f"{base}/readyz")
     note = _wait_http(f"{base}/ledger/checkpoint", lambda r: r.text.count("\n—") >= 3).text
     assert "audit-office" in note and "industry-alliance" in note
 

@@ -67,7 +67,7 @@ def server(env: dict[str, str], home: Path, tmp_path: Path) -> Iterator[str]:
         while True:
             assert process.poll() is None, (tmp_path / "serve.log").read_text()
             try:
-                if httpx.get(f"{base}/healthz", timeout=2).status_code == 200:
+                if httpx.get(f"{base}/readyz", timeout=2).status_code == 200:
                     break
             except httpx.TransportError:
                 pass

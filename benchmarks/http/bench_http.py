@@ -294,7 +294,10 @@ def main() -> None:
             )
             try:
                 up = _wait(base, server)
-                results.append(f"  start-up: /healthz answered {up:.2f} s after launch")
+                ready = up + _wait(base, server, "/readyz")
+                results.append(
+                    f"  start-up: /healthz answered {up:.2f} s after launch, /readyz {ready:.2f} s"
+                )
                 with httpx.Client(base_url=base, timeout=60) as http:
                     top = _grant(
                         http,

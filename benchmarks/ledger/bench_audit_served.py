@@ -67,7 +67,7 @@ def main() -> None:
     try:
         for _ in range(100):
             try:
-                if httpx.get(f"http://127.0.0.1:{port}/healthz").status_code == 200:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz").status_code == 200:
                     break
             except httpx.HTTPError:
                 time.sleep(0.1)

@@ -72,7 +72,7 @@ def _wait(base: str, server: subprocess.Popen[bytes]) -> None:
         if server.poll() is not None:
             raise SystemExit("the server exited")
         try:
-            if httpx.get(f"{base}/healthz", timeout=1).status_code == 200:
+            if httpx.get(f"{base}/readyz", timeout=1).status_code == 200:
                 return
         except httpx.HTTPError:
             pass

@@ -36,13 +36,6 @@ from datacompact.policy.queries import close_interrupted
 API_PREFIX = "/api/v1"
 
 
-def app_from_settings() -> FastAPI:
-    """The app of a platform opened from the environment: the factory each server worker calls."""
-    from datacompact.config import get_settings
-
-    return create_app(Platform(get_settings()))
-
-
 def create_app(platform: Platform) -> FastAPI:
     @asynccontextmanager
     async def lifespan(_app: FastAPI) -> AsyncIterator[None]:

@@ -80,20 +80,18 @@ def init(as_json: JsonFlag = False) -> None:
 def _serve(host: str, port: int, workers: int = 1) -> None:
     import uvicorn
 
-    from datacompact.api import create_app
+    from datacompact.config import get_settings
 
-    platform = open_platform(must_exist=False)
-    platform.initialize()
+    # Only the home folder here: each worker opens the platform and migrates
+    # the store in the background (see datacompact.serving), so that the
+    # server answers /healthz at once and /readyz once the store is ready.
+    settings = get_settings()
+    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
     console.print(
         f"DataCompact 服务地址 / serving on http://{host}:{port}  (Ctrl+C 停止 / to stop)"
     )
-    if workers == 1:
-        uvicorn.run(create_app(platform), host=host, port=port, log_level="warning")
-        return
-    platform.close()
-    # Each worker process opens the platform from the same environment.
     uvicorn.run(
-        "datacompact.api:app_from_settings",
+        "datacompact.serving:app_from_settings",
         factory=True,
         workers=workers,
         host=host,

@@ -288,7 +288,9 @@ def run_query(
         raise refused
     try:
         query = _prepare(snapshot, sql, epsilon, runner)
-        with db.write() as session:
+        # Unsynced: nothing of the query leaves before _finish's synced commit,
+        # which makes this charge durable with it.
+        with db.write_unsynced() as session:
             actor = recheck(session) if recheck else actor
             query_id = _charge(session, actor, snapshot, query, sql, runner.name)
     except _REFUSALS as exc:

@@ -22,7 +22,7 @@ from decimal import Decimal
 
 from sqlalchemy import func, select
 from sqlalchemy.exc import IntegrityError
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from datacompact.config import GovernanceMode
 from datacompact.errors import DuplicateRegistration, InvalidInput, InvalidTransition
@@ -363,7 +363,13 @@ def list_participants(
     offset: int = 0,
 ) -> list[ParticipantPublic]:
     authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=ParticipantResource())
-    query = select(Participant).order_by(Participant.id).limit(limit).offset(offset)
+    query = (
+        select(Participant)
+        .options(selectinload(Participant.keys), selectinload(Participant.shareholders))
+        .order_by(Participant.id)
+        .limit(limit)
+        .offset(offset)
+    )
     if kind is not None:
         query = query.where(Participant.kind == kind.value)
     if status is not None:

@@ -15,7 +15,7 @@ import secrets
 from datetime import datetime, timedelta
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, joinedload
 
 from datacompact.config import GovernanceMode
 from datacompact.errors import (
@@ -252,7 +252,11 @@ def authenticate(
     """The principal a bearer token stands for, or the precise reason it does not."""
     if len(token) != _TOKEN_LENGTH or not token.startswith(TOKEN_PREFIX):
         raise Unauthenticated("令牌格式无效 / the token is not a DataCompact API token")
-    record = session.scalar(select(ApiToken).where(ApiToken.token_sha256 == token_digest(token)))
+    record = session.scalar(
+        select(ApiToken)
+        .options(joinedload(ApiToken.member).joinedload(Member.participant))
+        .where(ApiToken.token_sha256 == token_digest(token))
+    )
     if record is None or not hmac.compare_digest(record.token_sha256, token_digest(token)):
         raise Unauthenticated("令牌无效 / unknown token")
     if record.revoked_at is not None:

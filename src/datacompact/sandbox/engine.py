@@ -488,7 +488,7 @@ class DuckDBEngine:
         real = os.path.realpath(path)
         if any(real.startswith(folder) for folder in self._data_dirs):
             literal = real.replace("'", "''")
-            con.execute(f'CREATE TEMP VIEW "{name}" AS SELECT * FROM read_parquet(\'{literal}\')')
+            con.execute(f"CREATE TEMP VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
         else:
             dataset, _rows = SOURCES.get(path)
             con.register(name, dataset)

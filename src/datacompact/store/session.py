@@ -20,7 +20,7 @@ import orjson
 from sqlalchemy import Engine, create_engine, event, text
 from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
 from sqlalchemy.orm import Session, sessionmaker
-from sqlalchemy.pool import NullPool
+from sqlalchemy.pool import QueuePool
 
 from datacompact.errors import Conflict, DataCompactError, InvalidInput, StoreUnavailable
 
@@ -32,8 +32,17 @@ def _json(value: Any) -> str:
     return orjson.dumps(value).decode()
 
 
-def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
-    engine = create_engine(url, poolclass=NullPool, json_serializer=_json)
+def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> Engine:
+    # Pooled: opening a connection and setting its pragmas cost more than many
+    # of the transactions that use it. Threads share the pool, never a connection.
+    engine = create_engine(
+        url,
+        poolclass=QueuePool,
+        pool_size=8,
+        max_overflow=24,
+        connect_args={"check_same_thread": False},
+        json_serializer=_json,
+    )
 
     @event.listens_for(engine, "connect")
     def _on_connect(dbapi_connection: Any, _record: Any) -> None:
@@ -41,7 +50,7 @@ def _sqlite_engine(url: str, *, immediate: bool) -> Engine:
         dbapi_connection.isolation_level = None
         cursor = dbapi_connection.cursor()
         cursor.execute("PRAGMA journal_mode=WAL")
-        cursor.execute("PRAGMA synchronous=FULL")
+        cursor.execute(f"PRAGMA synchronous={synchronous}")
         cursor.execute("PRAGMA foreign_keys=ON")
         cursor.execute(f"PRAGMA busy_timeout={SQLITE_BUSY_TIMEOUT_MS}")
         cursor.close()
@@ -62,17 +71,37 @@ class Database:
         if self.is_sqlite:
             self.read_engine = _sqlite_engine(url, immediate=False)
             self.write_engine = _sqlite_engine(url, immediate=True)
+            # WAL with synchronous=NORMAL: a commit survives the process, and is
+            # on disk by the next synced commit (WAL frames are written in order).
+            self.lazy_write_engine = _sqlite_engine(url, immediate=True, synchronous="NORMAL")
         else:
-            self.read_engine = self.write_engine = create_engine(
+            self.read_engine = self.write_engine = self.lazy_write_engine = create_engine(
                 url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=_json
             )
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
+        self._lazy_write = sessionmaker(self.lazy_write_engine, expire_on_commit=False)
 
     @contextmanager
     def write(self) -> Iterator[Session]:
         """One write transaction: committed on success, rolled back on any error."""
         with _translated(), self._write() as session, session.begin():
+            yield session
+
+    @contextmanager
+    def write_unsynced(self) -> Iterator[Session]:
+        """A write transaction whose commit does not wait for the disk.
+
+        For a step whose effect is made durable by a later synced commit of
+        the same work before anyone sees its outcome (the charge of a query,
+        made durable by the commit that logs the query's answer): the store's
+        write-ahead log is flushed in order, so that commit flushes this one
+        too. A crash of the process loses nothing; a power cut may lose the
+        step, together with everything that depended on it.
+        """
+        with _translated(), self._lazy_write() as session, session.begin():
+            if not self.is_sqlite:
+                session.execute(text("SET LOCAL synchronous_commit = off"))
             yield session
 
     @contextmanager
@@ -88,6 +117,7 @@ class Database:
     def dispose(self) -> None:
         self.read_engine.dispose()
         self.write_engine.dispose()
+        self.lazy_write_engine.dispose()
 
 
 @contextmanager
