@@ -49,7 +49,7 @@ def create_app(platform: Platform) -> FastAPI:
         # Only a served process signs on a schedule; in-process test clients
         # send no lifespan events and sign on demand.
         # A served log always has a checkpoint to publish from its first request.
-        await run_in_threadpool(platform.checkpoint)
+        await run_in_threadpool(platform.checkpoint_at_start)
         # Staged files a crashed ingestion left behind hold data nobody refers to.
         await run_in_threadpool(sweep_orphans, db=platform.db, home=platform.settings.home)
         # Queries a dead process left running stay charged; their outcome is logged.
