@@ -32,8 +32,6 @@ from ..conftest import World, valid_uscc
 from ..ledger.test_audit import _SyncASGITransport
 from .conftest import Writer, append_events, audit
 
-pytestmark = pytest.mark.filterwarnings("ignore::ResourceWarning")
-
 
 def _head(platform: Platform) -> tuple[int, bytes]:
     with platform.db.read() as session:

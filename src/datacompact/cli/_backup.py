@@ -35,7 +35,7 @@ def backup(
     from datacompact.backup import take_backup
 
     with handled(as_json):
-        open_platform()  # refuses an uninitialized home with a clear message
+        open_platform().close()  # refuses an uninitialized home with a clear message
         result = take_backup(get_settings(), out)
         emit(result.to_dict(), as_json=as_json, title="备份完成 / backup written")
 
@@ -72,8 +72,7 @@ def recover(
         Path,
         typer.Option(
             "--lost-since-checkpoint",
-            help="恢复前日志发布的最新检查点 / the newest checkpoint the log published before "
-            "the restore",
+            help="恢复前最新的已发布检查点 / newest checkpoint published before the restore",
         ),
     ],
     as_json: JsonFlag = False,
@@ -83,19 +82,21 @@ def recover(
 
     with handled(as_json):
         platform = open_platform()
-        signer = platform.log_signer
-        evidence, note = recovery.read_checkpoint_file(lost_since_checkpoint, signer.verifier())
-        with platform.db.write() as session:
-            result = recovery.recover(
-                session,
-                signer=signer,
-                policy=platform.witness_policy,
-                evidence=evidence,
-                note=note,
-                governance=platform.settings.governance_mode,
-                state=platform.settings.home / checkpoints.SIGNED_STATE_FILE,
-            )
-        platform.close()
+        try:
+            signer = platform.log_signer
+            evidence, note = recovery.read_checkpoint_file(lost_since_checkpoint, signer.verifier())
+            with platform.db.write() as session:
+                result = recovery.recover(
+                    session,
+                    signer=signer,
+                    policy=platform.witness_policy,
+                    evidence=evidence,
+                    note=note,
+                    governance=platform.settings.governance_mode,
+                    state=platform.settings.home / checkpoints.SIGNED_STATE_FILE,
+                )
+        finally:
+            platform.close()
         emit(
             result,
             as_json=as_json,

@@ -25,7 +25,10 @@ def checkpoint(as_json: JsonFlag = False) -> None:
     """立即签发检查点并提交见证 / sign a checkpoint now and get it witnessed."""
     with handled(as_json):
         platform = open_platform()
-        row = platform.checkpoint()
+        try:
+            row = platform.checkpoint()
+        finally:
+            platform.close()
         emit(
             {
                 "tree_size": row.size,
@@ -45,8 +48,11 @@ def check(as_json: JsonFlag = False) -> None:
 
     with handled(as_json):
         platform = open_platform()
-        with platform.db.read() as session:
-            report = check_ledger(session, log_verifier=platform.log_signer.verifier())
+        try:
+            with platform.db.read() as session:
+                report = check_ledger(session, log_verifier=platform.log_signer.verifier())
+        finally:
+            platform.close()
         summary = {
             "ok": report.ok,
             "entries": report.size,

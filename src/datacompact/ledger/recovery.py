@@ -99,13 +99,30 @@ def home_checkpoint(home: Path, verifier: Ed25519Verifier) -> tuple[CheckpointBo
         ) from exc
 
 
+def _declared(session: Session, evidence: CheckpointBody) -> bool:
+    """True if a recovery statement in the log already declares the loss up to ``evidence``."""
+    for row in served_statements(session):
+        payload = row["payload"]
+        old_size = payload.get("old_size") if isinstance(payload, dict) else None
+        if not isinstance(old_size, int):
+            continue
+        if old_size > evidence.size or (
+            old_size == evidence.size and payload.get("old_root") == evidence.root_hash.hex()
+        ):
+            return True
+    return False
+
+
 def hold_if_behind(session: Session, evidence: CheckpointBody, note: str) -> bool:
     """Hold the log if ``evidence`` is larger than it; True if the log is (now) held.
 
     Evidence no larger than the log must be part of its history: a root that
     differs at that size means this store is not the log that signed it.
+    Evidence whose loss a recovery statement already declared holds nothing.
     """
     head = log.lock_head(session)
+    if evidence.size > head.size and _declared(session, evidence):
+        return head.held_size is not None
     if evidence.size <= head.size:
         if evidence.size and log.root_at(session, evidence.size) != evidence.root_hash:
             raise VerificationFailed(
@@ -146,7 +163,7 @@ def recover(
     statement that understates the loss would hide part of the fork.
     """
     head = log.lock_head(session)
-    if head.held_size is None and evidence.size <= head.size:
+    if head.held_size is None and (evidence.size <= head.size or _declared(session, evidence)):
         raise InvalidTransition(
             "日志并未落后，无需恢复 / the log is not behind that checkpoint: nothing to recover",
             details={"size": head.size, "checkpoint_size": evidence.size},
