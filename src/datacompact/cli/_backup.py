@@ -72,7 +72,7 @@ def recover(
         Path,
         typer.Option(
             "--lost-since-checkpoint",
-            help="恢复前最新的已发布检查点 / newest checkpoint published before the restore",
+            help="恢复前最新的已发布检查点 / the newest published checkpoint",
         ),
     ],
     as_json: JsonFlag = False,
