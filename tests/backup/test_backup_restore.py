@@ -10,6 +10,7 @@ import threading
 import time
 from pathlib import Path
 
+import anyio
 import httpx
 import pytest
 
@@ -63,6 +64,17 @@ def _recover(platform: Platform, evidence: Path) -> dict[str, object]:
 def _client(platform: Platform) -> httpx.Client:
     app = create_app(platform)
     return httpx.Client(transport=_SyncASGITransport(app), base_url="http://platform")  # type: ignore[arg-type]
+
+
+async def _served_statuses(platform: Platform) -> tuple[int, int]:
+    """Start the app as `serve` does (its lifespan), then read the log and try a write."""
+    app = create_app(platform)
+    async with app.router.lifespan_context(app):
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://platform") as client:
+            read = await client.get("/ledger/checkpoint")
+            write = await client.post("/api/v1/participants", json=_register_body())
+            return read.status_code, write.status_code
 
 
 def _register_body() -> dict[str, object]:
@@ -165,7 +177,8 @@ def test_restore_behind_a_published_checkpoint_is_held_until_the_loss_is_declare
             response = client.post("/api/v1/ledger/checkpoints", headers=token)
             assert response.json()["error"]["code"] == "log_behind"
             assert client.get("/ledger/recoveries").json() == {"statements": []}
-        assert restored.checkpoint_at_start() is None  # a served platform still starts
+        assert restored.checkpoint_at_start() is None
+        assert anyio.run(_served_statuses, restored) == (200, 503)
         # The auditor that mirrored the newer log rightly sees a fork: nothing explains it.
         with pytest.raises(VerificationFailed) as fork:
             audit(restored, tmp_path / "late")
