@@ -39,6 +39,7 @@ from datetime import UTC, datetime
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 from sqlalchemy.pool import NullPool
@@ -95,6 +96,7 @@ class RestoreResult:
     replaced_home: Path | None
     held: bool
     published_size: int | None
+    witness_sizes: dict[str, int]
 
     def to_dict(self) -> dict[str, Any]:
         return {
@@ -106,6 +108,7 @@ class RestoreResult:
             "replaced_home": str(self.replaced_home) if self.replaced_home else None,
             "held": self.held,
             "published_size": self.published_size,
+            "witness_sizes": self.witness_sizes,
         }
 
 
@@ -424,15 +427,21 @@ def _swap_home(stage: Path, home: Path) -> Path | None:
 
 
 def restore_backup(
-    settings: Settings, folder: Path, *, force: bool = False, checkpoint_file: Path | None = None
+    settings: Settings,
+    folder: Path,
+    *,
+    force: bool = False,
+    checkpoint_file: Path | None = None,
+    witness_client: httpx.Client | None = None,
 ) -> RestoreResult:
     """Check ``folder`` against its manifest, then restore it into the configured home and store.
 
     Nothing is written before the manifest, the compatibility of the backup
     and the emptiness of the targets are checked. Afterwards the log is held
     if a checkpoint published outside the backup is ahead of it: the
-    operator's ``checkpoint_file``, the replaced home's ``log.signed``, or the
-    backup's own ``log.signed``.
+    operator's ``checkpoint_file``, the replaced home's ``log.signed``, the
+    backup's own ``log.signed``, or the size a configured witness last
+    cosigned (asked through ``witness_client`` if given).
     """
     record = manifest.verify(folder)
     signer = _check_compatible(settings, record, folder)
@@ -452,8 +461,8 @@ def restore_backup(
     except BaseException:
         manifest.remove_tree(stage)
         raise
-    held, published = _hold(settings, signer, evidence)
-    return RestoreResult(home, record, replaced, held, published)
+    held, published, sizes = _hold(settings, signer, evidence, witness_client)
+    return RestoreResult(home, record, replaced, held, published, sizes)
 
 
 def _restore_postgres(folder: Path, record: Manifest, settings: Settings, force: bool) -> None:
@@ -468,8 +477,11 @@ def _restore_postgres(folder: Path, record: Manifest, settings: Settings, force:
 
 
 def _hold(
-    settings: Settings, signer: Ed25519Signer, evidence: list[tuple[CheckpointBody, str]]
-) -> tuple[bool, int | None]:
+    settings: Settings,
+    signer: Ed25519Signer,
+    evidence: list[tuple[CheckpointBody, str]],
+    witness_client: httpx.Client | None,
+) -> tuple[bool, int | None, dict[str, int]]:
     """Migrate the restored store, then hold its log if any evidence is ahead of it."""
     from datacompact.platform import Platform
 
@@ -477,11 +489,15 @@ def _hold(
     try:
         migrate.upgrade(platform.db.write_engine)
         own = recovery.home_checkpoint(settings.home, signer.verifier())
+        with platform.db.read() as session:
+            sizes = recovery.witness_sizes(session, platform.witness_policy, witness_client)
         with platform.db.write() as session:
             held = False
             for body, note in [*evidence, *([own] if own else [])]:
                 held = recovery.hold_if_behind(session, body, note) or held
+            for size in sizes.values():
+                held = recovery.hold_at_size(session, size) or held
             status = recovery.hold_status(session)
-        return held, status["published_size"]
+        return held, status["published_size"], sizes
     finally:
         platform.close()

@@ -3,8 +3,9 @@
 The checkpoints table and the witness progress live in the store they
 describe, so after a restore they are behind too. The evidence that the log
 was once longer must come from outside the store: the home folder's record
-of the last signed checkpoint (``log.signed``), or a checkpoint the operator
-supplies (from an auditor's mirror, a witness, a receipt holder). When such a
+of the last signed checkpoint (``log.signed``), the size each witness last
+cosigned (:func:`witness_sizes`), or a checkpoint the operator supplies (from
+an auditor's mirror, a witness operator, a receipt holder). When such a
 checkpoint is larger than the restored log, :func:`hold_if_behind` stores it
 on the ``ledger_head`` row, and from then on every append
 (:func:`datacompact.ledger.log.refuse_if_held`) and every checkpoint
@@ -20,15 +21,18 @@ it. Auditors then see a declared fork, never a silent one.
 from __future__ import annotations
 
 import base64
+import logging
 from pathlib import Path
 from typing import Any
 
+import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.config import GovernanceMode
 from datacompact.errors import (
     ConfigurationError,
+    Conflict,
     DataCompactError,
     InvalidInput,
     InvalidTransition,
@@ -39,10 +43,13 @@ from datacompact.events import EventType, record_event
 from datacompact.ledger import checkpoints, log, statement
 from datacompact.ledger.checkpoint import Checkpoint as CheckpointBody
 from datacompact.ledger.checkpoint import open_checkpoint
-from datacompact.ledger.note import Ed25519Signer, Ed25519Verifier
+from datacompact.ledger.note import Ed25519Signer, Ed25519Verifier, Note
 from datacompact.ledger.policy import Policy
+from datacompact.ledger.witness import AddCheckpointRequest, submit_checkpoint
 from datacompact.permissions import Principal
 from datacompact.store.models import Event
+
+_log = logging.getLogger("datacompact.ledger")
 
 #: Who the recovery statement names as its actor.
 OPERATOR = "operator"
@@ -135,6 +142,59 @@ def hold_if_behind(session: Session, evidence: CheckpointBody, note: str) -> boo
         head.held_size = evidence.size
         head.held_note = note
     return True
+
+
+def hold_at_size(session: Session, size: int) -> bool:
+    """Hold the log behind a size known without its checkpoint (a witness's); True if held."""
+    head = log.lock_head(session)
+    declared = any(
+        isinstance(row["payload"], dict)
+        and isinstance(row["payload"].get("old_size"), int)
+        and row["payload"]["old_size"] >= size
+        for row in served_statements(session)
+    )
+    if size > head.size and not declared and (head.held_size is None or size > head.held_size):
+        head.held_size = size
+        head.held_note = None
+    return head.held_size is not None
+
+
+def witness_sizes(
+    session: Session, policy: Policy | None, client: httpx.Client | None = None
+) -> dict[str, int]:
+    """The size each witness last cosigned for this log, asked over C2SP tlog-witness.
+
+    The witnesses keep their own state outside this store, so after a restore
+    they are evidence of how far the log had grown. The question is an
+    ``add-checkpoint`` of the newest stored checkpoint from its own size with
+    an empty proof: a witness at another size answers 409 with its size (a
+    witness at that very size cosigns it again, which changes nothing). A
+    witness that cannot be asked is left out.
+    """
+    newest = checkpoints.latest(session)
+    if policy is None or newest is None:
+        return {}
+    request = AddCheckpointRequest(newest.size, (), Note.from_text(newest.note))
+    sizes: dict[str, int] = {}
+    for witness in policy.witnesses.values():
+        if witness.url is None:
+            continue
+        try:
+            submit_checkpoint(
+                witness.url,
+                request=request,
+                witness=witness.verifier,
+                client=client,
+                timeout=checkpoints.WITNESS_TIMEOUT_SECONDS,
+            )
+            sizes[witness.name] = newest.size
+        except Conflict as exc:
+            size = exc.details.get("size")
+            if isinstance(size, int):
+                sizes[witness.name] = size
+        except DataCompactError as exc:
+            _log.warning("witness %s could not be asked for its size: %s", witness.name, exc.code)
+    return sizes
 
 
 def hold_status(session: Session) -> dict[str, Any]:
