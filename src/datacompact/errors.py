@@ -33,6 +33,7 @@ was found, not the thing itself.
     ├── QueryFailed                        422  query_failed
     ├── RateLimited                        429  rate_limited
     └── StoreUnavailable                   503  store_unavailable
+        └── LogBehind                      503  log_behind
 """
 
 from __future__ import annotations
@@ -218,6 +219,17 @@ class StoreUnavailable(DataCompactError):
     title = "存储不可用 / store unavailable"
 
 
+class LogBehind(StoreUnavailable):
+    """The restored log is shorter than a checkpoint the log already published.
+
+    Every append is refused until an operator runs ``datacompact recover``,
+    which records what was lost; ``details`` holds the two sizes.
+    """
+
+    code = "log_behind"
+    title = "日志落后于已发布检查点 / log behind a published checkpoint"
+
+
 ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     DataCompactError,
     ConfigurationError,
@@ -239,4 +251,5 @@ ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     QueryFailed,
     RateLimited,
     StoreUnavailable,
+    LogBehind,
 )

@@ -105,6 +105,7 @@ class EventType(StrEnum):
     CONTRACT_ACCEPTED = "contract.accepted"
     DELIVERABLE_DEPOSITED = "contract.deliverable_deposited"
     ESCROW_RELEASED = "contract.escrow_released"
+    LEDGER_ENTRIES_LOST = "ledger.entries_lost"
 
 
 def canonical_json(value: Any) -> bytes:
@@ -242,6 +243,7 @@ def _record(
     session: Session, *, actor: Principal, events: Sequence[NewEvent]
 ) -> list[RecordedEvent]:
     head = log.lock_head(session)
+    log.refuse_if_held(head)
     now = utcnow()
     time_text = format_time(now)
     rows: list[tuple[Any, ...]] = []

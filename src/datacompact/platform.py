@@ -2,11 +2,12 @@
 
 from __future__ import annotations
 
+import logging
 from functools import cached_property
 from typing import TYPE_CHECKING
 
 from datacompact.config import Settings, ensure_home, load_secret
-from datacompact.errors import ConfigurationError
+from datacompact.errors import ConfigurationError, LogBehind
 from datacompact.ledger import checkpoints
 from datacompact.ledger.note import Ed25519Signer
 from datacompact.ledger.policy import Policy
@@ -17,6 +18,8 @@ from datacompact.store.session import Database
 
 if TYPE_CHECKING:
     from datacompact.sandbox import DuckDBEngine
+
+_log = logging.getLogger("datacompact.ledger")
 
 
 class Platform:
@@ -60,6 +63,27 @@ class Platform:
             state=self.settings.home / checkpoints.SIGNED_STATE_FILE,
         )
 
+    def checkpoint_at_start(self) -> Checkpoint | None:
+        """:meth:`checkpoint`, except that a held log serves (read-only) instead of failing."""
+        try:
+            return self.checkpoint()
+        except LogBehind:
+            _log.error(
+                "the log is held behind a published checkpoint: writes are refused until "
+                "`datacompact recover` (docs/operations.md, Restore and recovery)"
+            )
+            return None
+
+    def hold_if_behind_home(self) -> bool:
+        """Hold the log if the home's ``log.signed`` is ahead of the store; True if held."""
+        from datacompact.ledger import recovery
+
+        evidence = recovery.home_checkpoint(self.settings.home, self.log_signer.verifier())
+        with self.db.write() as session:
+            if evidence is None:
+                return recovery.hold_status(session)["held"] is True
+            return recovery.hold_if_behind(session, *evidence)
+
     def checkpoint_scheduler(self) -> checkpoints.CheckpointScheduler:
         return checkpoints.CheckpointScheduler(
             self.db,
@@ -78,6 +102,9 @@ class Platform:
         created = ensure_home(self.settings)
         created = checkpoints.ensure_log_key(self.settings) or created
         migrate.upgrade(self.db.write_engine)
+        # A store restored behind the home's record of the last signed
+        # checkpoint must not take appends (docs/operations.md).
+        self.hold_if_behind_home()
         return created
 
     def check_ready(self) -> dict[str, str]:

@@ -7,7 +7,7 @@ with uvicorn. OpenAPI is served at ``/api/v1/openapi.json``.
 from __future__ import annotations
 
 from collections.abc import AsyncIterator
-from contextlib import asynccontextmanager
+from contextlib import asynccontextmanager, suppress
 from typing import Any
 
 from fastapi import FastAPI, Request
@@ -29,7 +29,7 @@ from datacompact.api import (
 )
 from datacompact.api._limits import BodyLimit
 from datacompact.catalog.resources import sweep_orphans
-from datacompact.errors import DataCompactError
+from datacompact.errors import DataCompactError, LogBehind
 from datacompact.platform import Platform
 from datacompact.policy.queries import close_interrupted
 
@@ -42,13 +42,15 @@ def create_app(platform: Platform) -> FastAPI:
         # Only a served process signs on a schedule; in-process test clients
         # send no lifespan events and sign on demand.
         # A served log always has a checkpoint to publish from its first request.
-        await run_in_threadpool(platform.checkpoint)
+        await run_in_threadpool(platform.checkpoint_at_start)
         # Staged files a crashed ingestion left behind hold data nobody refers to.
         await run_in_threadpool(sweep_orphans, db=platform.db, home=platform.settings.home)
-        # Queries a dead process left running stay charged; their outcome is logged.
-        await run_in_threadpool(
-            close_interrupted, db=platform.db, governance=platform.settings.governance_mode
-        )
+        # Queries a dead process left running stay charged; their outcome is logged
+        # (later, once the loss is recovered, if the log is held after a restore).
+        with suppress(LogBehind):
+            await run_in_threadpool(
+                close_interrupted, db=platform.db, governance=platform.settings.governance_mode
+            )
         scheduler = None
         if platform.settings.checkpoint_interval_seconds > 0:
             scheduler = platform.checkpoint_scheduler()

@@ -8,6 +8,8 @@ must be able to audit it):
 - ``GET /ledger/tile/<L>/<N>[.p/<W>]``: hash tiles
 - ``GET /ledger/tile/entries/<N>[.p/<W>]``: entry bundles
 - ``GET /ledger/proof/<index>``: a receipt: checkpoint plus inclusion proof
+- ``GET /ledger/recoveries``: every recovery statement (entries declared lost
+  after a restore) with its entry, payload and salt, for auditors
 
 Full tiles never change, so they are served as immutable; the checkpoint is
 not cacheable. Reads never sign: ``serve`` signs at start and on its schedule,
@@ -23,7 +25,7 @@ from sqlalchemy import select
 
 from datacompact.api._deps import MAX_ID, Credentials, LogIndex, platform_of, reading
 from datacompact.errors import NotFound
-from datacompact.ledger import checkpoints, log, tiles
+from datacompact.ledger import checkpoints, log, recovery, tiles
 from datacompact.permissions import Actions, LedgerResource, authorize
 from datacompact.store.models import Event
 
@@ -90,6 +92,12 @@ def proof(
             session, index=index, size=size, policy=platform.witness_policy
         )
     return {**receipt, "log_key": platform.log_signer.verifier().vkey}
+
+
+@public.get("/recoveries", summary="恢复声明 / statements of entries lost in a restore")
+def recoveries(request: Request) -> dict[str, Any]:
+    with platform_of(request).db.read() as session:
+        return {"statements": recovery.served_statements(session)}
 
 
 @api.post("/checkpoints", status_code=201, summary="立即签发检查点 / sign a checkpoint now")

@@ -11,6 +11,7 @@ import typer
 
 from datacompact import __version__
 from datacompact.cli._audit import audit
+from datacompact.cli._backup import backup, recover, restore
 from datacompact.cli._catalog import catalog_app, resources_app, standards_app
 from datacompact.cli._context import open_platform
 from datacompact.cli._contracts import delivery_app
@@ -44,6 +45,9 @@ app.add_typer(ledger_app, name="ledger")
 app.add_typer(verify_app, name="verify")
 app.add_typer(witness_app, name="witness")
 app.command("audit")(audit)
+app.command("backup")(backup)
+app.command("restore")(restore)
+app.command("recover")(recover)
 app.command("anonymize")(anonymize)
 app.command("query")(query)
 

@@ -28,10 +28,18 @@ def make_client() -> httpx.Client | None:
 
 def _summary(result: AuditResult) -> str:
     witnessed = f"{len(result.witnesses)} (quorum {result.quorum})"
-    return (
+    verified = (
         f"已验证 / verified: {result.origin} size {result.size} root {result.root_hash.hex()} "
         f"witnesses {witnessed} entries mirrored {result.size} "
         f"(+{result.entries_fetched} fetched)"
+    )
+    loss = result.recovery
+    if not loss:
+        return verified
+    return (
+        f"日志声明丢失 / declared loss: entries {loss['lost_first']}..{loss['lost_last']} "
+        f"({loss['lost_count']}) of the checkpoint of size {loss['old_size']} were lost in a "
+        f"restore (statement at {loss['index']}; old mirror kept under superseded/)\n{verified}"
     )
 
 
@@ -56,6 +64,14 @@ def audit(
             help="抽查回执数 / also verify N receipts spread over the tree (DataCompact logs)",
         ),
     ] = 0,
+    accept_loss: Annotated[
+        bool,
+        typer.Option(
+            "--accept-loss",
+            help="接受日志签名声明的恢复丢失（已核验）并重新镜像 / adopt a recovered log whose "
+            "signed statement of lost entries verifies, keeping the old mirror",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """审计日志 / Mirror a transparency log and recompute its tree from the entries."""
@@ -68,6 +84,7 @@ def audit(
             quorum=quorum,
             client=make_client(),
             receipts=receipts,
+            accept_loss=accept_loss,
         )
     if as_json:
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))

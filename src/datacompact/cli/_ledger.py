@@ -6,7 +6,7 @@ import typer
 
 from datacompact.cli._context import open_platform
 from datacompact.cli._output import JsonFlag, emit, handled
-from datacompact.errors import VerificationFailed
+from datacompact.errors import LogBehind, VerificationFailed
 
 ledger_app = typer.Typer(
     help="透明日志（本地存储）/ the transparency log in the local store", no_args_is_help=True
@@ -25,7 +25,10 @@ def checkpoint(as_json: JsonFlag = False) -> None:
     """立即签发检查点并提交见证 / sign a checkpoint now and get it witnessed."""
     with handled(as_json):
         platform = open_platform()
-        row = platform.checkpoint()
+        try:
+            row = platform.checkpoint()
+        finally:
+            platform.close()
         emit(
             {
                 "tree_size": row.size,
@@ -45,8 +48,11 @@ def check(as_json: JsonFlag = False) -> None:
 
     with handled(as_json):
         platform = open_platform()
-        with platform.db.read() as session:
-            report = check_ledger(session, log_verifier=platform.log_signer.verifier())
+        try:
+            with platform.db.read() as session:
+                report = check_ledger(session, log_verifier=platform.log_signer.verifier())
+        finally:
+            platform.close()
         summary = {
             "ok": report.ok,
             "entries": report.size,
@@ -54,6 +60,8 @@ def check(as_json: JsonFlag = False) -> None:
             "checkpoints": report.checkpoints,
             "root_hash": report.root.hex(),
             "problems": report.problems,
+            "recoveries": report.recoveries,
+            "held_behind": report.held_size,
         }
         if not report.ok:
             if as_json:
@@ -63,4 +71,20 @@ def check(as_json: JsonFlag = False) -> None:
                 + (f" (+{len(report.problems) - 1} more)" if len(report.problems) > 1 else ""),
                 details={"problems": report.problems},
             )
-        emit(summary, as_json=as_json, title="日志完整 / the log is intact")
+        if report.held_size is not None:
+            if as_json:
+                emit(summary, as_json=True)
+            raise LogBehind(
+                f"日志完整，但落后于已发布的检查点（大小 {report.held_size}），运行 datacompact "
+                f"recover 之前拒绝写入 / the log is intact but behind the published checkpoint of "
+                f"size {report.held_size}: writes are refused until `datacompact recover`",
+                details={"size": report.size, "published_size": report.held_size},
+            )
+        title = "日志完整 / the log is intact"
+        for found in report.recoveries:
+            title += (
+                f"\n恢复声明 / recovery statement at {found['index']}: entries "
+                f"{found['lost_first']}..{found['lost_last']} of the checkpoint of size "
+                f"{found['old_size']} were lost in a restore"
+            )
+        emit(summary, as_json=as_json, title=title)

@@ -40,6 +40,7 @@ class Finding(StrEnum):
     BAD_SIGNATURE = "bad_signature"
     QUORUM = "quorum"
     FORK = "fork"
+    DECLARED_LOSS = "declared_loss"
     MISSING_ENTRY = "missing_entry"
     ALTERED_ENTRY = "altered_entry"
     ALTERED_TILE = "altered_tile"
@@ -54,6 +55,7 @@ _LABELS: dict[Finding, str] = {
     Finding.BAD_SIGNATURE: "签名无效",
     Finding.QUORUM: "见证不足",
     Finding.FORK: "分叉",
+    Finding.DECLARED_LOSS: "日志声明条目丢失",
     Finding.MISSING_ENTRY: "条目缺失",
     Finding.ALTERED_ENTRY: "条目被篡改",
     Finding.ALTERED_TILE: "哈希瓦片被篡改",

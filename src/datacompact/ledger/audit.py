@@ -16,6 +16,12 @@
    compares every served hash tile with the recomputed one;
 5. requires the recomputed root to equal the checkpoint's, then commits.
 
+A checkpoint that does not extend the mirrored one is a fork, unless the log
+serves a recovery statement that explains it (:mod:`._declared`): then the
+finding is ``declared_loss``, naming the lost entries, and only with
+``accept_loss`` is the recovered log mirrored afresh (the old mirror kept
+under ``superseded/``) and the loss reported in the result.
+
 Nothing from the log is trusted before it is recomputed: the compact range
 of the mirrored entries is the only thing carried between runs, so a new
 checkpoint verifies only if its tree extends exactly the entries already
@@ -26,6 +32,7 @@ it (see :class:`Finding`); the CLI prints it as one line.
 from __future__ import annotations
 
 import contextlib
+import dataclasses
 from collections.abc import Sequence
 from dataclasses import dataclass, field
 from pathlib import Path
@@ -39,6 +46,7 @@ from datacompact.errors import (
     MalformedInput,
     VerificationFailed,
 )
+from datacompact.ledger import _declared
 from datacompact.ledger._fetch import Fetcher, Finding, error, fetch_in_order, relabel
 from datacompact.ledger._mirror import SEGMENT_ENTRIES, Mirror, MirrorState
 from datacompact.ledger._receipts import check_receipts
@@ -87,10 +95,13 @@ class AuditResult:
     witnesses: tuple[str, ...]
     quorum: int
     requests: int
+    #: the declared loss this run accepted (``accept_loss``), if any
+    recovery: dict[str, Any] | None = None
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary for ``--json``."""
         return {
+            "recovery": self.recovery,
             "verified": True,
             "origin": self.origin,
             "size": self.size,
@@ -371,6 +382,7 @@ def audit_log(
     workers: int = DEFAULT_WORKERS,
     timeout: float = 30.0,
     receipts: int = 0,
+    accept_loss: bool = False,
 ) -> AuditResult:
     """Verify the log at ``url`` against ``state_dir`` and extend the mirror.
 
@@ -378,6 +390,7 @@ def audit_log(
     a transport; without it one keep-alive client is opened and closed here.
     ``receipts`` > 0 also checks that many receipts (``<url>/proof/<index>``,
     served by DataCompact logs, not by every tlog) spread over the tree.
+    ``accept_loss`` adopts a recovered log whose declared loss verifies.
     """
     log = Ed25519Verifier.from_vkey(log_key)
     witnesses = list(dict.fromkeys(CosignatureVerifier.from_vkey(k) for k in witness_keys))
@@ -400,7 +413,7 @@ def audit_log(
             fetcher = Fetcher(client, url)
             note = fetcher.checkpoint()
             verified = verify_checkpoint(note, log=log, witnesses=witnesses, quorum=k)
-            return _audit(fetcher, mirror, log, verified, k, workers, receipts)
+            return _audit(fetcher, mirror, log, verified, k, workers, receipts, accept_loss)
     finally:
         if own:
             client.close()
@@ -414,12 +427,25 @@ def _audit(
     quorum: int,
     workers: int,
     receipts: int,
+    accept_loss: bool = False,
 ) -> AuditResult:
     checkpoint = verified.checkpoint
     old = _load_state(mirror, log)
     compact = CompactRange(old.size, old.edge) if old else CompactRange()
     run = _Run(fetcher, mirror, old, checkpoint.size, compact)
     if old is not None:
+        if checkpoint.size > old.size and old.size:
+            _check_consistency(run, checkpoint.root_hash)
+        if (
+            checkpoint.size < old.size
+            or (checkpoint.size == old.size and checkpoint.root_hash != old.root_hash)
+            or run.proof_failed
+        ):
+            loss = _declared.find(fetcher, mirror, log, old, checkpoint)
+            if loss is not None:
+                if not accept_loss:
+                    raise _declared.refuse(loss)
+                return _adopt(fetcher, mirror, log, verified, quorum, workers, receipts, loss)
         if checkpoint.size < old.size:
             raise error(
                 VerificationFailed,
@@ -432,8 +458,6 @@ def _audit(
                 Finding.FORK,
                 "expected the same root for the same tree size, got another root",
             )
-        if checkpoint.size > old.size and old.size:
-            _check_consistency(run, checkpoint.root_hash)
     bundles: list[Tile] = []
     if run.size > run.old_size:
         _resume(run)
@@ -481,3 +505,21 @@ def _audit(
         quorum=quorum,
         requests=fetcher.requests,
     )
+
+
+def _adopt(
+    fetcher: Fetcher,
+    mirror: Mirror,
+    log: Ed25519Verifier,
+    verified: VerifiedCheckpoint,
+    quorum: int,
+    workers: int,
+    receipts: int,
+    loss: _declared.DeclaredLoss,
+) -> AuditResult:
+    """Mirror the recovered log afresh beside the old mirror, compare, then swap them."""
+    side = _declared.side_mirror(mirror.root)
+    result = _audit(fetcher, side, log, verified, quorum, workers, receipts)
+    _declared.check_new_mirror(loss, mirror, side, result.size)
+    _declared.swap(mirror.root, loss)
+    return dataclasses.replace(result, previous_size=loss.mirrored_size, recovery=loss.to_dict())

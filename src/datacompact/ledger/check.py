@@ -14,7 +14,14 @@ compares, for every position, what is stored:
 - the head's size, right edge and root equal the recomputed ones;
 - every signed checkpoint carries a valid log signature, and its root equals
   the recomputed root at its size (history rewritten under a signed
-  checkpoint, even with every hash recomputed, fails here).
+  checkpoint, even with every hash recomputed, fails here);
+- every recovery statement (``ledger.entries_lost``, see ``ledger.statement``)
+  verifies: its entry commits to its payload, the old checkpoint it names is
+  signed by the log key, and it sits at the restored size it declares. The
+  statements are listed in the report, so the declared loss is never silent.
+
+A log held behind a published checkpoint (restored, not yet recovered) is
+reported in ``held``; that is not damage, but appends are refused.
 
 Rows are streamed; memory is one hash per node (about 64 bytes per entry).
 """
@@ -23,13 +30,14 @@ from __future__ import annotations
 
 import json
 from dataclasses import dataclass, field
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.errors import DataCompactError
 from datacompact.events import format_time, payload_commitment
-from datacompact.ledger import merkle
+from datacompact.ledger import merkle, statement
 from datacompact.ledger.checkpoint import open_checkpoint
 from datacompact.ledger.note import Ed25519Verifier
 from datacompact.store.models import Checkpoint, Event, LedgerHead, LedgerNode
@@ -44,6 +52,10 @@ class CheckReport:
     checkpoints: int = 0
     root: bytes = merkle.EMPTY_ROOT
     problems: list[str] = field(default_factory=list)
+    #: the verified recovery statements, in log order
+    recoveries: list[dict[str, Any]] = field(default_factory=list)
+    #: the size of the published checkpoint the log is held behind, if any
+    held_size: int | None = None
 
     @property
     def ok(self) -> bool:
@@ -177,4 +189,24 @@ def check_ledger(session: Session, *, log_verifier: Ed25519Verifier) -> CheckRep
             report.add(f"checkpoint {signed.size}: signed for more entries than the log holds")
         elif _root_at(levels, signed.size) != signed.root_hash:
             report.add(f"checkpoint {signed.size}: signed root differs from the recomputed history")
+    _check_statements(session, log_verifier, report)
+    if head is not None:
+        report.held_size = head.held_size
     return report
+
+
+def _check_statements(session: Session, log_verifier: Ed25519Verifier, report: CheckReport) -> None:
+    rows = session.scalars(
+        select(Event)
+        .where(Event.object_type == statement.OBJECT_TYPE, Event.type == statement.EVENT_TYPE)
+        .order_by(Event.seq)
+    )
+    for row in rows:
+        try:
+            found = statement.verify_statement(
+                index=row.seq, entry=row.entry, payload=row.payload, salt=row.salt, log=log_verifier
+            )
+        except DataCompactError as exc:
+            report.add(f"entry {row.seq}: recovery statement does not verify ({exc.code})")
+            continue
+        report.recoveries.append(found.to_dict())

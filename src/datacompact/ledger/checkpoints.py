@@ -189,7 +189,11 @@ def _last_signed(state: Path | None, signer: Ed25519Signer) -> CheckpointBody | 
 
 
 def _check_against_memory(
-    session: Session, memory: CheckpointBody | None, size: int, root: bytes
+    session: Session,
+    memory: CheckpointBody | None,
+    size: int,
+    root: bytes,
+    superseded: CheckpointBody | None = None,
 ) -> None:
     """Refuse a tree that does not extend the last checkpoint the key ever signed.
 
@@ -198,6 +202,13 @@ def _check_against_memory(
     the same size. The home folder's record survives such a restore.
     """
     if memory is None:
+        return
+    if superseded is not None and (
+        memory.size < superseded.size
+        or (memory.size == superseded.size and memory.root_hash == superseded.root_hash)
+    ):
+        # ``datacompact recover`` has just declared everything after the
+        # restored size lost, up to a checkpoint at least as new as this one.
         return
     forked = VerificationFailed(
         "存储的日志与最后签发的检查点不一致（数据库被回滚或改写？），拒绝签名 / the stored log "
@@ -227,14 +238,19 @@ def sign_checkpoint(
     signer: Ed25519Signer,
     policy: Policy | None,
     state: Path | None = None,
+    superseded: CheckpointBody | None = None,
 ) -> Checkpoint:
     """Sign the current tree if it grew since the last checkpoint; return the newest checkpoint.
 
     ``state`` is the file (in the home folder) that remembers the last
     checkpoint the key signed; it is written, fsynced, before the new
-    checkpoint is committed or published.
+    checkpoint is committed or published. ``superseded`` is given only by
+    ``ledger.recovery.recover``: the checkpoint its statement declared the
+    loss against, which the remembered one may then be no larger than.
+    A held log (restored behind a published checkpoint) is never signed.
     """
     head = log.lock_head(session)
+    log.refuse_if_held(head)
     memory = _last_signed(state, signer)
     previous = latest(session)
     if previous is not None and previous.size == head.size:
@@ -252,7 +268,7 @@ def sign_checkpoint(
             "refusing to sign",
             details={"size": head.size},
         )
-    _check_against_memory(session, memory, head.size, root)
+    _check_against_memory(session, memory, head.size, root, superseded)
     if previous is not None:
         proof = log.consistency_proof(session, old_size=previous.size, new_size=head.size)
         merkle.verify_consistency(

@@ -25,7 +25,7 @@ from typing import TypeVar
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datacompact.errors import NotFound, StoreUnavailable
+from datacompact.errors import LogBehind, NotFound, StoreUnavailable
 from datacompact.ledger import merkle
 from datacompact.store._bulk import insert_rows, placeholders
 from datacompact.store.models import Event, LedgerHead, LedgerNode
@@ -44,6 +44,22 @@ def lock_head(session: Session) -> LedgerHead:
             "日志头缺失，数据库未正确迁移 / the log head row is missing: the store is not migrated"
         )
     return head
+
+
+def refuse_if_held(head: LedgerHead) -> None:
+    """The one guard of the append path: no append while the log is held.
+
+    A store restored behind a checkpoint the log already published is held
+    (``ledger.recovery``) until an operator records the loss; appending
+    before that would silently reuse indices that auditors already saw.
+    """
+    if head.held_size is not None:
+        raise LogBehind(
+            "日志落后于已发布的检查点，运行 datacompact recover 之前拒绝写入 / the log is behind "
+            "a checkpoint it already published: writes are refused until an operator runs "
+            "`datacompact recover`",
+            details={"size": head.size, "published_size": head.held_size},
+        )
 
 
 def read_head(session: Session) -> LedgerHead:

@@ -34,6 +34,12 @@ def head_revision() -> str | None:
     return script.get_current_head()
 
 
+def known_revisions() -> set[str]:
+    """Every revision this platform's migrations know (a backup's must be one of them)."""
+    script = ScriptDirectory.from_config(_config_without_engine())
+    return {script_revision.revision for script_revision in script.walk_revisions()}
+
+
 def current_revision(engine: Engine) -> str | None:
     with engine.connect() as connection:
         return MigrationContext.configure(connection).get_current_revision()

@@ -229,6 +229,10 @@ class LedgerHead(Base):
     size: Mapped[int] = mapped_column(BigInteger, default=0)
     edge: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
+    #: Set after a restore behind a published checkpoint: that checkpoint's size
+    #: and signed note. While set, appends are refused (``ledger.recovery``).
+    held_size: Mapped[int | None] = mapped_column(BigInteger)
+    held_note: Mapped[str | None] = mapped_column(Text)
 
     __table_args__ = (CheckConstraint("id = 1", name="single_row"),)
 
