@@ -21,6 +21,7 @@ from datacompact.errors import (
     InvalidInput,
     MalformedInput,
     NotFound,
+    RateLimited,
     UnknownField,
 )
 
@@ -30,8 +31,13 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 406: "not_acceptable
 
 
 def envelope(error: DataCompactError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return JSONResponse(error.to_envelope(), status_code=error.status, headers=headers)
+    headers: dict[str, str] = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = error.details.get("retry_after")
+    if isinstance(error, RateLimited) and isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(error.to_envelope(), status_code=error.status, headers=headers or None)
 
 
 def translate_validation(exc: RequestValidationError) -> DataCompactError:
