@@ -130,6 +130,7 @@ def _serve(
     tls = _tls(certfile, keyfile)
     platform = open_platform(must_exist=False)
     platform.initialize()
+    platform.rate_limits  # noqa: B018  (an unusable rate-limit storage fails here, not per worker)
     scheme = "https" if tls else "http"
     cert, key = tls or (None, None)
     console.print(
