@@ -19,7 +19,7 @@ from datacompact.ratelimits import RateLimits
 from datacompact.registry import tokens
 
 from ..conftest import World, valid_uscc
-from ._endpoints import PASSWORD, new_registration
+from ._endpoints import PASSWORD, _query_body, new_registration
 from ._served import AddressedClient, Served, serving
 from .conftest import bearer, last_seq, row_counts
 
@@ -240,3 +240,21 @@ def test_a_storage_without_its_client_library_is_a_configuration_error(tmp_path:
     platform = Platform(Settings(home=tmp_path, rate_limit_storage_uri="nosuch://x"))
     with pytest.raises(ConfigurationError):
         _ = platform.rate_limits
+
+
+def test_query_refusals_per_grant_answer_429_with_retry_after(served: Any, world: World) -> None:
+    client = served(sandbox_refusals_per_minute=2, sandbox_time_quantum_ms=0)
+    body = _query_body(world, "enterprise")
+    refused = {**body, "sql": "SELECT no_such_column FROM nowhere"}
+    headers = bearer(world, "enterprise.admin")
+    for _ in range(2):
+        assert client.post("/api/v1/queries", json=refused, headers=headers).status_code in (
+            400,
+            403,
+        )
+    seq = last_seq(world.platform)
+    retry = assert_limited(
+        client.post("/api/v1/queries", json=body, headers=headers), "grant.refusal_rate"
+    )
+    assert 55 <= retry <= 60
+    assert last_seq(world.platform) == seq
