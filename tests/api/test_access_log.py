@@ -8,6 +8,8 @@ import logging
 from collections.abc import Iterator
 from typing import Any
 
+import anyio
+import httpx
 import pytest
 
 from datacompact.api import _access_log
@@ -156,3 +158,29 @@ def test_configure_writes_bare_json_lines_to_the_stream(client: ApiClient) -> No
         logger.propagate = saved[2]
     (text,) = stream.getvalue().splitlines()
     assert json.loads(text)["route"] == "/healthz"
+
+
+def test_an_unhandled_error_is_logged_as_500_with_its_request_id(
+    client: ApiClient, caplog: pytest.LogCaptureFixture, access: Any
+) -> None:
+    def boom() -> None:
+        raise RuntimeError("boom with a value 13800138000")
+
+    client.app.add_api_route("/boom/{item_id}", boom)
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=client.app, raise_app_exceptions=False)
+        async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
+            return await c.get("/boom/7", headers={"X-Request-ID": "trace-500"})
+
+    response = anyio.run(send)
+    assert response.status_code == 500
+    assert response.json()["error"]["code"] == "internal_error"
+    (line,) = access()
+    assert (line["route"], line["status"], line["request_id"]) == (
+        "/boom/{item_id}",
+        500,
+        "trace-500",
+    )
+    (error,) = [r for r in caplog.records if r.name == "datacompact.api"]
+    assert "trace-500" in error.getMessage()

@@ -16,6 +16,7 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from datacompact.api._access_log import REQUEST_ID_KEY
 from datacompact.errors import (
     DataCompactError,
     InvalidInput,
@@ -84,5 +85,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception(
+            "unhandled error on %s %s (request %s)",
+            request.method,
+            request.url.path,
+            request.scope.get(REQUEST_ID_KEY, "-"),
+        )
         return envelope(DataCompactError("内部错误 / internal error"))

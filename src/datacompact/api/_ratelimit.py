@@ -108,7 +108,9 @@ def _bearer(scope: Scope) -> str | None:
     if value is None:
         return None
     scheme, _, credentials = value.partition(" ")
-    return credentials.strip() or None if scheme.lower() == "bearer" else None
+    if scheme.lower() != "bearer" or not credentials.strip():
+        return None
+    return credentials.strip()
 
 
 def _username(body: bytes) -> str | None:
@@ -154,6 +156,13 @@ def _backed_off(rule: str, seconds: float) -> RateLimited:
 
 
 class RateLimit:
+    """Refuses a request over a limit before it reaches its route.
+
+    Counters are read and written on the event loop: in memory (the default)
+    that takes microseconds; a network storage adds its round trip to each
+    limited request, and only to those.
+    """
+
     def __init__(self, app: ASGIApp, *, limits: RateLimits, settings: Settings) -> None:
         self.app = app
         self.limits = limits
