@@ -25,6 +25,7 @@ SCRIPTS = (
     "sandbox/bench_sandbox.py",
     "sandbox/bench_http.py",
     "sandbox/bench_timing.py",
+    "api/bench_login_flood.py",
 )
 
 

@@ -13,15 +13,18 @@ leave the home folder.
 
 from __future__ import annotations
 
+import ipaddress
 import os
 import secrets
 import stat
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
+from typing import Annotated
 
-from pydantic import Field
-from pydantic_settings import BaseSettings, SettingsConfigDict
+from limits import parse as parse_rate
+from pydantic import Field, field_validator
+from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from datacompact.errors import ConfigurationError
 
@@ -35,6 +38,10 @@ class GovernanceMode(StrEnum):
     GOVERNMENT_LED = "government_led"
     JV_OPERATED = "jv_operated"
     DATA_GOVERNANCE = "data_governance"
+
+
+#: A list of addresses and networks, given in the environment as ``a,b/24,...``.
+AddressList = Annotated[list[str], NoDecode]
 
 
 class Settings(BaseSettings):
@@ -90,6 +97,93 @@ class Settings(BaseSettings):
         description="Under every output mode stricter than records, a governed query's time from "
         "its charge to its answer is padded to a multiple of this; 0 turns padding off.",
     )
+
+    # Rate limits are in the notation of ``limits``: "10/minute", "20 per hour".
+    trusted_proxies: AddressList = Field(
+        default_factory=list,
+        description="Addresses or networks of the reverse proxies whose X-Forwarded-For is "
+        "honoured; the socket peer is the client otherwise.",
+    )
+    rate_limit_storage_uri: str = Field(
+        default="memory://",
+        max_length=1000,
+        description="Storage of the rate-limit counters (a `limits` storage URI); memory:// "
+        "counts in each process separately.",
+    )
+    rate_limit_login_per_account: str = Field(
+        default="10/minute", max_length=64, description="Login attempts one account may receive."
+    )
+    rate_limit_login_per_address: str = Field(
+        default="30/minute",
+        max_length=64,
+        description="Login attempts one client address may make.",
+    )
+    rate_limit_login_backoff_seconds: float = Field(
+        default=1.0,
+        ge=0,
+        le=3600,
+        description="Wait after the first failed login of an account or address; each further "
+        "consecutive failure doubles it, a success resets it; 0 turns back-off off.",
+    )
+    rate_limit_login_backoff_max_seconds: float = Field(
+        default=900.0, ge=0, le=86_400, description="Longest back-off wait after failed logins."
+    )
+    rate_limit_registration_per_address: str = Field(
+        default="20/hour",
+        max_length=64,
+        description="Anonymous self-registrations one client address may make.",
+    )
+    rate_limit_tokens_per_address: str = Field(
+        default="60/minute",
+        max_length=64,
+        description="Tokens one client address may mint (logins and token issues together).",
+    )
+    rate_limit_tokens_per_credential: str = Field(
+        default="20/minute",
+        max_length=64,
+        description="Tokens one bearer token may mint with POST /api/v1/tokens.",
+    )
+    metrics_allow: AddressList = Field(
+        default_factory=list,
+        description="Addresses or networks that may read GET /metrics without a token.",
+    )
+
+    @field_validator("trusted_proxies", "metrics_allow", mode="before")
+    @classmethod
+    def _split_addresses(cls, value: object) -> object:
+        if isinstance(value, str):
+            return [part.strip() for part in value.split(",") if part.strip()]
+        return value
+
+    @field_validator("trusted_proxies", "metrics_allow")
+    @classmethod
+    def _check_addresses(cls, value: list[str]) -> list[str]:
+        for item in value:
+            try:
+                ipaddress.ip_network(item, strict=False)
+            except ValueError as exc:
+                raise ValueError(
+                    "expected IP addresses or networks (a.b.c.d, a.b.c.0/24, ::1), "
+                    "got an entry that is neither"
+                ) from exc
+        return value
+
+    @field_validator(
+        "rate_limit_login_per_account",
+        "rate_limit_login_per_address",
+        "rate_limit_registration_per_address",
+        "rate_limit_tokens_per_address",
+        "rate_limit_tokens_per_credential",
+    )
+    @classmethod
+    def _check_rate(cls, value: str) -> str:
+        try:
+            parse_rate(value)
+        except ValueError as exc:
+            raise ValueError(
+                "expected a rate such as 10/minute or 20 per hour, got something else"
+            ) from exc
+        return value
 
     @property
     def resolved_database_url(self) -> str:

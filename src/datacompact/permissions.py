@@ -286,6 +286,15 @@ class Actions:
         Role.ADMIN,
         Role.AUDITOR,
     )
+    # The platform's operator: a participant that approves registrations under
+    # the governance mode (the one that bootstrapped the platform is one).
+    METRICS_READ = _a(
+        "metrics.read",
+        "读取运行指标 / read the service metrics",
+        Scope.APPROVER,
+        Role.ADMIN,
+        Role.AUDITOR,
+    )
 
     @classmethod
     def all(cls) -> tuple[Action, ...]:

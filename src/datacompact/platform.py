@@ -11,6 +11,7 @@ from datacompact.errors import ConfigurationError, LogBehind
 from datacompact.ledger import checkpoints
 from datacompact.ledger.note import Ed25519Signer
 from datacompact.ledger.policy import Policy
+from datacompact.ratelimits import RateLimits
 from datacompact.registry.governance import GovernanceRules, rules_for
 from datacompact.store import migrate
 from datacompact.store.models import Checkpoint
@@ -38,6 +39,11 @@ class Platform:
     @cached_property
     def witness_policy(self) -> Policy | None:
         return checkpoints.load_policy(self.settings.witness_policy)
+
+    @cached_property
+    def rate_limits(self) -> RateLimits:
+        """This process's rate-limit counters (shared only if the storage URI names a server)."""
+        return RateLimits(self.settings.rate_limit_storage_uri)
 
     @cached_property
     def sandbox(self) -> DuckDBEngine:

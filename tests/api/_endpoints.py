@@ -356,6 +356,7 @@ ENDPOINTS: dict[str, Endpoint] = {
         "/api/v1/ledger/checkpoints",
         lambda w, a, r, t: Call("POST", "/api/v1/ledger/checkpoints"),
     ),
+    "metrics": Endpoint("GET", "/metrics", lambda w, a, r, t: Call("GET", "/metrics")),
 }
 
 

@@ -129,6 +129,15 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "regulator": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
         "enterprise": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
     },
+    # The operator's admins and auditors (the regulator approves registrations
+    # under data_governance); there is no target object.
+    "metrics": {
+        "regulator": {
+            "own": frozenset({"admin", "auditor"}),
+            "other": frozenset({"admin", "auditor"}),
+        },
+        "enterprise": {"own": NOBODY, "other": NOBODY},
+    },
     "grants.status": {
         # Never one's own grant, not even for the regulator.
         "regulator": {"own": NOBODY, "other": REVIEWERS},

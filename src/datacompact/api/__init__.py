@@ -17,6 +17,7 @@ from starlette.concurrency import run_in_threadpool
 from datacompact import __version__
 from datacompact.api import (
     _errors,
+    _metrics,
     applications,
     contracts,
     events,
@@ -27,7 +28,10 @@ from datacompact.api import (
     queries,
     resources,
 )
+from datacompact.api._access_log import AccessLog
 from datacompact.api._limits import BodyLimit
+from datacompact.api._metrics import Metrics, RequestMetrics
+from datacompact.api._ratelimit import RateLimit
 from datacompact.catalog.resources import sweep_orphans
 from datacompact.errors import DataCompactError, LogBehind
 from datacompact.platform import Platform
@@ -70,7 +74,13 @@ def create_app(platform: Platform) -> FastAPI:
     )
     app.state.platform = platform
     _errors.install(app)
+    # Inside the body limit: a login's body is read whole to find its account.
+    app.add_middleware(RateLimit, limits=platform.rate_limits, settings=platform.settings)
     app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
+    # Outermost: they see every answer, the limits' and the body limit's too.
+    app.state.metrics = Metrics(platform)
+    app.add_middleware(RequestMetrics, metrics=app.state.metrics, routes=app.routes)
+    app.add_middleware(AccessLog, routes=app.routes)
     for router in (
         participants.router,
         members.router,
@@ -85,6 +95,7 @@ def create_app(platform: Platform) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ledger.public)
     app.include_router(contracts.public)
+    app.include_router(_metrics.router)
 
     @app.get("/healthz", tags=["health"], summary="进程存活 / the process is up")
     def healthz() -> dict[str, Any]:

@@ -15,6 +15,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from datacompact.api._access_log import note_principal
 from datacompact.errors import Unauthenticated
 from datacompact.permissions import Principal
 from datacompact.platform import Platform
@@ -36,40 +37,38 @@ def platform_of(request: Request) -> Platform:
     return platform
 
 
-def _principal(platform: Platform, session: Session, credentials: Credentials) -> Principal:
-    mode = platform.settings.governance_mode
+def _principal(request: Request, session: Session, credentials: Credentials) -> Principal:
+    mode = platform_of(request).settings.governance_mode
     if credentials is None:
         raise Unauthenticated("需要 Bearer 令牌 / a bearer token is required")
-    return authenticate(session=session, token=credentials.credentials, governance=mode)
+    principal = authenticate(session=session, token=credentials.credentials, governance=mode)
+    note_principal(request.scope, principal)  # for the access log
+    return principal
 
 
 @contextmanager
 def writing(request: Request, credentials: Credentials) -> Iterator[tuple[Session, Principal]]:
     """A write transaction and the authenticated principal."""
-    platform = platform_of(request)
-    with platform.db.write() as session:
-        yield session, _principal(platform, session, credentials)
+    with platform_of(request).db.write() as session:
+        yield session, _principal(request, session, credentials)
 
 
 @contextmanager
 def reading(request: Request, credentials: Credentials) -> Iterator[tuple[Session, Principal]]:
     """A read transaction and the authenticated principal."""
-    platform = platform_of(request)
-    with platform.db.read() as session:
-        yield session, _principal(platform, session, credentials)
+    with platform_of(request).db.read() as session:
+        yield session, _principal(request, session, credentials)
 
 
 def authenticated(request: Request, credentials: Credentials) -> Principal:
     """The principal, for services that manage their own transactions (long ingestions)."""
-    platform = platform_of(request)
-    with platform.db.read() as session:
-        return _principal(platform, session, credentials)
+    with platform_of(request).db.read() as session:
+        return _principal(request, session, credentials)
 
 
 def recheck(request: Request, credentials: Credentials) -> Callable[[Session], Principal]:
     """Authentication again, inside a service's final transaction (long ingestions)."""
-    platform = platform_of(request)
-    return lambda session: _principal(platform, session, credentials)
+    return lambda session: _principal(request, session, credentials)
 
 
 def receipt(data: Any, log_index: int) -> dict[str, Any]:

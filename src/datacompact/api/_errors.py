@@ -16,11 +16,13 @@ from fastapi.exceptions import RequestValidationError
 from fastapi.responses import JSONResponse
 from starlette.exceptions import HTTPException as StarletteHTTPException
 
+from datacompact.api._access_log import REQUEST_ID_KEY
 from datacompact.errors import (
     DataCompactError,
     InvalidInput,
     MalformedInput,
     NotFound,
+    RateLimited,
     UnknownField,
 )
 
@@ -30,8 +32,13 @@ _HTTP_CODES = {404: "not_found", 405: "method_not_allowed", 406: "not_acceptable
 
 
 def envelope(error: DataCompactError) -> JSONResponse:
-    headers = {"WWW-Authenticate": "Bearer"} if error.status == 401 else None
-    return JSONResponse(error.to_envelope(), status_code=error.status, headers=headers)
+    headers: dict[str, str] = {}
+    if error.status == 401:
+        headers["WWW-Authenticate"] = "Bearer"
+    retry_after = error.details.get("retry_after")
+    if isinstance(error, RateLimited) and isinstance(retry_after, int):
+        headers["Retry-After"] = str(retry_after)
+    return JSONResponse(error.to_envelope(), status_code=error.status, headers=headers or None)
 
 
 def translate_validation(exc: RequestValidationError) -> DataCompactError:
@@ -78,5 +85,10 @@ def install(app: FastAPI) -> None:
 
     @app.exception_handler(Exception)
     async def _unexpected(request: Request, exc: Exception) -> JSONResponse:
-        log.exception("unhandled error on %s %s", request.method, request.url.path)
+        log.exception(
+            "unhandled error on %s %s (request %s)",
+            request.method,
+            request.url.path,
+            request.scope.get(REQUEST_ID_KEY, "-"),
+        )
         return envelope(DataCompactError("内部错误 / internal error"))

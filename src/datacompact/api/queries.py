@@ -41,7 +41,7 @@ def run(body: QueryIn, request: Request, credentials: Credentials) -> dict[str, 
         epsilon=body.epsilon,
         engine=platform.sandbox,
         recheck=recheck(request, credentials),
-        policy=queries.QueryPolicy.from_settings(platform.settings),
+        policy=queries.QueryPolicy.from_settings(platform.settings, platform.rate_limits),
     )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 

@@ -5,6 +5,8 @@ Exit codes are listed in ``datacompact.cli._output`` and ``docs/cli.md``.
 
 from __future__ import annotations
 
+import ssl
+from pathlib import Path
 from typing import Annotated
 
 import typer
@@ -22,6 +24,7 @@ from datacompact.cli._privacy import anonymize
 from datacompact.cli._projects import projects_app
 from datacompact.cli._queries import grants_app, queries_app, query
 from datacompact.cli._registry import participants_app, tokens_app
+from datacompact.errors import ConfigurationError, InvalidInput
 
 app = typer.Typer(
     name="datacompact",
@@ -81,18 +84,65 @@ def init(as_json: JsonFlag = False) -> None:
         platform.close()
 
 
-def _serve(host: str, port: int, workers: int = 1) -> None:
+def _tls(certfile: Path | None, keyfile: Path | None) -> tuple[str, str] | None:
+    """uvicorn's TLS arguments, once both files are readable and make a certificate and its key."""
+    if certfile is None and keyfile is None:
+        return None
+    if certfile is None or keyfile is None:
+        raise InvalidInput(
+            "--certfile 与 --keyfile 须同时给出 / expected both --certfile and --keyfile, got only "
+            + ("--certfile" if keyfile is None else "--keyfile"),
+            details={"option": "--keyfile" if keyfile is None else "--certfile"},
+        )
+    for option, path in (("--certfile", certfile), ("--keyfile", keyfile)):
+        try:
+            with path.open("rb"):
+                pass
+        except OSError as exc:
+            raise ConfigurationError(
+                f"无法读取 TLS 文件 / cannot read the file of {option}: {exc.strerror}",
+                details={"option": option, "path": str(path)},
+            ) from None
+    # The same check the server makes when it starts, made before it starts: a
+    # certificate that is not PEM or a key that is not its pair fails here. An
+    # encrypted key is refused too (the callback gives no password) instead of
+    # the server prompting for one.
+    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
+    try:
+        context.load_cert_chain(certfile, keyfile, password=lambda: b"")
+    except (ssl.SSLError, ValueError) as exc:
+        raise ConfigurationError(
+            "TLS 证书与私钥不可用 / expected a PEM certificate chain and its unencrypted private "
+            f"key, got files that do not make one ({type(exc).__name__})",
+            details={"certfile": str(certfile), "keyfile": str(keyfile)},
+        ) from None
+    return str(certfile), str(keyfile)
+
+
+def _serve(
+    host: str,
+    port: int,
+    workers: int = 1,
+    certfile: Path | None = None,
+    keyfile: Path | None = None,
+) -> None:
     import uvicorn
 
     from datacompact.config import get_settings
+    from datacompact.ratelimits import RateLimits
 
+    tls = _tls(certfile, keyfile)
     # Only the home folder here: each worker opens the platform and migrates
     # the store in the background (see datacompact.serving), so that the
     # server answers /healthz at once and /readyz once the store is ready.
     settings = get_settings()
     settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
+    # An unusable rate-limit storage fails here, once, not in every worker.
+    RateLimits(settings.rate_limit_storage_uri)
+    scheme = "https" if tls else "http"
+    cert, key = tls or (None, None)
     console.print(
-        f"DataCompact 服务地址 / serving on http://{host}:{port}  (Ctrl+C 停止 / to stop)"
+        f"DataCompact 服务地址 / serving on {scheme}://{host}:{port}  (Ctrl+C 停止 / to stop)"
     )
     uvicorn.run(
         "datacompact.serving:app_from_settings",
@@ -101,6 +151,8 @@ def _serve(host: str, port: int, workers: int = 1) -> None:
         host=host,
         port=port,
         log_level="warning",
+        ssl_certfile=cert,
+        ssl_keyfile=key,
     )
 
 
@@ -111,10 +163,26 @@ def serve(
     workers: Annotated[
         int, typer.Option(min=1, max=64, help="工作进程数 / worker processes (one per core)")
     ] = 1,
+    certfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--certfile",
+            dir_okay=False,
+            help="TLS 证书链（PEM），与 --keyfile 同用 / TLS certificate chain (PEM), with --keyfile",
+        ),
+    ] = None,
+    keyfile: Annotated[
+        Path | None,
+        typer.Option(
+            "--keyfile",
+            dir_okay=False,
+            help="TLS 私钥（PEM，不加密）/ the certificate's private key (PEM, unencrypted)",
+        ),
+    ] = None,
 ) -> None:
-    """启动 API 服务 / serve the API."""
+    """启动 API 服务 / serve the API (HTTPS with --certfile and --keyfile)."""
     with handled():
-        _serve(host, port, workers)
+        _serve(host, port, workers, certfile, keyfile)
 
 
 @app.command()

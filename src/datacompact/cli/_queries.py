@@ -57,7 +57,7 @@ def query(
             epsilon=epsilon,
             engine=platform.sandbox,
             recheck=lambda session: actor_for(platform, session, token),
-            policy=queries.QueryPolicy.from_settings(platform.settings),
+            policy=queries.QueryPolicy.from_settings(platform.settings, platform.rate_limits),
         )
         answer = recorded.value
         names = [c["name"] for c in answer.columns]

@@ -32,7 +32,7 @@ import logging
 import math
 import time
 from collections.abc import Callable
-from dataclasses import dataclass, replace
+from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
@@ -60,6 +60,7 @@ from datacompact.policy._release_store import RELEASES, ensure_release
 from datacompact.policy.agreement import GrantTerms, check_epsilon, check_use, parse_agreement
 from datacompact.policy.schemas import OverlapPublic, QueryPublic, QueryResult
 from datacompact.privacy.masking import derive_key
+from datacompact.ratelimits import RateLimits
 from datacompact.registry.participants import approved_of_kind
 from datacompact.sandbox import (
     DuckDBEngine,
@@ -99,22 +100,31 @@ class QueryPolicy:
 
     ``refusals_per_minute`` bounds the free analysis-time refusals per grant:
     a refusal reads no data, but each one lands on the log, and an unlimited
-    free probe of the analyzer is still a probe. ``time_quantum`` (seconds)
-    pads the time from a query's charge to its answer to a multiple of it
-    under every mode stricter than plain records, so that small differences
-    in execution time (one record more or less behind a predicate) do not
-    show; 0 turns padding off.
+    free probe of the analyzer is still a probe. They are counted in
+    ``limits`` (a moving window of one minute per grant): the platform's
+    :attr:`~datacompact.platform.Platform.rate_limits` when served, or the
+    policy's own counters. ``time_quantum`` (seconds) pads the time from a
+    query's charge to its answer to a multiple of it under every mode
+    stricter than plain records, so that small differences in execution time
+    (one record more or less behind a predicate) do not show; 0 turns padding
+    off.
     """
 
     refusals_per_minute: int = 30
     time_quantum: float = 0.05
+    limits: RateLimits = field(default_factory=RateLimits, compare=False, repr=False)
 
     @classmethod
-    def from_settings(cls, settings: Settings) -> QueryPolicy:
+    def from_settings(cls, settings: Settings, limits: RateLimits | None = None) -> QueryPolicy:
         return cls(
             refusals_per_minute=settings.sandbox_refusals_per_minute,
             time_quantum=settings.sandbox_time_quantum_ms / 1000,
+            limits=limits or RateLimits(settings.rate_limit_storage_uri),
         )
+
+    @property
+    def refusal_rate(self) -> str:
+        return f"{self.refusals_per_minute}/minute"
 
 
 def pseudonym_key(secret: bytes) -> bytes:
@@ -237,24 +247,28 @@ def _check(snapshot: _Snapshot, query: _Prepared, *, used: int, spent: float) ->
     )
 
 
-def _check_refusal_rate(session: Session, grant_id: int, limit: int) -> None:
-    """Refuse to analyze once a grant's refusals of the last minute reach ``limit``."""
-    since = utcnow() - timedelta(minutes=1)
-    recent = session.scalar(
-        select(func.count())
-        .select_from(GrantQuery)
-        .where(
-            GrantQuery.grant_id == grant_id,
-            GrantQuery.status == "refused",
-            GrantQuery.created_at >= since,
-        )
-    )
-    if (recent or 0) >= limit:
+#: The rule name of the per-grant limit on refusals (its key in the counters and in errors).
+REFUSAL_RULE = "grant.refusal_rate"
+
+
+def _check_refusal_rate(policy: QueryPolicy, grant_id: int) -> None:
+    """Refuse to analyze once a grant's refusals of the last minute reach the limit."""
+    limit, key = policy.refusals_per_minute, str(grant_id)
+    if not policy.limits.room(REFUSAL_RULE, policy.refusal_rate, key):
         raise RateLimited(
             f"该授权一分钟内已有 {limit} 次查询被拒绝，请稍后再试 / {limit} queries under this "
             "grant were refused in the last minute; try again later",
-            details={"rule": "grant.refusal_rate", "limit": limit, "retry_after": 60},
+            details={
+                "rule": REFUSAL_RULE,
+                "limit": limit,
+                "retry_after": policy.limits.retry_after(REFUSAL_RULE, policy.refusal_rate, key),
+            },
         )
+
+
+def _refused(policy: QueryPolicy, grant_id: int) -> None:
+    """Count a refusal against its grant's limit."""
+    policy.limits.count(REFUSAL_RULE, policy.refusal_rate, str(grant_id))
 
 
 def run_query(
@@ -276,7 +290,7 @@ def run_query(
     with db.read() as session:
         grant = _load(session, grant_id)
         authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
-        _check_refusal_rate(session, grant.id, policy.refusals_per_minute)
+        _check_refusal_rate(policy, grant.id)
         parties = (grant.id, grant.grantee_id)
         refused: DataCompactError | None = None
         try:
@@ -284,6 +298,7 @@ def run_query(
         except _REFUSALS as exc:
             refused = exc
     if refused is not None:
+        _refused(policy, grant_id)
         _record_refusal(db, actor, parties, sql, refused, runner.name)
         raise refused
     try:
@@ -294,6 +309,7 @@ def run_query(
             actor = recheck(session) if recheck else actor
             query_id = _charge(session, actor, snapshot, query, sql, runner.name)
     except _REFUSALS as exc:
+        _refused(policy, grant_id)
         _record_refusal(db, actor, parties, sql, exc, runner.name)
         raise
     # Charged: from here on every outcome is logged and nothing is given back.
