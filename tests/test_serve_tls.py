@@ -128,14 +128,18 @@ def server(tmp_path: Path, tls: tuple[Path, Path]) -> Iterator[tuple[str, ssl.SS
 
 
 def _wait(url: str, verify: ssl.SSLContext) -> httpx.Response:
+    """The first 200 answer of ``url``: the server is up and has loaded the platform."""
     deadline = time.monotonic() + 60
     while True:
         try:
-            return httpx.get(url, verify=verify, timeout=2)
+            response = httpx.get(url, verify=verify, timeout=2)
+            if response.status_code == 200:
+                return response
         except httpx.ConnectError:
-            if time.monotonic() > deadline:
-                raise
-            time.sleep(0.2)
+            pass
+        if time.monotonic() > deadline:
+            raise AssertionError(f"{url} did not answer 200 within 60 s")
+        time.sleep(0.2)
 
 
 @pytest.mark.slow
@@ -143,7 +147,8 @@ def test_serve_speaks_https_with_the_given_certificate(
     server: tuple[str, ssl.SSLContext, Path],
 ) -> None:
     base, trusted, stderr = server
-    response = _wait(f"{base}/healthz", trusted)
+    _wait(f"{base}/readyz", trusted)
+    response = httpx.get(f"{base}/healthz", verify=trusted, timeout=5)
     assert response.status_code == 200 and response.json()["status"] == "ok"
     assert response.headers["X-Request-ID"]
     # The certificate is the one given: a client that does not trust it refuses it.
