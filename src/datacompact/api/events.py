@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Query, Request
 
 from datacompact.api._deps import MAX_ID, Credentials, platform_of, reading
+from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.events import format_time, list_events
 from datacompact.ledger.merkle import leaf_hash
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=documented(*AUTHENTICATED))
 
 
 @router.get("/events", summary="事件日志 / the event log, in log order")
