@@ -1,0 +1,246 @@
+"""Text at the boundary: control characters and noncharacters are refused with 422, never a 5xx.
+
+PostgreSQL refuses NUL in text and no store can hold a lone surrogate, so
+either used to surface as a 503 from deep in the driver. Every body schema,
+path and query parameter and the bearer token is checked before anything
+reaches the store; the refusal names where, never what, and writes nothing.
+"""
+
+from __future__ import annotations
+
+import copy
+import json
+from typing import Any
+
+import httpx
+import pytest
+
+from datacompact.schemas_base import first_non_character
+
+from ..conftest import World
+from ._endpoints import ENDPOINTS, PASSWORD, new_registration
+from ._endpoints_projects import PROJECT_RECEIPT_CALLS
+from .conftest import ApiClient, bearer, last_seq, row_counts
+from .test_errors_and_health import assert_envelope
+
+LOGIN = "/api/v1/auth/token"
+REGISTER = "/api/v1/participants"
+MARK = "zz-refused"  # beside each refused character, to prove the value is not echoed
+
+REFUSED = {
+    "nul": "\x00",
+    "c0-control": "\x1f",
+    "escape": "\x1b",
+    "lone-high-surrogate": "\ud800",
+    "lone-low-surrogate": "\udfff",
+    "fffe": "\ufffe",
+    "ffff": "\uffff",
+    "fdd0": "\ufdd0",
+    "plane-16-nonchar": "\U0010ffff",
+    "newline-in-single-line": "\n",
+}
+
+
+def _post_json(
+    client: ApiClient, path: str, body: Any, headers: dict[str, str] | None = None
+) -> httpx.Response:
+    # Encoded here with ASCII escapes, so a lone surrogate travels as JSON allows (\\ud800).
+    return client.post(
+        path,
+        content=json.dumps(body).encode("ascii"),
+        headers={"Content-Type": "application/json", **(headers or {})},
+    )
+
+
+def assert_refused(response: Any, *, echo: str = MARK) -> dict[str, Any]:
+    error = assert_envelope(response, 422, "invalid_character")
+    assert echo not in response.text
+    return error
+
+
+# -- the character classes themselves ------------------------------------------------------
+
+
+@pytest.mark.parametrize("char", REFUSED.values(), ids=REFUSED.keys())
+def test_every_refused_character_is_found(char: str) -> None:
+    assert first_non_character(f"ok{char}ok") == 2
+
+
+@pytest.mark.parametrize(
+    "text", ["统一社会信用代码", "naïve café", "emoji 😀", "\u00a0nbsp", "\U0010fffd", "\ufffd"]
+)
+def test_ordinary_text_passes(text: str) -> None:
+    assert first_non_character(text) is None
+
+
+def test_line_breaks_only_where_multiline() -> None:
+    assert first_non_character("a\tb\r\nc", multiline=True) is None
+    assert first_non_character("a\tb") == 1
+    assert first_non_character("a\x00b", multiline=True) == 1
+
+
+# -- anonymous routes: login and self-registration ------------------------------------------
+
+
+@pytest.mark.parametrize("char", REFUSED.values(), ids=REFUSED.keys())
+@pytest.mark.parametrize("field", ["username", "password", "label"])
+def test_login_refuses_bad_text(client: ApiClient, world: World, field: str, char: str) -> None:
+    body = {"username": "enterprise.admin", "password": PASSWORD, "label": "cli"}
+    body[field] = f"{body[field]}{char}{MARK}"
+    before = row_counts(world.platform)
+    error = assert_refused(_post_json(client, LOGIN, body))
+    assert error["details"]["errors"] == [{"loc": ["body", field], "type": "invalid_character"}]
+    assert row_counts(world.platform) == before
+
+
+@pytest.mark.parametrize(
+    "place",
+    [("name",), ("uscc",), ("contacts", 0, "phone"), ("admin", "username"), ("admin", "password")],
+    ids=lambda p: ".".join(map(str, p)),
+)
+@pytest.mark.parametrize("char", ["\x00", "\ud800", "\uffff"], ids=["nul", "surrogate", "ffff"])
+def test_registration_refuses_bad_text(
+    client: ApiClient, world: World, place: tuple[Any, ...], char: str
+) -> None:
+    body = new_registration()
+    target: Any = body
+    for key in place[:-1]:
+        target = target[key]
+    target[place[-1]] = f"{target[place[-1]]}{char}{MARK}"
+    before = row_counts(world.platform)
+    assert_refused(_post_json(client, REGISTER, body))
+    assert row_counts(world.platform) == before
+
+
+def test_multiline_field_keeps_its_line_breaks(client: ApiClient, world: World) -> None:
+    # A reason may span lines; a name may not.
+    response = client.post(
+        f"/api/v1/participants/{world.ids['pending']}/decisions",
+        json={"decision": "approve", "reason": "证照已核验\n材料齐全\tok"},
+        headers=bearer(world, "regulator.admin"),
+    )
+    assert response.status_code == 200, response.text
+    body = new_registration()
+    body["name"] = "示范\n企业"
+    assert_refused(_post_json(client, REGISTER, body), echo="示范")
+
+
+# -- query and path parameters, the bearer token -------------------------------------------
+
+
+@pytest.mark.parametrize(
+    ("path", "params"),
+    [
+        ("/api/v1/resources", {"q": f"名册\x00{MARK}"}),
+        ("/api/v1/resources", {"theme": f"\uffff{MARK}"}),
+        ("/api/v1/resources", {"q": "名册", f"x\x00{MARK}": "1"}),
+        ("/api/v1/participants", {"kind": f"enterprise\x00{MARK}"}),
+        ("/api/v1/alerts", {"today": f"2026-01-01\x00{MARK}"}),
+    ],
+    ids=["search-q", "search-theme-nonchar", "parameter-name", "enum", "date"],
+)
+def test_query_parameters_refuse_bad_text(
+    client: ApiClient, world: World, path: str, params: dict[str, str]
+) -> None:
+    error = assert_refused(
+        client.get(path, params=params, headers=bearer(world, "enterprise.admin"))
+    )
+    assert error["details"]["errors"][0]["loc"][0] == "query"
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/api/v1/participants/1%00",
+        "/api/v1/resources/%00",
+        "/api/v1/grants/%EF%BF%BF",
+        "/ledger/tile/0/000%00",
+        "/ledger/proof/%01",
+        "/public/deliverables/1/%00" + "a" * 63,
+    ],
+)
+def test_path_parameters_refuse_bad_text(client: ApiClient, world: World, path: str) -> None:
+    error = assert_refused(client.get(path, headers=bearer(world, "enterprise.admin")))
+    assert error["details"]["errors"][0]["loc"][0] == "path"
+
+
+@pytest.mark.parametrize("char", ["\x01", "\x7f\x1f"], ids=["soh", "del-us"])
+def test_bearer_token_refuses_bad_text(client: ApiClient, world: World, char: str) -> None:
+    token = world.tokens["enterprise.admin"]
+    response = client.get("/api/v1/me", headers={"Authorization": f"Bearer {token[:-1]}{char}"})
+    error = assert_refused(response, echo=token[:-1])
+    assert error["details"]["errors"] == [
+        {"loc": ["header", "authorization"], "type": "invalid_character"}
+    ]
+
+
+# -- every body of every router -------------------------------------------------------------
+
+
+def _poison(body: Any, char: str) -> bool:
+    """Put ``char`` into the first string of ``body`` (depth first); whether there was one."""
+    items: list[tuple[Any, Any]] = (
+        list(body.items()) if isinstance(body, dict) else list(enumerate(body))
+    )
+    for key, value in items:
+        if isinstance(value, str):
+            body[key] = f"{value}{char}{MARK}"
+            return True
+        if isinstance(value, dict | list) and _poison(value, char):
+            return True
+    return False
+
+
+BODIES = sorted(
+    name
+    for name, endpoint in ENDPOINTS.items()
+    if endpoint.method != "GET" and name not in {"ledger.sign"}
+)
+
+
+@pytest.mark.parametrize("char", ["\x00", "\ud83d"], ids=["nul", "surrogate"])
+def test_every_body_refuses_bad_text(client: ApiClient, world: World, char: str) -> None:
+    deciding = {"participants.decide", "applications.decide", "grants.status"}
+    poisoned = []
+    for name in BODIES:
+        default = ("regulator" if name in deciding else "enterprise", "enterprise")
+        actor, target = PROJECT_RECEIPT_CALLS.get(name, default)
+        call = ENDPOINTS[name].build(world, actor, "admin", target)
+        body = copy.deepcopy(call.json)  # rows share module-level bodies
+        if not isinstance(body, dict) or not _poison(body, char):
+            continue
+        headers = bearer(world, f"{actor}.admin")
+        before = last_seq(world.platform)
+        response = client.request(
+            call.method,
+            call.path,
+            content=json.dumps(body).encode("ascii"),
+            params=call.params,
+            headers={"Content-Type": "application/json", **headers},
+        )
+        if name == "contracts.sla" and char == "\ud83d":
+            # The SLA report is parsed by orjson, which refuses a lone surrogate
+            # as malformed JSON (RFC 8259 §8.2, I-JSON): refused before any schema.
+            assert_envelope(response, 400, "malformed_input")
+        else:
+            assert_refused(response)
+        assert last_seq(world.platform) == before, name
+        poisoned.append(name)
+    # Every router with a body is among them.
+    prefixes = {name.split(".")[0] for name in poisoned}
+    assert {"participants", "members", "auth", "tokens", "resources", "standards"} <= prefixes
+    assert {"applications", "grants", "queries", "projects", "lots", "tenders"} <= prefixes
+    assert {"bids", "contracts", "deliverables"} <= prefixes
+
+
+def test_sla_report_csv_refuses_bad_text(client: ApiClient, world: World) -> None:
+    call = ENDPOINTS["contracts.sla"].build(world, "enterprise", "admin", "enterprise")
+    csv = f"period,kpi,value\n2026-01,availability,99.9\x00{MARK}\n".encode()
+    response = client.post(
+        call.path,
+        content=csv,
+        headers={"Content-Type": "text/csv", **bearer(world, "enterprise.admin")},
+    )
+    error = assert_envelope(response, 422, "invalid_character")
+    assert error["details"]["fields"] == ["values"]
+    assert MARK not in response.text
