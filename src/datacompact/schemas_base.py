@@ -22,8 +22,17 @@ from dataclasses import dataclass
 from datetime import date
 from typing import Annotated, Any
 
-from pydantic import BaseModel, BeforeValidator, ConfigDict, ValidationInfo, field_validator
+from pydantic import BaseModel, BeforeValidator, ConfigDict, Field, ValidationInfo, field_validator
 from pydantic_core import PydanticCustomError
+
+#: The largest row id: ids are ``INTEGER`` in PostgreSQL (32-bit signed), and a
+#: larger number bound to such a column fails in the driver instead of finding
+#: nothing. Log indexes and tree sizes are 64-bit (:data:`MAX_INDEX`).
+MAX_ID = 2**31 - 1
+#: The largest log index or tree size: ``BIGINT``.
+MAX_INDEX = 2**63 - 1
+#: The id of a row, as inputs refer to one.
+RowId = Annotated[int, Field(ge=1, le=MAX_ID)]
 
 #: The pydantic error type of a refused character, kept in the API's error details.
 INVALID_CHARACTER = "invalid_character"

@@ -10,17 +10,18 @@ from __future__ import annotations
 
 import copy
 import json
+import re
 from typing import Any
 
 import httpx
 import pytest
 
-from datacompact.schemas_base import first_non_character
+from datacompact.schemas_base import MAX_ID, first_non_character
 
 from ..conftest import World
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
 from ._endpoints_projects import PROJECT_RECEIPT_CALLS
-from .conftest import ApiClient, bearer, last_seq, row_counts
+from .conftest import ApiClient, app_routes, bearer, last_seq, row_counts
 from .test_errors_and_health import assert_envelope
 
 LOGIN = "/api/v1/auth/token"
@@ -244,3 +245,47 @@ def test_sla_report_csv_refuses_bad_text(client: ApiClient, world: World) -> Non
     error = assert_envelope(response, 422, "invalid_character")
     assert error["details"]["fields"] == ["values"]
     assert MARK not in response.text
+
+
+def test_sla_report_csv_that_does_not_parse_is_malformed(client: ApiClient, world: World) -> None:
+    # The csv module's own errors (here: a field over its 128 KiB limit) used to be a 500.
+    call = ENDPOINTS["contracts.sla"].build(world, "enterprise", "admin", "enterprise")
+    csv = b"period,kpi,value\n2026-01,availability," + b"9" * 200_000 + b"\n"
+    response = client.post(
+        call.path,
+        content=csv,
+        headers={"Content-Type": "text/csv", **bearer(world, "enterprise.admin")},
+    )
+    assert_envelope(response, 400, "malformed_input")
+
+
+# -- ids: the store's range, not a driver's overflow ----------------------------------------
+
+
+def _single_id_reads(client: ApiClient) -> list[str]:
+    return sorted(
+        path
+        for method, path in app_routes(client.app)
+        if method == "GET" and re.fullmatch(r"[^{}]*\{\w+_id\}", path)
+    )
+
+
+def test_ids_up_to_the_store_limit_are_not_found(client: ApiClient, world: World) -> None:
+    paths = _single_id_reads(client)
+    assert len(paths) >= 8
+    for path in paths:
+        url = re.sub(r"\{\w+\}", str(MAX_ID), path)
+        response = client.get(url, headers=bearer(world, "regulator.admin"))
+        assert_envelope(response, 404, "not_found")
+
+
+def test_ids_beyond_the_store_limit_are_invalid(client: ApiClient, world: World) -> None:
+    for path in _single_id_reads(client):
+        for value in (MAX_ID + 1, 2**63 - 1):
+            url = re.sub(r"\{\w+\}", str(value), path)
+            response = client.get(url, headers=bearer(world, "regulator.admin"))
+            assert_envelope(response, 400, "invalid_input")
+    response = client.post(
+        "/api/v1/tokens", json={"member_id": MAX_ID + 1}, headers=bearer(world, "regulator.admin")
+    )
+    assert_envelope(response, 400, "invalid_input")

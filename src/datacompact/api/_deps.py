@@ -15,6 +15,7 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from datacompact import schemas_base
 from datacompact.errors import InvalidCharacter, Unauthenticated
 from datacompact.permissions import Principal
 from datacompact.platform import Platform
@@ -23,11 +24,12 @@ from datacompact.schemas_base import INVALID_CHARACTER, first_non_character
 
 _bearer = HTTPBearer(auto_error=False, description="API token (dct_...)")
 
-# Every id and index is a signed 64-bit integer in the store; anything larger
-# is refused as invalid input here instead of overflowing a driver.
-MAX_ID = 2**63 - 1
+MAX_ID = schemas_base.MAX_ID
+MAX_INDEX = schemas_base.MAX_INDEX
+# Anything larger than the store's column holds is refused as invalid input
+# here instead of overflowing a driver (PostgreSQL ids are 32-bit).
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
-LogIndex = Annotated[int, Path(ge=0, le=MAX_ID - 1)]
+LogIndex = Annotated[int, Path(ge=0, le=MAX_INDEX - 1)]
 
 #: The OpenAPI schema of a binary response body (tiles, downloads).
 BINARY = {"type": "string", "format": "binary"}

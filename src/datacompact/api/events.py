@@ -6,7 +6,7 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from datacompact.api._deps import MAX_ID, Credentials, platform_of, reading
+from datacompact.api._deps import MAX_INDEX, Credentials, platform_of, reading
 from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.events import format_time, list_events
 from datacompact.ledger.merkle import leaf_hash
@@ -18,7 +18,9 @@ router = APIRouter(tags=["events"], responses=documented(*AUTHENTICATED))
 def events(
     request: Request,
     credentials: Credentials,
-    after: int = Query(-1, ge=-1, le=MAX_ID, description="Return events with an index above this."),
+    after: int = Query(
+        -1, ge=-1, le=MAX_INDEX, description="Return events with an index above this."
+    ),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):

@@ -22,7 +22,15 @@ from fastapi import APIRouter, Query, Request, Response
 from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
-from datacompact.api._deps import BINARY, MAX_ID, TEXT, Credentials, LogIndex, platform_of, reading
+from datacompact.api._deps import (
+    BINARY,
+    MAX_INDEX,
+    TEXT,
+    Credentials,
+    LogIndex,
+    platform_of,
+    reading,
+)
 from datacompact.api._errors import AUTHENTICATED, PUBLIC, documented, documented_beside
 from datacompact.errors import NotFound
 from datacompact.ledger import checkpoints, log, tiles
@@ -98,7 +106,7 @@ def proof(
     index: LogIndex,
     request: Request,
     size: int | None = Query(
-        None, ge=1, le=MAX_ID, description="Prove against the signed checkpoint of this size."
+        None, ge=1, le=MAX_INDEX, description="Prove against the signed checkpoint of this size."
     ),
 ) -> dict[str, Any]:
     platform = platform_of(request)

@@ -7,6 +7,7 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from datacompact.api._deps import (
+    MAX_ID,
     TEXT,
     Credentials,
     ObjectId,
@@ -88,7 +89,7 @@ def search(
     request: Request,
     credentials: Credentials,
     q: str = Query("", max_length=200),
-    holder_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    holder_id: int | None = Query(None, ge=1, le=MAX_ID),
     grade: GradeCode | None = None,
     share_type: str | None = Query(None, pattern="^(unconditional|conditional|not_shared)$"),
     theme: str | None = Query(None, max_length=50),

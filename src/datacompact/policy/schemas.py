@@ -7,11 +7,11 @@ from typing import Annotated, Any
 
 from pydantic import BaseModel, Field
 
-from datacompact.schemas_base import MULTILINE, Strict
+from datacompact.schemas_base import MAX_ID, MULTILINE, Strict
 
 
 class ResourceRequest(Strict):
-    resource_id: int = Field(ge=1, le=2**63 - 1)
+    resource_id: int = Field(ge=1, le=MAX_ID)
     columns: list[str] = Field(min_length=1, max_length=500)
 
 
@@ -89,7 +89,7 @@ class QueryIn(Strict):
     """A governed query under one grant (DuckDB SQL, one SELECT)."""
 
     # Strict: "1" is not a grant id and "0.5" is not an ε (JSON numbers only).
-    grant_id: int = Field(ge=1, le=2**63 - 1, strict=True)
+    grant_id: int = Field(ge=1, le=MAX_ID, strict=True)
     sql: Annotated[str, MULTILINE] = Field(min_length=1, max_length=20_000)
     #: ε to spend on a DP query, within the grant's per-query range; by
     #: default the grant's share per query. Refused on other grants.

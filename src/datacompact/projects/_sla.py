@@ -53,7 +53,14 @@ def parse_sla_report(content: bytes, media_type: str) -> SlaReportIn:
 
 
 def _csv_report(text: str) -> dict[str, object]:
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        # newline="" as the csv module asks: a bare CR ends a row instead of failing.
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise MalformedInput(
+            "CSV 无法解析 / expected CSV rows of period,kpi,value, got text that does not parse",
+            details={"reason": "csv_syntax"},
+        ) from exc
     if not rows or [c.strip() for c in rows[0]] != ["period", "kpi", "value"]:
         raise MalformedInput(
             "CSV 表头须为 period,kpi,value / expected the CSV header period,kpi,value, got another",

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from datacompact.schemas_base import MULTILINE, IsoDate, Strict
+from datacompact.schemas_base import MAX_ID, MULTILINE, IsoDate, Strict
 
 KpiName = Literal["availability", "response_time", "cases_per_day", "satisfaction", "data_quality"]
 
@@ -42,7 +42,7 @@ class KpiIn(Strict):
     #: Required; left optional here so that the service can name the KPI that lacks it.
     target: str | None = Field(default=None, max_length=32)
     #: For ``data_quality``: the catalog resource whose quality score counts.
-    resource_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    resource_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class MilestoneIn(Strict):
@@ -62,7 +62,7 @@ class HandoverIn(Strict):
 
 
 class ContractCreate(Strict):
-    award_id: int = Field(ge=1, le=2**63 - 1)
+    award_id: int = Field(ge=1, le=MAX_ID)
     starts_on: IsoDate
     ends_on: IsoDate
     #: The contract value; the awarded value when omitted.

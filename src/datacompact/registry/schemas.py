@@ -16,7 +16,7 @@ from typing import Annotated
 from pydantic import BaseModel, ConfigDict, Field
 
 from datacompact.permissions import Role
-from datacompact.schemas_base import MULTILINE, IsoDate, Strict
+from datacompact.schemas_base import MULTILINE, IsoDate, RowId, Strict
 
 
 class Public(BaseModel):
@@ -193,7 +193,7 @@ class TokenCreate(Strict):
         default=None, description="Roles the token may exercise; all of the member's if omitted."
     )
     ttl_days: int | None = Field(default=None, ge=1, le=365)
-    member_id: int | None = Field(default=None, description="Issue for another member (admin).")
+    member_id: RowId | None = Field(default=None, description="Issue for another member (admin).")
 
 
 class LoginIn(Strict):
