@@ -289,3 +289,38 @@ def test_ids_beyond_the_store_limit_are_invalid(client: ApiClient, world: World)
         "/api/v1/tokens", json={"member_id": MAX_ID + 1}, headers=bearer(world, "regulator.admin")
     )
     assert_envelope(response, 400, "invalid_input")
+
+
+# -- dates are calendar dates, never numbers -----------------------------------------------
+
+
+@pytest.mark.parametrize("today", ["0", "20260101", "1767225600", "2026-1-1", "2026-02-30"])
+def test_a_date_parameter_must_be_a_date(client: ApiClient, world: World, today: str) -> None:
+    # Pydantic's lax mode read 0 as 1970-01-01 and digits as a Unix timestamp.
+    response = client.get(
+        "/api/v1/alerts", params={"today": today}, headers=bearer(world, "regulator.admin")
+    )
+    error = assert_envelope(response, 400, "invalid_input")
+    assert [p["loc"] for p in error["details"]["errors"]] == [["query", "today"]]
+
+
+def test_a_date_parameter_accepts_a_date(client: ApiClient, world: World) -> None:
+    response = client.get(
+        "/api/v1/alerts", params={"today": "2026-01-01"}, headers=bearer(world, "regulator.admin")
+    )
+    assert response.status_code == 200, response.text
+    assert response.json()["data"]["today"] == "2026-01-01"
+
+
+@pytest.mark.parametrize("value", [0, 1767225600, "20260101"])
+def test_a_date_in_a_body_must_be_a_date(client: ApiClient, world: World, value: Any) -> None:
+    call = ENDPOINTS["qualifications.add"].build(world, "enterprise", "admin", "enterprise")
+    before = row_counts(world.platform)
+    response = client.post(
+        call.path,
+        json={**call.json, "valid_from": value},
+        headers=bearer(world, "enterprise.admin"),
+    )
+    error = assert_envelope(response, 400, "invalid_input")
+    assert [p["loc"] for p in error["details"]["errors"]] == [["body", "valid_from"]]
+    assert row_counts(world.platform) == before
