@@ -324,3 +324,18 @@ def test_a_date_in_a_body_must_be_a_date(client: ApiClient, world: World, value:
     error = assert_envelope(response, 400, "invalid_input")
     assert [p["loc"] for p in error["details"]["errors"]] == [["body", "valid_from"]]
     assert row_counts(world.platform) == before
+
+
+@pytest.mark.parametrize("key", [f"colour\x00{MARK}", f"\ufffe{MARK}"], ids=["nul", "fffe"])
+@pytest.mark.parametrize(
+    ("nested", "loc"), [(False, ["body", "?"]), (True, ["body", "admin"])], ids=["top", "nested"]
+)
+def test_an_unknown_key_of_refused_characters_is_not_echoed(
+    client: ApiClient, world: World, key: str, nested: bool, loc: list[str]
+) -> None:
+    body = new_registration()
+    (body["admin"] if nested else body)[key] = "x"
+    before = row_counts(world.platform)
+    error = assert_refused(_post_json(client, REGISTER, body))
+    assert error["details"]["errors"] == [{"loc": loc, "type": "invalid_character"}]
+    assert row_counts(world.platform) == before

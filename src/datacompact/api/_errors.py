@@ -29,7 +29,7 @@ from datacompact.errors import (
     NotFound,
     UnknownField,
 )
-from datacompact.schemas_base import INVALID_CHARACTER
+from datacompact.schemas_base import INVALID_CHARACTER, first_non_character
 
 log = logging.getLogger("datacompact.api")
 
@@ -101,12 +101,19 @@ def envelope(error: DataCompactError) -> JSONResponse:
     return JSONResponse(error.to_envelope(), status_code=error.status, headers=headers)
 
 
+def _problem(err: Any) -> dict[str, Any]:
+    """Where and what kind; a key made of refused characters (an unknown field) is one itself."""
+    loc = [str(part) for part in err.get("loc", ())]
+    kind = err.get("type", "")
+    if any(first_non_character(part) is not None for part in loc):
+        kind = INVALID_CHARACTER
+        loc = [part if first_non_character(part) is None else "?" for part in loc]
+    return {"loc": loc, "type": kind}
+
+
 def translate_validation(exc: RequestValidationError) -> DataCompactError:
     """Pick the most specific class; keep locations and kinds, drop the offending values."""
-    problems: list[dict[str, Any]] = [
-        {"loc": [str(part) for part in err.get("loc", ())], "type": err.get("type", "")}
-        for err in exc.errors()
-    ]
+    problems = [_problem(err) for err in exc.errors()]
     kinds = {p["type"] for p in problems}
     if INVALID_CHARACTER in kinds:
         fields = [".".join(p["loc"]) for p in problems if p["type"] == INVALID_CHARACTER]
