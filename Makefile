@@ -39,6 +39,7 @@ format: $(VENV)/.dev
 
 docs: $(VENV)/.dev
 	$(BIN)/python scripts/cli_reference.py > docs/cli.md
+	$(BIN)/python scripts/openapi_reference.py > tests/api/openapi.json
 
 bench: $(VENV)/.dev
 	$(BIN)/python benchmarks/run_all.py

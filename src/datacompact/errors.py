@@ -19,6 +19,7 @@ was found, not the thing itself.
     │   ├── InvalidIdentifier              400  invalid_identifier
     │   ├── UnknownField                   400  unknown_field
     │   ├── MalformedInput                 400  malformed_input   ("expected X, got Y")
+    │   ├── InvalidCharacter               422  invalid_character
     │   └── PayloadTooLarge                413  payload_too_large
     ├── Unauthenticated                    401  unauthenticated
     │   ├── TokenExpired                   401  token_expired
@@ -101,6 +102,18 @@ class MalformedInput(InvalidInput):
     """
 
     code = "malformed_input"
+
+
+class InvalidCharacter(InvalidInput):
+    """Text holding NUL, another control character, a lone surrogate or a noncharacter.
+
+    Refused at the boundary (request bodies, query and path parameters, the
+    bearer token) before it can reach the store; ``details["errors"]`` names
+    where, never what.
+    """
+
+    status = 422
+    code = "invalid_character"
 
 
 class PayloadTooLarge(InvalidInput):
@@ -237,6 +250,7 @@ ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     InvalidIdentifier,
     UnknownField,
     MalformedInput,
+    InvalidCharacter,
     PayloadTooLarge,
     Unauthenticated,
     TokenExpired,

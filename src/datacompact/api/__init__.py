@@ -10,12 +10,13 @@ from collections.abc import AsyncIterator
 from contextlib import asynccontextmanager, suppress
 from typing import Any
 
-from fastapi import FastAPI, Request
+from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
 
 from datacompact import __version__
 from datacompact.api import (
+    _deps,
     _errors,
     _metrics,
     applications,
@@ -71,6 +72,8 @@ def create_app(platform: Platform) -> FastAPI:
         openapi_url=f"{API_PREFIX}/openapi.json",
         docs_url=None,  # Swagger UI loads from a CDN; the platform must work offline.
         redoc_url=None,
+        # Control characters in a path, query or token never reach the store.
+        dependencies=[Depends(_deps.only_characters)],
     )
     app.state.platform = platform
     _errors.install(app)

@@ -15,19 +15,27 @@ from fastapi import Depends, Path, Request
 from fastapi.security import HTTPAuthorizationCredentials, HTTPBearer
 from sqlalchemy.orm import Session
 
+from datacompact import schemas_base
 from datacompact.api._access_log import note_principal
-from datacompact.errors import Unauthenticated
+from datacompact.errors import InvalidCharacter, Unauthenticated
 from datacompact.permissions import Principal
 from datacompact.platform import Platform
 from datacompact.registry.tokens import authenticate
+from datacompact.schemas_base import INVALID_CHARACTER, first_non_character
 
 _bearer = HTTPBearer(auto_error=False, description="API token (dct_...)")
 
-# Every id and index is a signed 64-bit integer in the store; anything larger
-# is refused as invalid input here instead of overflowing a driver.
-MAX_ID = 2**63 - 1
+MAX_ID = schemas_base.MAX_ID
+MAX_INDEX = schemas_base.MAX_INDEX
+# Anything larger than the store's column holds is refused as invalid input
+# here instead of overflowing a driver (PostgreSQL ids are 32-bit).
 ObjectId = Annotated[int, Path(ge=1, le=MAX_ID)]
-LogIndex = Annotated[int, Path(ge=0, le=MAX_ID - 1)]
+LogIndex = Annotated[int, Path(ge=0, le=MAX_INDEX - 1)]
+
+#: The OpenAPI schema of a binary response body (tiles, downloads).
+BINARY = {"type": "string", "format": "binary"}
+#: The OpenAPI schema of a text response body (keys, checkpoints, Turtle).
+TEXT = {"type": "string"}
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 
@@ -35,6 +43,40 @@ Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
 def platform_of(request: Request) -> Platform:
     platform: Platform = request.app.state.platform
     return platform
+
+
+def only_characters(request: Request) -> None:
+    """Refuse control characters and noncharacters in the path, the query and the token.
+
+    Bodies are checked by their schemas (:class:`datacompact.schemas_base.Strict`);
+    this app-wide dependency covers the rest of what can reach the store, all
+    single-line text. The error names the parameter, never its value.
+    """
+    places: list[tuple[str, str, str]] = [
+        ("path", name, value) for name, value in request.path_params.items()
+    ]
+    for name, value in request.query_params.multi_items():
+        places += [("query", name, name), ("query", name, value)]
+    authorization = request.headers.get("authorization")
+    if authorization is not None:
+        places.append(("header", "authorization", authorization))
+    refused = [
+        {"loc": [where, _printable(name)], "type": INVALID_CHARACTER}
+        for where, name, value in places
+        if first_non_character(value) is not None
+    ]
+    if refused:
+        names = ", ".join(".".join(p["loc"]) for p in refused)
+        raise InvalidCharacter(
+            "文本含有控制字符或非字符 / expected text without NUL, control characters, "
+            f"surrogates or noncharacters in {names}",
+            details={"errors": refused},
+        )
+
+
+def _printable(name: str) -> str:
+    # A parameter name is echoed in the error; a refused one is replaced, not quoted.
+    return name if first_non_character(name) is None else "?"
 
 
 def _principal(request: Request, session: Session, credentials: Credentials) -> Principal:

@@ -55,6 +55,7 @@ from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
 from datacompact.api._access_log import RouteTemplates
 from datacompact.api._deps import Credentials, platform_of, reading
+from datacompact.api._errors import AUTHENTICATED, documented_beside
 from datacompact.api._ratelimit import networks, peer_address
 from datacompact.errors import DataCompactError
 from datacompact.permissions import Actions, Resource, authorize
@@ -252,6 +253,7 @@ def _allowed_by_address(request: Request) -> bool:
     "/metrics",
     summary="运行指标（Prometheus 文本格式）/ service metrics in the Prometheus text format",
     response_class=Response,
+    responses=documented_beside("text/plain", {"type": "string"}, *AUTHENTICATED),
 )
 def metrics(request: Request, credentials: Credentials) -> Response:
     if not _allowed_by_address(request):

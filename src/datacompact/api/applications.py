@@ -7,10 +7,11 @@ from typing import Any
 from fastapi import APIRouter, Request
 
 from datacompact.api._deps import Credentials, ObjectId, reading, receipt, writing
+from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.policy import applications, grants
 from datacompact.policy.schemas import ApplicationCreate, GrantStatusIn, ReviewIn
 
-router = APIRouter(tags=["applications"])
+router = APIRouter(tags=["applications"], responses=documented(*AUTHENTICATED))
 
 
 @router.post("/applications", status_code=201, summary="提交使用申请 / apply for one scenario")

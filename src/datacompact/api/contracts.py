@@ -8,7 +8,6 @@ records, like the log, are for anyone to audit.
 from __future__ import annotations
 
 import base64
-from datetime import date
 from decimal import Decimal
 from typing import Annotated, Any
 from urllib.parse import quote
@@ -17,6 +16,7 @@ from fastapi import APIRouter, Depends, Path, Query, Request
 from fastapi.responses import Response
 
 from datacompact.api._deps import (
+    BINARY,
     MAX_ID,
     Credentials,
     ObjectId,
@@ -25,6 +25,7 @@ from datacompact.api._deps import (
     receipt,
     writing,
 )
+from datacompact.api._errors import AUTHENTICATED, PUBLIC, documented, documented_beside
 from datacompact.projects import alerts as alert_service
 from datacompact.projects import contracts, deliverables, ocds, transparency
 from datacompact.projects.contract_schemas import (
@@ -35,9 +36,10 @@ from datacompact.projects.contract_schemas import (
     HandoverIn,
     SlaReportIn,
 )
+from datacompact.schemas_base import IsoDate
 
-router = APIRouter(tags=["contracts"])
-public = APIRouter(prefix="/public", tags=["transparency"])
+router = APIRouter(tags=["contracts"], responses=documented(*AUTHENTICATED))
+public = APIRouter(prefix="/public", tags=["transparency"], responses=documented(*PUBLIC))
 
 Sha256 = Annotated[str, Path(pattern=SHA256_PATTERN, description="SHA-256, 64 lowercase hex")]
 
@@ -214,7 +216,7 @@ def alerts(
     max_share: Annotated[Decimal, Query(gt=0, le=1)] = alert_service.DEFAULT_MAX_SHARE,
     hhi_threshold: Annotated[Decimal, Query(ge=0, le=10_000)] = alert_service.DEFAULT_HHI_THRESHOLD,
     horizon_days: Annotated[int, Query(ge=0, le=3650)] = alert_service.DEFAULT_HORIZON_DAYS,
-    today: Annotated[date | None, Query(description="评估日期 / as of this day")] = None,
+    today: Annotated[IsoDate | None, Query(description="评估日期 / as of this day")] = None,
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         report = alert_service.alerts(
@@ -258,6 +260,7 @@ def _attachment(name: str) -> str:
     "/deliverables/{contract_id}/{sha256}",
     summary="下载开放交付物（开源代码、开放数据）/ download an open deliverable, no token needed",
     response_class=Response,
+    responses=documented_beside("application/octet-stream", BINARY, *PUBLIC),
 )
 def public_deliverable(contract_id: ObjectId, sha256: Sha256, request: Request) -> Response:
     platform = platform_of(request)

@@ -6,18 +6,21 @@ from typing import Any
 
 from fastapi import APIRouter, Query, Request
 
-from datacompact.api._deps import MAX_ID, Credentials, platform_of, reading
+from datacompact.api._deps import MAX_INDEX, Credentials, platform_of, reading
+from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.events import format_time, list_events
 from datacompact.ledger.merkle import leaf_hash
 
-router = APIRouter(tags=["events"])
+router = APIRouter(tags=["events"], responses=documented(*AUTHENTICATED))
 
 
 @router.get("/events", summary="事件日志 / the event log, in log order")
 def events(
     request: Request,
     credentials: Credentials,
-    after: int = Query(-1, ge=-1, le=MAX_ID, description="Return events with an index above this."),
+    after: int = Query(
+        -1, ge=-1, le=MAX_INDEX, description="Return events with an index above this."
+    ),
     limit: int = Query(100, ge=1, le=1000),
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):

@@ -21,29 +21,49 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
+from fastapi.responses import PlainTextResponse
 from sqlalchemy import select
 
-from datacompact.api._deps import MAX_ID, Credentials, LogIndex, platform_of, reading
+from datacompact.api._deps import (
+    BINARY,
+    MAX_INDEX,
+    TEXT,
+    Credentials,
+    LogIndex,
+    platform_of,
+    reading,
+)
+from datacompact.api._errors import AUTHENTICATED, PUBLIC, documented, documented_beside
 from datacompact.errors import NotFound
 from datacompact.ledger import checkpoints, log, recovery, tiles
 from datacompact.permissions import Actions, LedgerResource, authorize
 from datacompact.store.models import Event
 
-public = APIRouter(prefix="/ledger", tags=["ledger"])
-api = APIRouter(prefix="/ledger", tags=["ledger"])
+public = APIRouter(prefix="/ledger", tags=["ledger"], responses=documented(*PUBLIC))
+api = APIRouter(prefix="/ledger", tags=["ledger"], responses=documented(*AUTHENTICATED))
 
 _TEXT = "text/plain; charset=utf-8"
 _IMMUTABLE = {"Cache-Control": "public, max-age=31536000, immutable"}
 _NO_STORE = {"Cache-Control": "no-store"}
 
 
-@public.get("/key", summary="日志验证公钥 / the log's verifier key")
+@public.get(
+    "/key",
+    summary="日志验证公钥 / the log's verifier key",
+    response_class=PlainTextResponse,
+    responses=documented_beside("text/plain", TEXT, *PUBLIC),
+)
 def key(request: Request) -> Response:
     signer = platform_of(request).log_signer
     return Response(signer.verifier().vkey + "\n", media_type=_TEXT)
 
 
-@public.get("/checkpoint", summary="最新检查点 / the published checkpoint")
+@public.get(
+    "/checkpoint",
+    summary="最新检查点 / the published checkpoint",
+    response_class=PlainTextResponse,
+    responses=documented_beside("text/plain", TEXT, *PUBLIC),
+)
 def checkpoint(request: Request) -> Response:
     platform = platform_of(request)
     with platform.db.read() as session:
@@ -53,7 +73,12 @@ def checkpoint(request: Request) -> Response:
         return Response(row.note, media_type=_TEXT, headers=_NO_STORE)
 
 
-@public.get("/tile/{path:path}", summary="瓦片 / a hash tile or entry bundle")
+@public.get(
+    "/tile/{path:path}",
+    summary="瓦片 / a hash tile or entry bundle",
+    response_class=Response,
+    responses=documented_beside("application/octet-stream", BINARY, *PUBLIC),
+)
 def tile(path: str, request: Request) -> Response:
     spec = tiles.parse_tile_path("tile/" + path)
     platform = platform_of(request)
@@ -83,7 +108,7 @@ def proof(
     index: LogIndex,
     request: Request,
     size: int | None = Query(
-        None, ge=1, le=MAX_ID, description="Prove against the signed checkpoint of this size."
+        None, ge=1, le=MAX_INDEX, description="Prove against the signed checkpoint of this size."
     ),
 ) -> dict[str, Any]:
     platform = platform_of(request)

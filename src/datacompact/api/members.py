@@ -16,6 +16,7 @@ from datacompact.api._deps import (
     receipt,
     writing,
 )
+from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.registry import members as member_service
 from datacompact.registry import tokens as token_service
 from datacompact.registry.schemas import (
@@ -29,7 +30,7 @@ from datacompact.registry.schemas import (
 )
 from datacompact.store.models import ApiToken, Member
 
-router = APIRouter(tags=["members"])
+router = APIRouter(tags=["members"], responses=documented(*AUTHENTICATED))
 
 
 def _member(member: Member) -> dict[str, Any]:

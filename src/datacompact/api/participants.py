@@ -15,6 +15,7 @@ from datacompact.api._deps import (
     receipt,
     writing,
 )
+from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.permissions import Principal
 from datacompact.registry import participants as service
 from datacompact.registry import qualifications
@@ -27,7 +28,9 @@ from datacompact.registry.schemas import (
     QualificationCreate,
 )
 
-router = APIRouter(prefix="/participants", tags=["participants"])
+router = APIRouter(
+    prefix="/participants", tags=["participants"], responses=documented(*AUTHENTICATED)
+)
 
 
 @router.post("", status_code=201, summary="申请注册 / apply to register a participant")

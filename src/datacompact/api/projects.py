@@ -17,6 +17,7 @@ from datacompact.api._deps import (
     receipt,
     writing,
 )
+from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.errors import MalformedInput
 from datacompact.projects import lots, projects, tenders
 from datacompact.projects.schemas import (
@@ -34,7 +35,7 @@ from datacompact.projects.schemas import (
     TenderCreate,
 )
 
-router = APIRouter(tags=["projects"])
+router = APIRouter(tags=["projects"], responses=documented(*AUTHENTICATED))
 
 
 def _done(recorded: Any) -> dict[str, Any]:

@@ -21,11 +21,12 @@ from datacompact.api._deps import (
     receipt,
     recheck,
 )
+from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.ledger import checkpoints
 from datacompact.policy import queries
 from datacompact.policy.schemas import QueryIn
 
-router = APIRouter(tags=["queries"])
+router = APIRouter(tags=["queries"], responses=documented(*AUTHENTICATED))
 
 
 @router.post("/queries", summary="在授权下运行受治理的 SQL / run governed SQL under a grant")

@@ -7,6 +7,8 @@ from typing import Any
 from fastapi import APIRouter, Query, Request, Response
 
 from datacompact.api._deps import (
+    MAX_ID,
+    TEXT,
     Credentials,
     ObjectId,
     authenticated,
@@ -16,6 +18,7 @@ from datacompact.api._deps import (
     recheck,
     writing,
 )
+from datacompact.api._errors import AUTHENTICATED, documented, documented_beside
 from datacompact.catalog import resources as service
 from datacompact.catalog import standardize, standards_registry
 from datacompact.catalog.export import export_catalog
@@ -31,7 +34,7 @@ from datacompact.catalog.schemas import (
 )
 from datacompact.errors import InvalidInput
 
-router = APIRouter(tags=["catalog"])
+router = APIRouter(tags=["catalog"], responses=documented(*AUTHENTICATED))
 
 
 def _inbox_path(request: Request, participant_id: int | None, name: str | None) -> Any:
@@ -86,7 +89,7 @@ def search(
     request: Request,
     credentials: Credentials,
     q: str = Query("", max_length=200),
-    holder_id: int | None = Query(None, ge=1, le=2**63 - 1),
+    holder_id: int | None = Query(None, ge=1, le=MAX_ID),
     grade: GradeCode | None = None,
     share_type: str | None = Query(None, pattern="^(unconditional|conditional|not_shared)$"),
     theme: str | None = Query(None, max_length=50),
@@ -192,11 +195,21 @@ def _export(request: Request, credentials: Credentials, fmt: str, media: str) ->
     return Response(text, media_type=media)
 
 
-@router.get("/catalog.ttl", summary="DCAT-AP 目录（Turtle）/ the catalog as DCAT-AP Turtle")
+@router.get(
+    "/catalog.ttl",
+    summary="DCAT-AP 目录（Turtle）/ the catalog as DCAT-AP Turtle",
+    response_class=Response,
+    responses=documented_beside("text/turtle", TEXT, *AUTHENTICATED),
+)
 def catalog_turtle(request: Request, credentials: Credentials) -> Response:
     return _export(request, credentials, "turtle", "text/turtle; charset=utf-8")
 
 
-@router.get("/catalog.jsonld", summary="DCAT-AP 目录（JSON-LD）/ the catalog as DCAT-AP JSON-LD")
+@router.get(
+    "/catalog.jsonld",
+    summary="DCAT-AP 目录（JSON-LD）/ the catalog as DCAT-AP JSON-LD",
+    response_class=Response,
+    responses=documented_beside("application/ld+json", {"type": "object"}, *AUTHENTICATED),
+)
 def catalog_jsonld(request: Request, credentials: Credentials) -> Response:
     return _export(request, credentials, "jsonld", "application/ld+json")

@@ -4,11 +4,12 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
 from datacompact.catalog._types import OpenType, ShareType
+from datacompact.schemas_base import MULTILINE, Strict
 
 
 class UpdateFrequency(StrEnum):
@@ -31,14 +32,10 @@ class GradeCode(StrEnum):
     CORE = "core"
 
 
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
-
-
 class ResourceBase(Strict):
     name: str = Field(min_length=1, max_length=200)
     name_en: str | None = Field(default=None, max_length=200)
-    description: str = Field(default="", max_length=4000)
+    description: Annotated[str, MULTILINE] = Field(default="", max_length=4000)
     source_system: str | None = Field(default=None, max_length=200)
     themes: list[str] = Field(default_factory=list, max_length=20)
     tags: list[str] = Field(default_factory=list, max_length=50)
@@ -66,12 +63,12 @@ class GradeDecisionIn(Strict):
 
     decision: str = Field(pattern="^(confirm|override)$")
     grade: GradeCode | None = None
-    reason: str | None = Field(default=None, min_length=2, max_length=1000)
+    reason: Annotated[str | None, MULTILINE] = Field(default=None, min_length=2, max_length=1000)
 
 
 class ColumnEdit(Strict):
     name: str = Field(min_length=1, max_length=200)
-    description: str | None = Field(default=None, max_length=1000)
+    description: Annotated[str | None, MULTILINE] = Field(default=None, max_length=1000)
     unit: str | None = Field(default=None, max_length=50)
     code_list: dict[str, str] | None = None
 

@@ -3,17 +3,15 @@
 from __future__ import annotations
 
 from datetime import datetime
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import BaseModel, ConfigDict, Field
+from pydantic import BaseModel, Field
 
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from datacompact.schemas_base import MAX_ID, MULTILINE, Strict
 
 
 class ResourceRequest(Strict):
-    resource_id: int = Field(ge=1, le=2**63 - 1)
+    resource_id: int = Field(ge=1, le=MAX_ID)
     columns: list[str] = Field(min_length=1, max_length=500)
 
 
@@ -26,9 +24,9 @@ class OutputIn(Strict):
 class ApplicationCreate(Strict):
     """One scenario, one application: what, why, how it leaves, for how long, how often."""
 
-    scenario: str = Field(min_length=4, max_length=4000)
+    scenario: Annotated[str, MULTILINE] = Field(min_length=4, max_length=4000)
     purpose: str = Field(min_length=1, max_length=50)
-    purpose_text: str = Field(default="", max_length=2000)
+    purpose_text: Annotated[str, MULTILINE] = Field(default="", max_length=2000)
     resources: list[ResourceRequest] = Field(min_length=1, max_length=10)
     output: OutputIn
     duration_days: int = Field(ge=1, le=365)
@@ -38,12 +36,12 @@ class ApplicationCreate(Strict):
 
 class ReviewIn(Strict):
     decision: str = Field(pattern="^(approve|reject|request_changes)$")
-    reason: str = Field(min_length=2, max_length=1000)
+    reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=1000)
 
 
 class GrantStatusIn(Strict):
     decision: str = Field(pattern="^(suspend|reinstate|revoke)$")
-    reason: str = Field(min_length=2, max_length=500)
+    reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=500)
 
 
 class ApplicationPublic(BaseModel):
@@ -91,8 +89,8 @@ class QueryIn(Strict):
     """A governed query under one grant (DuckDB SQL, one SELECT)."""
 
     # Strict: "1" is not a grant id and "0.5" is not an ε (JSON numbers only).
-    grant_id: int = Field(ge=1, le=2**63 - 1, strict=True)
-    sql: str = Field(min_length=1, max_length=20_000)
+    grant_id: int = Field(ge=1, le=MAX_ID, strict=True)
+    sql: Annotated[str, MULTILINE] = Field(min_length=1, max_length=20_000)
     #: ε to spend on a DP query, within the grant's per-query range; by
     #: default the grant's share per query. Refused on other grants.
     epsilon: float | None = Field(default=None, gt=0, le=1, allow_inf_nan=False, strict=True)

@@ -12,8 +12,9 @@ import io
 import orjson
 from pydantic import ValidationError
 
-from datacompact.errors import InvalidInput, MalformedInput
+from datacompact.errors import InvalidCharacter, InvalidInput, MalformedInput
 from datacompact.projects.contract_schemas import SlaReportIn
+from datacompact.schemas_base import INVALID_CHARACTER
 
 
 def parse_sla_report(content: bytes, media_type: str) -> SlaReportIn:
@@ -39,6 +40,12 @@ def parse_sla_report(content: bytes, media_type: str) -> SlaReportIn:
         return SlaReportIn.model_validate(raw)
     except ValidationError as exc:
         fields = sorted({".".join(str(p) for p in e["loc"]) or "report" for e in exc.errors()})
+        if any(e["type"] == INVALID_CHARACTER for e in exc.errors()):
+            raise InvalidCharacter(
+                "报告含有控制字符或非字符 / expected text without NUL, control characters, "
+                f"surrogates or noncharacters in {', '.join(fields)}",
+                details={"fields": fields},
+            ) from exc
         raise InvalidInput(
             f"报告内容无效 / invalid SLA report: check {', '.join(fields)}",
             details={"fields": fields},
@@ -46,7 +53,14 @@ def parse_sla_report(content: bytes, media_type: str) -> SlaReportIn:
 
 
 def _csv_report(text: str) -> dict[str, object]:
-    rows = list(csv.reader(io.StringIO(text)))
+    try:
+        # newline="" as the csv module asks: a bare CR ends a row instead of failing.
+        rows = list(csv.reader(io.StringIO(text, newline="")))
+    except csv.Error as exc:
+        raise MalformedInput(
+            "CSV 无法解析 / expected CSV rows of period,kpi,value, got text that does not parse",
+            details={"reason": "csv_syntax"},
+        ) from exc
     if not rows or [c.strip() for c in rows[0]] != ["period", "kpi", "value"]:
         raise MalformedInput(
             "CSV 表头须为 period,kpi,value / expected the CSV header period,kpi,value, got another",

@@ -11,11 +11,11 @@ from __future__ import annotations
 from collections.abc import Mapping
 from datetime import date, datetime
 from types import MappingProxyType
-from typing import Literal
+from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from datacompact.policy.schemas import Strict
+from datacompact.schemas_base import MAX_ID, MULTILINE, IsoDate, Strict
 
 KpiName = Literal["availability", "response_time", "cases_per_day", "satisfaction", "data_quality"]
 
@@ -42,13 +42,13 @@ class KpiIn(Strict):
     #: Required; left optional here so that the service can name the KPI that lacks it.
     target: str | None = Field(default=None, max_length=32)
     #: For ``data_quality``: the catalog resource whose quality score counts.
-    resource_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    resource_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class MilestoneIn(Strict):
     title: str = Field(min_length=2, max_length=200)
     amount: str = Field(min_length=1, max_length=32)
-    due_on: date
+    due_on: IsoDate
     #: The KPIs that must be met before the milestone is accepted and paid.
     kpis: list[KpiName] = Field(default_factory=list, max_length=5)
 
@@ -62,9 +62,9 @@ class HandoverIn(Strict):
 
 
 class ContractCreate(Strict):
-    award_id: int = Field(ge=1, le=2**63 - 1)
-    starts_on: date
-    ends_on: date
+    award_id: int = Field(ge=1, le=MAX_ID)
+    starts_on: IsoDate
+    ends_on: IsoDate
     #: The contract value; the awarded value when omitted.
     value: str | None = Field(default=None, max_length=32)
     kpis: list[KpiIn] = Field(min_length=1, max_length=5)
@@ -92,7 +92,7 @@ class DeliverableIn(Strict):
 
 
 class EscrowReleaseIn(Strict):
-    reason: str = Field(min_length=2, max_length=500)
+    reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=500)
 
 
 class DeliverablePublic(BaseModel):

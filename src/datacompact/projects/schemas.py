@@ -9,16 +9,14 @@ from __future__ import annotations
 
 from datetime import date, datetime
 from enum import StrEnum
-from typing import Any
+from typing import Annotated, Any
 
-from pydantic import AwareDatetime, BaseModel, ConfigDict, Field
+from pydantic import AwareDatetime, BaseModel, Field
 
-ID = Field(ge=1, le=2**63 - 1)
+from datacompact.schemas_base import MAX_ID, MULTILINE, IsoDate, RowId, Strict
+
+ID = Field(ge=1, le=MAX_ID)
 MONEY = Field(min_length=1, max_length=32, description="CNY as a decimal string, e.g. 1250000.00")
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
 
 
 class CooperationMode(StrEnum):
@@ -48,36 +46,36 @@ class ProjectCreate(Strict):
     """A cooperation project; ``owner_id`` defaults to the acting member's participant."""
 
     name: str = Field(min_length=2, max_length=200)
-    description: str = Field(default="", max_length=4000)
+    description: Annotated[str, MULTILINE] = Field(default="", max_length=4000)
     domain: str = Field(min_length=1, max_length=50)
-    owner_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    owner_id: int | None = Field(default=None, ge=1, le=MAX_ID)
     sponsor_id: int = ID
     technical_id: int = ID
     budget: str = MONEY
     classified: bool = False
     mode: CooperationMode
-    resource_ids: list[int] = Field(default_factory=list, max_length=100)
+    resource_ids: list[RowId] = Field(default_factory=list, max_length=100)
 
 
 class ResourceLinkIn(Strict):
-    resource_ids: list[int] = Field(min_length=1, max_length=100)
+    resource_ids: list[RowId] = Field(min_length=1, max_length=100)
 
 
 class ModeProposalIn(Strict):
     mode: CooperationMode
-    reason: str = Field(min_length=2, max_length=500)
+    reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=500)
 
 
 class ModeDecisionIn(Strict):
     decision: str = Field(pattern="^(approve|reject)$")
-    reason: str = Field(min_length=2, max_length=500)
+    reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=500)
 
 
 class MeetingCreate(Strict):
     """A joint meeting (联席会议): who attended (participant ids) and what it decided."""
 
-    held_on: date
-    attendees: list[int] = Field(min_length=2, max_length=50)
+    held_on: IsoDate
+    attendees: list[RowId] = Field(min_length=2, max_length=50)
     decisions: list[str] = Field(min_length=1, max_length=50)
     minutes_sha256: str | None = Field(default=None, pattern=r"^[0-9a-f]{64}$")
 
@@ -128,7 +126,7 @@ class RequirementIn(Strict):
 
 class LotCreate(Strict):
     title: str = Field(min_length=2, max_length=200)
-    description: str = Field(default="", max_length=4000)
+    description: Annotated[str, MULTILINE] = Field(default="", max_length=4000)
     category: LotCategory
     system: str = Field(min_length=1, max_length=100)
     budget: str = MONEY
@@ -136,7 +134,7 @@ class LotCreate(Strict):
     #: Stated explicitly on every lot: whether the code is delivered open source, kept in escrow.
     open_source: bool
     code_escrow: bool
-    successor_of: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    successor_of: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class LotPublic(BaseModel):
@@ -158,7 +156,7 @@ class LotPublic(BaseModel):
 
 
 class LotCancelIn(Strict):
-    reason: str = Field(min_length=4, max_length=1000)
+    reason: Annotated[str, MULTILINE] = Field(min_length=4, max_length=1000)
 
 
 class ExceptionCreate(Strict):
@@ -166,7 +164,7 @@ class ExceptionCreate(Strict):
 
     supplier_id: int = ID
     rule: str = Field(pattern="^separation\\.dev_ops$")
-    reason: str = Field(min_length=4, max_length=1000)
+    reason: Annotated[str, MULTILINE] = Field(min_length=4, max_length=1000)
 
 
 class ExceptionPublic(BaseModel):
@@ -220,14 +218,14 @@ class TenderCreate(Strict):
     weights: WeightsIn | None = None
     opens_at: AwareDatetime
     deadline: AwareDatetime
-    committee: list[int] = Field(min_length=1, max_length=25)
+    committee: list[RowId] = Field(min_length=1, max_length=25)
 
 
 class BidCreate(Strict):
     price: str = MONEY
     #: The bid document, base64 (RFC 4648 §4).
     document: str = Field(min_length=1, max_length=70_000_000)
-    bidder_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    bidder_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class BidPublic(BaseModel):
@@ -287,7 +285,7 @@ class TenderPublic(BaseModel):
 class AwardIn(Strict):
     """Award to the first-ranked bid, or to ``bid_id`` when every bid above it is barred."""
 
-    bid_id: int | None = Field(default=None, ge=1, le=2**63 - 1)
+    bid_id: int | None = Field(default=None, ge=1, le=MAX_ID)
 
 
 class AwardPublic(BaseModel):

@@ -11,14 +11,12 @@ from __future__ import annotations
 from datetime import date, datetime
 from decimal import Decimal
 from enum import StrEnum
+from typing import Annotated
 
 from pydantic import BaseModel, ConfigDict, Field
 
 from datacompact.permissions import Role
-
-
-class Strict(BaseModel):
-    model_config = ConfigDict(extra="forbid", str_strip_whitespace=True)
+from datacompact.schemas_base import MULTILINE, IsoDate, RowId, Strict
 
 
 class Public(BaseModel):
@@ -140,7 +138,7 @@ class ParticipantPrivate(ParticipantPublic):
 
 class DecisionIn(Strict):
     decision: Decision
-    reason: str = Field(min_length=2, max_length=500)
+    reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=500)
 
 
 class ContactsUpdate(Strict):
@@ -151,8 +149,8 @@ class QualificationCreate(Strict):
     name: str = Field(min_length=1, max_length=200)
     level: str = Field(min_length=1, max_length=50)
     issuer: str = Field(min_length=1, max_length=200)
-    valid_from: date
-    valid_until: date
+    valid_from: IsoDate
+    valid_until: IsoDate
     evidence_sha256: str = Field(pattern=r"^[0-9a-f]{64}$")
 
 
@@ -195,7 +193,7 @@ class TokenCreate(Strict):
         default=None, description="Roles the token may exercise; all of the member's if omitted."
     )
     ttl_days: int | None = Field(default=None, ge=1, le=365)
-    member_id: int | None = Field(default=None, description="Issue for another member (admin).")
+    member_id: RowId | None = Field(default=None, description="Issue for another member (admin).")
 
 
 class LoginIn(Strict):
