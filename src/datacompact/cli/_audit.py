@@ -11,13 +11,18 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
-import httpx
 import typer
 
 from datacompact.cli._output import JsonFlag, handled
-from datacompact.ledger.audit import AuditResult, audit_log
+
+if TYPE_CHECKING:
+    # Imported when the command runs: every other command (and every server
+    # worker, which imports the CLI's module) would pay for the auditor's stack.
+    import httpx
+
+    from datacompact.ledger.audit import AuditResult
 
 
 #: Chinese label of each finding; the English one is the finding's value.
@@ -76,6 +81,8 @@ def audit(
 ) -> None:
     """审计日志 / Mirror a transparency log and recompute its tree from the entries."""
     with handled(as_json):
+        from datacompact.ledger.audit import audit_log
+
         result = audit_log(
             url=url,
             log_key=key,
