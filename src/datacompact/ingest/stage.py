@@ -25,6 +25,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
+from datacompact.config import private_dir
 from datacompact.errors import Conflict, DataCompactError, MalformedInput, PayloadTooLarge
 from datacompact.ingest._common import MAX_CELL_BYTES, IngestWarning, TypeMismatch
 from datacompact.ingest._encoding import sha256_file
@@ -94,7 +95,7 @@ def stage_to_parquet(
     dest = Path(dest)
     if dest.exists():
         raise Conflict("目标文件已存在 / the destination file already exists")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent)
     temp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.partial")
     transcoding = source.format in ("csv", "tsv") and source.encoding in ("gbk", "gb18030")
     hasher = None if transcoding else _Hasher(source.path)
@@ -172,7 +173,9 @@ def _write(
                     pending, pending_rows, pending_bytes = [], 0, 0
                 if progress is not None:
                     progress(rows, source.total_rows)
-            if writer is not None and pending:
+            if writer is not None and pending_rows:
+                # Never an empty row group: Parquet refuses a row group of size 0,
+                # and a header-only file stages as a file with a schema and no rows.
                 writer.put(pa.Table.from_batches(pending))
         finally:
             # Close the reader's generator now, not at garbage collection: it
@@ -206,7 +209,17 @@ class _RowGroupWriter(threading.Thread):
 
     def __init__(self, path: Path, schema: Any, compression: str) -> None:
         super().__init__(name="datacompact-parquet-writer", daemon=True)
-        self._writer = pq.ParquetWriter(path, schema, compression=compression)
+        # The file is created here, 0600 from its first byte (and fchmod-ed, as
+        # the umask may mask even that), then handed to pyarrow as a stream:
+        # pyarrow would create it with the umask's mode, 0644 under the usual 022.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        os.fchmod(fd, 0o600)
+        self._file = os.fdopen(fd, "wb")
+        try:
+            self._writer = pq.ParquetWriter(self._file, schema, compression=compression)
+        except BaseException:
+            self._file.close()
+            raise
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._closed = False
@@ -234,7 +247,10 @@ class _RowGroupWriter(threading.Thread):
         self.join()
         self._raise()
         self._closed = True
-        self._writer.close()
+        try:
+            self._writer.close()
+        finally:
+            self._file.close()
         return self._writer.schema
 
     def abort(self) -> None:
@@ -249,6 +265,7 @@ class _RowGroupWriter(threading.Thread):
             self._closed = True
             with contextlib.suppress(Exception):
                 self._writer.close()
+            self._file.close()
 
 
 def _check_cells(batch: Any, rows_before: int, limit: int) -> None:
