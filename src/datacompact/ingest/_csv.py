@@ -86,6 +86,11 @@ class CsvReader:
             line = head.count(b"\n", 0, exc.start) + 1
             raise decode_failure_error(DecodeFailure(line, "invalid"), self.encoding) from exc
         text = text.removeprefix("\ufeff")
+        if not text.strip() and len(head) == path.stat().st_size:
+            # Blank lines only: no header, so no columns; refused like a 0-byte file.
+            raise MalformedInput(
+                "文件为空 / expected data, got an empty file", details={"got": "empty"}
+            )
         self.delimiter = delimiter or _guess_delimiter(text.split("\n", 1)[0])
         self.header_rows = 1 if header_rows is None else header_rows
         rows = list(csv.reader(io.StringIO(text), delimiter=self.delimiter))

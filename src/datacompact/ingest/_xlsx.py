@@ -17,6 +17,7 @@ from dataclasses import dataclass, field
 from pathlib import Path
 from typing import Any, BinaryIO
 from xml.etree import ElementTree
+from xml.parsers import expat
 
 import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
@@ -49,7 +50,7 @@ _XLSX_BATCH = min(BATCH_ROWS, 8192)
 _CONTENT_TYPES = "[Content_Types].xml"
 _CT_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
 _SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
-_MAIN_NS = "{http://schemas.openxmlformats.org/spreadsheetml/2006/main}"
+_TEXT = "http://schemas.openxmlformats.org/spreadsheetml/2006/main t"
 
 
 def _malformed() -> MalformedInput:
@@ -107,30 +108,55 @@ def _shared_strings_part(archive: zipfile.ZipFile) -> str | None:
 
 
 def _check_shared_strings(archive: zipfile.ZipFile, member: str, limit: int) -> None:
-    """Measure the shared strings as a stream, each ``<si>`` dropped once counted.
+    """Measure the shared strings as a stream, refusing them past ``limit`` UTF-8 bytes.
 
     openpyxl keeps every shared string in memory for as long as the workbook
-    is open, so their total is bounded before it loads them; this scan itself
-    holds one string at a time, whatever the part expands to.
+    is open, so their total is bounded before it loads them. The part is fed
+    to expat in 64 KiB pieces and only the running count is kept: even one
+    ``<t>`` element of 200 MB is never held whole (an ``iterparse`` would
+    build it before its end event). A DTD is refused: a workbook has none,
+    and entities are how XML expands.
     """
     total = 0
-    with archive.open(member) as xml:
-        events = ElementTree.iterparse(xml, events=("start", "end"))
-        _event, root = next(events)
-        for event, element in events:
-            if event != "end":
-                continue
-            if element.tag == f"{_MAIN_NS}t" and element.text:
-                total += len(element.text.encode("utf-8"))
-                if total > limit:
-                    raise too_large(
-                        ("共享字符串字节数", "the bytes of the shared strings"),
-                        total,
-                        limit,
-                        "ingest_xlsx_max_shared_strings_bytes",
-                    )
-            elif element.tag == f"{_MAIN_NS}si":
-                root.clear()
+    depth_in_text = 0
+
+    def start(name: str, _attrs: dict[str, str]) -> None:
+        nonlocal depth_in_text
+        if name == _TEXT:
+            depth_in_text += 1
+
+    def end(name: str) -> None:
+        nonlocal depth_in_text
+        if name == _TEXT:
+            depth_in_text -= 1
+
+    def text(data: str) -> None:
+        nonlocal total
+        if depth_in_text:
+            total += len(data.encode("utf-8"))
+            if total > limit:
+                raise too_large(
+                    ("共享字符串字节数", "the bytes of the shared strings"),
+                    total,
+                    limit,
+                    "ingest_xlsx_max_shared_strings_bytes",
+                )
+
+    def doctype(*_args: object) -> None:
+        raise _malformed()
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.StartDoctypeDeclHandler = doctype
+    try:
+        with archive.open(member) as xml:
+            while chunk := xml.read(1 << 16):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise _malformed() from exc
 
 
 def check_workbook(file: BinaryIO, limits: IngestLimits) -> None:
@@ -158,11 +184,19 @@ class _Scan:
     max_col: int = 0
 
     def feed(self, data: bytes, end: int, limits: IngestLimits) -> None:
-        for m in _FORMULA.finditer(data, 0, end):
+        """Count the tags of ``data`` that start before ``end`` (the rest come next time)."""
+
+        def matches(pattern: re.Pattern[bytes]) -> Iterator[re.Match[bytes]]:
+            for m in pattern.finditer(data):
+                if m.start() >= end:
+                    return
+                yield m
+
+        for m in matches(_FORMULA):
             entry = self.formulas.setdefault(column_index_from_string(m.group(1).decode()), [0, 0])
             entry[0] += 1
             entry[1] = entry[1] or int(m.group(2))
-        for m in _ROW.finditer(data, 0, end):
+        for m in matches(_ROW):
             self.rows += 1
             if m.group(1):
                 self.max_row = max(self.max_row, int(m.group(1)))
@@ -173,9 +207,8 @@ class _Scan:
                 limits.xlsx_max_rows,
                 "ingest_xlsx_max_rows",
             )
-        for m in _CELL.finditer(data, 0, end):
-            # Column letters sort like numbers once they are of equal length.
-            if len(m.group(1)) > 3:
+        for m in matches(_CELL):
+            if len(m.group(1)) > 3:  # past XFD, the last column Excel has
                 raise _malformed()
             self.max_col = max(self.max_col, column_index_from_string(m.group(1).decode()))
         if self.max_col > limits.max_columns:
@@ -185,7 +218,7 @@ class _Scan:
                 limits.max_columns,
                 "ingest_max_columns",
             )
-        for a, b in _MERGE.findall(data, 0, end):
+        for m in matches(_MERGE):
             if len(self.merges) >= limits.xlsx_max_merged_ranges:
                 raise too_large(
                     ("合并单元格区域数", "the merged cell ranges of the sheet"),
@@ -193,6 +226,7 @@ class _Scan:
                     limits.xlsx_max_merged_ranges,
                     "ingest_xlsx_max_merged_ranges",
                 )
+            a, b = m.group(1), m.group(2)
             if len(a) > 10 or len(b) > 10:
                 raise _malformed()
             self.merges.append(range_boundaries(f"{a.decode()}:{b.decode()}"))
@@ -208,7 +242,8 @@ def _scan_xml(archive: zipfile.ZipFile, member: str, limits: IngestLimits) -> _S
     with archive.open(member) as xml:
         while chunk := xml.read(1 << 20):
             data = tail + chunk
-            # Keep an overlap so that a tag cut between two chunks is seen whole.
+            # Tags starting before the cut are counted now, whole (none is
+            # longer than the 256 bytes kept); the rest are seen next time.
             cut = max(0, len(data) - 256)
             scan.feed(data, cut, limits)
             tail = data[cut:]
