@@ -149,7 +149,7 @@ def _blank(path: Path) -> bool:
     """Whether a small file holds nothing but white space (JSON Lines has no header)."""
     with path.open("rb") as f:
         head = f.read(_BLANK_PROBE + 1)
-    return len(head) <= _BLANK_PROBE and not head.strip()
+    return len(head) <= _BLANK_PROBE and not head.removeprefix(b"\xef\xbb\xbf").strip()
 
 
 def _translate(exc: Exception) -> Exception:

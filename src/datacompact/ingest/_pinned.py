@@ -38,8 +38,6 @@ def _kind(mode: int) -> str:
         return "fifo"
     if stat.S_ISCHR(mode) or stat.S_ISBLK(mode):
         return "device"
-    if stat.S_ISSOCK(mode):
-        return "socket"
     return "other"
 
 
