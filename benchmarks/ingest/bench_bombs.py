@@ -128,7 +128,7 @@ def child(kind: str, path: Path) -> dict[str, object]:
             with open_source(path, limits=limits):
                 pass
         except DataCompactError as exc:
-            outcome = f"{exc.status} {exc.code} ({exc.details.get('limit')})"
+            outcome = f"{exc.status} {exc.code} ({exc.details.get('setting')})"
     return {
         "cpu_s": time.process_time() - cpu,
         "rss_growth_mb": _peak_mb() - before,

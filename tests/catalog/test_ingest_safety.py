@@ -442,3 +442,68 @@ def test_a_failed_ingestion_leaves_no_staging(world: World, client: ApiClient) -
             file=_inbox(world) / "bad.csv",
         )
     assert list((home / "staging").iterdir()) == []
+
+
+# --- the settings reach both entry points ----------------------------------------------------
+
+
+def test_the_api_applies_the_ingest_settings(
+    world: World, client: ApiClient, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    narrow = world.platform.settings.model_copy(update={"ingest_max_columns": 2})
+    monkeypatch.setattr(world.platform, "settings", narrow)
+    _csv(_inbox(world) / "p.csv", 3)
+    response = client.post("/api/v1/resources", json=_body("p.csv"), headers=bearer(world, STEWARD))
+    assert response.status_code == 413, response.text
+    error = response.json()["error"]
+    assert error["code"] == "payload_too_large"
+    assert error["details"]["setting"] == "ingest_max_columns" and error["details"]["limit"] == 2
+    assert list((world.platform.settings.home / "staging").iterdir()) == []
+
+
+def test_cli_ingestion_sweeps_first_and_applies_the_settings(
+    world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path
+) -> None:
+    from typer.testing import CliRunner
+
+    from datacompact.cli import _catalog, app
+    from datacompact.config import get_settings
+    from datacompact.platform import Platform
+
+    # Each command opens a platform and leaves its closing to the process's
+    # exit; in this process they are closed here, their connections with them.
+    opened: list[Platform] = []
+    real_open = _catalog.open_platform
+
+    def open_platform() -> Platform:
+        opened.append(real_open())
+        return opened[-1]
+
+    monkeypatch.setattr(_catalog, "open_platform", open_platform)
+
+    settings = world.platform.settings
+    monkeypatch.setenv("DATACOMPACT_HOME", str(settings.home))
+    monkeypatch.setenv("DATACOMPACT_DATABASE_URL", settings.resolved_database_url)
+    monkeypatch.delenv("DATACOMPACT_TOKEN", raising=False)
+    orphan = settings.home / "staging" / "fedcba9876543210"
+    orphan.mkdir(parents=True)
+    (orphan / "v1.parquet").write_bytes(b"left by a killed ingestion")
+    data = _csv(tmp_path / "p.csv", 3)
+    args = ["resources", "register", "--file", str(data), "--name", "名册"]
+    args += ["--token", world.tokens[STEWARD], "--json"]
+    try:
+        monkeypatch.setenv("DATACOMPACT_INGEST_MAX_COLUMNS", "2")
+        get_settings.cache_clear()
+        refused = CliRunner().invoke(app, args)
+        assert refused.exit_code == 2, refused.output
+        assert "payload_too_large" in refused.output
+        assert not orphan.exists()  # swept before the ingestion started
+        monkeypatch.delenv("DATACOMPACT_INGEST_MAX_COLUMNS")
+        get_settings.cache_clear()
+        registered = CliRunner().invoke(app, args)
+        assert registered.exit_code == 0, registered.output
+        assert json.loads(registered.stdout)["latest"]["rows"] == 3
+    finally:
+        get_settings.cache_clear()
+        for platform in opened:
+            platform.close()

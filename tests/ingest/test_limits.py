@@ -134,7 +134,7 @@ def test_two_thousand_merged_ranges_are_refused(tmp_path: Path) -> None:
     path = write_xlsx(tmp_path / "merged.xlsx", _sheet(_row(1, "名称"), merges))
     assert path.stat().st_size < 4096
     error = _refused(path)
-    assert error.details["limit"] == "ingest_max_columns"
+    assert error.details["setting"] == "ingest_max_columns"
 
 
 def test_overlapping_merged_header_ranges_are_refused(tmp_path: Path) -> None:
@@ -149,8 +149,8 @@ def test_merged_range_count_is_limited(tmp_path: Path) -> None:
     merges = "".join(f'<mergeCell ref="A{r}:B{r}"/>' for r in range(10, 2010))
     path = write_xlsx(tmp_path / "many.xlsx", _sheet(_row(1, "名称", "值"), merges))
     error = _refused(path, IngestLimits(xlsx_max_merged_ranges=1000))
-    assert error.details["limit"] == "ingest_xlsx_max_merged_ranges"
-    assert error.details["max"] == 1000
+    assert error.details["setting"] == "ingest_xlsx_max_merged_ranges"
+    assert error.details["limit"] == 1000
     with open_source(path) as source:  # under the default limit it reads
         assert source.columns == ("名称", "值")
 
@@ -165,7 +165,7 @@ def test_shared_strings_bomb_is_refused_by_its_ratio(tmp_path: Path) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert error.details["limit"] == "ingest_xlsx_max_compression_ratio"
+    assert error.details["setting"] == "ingest_xlsx_max_compression_ratio"
     assert peak < 16 * MiB
 
 
@@ -179,8 +179,8 @@ def test_shared_strings_are_measured_as_a_stream(tmp_path: Path) -> None:
         _, peak = tracemalloc.get_traced_memory()
     finally:
         tracemalloc.stop()
-    assert error.details["limit"] == "ingest_xlsx_max_shared_strings_bytes"
-    assert error.details["max"] == 64 * MiB
+    assert error.details["setting"] == "ingest_xlsx_max_shared_strings_bytes"
+    assert error.details["limit"] == 64 * MiB
     assert peak < 16 * MiB  # one 64 KiB piece at a time, not the 64 MiB read so far
 
 
@@ -188,22 +188,24 @@ def test_part_sizes_are_checked_before_expansion(tmp_path: Path) -> None:
     rows = _row(1, "名称") + "".join(_row(r, f"值{r}") for r in range(2, 2000))
     path = write_xlsx(tmp_path / "big.xlsx", _sheet(rows))
     error = _refused(path, IngestLimits(xlsx_max_part_bytes=10_000))
-    assert error.details["limit"] == "ingest_xlsx_max_part_bytes"
+    assert error.details["setting"] == "ingest_xlsx_max_part_bytes"
     error = _refused(path, IngestLimits(xlsx_max_total_bytes=10_000))
-    assert error.details["limit"] == "ingest_xlsx_max_total_bytes"
+    assert error.details["setting"] == "ingest_xlsx_max_total_bytes"
 
 
 def test_rows_and_columns_are_counted_before_reading(tmp_path: Path) -> None:
     rows = _row(1, "名称") + "".join(_row(r, f"值{r}") for r in range(2, 30))
     path = write_xlsx(tmp_path / "rows.xlsx", _sheet(rows))
-    assert _refused(path, IngestLimits(xlsx_max_rows=10)).details["limit"] == "ingest_xlsx_max_rows"
+    assert (
+        _refused(path, IngestLimits(xlsx_max_rows=10)).details["setting"] == "ingest_xlsx_max_rows"
+    )
     # A row numbered past the limit counts, even if the rows before it are absent.
     far = _row(1, "名称") + '<row r="2000000"><c r="A2000000"><v>1</v></c></row>'
     path = write_xlsx(tmp_path / "far.xlsx", _sheet(far))
-    assert _refused(path).details["limit"] == "ingest_xlsx_max_rows"
+    assert _refused(path).details["setting"] == "ingest_xlsx_max_rows"
     wide = _row(1, "名称") + '<row r="2"><c r="ZZZ2"><v>1</v></c></row>'
     path = write_xlsx(tmp_path / "wide.xlsx", _sheet(wide))
-    assert _refused(path).details["limit"] == "ingest_max_columns"
+    assert _refused(path).details["setting"] == "ingest_max_columns"
 
 
 def test_a_doctype_in_the_shared_strings_is_refused(tmp_path: Path) -> None:

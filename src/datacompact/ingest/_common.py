@@ -77,7 +77,7 @@ def too_large(
     return PayloadTooLarge(
         f"文件超出接入上限：{zh}至少为 {value}，上限 {limit} / the file is over an ingestion "
         f"limit: {en} at least {value}, the limit is {limit}",
-        details={"limit": setting, "value": value, "max": limit, **details},
+        details={"setting": setting, "value": value, "limit": limit, **details},
     )
 
 
@@ -139,7 +139,7 @@ def normalize_names(
         raise PayloadTooLarge(
             f"文件有 {len(raw)} 列，上限为 {max_columns} 列 / "
             f"the file has {len(raw)} columns; the limit is {max_columns}",
-            details={"columns": len(raw), "limit": max_columns},
+            details={"columns": len(raw), "limit": max_columns, "setting": "ingest_max_columns"},
         )
     if not raw:
         raise InvalidInput("文件没有列 / the file has no columns", details={"columns": 0})
