@@ -101,6 +101,11 @@ class Settings(BaseSettings):
     ingest_xlsx_max_rows: int = Field(
         default=1_048_576, ge=1, description="Rows an XLSX sheet may have (its header included)."
     )
+    ingest_xlsx_max_cells: int = Field(
+        default=30_000_000,
+        ge=1,
+        description="Rows present in an XLSX sheet times its header's columns.",
+    )
     ingest_xlsx_max_merged_ranges: int = Field(
         default=10_000, ge=0, description="Merged cell ranges an XLSX sheet may have."
     )
@@ -146,6 +151,7 @@ class Settings(BaseSettings):
         return IngestLimits(
             max_columns=self.ingest_max_columns,
             xlsx_max_rows=self.ingest_xlsx_max_rows,
+            xlsx_max_cells=self.ingest_xlsx_max_cells,
             xlsx_max_merged_ranges=self.ingest_xlsx_max_merged_ranges,
             xlsx_max_part_bytes=self.ingest_xlsx_max_part_bytes,
             xlsx_max_total_bytes=self.ingest_xlsx_max_total_bytes,

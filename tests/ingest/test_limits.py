@@ -224,3 +224,45 @@ def test_settings_carry_the_limits() -> None:
     limits = settings.ingest_limits
     assert limits.xlsx_max_merged_ranges == 5 and limits.max_columns == 64
     assert Settings().ingest_limits == IngestLimits()
+
+
+def test_missing_rows_are_skipped_not_padded(tmp_path: Path) -> None:
+    """A wide header and one row a million rows down: one record, not a million blank ones."""
+    header = (
+        '<row r="1"><c r="A1" t="inlineStr"><is><t>a</t></is></c>'
+        '<c r="BZA1" t="inlineStr"><is><t>b</t></is></c></row>'
+    )
+    far = '<row r="1048576"><c r="A1048576"><v>7</v></c></row>'
+    path = write_xlsx(tmp_path / "gap.xlsx", _sheet(header + far))
+    with open_source(path) as source:
+        assert len(source.columns) == 2029
+        staged = stage_to_parquet(source, tmp_path / "gap.parquet")
+    assert staged.rows == 1
+
+
+def test_the_padded_grid_is_limited(tmp_path: Path) -> None:
+    rows = _row(1, "名称", "值", "备注") + "".join(_row(r, r) for r in range(2, 40))
+    path = write_xlsx(tmp_path / "grid.xlsx", _sheet(rows))
+    error = _refused(path, IngestLimits(xlsx_max_cells=100))
+    assert error.details["setting"] == "ingest_xlsx_max_cells"
+    assert error.details["value"] > 100
+    with open_source(path, limits=IngestLimits(xlsx_max_cells=117)) as source:
+        assert source.columns == ("名称", "值", "备注")  # 39 rows x 3 columns fit
+
+
+def test_every_sheet_is_checked_before_openpyxl_parses_it(
+    tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    """openpyxl reads a sheet without <dimension> in full at load: the limits come first."""
+    import openpyxl
+
+    rows = _row(1, "名称") + "".join(_row(r, r) for r in range(2, 200))
+    path = write_xlsx(tmp_path / "rows.xlsx", _sheet(rows))
+
+    def never(*_args: object, **_kwargs: object) -> None:
+        raise AssertionError("openpyxl was reached before the limits")
+
+    monkeypatch.setattr(openpyxl, "load_workbook", never)
+    assert _refused(path, IngestLimits(xlsx_max_rows=50)).details["setting"] == (
+        "ingest_xlsx_max_rows"
+    )

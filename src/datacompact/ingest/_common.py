@@ -47,6 +47,9 @@ class IngestLimits:
     max_columns: int = MAX_COLUMNS
     #: Data rows of an XLSX sheet (Excel's own maximum is 1,048,576).
     xlsx_max_rows: int = 1_048_576
+    #: Rows present in an XLSX sheet times its header's columns: the grid the
+    #: reader fills, whatever few values the rows hold.
+    xlsx_max_cells: int = 30_000_000
     #: ``<mergeCell>`` ranges of an XLSX sheet.
     xlsx_max_merged_ranges: int = 10_000
     #: Uncompressed bytes of any one part of an XLSX archive.

@@ -159,18 +159,41 @@ def _check_shared_strings(archive: zipfile.ZipFile, member: str, limit: int) -> 
         raise _malformed() from exc
 
 
-def check_workbook(file: BinaryIO, limits: IngestLimits) -> None:
-    """Every limit that can be checked before openpyxl opens the workbook."""
+def check_workbook(file: BinaryIO, limits: IngestLimits) -> dict[str, _Scan]:
+    """Every limit that can be checked before openpyxl opens the workbook; the parts' scans.
+
+    openpyxl's loader reads every sheet whose ``<dimension>`` is missing in
+    full (it looks for the dimension until the end of ``<sheetData>``), so
+    every part is scanned first, by the cheaper regular expressions, and a
+    sheet over a limit is refused before openpyxl parses anything. Parts are
+    not told apart by name or content type (a sheet may be stored under any
+    name its relationship gives): only the shared strings, measured on their
+    own, are skipped.
+    """
     try:
         with zipfile.ZipFile(file) as archive:
             _check_parts(archive, limits)
             member = _shared_strings_part(archive)
             if member is not None and member in archive.NameToInfo:
                 _check_shared_strings(archive, member, limits.xlsx_max_shared_strings_bytes)
+            return {
+                name: _scan_xml(archive, name, limits)
+                for name in archive.namelist()
+                if name != member and not name.endswith("/")
+            }
     except (zipfile.BadZipFile, ElementTree.ParseError, EOFError, ValueError) as exc:
         raise _malformed() from exc
     finally:
         file.seek(0)
+
+
+def _too_many_cells(cells: int, limits: IngestLimits) -> Exception:
+    return too_large(
+        ("工作表单元格数（行数×列数）", "the cells of the sheet (rows × columns)"),
+        cells,
+        limits.xlsx_max_cells,
+        "ingest_xlsx_max_cells",
+    )
 
 
 @dataclass
@@ -207,10 +230,16 @@ class _Scan:
                 limits.xlsx_max_rows,
                 "ingest_xlsx_max_rows",
             )
+        widest = b""
         for m in matches(_CELL):
-            if len(m.group(1)) > 3:  # past XFD, the last column Excel has
+            letters = m.group(1)
+            # Column letters order like numbers once ordered by length first.
+            if (len(letters), letters) > (len(widest), widest):
+                widest = letters
+        if widest:
+            if len(widest) > 3:  # past XFD, the last column Excel has
                 raise _malformed()
-            self.max_col = max(self.max_col, column_index_from_string(m.group(1).decode()))
+            self.max_col = max(self.max_col, column_index_from_string(widest.decode()))
         if self.max_col > limits.max_columns:
             raise too_large(
                 ("工作表列数", "the columns of the sheet"),
@@ -218,6 +247,10 @@ class _Scan:
                 limits.max_columns,
                 "ingest_max_columns",
             )
+        # The header is read as wide as the widest row, so this grid is a
+        # lower bound of the one checked again once the header is known.
+        if self.rows * self.max_col > limits.xlsx_max_cells:
+            raise _too_many_cells(self.rows * self.max_col, limits)
         for m in matches(_MERGE):
             if len(self.merges) >= limits.xlsx_max_merged_ranges:
                 raise too_large(
@@ -254,19 +287,19 @@ def _scan_xml(archive: zipfile.ZipFile, member: str, limits: IngestLimits) -> _S
 def list_sheets(path: Path, limits: IngestLimits | None = None) -> tuple[str, ...]:
     """Names of the sheets of a workbook, in order."""
     with path.open("rb") as file:
-        workbook = _open(file, limits or IngestLimits())
+        workbook, _scans = _open(file, limits or IngestLimits())
         try:
             return tuple(workbook.sheetnames)
         finally:
             workbook.close()
 
 
-def _open(file: BinaryIO, limits: IngestLimits) -> Any:
-    check_workbook(file, limits)
+def _open(file: BinaryIO, limits: IngestLimits) -> tuple[Any, dict[str, _Scan]]:
+    scans = check_workbook(file, limits)
     try:
         # A file object, not a path: the pinned path (/proc/self/fd/N) has no
         # suffix, and openpyxl refuses a path without an Excel one.
-        return openpyxl.load_workbook(file, read_only=True, data_only=True)
+        return openpyxl.load_workbook(file, read_only=True, data_only=True), scans
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
         raise _malformed() from exc
 
@@ -288,14 +321,18 @@ class XlsxReader:
         self.digest: str | None = None
         self._file = path.open("rb")
         try:
-            self._workbook = _open(self._file, limits)
-            self._setup(sheet, header_rows, limits)
+            self._workbook, scans = _open(self._file, limits)
+            self._setup(sheet, header_rows, limits, scans)
         except BaseException:
             self.close()
             raise
 
     def _setup(
-        self, sheet: str | int | None, header_rows: int | None, limits: IngestLimits
+        self,
+        sheet: str | int | None,
+        header_rows: int | None,
+        limits: IngestLimits,
+        scans: dict[str, _Scan],
     ) -> None:
         self.sheets: tuple[str, ...] = tuple(self._workbook.sheetnames)
         if sheet is None:
@@ -316,7 +353,9 @@ class XlsxReader:
         self.sheet = sheet
         self._ws = self._workbook[sheet]
         try:
-            scan = _scan_xml(self._workbook._archive, self._ws._worksheet_path, limits)
+            scan = scans.get(self._ws._worksheet_path) or _scan_xml(
+                self._workbook._archive, self._ws._worksheet_path, limits
+            )
         except (KeyError, zipfile.BadZipFile, OSError, EOFError) as exc:
             raise MalformedInput(
                 "工作表内容损坏 / expected a readable worksheet, got a damaged one",
@@ -337,6 +376,10 @@ class XlsxReader:
         raw = flatten_header(header, fill=not merges) if header else []
         self.columns, name_warnings = normalize_names(raw, max_columns=limits.max_columns)
         self.warnings += name_warnings
+        # The reader pads every present row to the header's width (openpyxl,
+        # then one Arrow column each): that grid, not the file's size, is the cost.
+        if scan.rows * len(self.columns) > limits.xlsx_max_cells:
+            raise _too_many_cells(scan.rows * len(self.columns), limits)
         for col, (count, first) in sorted(formulas.items()):
             if first > self.header_rows and col <= len(self.columns):
                 name = self.columns[col - 1]
@@ -368,8 +411,15 @@ class XlsxReader:
         buffer: list[tuple[Any, ...]] = []
         first_row = self.header_rows + 1
         rows = self._ws.iter_rows(min_row=first_row, max_col=width, values_only=True)
+        blank: tuple[Any, ...] | None = None
         for row in rows:
+            # openpyxl yields one shared tuple for every row missing from the
+            # file: recognised by identity, a gap of a million rows costs
+            # nothing instead of a million scans of the header's width.
+            if row is blank:
+                continue
             if all(v is None for v in row):
+                blank = row
                 continue
             buffer.append(row)
             if len(buffer) >= _XLSX_BATCH:
