@@ -507,3 +507,22 @@ def test_cli_ingestion_sweeps_first_and_applies_the_settings(
         get_settings.cache_clear()
         for platform in opened:
             platform.close()
+
+
+def test_the_sweep_makes_older_versions_private(world: World, tmp_path: Path) -> None:
+    """Homes written by earlier releases held versions 0755/0644: start-up tightens them."""
+    home = world.platform.settings.home
+    service.register_resource(
+        db=world.platform.db,
+        home=home,
+        actor=world.principal(STEWARD),
+        data=META,
+        file=_csv(tmp_path / "p.csv", 4),
+    )
+    (parquet,) = _parquet_files(home / "resources")
+    for folder in (home / "resources", parquet.parent.parent, parquet.parent):
+        folder.chmod(0o755)
+    parquet.chmod(0o644)
+    assert service.sweep_orphans(db=world.platform.db, home=home) == 0
+    assert _modes(home / "resources") == {}
+    assert stat.S_IMODE((home / "resources").stat().st_mode) == 0o700

@@ -24,6 +24,7 @@ import fcntl
 import os
 import secrets
 import shutil
+import stat
 from pathlib import Path
 from types import TracebackType
 
@@ -161,11 +162,35 @@ def _sweep_folder(db: Database | None, home: Path, entry: Path) -> bool:
         os.close(fd)
 
 
+def _tighten(path: Path) -> None:
+    """Mode 0700 for a folder, 0600 for a file (links are left alone, never followed)."""
+    info = os.lstat(path)
+    if stat.S_ISLNK(info.st_mode):
+        return
+    wanted = 0o700 if stat.S_ISDIR(info.st_mode) else 0o600
+    if stat.S_IMODE(info.st_mode) != wanted:
+        os.chmod(path, wanted, follow_symlinks=False)
+
+
+def _tighten_tree(folder: Path) -> None:
+    _tighten(folder)
+    for entry in folder.iterdir():
+        if entry.is_dir() and not entry.is_symlink():
+            _tighten_tree(entry)
+        else:
+            _tighten(entry)
+
+
 def sweep(*, db: Database, home: Path) -> int:
-    """Remove staged data no committed version refers to, whatever its age; how many entries."""
+    """Remove staged data no committed version refers to, whatever its age; how many entries.
+
+    What stays under ``resources/`` is made private on the way (0700 folders,
+    0600 files): earlier releases wrote versions with the umask's modes.
+    """
     removed = 0
     staging = home / STAGING_DIR
     if staging.is_dir():
+        _tighten(staging)
         # Nothing under staging/ is ever referenced: versions live under resources/.
         for entry in sorted(staging.iterdir()):
             removed += _sweep_folder(None, home, entry)
@@ -175,11 +200,15 @@ def sweep(*, db: Database, home: Path) -> int:
             referenced = {
                 Path(p).parent.as_posix() for p in session.scalars(select(ResourceVersion.path))
             }
+        _tighten(resources)
         for holder in sorted(resources.iterdir()):
             if holder.is_symlink() or not holder.is_dir():
                 continue
+            _tighten(holder)
             for entry in sorted(holder.iterdir()):
-                if entry.relative_to(home).as_posix() not in referenced:
-                    with contextlib.suppress(FileNotFoundError):
+                with contextlib.suppress(FileNotFoundError):
+                    if entry.relative_to(home).as_posix() not in referenced:
                         removed += _sweep_folder(db, home, entry)
+                    elif entry.is_dir() and not entry.is_symlink():
+                        _tighten_tree(entry)
     return removed
