@@ -266,3 +266,21 @@ def test_every_sheet_is_checked_before_openpyxl_parses_it(
     assert _refused(path, IngestLimits(xlsx_max_rows=50)).details["setting"] == (
         "ingest_xlsx_max_rows"
     )
+
+
+def test_a_part_that_understates_its_size_is_refused(tmp_path: Path) -> None:
+    """The declared size binds: reading past it fails the CRC check, it never expands further."""
+    import struct
+
+    rows = _row(1, "名称") + "".join(_row(r, f"值{r}") for r in range(2, 5000))
+    path = write_xlsx(tmp_path / "liar.xlsx", _sheet(rows))
+    data = bytearray(path.read_bytes())
+    name = b"xl/worksheets/sheet1.xml"
+    entry = data.rfind(b"PK\x01\x02", 0, data.rfind(name))  # its central directory entry
+    struct.pack_into("<I", data, entry + 24, 2000)  # uncompressed size: 2,000 bytes
+    path.write_bytes(bytes(data))
+    with zipfile.ZipFile(path) as archive:
+        assert archive.getinfo(name.decode()).file_size == 2000
+    with pytest.raises(MalformedInput) as refused, open_source(path):
+        pass
+    assert refused.value.details == {"expected": "xlsx"}

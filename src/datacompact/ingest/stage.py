@@ -210,16 +210,15 @@ class _RowGroupWriter(threading.Thread):
     def __init__(self, path: Path, schema: Any, compression: str) -> None:
         super().__init__(name="datacompact-parquet-writer", daemon=True)
         # The file is created here, 0600 from its first byte (and fchmod-ed, as
-        # the umask may mask even that), then handed to pyarrow as a stream:
-        # pyarrow would create it with the umask's mode, 0644 under the usual 022.
+        # the umask may mask even that): pyarrow would create it with the
+        # umask's mode, 0644 under the usual 022. Opening an existing file, it
+        # truncates it and keeps its mode, and it still writes natively.
         fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
-        os.fchmod(fd, 0o600)
-        self._file = os.fdopen(fd, "wb")
         try:
-            self._writer = pq.ParquetWriter(self._file, schema, compression=compression)
-        except BaseException:
-            self._file.close()
-            raise
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
+        self._writer = pq.ParquetWriter(path, schema, compression=compression)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
         self._closed = False
@@ -247,10 +246,7 @@ class _RowGroupWriter(threading.Thread):
         self.join()
         self._raise()
         self._closed = True
-        try:
-            self._writer.close()
-        finally:
-            self._file.close()
+        self._writer.close()
         return self._writer.schema
 
     def abort(self) -> None:
@@ -265,7 +261,6 @@ class _RowGroupWriter(threading.Thread):
             self._closed = True
             with contextlib.suppress(Exception):
                 self._writer.close()
-            self._file.close()
 
 
 def _check_cells(batch: Any, rows_before: int, limit: int) -> None:
