@@ -284,10 +284,16 @@ _KILLED = textwrap.dedent(
         return moved
 
     _staging.Staging.publish = publish
+
+    def progress(done, total):  # the first batch is read: killed mid-staging
+        if when == "mid_read":
+            os.kill(os.getpid(), signal.SIGKILL)
+
     data = ResourceBase(name="名册", update_frequency="monthly", share_type="conditional",
                         open_type="not_open")
     resources.register_resource(
-        db=platform.db, home=platform.settings.home, actor=actor, data=data, file=Path(file)
+        db=platform.db, home=platform.settings.home, actor=actor, data=data, file=Path(file),
+        progress=progress,
     )
     """
 )
@@ -343,6 +349,23 @@ def test_a_killed_ingestion_leaves_nothing_after_the_sweep(world: World, tmp_pat
     assert _parquet_files(home / "resources") == [home / version.path]
     assert version.resource_id == kept.value.id
     assert service.sweep_orphans(db=world.platform.db, home=home) == 0
+
+
+def test_a_killed_read_leaves_its_scratch_files_in_staging_only(
+    world: World, tmp_path: Path
+) -> None:
+    """The decoded CSV sample is personal data too: it lives in the staging folder."""
+    home = world.platform.settings.home
+    people = tmp_path / "people.csv"
+    people.write_bytes(_csv(tmp_path / "utf8.csv", 40).read_text("utf-8").encode("gbk"))
+    _killed_ingestion(world, people, "mid_read")
+    (folder,) = (home / "staging").iterdir()
+    scratch = [p.name for p in folder.rglob("*")]
+    assert any(name.startswith("datacompact-csv-") for name in scratch), scratch
+    assert "sample.csv" in scratch
+    assert service.sweep_orphans(db=world.platform.db, home=home) == 1
+    assert list((home / "staging").iterdir()) == []
+    assert _versions(world) == 0
 
 
 def test_the_sweep_leaves_a_running_ingestion_alone(world: World) -> None:

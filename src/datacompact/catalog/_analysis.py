@@ -17,6 +17,7 @@ from typing import Any, cast
 import duckdb
 
 from datacompact.catalog import grading, lineage
+from datacompact.config import private_dir
 from datacompact.ingest import (
     ColumnFinding,
     ConsistencyRule,
@@ -125,7 +126,11 @@ def analyze_file(
         event_type=lineage.EventType.START, run_id=run, job=job, inputs=[source_ds]
     )
     try:
-        with open_source(file, encoding=encoding, sheet=sheet, limits=limits) as source:
+        # The readers' scratch files (a decoded CSV sample) stay in the private
+        # staging folder too: a killed process leaves nothing outside it.
+        with open_source(
+            file, encoding=encoding, sheet=sheet, limits=limits, workdir=private_dir(dest.parent)
+        ) as source:
             staged = stage_to_parquet(source, dest, progress=progress)
         dictionary = infer_dictionary(staged.path)
         findings = tuple(detect_pii(staged.path, mode="sample"))

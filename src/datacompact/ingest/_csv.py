@@ -72,6 +72,7 @@ class CsvReader:
         delimiter: str | None,
         header_rows: int | None,
         max_columns: int = MAX_COLUMNS,
+        workdir: Path | None = None,
     ) -> None:
         self.path = path
         self.total_rows: int | None = None
@@ -103,7 +104,10 @@ class CsvReader:
         if self.header_rows == 0:
             name_warnings = []  # generated names are expected without a header
         self.warnings.extend(name_warnings)
-        self._tmp = tempfile.TemporaryDirectory(prefix="datacompact-csv-")
+        # The decoded sample (and the transcoding pipe) hold the file's data:
+        # in the caller's private staging folder when it gives one, so that a
+        # killed process leaves them where the start-up sweep removes them.
+        self._tmp = tempfile.TemporaryDirectory(prefix="datacompact-csv-", dir=workdir)
         self.types, self._formats = self._sniff(text)
 
     def _sniff(self, text: str) -> tuple[dict[str, str], dict[str, str]]:

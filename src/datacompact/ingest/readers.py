@@ -173,6 +173,7 @@ def open_source(
     header_rows: int | None = None,
     delimiter: str | None = None,
     limits: IngestLimits | None = None,
+    workdir: Path | None = None,
 ) -> Source:
     """Open ``file`` for ingestion, detecting what is not given.
 
@@ -182,7 +183,9 @@ def open_source(
     one of utf-8, utf-8-sig, gbk, gb18030; ``sheet`` picks an XLSX sheet by
     name or 0-based index (default: the first); ``header_rows`` is the number
     of header rows (default: 1, or for XLSX the depth of the merged header);
-    ``limits`` bounds what the file may cost (default: :class:`IngestLimits`).
+    ``limits`` bounds what the file may cost (default: :class:`IngestLimits`);
+    ``workdir`` is a private folder for the readers' scratch files (default:
+    the system's temporary folder).
     Raises :class:`~datacompact.errors.NotFound`,
     :class:`~datacompact.errors.MalformedInput`,
     :class:`~datacompact.errors.PayloadTooLarge` or
@@ -199,6 +202,7 @@ def open_source(
             header_rows=header_rows,
             delimiter=delimiter,
             limits=limits or IngestLimits(),
+            workdir=workdir,
         )
     except BaseException:
         if owned:
@@ -218,6 +222,7 @@ def _open_pinned(
     header_rows: int | None,
     delimiter: str | None,
     limits: IngestLimits,
+    workdir: Path | None,
 ) -> Source:
     path, size = pinned.path, pinned.size
     try:
@@ -256,6 +261,7 @@ def _open_pinned(
             delimiter=delimiter,
             header_rows=header_rows,
             max_columns=max_columns,
+            workdir=workdir,
         )
         if delimiter is None and reader.delimiter == "\t":
             chosen = "tsv"
