@@ -22,6 +22,7 @@ SCRIPTS = (
     "privacy/bench_synthetic.py",
     "privacy/bench_dp.py",
     "ingest/bench_ingest.py",
+    "ingest/bench_bombs.py",
     "sandbox/bench_sandbox.py",
     "sandbox/bench_http.py",
     "sandbox/bench_timing.py",

@@ -20,13 +20,17 @@ import stat
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 from limits import parse as parse_rate
 from pydantic import Field, field_validator
 from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from datacompact.errors import ConfigurationError
+
+if TYPE_CHECKING:
+    # Only for annotations: the readers (DuckDB, pyarrow) load when ingesting.
+    from datacompact.ingest._common import IngestLimits
 
 SECRET_FILE = "platform.secret"
 SECRET_BYTES = 32
@@ -96,6 +100,38 @@ class Settings(BaseSettings):
         le=10_000,
         description="Under every output mode stricter than records, a governed query's time from "
         "its charge to its answer is padded to a multiple of this; 0 turns padding off.",
+    )
+    ingest_max_columns: int = Field(
+        default=2048, ge=1, le=16_384, description="Columns a data file may have."
+    )
+    ingest_xlsx_max_rows: int = Field(
+        default=1_048_576, ge=1, description="Rows an XLSX sheet may have (its header included)."
+    )
+    ingest_xlsx_max_cells: int = Field(
+        default=30_000_000,
+        ge=1,
+        description="Rows present in an XLSX sheet times its header's columns.",
+    )
+    ingest_xlsx_max_merged_ranges: int = Field(
+        default=10_000, ge=0, description="Merged cell ranges an XLSX sheet may have."
+    )
+    ingest_xlsx_max_part_bytes: int = Field(
+        default=1 << 30,
+        ge=1 << 20,
+        description="Uncompressed bytes of any one part (sheet, shared strings, styles) of an XLSX.",
+    )
+    ingest_xlsx_max_total_bytes: int = Field(
+        default=4 << 30, ge=1 << 20, description="Uncompressed bytes of all parts of an XLSX."
+    )
+    ingest_xlsx_max_compression_ratio: int = Field(
+        default=200,
+        ge=2,
+        description="Uncompressed/compressed size an XLSX part above 1 MiB may have.",
+    )
+    ingest_xlsx_max_shared_strings_bytes: int = Field(
+        default=64 << 20,
+        ge=1024,
+        description="UTF-8 bytes of all the shared strings of an XLSX workbook.",
     )
 
     # Rate limits are in the notation of ``limits``: "10/minute", "20 per hour".
@@ -200,6 +236,22 @@ class Settings(BaseSettings):
     def secret_path(self) -> Path:
         return self.home / SECRET_FILE
 
+    @property
+    def ingest_limits(self) -> IngestLimits:
+        """The ``ingest_*`` settings as the readers take them."""
+        from datacompact.ingest._common import IngestLimits
+
+        return IngestLimits(
+            max_columns=self.ingest_max_columns,
+            xlsx_max_rows=self.ingest_xlsx_max_rows,
+            xlsx_max_cells=self.ingest_xlsx_max_cells,
+            xlsx_max_merged_ranges=self.ingest_xlsx_max_merged_ranges,
+            xlsx_max_part_bytes=self.ingest_xlsx_max_part_bytes,
+            xlsx_max_total_bytes=self.ingest_xlsx_max_total_bytes,
+            xlsx_max_compression_ratio=self.ingest_xlsx_max_compression_ratio,
+            xlsx_max_shared_strings_bytes=self.ingest_xlsx_max_shared_strings_bytes,
+        )
+
 
 @lru_cache(maxsize=1)
 def get_settings() -> Settings:
@@ -215,6 +267,29 @@ def write_private_file(path: Path, data: bytes) -> None:
         os.fsync(fd)
     finally:
         os.close(fd)
+
+
+def private_dir(path: Path) -> Path:
+    """Create ``path`` and any missing parents with mode 0700, whatever the umask; return it.
+
+    ``mkdir``'s mode is masked by the process umask and ``Path.mkdir`` gives
+    the parents it creates the default mode, so each folder made here is
+    chmod-ed to 0700 after its creation. Folders that already exist keep theirs.
+    """
+    missing: list[Path] = []
+    current = path
+    while not current.exists():
+        missing.append(current)
+        if current.parent == current:  # pragma: no cover - the root always exists
+            break
+        current = current.parent
+    for folder in reversed(missing):
+        try:
+            folder.mkdir(mode=0o700)
+        except FileExistsError:
+            continue  # made meanwhile by another ingestion: its maker sets the mode
+        os.chmod(folder, 0o700)
+    return path
 
 
 def ensure_home(settings: Settings) -> bool:

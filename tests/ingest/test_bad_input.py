@@ -104,7 +104,7 @@ def test_ten_thousand_columns(tmp_path: Path) -> None:
     path = tmp_path / "wide.csv"
     path.write_text(",".join(f"c{i}" for i in range(10_000)) + "\n" + ",".join("1" * 10_000) + "\n")
     error = _fails(PayloadTooLarge, path, tmp_path)
-    assert error.details == {"columns": 10_000, "limit": 2048}
+    assert error.details == {"columns": 10_000, "limit": 2048, "setting": "ingest_max_columns"}
     wb = openpyxl.Workbook()
     ws = wb.active
     assert ws is not None

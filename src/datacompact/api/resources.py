@@ -22,7 +22,7 @@ from datacompact.api._errors import AUTHENTICATED, documented, documented_beside
 from datacompact.catalog import resources as service
 from datacompact.catalog import standardize, standards_registry
 from datacompact.catalog.export import export_catalog
-from datacompact.catalog.inbox import inbox_file
+from datacompact.catalog.inbox import open_inbox_file
 from datacompact.catalog.schemas import (
     DictionaryEdit,
     GradeCode,
@@ -33,33 +33,37 @@ from datacompact.catalog.schemas import (
     VersionCreate,
 )
 from datacompact.errors import InvalidInput
+from datacompact.ingest import PinnedFile
 
 router = APIRouter(tags=["catalog"], responses=documented(*AUTHENTICATED))
 
 
-def _inbox_path(request: Request, participant_id: int | None, name: str | None) -> Any:
+def _inbox_file(request: Request, participant_id: int | None, name: str | None) -> PinnedFile:
+    """The named inbox file, opened once; the ingestion reads this descriptor only."""
     if not name or participant_id is None:
         raise InvalidInput(
             "需指定收件箱文件 / expected inbox_file naming a file in your inbox",
             details={"field": "inbox_file"},
         )
-    return inbox_file(platform_of(request).settings.home, participant_id, name)
+    return open_inbox_file(platform_of(request).settings.home, participant_id, name)
 
 
 @router.post("/resources", status_code=201, summary="登记数据资源 / register a data resource")
 def register(body: ResourceCreate, request: Request, credentials: Credentials) -> dict[str, Any]:
     platform = platform_of(request)
     actor = authenticated(request, credentials)
-    recorded = service.register_resource(
-        db=platform.db,
-        home=platform.settings.home,
-        actor=actor,
-        data=body,
-        file=_inbox_path(request, actor.participant_id, body.inbox_file),
-        encoding=body.encoding,
-        sheet=body.sheet,
-        recheck=recheck(request, credentials),
-    )
+    with _inbox_file(request, actor.participant_id, body.inbox_file) as file:
+        recorded = service.register_resource(
+            db=platform.db,
+            home=platform.settings.home,
+            actor=actor,
+            data=body,
+            file=file,
+            encoding=body.encoding,
+            sheet=body.sheet,
+            recheck=recheck(request, credentials),
+            limits=platform.settings.ingest_limits,
+        )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
 
@@ -71,16 +75,18 @@ def add_version(
 ) -> dict[str, Any]:
     platform = platform_of(request)
     actor = authenticated(request, credentials)
-    recorded = service.ingest_version(
-        db=platform.db,
-        home=platform.settings.home,
-        actor=actor,
-        resource_id=resource_id,
-        file=_inbox_path(request, actor.participant_id, body.inbox_file),
-        encoding=body.encoding,
-        sheet=body.sheet,
-        recheck=recheck(request, credentials),
-    )
+    with _inbox_file(request, actor.participant_id, body.inbox_file) as file:
+        recorded = service.ingest_version(
+            db=platform.db,
+            home=platform.settings.home,
+            actor=actor,
+            resource_id=resource_id,
+            file=file,
+            encoding=body.encoding,
+            sheet=body.sheet,
+            recheck=recheck(request, credentials),
+            limits=platform.settings.ingest_limits,
+        )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
 

@@ -17,10 +17,13 @@ from typing import Any, cast
 import duckdb
 
 from datacompact.catalog import grading, lineage
+from datacompact.config import private_dir
 from datacompact.ingest import (
     ColumnFinding,
     ConsistencyRule,
     DataDictionary,
+    IngestLimits,
+    PinnedFile,
     QualityReport,
     QualityRules,
     Staged,
@@ -103,7 +106,7 @@ def _quality_rules(
 
 def analyze_file(
     *,
-    file: Path,
+    file: Path | PinnedFile,
     dest: Path,
     holder_kind: str,
     tags: Sequence[str],
@@ -113,6 +116,7 @@ def analyze_file(
     encoding: str | None = None,
     sheet: str | int | None = None,
     progress: Progress | None = None,
+    limits: IngestLimits | None = None,
 ) -> Analysis:
     """Stage ``file`` to ``dest`` and measure it; on any failure ``dest`` is gone."""
     run = lineage.new_run_id()
@@ -122,7 +126,11 @@ def analyze_file(
         event_type=lineage.EventType.START, run_id=run, job=job, inputs=[source_ds]
     )
     try:
-        with open_source(file, encoding=encoding, sheet=sheet) as source:
+        # The readers' scratch files (a decoded CSV sample) stay in the private
+        # staging folder too: a killed process leaves nothing outside it.
+        with open_source(
+            file, encoding=encoding, sheet=sheet, limits=limits, workdir=private_dir(dest.parent)
+        ) as source:
             staged = stage_to_parquet(source, dest, progress=progress)
         dictionary = infer_dictionary(staged.path)
         findings = tuple(detect_pii(staged.path, mode="sample"))
@@ -179,8 +187,3 @@ def analyze_file(
         lineage=(started, completed),
         subjects=subjects,
     )
-
-
-def remove_staged(dest: Path) -> None:
-    """Undo a staging whose rows did not commit."""
-    shutil.rmtree(dest.parent, ignore_errors=True)

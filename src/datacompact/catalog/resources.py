@@ -1,27 +1,26 @@
 """Catalog services: register resources, ingest versions, decide grades, search, export.
 
 Registration and ingestion are long: the file is staged and measured first
-(``_analysis``), outside any transaction, into a folder of its own under
-``$DATACOMPACT_HOME/resources``; then one write transaction stores the rows and
-the log events. If that transaction fails the staged folder is removed, so no
-version is ever visible without its rows and events, nor the reverse.
+(``_analysis``), outside any transaction, into a private, locked folder of its
+own under ``$DATACOMPACT_HOME/staging``; then one write transaction moves the
+folder under ``$DATACOMPACT_HOME/resources`` and stores the rows and the log
+events. If that transaction fails the staged folder is removed, so no version
+is ever visible without its rows and events, nor the reverse; what a killed
+process leaves is removed by :func:`sweep_orphans` (see ``_staging``).
 """
 
 from __future__ import annotations
 
-import secrets
-import shutil
-import time
 from collections.abc import Callable, Sequence
-from datetime import timedelta
 from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
-from datacompact.catalog import _analysis, codes, grading, search
+from datacompact.catalog import _analysis, _staging, codes, grading, search
 from datacompact.catalog._analysis import Analysis, Progress
+from datacompact.catalog._staging import Staging
 from datacompact.catalog.lineage import JobKind
 from datacompact.catalog.schemas import (
     ColumnEdit,
@@ -33,12 +32,13 @@ from datacompact.catalog.schemas import (
 )
 from datacompact.errors import InvalidInput, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
+from datacompact.ingest import IngestLimits, PinnedFile
 from datacompact.permissions import Actions, CatalogResource, Principal, authorize
 from datacompact.registry import _lookup as lookup
 from datacompact.store.models import Participant, Resource, ResourceVersion
 from datacompact.store.session import Database
 
-RESOURCES_DIR = "resources"
+RESOURCES_DIR = _staging.RESOURCES_DIR
 
 #: Authenticates the caller again inside a transaction (see ``register_resource``).
 Recheck = Callable[[Session], Principal]
@@ -92,13 +92,14 @@ def _columns(analysis: Analysis) -> list[dict[str, Any]]:
 
 
 def _version_row(
-    resource: Resource, number: int, home: Path, analysis: Analysis
+    resource: Resource, number: int, path: Path, analysis: Analysis
 ) -> ResourceVersion:
+    """The row of a version whose Parquet file is at ``path`` (relative to the home folder)."""
     staged = analysis.staged
     return ResourceVersion(
         resource=resource,
         number=number,
-        path=str(staged.path.relative_to(home)),
+        path=path.as_posix(),
         rows=staged.rows,
         bytes=staged.size_bytes,
         source_sha256=staged.source_sha256,
@@ -161,30 +162,27 @@ def _version_events(
     ]
 
 
-def _staging_folder(home: Path, holder_id: int) -> Path:
-    # A fresh, unguessable folder per ingestion: a failed one is removed whole.
-    return home / RESOURCES_DIR / str(holder_id) / secrets.token_hex(8)
-
-
 def register_resource(
     *,
     db: Database,
     home: Path,
     actor: Principal,
     data: ResourceBase,
-    file: Path,
+    file: Path | PinnedFile,
     encoding: str | None = None,
     sheet: str | int | None = None,
     progress: Progress | None = None,
     recheck: Recheck | None = None,
     holder_id: int | None = None,
+    limits: IngestLimits | None = None,
 ) -> Recorded[ResourcePublic]:
     """Register a resource of ``holder_id`` (the actor's participant by default) from ``file``.
 
     ``authorize`` refuses any holder but the actor's own participant.
     ``recheck`` authenticates the caller again inside the final transaction:
     a token revoked, or a participant suspended, during a long ingestion
-    stops it from committing.
+    stops it from committing. ``file`` is a path or an already opened inbox
+    file; ``limits`` bounds what it may cost (the settings' ``ingest_*``).
     """
     holder_id = holder_id if holder_id is not None else actor.participant_id
     resource_ref = CatalogResource(participant_id=holder_id)
@@ -193,67 +191,93 @@ def register_resource(
         assert holder_id is not None
         holder = lookup.participant(session, holder_id)
         kind = holder.kind
-    folder = _staging_folder(home, holder_id)
-    analysis = _analysis.analyze_file(
-        file=file,
-        dest=folder / "v1.parquet",
-        holder_kind=kind,
-        tags=data.tags,
-        frequency=data.update_frequency.value,
-        job_name=f"ingest/{holder_id}/{file.name}",
-        encoding=encoding,
-        sheet=sheet,
-        progress=progress,
-    )
-    try:
-        with db.write() as session:
-            actor = recheck(session) if recheck else actor
-            authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=resource_ref)
-            # Sequences are per holder: lock the holder so two registrations
-            # cannot take the same number.
-            holder = lookup.participant(session, holder_id, lock=True)
-            sequence = 1 + (
-                session.scalar(select(func.count()).where(Resource.holder_id == holder.id)) or 0
-            )
-            code = codes.make_code(
-                region=holder.region_code, holder_uscc=holder.uscc, sequence=sequence
-            )
-            resource = Resource(
-                code=code.text,
-                holder_id=holder.id,
-                search_terms=" ".join(
-                    search.terms(" ".join([data.name, data.name_en or "", *data.tags]))
-                ),
-                **data.model_dump(mode="json", include=set(ResourceBase.model_fields)),
-            )
-            _apply_proposal(resource, analysis)
-            session.add(resource)
-            session.flush()
-            version = _version_row(resource, 1, home, analysis)
-            session.add(version)
-            session.flush()
-            recorded = record_events(
-                session,
+    with Staging(home, holder_id) as staging:
+        analysis = _analysis.analyze_file(
+            file=file,
+            dest=staging.folder / "v1.parquet",
+            holder_kind=kind,
+            tags=data.tags,
+            frequency=data.update_frequency.value,
+            job_name=f"ingest/{holder_id}/{file.name}",
+            encoding=encoding,
+            sheet=sheet,
+            progress=progress,
+            limits=limits,
+        )
+        try:
+            return _register(
+                db=db,
                 actor=actor,
-                events=[
-                    NewEvent(
-                        EventType.RESOURCE_REGISTERED,
-                        "resource",
-                        resource.id,
-                        {
-                            "code": resource.code,
-                            "holder_id": holder.id,
-                            "share_type": resource.share_type,
-                            "open_type": resource.open_type,
-                        },
-                    ),
-                    *_version_events(resource, version),
-                ],
+                data=data,
+                holder_id=holder_id,
+                staging=staging,
+                analysis=analysis,
+                recheck=recheck,
             )
-            return Recorded(view(resource), recorded[0].seq)
-    except BaseException:
-        _analysis.remove_staged(folder / "v1.parquet")
-        raise
+        except BaseException:
+            # The transaction failed (or was interrupted): nothing staged stays.
+            staging.discard()
+            raise
+
+
+def _register(
+    *,
+    db: Database,
+    actor: Principal,
+    data: ResourceBase,
+    holder_id: int,
+    staging: Staging,
+    analysis: Analysis,
+    recheck: Recheck | None,
+) -> Recorded[ResourcePublic]:
+    """The write transaction of :func:`register_resource`; it moves the staged folder in place."""
+    resource_ref = CatalogResource(participant_id=holder_id)
+    with db.write() as session:
+        actor = recheck(session) if recheck else actor
+        authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=resource_ref)
+        # Sequences are per holder: lock the holder so two registrations
+        # cannot take the same number.
+        holder = lookup.participant(session, holder_id, lock=True)
+        sequence = 1 + (
+            session.scalar(select(func.count()).where(Resource.holder_id == holder.id)) or 0
+        )
+        code = codes.make_code(
+            region=holder.region_code, holder_uscc=holder.uscc, sequence=sequence
+        )
+        resource = Resource(
+            code=code.text,
+            holder_id=holder.id,
+            search_terms=" ".join(
+                search.terms(" ".join([data.name, data.name_en or "", *data.tags]))
+            ),
+            **data.model_dump(mode="json", include=set(ResourceBase.model_fields)),
+        )
+        _apply_proposal(resource, analysis)
+        session.add(resource)
+        session.flush()
+        folder = staging.publish()
+        version = _version_row(resource, 1, folder / "v1.parquet", analysis)
+        session.add(version)
+        session.flush()
+        recorded = record_events(
+            session,
+            actor=actor,
+            events=[
+                NewEvent(
+                    EventType.RESOURCE_REGISTERED,
+                    "resource",
+                    resource.id,
+                    {
+                        "code": resource.code,
+                        "holder_id": holder.id,
+                        "share_type": resource.share_type,
+                        "open_type": resource.open_type,
+                    },
+                ),
+                *_version_events(resource, version),
+            ],
+        )
+        return Recorded(view(resource), recorded[0].seq)
 
 
 def ingest_version(
@@ -262,13 +286,14 @@ def ingest_version(
     home: Path,
     actor: Principal,
     resource_id: int,
-    file: Path,
+    file: Path | PinnedFile,
     encoding: str | None = None,
     sheet: str | int | None = None,
     progress: Progress | None = None,
     job_kind: JobKind = JobKind.INGESTION,
     derived_from: int | None = None,
     recheck: Recheck | None = None,
+    limits: IngestLimits | None = None,
 ) -> Recorded[ResourcePublic]:
     """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept.
 
@@ -280,36 +305,62 @@ def ingest_version(
         authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=ref)
         kind = resource.holder.kind
         tags, frequency, code = list(resource.tags), resource.update_frequency, resource.code
-    folder = _staging_folder(home, ref.participant_id or 0)
-    analysis = _analysis.analyze_file(
-        file=file,
-        dest=folder / "data.parquet",
-        holder_kind=kind,
-        tags=tags,
-        frequency=frequency,
-        job_name=f"{job_kind.value.lower()}/{code}",
-        job_kind=job_kind,
-        encoding=encoding,
-        sheet=sheet,
-        progress=progress,
-    )
-    try:
-        with db.write() as session:
-            actor = recheck(session) if recheck else actor
-            resource = _resource(session, resource_id, lock=True)
-            authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=ref)
-            number = 1 + max((v.number for v in resource.versions), default=0)
-            _apply_proposal(resource, analysis, keep_decision=True)
-            version = _version_row(resource, number, home, analysis)
-            session.add(version)
-            session.flush()
-            recorded = record_events(
-                session, actor=actor, events=_version_events(resource, version, derived_from)
+    with Staging(home, ref.participant_id or 0) as staging:
+        analysis = _analysis.analyze_file(
+            file=file,
+            dest=staging.folder / "data.parquet",
+            holder_kind=kind,
+            tags=tags,
+            frequency=frequency,
+            job_name=f"{job_kind.value.lower()}/{code}",
+            job_kind=job_kind,
+            encoding=encoding,
+            sheet=sheet,
+            progress=progress,
+            limits=limits,
+        )
+        try:
+            return _add_version(
+                db=db,
+                actor=actor,
+                resource_id=resource_id,
+                ref=ref,
+                staging=staging,
+                analysis=analysis,
+                derived_from=derived_from,
+                recheck=recheck,
             )
-            return Recorded(view(resource), recorded[0].seq)
-    except BaseException:
-        _analysis.remove_staged(folder / "data.parquet")
-        raise
+        except BaseException:
+            staging.discard()
+            raise
+
+
+def _add_version(
+    *,
+    db: Database,
+    actor: Principal,
+    resource_id: int,
+    ref: CatalogResource,
+    staging: Staging,
+    analysis: Analysis,
+    derived_from: int | None,
+    recheck: Recheck | None,
+) -> Recorded[ResourcePublic]:
+    """The write transaction of :func:`ingest_version`."""
+    with db.write() as session:
+        actor = recheck(session) if recheck else actor
+        resource = _resource(session, resource_id, lock=True)
+        authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=ref)
+        number = 1 + max((v.number for v in resource.versions), default=0)
+        _apply_proposal(resource, analysis, keep_decision=True)
+        folder = staging.publish()
+        version = _version_row(resource, number, folder / "data.parquet", analysis)
+        session.add(version)
+        session.flush()
+        recorded = record_events(
+            session, actor=actor, events=_version_events(resource, version, derived_from)
+        )
+        return Recorded(view(resource), recorded[0].seq)
 
 
 def _curated(session: Session, actor: Principal, resource_id: int) -> Resource:
@@ -496,22 +547,12 @@ def view(resource: Resource) -> ResourcePublic:
     )
 
 
-def sweep_orphans(*, db: Database, home: Path, older_than: timedelta = timedelta(hours=24)) -> int:
-    """Remove staged folders no version refers to (left by a crash); returns how many.
+def sweep_orphans(*, db: Database, home: Path) -> int:
+    """Remove staged data no committed version refers to (left by a crash); returns how many.
 
-    Only folders untouched for ``older_than`` go, so an ingestion still running
-    in another process keeps its folder.
+    Age plays no part: a folder goes once its ingestion's lock is free, that
+    is once the ingestion has ended, in this process or any other (see
+    :mod:`datacompact.catalog._staging`). The API runs this at start-up, and
+    so do the CLI's ingestion commands.
     """
-    root = home / RESOURCES_DIR
-    if not root.exists():
-        return 0
-    with db.read() as session:
-        referenced = {Path(p).parent for p in session.scalars(select(ResourceVersion.path))}
-    cutoff = time.time() - older_than.total_seconds()
-    removed = 0
-    for folder in root.glob("*/*"):
-        if folder.is_dir() and folder.relative_to(home) not in referenced:
-            if folder.stat().st_mtime < cutoff:
-                shutil.rmtree(folder, ignore_errors=True)
-                removed += 1
-    return removed
+    return _staging.sweep(db=db, home=home)

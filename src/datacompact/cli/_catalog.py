@@ -90,6 +90,8 @@ def register(
             share_type=share_type,
             open_type=open_type,
         )
+        # What a killed ingestion left is removed before this one starts.
+        service.sweep_orphans(db=platform.db, home=platform.settings.home)
         with _progress(not as_json) as advance:
             recorded = service.register_resource(
                 db=platform.db,
@@ -102,6 +104,7 @@ def register(
                 progress=advance,
                 recheck=lambda session: actor_for(platform, session, token),
                 holder_id=holder,
+                limits=platform.settings.ingest_limits,
             )
         _emit_recorded(recorded, as_json)
 
@@ -237,6 +240,7 @@ def version(
         platform = open_platform()
         with platform.db.read() as session:
             actor = actor_for(platform, session, token)
+        service.sweep_orphans(db=platform.db, home=platform.settings.home)
         with _progress(not as_json) as advance:
             recorded = service.ingest_version(
                 db=platform.db,
@@ -248,6 +252,7 @@ def version(
                 sheet=sheet,
                 progress=advance,
                 recheck=lambda session: actor_for(platform, session, token),
+                limits=platform.settings.ingest_limits,
             )
         _emit_recorded(recorded, as_json)
 

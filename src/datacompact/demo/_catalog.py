@@ -42,6 +42,8 @@ def platform_member(platform: Platform, holder: Participant, role: Role) -> Memb
 
 def register_datasets(platform: Platform, cast: list[Org], *, scale: float) -> int:
     """Write the demo files and register those not yet in the catalog; returns how many exist."""
+    # What a killed earlier run left staged goes before anything is ingested.
+    resources.sweep_orphans(db=platform.db, home=platform.settings.home)
     # Deterministic bytes: rewriting the files on a second run changes nothing.
     folder = platform.settings.home / DATA_DIR / f"scale-{scale:g}"
     specs: list[DatasetSpec] = write_datasets(folder, cast=cast, rows_scale=scale)

@@ -25,12 +25,14 @@ and ``_tables_person`` from the population of ``_people``.
 from __future__ import annotations
 
 import math
+import os
 from collections.abc import Callable
 from dataclasses import fields
 from pathlib import Path
 
 import numpy as np
 
+from datacompact.config import private_dir
 from datacompact.errors import InvalidInput
 
 from . import _files as files
@@ -71,7 +73,8 @@ def write_datasets(folder: Path, *, cast: list[Org], rows_scale: float = 1.0) ->
         raise InvalidInput(
             "the cast lacks a holder of the demo datasets", details={"holders": missing}
         )
-    folder.mkdir(parents=True, exist_ok=True)
+    # The tables describe (synthetic) people: the platform's user alone reads them.
+    private_dir(folder)
 
     def scaled(base: int, minimum: int) -> int:
         return max(minimum, round(base * rows_scale))
@@ -98,6 +101,7 @@ def write_datasets(folder: Path, *, cast: list[Org], rows_scale: float = 1.0) ->
         result = built[entry.key]
         path = folder / entry.file
         _WRITERS[entry.key](result, path)
+        os.chmod(path, 0o600)  # the writers (pyarrow, openpyxl) follow the umask
         known = {f.name: getattr(entry, f.name) for f in fields(entry)}
         known["proposed"] = entry.proposed.by_volume(result.persons)
         if entry.confirmed is not None:

@@ -14,7 +14,8 @@ Every failure is an error of :mod:`datacompact.errors` (``MalformedInput``,
 names a row or a column but never repeats a cell value.
 """
 
-from datacompact.ingest._common import MAX_CELL_BYTES, MAX_COLUMNS, IngestWarning
+from datacompact.ingest._common import MAX_CELL_BYTES, MAX_COLUMNS, IngestLimits, IngestWarning
+from datacompact.ingest._pinned import PinnedFile, pin
 from datacompact.ingest.pii import PII_TYPES, ColumnFinding, detect_pii
 from datacompact.ingest.quality import (
     Check,
@@ -36,7 +37,9 @@ __all__ = [
     "ColumnSpec",
     "ConsistencyRule",
     "DataDictionary",
+    "IngestLimits",
     "IngestWarning",
+    "PinnedFile",
     "Progress",
     "QualityReport",
     "QualityRules",
@@ -48,6 +51,7 @@ __all__ = [
     "list_sheets",
     "logical_type",
     "open_source",
+    "pin",
     "profile_quality",
     "stage_to_parquet",
 ]

@@ -30,6 +30,7 @@ from datacompact.ingest._common import (
 )
 
 _LINE = re.compile(r"line (\d+)", re.IGNORECASE)
+_BLANK_PROBE = 1 << 20
 
 
 class ParquetReader:
@@ -58,8 +59,16 @@ class ParquetReader:
 
     def batches(self) -> Iterator[Any]:
         try:
+            empty = True
             for batch in self._file.iter_batches(batch_size=BATCH_ROWS):
+                empty = False
                 yield pa.RecordBatch.from_arrays(batch.columns, names=list(self.columns))
+            if empty:
+                # No row group: one empty batch keeps the declared column types.
+                schema = self._file.schema_arrow
+                yield pa.RecordBatch.from_arrays(
+                    [pa.array([], type=f.type) for f in schema], names=list(self.columns)
+                )
         except (pa.ArrowInvalid, OSError) as exc:
             raise MalformedInput(
                 "Parquet 文件内容损坏 / expected readable Parquet pages, got damaged ones",
@@ -79,6 +88,10 @@ class JsonLinesReader:
         try:
             described = con.execute(f"DESCRIBE SELECT * FROM {self._sql({})}").fetchall()
         except duckdb.Error as exc:
+            if _blank(path):
+                raise MalformedInput(
+                    "文件为空 / expected data, got an empty file", details={"got": "empty"}
+                ) from exc
             raise _translate(exc) from exc
         finally:
             con.close()
@@ -130,6 +143,13 @@ class JsonLinesReader:
             raise _translate(exc) from exc
         finally:
             con.close()
+
+
+def _blank(path: Path) -> bool:
+    """Whether a small file holds nothing but white space (JSON Lines has no header)."""
+    with path.open("rb") as f:
+        head = f.read(_BLANK_PROBE + 1)
+    return len(head) <= _BLANK_PROBE and not head.removeprefix(b"\xef\xbb\xbf").strip()
 
 
 def _translate(exc: Exception) -> Exception:

@@ -30,6 +30,61 @@ BATCH_ROWS = 65_536
 
 
 @dataclass(frozen=True)
+class IngestLimits:
+    """What a file may cost before it is refused; checked before anything is expanded.
+
+    The defaults are those of :class:`datacompact.config.Settings` (the
+    ``ingest_*`` settings, documented in docs/configuration.md and
+    docs/operations.md). An XLSX workbook is a ZIP archive of XML parts: its
+    declared part sizes and compression ratios are checked before any part is
+    decompressed (Python's ``zipfile`` never yields more than the declared
+    size), its shared strings are measured as a stream before openpyxl loads
+    them, and its sheet's rows, columns and merged ranges are counted in one
+    streaming scan before any row is read.
+    """
+
+    #: Columns of any file (the header's width; for XLSX, any cell's column).
+    max_columns: int = MAX_COLUMNS
+    #: Data rows of an XLSX sheet (Excel's own maximum is 1,048,576).
+    xlsx_max_rows: int = 1_048_576
+    #: Rows present in an XLSX sheet times its header's columns: the grid the
+    #: reader fills, whatever few values the rows hold.
+    xlsx_max_cells: int = 30_000_000
+    #: ``<mergeCell>`` ranges of an XLSX sheet.
+    xlsx_max_merged_ranges: int = 10_000
+    #: Uncompressed bytes of any one part of an XLSX archive.
+    xlsx_max_part_bytes: int = 1 << 30
+    #: Uncompressed bytes of all the parts of an XLSX archive together.
+    xlsx_max_total_bytes: int = 4 << 30
+    #: Uncompressed/compressed size of a part above :data:`RATIO_FLOOR_BYTES`.
+    xlsx_max_compression_ratio: int = 200
+    #: UTF-8 bytes of all the shared strings of a workbook (openpyxl holds them all).
+    xlsx_max_shared_strings_bytes: int = 64 << 20
+
+
+#: Parts smaller than this are not held to the compression ratio: a small,
+#: repetitive XML part (styles, an empty sheet) compresses far beyond it and
+#: costs nothing to expand.
+RATIO_FLOOR_BYTES = 1 << 20
+
+
+def too_large(
+    what: tuple[str, str], value: int, limit: int, setting: str, **details: Any
+) -> PayloadTooLarge:
+    """The refusal of a file over one of the :class:`IngestLimits` (413, names the setting).
+
+    ``what`` is the measure in zh-CN and English; ``value`` may be a lower
+    bound (counting stops at the limit).
+    """
+    zh, en = what
+    return PayloadTooLarge(
+        f"文件超出接入上限：{zh}至少为 {value}，上限 {limit} / the file is over an ingestion "
+        f"limit: {en} at least {value}, the limit is {limit}",
+        details={"setting": setting, "value": value, "limit": limit, **details},
+    )
+
+
+@dataclass(frozen=True)
 class IngestWarning:
     """Something the reader fixed or noticed; ``column``/``row`` locate it (1-based row)."""
 
@@ -87,7 +142,7 @@ def normalize_names(
         raise PayloadTooLarge(
             f"文件有 {len(raw)} 列，上限为 {max_columns} 列 / "
             f"the file has {len(raw)} columns; the limit is {max_columns}",
-            details={"columns": len(raw), "limit": max_columns},
+            details={"columns": len(raw), "limit": max_columns, "setting": "ingest_max_columns"},
         )
     if not raw:
         raise InvalidInput("文件没有列 / the file has no columns", details={"columns": 0})

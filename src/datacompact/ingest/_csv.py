@@ -72,6 +72,7 @@ class CsvReader:
         delimiter: str | None,
         header_rows: int | None,
         max_columns: int = MAX_COLUMNS,
+        workdir: Path | None = None,
     ) -> None:
         self.path = path
         self.total_rows: int | None = None
@@ -86,6 +87,11 @@ class CsvReader:
             line = head.count(b"\n", 0, exc.start) + 1
             raise decode_failure_error(DecodeFailure(line, "invalid"), self.encoding) from exc
         text = text.removeprefix("\ufeff")
+        if not text.strip() and len(head) == path.stat().st_size:
+            # Blank lines only: no header, so no columns; refused like a 0-byte file.
+            raise MalformedInput(
+                "文件为空 / expected data, got an empty file", details={"got": "empty"}
+            )
         self.delimiter = delimiter or _guess_delimiter(text.split("\n", 1)[0])
         self.header_rows = 1 if header_rows is None else header_rows
         rows = list(csv.reader(io.StringIO(text), delimiter=self.delimiter))
@@ -98,7 +104,10 @@ class CsvReader:
         if self.header_rows == 0:
             name_warnings = []  # generated names are expected without a header
         self.warnings.extend(name_warnings)
-        self._tmp = tempfile.TemporaryDirectory(prefix="datacompact-csv-")
+        # The decoded sample (and the transcoding pipe) hold the file's data:
+        # in the caller's private staging folder when it gives one, so that a
+        # killed process leaves them where the start-up sweep removes them.
+        self._tmp = tempfile.TemporaryDirectory(prefix="datacompact-csv-", dir=workdir)
         self.types, self._formats = self._sniff(text)
 
     def _sniff(self, text: str) -> tuple[dict[str, str], dict[str, str]]:

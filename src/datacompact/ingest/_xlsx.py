@@ -13,8 +13,11 @@ import datetime as dt
 import re
 import zipfile
 from collections.abc import Iterator
+from dataclasses import dataclass, field
 from pathlib import Path
-from typing import Any
+from typing import Any, BinaryIO
+from xml.etree import ElementTree
+from xml.parsers import expat
 
 import openpyxl  # type: ignore[import-untyped, unused-ignore]
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
@@ -29,68 +32,276 @@ from openpyxl.utils.exceptions import (  # type: ignore[import-untyped, unused-i
 from datacompact.errors import InvalidInput, MalformedInput
 from datacompact.ingest._common import (
     BATCH_ROWS,
-    MAX_COLUMNS,
+    RATIO_FLOOR_BYTES,
+    IngestLimits,
     IngestWarning,
     TypeMismatch,
     flatten_header,
     normalize_names,
+    too_large,
 )
 
 _MERGE = re.compile(rb'<mergeCell ref="([A-Z]+\d+):([A-Z]+\d+)"')
 _FORMULA = re.compile(rb'<c r="([A-Z]+)(\d+)"[^>]*>\s*<f[ >/]')
+_ROW = re.compile(rb'<row[ >/](?:[^>]*?\br="(\d+)")?')
+_CELL = re.compile(rb'<c r="([A-Z]+)\d+"')
 _MAX_HEADER_ROWS = 5
 _XLSX_BATCH = min(BATCH_ROWS, 8192)
+_CONTENT_TYPES = "[Content_Types].xml"
+_CT_NS = "{http://schemas.openxmlformats.org/package/2006/content-types}"
+_SST_TYPE = "application/vnd.openxmlformats-officedocument.spreadsheetml.sharedStrings+xml"
+_TEXT = "http://schemas.openxmlformats.org/spreadsheetml/2006/main t"
 
 
-def _scan_xml(
-    path: Path, member: str
-) -> tuple[list[tuple[int, int, int, int]], dict[int, list[int]]]:
-    """Merged ranges (min_col, min_row, max_col, max_row) and formula cells per column.
+def _malformed() -> MalformedInput:
+    return MalformedInput(
+        "不是有效的 XLSX 工作簿 / expected an XLSX workbook, got a file that does not open as one",
+        details={"expected": "xlsx"},
+    )
 
-    Formula cells are kept as ``{column: [count, first_row]}``.
+
+def _check_parts(archive: zipfile.ZipFile, limits: IngestLimits) -> None:
+    """Refuse a part whose declared expansion is over the limits, before any is expanded.
+
+    The declared sizes bind: Python's ``zipfile`` (which openpyxl reads
+    through) stops at a part's declared size and fails its CRC check, so a part
+    that lies about its size cannot expand further than declared.
     """
-    merges: list[tuple[int, int, int, int]] = []
-    formulas: dict[int, list[int]] = {}
+    total = 0
+    for info in archive.infolist():
+        size = info.file_size
+        if size > limits.xlsx_max_part_bytes:
+            raise too_large(
+                ("单个部件解压后字节数", "the uncompressed bytes of one part"),
+                size,
+                limits.xlsx_max_part_bytes,
+                "ingest_xlsx_max_part_bytes",
+            )
+        ratio = size // max(info.compress_size, 1)
+        if size > RATIO_FLOOR_BYTES and ratio > limits.xlsx_max_compression_ratio:
+            raise too_large(
+                ("部件压缩比", "the compression ratio of one part"),
+                ratio,
+                limits.xlsx_max_compression_ratio,
+                "ingest_xlsx_max_compression_ratio",
+            )
+        total += size
+        if total > limits.xlsx_max_total_bytes:
+            raise too_large(
+                ("全部部件解压后字节数", "the uncompressed bytes of all parts"),
+                total,
+                limits.xlsx_max_total_bytes,
+                "ingest_xlsx_max_total_bytes",
+            )
+
+
+def _shared_strings_part(archive: zipfile.ZipFile) -> str | None:
+    """The shared strings part named by the package's content types (as openpyxl finds it)."""
+    try:
+        with archive.open(_CONTENT_TYPES) as xml:
+            for _event, element in ElementTree.iterparse(xml):
+                if element.tag == f"{_CT_NS}Override" and element.get("ContentType") == _SST_TYPE:
+                    return (element.get("PartName") or "").lstrip("/") or None
+    except KeyError:
+        return None
+    return None
+
+
+def _check_shared_strings(archive: zipfile.ZipFile, member: str, limit: int) -> None:
+    """Measure the shared strings as a stream, refusing them past ``limit`` UTF-8 bytes.
+
+    openpyxl keeps every shared string in memory for as long as the workbook
+    is open, so their total is bounded before it loads them. The part is fed
+    to expat in 64 KiB pieces and only the running count is kept: even one
+    ``<t>`` element of 200 MB is never held whole (an ``iterparse`` would
+    build it before its end event). A DTD is refused: a workbook has none,
+    and entities are how XML expands.
+    """
+    total = 0
+    depth_in_text = 0
+
+    def start(name: str, _attrs: dict[str, str]) -> None:
+        nonlocal depth_in_text
+        if name == _TEXT:
+            depth_in_text += 1
+
+    def end(name: str) -> None:
+        nonlocal depth_in_text
+        if name == _TEXT:
+            depth_in_text -= 1
+
+    def text(data: str) -> None:
+        nonlocal total
+        if depth_in_text:
+            total += len(data.encode("utf-8"))
+            if total > limit:
+                raise too_large(
+                    ("共享字符串字节数", "the bytes of the shared strings"),
+                    total,
+                    limit,
+                    "ingest_xlsx_max_shared_strings_bytes",
+                )
+
+    def doctype(*_args: object) -> None:
+        raise _malformed()
+
+    parser = expat.ParserCreate(namespace_separator=" ")
+    parser.StartElementHandler = start
+    parser.EndElementHandler = end
+    parser.CharacterDataHandler = text
+    parser.StartDoctypeDeclHandler = doctype
+    try:
+        with archive.open(member) as xml:
+            while chunk := xml.read(1 << 16):
+                parser.Parse(chunk, False)
+            parser.Parse(b"", True)
+    except expat.ExpatError as exc:
+        raise _malformed() from exc
+
+
+def check_workbook(file: BinaryIO, limits: IngestLimits) -> dict[str, _Scan]:
+    """Every limit that can be checked before openpyxl opens the workbook; the parts' scans.
+
+    openpyxl's loader reads every sheet whose ``<dimension>`` is missing in
+    full (it looks for the dimension until the end of ``<sheetData>``), so
+    every part is scanned first, by the cheaper regular expressions, and a
+    sheet over a limit is refused before openpyxl parses anything. Parts are
+    not told apart by name or content type (a sheet may be stored under any
+    name its relationship gives): only the shared strings, measured on their
+    own, are skipped.
+    """
+    try:
+        with zipfile.ZipFile(file) as archive:
+            _check_parts(archive, limits)
+            member = _shared_strings_part(archive)
+            if member is not None and member in archive.NameToInfo:
+                _check_shared_strings(archive, member, limits.xlsx_max_shared_strings_bytes)
+            return {
+                name: _scan_xml(archive, name, limits)
+                for name in archive.namelist()
+                if name != member and not name.endswith("/")
+            }
+    except (zipfile.BadZipFile, ElementTree.ParseError, EOFError, ValueError) as exc:
+        raise _malformed() from exc
+    finally:
+        file.seek(0)
+
+
+def _too_many_cells(cells: int, limits: IngestLimits) -> Exception:
+    return too_large(
+        ("工作表单元格数（行数×列数）", "the cells of the sheet (rows × columns)"),
+        cells,
+        limits.xlsx_max_cells,
+        "ingest_xlsx_max_cells",
+    )
+
+
+@dataclass
+class _Scan:
+    """What one streaming pass over a sheet's XML found."""
+
+    merges: list[tuple[int, int, int, int]] = field(default_factory=list)
+    formulas: dict[int, list[int]] = field(default_factory=dict)
+    rows: int = 0
+    max_row: int = 0
+    max_col: int = 0
+
+    def feed(self, data: bytes, end: int, limits: IngestLimits) -> None:
+        """Count the tags of ``data`` that start before ``end`` (the rest come next time)."""
+
+        def matches(pattern: re.Pattern[bytes]) -> Iterator[re.Match[bytes]]:
+            for m in pattern.finditer(data):
+                if m.start() >= end:
+                    return
+                yield m
+
+        for m in matches(_FORMULA):
+            entry = self.formulas.setdefault(column_index_from_string(m.group(1).decode()), [0, 0])
+            entry[0] += 1
+            entry[1] = entry[1] or int(m.group(2))
+        for m in matches(_ROW):
+            self.rows += 1
+            if m.group(1):
+                self.max_row = max(self.max_row, int(m.group(1)))
+        if max(self.rows, self.max_row) > limits.xlsx_max_rows:
+            raise too_large(
+                ("工作表行数", "the rows of the sheet"),
+                max(self.rows, self.max_row),
+                limits.xlsx_max_rows,
+                "ingest_xlsx_max_rows",
+            )
+        widest = b""
+        for m in matches(_CELL):
+            letters = m.group(1)
+            # Column letters order like numbers once ordered by length first.
+            if (len(letters), letters) > (len(widest), widest):
+                widest = letters
+        if widest:
+            if len(widest) > 3:  # past XFD, the last column Excel has
+                raise _malformed()
+            self.max_col = max(self.max_col, column_index_from_string(widest.decode()))
+        if self.max_col > limits.max_columns:
+            raise too_large(
+                ("工作表列数", "the columns of the sheet"),
+                self.max_col,
+                limits.max_columns,
+                "ingest_max_columns",
+            )
+        # The header is read as wide as the widest row, so this grid is a
+        # lower bound of the one checked again once the header is known.
+        if self.rows * self.max_col > limits.xlsx_max_cells:
+            raise _too_many_cells(self.rows * self.max_col, limits)
+        for m in matches(_MERGE):
+            if len(self.merges) >= limits.xlsx_max_merged_ranges:
+                raise too_large(
+                    ("合并单元格区域数", "the merged cell ranges of the sheet"),
+                    len(self.merges) + 1,
+                    limits.xlsx_max_merged_ranges,
+                    "ingest_xlsx_max_merged_ranges",
+                )
+            a, b = m.group(1), m.group(2)
+            if len(a) > 10 or len(b) > 10:
+                raise _malformed()
+            self.merges.append(range_boundaries(f"{a.decode()}:{b.decode()}"))
+
+
+def _scan_xml(archive: zipfile.ZipFile, member: str, limits: IngestLimits) -> _Scan:
+    """Merged ranges, formula cells per column (``{column: [count, first_row]}``), extent.
+
+    One streaming pass, refusing as soon as a count goes over its limit.
+    """
+    scan = _Scan()
     tail = b""
-    with zipfile.ZipFile(path) as archive, archive.open(member) as xml:
+    with archive.open(member) as xml:
         while chunk := xml.read(1 << 20):
             data = tail + chunk
-            # Keep an overlap so that a tag cut between two chunks is seen whole.
+            # Tags starting before the cut are counted now, whole (none is
+            # longer than the 256 bytes kept); the rest are seen next time.
             cut = max(0, len(data) - 256)
-            for m in _FORMULA.finditer(data, 0, cut):
-                entry = formulas.setdefault(column_index_from_string(m.group(1).decode()), [0, 0])
-                entry[0] += 1
-                entry[1] = entry[1] or int(m.group(2))
-            merges += [
-                range_boundaries(f"{a.decode()}:{b.decode()}")
-                for a, b in _MERGE.findall(data, 0, cut)
-            ]
+            scan.feed(data, cut, limits)
             tail = data[cut:]
-    for m in _FORMULA.finditer(tail):
-        entry = formulas.setdefault(column_index_from_string(m.group(1).decode()), [0, 0])
-        entry[0] += 1
-        entry[1] = entry[1] or int(m.group(2))
-    merges += [range_boundaries(f"{a.decode()}:{b.decode()}") for a, b in _MERGE.findall(tail)]
-    return merges, formulas
+    scan.feed(tail, len(tail), limits)
+    return scan
 
 
-def list_sheets(path: Path) -> tuple[str, ...]:
+def list_sheets(path: Path, limits: IngestLimits | None = None) -> tuple[str, ...]:
     """Names of the sheets of a workbook, in order."""
-    workbook = _open(path)
-    try:
-        return tuple(workbook.sheetnames)
-    finally:
-        workbook.close()
+    with path.open("rb") as file:
+        workbook, _scans = _open(file, limits or IngestLimits())
+        try:
+            return tuple(workbook.sheetnames)
+        finally:
+            workbook.close()
 
 
-def _open(path: Path) -> Any:
+def _open(file: BinaryIO, limits: IngestLimits) -> tuple[Any, dict[str, _Scan]]:
+    scans = check_workbook(file, limits)
     try:
-        return openpyxl.load_workbook(path, read_only=True, data_only=True)
+        # A file object, not a path: the pinned path (/proc/self/fd/N) has no
+        # suffix, and openpyxl refuses a path without an Excel one.
+        return openpyxl.load_workbook(file, read_only=True, data_only=True), scans
     except (zipfile.BadZipFile, InvalidFileException, KeyError, ValueError, OSError) as exc:
-        raise MalformedInput(
-            "不是有效的 XLSX 工作簿 / expected an XLSX workbook, got a file that does not open as one",
-            details={"expected": "xlsx"},
-        ) from exc
+        raise _malformed() from exc
 
 
 class XlsxReader:
@@ -102,12 +313,27 @@ class XlsxReader:
         *,
         sheet: str | int | None,
         header_rows: int | None,
-        max_columns: int = MAX_COLUMNS,
+        limits: IngestLimits | None = None,
     ) -> None:
+        limits = limits or IngestLimits()
         self.path = path
         self.warnings: list[IngestWarning] = []
         self.digest: str | None = None
-        self._workbook = _open(path)
+        self._file = path.open("rb")
+        try:
+            self._workbook, scans = _open(self._file, limits)
+            self._setup(sheet, header_rows, limits, scans)
+        except BaseException:
+            self.close()
+            raise
+
+    def _setup(
+        self,
+        sheet: str | int | None,
+        header_rows: int | None,
+        limits: IngestLimits,
+        scans: dict[str, _Scan],
+    ) -> None:
         self.sheets: tuple[str, ...] = tuple(self._workbook.sheetnames)
         if sheet is None:
             sheet = 0
@@ -127,29 +353,33 @@ class XlsxReader:
         self.sheet = sheet
         self._ws = self._workbook[sheet]
         try:
-            merges, formulas = _scan_xml(path, self._ws._worksheet_path)
-        except (KeyError, zipfile.BadZipFile, OSError) as exc:
+            scan = scans.get(self._ws._worksheet_path) or _scan_xml(
+                self._workbook._archive, self._ws._worksheet_path, limits
+            )
+        except (KeyError, zipfile.BadZipFile, OSError, EOFError) as exc:
             raise MalformedInput(
                 "工作表内容损坏 / expected a readable worksheet, got a damaged one",
                 details={"sheet": sheet},
             ) from exc
+        merges, formulas = scan.merges, scan.formulas
         self.header_rows = header_rows if header_rows is not None else _guess_header_rows(merges)
-        self.total_rows = max(0, (self._ws.max_row or 0) - self.header_rows) or None
-        header = [list(r) for r in self._ws.iter_rows(max_row=self.header_rows, values_only=True)]
-        for min_col, min_row, max_col, max_row in merges:
-            if min_row > self.header_rows:
-                continue
-            value = (
-                header[min_row - 1][min_col - 1] if min_col <= len(header[min_row - 1]) else None
-            )
-            for r in range(min_row, min(max_row, self.header_rows) + 1):
-                row = header[r - 1]
-                row.extend([None] * (max_col - len(row)))
-                for c in range(min_col, max_col + 1):
-                    row[c - 1] = value
+        rows = max(scan.rows, scan.max_row)
+        self.total_rows = max(0, rows - self.header_rows) or None
+        # The header's width is that of the cells present, not the sheet's
+        # declared dimension (which a file may set to XFD, 16,384 columns).
+        width = scan.max_col or min(self._ws.max_column or 1, limits.max_columns + 1)
+        header = [
+            list(r)
+            for r in self._ws.iter_rows(max_row=self.header_rows, max_col=width, values_only=True)
+        ]
+        _fill_merged_header(header, merges, self.header_rows, limits)
         raw = flatten_header(header, fill=not merges) if header else []
-        self.columns, name_warnings = normalize_names(raw, max_columns=max_columns)
+        self.columns, name_warnings = normalize_names(raw, max_columns=limits.max_columns)
         self.warnings += name_warnings
+        # The reader pads every present row to the header's width (openpyxl,
+        # then one Arrow column each): that grid, not the file's size, is the cost.
+        if scan.rows * len(self.columns) > limits.xlsx_max_cells:
+            raise _too_many_cells(scan.rows * len(self.columns), limits)
         for col, (count, first) in sorted(formulas.items()):
             if first > self.header_rows and col <= len(self.columns):
                 name = self.columns[col - 1]
@@ -171,15 +401,25 @@ class XlsxReader:
         self._types = None
 
     def close(self) -> None:
-        self._workbook.close()
+        workbook = getattr(self, "_workbook", None)
+        if workbook is not None:
+            workbook.close()
+        self._file.close()
 
     def batches(self) -> Iterator[Any]:
         width = len(self.columns)
         buffer: list[tuple[Any, ...]] = []
         first_row = self.header_rows + 1
         rows = self._ws.iter_rows(min_row=first_row, max_col=width, values_only=True)
+        blank: tuple[Any, ...] | None = None
         for row in rows:
+            # openpyxl yields one shared tuple for every row missing from the
+            # file: recognised by identity, a gap of a million rows costs
+            # nothing instead of a million scans of the header's width.
+            if row is blank:
+                continue
             if all(v is None for v in row):
+                blank = row
                 continue
             buffer.append(row)
             if len(buffer) >= _XLSX_BATCH:
@@ -207,6 +447,44 @@ class XlsxReader:
             except (pa.ArrowInvalid, pa.ArrowTypeError, OverflowError, TypeError) as exc:
                 raise TypeMismatch(name, first_row) from exc
         return pa.RecordBatch.from_arrays(arrays, names=list(self.columns))
+
+
+def _fill_merged_header(
+    header: list[list[Any]],
+    merges: list[tuple[int, int, int, int]],
+    header_rows: int,
+    limits: IngestLimits,
+) -> None:
+    """Copy each merged header cell's value over its range (read-only mode leaves them empty).
+
+    Ranges are checked before any cell is written: one wider than the column
+    limit is refused, and ranges that together cover more cells than the
+    header has overlap, which Excel never writes, so the work stays within
+    ``header_rows * max_columns`` cells whatever the file holds.
+    """
+    in_header = [m for m in merges if m[1] <= header_rows and m[1] <= len(header)]
+    area = 0
+    for min_col, min_row, max_col, max_row in in_header:
+        if max_col > limits.max_columns:
+            raise too_large(
+                ("表头列数", "the columns of the header"),
+                max_col,
+                limits.max_columns,
+                "ingest_max_columns",
+            )
+        area += (max_col - min_col + 1) * (min(max_row, header_rows) - min_row + 1)
+    if area > header_rows * limits.max_columns:
+        raise MalformedInput(
+            "表头的合并单元格相互重叠 / expected disjoint merged header cells, got overlapping ones",
+            details={"merged_ranges": len(in_header)},
+        )
+    for min_col, min_row, max_col, max_row in in_header:
+        value = header[min_row - 1][min_col - 1] if min_col <= len(header[min_row - 1]) else None
+        for r in range(min_row, min(max_row, header_rows, len(header)) + 1):
+            row = header[r - 1]
+            row.extend([None] * (max_col - len(row)))
+            for c in range(min_col, max_col + 1):
+                row[c - 1] = value
 
 
 def _guess_header_rows(merges: list[tuple[int, int, int, int]]) -> int:

@@ -16,26 +16,28 @@ was detected and never holds the whole file in memory.
 
 from __future__ import annotations
 
+import os
 from collections.abc import Iterator
 from dataclasses import dataclass, field
 from pathlib import Path
 from types import TracebackType
 from typing import Any
 
-from datacompact.errors import InvalidInput, MalformedInput, NotFound
+from datacompact.errors import InvalidInput, MalformedInput
 from datacompact.ingest._columnar import JsonLinesReader, ParquetReader
 from datacompact.ingest._common import (
     FORMATS,
-    MAX_COLUMNS,
     Format,
+    IngestLimits,
     IngestWarning,
     Reader,
 )
 from datacompact.ingest._csv import CsvReader
 from datacompact.ingest._encoding import normalize_encoding
+from datacompact.ingest._pinned import PinnedFile, pin
 from datacompact.ingest._xlsx import XlsxReader, list_sheets
 
-__all__ = ["Source", "detect_format", "list_sheets", "open_source"]
+__all__ = ["PinnedFile", "Source", "detect_format", "list_sheets", "open_source", "pin"]
 
 _SUFFIXES: dict[str, Format] = {
     ".csv": "csv",
@@ -75,6 +77,8 @@ class Source:
     total_rows: int | None = None
     _reader: Reader | None = field(default=None, repr=False)
     _warnings: list[IngestWarning] = field(default_factory=list, repr=False)
+    #: The file opened by :func:`open_source` itself, closed with the source.
+    _pinned: PinnedFile | None = field(default=None, repr=False)
 
     @property
     def warnings(self) -> tuple[IngestWarning, ...]:
@@ -118,6 +122,9 @@ class Source:
         if self._reader is not None:
             self._reader.close()
             self._reader = None
+        if self._pinned is not None:
+            self._pinned.close()
+            self._pinned = None
 
     def __enter__(self) -> Source:
         return self
@@ -158,36 +165,70 @@ def detect_format(path: Path, head: bytes) -> Format:
 
 
 def open_source(
-    path: Path | str,
+    file: Path | str | PinnedFile,
     *,
     format: Format | None = None,
     encoding: str | None = None,
     sheet: str | int | None = None,
     header_rows: int | None = None,
     delimiter: str | None = None,
-    max_columns: int = MAX_COLUMNS,
+    limits: IngestLimits | None = None,
+    workdir: Path | None = None,
 ) -> Source:
-    """Open ``path`` for ingestion, detecting what is not given.
+    """Open ``file`` for ingestion, detecting what is not given.
 
-    ``encoding`` (CSV/TSV only) forces one of utf-8, utf-8-sig, gbk, gb18030;
-    ``sheet`` picks an XLSX sheet by name or 0-based index (default: the first);
-    ``header_rows`` is the number of header rows (default: 1, or for XLSX the
-    depth of the merged header). Raises :class:`~datacompact.errors.NotFound`,
+    ``file`` is a path (opened here, once) or a :class:`PinnedFile` already
+    opened by the caller (an inbox file); either way every reader reads that
+    one open file, never the name again. ``encoding`` (CSV/TSV only) forces
+    one of utf-8, utf-8-sig, gbk, gb18030; ``sheet`` picks an XLSX sheet by
+    name or 0-based index (default: the first); ``header_rows`` is the number
+    of header rows (default: 1, or for XLSX the depth of the merged header);
+    ``limits`` bounds what the file may cost (default: :class:`IngestLimits`);
+    ``workdir`` is a private folder for the readers' scratch files (default:
+    the system's temporary folder).
+    Raises :class:`~datacompact.errors.NotFound`,
     :class:`~datacompact.errors.MalformedInput`,
     :class:`~datacompact.errors.PayloadTooLarge` or
     :class:`~datacompact.errors.InvalidInput`.
     """
-    path = Path(path)
+    owned = not isinstance(file, PinnedFile)
+    pinned = pin(file) if not isinstance(file, PinnedFile) else file
     try:
-        size = path.stat().st_size
-        with path.open("rb") as f:
-            head = f.read(8)
-    except FileNotFoundError as exc:
-        raise NotFound("文件不存在 / the file does not exist") from exc
+        source = _open_pinned(
+            pinned,
+            format=format,
+            encoding=encoding,
+            sheet=sheet,
+            header_rows=header_rows,
+            delimiter=delimiter,
+            limits=limits or IngestLimits(),
+            workdir=workdir,
+        )
+    except BaseException:
+        if owned:
+            pinned.close()
+        raise
+    if owned:
+        source._pinned = pinned
+    return source
+
+
+def _open_pinned(
+    pinned: PinnedFile,
+    *,
+    format: Format | None,
+    encoding: str | None,
+    sheet: str | int | None,
+    header_rows: int | None,
+    delimiter: str | None,
+    limits: IngestLimits,
+    workdir: Path | None,
+) -> Source:
+    path, size = pinned.path, pinned.size
+    try:
+        head = os.pread(pinned.fd, 8, 0)
     except OSError as exc:
         raise InvalidInput("无法读取文件 / the file cannot be read") from exc
-    if path.is_dir():
-        raise InvalidInput("需要文件而不是目录 / expected a file, got a directory")
     if size == 0:
         raise MalformedInput(
             "文件为空 / expected data, got an empty file", details={"got": "empty"}
@@ -199,7 +240,7 @@ def open_source(
         )
     if header_rows is not None and not 0 <= header_rows <= 10:
         raise InvalidInput("表头行数应在 0 到 10 之间 / header_rows must be between 0 and 10")
-    detected = detect_format(path, head)
+    detected = detect_format(Path(pinned.name), head)
     chosen = format or detected
     if chosen in ("csv", "tsv", "jsonl") and detected in ("xlsx", "parquet"):
         raise MalformedInput(
@@ -207,6 +248,7 @@ def open_source(
             details={"expected": chosen, "got": detected},
         )
     forced = normalize_encoding(encoding) if encoding else None
+    max_columns = limits.max_columns
     reader: Any
     if chosen in ("csv", "tsv"):
         if chosen == "tsv" and delimiter is None:
@@ -219,6 +261,7 @@ def open_source(
             delimiter=delimiter,
             header_rows=header_rows,
             max_columns=max_columns,
+            workdir=workdir,
         )
         if delimiter is None and reader.delimiter == "\t":
             chosen = "tsv"
@@ -234,7 +277,7 @@ def open_source(
             _warnings=list(reader.warnings),
         )
     if chosen == "xlsx":
-        reader = XlsxReader(path, sheet=sheet, header_rows=header_rows, max_columns=max_columns)
+        reader = XlsxReader(path, sheet=sheet, header_rows=header_rows, limits=limits)
         return Source(
             path=path,
             format="xlsx",

@@ -25,6 +25,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 
+from datacompact.config import private_dir
 from datacompact.errors import Conflict, DataCompactError, MalformedInput, PayloadTooLarge
 from datacompact.ingest._common import MAX_CELL_BYTES, IngestWarning, TypeMismatch
 from datacompact.ingest._encoding import sha256_file
@@ -94,7 +95,7 @@ def stage_to_parquet(
     dest = Path(dest)
     if dest.exists():
         raise Conflict("目标文件已存在 / the destination file already exists")
-    dest.parent.mkdir(parents=True, exist_ok=True)
+    private_dir(dest.parent)
     temp = dest.with_name(f".{dest.name}.{secrets.token_hex(8)}.partial")
     transcoding = source.format in ("csv", "tsv") and source.encoding in ("gbk", "gb18030")
     hasher = None if transcoding else _Hasher(source.path)
@@ -172,7 +173,9 @@ def _write(
                     pending, pending_rows, pending_bytes = [], 0, 0
                 if progress is not None:
                     progress(rows, source.total_rows)
-            if writer is not None and pending:
+            if writer is not None and pending_rows:
+                # Never an empty row group: Parquet refuses a row group of size 0,
+                # and a header-only file stages as a file with a schema and no rows.
                 writer.put(pa.Table.from_batches(pending))
         finally:
             # Close the reader's generator now, not at garbage collection: it
@@ -206,6 +209,15 @@ class _RowGroupWriter(threading.Thread):
 
     def __init__(self, path: Path, schema: Any, compression: str) -> None:
         super().__init__(name="datacompact-parquet-writer", daemon=True)
+        # The file is created here, 0600 from its first byte (and fchmod-ed, as
+        # the umask may mask even that): pyarrow would create it with the
+        # umask's mode, 0644 under the usual 022. Opening an existing file, it
+        # truncates it and keeps its mode, and it still writes natively.
+        fd = os.open(path, os.O_WRONLY | os.O_CREAT | os.O_EXCL | os.O_CLOEXEC, 0o600)
+        try:
+            os.fchmod(fd, 0o600)
+        finally:
+            os.close(fd)
         self._writer = pq.ParquetWriter(path, schema, compression=compression)
         self._queue: queue.Queue[Any] = queue.Queue(maxsize=2)
         self._error: BaseException | None = None
