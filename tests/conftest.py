@@ -12,6 +12,7 @@ from __future__ import annotations
 
 import os
 import shutil
+import time
 import uuid
 from collections.abc import Iterator
 from dataclasses import dataclass, field
@@ -312,6 +313,126 @@ def world(
     platform.close()
     if name and pg_server:
         pg_server.drop(name)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A saved state of a :class:`SharedWorld`: a copy of its home, and of its database."""
+
+    home: Path
+    database: str | None  # PostgreSQL: the name of the database copy
+    ids: dict[str, int]
+    members: dict[str, int]
+    tokens: dict[str, str]
+
+
+class SharedWorld:
+    """One copy of the minimal world, opened once and rolled back to saved states.
+
+    For fixtures of a wider scope than one test (one world per module, one app
+    per module): ``save()`` copies the home folder (and, on PostgreSQL, the
+    database) aside, ``restore(saved)`` puts that copy back under the same
+    paths and names, so the platform, and an app built on it, keep working.
+    Restoring costs a folder copy (SQLite) or one ``CREATE DATABASE ...
+    TEMPLATE`` (PostgreSQL) instead of opening a platform, signing a
+    checkpoint and building an app again.
+    """
+
+    def __init__(self, template: Template, folder: Path, pg_server: PgServer | None) -> None:
+        self.folder = folder
+        self.pg_server = pg_server
+        self._saves = 0
+        self._databases: list[str] = []
+        home = folder / "home"
+        shutil.copytree(template.home, home)
+        self.database: str | None = None
+        url = None
+        if template.backend == "postgresql":
+            assert pg_server is not None
+            self.database = _new_name()
+            url = pg_server.create(self.database, template=template.location)
+            self._databases.append(self.database)
+        self.world = World(
+            Platform(Settings(home=home, database_url=url)),
+            dict(template.world.ids),
+            dict(template.world.members),
+            dict(template.world.tokens),
+        )
+
+    @property
+    def platform(self) -> Platform:
+        return self.world.platform
+
+    def _release(self) -> None:
+        """Close every connection (and the DuckDB sandbox) so the store can be copied."""
+        self.platform.close()
+        # close() ends the sandbox but keeps it cached; the next query opens a new one.
+        if "sandbox" in vars(self.platform):
+            del self.platform.sandbox
+
+    def save(self) -> Saved:
+        self._release()
+        self._saves += 1
+        home = self.folder / f"saved-{self._saves}"
+        shutil.copytree(self.platform.settings.home, home)
+        database = None
+        if self.database is not None:
+            assert self.pg_server is not None
+            database = _new_name()
+            _clone(self.pg_server, database, self.database)
+            self._databases.append(database)
+        return Saved(
+            home, database, dict(self.world.ids), dict(self.world.members), dict(self.world.tokens)
+        )
+
+    def restore(self, saved: Saved) -> None:
+        self._release()
+        home = self.platform.settings.home
+        shutil.rmtree(home)
+        shutil.copytree(saved.home, home)
+        if self.database is not None:
+            assert self.pg_server is not None and saved.database is not None
+            self.pg_server.drop(self.database)
+            _clone(self.pg_server, self.database, saved.database)
+        self.world.ids = dict(saved.ids)
+        self.world.members = dict(saved.members)
+        self.world.tokens = dict(saved.tokens)
+
+    def close(self) -> None:
+        self._release()
+        if self.pg_server is not None:
+            for name in self._databases:
+                self.pg_server.drop(name)
+
+
+def _clone(pg_server: PgServer, name: str, template: str) -> None:
+    """``CREATE DATABASE name TEMPLATE template``, once the template's last session has gone."""
+    from sqlalchemy.exc import OperationalError
+
+    # The server ends a closed session's backend asynchronously; until it has,
+    # PostgreSQL refuses a template "being accessed by other users".
+    for _ in range(50):
+        try:
+            pg_server.create(name, template=template)
+            return
+        except OperationalError as exc:
+            if "being accessed by other users" not in str(exc):
+                raise
+            time.sleep(0.1)
+    pg_server.create(name, template=template)
+
+
+def shared_world(
+    backend: str,
+    templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+) -> SharedWorld:
+    """A :class:`SharedWorld` of the minimal world on ``backend``, for wider-scoped fixtures."""
+    if backend == "postgresql" and pg_server is None:
+        pytest.skip(PG_SKIP)
+    template = _template(backend, templates, tmp_path_factory, pg_server)
+    return SharedWorld(template, tmp_path_factory.mktemp(f"shared-{backend}"), pg_server)
 
 
 @pytest.fixture(scope="session")
