@@ -54,6 +54,18 @@ def valid_uscc(stem: str) -> str:
     return stem + uscc.calc_check_digit(stem)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark every case that runs on the PostgreSQL store ``postgres``.
+
+    So ``-m "not postgres"`` leaves them out instead of collecting them only to
+    skip (``make check``), and ``-m postgres`` runs the store cases alone.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgresql" in callspec.params.values():
+            item.add_marker(pytest.mark.postgres)
+
+
 class PgServer:
     """Creates, clones and drops databases on the test PostgreSQL server."""
 

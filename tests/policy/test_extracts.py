@@ -9,8 +9,6 @@ returns.
 from __future__ import annotations
 
 import datetime as dt
-import doctest
-import importlib
 import json
 import stat
 import tempfile
@@ -711,15 +709,3 @@ def test_row_level_answers_over_a_release_are_unions_of_whole_classes(
             assert answer.equals(again)  # a function of the release and the query only
             counts = _tuples(answer)
             assert not counts or min(counts.values()) >= k, sql
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "datacompact.policy._extracts",
-        "datacompact.policy._generalization",
-    ],
-)
-def test_docstring_examples(name: str) -> None:
-    failures, tried = doctest.testmod(importlib.import_module(name))
-    assert tried > 0 and failures == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import json
 import math
 import os
@@ -308,8 +307,3 @@ def test_jieba_is_quiet_and_warning_free(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0 and done.stderr == "" and done.stdout == ""
-
-
-def test_docstring_examples() -> None:
-    failures, tried = doctest.testmod(matching)
-    assert tried > 0 and failures == 0
