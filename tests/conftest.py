@@ -11,7 +11,9 @@ When the variable is unset the PostgreSQL cases skip with a visible reason;
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
 import time
 import uuid
 from collections.abc import Iterator
@@ -69,11 +71,17 @@ def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
 class PgServer:
     """Creates, clones and drops databases on the test PostgreSQL server."""
 
+    #: Databases waiting for the background drop; past this, a test drops its own.
+    MAX_PENDING_DROPS = 32
+
     def __init__(self, url: str) -> None:
         self.base = make_url(url)
         self.admin = create_engine(
             self.base.set(database="postgres"), isolation_level="AUTOCOMMIT", pool_size=1
         )
+        self._doomed: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._dropper: threading.Thread | None = None
+        self._failed_drops: list[str] = []
 
     def url(self, name: str) -> str:
         return self.base.set(database=name).render_as_string(hide_password=False)
@@ -88,6 +96,37 @@ class PgServer:
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
+    def drop_later(self, name: str) -> None:
+        """Drop ``name`` in a background thread, so the next test need not wait for it.
+
+        A drop waits for the server to remove the database's files (a second
+        or more on a busy disk, more than the test itself for most store
+        tests); nothing reads the database once its test has ended.
+        """
+        if self._doomed.qsize() >= self.MAX_PENDING_DROPS:
+            self.drop(name)
+            return
+        if self._dropper is None:
+            self._dropper = threading.Thread(target=self._drop_queued, name="pg-drops", daemon=True)
+            self._dropper.start()
+        self._doomed.put(name)
+
+    def _drop_queued(self) -> None:
+        while (name := self._doomed.get()) is not None:
+            try:
+                self.drop(name)
+            except Exception as exc:  # reported by finish(), at the end of the session
+                self._failed_drops.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    def finish(self) -> None:
+        """Wait for the background drops, close the admin engine, and report failed drops."""
+        if self._dropper is not None:
+            self._doomed.put(None)
+            self._dropper.join()
+            self._dropper = None
+        self.admin.dispose()
+        assert not self._failed_drops, f"test databases left behind: {self._failed_drops}"
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer | None]:
@@ -97,7 +136,7 @@ def pg_server() -> Iterator[PgServer | None]:
         return
     server = PgServer(url)
     yield server
-    server.admin.dispose()
+    server.finish()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -122,7 +161,7 @@ def empty_platform(backend: str, tmp_path: Path, pg_server: PgServer | None) -> 
     yield platform
     platform.close()
     if url and pg_server:
-        pg_server.drop(name)
+        pg_server.drop_later(name)
 
 
 def registration(
@@ -324,7 +363,7 @@ def world(
     )
     platform.close()
     if name and pg_server:
-        pg_server.drop(name)
+        pg_server.drop_later(name)
 
 
 @dataclass(frozen=True)
