@@ -16,7 +16,7 @@ import shutil
 import threading
 import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -95,6 +95,10 @@ class PgServer:
     def drop(self, name: str) -> None:
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
+
+    def rename(self, name: str, new_name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" RENAME TO "{new_name}"'))
 
     def drop_later(self, name: str) -> None:
         """Drop ``name`` in a background thread, so the next test need not wait for it.
@@ -429,8 +433,8 @@ class SharedWorld:
         database = None
         if self.database is not None:
             assert self.pg_server is not None
-            database = _new_name()
-            _clone(self.pg_server, database, self.database)
+            server, current, database = self.pg_server, self.database, _new_name()
+            _when_unused(lambda: server.create(database, template=current))
             self._databases.append(database)
         return Saved(
             home, database, dict(self.world.ids), dict(self.world.members), dict(self.world.tokens)
@@ -443,8 +447,11 @@ class SharedWorld:
         shutil.copytree(saved.home, home)
         if self.database is not None:
             assert self.pg_server is not None and saved.database is not None
-            self.pg_server.drop(self.database)
-            _clone(self.pg_server, self.database, saved.database)
+            # Renamed out of the way and dropped in the background: only the clone waits.
+            server, current, spent = self.pg_server, self.database, _new_name()
+            _when_unused(lambda: server.rename(current, spent))
+            server.drop_later(spent)
+            _when_unused(lambda: server.create(current, template=saved.database))
         self.world.ids = dict(saved.ids)
         self.world.members = dict(saved.members)
         self.world.tokens = dict(saved.tokens)
@@ -456,21 +463,23 @@ class SharedWorld:
                 self.pg_server.drop(name)
 
 
-def _clone(pg_server: PgServer, name: str, template: str) -> None:
-    """``CREATE DATABASE name TEMPLATE template``, once the template's last session has gone."""
+def _when_unused(action: Callable[[], object]) -> None:
+    """Run a ``CREATE DATABASE ... TEMPLATE`` or a rename once the database's sessions are gone.
+
+    The server ends a closed session's backend asynchronously; until it has,
+    PostgreSQL refuses with "being accessed by other users".
+    """
     from sqlalchemy.exc import OperationalError
 
-    # The server ends a closed session's backend asynchronously; until it has,
-    # PostgreSQL refuses a template "being accessed by other users".
     for _ in range(50):
         try:
-            pg_server.create(name, template=template)
+            action()
             return
         except OperationalError as exc:
             if "being accessed by other users" not in str(exc):
                 raise
             time.sleep(0.1)
-    pg_server.create(name, template=template)
+    action()
 
 
 def shared_world(

@@ -53,7 +53,12 @@ ALL_COLUMNS = ["姓名", "身份证号", "手机号", "区县", "金额"]
 
 @pytest.fixture
 def resource_id(world: World, tmp_path: Path) -> int:
-    file = tmp_path / "people.csv"
+    return register_roster(world, tmp_path)
+
+
+def register_roster(world: World, folder: Path) -> int:
+    """The relief roster, registered by the department's steward with its grade confirmed."""
+    file = folder / "people.csv"
     file.write_text(CSV, encoding="utf-8")
     steward = world.principal("department.data_steward")
     rid = resources.register_resource(
