@@ -57,15 +57,19 @@ def valid_uscc(stem: str) -> str:
 
 
 def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
-    """Mark every case that runs on the PostgreSQL store ``postgres``.
+    """Mark the cases on the PostgreSQL store ``postgres``, and those on the demo city ``slow``.
 
-    So ``-m "not postgres"`` leaves them out instead of collecting them only to
-    skip (``make check``), and ``-m postgres`` runs the store cases alone.
+    ``-m "not postgres"`` then leaves the store cases out instead of collecting
+    them only to skip (``make check``), and ``-m postgres`` runs them alone.
+    Building the demo city (the ``city`` fixture) takes well over the ~3 s
+    that makes a test slow, once per process.
     """
     for item in items:
         callspec = getattr(item, "callspec", None)
         if callspec is not None and "postgresql" in callspec.params.values():
             item.add_marker(pytest.mark.postgres)
+        if "_city_home" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
 
 
 class PgServer:

@@ -669,6 +669,7 @@ def _predicates(draw: st.DrawFn) -> str:
     return joined
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     deadline=None,

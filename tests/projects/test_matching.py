@@ -290,6 +290,7 @@ def test_bad_input_is_rejected(make: Any, field: str) -> None:
     assert " / " in caught.value.message
 
 
+@pytest.mark.slow
 def test_jieba_is_quiet_and_warning_free(tmp_path: Path) -> None:
     script = (
         "from datacompact.projects.matching import Candidate, Lot, rank_candidates\n"
