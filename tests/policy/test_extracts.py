@@ -50,9 +50,10 @@ from datacompact.store.models import (
 )
 
 from ..conftest import World
-from .test_queries import PEOPLE, _grant, _run, resource_id
+from .test_queries import PEOPLE, _grant, _roster_worlds, _run, resource_id, world
 
-__all__ = ["resource_id"]  # the fixture, shared with test_queries
+# The fixtures shared with test_queries: one world per store with the roster registered.
+__all__ = ["_roster_worlds", "resource_id", "world"]
 
 TABLE = "relief_roster"
 K = 10  # what test_queries' _grant asks for
