@@ -7,7 +7,19 @@ PYTHON ?= $(shell for p in python3.13 python3.12 python3.11 python3; do \
 	command -v $$p >/dev/null 2>&1 && $$p -c 'import sys; sys.exit(sys.version_info < (3, 11))' \
 	&& { echo $$p; break; }; done)
 
-.PHONY: demo test lint format bench docs clean
+.PHONY: demo test test-fast check lint format bench docs clean
+
+# Test workers (pytest-xdist): one per core. Every test writes under its own
+# tmp_path and PostgreSQL database, so any count works; --dist loadfile keeps a
+# module on one worker, so a module-scoped fixture (the permission matrix's
+# world, the Spark session) is built once.
+WORKERS ?= auto
+XDIST := -n $(WORKERS) --dist loadfile
+# Test files go to a tmpfs where there is one: the SQLite stores under test
+# fsync every commit (synchronous=FULL), and on a busy disk those waits were
+# most of the suite's time (the permission matrix ran 4x faster in memory).
+# What the durability tests do, killing a process, loses nothing either way.
+TEST_TMPDIR ?= $(or $(wildcard /dev/shm),$(TMPDIR),/tmp)
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "需要 Python 3.11+ / Python 3.11 or newer is required"; exit 1; }
@@ -25,8 +37,19 @@ $(VENV)/.dev: $(BIN)/python pyproject.toml
 demo: $(VENV)/.runtime
 	$(BIN)/datacompact demo
 
+# The whole suite; on PostgreSQL too when DATACOMPACT_TEST_DATABASE_URL is set.
+# The slowest 20 tests are listed at the end (CI keeps an eye on them).
 test: $(VENV)/.dev
-	$(BIN)/python -m pytest
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest $(XDIST) --durations=20
+
+# The inner loop: SQLite only, without the tests marked slow (servers,
+# subprocesses, a JVM, more than ~3 s).
+test-fast: $(VENV)/.dev
+	env -u DATACOMPACT_TEST_DATABASE_URL TMPDIR=$(TEST_TMPDIR) \
+		$(BIN)/python -m pytest $(XDIST) -q -m "not slow and not postgres"
+
+# Before each commit: the linters and the fast tests.
+check: lint test-fast
 
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks scripts

@@ -11,9 +11,12 @@ When the variable is unset the PostgreSQL cases skip with a visible reason;
 from __future__ import annotations
 
 import os
+import queue
 import shutil
+import threading
+import time
 import uuid
-from collections.abc import Iterator
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
@@ -53,14 +56,36 @@ def valid_uscc(stem: str) -> str:
     return stem + uscc.calc_check_digit(stem)
 
 
+def pytest_collection_modifyitems(items: list[pytest.Item]) -> None:
+    """Mark the cases on the PostgreSQL store ``postgres``, and those on the demo city ``slow``.
+
+    ``-m "not postgres"`` then leaves the store cases out instead of collecting
+    them only to skip (``make check``), and ``-m postgres`` runs them alone.
+    Building the demo city (the ``city`` fixture) takes well over the ~3 s
+    that makes a test slow, once per process.
+    """
+    for item in items:
+        callspec = getattr(item, "callspec", None)
+        if callspec is not None and "postgresql" in callspec.params.values():
+            item.add_marker(pytest.mark.postgres)
+        if "_city_home" in getattr(item, "fixturenames", ()):
+            item.add_marker(pytest.mark.slow)
+
+
 class PgServer:
     """Creates, clones and drops databases on the test PostgreSQL server."""
+
+    #: Databases waiting for the background drop; past this, a test drops its own.
+    MAX_PENDING_DROPS = 32
 
     def __init__(self, url: str) -> None:
         self.base = make_url(url)
         self.admin = create_engine(
             self.base.set(database="postgres"), isolation_level="AUTOCOMMIT", pool_size=1
         )
+        self._doomed: queue.SimpleQueue[str | None] = queue.SimpleQueue()
+        self._dropper: threading.Thread | None = None
+        self._failed_drops: list[str] = []
 
     def url(self, name: str) -> str:
         return self.base.set(database=name).render_as_string(hide_password=False)
@@ -75,6 +100,41 @@ class PgServer:
         with self.admin.connect() as conn:
             conn.execute(text(f'DROP DATABASE IF EXISTS "{name}" WITH (FORCE)'))
 
+    def rename(self, name: str, new_name: str) -> None:
+        with self.admin.connect() as conn:
+            conn.execute(text(f'ALTER DATABASE "{name}" RENAME TO "{new_name}"'))
+
+    def drop_later(self, name: str) -> None:
+        """Drop ``name`` in a background thread, so the next test need not wait for it.
+
+        A drop waits for the server to remove the database's files (a second
+        or more on a busy disk, more than the test itself for most store
+        tests); nothing reads the database once its test has ended.
+        """
+        if self._doomed.qsize() >= self.MAX_PENDING_DROPS:
+            self.drop(name)
+            return
+        if self._dropper is None:
+            self._dropper = threading.Thread(target=self._drop_queued, name="pg-drops", daemon=True)
+            self._dropper.start()
+        self._doomed.put(name)
+
+    def _drop_queued(self) -> None:
+        while (name := self._doomed.get()) is not None:
+            try:
+                self.drop(name)
+            except Exception as exc:  # reported by finish(), at the end of the session
+                self._failed_drops.append(f"{name}: {type(exc).__name__}: {exc}")
+
+    def finish(self) -> None:
+        """Wait for the background drops, close the admin engine, and report failed drops."""
+        if self._dropper is not None:
+            self._doomed.put(None)
+            self._dropper.join()
+            self._dropper = None
+        self.admin.dispose()
+        assert not self._failed_drops, f"test databases left behind: {self._failed_drops}"
+
 
 @pytest.fixture(scope="session")
 def pg_server() -> Iterator[PgServer | None]:
@@ -84,7 +144,7 @@ def pg_server() -> Iterator[PgServer | None]:
         return
     server = PgServer(url)
     yield server
-    server.admin.dispose()
+    server.finish()
 
 
 @pytest.fixture(params=BACKENDS)
@@ -109,7 +169,7 @@ def empty_platform(backend: str, tmp_path: Path, pg_server: PgServer | None) -> 
     yield platform
     platform.close()
     if url and pg_server:
-        pg_server.drop(name)
+        pg_server.drop_later(name)
 
 
 def registration(
@@ -311,7 +371,132 @@ def world(
     )
     platform.close()
     if name and pg_server:
-        pg_server.drop(name)
+        pg_server.drop_later(name)
+
+
+@dataclass(frozen=True)
+class Saved:
+    """A saved state of a :class:`SharedWorld`: a copy of its home, and of its database."""
+
+    home: Path
+    database: str | None  # PostgreSQL: the name of the database copy
+    ids: dict[str, int]
+    members: dict[str, int]
+    tokens: dict[str, str]
+
+
+class SharedWorld:
+    """One copy of the minimal world, opened once and rolled back to saved states.
+
+    For fixtures of a wider scope than one test (one world per module, one app
+    per module): ``save()`` copies the home folder (and, on PostgreSQL, the
+    database) aside, ``restore(saved)`` puts that copy back under the same
+    paths and names, so the platform, and an app built on it, keep working.
+    Restoring costs a folder copy (SQLite) or one ``CREATE DATABASE ...
+    TEMPLATE`` (PostgreSQL) instead of opening a platform, signing a
+    checkpoint and building an app again.
+    """
+
+    def __init__(self, template: Template, folder: Path, pg_server: PgServer | None) -> None:
+        self.folder = folder
+        self.pg_server = pg_server
+        self._saves = 0
+        self._databases: list[str] = []
+        home = folder / "home"
+        shutil.copytree(template.home, home)
+        self.database: str | None = None
+        url = None
+        if template.backend == "postgresql":
+            assert pg_server is not None
+            self.database = _new_name()
+            url = pg_server.create(self.database, template=template.location)
+            self._databases.append(self.database)
+        self.world = World(
+            Platform(Settings(home=home, database_url=url)),
+            dict(template.world.ids),
+            dict(template.world.members),
+            dict(template.world.tokens),
+        )
+
+    @property
+    def platform(self) -> Platform:
+        return self.world.platform
+
+    def _release(self) -> None:
+        """Close every connection (and the DuckDB sandbox) so the store can be copied."""
+        self.platform.close()
+        # close() ends the sandbox but keeps it cached; the next query opens a new one.
+        if "sandbox" in vars(self.platform):
+            del self.platform.sandbox
+
+    def save(self) -> Saved:
+        self._release()
+        self._saves += 1
+        home = self.folder / f"saved-{self._saves}"
+        shutil.copytree(self.platform.settings.home, home)
+        database = None
+        if self.database is not None:
+            assert self.pg_server is not None
+            server, current, database = self.pg_server, self.database, _new_name()
+            _when_unused(lambda: server.create(database, template=current))
+            self._databases.append(database)
+        return Saved(
+            home, database, dict(self.world.ids), dict(self.world.members), dict(self.world.tokens)
+        )
+
+    def restore(self, saved: Saved) -> None:
+        self._release()
+        home = self.platform.settings.home
+        shutil.rmtree(home)
+        shutil.copytree(saved.home, home)
+        if self.database is not None:
+            assert self.pg_server is not None and saved.database is not None
+            # Renamed out of the way and dropped in the background: only the clone waits.
+            server, current, spent = self.pg_server, self.database, _new_name()
+            _when_unused(lambda: server.rename(current, spent))
+            server.drop_later(spent)
+            _when_unused(lambda: server.create(current, template=saved.database))
+        self.world.ids = dict(saved.ids)
+        self.world.members = dict(saved.members)
+        self.world.tokens = dict(saved.tokens)
+
+    def close(self) -> None:
+        self._release()
+        if self.pg_server is not None:
+            for name in self._databases:
+                self.pg_server.drop(name)
+
+
+def _when_unused(action: Callable[[], object]) -> None:
+    """Run a ``CREATE DATABASE ... TEMPLATE`` or a rename once the database's sessions are gone.
+
+    The server ends a closed session's backend asynchronously; until it has,
+    PostgreSQL refuses with "being accessed by other users".
+    """
+    from sqlalchemy.exc import OperationalError
+
+    for _ in range(50):
+        try:
+            action()
+            return
+        except OperationalError as exc:
+            if "being accessed by other users" not in str(exc):
+                raise
+            time.sleep(0.1)
+    action()
+
+
+def shared_world(
+    backend: str,
+    templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+) -> SharedWorld:
+    """A :class:`SharedWorld` of the minimal world on ``backend``, for wider-scoped fixtures."""
+    if backend == "postgresql" and pg_server is None:
+        pytest.skip(PG_SKIP)
+    template = _template(backend, templates, tmp_path_factory, pg_server)
+    return SharedWorld(template, tmp_path_factory.mktemp(f"shared-{backend}"), pg_server)
 
 
 @pytest.fixture(scope="session")

@@ -252,6 +252,7 @@ def test_token_from_the_environment(
     assert rows and {tuple(t["scopes"]) for t in rows} == {("auditor",)}
 
 
+@pytest.mark.slow
 def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
     monkeypatch.setenv("DATACOMPACT_HOME", str(tmp_path / "home"))
     from datacompact.config import get_settings

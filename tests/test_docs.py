@@ -53,6 +53,7 @@ def test_every_governance_mode_is_documented(mode: GovernanceMode) -> None:
     assert f"## `{mode.value}`" in _read("governance.md")
 
 
+@pytest.mark.slow
 def test_cli_reference_is_current() -> None:
     spec = importlib.util.spec_from_file_location(
         "cli_reference", ROOT / "scripts" / "cli_reference.py"

@@ -14,11 +14,22 @@ import pytest
 
 from datacompact.api import create_app
 from datacompact.config import GovernanceMode, Settings
+from datacompact.ledger import checkpoints
 from datacompact.platform import Platform
 from datacompact.registry import participants
 from datacompact.registry.schemas import ParticipantCreate
 
-from ..conftest import USCC_ENTERPRISE, USCC_REGULATOR, World, valid_uscc
+from ..conftest import (
+    USCC_ENTERPRISE,
+    USCC_REGULATOR,
+    PgServer,
+    Saved,
+    SharedWorld,
+    Template,
+    World,
+    shared_world,
+    valid_uscc,
+)
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
 from ._endpoints_delivery import DELIVERY_EXPECTED, DELIVERY_PUBLIC
 from ._endpoints_projects import PROJECT_EXPECTED
@@ -219,12 +230,59 @@ def test_matrix_covers_every_route(client: ApiClient) -> None:
 SQLITE_ONLY = pytest.mark.parametrize("backend", ["sqlite"])
 
 
+class Matrix:
+    """One world and one app for the whole matrix, rolled back before every case.
+
+    The objects an endpoint's rows need (a grant, a tender, a contract, ...)
+    are built once per endpoint, for every (actor, role, target) of its rows,
+    and saved; each case starts from that saved state, so no case sees what
+    another case's request changed, and none pays for building a platform,
+    signing a checkpoint or building an app.
+    """
+
+    def __init__(self, shared: SharedWorld) -> None:
+        self.shared = shared
+        self.world = shared.world
+        self.client = ApiClient(create_app(shared.platform))
+        self.base = shared.save()
+        self.saved: dict[str, Saved] = {}
+
+    def world_for(self, endpoint: str) -> World:
+        """The world as the endpoint's rows start from, with their objects built."""
+        if endpoint not in self.saved:
+            self.shared.restore(self.base)
+            for actor in ACTORS:
+                for role in ROLES:
+                    for target in targets(endpoint):
+                        participant = actor if target == "own" else other_of(actor)
+                        ENDPOINTS[endpoint].build(self.world, actor, role, participant)
+            # A served platform signs a checkpoint at start (the app's lifespan,
+            # which in-process clients do not run); do the same so the log reads work.
+            platform = self.world.platform
+            checkpoints.checkpoint_now(platform.db, signer=platform.log_signer, policy=None)
+            self.saved[endpoint] = self.shared.save()
+        self.shared.restore(self.saved[endpoint])
+        return self.world
+
+
+@pytest.fixture(scope="module")
+def matrix(
+    _templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+) -> Iterator[Matrix]:
+    shared = shared_world("sqlite", _templates, tmp_path_factory, pg_server)
+    yield Matrix(shared)
+    shared.close()
+
+
 @SQLITE_ONLY
 @pytest.mark.parametrize(("endpoint", "actor", "role", "target"), CASES)
 def test_permission_matrix(
-    client: ApiClient, world: World, endpoint: str, actor: str, role: str, target: str
+    matrix: Matrix, backend: str, endpoint: str, actor: str, role: str, target: str
 ) -> None:
-    response = call(client, world, endpoint, actor, role, target)
+    world = matrix.world_for(endpoint)
+    response = call(matrix.client, world, endpoint, actor, role, target)
     if role in expected_roles(endpoint, actor, target):
         assert 200 <= response.status_code < 300, response.text
     else:
@@ -235,9 +293,10 @@ def test_permission_matrix(
 
 @SQLITE_ONLY
 @pytest.mark.parametrize("endpoint", list(ENDPOINTS))
-def test_without_a_token(client: ApiClient, world: World, endpoint: str) -> None:
+def test_without_a_token(matrix: Matrix, backend: str, endpoint: str) -> None:
     target = targets(endpoint)[-1]
-    response = call(client, world, endpoint, "enterprise", "admin", target, token=False)
+    world = matrix.world_for(endpoint)
+    response = call(matrix.client, world, endpoint, "enterprise", "admin", target, token=False)
     if endpoint in PUBLIC:
         assert 200 <= response.status_code < 300, response.text
     else:

@@ -161,6 +161,7 @@ def _valid_resident_id(value: str) -> bool:
     return alive and ric.calc_check_digit(value) == value[-1]
 
 
+@pytest.mark.slow
 def test_resident_id_sql_agrees_with_rule(tmp_path: Path) -> None:
     values = _resident_ids(3000)
     path = tmp_path / "ids.parquet"

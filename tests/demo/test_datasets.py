@@ -94,6 +94,7 @@ def test_two_runs_write_the_same_bytes(specs: list[DatasetSpec], tmp_path: Path)
     ]
 
 
+@pytest.mark.slow
 def test_another_process_with_another_hash_seed_writes_the_same_bytes(
     specs: list[DatasetSpec], tmp_path: Path
 ) -> None:

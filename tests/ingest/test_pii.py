@@ -25,6 +25,7 @@ def corpus(tmp_path_factory: pytest.TempPathFactory) -> tuple[Path, dict[str, fr
     return path, labels
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sample", "full"])
 def test_precision_and_recall_per_type(
     corpus: tuple[Path, dict[str, frozenset[str]]], mode: str, capsys: pytest.CaptureFixture[str]
@@ -59,6 +60,7 @@ def test_precision_and_recall_per_type(
         assert min(scores[kind]) >= 0.9, kind
 
 
+@pytest.mark.slow
 def test_findings_carry_no_values(corpus: tuple[Path, dict[str, frozenset[str]]]) -> None:
     path, _ = corpus
     data = pq.read_table(path)
@@ -74,6 +76,7 @@ def test_findings_carry_no_values(corpus: tuple[Path, dict[str, frozenset[str]]]
     assert not by_column[("统一社会信用代码", "uscc")].personal
 
 
+@pytest.mark.slow
 def test_dirty_share_is_reported(corpus: tuple[Path, dict[str, frozenset[str]]]) -> None:
     path, _ = corpus
     f = next(f for f in detect_pii(path, mode="full") if f.column == "c_id_dirty")

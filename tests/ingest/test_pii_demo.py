@@ -49,6 +49,7 @@ def _leaf(column: str, leaves: tuple[str, ...]) -> str:
     return column
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", ["sample", "full"])
 def test_findings_match_the_labels(staged: list[tuple[DatasetSpec, Path]], mode: str) -> None:
     wrong = []

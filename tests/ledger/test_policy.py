@@ -2,9 +2,11 @@
 
 from __future__ import annotations
 
+import hashlib
 import itertools
 
 import pytest
+from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from datacompact.errors import MalformedInput, PayloadTooLarge, VerificationFailed
 from datacompact.ledger.checkpoint import Checkpoint
@@ -13,9 +15,16 @@ from datacompact.ledger.merkle import EMPTY_ROOT
 from datacompact.ledger.note import Ed25519Signer, Note, sign_note
 from datacompact.ledger.policy import Group, Policy
 
-LOG = Ed25519Signer.generate("example.com/log")
+
+def _seeded(name: str) -> Ed25519PrivateKey:
+    # Fixed keys: they appear in the ids of the parametrized cases below, which
+    # must be the same in every pytest-xdist worker.
+    return Ed25519PrivateKey.from_private_bytes(hashlib.sha256(name.encode()).digest())
+
+
+LOG = Ed25519Signer("example.com/log", _seeded("example.com/log"))
 WITNESSES = {
-    name: CosignatureSigner.generate(f"{name}.example")
+    name: CosignatureSigner(f"{name}.example", _seeded(f"{name}.example"))
     for name in ["X1", "X2", "X3", "Y1", "Y2", "Y3"]
 }
 

@@ -27,7 +27,9 @@ from datacompact.store.models import Event, Grant, GrantQuery, Resource
 
 from ..conftest import World
 from .test_queries import _grant, _grant_row, _run, _set_status
-from .test_queries import resource_id as resource_id  # noqa: F401  (a fixture)
+from .test_queries import _roster_worlds as _roster_worlds  # noqa: F401  (fixtures)
+from .test_queries import resource_id as resource_id  # noqa: F401
+from .test_queries import world as world  # noqa: F401
 
 AGG = "SELECT 区县, count(*) AS n FROM relief_roster GROUP BY 区县"
 

@@ -9,8 +9,6 @@ returns.
 from __future__ import annotations
 
 import datetime as dt
-import doctest
-import importlib
 import json
 import stat
 import tempfile
@@ -52,9 +50,10 @@ from datacompact.store.models import (
 )
 
 from ..conftest import World
-from .test_queries import PEOPLE, _grant, _run, resource_id
+from .test_queries import PEOPLE, _grant, _roster_worlds, _run, resource_id, world
 
-__all__ = ["resource_id"]  # the fixture, shared with test_queries
+# The fixtures shared with test_queries: one world per store with the roster registered.
+__all__ = ["_roster_worlds", "resource_id", "world"]
 
 TABLE = "relief_roster"
 K = 10  # what test_queries' _grant asks for
@@ -671,6 +670,7 @@ def _predicates(draw: st.DrawFn) -> str:
     return joined
 
 
+@pytest.mark.slow
 @settings(
     max_examples=40,
     deadline=None,
@@ -711,15 +711,3 @@ def test_row_level_answers_over_a_release_are_unions_of_whole_classes(
             assert answer.equals(again)  # a function of the release and the query only
             counts = _tuples(answer)
             assert not counts or min(counts.values()) >= k, sql
-
-
-@pytest.mark.parametrize(
-    "name",
-    [
-        "datacompact.policy._extracts",
-        "datacompact.policy._generalization",
-    ],
-)
-def test_docstring_examples(name: str) -> None:
-    failures, tried = doctest.testmod(importlib.import_module(name))
-    assert tried > 0 and failures == 0

@@ -1,9 +1,6 @@
-"""The purpose vocabulary: labels, IRIs, validation and the doctests of the package."""
+"""The purpose vocabulary: labels, IRIs and validation."""
 
 from __future__ import annotations
-
-import doctest
-import importlib
 
 import pytest
 
@@ -17,19 +14,6 @@ from datacompact.policy.purposes import (
     parse_purpose,
     purpose_from_iri,
 )
-
-MODULES = [
-    "datacompact.policy.purposes",
-    "datacompact.policy.modes",
-    "datacompact.policy._spec",
-    "datacompact.policy._masks",
-]
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_docstring_examples(name: str) -> None:
-    failures, tried = doctest.testmod(importlib.import_module(name))
-    assert tried > 0 and failures == 0
 
 
 def test_issue_purposes_are_in_the_vocabulary() -> None:

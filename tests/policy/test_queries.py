@@ -9,6 +9,8 @@ privacy budget stop queries.
 from __future__ import annotations
 
 import datetime as dt
+from collections.abc import Iterator
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
@@ -26,7 +28,7 @@ from datacompact.sandbox import DuckDBEngine, Result
 from datacompact.sandbox.plan import Plan
 from datacompact.store.models import Event, Grant, GrantQuery, Resource
 
-from ..conftest import World
+from ..conftest import PgServer, Saved, SharedWorld, Template, World, shared_world
 
 # 40 people in four districts: 15, 15, 5 and 5 of them.
 DISTRICTS = ["西湖区"] * 15 + ["上城区"] * 15 + ["滨江区"] * 5 + ["萧山区"] * 5
@@ -51,9 +53,67 @@ CSV = "姓名,身份证号,手机号,区县,金额\n" + "".join(
 ALL_COLUMNS = ["姓名", "身份证号", "手机号", "区县", "金额"]
 
 
+@dataclass
+class RosterWorld:
+    """A module's shared minimal world on one store: saved bare, and with the roster."""
+
+    shared: SharedWorld
+    bare: Saved
+    with_roster: Saved
+    resource_id: int
+
+
+@pytest.fixture(scope="module")
+def _roster_worlds(
+    _templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+) -> Iterator[dict[str, RosterWorld]]:
+    built: dict[str, RosterWorld] = {}
+    yield built
+    for roster in built.values():
+        roster.shared.close()
+
+
 @pytest.fixture
-def resource_id(world: World, tmp_path: Path) -> int:
-    file = tmp_path / "people.csv"
+def world(
+    request: pytest.FixtureRequest,
+    backend: str,
+    _roster_worlds: dict[str, RosterWorld],
+    _templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+) -> World:
+    """The minimal world, with the roster registered if the test asks for ``resource_id``.
+
+    Registering the roster (ingestion, profiling, PII detection) cost more than
+    most tests here; it is done once per module and store, and each test
+    starts from a restored copy of that state, as fresh as its own world.
+    """
+    if backend not in _roster_worlds:
+        shared = shared_world(backend, _templates, tmp_path_factory, pg_server)
+        bare = shared.save()
+        rid = register_roster(shared.world, tmp_path_factory.mktemp("roster"))
+        _roster_worlds[backend] = RosterWorld(shared, bare, shared.save(), rid)
+    roster = _roster_worlds[backend]
+    roster.shared.restore(
+        roster.with_roster if "resource_id" in request.fixturenames else roster.bare
+    )
+    return roster.shared.world
+
+
+@pytest.fixture
+def resource_id(
+    backend: str, world: World, _roster_worlds: dict[str, RosterWorld], tmp_path: Path
+) -> int:
+    """The roster's id; its source file is in ``tmp_path`` as ``people.csv``, as registered."""
+    (tmp_path / "people.csv").write_text(CSV, encoding="utf-8")
+    return _roster_worlds[backend].resource_id
+
+
+def register_roster(world: World, folder: Path) -> int:
+    """The relief roster, registered by the department's steward with its grade confirmed."""
+    file = folder / "people.csv"
     file.write_text(CSV, encoding="utf-8")
     steward = world.principal("department.data_steward")
     rid = resources.register_resource(

@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import itertools
 from decimal import Decimal
 from typing import Any
@@ -366,8 +365,3 @@ def test_repeated_award_ids_are_rejected() -> None:
     with pytest.raises(InvalidInput) as caught:
         concentration([a, a], by="city")
     assert caught.value.details == {"field": "award_id"}
-
-
-def test_docstring_examples() -> None:
-    failures, tried = doctest.testmod(module)
-    assert tried > 0 and failures == 0

@@ -7,7 +7,6 @@ no log entry and no file under the platform home.
 from __future__ import annotations
 
 import base64
-import doctest
 import hashlib
 import stat
 from datetime import date
@@ -29,7 +28,7 @@ from datacompact.errors import (
     VerificationFailed,
 )
 from datacompact.events import EventType
-from datacompact.projects import _escrow, contracts, deliverables
+from datacompact.projects import contracts, deliverables
 from datacompact.store.models import Event
 from datacompact.store.project_models import Contract, Deliverable
 
@@ -242,11 +241,6 @@ def test_the_same_file_twice_is_a_conflict(world: World, contract: int) -> None:
     # Another contract may hold the same file.
     other = _contract(world)
     _deposit(world, other, "key_code", CODE)
-
-
-def test_escrow_doctest() -> None:
-    failures, tried = doctest.testmod(_escrow)
-    assert failures == 0 and tried > 0
 
 
 def test_content_must_be_strict_base64() -> None:

@@ -2,13 +2,11 @@
 
 from __future__ import annotations
 
-import doctest
 from decimal import Decimal
 
 import pytest
 
 from datacompact.errors import InvalidInput
-from datacompact.projects import evaluation
 from datacompact.projects.evaluation import (
     Bid,
     Bidder,
@@ -428,8 +426,3 @@ def test_duplicate_ids_are_refused() -> None:
         find_conflicts([CommitteeMember("M1"), CommitteeMember("M1")], BIDDERS)
     with pytest.raises(InvalidInput):
         find_conflicts(COMMITTEE, [Bidder("E-A"), Bidder("E-A")])
-
-
-def test_docstring_examples() -> None:
-    failures, tried = doctest.testmod(evaluation)
-    assert tried > 0 and failures == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import dataclasses
-import doctest
 import json
 import math
 import os
@@ -291,6 +290,7 @@ def test_bad_input_is_rejected(make: Any, field: str) -> None:
     assert " / " in caught.value.message
 
 
+@pytest.mark.slow
 def test_jieba_is_quiet_and_warning_free(tmp_path: Path) -> None:
     script = (
         "from datacompact.projects.matching import Candidate, Lot, rank_candidates\n"
@@ -308,8 +308,3 @@ def test_jieba_is_quiet_and_warning_free(tmp_path: Path) -> None:
         check=False,
     )
     assert done.returncode == 0 and done.stderr == "" and done.stdout == ""
-
-
-def test_docstring_examples() -> None:
-    failures, tried = doctest.testmod(matching)
-    assert tried > 0 and failures == 0

@@ -3,7 +3,6 @@
 from __future__ import annotations
 
 import copy
-import doctest
 import json
 from dataclasses import replace
 from datetime import datetime, timedelta, timezone
@@ -437,8 +436,3 @@ def test_package_checks_links_and_uniqueness() -> None:
 def test_product_does_not_read_shared_standards() -> None:
     source = Path(ocds.__file__).read_text(encoding="utf-8")
     assert "shared" not in source and "open(" not in source
-
-
-def test_docstring_examples() -> None:
-    failures, tried = doctest.testmod(ocds)
-    assert tried > 0 and failures == 0

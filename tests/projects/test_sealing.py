@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import doctest
 import hashlib
 from dataclasses import replace
 from datetime import UTC, datetime, timedelta, timezone
@@ -20,7 +19,6 @@ from datacompact.errors import (
     PayloadTooLarge,
     VerificationFailed,
 )
-from datacompact.projects import sealing
 from datacompact.projects.sealing import MAX_DOCUMENT_BYTES, SealedBid, open_sealed, seal
 
 SECRET = bytes(range(32))
@@ -198,8 +196,3 @@ def test_size_limit() -> None:
 def test_malformed_records_are_refused(broken) -> None:
     with pytest.raises(MalformedInput):
         _open(broken(_seal()))
-
-
-def test_docstring_examples() -> None:
-    failures, tried = doctest.testmod(sealing)
-    assert tried > 0 and failures == 0

@@ -358,6 +358,7 @@ def engine() -> Iterator[DuckDBEngine]:
 TALLY: Counter[tuple[str, str]] = Counter()
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_outcomes_do_not_depend_on_one_record(
     mode: OutputMode, twins: dict[_twins.Twin, dict[str, Path]], engine: DuckDBEngine
@@ -381,6 +382,7 @@ def test_outcomes_do_not_depend_on_one_record(
     print(f"\n{mode}: {sorted((k[1], v) for k, v in TALLY.items() if k[0] == mode)}")
 
 
+@pytest.mark.slow
 @pytest.mark.parametrize("mode", MODES)
 def test_the_grammar_finds_leaks(
     mode: OutputMode, twins: dict[_twins.Twin, dict[str, Path]], engine: DuckDBEngine

@@ -126,6 +126,7 @@ def check_neighbours(release_fn: Release, grant: GrantView, runs: int = 2000) ->
         assert p1 <= factor * p2 + selection.delta + 4 * sigma + 1 / runs, (p1, p2)
 
 
+@pytest.mark.slow
 def test_one_entity_moves_appearance_within_epsilon_delta(grant_for) -> None:
     grant = grant_for("dp_aggregates", k=30, epsilon=1.0)
     selection = release_calibration(govern(BY_DISTRICT, grant)).selection
@@ -133,6 +134,7 @@ def test_one_entity_moves_appearance_within_epsilon_delta(grant_for) -> None:
     check_neighbours(release, grant)
 
 
+@pytest.mark.slow
 def test_lone_entity_shows_no_more_often_than_delta() -> None:
     # A large δ makes the tail measurable: with OpenDP's raw map (one step
     # short, opendp/opendp#2922) a lone entity's group would show about

@@ -1,9 +1,7 @@
-"""The engine seam: capability refusal, ungoverned plans, result receipts, doctests."""
+"""The engine seam: capability refusal, ungoverned plans, result receipts."""
 
 from __future__ import annotations
 
-import doctest
-import importlib
 from typing import ClassVar
 
 import pytest
@@ -21,20 +19,6 @@ from datacompact.sandbox import (
 
 from . import _data
 from ._helpers import run
-
-MODULES = [
-    "datacompact.sandbox.analyze",
-    "datacompact.sandbox.budget",
-    "datacompact.sandbox.engine",
-    "datacompact.sandbox.grants",
-    "datacompact.sandbox.rewrite",
-    "datacompact.sandbox._allow",
-    "datacompact.sandbox._masks",
-    "datacompact.sandbox.rules.aggregate_shape",
-    "datacompact.sandbox.rules.dp_release",
-    "datacompact.sandbox.rules.entity_threshold",
-    "datacompact.sandbox.rules.govern_tables",
-]
 
 
 class NoMaskEngine:
@@ -88,12 +72,6 @@ def test_row_filter_applies_below_user_predicates(grant_for, engine):
         "SELECT COUNT(*) AS n FROM sbk WHERE age < 18 OR age >= 18", grant_for("records"), engine
     )
     assert result.rows.column("n").to_pylist() == [42]
-
-
-@pytest.mark.parametrize("name", MODULES)
-def test_doctests(name):
-    failures, tests = doctest.testmod(importlib.import_module(name))
-    assert tests > 0 and failures == 0
 
 
 def test_files_under_data_dirs_read_natively_with_the_same_answers(grant_for, paths, engine):

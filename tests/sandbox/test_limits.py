@@ -133,6 +133,7 @@ _fuzz = st.one_of(
 )
 
 
+@pytest.mark.slow
 @settings(
     max_examples=200,
     deadline=None,

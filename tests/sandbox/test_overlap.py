@@ -2,14 +2,12 @@
 
 from __future__ import annotations
 
-import doctest
 import re
 from datetime import UTC, datetime, timedelta
 
 import pytest
 
 from datacompact.errors import InvalidInput
-from datacompact.sandbox import overlap
 from datacompact.sandbox.overlap import (
     SEVERITY,
     OverlapFinding,
@@ -422,8 +420,3 @@ def test_a_huge_exponent_is_kept_as_written():
     assert canonical_sql("SELECT COUNT(*) FROM sbk WHERE x > 1e999999999 AND y > 1.50e2") == (
         "SELECT COUNT(*) FROM sbk WHERE x > 1e999999999 AND y > 150"
     )
-
-
-def test_doctests():
-    failures, tests = doctest.testmod(overlap)
-    assert tests > 0 and failures == 0

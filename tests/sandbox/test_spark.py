@@ -6,7 +6,6 @@ module's time); the queries run on the sandbox's own small resources.
 
 from __future__ import annotations
 
-import doctest
 import subprocess
 import sys
 from collections.abc import Iterator
@@ -243,8 +242,3 @@ def test_missing_pyspark_is_a_configuration_error(monkeypatch):
 def test_sandbox_imports_without_pyspark():
     code = "import sys, datacompact.sandbox; assert 'pyspark' not in sys.modules"
     subprocess.run([sys.executable, "-c", code], check=True)
-
-
-def test_doctests():
-    failures, tests = doctest.testmod(spark_module)
-    assert tests > 0 and failures == 0
