@@ -198,6 +198,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "ledger.checkpoint": Endpoint(
         "GET", "/ledger/checkpoint", lambda w, a, r, t: Call("GET", "/ledger/checkpoint")
     ),
+    "ledger.recoveries": Endpoint(
+        "GET", "/ledger/recoveries", lambda w, a, r, t: Call("GET", "/ledger/recoveries")
+    ),
     "ledger.tile": Endpoint(
         "GET",
         "/ledger/tile/{path:path}",

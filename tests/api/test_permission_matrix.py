@@ -51,6 +51,7 @@ PUBLIC = {
     # The transparency log holds no personal data, and anyone must be able to audit it.
     "ledger.key",
     "ledger.checkpoint",
+    "ledger.recoveries",
     "ledger.tile",
     "ledger.proof",
 }
@@ -86,6 +87,7 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "events": {"own": EVERYONE},
     "ledger.key": {"own": EVERYONE},
     "ledger.checkpoint": {"own": EVERYONE},
+    "ledger.recoveries": {"own": EVERYONE},
     "ledger.tile": {"own": EVERYONE},
     "ledger.proof": {"own": EVERYONE},
     "ledger.sign": {"own": frozenset({"admin", "auditor"})},
