@@ -8,7 +8,7 @@ import pytest
 from datacompact.sandbox import DuckDBEngine, govern
 
 from ._data import KEY
-from ._helpers import refused
+from ._helpers import refused, run
 
 
 @pytest.mark.parametrize(
@@ -55,8 +55,9 @@ def test_locked_connection_reads_no_other_file(grant_for, tmp_path):
 
 
 def test_the_granted_file_itself_is_not_readable_by_path(paths, grant_for):
-    # The slice is an Arrow dataset registered by the platform; DuckDB's own
-    # allow-list stays empty, so not even the granted file is readable by name.
+    # Outside the data folders the slice is an Arrow dataset registered by the
+    # platform; DuckDB's own allow-list stays empty, so not even the granted
+    # file is readable by name.
     plan = govern("SELECT district FROM sbk", grant_for("records"))
     con = DuckDBEngine(pseudonym_key=KEY).connect(plan, ["sbk"])
     try:
@@ -85,3 +86,38 @@ def test_a_connection_sees_no_other_requests_tables(grant_for):
             third.execute("SELECT COUNT(*) FROM __dc_src_sbk")
     finally:
         third.close()
+
+
+def test_read_natively_only_the_granted_files_are_readable(paths, grant_for):
+    """Files under the data folders are read by DuckDB itself, with exactly them allowed.
+
+    Another resource's file in the same folder stays unreadable, even to SQL
+    that slipped past the analyzer: each set of granted files has its own database.
+    """
+    folder = paths["sbk"].parent
+    assert paths["visits"].parent == folder
+    engine = DuckDBEngine(pseudonym_key=KEY, data_dirs=[folder])
+    plan = govern("SELECT district FROM sbk", grant_for("records"))
+    con = engine.connect(plan, ["sbk"])
+    try:
+        assert con.execute("SELECT COUNT(*) FROM __dc_src_sbk").fetchone() == (49,)
+        for sql in (
+            f"SELECT * FROM read_parquet('{paths['visits']}')",
+            f"SELECT * FROM read_parquet('{folder}/*.parquet')",
+            "SELECT * FROM glob('/tmp/*')",
+        ):
+            with pytest.raises(duckdb.Error):
+                con.execute(sql).fetchall()
+    finally:
+        engine.disconnect(con, plan, ["sbk"])
+        engine.close()
+
+
+def test_idle_databases_are_closed_past_the_limit(paths, grant_for, monkeypatch):
+    monkeypatch.setattr("datacompact.sandbox.engine.MAX_DATABASES", 1)
+    engine = DuckDBEngine(pseudonym_key=KEY, data_dirs=[paths["sbk"].parent])
+    for sql in ("SELECT district FROM sbk", "SELECT clinic FROM visits"):
+        run(sql, grant_for("records"), engine)
+    assert len(engine._databases) == 1
+    assert len(engine._spills) == 1
+    engine.close()

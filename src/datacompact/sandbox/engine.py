@@ -373,6 +373,21 @@ def _remove(folders: list[Path]) -> None:
     folders.clear()
 
 
+#: Idle databases kept for reuse (each reads one set of granted files).
+MAX_DATABASES = 32
+
+_DatabaseKey = tuple[str, int, str, tuple[str, ...]]
+
+
+@dataclass
+class _Kept:
+    """A database of the engine, the folder it spills into and the queries using it."""
+
+    database: duckdb.DuckDBPyConnection
+    spill: Path
+    users: int = 0
+
+
 class DuckDBEngine:
     """The default engine: DuckDB in process, one locked-down connection per request.
 
@@ -409,7 +424,7 @@ class DuckDBEngine:
         self._batch_rows = batch_rows
         self._spill_dir = _private_folder(spill_dir) if spill_dir is not None else None
         self._data_dirs = tuple(os.path.join(os.path.realpath(d), "") for d in data_dirs)
-        self._databases: dict[tuple[str, int, str], duckdb.DuckDBPyConnection] = {}
+        self._databases: dict[_DatabaseKey, _Kept] = {}
         #: The spill folders of the databases, removed on close (or when the
         #: engine is garbage-collected without one).
         self._spills: list[Path] = []
@@ -425,68 +440,115 @@ class DuckDBEngine:
         try:
             table, truncated = self._run(con, plan)
         finally:
-            con.close()
+            self.disconnect(con, plan, tables)
         return finish(plan, table, tables=tables, truncated=truncated)
 
-    def _database(self, limits: Limits) -> duckdb.DuckDBPyConnection:
-        """The locked-down, empty database for ``limits``, created once."""
-        key = (limits.memory_limit, limits.threads, limits.max_temp_directory_size)
+    def _database(self, limits: Limits, readable: tuple[str, ...]) -> duckdb.DuckDBPyConnection:
+        """The locked-down, empty database for ``limits`` that may read only ``readable``.
+
+        Created once per (limits, files) and kept, the least recently used
+        idle ones closed past :data:`MAX_DATABASES`; the caller holds it
+        until :meth:`_release`.
+        """
+        key: _DatabaseKey = (
+            limits.memory_limit,
+            limits.threads,
+            limits.max_temp_directory_size,
+            readable,
+        )
         with self._lock:
-            database = self._databases.get(key)
-            if database is None:
-                # One folder per database: two DuckDB databases spilling into
-                # the same folder would name their temporary files alike.
-                if self._spill_dir is None:
-                    spill = Path(tempfile.mkdtemp(prefix="datacompact-spill-"))
-                else:
-                    spill = Path(tempfile.mkdtemp(prefix="duckdb-", dir=self._spill_dir))
-                self._spills.append(spill)
-                database = duckdb.connect(":memory:")
-                # The mask functions are the only ones the platform adds; they
-                # are registered before the configuration is locked.
-                register_masks(database, secret=self._key)
-                settings: list[tuple[str, Any]] = [
-                    # Before external access is turned off, which freezes the folder.
-                    ("temp_directory", str(spill)),
-                    ("max_temp_directory_size", limits.max_temp_directory_size),
-                    # Only the granted files' folders stay readable, by read_parquet.
-                    ("allowed_directories", list(self._data_dirs)),
-                    ("enable_object_cache", True),
-                    ("enable_external_access", False),
-                    ("python_enable_replacements", False),
-                    ("autoload_known_extensions", False),
-                    ("autoinstall_known_extensions", False),
-                    ("allow_community_extensions", False),
-                    ("memory_limit", limits.memory_limit),
-                    ("threads", limits.threads),
-                    # NULL, not an error, for x // 0 and x % 0: one data-dependent
-                    # failure less (a session setting, hence GLOBAL for the cursors).
-                    ("error_on_division_by_zero", False),
-                    ("lock_configuration", True),
-                ]
-                for setting, value in settings:
-                    database.execute(f"SET GLOBAL {setting} = $value", {"value": value})
-                self._databases[key] = database
-            return database
+            kept = self._databases.pop(key, None)
+            if kept is None:
+                kept = self._new_database(limits, readable)
+            self._databases[key] = kept  # most recently used last
+            kept.users += 1
+            self._evict()
+            return kept.database
+
+    def _release(self, readable: tuple[str, ...], limits: Limits) -> None:
+        key = (limits.memory_limit, limits.threads, limits.max_temp_directory_size, readable)
+        with self._lock:
+            kept = self._databases.get(key)
+            if kept is not None:
+                kept.users -= 1
+            self._evict()
+
+    def _evict(self) -> None:
+        idle = [k for k, kept in self._databases.items() if kept.users == 0]
+        for key in idle[: max(0, len(self._databases) - MAX_DATABASES)]:
+            kept = self._databases.pop(key)
+            kept.database.close()
+            _remove([kept.spill])
+            self._spills.remove(kept.spill)
+
+    def _new_database(self, limits: Limits, readable: tuple[str, ...]) -> _Kept:
+        # One folder per database: two DuckDB databases spilling into
+        # the same folder would name their temporary files alike.
+        if self._spill_dir is None:
+            spill = Path(tempfile.mkdtemp(prefix="datacompact-spill-"))
+        else:
+            spill = Path(tempfile.mkdtemp(prefix="duckdb-", dir=self._spill_dir))
+        self._spills.append(spill)
+        database = duckdb.connect(":memory:")
+        # The mask functions are the only ones the platform adds; they
+        # are registered before the configuration is locked.
+        register_masks(database, secret=self._key)
+        settings: list[tuple[str, Any]] = [
+            # Before external access is turned off, which freezes the folder.
+            ("temp_directory", str(spill)),
+            ("max_temp_directory_size", limits.max_temp_directory_size),
+            # The granted files, and only they, stay readable (by read_parquet):
+            # even SQL that slipped past the analyzer reads nothing else.
+            ("allowed_paths", list(readable)),
+            ("enable_object_cache", True),
+            ("enable_external_access", False),
+            ("python_enable_replacements", False),
+            ("autoload_known_extensions", False),
+            ("autoinstall_known_extensions", False),
+            ("allow_community_extensions", False),
+            ("memory_limit", limits.memory_limit),
+            ("threads", limits.threads),
+            # NULL, not an error, for x // 0 and x % 0: one data-dependent
+            # failure less (a session setting, hence GLOBAL for the cursors).
+            ("error_on_division_by_zero", False),
+            ("lock_configuration", True),
+        ]
+        for setting, value in settings:
+            database.execute(f"SET GLOBAL {setting} = $value", {"value": value})
+        return _Kept(database, spill)
+
+    def _readable(self, plan: Plan, tables: list[str]) -> tuple[str, ...]:
+        """The granted files DuckDB reads itself: those under the data folders."""
+        paths = {os.path.realpath(plan.grant.tables[name].parquet_path) for name in tables}
+        return tuple(sorted(p for p in paths if p.startswith(self._data_dirs)))
 
     def connect(self, plan: Plan, tables: list[str]) -> duckdb.DuckDBPyConnection:
-        """A fresh connection holding the governed sources of ``tables`` (connection-local)."""
+        """A fresh connection holding the governed sources of ``tables`` (connection-local).
+
+        Release it with :meth:`disconnect`.
+        """
+        readable = self._readable(plan, tables)
         try:
-            con = self._database(plan.limits).cursor()
+            con = self._database(plan.limits, readable).cursor()
         except Exception as exc:  # the boundary: see the module docstring
+            self._release(readable, plan.limits)
             raise query_failed(plan, exc, stage="setup") from _short(exc)
         try:
             for name in tables:
                 self._attach(con, f"{SOURCE_PREFIX}{name}", plan.grant.tables[name].parquet_path)
         except Exception as exc:  # the boundary: see the module docstring
-            con.close()
+            self.disconnect(con, plan, tables)
             raise query_failed(plan, exc, stage="setup") from _short(exc)
         return con
+
+    def disconnect(self, con: duckdb.DuckDBPyConnection, plan: Plan, tables: list[str]) -> None:
+        con.close()
+        self._release(self._readable(plan, tables), plan.limits)
 
     def _attach(self, con: duckdb.DuckDBPyConnection, name: str, path: str) -> None:
         """Make the Parquet file at ``path`` the connection-local relation ``name``."""
         real = os.path.realpath(path)
-        if any(real.startswith(folder) for folder in self._data_dirs):
+        if real.startswith(self._data_dirs):
             literal = real.replace("'", "''")
             con.execute(f"CREATE TEMP VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
         else:
@@ -496,8 +558,8 @@ class DuckDBEngine:
     def close(self) -> None:
         """Close the databases and remove their spill folders."""
         with self._lock:
-            for database in self._databases.values():
-                database.close()
+            for kept in self._databases.values():
+                kept.database.close()
             self._databases.clear()
             _remove(self._spills)
 
