@@ -24,8 +24,9 @@ SCRIPTS = (
     "ingest/bench_ingest.py",
     "ingest/bench_bombs.py",
     "sandbox/bench_sandbox.py",
-    "sandbox/bench_http.py",
     "sandbox/bench_timing.py",
+    "http/bench_http.py",
+    "http/bench_soak.py",
     "api/bench_login_flood.py",
 )
 

@@ -164,11 +164,19 @@ def main() -> None:
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
 
+        # The load is one client issuing tokens far faster than the default
+        # per-credential and per-address limits allow (they are for floods):
+        # raised here so that every write is a real one.
+        env = _env(home) | {
+            "DATACOMPACT_RATE_LIMIT_TOKENS_PER_CREDENTIAL": "100000/minute",
+            "DATACOMPACT_RATE_LIMIT_TOKENS_PER_ADDRESS": "100000/minute",
+        }
+
         def start() -> subprocess.Popen[bytes]:
             server = subprocess.Popen(
                 [str(Path(sys.executable).with_name("datacompact")), "serve", "--port", str(port),
                  "--workers", "2"],
-                env=_env(home),
+                env=env,
                 stdout=subprocess.DEVNULL,
                 start_new_session=True,
             )  # fmt: skip
