@@ -200,11 +200,13 @@ def test_an_exhausted_budget_refuses_before_anything_runs(grant_for, engine):
 
 def _setting(engine: DuckDBEngine, limits: Limits, name: str) -> str:
     """A setting of the engine's database, read on its own connection (users cannot)."""
-    cursor = engine._database(limits).cursor()
+    # The database of plans whose files are all scanned as Arrow datasets (none readable).
+    cursor = engine._database(limits, ()).cursor()
     try:
         return str(cursor.execute(f"SELECT current_setting('{name}')").fetchone()[0])  # type: ignore[index]
     finally:
         cursor.close()
+        engine._release(limits, ())
 
 
 def test_spill_folder_is_private_emptied_and_removed(tmp_path, grant_for):
@@ -269,7 +271,7 @@ def test_spilling_goes_to_the_private_folder_within_its_limit(wide, tmp_path, mo
     for size, fits in (("1MB", False), ("1GB", True)):
         limits = Limits(memory_limit="16MB", threads=1, max_temp_directory_size=size)
         folder = Path(_setting(engine, limits, "temp_directory"))
-        cursor = engine._database(limits).cursor()
+        cursor = engine._database(limits, ()).cursor()
         cursor.register("src", ds.dataset(wide))
         try:
             reader = cursor.sql("SELECT s, i FROM src ORDER BY s").to_arrow_reader(batch_size=1_000)
@@ -282,6 +284,7 @@ def test_spilling_goes_to_the_private_folder_within_its_limit(wide, tmp_path, mo
             assert fits and rows == 400_000 and spilled
         finally:
             cursor.close()
+            engine._release(limits, ())
     assert not (tmp_path / ".tmp").exists()
     engine.close()
 

@@ -465,7 +465,7 @@ class DuckDBEngine:
             self._evict()
             return kept.database
 
-    def _release(self, readable: tuple[str, ...], limits: Limits) -> None:
+    def _release(self, limits: Limits, readable: tuple[str, ...]) -> None:
         key = (limits.memory_limit, limits.threads, limits.max_temp_directory_size, readable)
         with self._lock:
             kept = self._databases.get(key)
@@ -531,7 +531,7 @@ class DuckDBEngine:
         try:
             con = self._database(plan.limits, readable).cursor()
         except Exception as exc:  # the boundary: see the module docstring
-            self._release(readable, plan.limits)
+            self._release(plan.limits, readable)
             raise query_failed(plan, exc, stage="setup") from _short(exc)
         try:
             for name in tables:
@@ -543,7 +543,7 @@ class DuckDBEngine:
 
     def disconnect(self, con: duckdb.DuckDBPyConnection, plan: Plan, tables: list[str]) -> None:
         con.close()
-        self._release(self._readable(plan, tables), plan.limits)
+        self._release(plan.limits, self._readable(plan, tables))
 
     def _attach(self, con: duckdb.DuckDBPyConnection, name: str, path: str) -> None:
         """Make the Parquet file at ``path`` the connection-local relation ``name``."""
