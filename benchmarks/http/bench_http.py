@@ -47,6 +47,7 @@ from typing import Any
 
 import httpx
 import pyarrow.parquet as pq
+import sqlalchemy
 
 REGISTER = "Register of market entities"
 TAX = "Quarterly tax returns of enterprises"
@@ -166,13 +167,18 @@ def _grant(
 
 
 def _parquet_of(home: Path, resource_name: str) -> Path:
-    """The registered Parquet file of a demo resource, read from the SQLite store."""
-    with sqlite3.connect(home / "datacompact.db") as db:
-        (path,) = db.execute(
-            "SELECT v.path FROM resource_versions v JOIN resources r ON r.id = v.resource_id "
-            "WHERE r.name_en = ? ORDER BY v.number DESC LIMIT 1",
-            (resource_name,),
-        ).fetchone()
+    """The registered Parquet file of a demo resource, read from the platform's store."""
+    url = os.environ.get("DATACOMPACT_BENCH_DATABASE_URL") or f"sqlite:///{home / 'datacompact.db'}"
+    engine = sqlalchemy.create_engine(url)
+    with engine.connect() as db:
+        path = db.execute(
+            sqlalchemy.text(
+                "SELECT v.path FROM resource_versions v JOIN resources r ON r.id = v.resource_id "
+                "WHERE r.name_en = :name ORDER BY v.number DESC LIMIT 1"
+            ),
+            {"name": resource_name},
+        ).scalar_one()
+    engine.dispose()
     return home / path
 
 
