@@ -2,14 +2,14 @@
 
 from __future__ import annotations
 
+import fcntl
 import os
-import subprocess
-import sys
 import threading
 import time
+from pathlib import Path
 
 import pytest
-from sqlalchemy import text
+from sqlalchemy import make_url, text
 from sqlalchemy.orm import Session
 
 from datacompact.errors import StoreUnavailable
@@ -125,33 +125,28 @@ def test_writes_on_sqlite_are_synced_after_the_lock(empty_platform: Platform) ->
     assert synced == [1]
 
 
-def test_sqlite_writers_take_turns_across_processes(empty_platform: Platform) -> None:
-    """A write in another process waits for the lock file, not in SQLite's sleeping retry loop."""
+def test_sqlite_writers_take_turns_on_the_lock_file(empty_platform: Platform) -> None:
+    """A writer holds the writers' lock file for its transaction, and only for it."""
     db = empty_platform.db
     if not db.is_sqlite:
         pytest.skip("the writers' queue is SQLite's")
+    lock_file = Path(f"{Path(make_url(db.url).database or '').resolve()}-writers")
+
+    def free() -> bool:
+        fd = os.open(lock_file, os.O_RDWR)  # another description, as another process has
+        try:
+            fcntl.flock(fd, fcntl.LOCK_EX | fcntl.LOCK_NB)
+        except BlockingIOError:
+            return False
+        finally:
+            os.close(fd)
+        return True
+
     with db.write() as session:
         session.execute(text("CREATE TABLE scratch (note VARCHAR(20))"))
-    code = (
-        "import sys, time\n"
-        "from sqlalchemy import text\n"
-        "from datacompact.store.session import Database\n"
-        "db = Database(sys.argv[1])\n"
-        "with db.write() as s:\n"
-        "    s.execute(text(\"INSERT INTO scratch VALUES ('other')\"))\n"
-        "print(time.monotonic())\n"
-    )
-    with db.write() as session:
-        session.execute(text("INSERT INTO scratch VALUES ('first')"))
-        other = subprocess.Popen(
-            [sys.executable, "-c", code, db.url], stdout=subprocess.PIPE, text=True
-        )
-        time.sleep(1.0)
-        assert other.poll() is None  # waiting for its turn
-        released = time.monotonic()
-    out, _ = other.communicate(timeout=60)
-    assert other.returncode == 0
-    assert float(out) >= released
-    with db.read() as session:
-        notes = session.execute(text("SELECT note FROM scratch ORDER BY note")).scalars().all()
-    assert notes == ["first", "other"]
+        assert not free()
+    assert free() and lock_file.stat().st_mode & 0o777 == 0o600
+    with db.write_unsynced() as session:
+        session.execute(text("INSERT INTO scratch VALUES ('a')"))
+        assert not free()
+    assert free()
