@@ -106,6 +106,18 @@ def _datacompact(home: Path, *args: str) -> subprocess.Popen[bytes]:
     return subprocess.Popen([str(exe), *args], env=_env(home))
 
 
+def _demo_city(home: Path, *, reuse: bool, scale: float) -> list[dict[str, Any]]:
+    """Build the demo city in ``home`` unless it is one to reuse; its users' credentials."""
+    if not reuse:
+        built = _datacompact(home, "demo", "--no-serve", "--scale", str(scale), "--json")
+        if built.wait() != 0:
+            raise SystemExit("the demo build failed")
+    credentials: list[dict[str, Any]] = json.loads(
+        (home / "demo-credentials.json").read_text(encoding="utf-8")
+    )
+    return credentials
+
+
 def _wait(base: str, server: subprocess.Popen[bytes], path: str = "/healthz") -> float:
     started = time.perf_counter()
     for _ in range(1200):
@@ -242,11 +254,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         home = args.home or Path(folder) / "home"
-        if args.home is None:
-            built = _datacompact(home, "demo", "--no-serve", "--scale", str(args.scale), "--json")
-            if built.wait() != 0:
-                raise SystemExit("the demo build failed")
-        credentials = json.loads((home / "demo-credentials.json").read_text(encoding="utf-8"))
+        credentials = _demo_city(home, reuse=args.home is not None, scale=args.scale)
         peer_db = Path(folder) / "peer.db"
         _peer_database(
             peer_db, {"register": _parquet_of(home, REGISTER), "tax": _parquet_of(home, TAX)}

@@ -27,7 +27,6 @@ from __future__ import annotations
 
 import argparse
 import asyncio
-import json
 import os
 import random
 import signal
@@ -42,11 +41,15 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import TAX, _bearer, _datacompact, _env, _free_port, _grant, _wait  # noqa: E402
-
-GROUP_BY = (
-    'SELECT "纳税信用等级", count(*) AS n FROM {t} '
-    'WHERE "行业门类" = \'制造业\' GROUP BY "纳税信用等级"'
+from bench_http import (  # noqa: E402
+    GROUP_BY,
+    TAX,
+    _bearer,
+    _demo_city,
+    _env,
+    _free_port,
+    _grant,
+    _wait,
 )
 
 
@@ -156,11 +159,7 @@ def main() -> None:
 
     with tempfile.TemporaryDirectory() as folder:
         home = args.home or Path(folder) / "home"
-        if args.home is None:
-            built = _datacompact(home, "demo", "--no-serve", "--scale", str(args.scale), "--json")
-            if built.wait() != 0:
-                raise SystemExit("the demo build failed")
-        credentials = json.loads((home / "demo-credentials.json").read_text(encoding="utf-8"))
+        credentials = _demo_city(home, reuse=args.home is not None, scale=args.scale)
         port = _free_port()
         base = f"http://127.0.0.1:{port}"
 
