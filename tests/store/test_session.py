@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 
 from datacompact.errors import StoreUnavailable
 from datacompact.platform import Platform
-from datacompact.store.session import GroupSync
+from datacompact.store.session import Database, GroupSync
 
 
 def _durability(session: Session, is_sqlite: bool) -> str:
@@ -105,10 +105,9 @@ def test_group_sync_failure_is_a_store_error_and_the_next_caller_retries(tmp_pat
         sync.sync()  # the next one syncs
 
 
-def test_writes_on_sqlite_are_synced_after_the_lock(empty_platform: Platform) -> None:
-    db = empty_platform.db
-    if not db.is_sqlite:
-        pytest.skip("group commit is SQLite's; PostgreSQL groups WAL flushes itself")
+def test_writes_on_sqlite_are_synced_after_the_lock(tmp_path: Path) -> None:
+    # SQLite's mechanism: PostgreSQL groups the WAL flushes of concurrent commits itself.
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
     synced: list[int] = []
     assert db._group_sync is not None
     original = db._group_sync.sync
@@ -125,11 +124,9 @@ def test_writes_on_sqlite_are_synced_after_the_lock(empty_platform: Platform) ->
     assert synced == [1]
 
 
-def test_sqlite_writers_take_turns_on_the_lock_file(empty_platform: Platform) -> None:
+def test_sqlite_writers_take_turns_on_the_lock_file(tmp_path: Path) -> None:
     """A writer holds the writers' lock file for its transaction, and only for it."""
-    db = empty_platform.db
-    if not db.is_sqlite:
-        pytest.skip("the writers' queue is SQLite's")
+    db = Database(f"sqlite:///{tmp_path / 'store.db'}")
     lock_file = Path(f"{Path(make_url(db.url).database or '').resolve()}-writers")
 
     def free() -> bool:
