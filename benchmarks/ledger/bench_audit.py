@@ -9,7 +9,7 @@ from an empty state directory, and a second, incremental run after appends.
 The server answers from bytes prepared in advance, as a static file server
 or CDN in front of a tiles log would; what is timed is the auditor. The
 server still shares this process (and its GIL) with the auditor, so the
-figure is pessimistic. Target (issue 3): <= 20 s on the 2-core machine.
+figure is pessimistic. Target: <= 20 s on the 2-core machine.
 
 Run: ``.venv/bin/python benchmarks/ledger/bench_audit.py [--entries N]``.
 """

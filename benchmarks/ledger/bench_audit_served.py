@@ -5,7 +5,7 @@ alone), this fills a real platform store with N events, starts
 ``datacompact serve`` as a separate process, and times
 :func:`~datacompact.ledger.audit.audit_log` from an empty state directory:
 the platform reads every bundle and tile from its store while the auditor
-mirrors and recomputes. Target (issue 3): <= 20 s on the 2-core machine.
+mirrors and recomputes. Target: <= 20 s on the 2-core machine.
 
 Run: ``.venv/bin/python benchmarks/ledger/bench_audit_served.py [--entries N]``.
 """

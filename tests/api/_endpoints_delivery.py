@@ -1,4 +1,4 @@
-"""Permission-matrix rows of the delivery and transparency endpoints (issue 7).
+"""Permission-matrix rows of the delivery and transparency endpoints.
 
 Merged into ``ENDPOINTS``, ``BY_ACTOR`` and ``PUBLIC`` of the permission
 matrix. A builder takes ``(world, actor, role, target participant)``; the

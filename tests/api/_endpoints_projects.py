@@ -1,4 +1,4 @@
-"""Permission-matrix rows of the cooperation-project routes (issue 7, procurement part).
+"""Permission-matrix rows of the cooperation-project routes.
 
 ``PROJECT_ENDPOINTS`` has the shape of ``_endpoints.ENDPOINTS`` and
 ``PROJECT_EXPECTED`` the shape of ``test_permission_matrix.BY_ACTOR``. The

@@ -1,4 +1,4 @@
-"""Hostile inputs to ``POST /queries`` get a 4xx naming the problem, never a 5xx (issue 11).
+"""Hostile inputs to ``POST /queries`` get a 4xx naming the problem, never a 5xx.
 
 Deep nesting made SQLGlot recurse into a 500 with a 400 KB traceback;
 ``"grant_id": "1"`` was accepted; a subnormal ε passed the API and failed

@@ -260,7 +260,8 @@ def read_agreement(document: object) -> tuple[dict[str, Any], frozenset[str]]:
         "output": output,
         "epsilon": value.get(o.EPSILON),
         "row_filter": value.get(o.ROW_FILTER),
-        # Absent from agreements issued before issue 11: derived at query time.
+        # Absent from agreements issued before column constraints existed:
+        # derived at query time.
         "column_constraints": value.get(o.COLUMN_CONSTRAINT),
         **epsilon_range,
     }

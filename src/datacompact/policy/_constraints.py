@@ -1,7 +1,7 @@
 """Column constraints derived from a column's PII types, its mask and the output mode.
 
-A constraint says what a column's values may flow into in a query (issue 11
-§3; the uses each allows are in :data:`~datacompact.sandbox.grants.CONSTRAINT_USES`).
+A constraint says what a column's values may flow into in a query (the
+uses each allows are in :data:`~datacompact.sandbox.grants.CONSTRAINT_USES`).
 It is derived from what the column *is* and what the mode *releases*:
 
 =================  ==========  ==============  ===========  ==============  ============

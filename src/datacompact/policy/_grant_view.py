@@ -11,7 +11,7 @@ PII types of each column) and are mapped one to one onto the sandbox's mask
 functions; a mask the sandbox cannot apply refuses the query rather than
 letting the column through unmasked.
 
-Column constraints (issue 11 §3) are derived the same way, at query time, by
+Column constraints are derived the same way, at query time, by
 :func:`~datacompact.policy._constraints.derive_constraints`; each column gets
 the stricter of that and of the constraint its agreement states, so a grade
 raised since the grant was issued tightens them too.

@@ -50,7 +50,7 @@ K_ANONYMITY = f"{DCP}kAnonymity"
 #: The ε one DP query may spend: ``gteq`` the floor and ``lteq`` the ceiling,
 #: two constraints on the same left operand, ``xsd:decimal``.
 EPSILON_PER_QUERY = f"{DCP}epsilonPerQuery"
-#: What each granted column may flow into (issue 11 §3); ``eq`` a JSON literal
+#: What each granted column may flow into; ``eq`` a JSON literal
 #: mapping every granted column to its constraint (``plain``, ``join_only``...).
 COLUMN_CONSTRAINT = f"{DCP}columnConstraint"
 

@@ -66,7 +66,7 @@ def _check_name(name: str, what: str) -> None:
         )
 
 
-#: What a granted column's values may flow into (issue 11 §3), after the column
+#: What a granted column's values may flow into, after the column
 #: control list of SecretFlow SCQL. :data:`CONSTRAINT_USES` says which uses each
 #: allows; :mod:`datacompact.sandbox.rules.column_constraints` classifies every
 #: column reference of a query into one use and checks it.
@@ -232,7 +232,7 @@ class GrantView:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request resource limits (issue 11 §5).
+    """Per-request resource limits.
 
     The parse-time limits are checked by :func:`~datacompact.sandbox.analyze.analyze`
     before anything runs; the others by the engine.
