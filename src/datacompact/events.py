@@ -37,10 +37,10 @@ import orjson
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datacompact.clock import utcnow
 from datacompact.errors import PayloadTooLarge
 from datacompact.ledger import log, merkle
 from datacompact.permissions import Actions, LedgerResource, Principal, authorize
-from datacompact.store._base import utcnow
 from datacompact.store._bulk import insert_rows
 from datacompact.store.models import Event
 

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from datacompact.api import API_PREFIX, create_app
+from datacompact.clock import utcnow
 from datacompact.ledger import checkpoints
-from datacompact.store._base import utcnow
 from datacompact.store.project_models import Tender
 
 from ..api._endpoints_projects import PROJECT_ENDPOINTS
