@@ -11,7 +11,7 @@ import pytest
 
 from datacompact.api import create_app
 from datacompact.clock import today_cst
-from datacompact.ledger import checkpoints
+from datacompact.ledger.log import checkpoints
 
 from ..api.conftest import ApiClient, bearer, last_seq
 from ..conftest import World

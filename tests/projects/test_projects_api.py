@@ -14,7 +14,7 @@ import pytest
 
 from datacompact.api import API_PREFIX, create_app
 from datacompact.clock import utcnow
-from datacompact.ledger import checkpoints
+from datacompact.ledger.log import checkpoints
 from datacompact.store.project_models import Tender
 
 from ..api._endpoints_projects import PROJECT_ENDPOINTS

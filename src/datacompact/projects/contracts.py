@@ -34,7 +34,8 @@ from datacompact.errors import (
     NotFound,
     PolicyViolation,
 )
-from datacompact.events import EventType, NewEvent, Recorded, canonical_json, record_events
+from datacompact.events import EventType, NewEvent, Recorded, record_events
+from datacompact.ledger.formats.entry import canonical_json
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.projects._contract_view import HANDOVER_ITEMS, measure, project_of, view
 from datacompact.projects._decimal import parse_decimal

@@ -13,7 +13,7 @@ from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
 from datacompact.crypto import SealingKey
 from datacompact.errors import ConfigurationError, VerificationFailed
-from datacompact.ledger.note import format_vkey
+from datacompact.ledger.formats.note import format_vkey
 from datacompact.store.models import Participant, ParticipantKey
 
 _KEY_INFO = b"datacompact/participant-signing-key/v1"
