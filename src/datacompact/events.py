@@ -96,9 +96,8 @@ def record_events(
 ) -> list[AppendedEntry]:
     """Append events to the log inside the caller's transaction, in order.
 
-    The log head is locked first, so concurrent writers get consecutive
-    indices with no gap: a writer that rolls back also rolls back its advance
-    of the head and every hash it stored.
+    See :func:`datacompact.ledger.log.entries.append_entries`, which this calls
+    with the actor's label and participant.
     """
     return append_entries(
         session, actor=actor.label, actor_participant=actor.participant_id, entries=events
