@@ -1,8 +1,10 @@
 """The transparency log kept in the metadata store.
 
 This package imports :mod:`datacompact.ledger.formats`,
-:mod:`datacompact.ledger.witness` and :mod:`datacompact.store`; the store
-never imports it back, and neither does :mod:`datacompact.ledger.formats`.
+:mod:`datacompact.ledger.witness`, :mod:`datacompact.store`,
+:mod:`datacompact.config` (the home folder's log key) and
+:mod:`datacompact.clock`. The store never imports it back, and neither do
+:mod:`datacompact.ledger.formats` and :mod:`datacompact.ledger.auditor`.
 
 - :mod:`.tree` — the stored tree: the locked head, appends of leaf hashes and
   proofs read from the stored nodes (re-exported here);
