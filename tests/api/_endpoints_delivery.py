@@ -20,9 +20,9 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+from datacompact.clock import today_cst
 from datacompact.events import EventType
 from datacompact.projects import contracts, deliverables
-from datacompact.projects._common import today_cst
 
 from ..conftest import World
 from ..projects._delivery import MET, award_for, contract_body, report, sign

@@ -18,10 +18,10 @@ import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from datacompact.clock import utcnow
 from datacompact.events import EventType
 from datacompact.projects import lots, projects, tenders
 from datacompact.projects.schemas import LotCreate, ProjectCreate, TenderCreate
-from datacompact.store._base import utcnow
 
 from ..conftest import World
 from ._endpoint_base import Call, Endpoint, _resource_of

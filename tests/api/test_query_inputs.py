@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from datacompact.api import create_app
-from datacompact.ledger import checkpoints
+from datacompact.ledger.log import checkpoints
 from datacompact.store.models import Grant
 
 from ..conftest import BACKENDS, PgServer, Saved, SharedWorld, Template, World, shared_world

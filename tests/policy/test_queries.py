@@ -377,7 +377,7 @@ def test_query_log_and_receipt_proof(world: World, resource_id: int) -> None:
         )
     assert [q.id for q in listed] == [answer.query.id]
     world.platform.checkpoint()
-    from datacompact.ledger import checkpoints
+    from datacompact.ledger.log import checkpoints
 
     with world.platform.db.read() as session:
         proof = checkpoints.covering_receipt(

@@ -5,12 +5,12 @@ from __future__ import annotations
 from datetime import date, datetime, timedelta
 from typing import Any
 
+from datacompact.clock import utcnow
 from datacompact.permissions import Principal, Role
 from datacompact.projects import lots, projects, tenders
 from datacompact.projects.schemas import LotCreate, ProjectCreate, ScoreIn, TenderCreate
 from datacompact.registry import participants, qualifications
 from datacompact.registry.schemas import Decision, ParticipantCreate, QualificationCreate
-from datacompact.store._base import utcnow
 from datacompact.store.models import Member, Participant
 
 from ..conftest import World, valid_uscc

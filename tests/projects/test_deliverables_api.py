@@ -10,8 +10,8 @@ from typing import Any
 import pytest
 
 from datacompact.api import create_app
-from datacompact.ledger import checkpoints
-from datacompact.projects._common import today_cst
+from datacompact.clock import today_cst
+from datacompact.ledger.log import checkpoints
 
 from ..api.conftest import ApiClient, bearer, last_seq
 from ..conftest import World

@@ -7,7 +7,7 @@ from typing import Any
 import pytest
 
 from datacompact.api import create_app
-from datacompact.ledger import checkpoints
+from datacompact.ledger.log import checkpoints
 
 from ..api._endpoints_delivery import (
     contract_owned_by,

@@ -14,8 +14,8 @@ import pytest
 from typer.testing import CliRunner, Result
 
 from datacompact.cli._contracts import delivery_app
+from datacompact.clock import today_cst
 from datacompact.config import get_settings
-from datacompact.projects._common import today_cst
 
 from ..conftest import World
 from ._delivery import MET, award_for, contract_body, sign

@@ -13,8 +13,8 @@ from typing import Any
 import pytest
 
 from datacompact.api import API_PREFIX, create_app
-from datacompact.ledger import checkpoints
-from datacompact.store._base import utcnow
+from datacompact.clock import utcnow
+from datacompact.ledger.log import checkpoints
 from datacompact.store.project_models import Tender
 
 from ..api._endpoints_projects import PROJECT_ENDPOINTS

@@ -7,6 +7,7 @@ from typing import Any
 import pytest
 from sqlalchemy import func, select
 
+from datacompact.clock import utcnow
 from datacompact.errors import (
     Forbidden,
     InvalidInput,
@@ -18,7 +19,6 @@ from datacompact.events import EventType
 from datacompact.projects import lots, tenders
 from datacompact.projects.schemas import TenderCreate
 from datacompact.registry.schemas import Decision
-from datacompact.store._base import utcnow
 from datacompact.store.models import Event, Shareholder
 from datacompact.store.project_models import Award, Bid, BidScore, Lot, Tender
 

@@ -50,10 +50,16 @@ from datacompact.errors import (
     StoreUnavailable,
     VerificationFailed,
 )
-from datacompact.ledger.checkpoint import Checkpoint, parse_decimal
-from datacompact.ledger.cosignature import CosignatureSigner, CosignatureVerifier
-from datacompact.ledger.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
-from datacompact.ledger.note import Ed25519Verifier, Note, Signature, decode_base64, verify_note
+from datacompact.ledger.formats.checkpoint import Checkpoint, parse_decimal
+from datacompact.ledger.formats.cosignature import CosignatureSigner, CosignatureVerifier
+from datacompact.ledger.formats.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
+from datacompact.ledger.formats.note import (
+    Ed25519Verifier,
+    Note,
+    Signature,
+    decode_base64,
+    verify_note,
+)
 
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import re
 from collections.abc import Iterable
-from datetime import date, datetime, timedelta, timezone
+from datetime import date
 from decimal import Decimal
 from typing import Any, TypeVar
 
@@ -21,20 +21,6 @@ from datacompact.registry.participants import approved_of_kind
 from datacompact.store._base import Base
 from datacompact.store.models import Participant, Qualification, Shareholder
 from datacompact.store.project_models import Bid, Lot, Project, Tender
-
-#: Procurement and contract dates (qualification validity, periods, "today")
-#: are China Standard Time dates.
-CST = timezone(timedelta(hours=8))
-
-
-def local_date(moment: datetime) -> date:
-    """The CST date of ``moment``."""
-    return moment.astimezone(CST).date()
-
-
-def today_cst() -> date:
-    return datetime.now(CST).date()
-
 
 M = TypeVar("M", bound=Base)
 

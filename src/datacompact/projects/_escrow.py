@@ -24,17 +24,11 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
 from dataclasses import dataclass
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from datacompact.crypto import NONCE_BYTES, SealingKey
 from datacompact.errors import ConfigurationError, MalformedInput, VerificationFailed
 
-NONCE_BYTES = 12  # the 96-bit nonce of NIST SP 800-38D
 # Domain separation of escrow keys from every other use of the platform secret.
 _HKDF_SALT = b"datacompact/projects/escrow/v1"
 _KEY_ID_LABEL = b"datacompact/projects/escrow/key-id/v1\x00"
@@ -51,19 +45,14 @@ class Sealed:
     key_id: str  # names the per-contract key without revealing it
 
 
-def _contract_key(secret: bytes, contract_id: int) -> bytes:
+def _contract_key(secret: bytes, contract_id: int) -> SealingKey:
     if not isinstance(secret, bytes) or len(secret) < 16:
         raise ConfigurationError(
             "平台密钥无效 / expected a platform secret of at least 16 bytes",
             details={"setting": "secret"},
         )
     info = b"contract:" + str(int(contract_id)).encode()
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=info).derive(secret)
-
-
-def _key_id(key: bytes) -> str:
-    # A one-way label of the key: tells a wrong contract apart from tampering.
-    return hashlib.sha256(_KEY_ID_LABEL + key).hexdigest()[:16]
+    return SealingKey.derive(secret, purpose=info, salt=_HKDF_SALT)
 
 
 def _aad(contract_id: int, sha256: str) -> bytes:
@@ -75,11 +64,8 @@ def seal(content: bytes, *, secret: bytes, contract_id: int) -> Sealed:
     """Hash and encrypt ``content`` for escrow under ``contract_id``."""
     digest = hashlib.sha256(content).hexdigest()
     key = _contract_key(secret, contract_id)
-    # A random 96-bit nonce per deposit: a contract sees far fewer than the 2**32
-    # seals after which random nonces under one key would risk a collision.
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    ciphertext = AESGCM(key).encrypt(nonce, content, _aad(contract_id, digest))
-    return Sealed(digest, nonce, ciphertext, _key_id(key))
+    nonce, ciphertext = key.seal(content, associated_data=_aad(contract_id, digest))
+    return Sealed(digest, nonce, ciphertext, key.key_id(_KEY_ID_LABEL))
 
 
 def unseal(sealed: Sealed, *, secret: bytes, contract_id: int) -> bytes:
@@ -95,16 +81,17 @@ def unseal(sealed: Sealed, *, secret: bytes, contract_id: int) -> bytes:
             f"got a {len(sealed.nonce)}-byte nonce and a {len(sealed.sha256)}-character hash"
         )
     key = _contract_key(secret, contract_id)
-    if not hmac.compare_digest(sealed.key_id, _key_id(key)):
+    # The key id tells a wrong contract apart from tampering.
+    if not hmac.compare_digest(sealed.key_id, key.key_id(_KEY_ID_LABEL)):
         raise VerificationFailed(
             "托管密钥不属于本合同 / the escrowed code was not sealed under this contract's key",
             details={"reason": "key_mismatch"},
         )
     try:
-        content = AESGCM(key).decrypt(
-            sealed.nonce, sealed.ciphertext, _aad(contract_id, sealed.sha256)
+        content = key.open(
+            sealed.nonce, sealed.ciphertext, associated_data=_aad(contract_id, sealed.sha256)
         )
-    except InvalidTag as exc:
+    except VerificationFailed as exc:
         raise VerificationFailed(
             "托管代码校验失败 / the escrowed code does not authenticate: it was altered "
             "or sealed for another deposit",

@@ -22,6 +22,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datacompact.clock import today_cst
 from datacompact.errors import InvalidInput
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.projects import _common
@@ -35,7 +36,6 @@ from datacompact.projects.contract_schemas import (
     LockInAlert,
     SupplierSharePublic,
 )
-from datacompact.projects.contracts import today_cst
 from datacompact.store.models import Participant
 from datacompact.store.project_models import Award, Contract, Lot, Project
 

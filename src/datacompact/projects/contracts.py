@@ -26,6 +26,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datacompact.clock import today_cst, utcnow
 from datacompact.errors import (
     Conflict,
     InvalidInput,
@@ -33,9 +34,9 @@ from datacompact.errors import (
     NotFound,
     PolicyViolation,
 )
-from datacompact.events import EventType, NewEvent, Recorded, canonical_json, record_events
+from datacompact.events import EventType, NewEvent, Recorded, record_events
+from datacompact.ledger.formats.entry import canonical_json
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
-from datacompact.projects._common import CST, today_cst
 from datacompact.projects._contract_view import HANDOVER_ITEMS, measure, project_of, view
 from datacompact.projects._decimal import parse_decimal
 from datacompact.projects._sla import parse_sla_report
@@ -50,7 +51,6 @@ from datacompact.projects.contract_schemas import (
     SlaReportIn,
 )
 from datacompact.projects.deliverables import missing_kinds
-from datacompact.store._base import utcnow
 from datacompact.store.models import Resource
 from datacompact.store.project_models import (
     Award,
@@ -64,7 +64,7 @@ from datacompact.store.project_models import (
 
 _KPI_KEY = re.compile(r"[a-z_]{1,32}")
 
-__all__ = ["CST", "HANDOVER_ITEMS", "parse_sla_report", "today_cst", "view"]
+__all__ = ["HANDOVER_ITEMS", "parse_sla_report", "view"]
 __all__ += ["accept_contract", "accept_milestone", "get_contract", "list_contracts"]
 __all__ += ["report_sla", "sign_contract", "update_handover"]
 

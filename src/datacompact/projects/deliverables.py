@@ -33,6 +33,7 @@ from pathlib import Path, PurePosixPath
 from sqlalchemy import event, exists, select
 from sqlalchemy.orm import Session, SessionTransaction
 
+from datacompact.clock import today_cst
 from datacompact.errors import (
     Conflict,
     InvalidInput,
@@ -48,7 +49,6 @@ from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.ledger.witness import write_atomic
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.projects import _escrow
-from datacompact.projects._common import today_cst
 from datacompact.projects._contract_view import project_of
 from datacompact.projects.contract_schemas import DeliverablePublic
 from datacompact.store.project_models import Contract, Deliverable, Lot

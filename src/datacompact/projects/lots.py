@@ -20,6 +20,7 @@ from decimal import Decimal
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from datacompact import clock
 from datacompact.errors import InvalidInput, InvalidTransition, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, Principal, authorize
@@ -309,7 +310,7 @@ def match_lot(
     lot = _common.lot(session, lot_id)
     project = _common.project(session, lot.project_id)
     authorize(actor=actor, action=Actions.PROJECT_READ, resource=_common.project_ref(project))
-    day = today or _common.today_cst()
+    day = today or clock.today_cst()
     values: dict[int, Decimal] = {}
     for supplier_id, value in session.execute(select(Award.supplier_id, Award.value)).all():
         values[supplier_id] = values.get(supplier_id, Decimal(0)) + Decimal(value)

@@ -19,6 +19,7 @@ from datetime import date
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datacompact import clock
 from datacompact.catalog.grading import Grade
 from datacompact.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
@@ -300,7 +301,7 @@ def record_meeting(
         )
     for attendee in attendees:
         _common.participant(session, attendee)
-    if data.held_on > (today or _common.today_cst()):
+    if data.held_on > (today or clock.today_cst()):
         raise InvalidInput(
             "会议日期不能晚于今天 / expected a meeting held on or before today",
             details={"field": "held_on"},

@@ -32,15 +32,10 @@ import hashlib
 import hmac
 import json
 import re
-import secrets
 from dataclasses import dataclass
 from datetime import datetime
 
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
+from datacompact.crypto import NONCE_BYTES, TAG_BYTES, SealingKey
 from datacompact.errors import (
     ConfigurationError,
     InvalidInput,
@@ -52,8 +47,6 @@ from datacompact.errors import (
 
 #: Largest bid document accepted: 50 MiB.
 MAX_DOCUMENT_BYTES = 50 * 1024 * 1024
-NONCE_BYTES = 12  # the 96-bit nonce of NIST SP 800-38D
-_TAG_BYTES = 16
 # Domain separation of bid-sealing keys from every other use of the platform secret.
 _HKDF_SALT = b"datacompact/projects/sealed-bid/v1"
 _KEY_ID_LABEL = b"datacompact/projects/sealed-bid/key-id/v1\x00"
@@ -79,7 +72,7 @@ def _check_id(value: object, what: str) -> str:
     return value
 
 
-def _tender_key(secret: bytes, tender_id: str) -> bytes:
+def _tender_key(secret: bytes, tender_id: str) -> SealingKey:
     if not isinstance(secret, bytes) or len(secret) < 16:
         raise ConfigurationError(
             "平台密钥无效 / expected a platform secret of at least 16 bytes",
@@ -87,12 +80,7 @@ def _tender_key(secret: bytes, tender_id: str) -> bytes:
         )
     # One variable part after a fixed prefix, so the info string is unambiguous.
     info = b"tender:" + _check_id(tender_id, "tender_id").encode()
-    return HKDF(algorithm=hashes.SHA256(), length=32, salt=_HKDF_SALT, info=info).derive(secret)
-
-
-def _key_id(key: bytes) -> str:
-    # A one-way label of the key: lets a wrong tender be told apart from tampering.
-    return hashlib.sha256(_KEY_ID_LABEL + key).hexdigest()[:16]
+    return SealingKey.derive(secret, purpose=info, salt=_HKDF_SALT)
 
 
 def _aad(tender_id: str, bidder_id: str) -> bytes:
@@ -124,11 +112,10 @@ def seal(
         )
     _check_size(len(document), max_bytes)
     key = _tender_key(secret, tender_id)
-    # A random 96-bit nonce per bid; a tender sees far fewer than the 2**32 seals
-    # after which random nonces under one key would risk a collision.
-    nonce = secrets.token_bytes(NONCE_BYTES)
-    ciphertext = AESGCM(key).encrypt(nonce, document, _aad(tender_id, bidder_id))
-    return SealedBid(hashlib.sha256(document).hexdigest(), nonce, ciphertext, _key_id(key))
+    nonce, ciphertext = key.seal(document, associated_data=_aad(tender_id, bidder_id))
+    return SealedBid(
+        hashlib.sha256(document).hexdigest(), nonce, ciphertext, key.key_id(_KEY_ID_LABEL)
+    )
 
 
 def _check_aware(value: datetime, what: str) -> None:
@@ -167,16 +154,19 @@ def open_sealed(
             f"密封记录格式错误 / expected a {NONCE_BYTES}-byte nonce and a hex SHA-256, "
             f"got a {len(sealed.nonce)}-byte nonce and a {len(sealed.sha256)}-character hash"
         )
-    _check_size(len(sealed.ciphertext) - _TAG_BYTES, max_bytes)
+    _check_size(len(sealed.ciphertext) - TAG_BYTES, max_bytes)
     key = _tender_key(secret, tender_id)
-    if not hmac.compare_digest(sealed.key_id, _key_id(key)):
+    # The key id tells a wrong tender apart from tampering.
+    if not hmac.compare_digest(sealed.key_id, key.key_id(_KEY_ID_LABEL)):
         raise VerificationFailed(
             "密封密钥不属于本次招标 / the sealed bid was not sealed under this tender's key",
             details={"reason": "key_mismatch"},
         )
     try:
-        document = AESGCM(key).decrypt(sealed.nonce, sealed.ciphertext, _aad(tender_id, bidder_id))
-    except InvalidTag as exc:
+        document = key.open(
+            sealed.nonce, sealed.ciphertext, associated_data=_aad(tender_id, bidder_id)
+        )
+    except VerificationFailed as exc:
         raise VerificationFailed(
             "投标文件密封校验失败 / the sealed bid does not authenticate: it was altered "
             "or sealed for another bidder or tender",

@@ -19,6 +19,7 @@ from datetime import datetime
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datacompact.clock import cst_date, utcnow
 from datacompact.errors import Forbidden, InvalidInput, InvalidTransition, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, Role, authorize
@@ -32,7 +33,6 @@ from datacompact.projects.schemas import (
     TenderCreate,
     TenderPublic,
 )
-from datacompact.store._base import utcnow
 from datacompact.store.models import Member
 from datacompact.store.project_models import Bid, BidScore, Tender
 
@@ -194,7 +194,7 @@ def submit_bid(
             "投标截止时间已过 / the deadline for bids has passed",
             details={"reason": "after_deadline", "deadline": tender.deadline.isoformat()},
         )
-    _common.check_supplier(session, bidder, lot, _common.local_date(moment))
+    _common.check_supplier(session, bidder, lot, cst_date(moment))
     amount = _common.money(price, "price")
     if amount > _common.money(lot.budget, "budget"):
         raise InvalidInput(
@@ -285,7 +285,7 @@ def open_bids(
         bidder = _common.participant(session, bid.bidder_id)
         try:
             # 资格性审查 again at the opening: a bidder suspended since is not responsive.
-            _common.check_supplier(session, bidder, lot, _common.local_date(moment))
+            _common.check_supplier(session, bidder, lot, cst_date(moment))
             bid.responsive = True
         except PolicyViolation:
             bid.responsive = False

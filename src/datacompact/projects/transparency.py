@@ -28,6 +28,7 @@ from typing import Any
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
+from datacompact.clock import CST, utcnow
 from datacompact.errors import NotFound
 from datacompact.projects import ocds
 from datacompact.projects.contract_schemas import (
@@ -36,8 +37,6 @@ from datacompact.projects.contract_schemas import (
     PublicLot,
     PublicProject,
 )
-from datacompact.projects.contracts import CST
-from datacompact.store._base import utcnow
 from datacompact.store.models import Participant
 from datacompact.store.project_models import Award, Bid, Contract, Lot, Project, Tender
 

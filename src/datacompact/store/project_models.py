@@ -25,7 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from datacompact.store._base import Base, UTCDateTime, utcnow
+from datacompact.clock import utcnow
+from datacompact.store._base import Base, UTCDateTime
 
 LOT_CATEGORIES = (
     "module_development",

@@ -29,7 +29,6 @@ import httpx
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datacompact.config import GovernanceMode
 from datacompact.errors import (
     ConfigurationError,
     Conflict,
@@ -39,14 +38,13 @@ from datacompact.errors import (
     MalformedInput,
     VerificationFailed,
 )
-from datacompact.events import EventType, record_event
-from datacompact.ledger import checkpoints, log, statement
-from datacompact.ledger.checkpoint import Checkpoint as CheckpointBody
-from datacompact.ledger.checkpoint import open_checkpoint
-from datacompact.ledger.note import Ed25519Signer, Ed25519Verifier, Note
-from datacompact.ledger.policy import Policy
+from datacompact.ledger.formats import statement
+from datacompact.ledger.formats.checkpoint import Checkpoint as CheckpointBody
+from datacompact.ledger.formats.checkpoint import open_checkpoint
+from datacompact.ledger.formats.note import Ed25519Signer, Ed25519Verifier, Note
+from datacompact.ledger.formats.policy import Policy
+from datacompact.ledger.log import checkpoints, entries, tree
 from datacompact.ledger.witness import AddCheckpointRequest, submit_checkpoint
-from datacompact.permissions import Principal
 from datacompact.store.models import Event
 
 _log = logging.getLogger("datacompact.ledger")
@@ -127,11 +125,11 @@ def hold_if_behind(session: Session, evidence: CheckpointBody, note: str) -> boo
     differs at that size means this store is not the log that signed it.
     Evidence whose loss a recovery statement already declared holds nothing.
     """
-    head = log.lock_head(session)
+    head = tree.lock_head(session)
     if evidence.size > head.size and _declared(session, evidence):
         return head.held_size is not None
     if evidence.size <= head.size:
-        if evidence.size and log.root_at(session, evidence.size) != evidence.root_hash:
+        if evidence.size and tree.root_at(session, evidence.size) != evidence.root_hash:
             raise VerificationFailed(
                 "检查点不属于此日志的历史 / expected a checkpoint of this log's history, got one "
                 "whose root differs at its size",
@@ -146,7 +144,7 @@ def hold_if_behind(session: Session, evidence: CheckpointBody, note: str) -> boo
 
 def hold_at_size(session: Session, size: int) -> bool:
     """Hold the log behind a size known without its checkpoint (a witness's); True if held."""
-    head = log.lock_head(session)
+    head = tree.lock_head(session)
     declared = any(
         isinstance(row["payload"], dict)
         and isinstance(row["payload"].get("old_size"), int)
@@ -199,7 +197,7 @@ def witness_sizes(
 
 def hold_status(session: Session) -> dict[str, Any]:
     """Whether appends are held, and the sizes that say why."""
-    head = log.read_head(session)
+    head = tree.read_head(session)
     return {
         "held": head.held_size is not None,
         "size": head.size,
@@ -214,7 +212,6 @@ def recover(
     policy: Policy | None,
     evidence: CheckpointBody,
     note: str,
-    governance: GovernanceMode,
     state: Path | None,
 ) -> dict[str, Any]:
     """Declare entries ``size..evidence.size-1`` lost, append the statement, sign over it.
@@ -222,7 +219,7 @@ def recover(
     ``evidence`` must be at least the checkpoint the log is held behind: a
     statement that understates the loss would hide part of the fork.
     """
-    head = log.lock_head(session)
+    head = tree.lock_head(session)
     if head.held_size is None and (evidence.size <= head.size or _declared(session, evidence)):
         raise InvalidTransition(
             "日志并未落后，无需恢复 / the log is not behind that checkpoint: nothing to recover",
@@ -237,13 +234,18 @@ def recover(
     restored = head.size
     head.held_size = None
     head.held_note = None
-    recorded = record_event(
+    (recorded,) = entries.append_entries(
         session,
-        actor=Principal(label=OPERATOR, governance=governance),
-        type=EventType.LEDGER_ENTRIES_LOST,
-        object_type=statement.OBJECT_TYPE,
-        object_id=statement.OBJECT_ID,
-        payload=statement.build_payload(evidence, note, restored),
+        actor=OPERATOR,
+        actor_participant=None,
+        entries=[
+            entries.Entry(
+                statement.EVENT_TYPE,
+                statement.OBJECT_TYPE,
+                statement.OBJECT_ID,
+                statement.build_payload(evidence, note, restored),
+            )
+        ],
     )
     row = checkpoints.sign_checkpoint(
         session, signer=signer, policy=policy, state=state, superseded=evidence

@@ -37,11 +37,12 @@ from datacompact.errors import (
     NotFound,
     VerificationFailed,
 )
-from datacompact.ledger import log, merkle
-from datacompact.ledger.checkpoint import Checkpoint as CheckpointBody
-from datacompact.ledger.checkpoint import open_checkpoint
-from datacompact.ledger.note import Ed25519Signer, Note, Signature, generate_key, sign_note
-from datacompact.ledger.policy import Policy, PolicyWitness
+from datacompact.ledger.formats import merkle
+from datacompact.ledger.formats.checkpoint import Checkpoint as CheckpointBody
+from datacompact.ledger.formats.checkpoint import open_checkpoint
+from datacompact.ledger.formats.note import Ed25519Signer, Note, Signature, generate_key, sign_note
+from datacompact.ledger.formats.policy import Policy, PolicyWitness
+from datacompact.ledger.log import tree
 from datacompact.ledger.witness import AddCheckpointRequest, submit_checkpoint, write_atomic
 from datacompact.store.models import Checkpoint, Event, WitnessProgress
 from datacompact.store.session import Database
@@ -150,7 +151,7 @@ def receipt(
             "该条目尚未纳入已签检查点 / the entry is not in a signed checkpoint yet",
             details={"index": index},
         )
-    path = log.inclusion_proof(session, index=index, size=row.size)
+    path = tree.inclusion_proof(session, index=index, size=row.size)
     return {
         "index": index,
         "entry": base64.b64encode(entry).decode(),
@@ -219,7 +220,7 @@ def _check_against_memory(
     if memory.size > size or (memory.size == size and memory.root_hash != root):
         raise forked
     if 0 < memory.size < size:
-        proof = log.consistency_proof(session, old_size=memory.size, new_size=size)
+        proof = tree.consistency_proof(session, old_size=memory.size, new_size=size)
         try:
             merkle.verify_consistency(
                 old_size=memory.size,
@@ -245,12 +246,12 @@ def sign_checkpoint(
     ``state`` is the file (in the home folder) that remembers the last
     checkpoint the key signed; it is written, fsynced, before the new
     checkpoint is committed or published. ``superseded`` is given only by
-    ``ledger.recovery.recover``: the checkpoint its statement declared the
+    ``ledger.log.recovery.recover``: the checkpoint its statement declared the
     loss against, which the remembered one may then be no larger than.
     A held log (restored behind a published checkpoint) is never signed.
     """
-    head = log.lock_head(session)
-    log.refuse_if_held(head)
+    head = tree.lock_head(session)
+    tree.refuse_if_held(head)
     memory = _last_signed(state, signer)
     previous = latest(session)
     if previous is not None and previous.size == head.size:
@@ -261,7 +262,7 @@ def sign_checkpoint(
             "refusing to sign",
             details={"signed_size": previous.size, "size": head.size},
         )
-    root = log.root_at(session, head.size)
+    root = tree.root_at(session, head.size)
     if root != head.root:
         raise VerificationFailed(
             "存储的树哈希与日志头不一致，拒绝签名 / stored tree hashes disagree with the log head: "
@@ -270,7 +271,7 @@ def sign_checkpoint(
         )
     _check_against_memory(session, memory, head.size, root, superseded)
     if previous is not None:
-        proof = log.consistency_proof(session, old_size=previous.size, new_size=head.size)
+        proof = tree.consistency_proof(session, old_size=previous.size, new_size=head.size)
         merkle.verify_consistency(
             old_size=previous.size,
             new_size=head.size,
@@ -302,7 +303,7 @@ def _cosign(
         if old > checkpoint.size:
             return []
         with db.read() as session:
-            proof = log.consistency_proof(session, old_size=old, new_size=checkpoint.size)
+            proof = tree.consistency_proof(session, old_size=old, new_size=checkpoint.size)
         request = AddCheckpointRequest(old, tuple(proof), Note.from_text(checkpoint.note))
         try:
             return submit_checkpoint(
@@ -351,7 +352,7 @@ def gather_cosignatures(
     with db.write() as session:
         # Serialize with concurrent gatherers (scheduler and on demand), so that
         # neither overwrites the other's cosignatures or progress rows.
-        log.lock_head(session)
+        tree.lock_head(session)
         current = session.scalar(select(Checkpoint).where(Checkpoint.size == checkpoint_size))
         assert current is not None
         note = Note.from_text(current.note)

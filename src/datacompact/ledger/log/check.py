@@ -15,7 +15,7 @@ compares, for every position, what is stored:
 - every signed checkpoint carries a valid log signature, and its root equals
   the recomputed root at its size (history rewritten under a signed
   checkpoint, even with every hash recomputed, fails here);
-- every recovery statement (``ledger.entries_lost``, see ``ledger.statement``)
+- every recovery statement (``ledger.entries_lost``, see ``ledger.formats.statement``)
   verifies: its entry commits to its payload, the old checkpoint it names is
   signed by the log key, and it sits at the restored size it declares. The
   statements are listed in the report, so the declared loss is never silent.
@@ -36,10 +36,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.errors import DataCompactError
-from datacompact.events import format_time, payload_commitment
-from datacompact.ledger import merkle, statement
-from datacompact.ledger.checkpoint import open_checkpoint
-from datacompact.ledger.note import Ed25519Verifier
+from datacompact.ledger.formats import merkle, statement
+from datacompact.ledger.formats.checkpoint import open_checkpoint
+from datacompact.ledger.formats.entry import format_time, payload_commitment
+from datacompact.ledger.formats.note import Ed25519Verifier
 from datacompact.store.models import Checkpoint, Event, LedgerHead, LedgerNode
 
 _BATCH = 5000

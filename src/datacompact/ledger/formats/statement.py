@@ -29,9 +29,9 @@ from dataclasses import dataclass
 from typing import Any
 
 from datacompact.errors import DataCompactError, MalformedInput, VerificationFailed
-from datacompact.events import payload_commitment
-from datacompact.ledger.checkpoint import Checkpoint, open_checkpoint
-from datacompact.ledger.note import Ed25519Verifier
+from datacompact.ledger.formats.checkpoint import Checkpoint, open_checkpoint
+from datacompact.ledger.formats.entry import payload_commitment
+from datacompact.ledger.formats.note import Ed25519Verifier
 
 EVENT_TYPE = "ledger.entries_lost"
 OBJECT_TYPE = "ledger"

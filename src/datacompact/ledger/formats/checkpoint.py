@@ -9,7 +9,7 @@ The body is at least three non-empty lines (tlog-checkpoint, "Note text"):
 then optional, opaque, non-empty extension lines. :meth:`Checkpoint.from_text`
 rejects every deviation with a ``MalformedInput`` of the form "expected X, got
 Y" and round-trips with :meth:`Checkpoint.to_text`. Signatures live in the
-surrounding :class:`~datacompact.ledger.note.Note`; :func:`open_checkpoint`
+surrounding :class:`~datacompact.ledger.formats.note.Note`; :func:`open_checkpoint`
 verifies one and parses its body in a single step.
 """
 
@@ -20,8 +20,8 @@ from collections.abc import Iterable
 from dataclasses import dataclass
 
 from datacompact.errors import MalformedInput
-from datacompact.ledger.merkle import HASH_SIZE, MAX_TREE_SIZE
-from datacompact.ledger.note import Note, VerifiedNote, Verifier, decode_base64, verify_note
+from datacompact.ledger.formats.merkle import HASH_SIZE, MAX_TREE_SIZE
+from datacompact.ledger.formats.note import Note, VerifiedNote, Verifier, decode_base64, verify_note
 
 #: A decimal of 2**63-1 has 19 digits; longer size lines are refused unparsed.
 _MAX_SIZE_DIGITS = 19

@@ -21,7 +21,13 @@ from collections.abc import Callable, Iterable
 from dataclasses import dataclass
 
 from datacompact.errors import MalformedInput, NotFound, PayloadTooLarge
-from datacompact.ledger.merkle import HASH_SIZE, MAX_TREE_SIZE, HashReader, check_size, node_hash
+from datacompact.ledger.formats.merkle import (
+    HASH_SIZE,
+    MAX_TREE_SIZE,
+    HashReader,
+    check_size,
+    node_hash,
+)
 
 TILE_HEIGHT = 8
 TILE_WIDTH = 1 << TILE_HEIGHT

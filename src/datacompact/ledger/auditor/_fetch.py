@@ -24,9 +24,9 @@ from datacompact.errors import (
     StoreUnavailable,
     VerificationFailed,
 )
-from datacompact.ledger.merkle import HASH_SIZE
-from datacompact.ledger.note import MAX_NOTE_BYTES
-from datacompact.ledger.tiles import MAX_ENTRY_SIZE, TILE_WIDTH, Tile
+from datacompact.ledger.formats.merkle import HASH_SIZE
+from datacompact.ledger.formats.note import MAX_NOTE_BYTES
+from datacompact.ledger.formats.tiles import MAX_ENTRY_SIZE, TILE_WIDTH, Tile
 
 #: How many bundles may be fetched ahead of the one being hashed.
 PREFETCH = 64

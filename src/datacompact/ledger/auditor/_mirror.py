@@ -42,9 +42,9 @@ from pathlib import Path
 from typing import Any
 
 from datacompact.errors import Conflict, InvalidInput, MalformedInput
-from datacompact.ledger.merkle import HASH_SIZE, check_size, range_nodes
-from datacompact.ledger.note import decode_base64
-from datacompact.ledger.tiles import TILE_WIDTH
+from datacompact.ledger.formats.merkle import HASH_SIZE, check_size, range_nodes
+from datacompact.ledger.formats.note import decode_base64
+from datacompact.ledger.formats.tiles import TILE_WIDTH
 from datacompact.ledger.witness import write_atomic
 
 STATE_FORMAT = 1

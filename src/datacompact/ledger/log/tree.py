@@ -1,8 +1,8 @@
 """The transparency log in the metadata store: appends, stored hashes and proofs.
 
-Appends happen inside the caller's transaction (``datacompact.events``): the
+Appends happen inside the caller's transaction (:mod:`.entries`): the
 ``ledger_head`` row is locked, the right edge of the tree read from it, the new
-complete nodes computed with :class:`~datacompact.ledger.merkle.CompactRange`
+complete nodes computed with :class:`~datacompact.ledger.formats.merkle.CompactRange`
 and inserted, and the head advanced. Either the domain rows, the entry and its
 hashes all commit, or none of them do. Appends and proofs cost O(log n): the
 tree is never recomputed.
@@ -26,8 +26,8 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.errors import LogBehind, NotFound, StoreUnavailable
-from datacompact.ledger import merkle
-from datacompact.store._bulk import insert_rows, placeholders
+from datacompact.ledger.formats import merkle
+from datacompact.store import insert_rows, placeholders
 from datacompact.store.models import Event, LedgerHead, LedgerNode
 
 T = TypeVar("T")
@@ -50,7 +50,7 @@ def refuse_if_held(head: LedgerHead) -> None:
     """The one guard of the append path: no append while the log is held.
 
     A store restored behind a checkpoint the log already published is held
-    (``ledger.recovery``) until an operator records the loss; appending
+    (``ledger.log.recovery``) until an operator records the loss; appending
     before that would silently reuse indices that auditors already saw.
     """
     if head.held_size is not None:
@@ -94,7 +94,7 @@ def append_leaves(session: Session, head: LedgerHead, leaf_hashes: Sequence[byte
 
 
 class StoredHashes:
-    """A :class:`~datacompact.ledger.merkle.HashReader` over ``ledger_nodes``, with prefetching."""
+    """A :class:`~datacompact.ledger.formats.merkle.HashReader` over ``ledger_nodes``, with prefetching."""
 
     def __init__(self, session: Session) -> None:
         self.session = session

@@ -4,7 +4,7 @@ When the served checkpoint does not extend the mirrored one (smaller, same
 size with another root, or a consistency proof that fails), the auditor asks
 the log for recovery statements (``<url>/recoveries``). A statement applies
 to a mirror of size ``M`` and root ``R`` if, after verifying it
-(:func:`datacompact.ledger.statement.verify_statement`):
+(:func:`datacompact.ledger.formats.statement.verify_statement`):
 
 - its restored size ``B`` is at most ``M`` and its old size ``N`` at least
   ``M`` (a mirror larger than the declared old size saw entries the statement
@@ -33,13 +33,18 @@ from pathlib import Path
 from typing import Any
 
 from datacompact.errors import DataCompactError, MalformedInput, VerificationFailed
-from datacompact.ledger._fetch import Fetcher, Finding, error
-from datacompact.ledger._mirror import Mirror, MirrorState, segment_names
-from datacompact.ledger.checkpoint import Checkpoint
-from datacompact.ledger.merkle import CompactRange, consistency_proof, leaf_hash, verify_consistency
-from datacompact.ledger.note import Ed25519Verifier
-from datacompact.ledger.statement import Statement, parse_served
-from datacompact.ledger.tiles import TileHashReader
+from datacompact.ledger.auditor._fetch import Fetcher, Finding, error
+from datacompact.ledger.auditor._mirror import Mirror, MirrorState, segment_names
+from datacompact.ledger.formats.checkpoint import Checkpoint
+from datacompact.ledger.formats.merkle import (
+    CompactRange,
+    consistency_proof,
+    leaf_hash,
+    verify_consistency,
+)
+from datacompact.ledger.formats.note import Ed25519Verifier
+from datacompact.ledger.formats.statement import Statement, parse_served
+from datacompact.ledger.formats.tiles import TileHashReader
 
 _MAX_RECOVERIES_BYTES = 4 << 20
 SUPERSEDED = "superseded"

@@ -9,9 +9,9 @@ A cosignature is a note signature on a checkpoint (tlog-cosignature,
 - the signed message is ``cosignature/v1\\ntime <t>\\n`` followed by the whole
   checkpoint body ("Ed25519 signed message").
 
-:class:`CosignatureVerifier` satisfies the note :class:`~datacompact.ledger.note.Verifier`
+:class:`CosignatureVerifier` satisfies the note :class:`~datacompact.ledger.formats.note.Verifier`
 protocol, so cosignatures are checked by the same
-:func:`~datacompact.ledger.note.verify_note` as log signatures.
+:func:`~datacompact.ledger.formats.note.verify_note` as log signatures.
 """
 
 from __future__ import annotations
@@ -22,8 +22,8 @@ from dataclasses import dataclass
 from cryptography.exceptions import InvalidSignature
 
 from datacompact.errors import MalformedInput, VerificationFailed
-from datacompact.ledger.checkpoint import Checkpoint
-from datacompact.ledger.note import (
+from datacompact.ledger.formats.checkpoint import Checkpoint
+from datacompact.ledger.formats.note import (
     Signature,
     SignerKey,
     VerifierKey,

@@ -24,9 +24,9 @@ from dataclasses import dataclass, field
 import httpx
 
 from datacompact.errors import MalformedInput, PayloadTooLarge, VerificationFailed
-from datacompact.ledger.checkpoint import Checkpoint
-from datacompact.ledger.cosignature import CosignatureVerifier
-from datacompact.ledger.note import Ed25519Verifier, Note, verify_note
+from datacompact.ledger.formats.checkpoint import Checkpoint
+from datacompact.ledger.formats.cosignature import CosignatureVerifier
+from datacompact.ledger.formats.note import Ed25519Verifier, Note, verify_note
 
 NONE = "none"
 #: The spec recommends supporting at least 32 of each; larger files are refused.

@@ -11,10 +11,10 @@ import binascii
 import json
 
 from datacompact.errors import DataCompactError, MalformedInput, VerificationFailed
-from datacompact.ledger._fetch import Fetcher, Finding, error, relabel
-from datacompact.ledger.checkpoint import Checkpoint, open_checkpoint
-from datacompact.ledger.merkle import leaf_hash, verify_inclusion
-from datacompact.ledger.note import MAX_NOTE_BYTES, Ed25519Verifier
+from datacompact.ledger.auditor._fetch import Fetcher, Finding, error, relabel
+from datacompact.ledger.formats.checkpoint import Checkpoint, open_checkpoint
+from datacompact.ledger.formats.merkle import leaf_hash, verify_inclusion
+from datacompact.ledger.formats.note import MAX_NOTE_BYTES, Ed25519Verifier
 
 
 def _receipt_indices(size: int, count: int) -> list[int]:

@@ -46,21 +46,21 @@ from datacompact.errors import (
     MalformedInput,
     VerificationFailed,
 )
-from datacompact.ledger import _declared
-from datacompact.ledger._fetch import Fetcher, Finding, error, fetch_in_order, relabel
-from datacompact.ledger._mirror import SEGMENT_ENTRIES, Mirror, MirrorState
-from datacompact.ledger._receipts import check_receipts
-from datacompact.ledger.checkpoint import Checkpoint, open_checkpoint
-from datacompact.ledger.cosignature import CosignatureVerifier
-from datacompact.ledger.merkle import (
+from datacompact.ledger.auditor import _declared
+from datacompact.ledger.auditor._fetch import Fetcher, Finding, error, fetch_in_order, relabel
+from datacompact.ledger.auditor._mirror import SEGMENT_ENTRIES, Mirror, MirrorState
+from datacompact.ledger.auditor._receipts import check_receipts
+from datacompact.ledger.formats.checkpoint import Checkpoint, open_checkpoint
+from datacompact.ledger.formats.cosignature import CosignatureVerifier
+from datacompact.ledger.formats.merkle import (
     HASH_SIZE,
     CompactRange,
     consistency_proof,
     leaf_hash,
     verify_consistency,
 )
-from datacompact.ledger.note import Ed25519Verifier, Note
-from datacompact.ledger.tiles import (
+from datacompact.ledger.formats.note import Ed25519Verifier, Note
+from datacompact.ledger.formats.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
     Tile,
