@@ -19,8 +19,8 @@ from datetime import UTC, datetime, timedelta
 from typing import Any
 
 from datacompact.events import EventType
-from datacompact.projects import lots, projects, tenders
-from datacompact.projects.schemas import LotCreate, ProjectCreate, TenderCreate
+from datacompact.procurement import lots, projects, tenders
+from datacompact.procurement.schemas import LotCreate, ProjectCreate, TenderCreate
 from datacompact.store._base import utcnow
 
 from ..conftest import World
