@@ -284,12 +284,12 @@ def alerts(
     as_json: JsonFlag = False,
 ) -> None:
     """集中度、锁定与运维接续预警 / concentration, lock-in and O&M continuity alerts."""
-    from datacompact.decimals import parse_decimal
+    from datacompact.decimals import parse_decimal_field
     from datacompact.oversight import alerts as service
 
     with handled(as_json):
-        share = parse_decimal(max_share, "max_share")
-        threshold = parse_decimal(hhi, "hhi")
+        share = parse_decimal_field(max_share, "max_share")
+        threshold = parse_decimal_field(hhi, "hhi")
         with closing(open_platform()) as platform, platform.db.read() as session:
             actor = actor_for(platform, session, token)
             report = service.alerts(

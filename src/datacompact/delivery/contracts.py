@@ -26,7 +26,7 @@ from decimal import Decimal
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datacompact.decimals import parse_decimal
+from datacompact.decimals import parse_decimal_field
 from datacompact.delivery._contract_view import HANDOVER_ITEMS, measure, project_of, view
 from datacompact.delivery._sla import parse_sla_report
 from datacompact.delivery.deliverables import missing_kinds
@@ -105,7 +105,7 @@ def _checked_value(name: str, text: str | None, field: str) -> Decimal:
             f"指标 {name} 缺少目标值 / KPI {name} has no target",
             details={"kpi": name, "reason": "missing_target"},
         )
-    value = parse_decimal(text, field)
+    value = parse_decimal_field(text, field)
     if name in PERCENT_KPIS and value > 100:
         raise InvalidInput(
             f"{field} 须在 0–100 之间 / expected {field} between 0 and 100, got more",
@@ -137,7 +137,9 @@ def sign_contract(
             "合同结束日期须晚于开始日期 / expected the contract to end after it starts",
             details={"field": "ends_on", "reason": "end_before_start"},
         )
-    value = parse_decimal(data.value, "value") if data.value is not None else Decimal(award.value)
+    value = (
+        parse_decimal_field(data.value, "value") if data.value is not None else Decimal(award.value)
+    )
     names = [k.name for k in data.kpis]
     if len(set(names)) != len(names):
         raise InvalidInput("指标重复 / expected each KPI once", details={"field": "kpis"})
@@ -166,7 +168,7 @@ def sign_contract(
         )
     milestones = []
     for index, m in enumerate(data.milestones):
-        amount = parse_decimal(m.amount, f"milestones.{index}.amount")
+        amount = parse_decimal_field(m.amount, f"milestones.{index}.amount")
         if not m.kpis or not set(m.kpis) <= set(names):
             raise InvalidInput(
                 "付款节点须列出合同中的指标 / expected each milestone to name KPIs of the contract",

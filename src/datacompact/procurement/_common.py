@@ -2,7 +2,6 @@
 
 from __future__ import annotations
 
-import re
 from collections.abc import Iterable
 from datetime import date, datetime, timedelta, timezone
 from decimal import Decimal
@@ -12,6 +11,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.config import GovernanceMode
+from datacompact.decimals import parse_decimal
 from datacompact.errors import InvalidInput, NotFound, PolicyViolation
 from datacompact.permissions import PartyResource
 from datacompact.procurement import levels
@@ -39,7 +39,6 @@ M = TypeVar("M", bound=Base)
 
 #: Kinds that may bid for lots and be matched to them.
 SUPPLIER_KINDS = ("enterprise", "jv_platform")
-_MONEY = re.compile(r"[0-9]{1,15}(\.[0-9]{1,2})?")
 _CENT = Decimal("0.01")
 
 
@@ -79,13 +78,17 @@ def participant(session: Session, participant_id: int) -> Participant:
 def money(value: str, field: str) -> Decimal:
     """A positive amount of CNY with at most two decimals, as ``Decimal``."""
     text = value.strip() if isinstance(value, str) else ""
-    if not _MONEY.fullmatch(text) or Decimal(text) <= 0:
+    try:
+        amount = parse_decimal(text, places=2, max_digits=15)
+    except ValueError:
+        amount = Decimal(0)  # refused below, as a non-positive amount is
+    if amount <= 0:
         raise InvalidInput(
             f"{field} 须为正的十进制金额（最多两位小数）/ expected {field} as a positive decimal "
             "string with at most two decimals",
             details={"field": field, "reason": "not_a_positive_decimal"},
         )
-    return Decimal(text).quantize(_CENT)
+    return amount.quantize(_CENT)
 
 
 def mode_approvers(session: Session, project: Project, governance: GovernanceMode) -> list[int]:
