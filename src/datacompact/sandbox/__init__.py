@@ -29,6 +29,7 @@ from datacompact.sandbox.engine import (
     result_digest,
 )
 from datacompact.sandbox.grants import (
+    AppliedMask,
     ColumnConstraint,
     ColumnRule,
     GrantedTable,
@@ -56,6 +57,7 @@ def run_query(
 
 
 __all__ = [
+    "AppliedMask",
     "BudgetAccount",
     "ColumnConstraint",
     "ColumnRule",
