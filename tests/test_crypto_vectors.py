@@ -11,9 +11,10 @@ from datetime import UTC, datetime
 
 import pyarrow as pa
 
+from datacompact.delivery import _escrow
 from datacompact.policy.queries import pseudonym_key
 from datacompact.privacy import masking
-from datacompact.projects import _escrow, sealing
+from datacompact.procurement import sealing
 from datacompact.registry import keys
 from datacompact.store.models import ParticipantKey
 

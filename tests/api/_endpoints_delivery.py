@@ -21,11 +21,11 @@ from datetime import timedelta
 from typing import Any
 
 from datacompact.clock import today_cst
+from datacompact.delivery import contracts, deliverables
 from datacompact.events import EventType
-from datacompact.projects import contracts, deliverables
 
 from ..conftest import World
-from ..projects._delivery import MET, award_for, contract_body, report, sign
+from ..delivery._delivery import MET, award_for, contract_body, report, sign
 from ._endpoint_base import Call, Endpoint
 
 ROLES = ("admin", "data_steward", "analyst", "reviewer", "auditor")

@@ -20,8 +20,8 @@ from typing import Any
 
 from datacompact.clock import utcnow
 from datacompact.events import EventType
-from datacompact.projects import lots, projects, tenders
-from datacompact.projects.schemas import LotCreate, ProjectCreate, TenderCreate
+from datacompact.procurement import lots, projects, tenders
+from datacompact.procurement.schemas import LotCreate, ProjectCreate, TenderCreate
 
 from ..conftest import World
 from ._endpoint_base import Call, Endpoint, _resource_of

@@ -39,8 +39,8 @@ def tender(
     """发布招标 / tender a lot."""
     from datetime import UTC
 
-    from datacompact.projects import tenders
-    from datacompact.projects.schemas import TenderCreate
+    from datacompact.procurement import tenders
+    from datacompact.procurement.schemas import TenderCreate
 
     def aware(moment: datetime) -> str:
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
@@ -62,7 +62,7 @@ def tender(
 
 def tender_show(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """招标详情 / show a tender."""
-    from datacompact.projects import tenders
+    from datacompact.procurement import tenders
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         return tenders.get_tender(session=session, actor=actor, tender_id=tender_id).model_dump(
@@ -82,7 +82,7 @@ def bid(
     as_json: JsonFlag = False,
 ) -> None:
     """投标：文件哈希后加密密封 / submit a bid; the document is hashed and sealed."""
-    from datacompact.projects import tenders
+    from datacompact.procurement import tenders
 
     def call(session: Session, actor: Principal, platform: Platform) -> Any:
         return tenders.submit_bid(
@@ -99,7 +99,7 @@ def bid(
 
 def open_(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """开标（截止后）/ open the bids, at or after the deadline."""
-    from datacompact.projects import tenders
+    from datacompact.procurement import tenders
 
     def call(session: Session, actor: Principal, platform: Platform) -> Any:
         return tenders.open_bids(
@@ -119,8 +119,8 @@ def score(
     as_json: JsonFlag = False,
 ) -> None:
     """评委评分 / a committee member scores a bid."""
-    from datacompact.projects import tenders
-    from datacompact.projects.schemas import ScoreIn
+    from datacompact.procurement import tenders
+    from datacompact.procurement.schemas import ScoreIn
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         data = ScoreIn(
@@ -143,7 +143,7 @@ def award(
     as_json: JsonFlag = False,
 ) -> None:
     """定标：授予排名第一的投标 / award the lot to the first-ranked bid."""
-    from datacompact.projects import tenders
+    from datacompact.procurement import tenders
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         return tenders.award_tender(session=session, actor=actor, tender_id=tender_id, bid_id=bid)

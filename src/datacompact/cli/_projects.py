@@ -42,8 +42,8 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """创建合作项目并提出合作模式 / create a project and propose its cooperation mode."""
-    from datacompact.projects import projects
-    from datacompact.projects.schemas import ProjectCreate
+    from datacompact.procurement import projects
+    from datacompact.procurement.schemas import ProjectCreate
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         data = ProjectCreate.model_validate(
@@ -67,7 +67,7 @@ def create(
 @projects_app.command("list")
 def list_projects(token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """合作项目列表 / list cooperation projects."""
-    from datacompact.projects import projects
+    from datacompact.procurement import projects
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         rows = projects.list_projects(session=session, actor=actor)
@@ -79,7 +79,7 @@ def list_projects(token: TokenOption = None, as_json: JsonFlag = False) -> None:
 @projects_app.command("show")
 def show(project_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """项目详情 / show a project."""
-    from datacompact.projects import projects
+    from datacompact.procurement import projects
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         found = projects.get_project(session=session, actor=actor, project_id=project_id)
@@ -96,7 +96,7 @@ def link(
     as_json: JsonFlag = False,
 ) -> None:
     """关联数据资源，项目继承其最高分级 / link resources; the project inherits the highest grade."""
-    from datacompact.projects import projects
+    from datacompact.procurement import projects
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         return projects.link_resources(
@@ -115,8 +115,8 @@ def propose_mode(
     as_json: JsonFlag = False,
 ) -> None:
     """业主重新提出合作模式 / the owner proposes another mode."""
-    from datacompact.projects import projects
-    from datacompact.projects.schemas import ModeProposalIn
+    from datacompact.procurement import projects
+    from datacompact.procurement.schemas import ModeProposalIn
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         data = ModeProposalIn.model_validate({"mode": mode, "reason": reason})
@@ -140,8 +140,8 @@ def decide_mode(
     as_json: JsonFlag = False,
 ) -> None:
     """审批合作模式（监管方）/ approve or reject the mode (the regulator)."""
-    from datacompact.projects import projects
-    from datacompact.projects.schemas import ModeDecisionIn
+    from datacompact.procurement import projects
+    from datacompact.procurement.schemas import ModeDecisionIn
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         data = ModeDecisionIn.model_validate({"decision": decision, "reason": reason})
@@ -167,8 +167,8 @@ def meeting(
     as_json: JsonFlag = False,
 ) -> None:
     """记录联席会议及其决议 / record a joint meeting and its decisions."""
-    from datacompact.projects import projects
-    from datacompact.projects.schemas import MeetingCreate
+    from datacompact.procurement import projects
+    from datacompact.procurement.schemas import MeetingCreate
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         data = MeetingCreate.model_validate(
@@ -211,8 +211,8 @@ def lot(
     as_json: JsonFlag = False,
 ) -> None:
     """新增标段 / add a lot to a project."""
-    from datacompact.projects import lots
-    from datacompact.projects.schemas import LotCreate
+    from datacompact.procurement import lots
+    from datacompact.procurement.schemas import LotCreate
 
     requirements = []
     for item in requirement or []:
@@ -241,7 +241,7 @@ def lot(
 @projects_app.command("lot-show")
 def lot_show(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """标段详情 / show a lot."""
-    from datacompact.projects import lots
+    from datacompact.procurement import lots
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         return lots.get_lot(session=session, actor=actor, lot_id=lot_id).model_dump(mode="json")
@@ -252,7 +252,7 @@ def lot_show(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -
 @projects_app.command("match")
 def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """任务匹配：为标段推荐企业 / rank enterprises for a lot, with reasons."""
-    from datacompact.projects import lots
+    from datacompact.procurement import lots
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         ranking = lots.match_lot(session=session, actor=actor, lot_id=lot_id)
@@ -279,8 +279,8 @@ def cancel_lot(
     as_json: JsonFlag = False,
 ) -> None:
     """取消未授予的标段（投标不开启）/ cancel a lot not yet awarded; its bids stay sealed."""
-    from datacompact.projects import lots
-    from datacompact.projects.schemas import LotCancelIn
+    from datacompact.procurement import lots
+    from datacompact.procurement.schemas import LotCancelIn
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         data = LotCancelIn(reason=reason)
@@ -299,8 +299,8 @@ def exception(
     as_json: JsonFlag = False,
 ) -> None:
     """监管方批准规则例外 / the regulator grants a rule exception."""
-    from datacompact.projects import lots
-    from datacompact.projects.schemas import ExceptionCreate
+    from datacompact.procurement import lots
+    from datacompact.procurement.schemas import ExceptionCreate
 
     def call(session: Session, actor: Principal, _p: Platform) -> Any:
         data = ExceptionCreate.model_validate(

@@ -137,8 +137,8 @@ _DECODERS: Mapping[str, Callable[[object, str], Any]] = {
     o.OUTPUT_MODE: _mode,
     o.MIN_GROUP_SIZE: o.parse_integer,
     o.K_ANONYMITY: o.parse_integer,
-    o.EPSILON: o.parse_decimal,
-    o.EPSILON_PER_QUERY: o.parse_decimal,
+    o.EPSILON: o.parse_xsd_decimal,
+    o.EPSILON_PER_QUERY: o.parse_xsd_decimal,
     o.ROW_FILTER: lambda v, w: o.read_typed(v, o.SQL_PREDICATE, w),
     o.COLUMN_CONSTRAINT: _column_constraints,
 }

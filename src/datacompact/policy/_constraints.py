@@ -51,9 +51,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from datacompact.catalog.grading import canonical_pii_type
-from datacompact.policy._masks import PII_MASKS, ColumnMask, MaskKind
+from datacompact.policy._masks import PII_MASKS, ColumnMask
 from datacompact.policy._spec import OutputMode, parse_mode
-from datacompact.sandbox.grants import ColumnConstraint, is_plain_name, stricter_constraint
+from datacompact.sandbox.grants import (
+    ColumnConstraint,
+    MaskKind,
+    is_plain_name,
+    stricter_constraint,
+)
 from datacompact.store.models import ResourceVersion
 
 #: PII types that identify a person or an organization, strongest first: the

@@ -20,7 +20,7 @@ An output mode says what may leave the sandbox:
 extract is row-level, an aggregate is not, and neither reveals a subset of
 what the other does. A full :class:`OutputSpec` adds its parameters: a larger
 ``min_group_size`` or ``k`` is stricter. Masks add a total order per column
-(:class:`~datacompact.policy._masks.MaskKind`).
+(:class:`~datacompact.sandbox.grants.MaskKind`).
 
 **Defaults by grade** (GB/T 43697-2024 §6.1). Each
 grade has *floors*; a request is allowed when it is at least as strict as one
@@ -55,7 +55,7 @@ from typing import Any
 
 from datacompact.catalog.grading import Grade
 from datacompact.errors import InvalidInput, MalformedInput, PolicyViolation
-from datacompact.policy._masks import ColumnMask, MaskKind, column_masks, strictest_mask
+from datacompact.policy._masks import ColumnMask, column_masks, strictest_mask
 from datacompact.policy._spec import (
     AGGREGATE_MODES,
     OutputMode,
@@ -63,6 +63,7 @@ from datacompact.policy._spec import (
     at_least_as_strict,
     mode_at_least_as_strict,
 )
+from datacompact.sandbox.grants import MaskKind
 
 __all__ = [
     "DEFAULT_K",

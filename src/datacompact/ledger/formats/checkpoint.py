@@ -19,6 +19,7 @@ import base64
 from collections.abc import Iterable
 from dataclasses import dataclass
 
+from datacompact.decimals import parse_decimal
 from datacompact.errors import MalformedInput
 from datacompact.ledger.formats.merkle import HASH_SIZE, MAX_TREE_SIZE
 from datacompact.ledger.formats.note import Note, VerifiedNote, Verifier, decode_base64, verify_note
@@ -28,13 +29,14 @@ _MAX_SIZE_DIGITS = 19
 _MAX_ORIGIN_CHARS = 1024
 
 
-def parse_decimal(text: str, what: str) -> int:
+def parse_size(text: str, what: str) -> int:
     """A non-negative ASCII decimal without leading zeros, at most 2**63-1."""
-    if not text or len(text) > _MAX_SIZE_DIGITS or not all("0" <= c <= "9" for c in text):
-        raise MalformedInput(f"expected {what} as ASCII decimal digits, got another form")
+    try:
+        value = int(parse_decimal(text, places=0, max_digits=_MAX_SIZE_DIGITS))
+    except ValueError as exc:
+        raise MalformedInput(f"expected {what} as ASCII decimal digits, got another form") from exc
     if len(text) > 1 and text[0] == "0":
         raise MalformedInput(f"expected {what} without leading zeros, got a leading zero")
-    value = int(text)
     if value > MAX_TREE_SIZE:
         raise MalformedInput(f"expected {what} at most 2**63-1, got a larger number")
     return value
@@ -81,7 +83,7 @@ class Checkpoint:
         origin, size_line, root_line, *extensions = lines
         if not origin:
             raise MalformedInput("expected a non-empty origin line, got an empty one")
-        size = parse_decimal(size_line, "tree size")
+        size = parse_size(size_line, "tree size")
         root = decode_base64(root_line, "root hash", HASH_SIZE)
         return cls(origin, size, root, tuple(extensions))
 
