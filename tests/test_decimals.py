@@ -3,10 +3,10 @@
 from __future__ import annotations
 
 import pytest
-from datacompact.ledger.formats.checkpoint import parse_size
 
 from datacompact.decimals import parse_decimal, parse_decimal_field
 from datacompact.errors import InvalidInput, MalformedInput
+from datacompact.ledger.formats.checkpoint import parse_size
 from datacompact.policy import _odrl
 from datacompact.procurement._common import money
 
