@@ -40,8 +40,8 @@ from sqlalchemy.orm import Session
 from datacompact.errors import PayloadTooLarge
 from datacompact.ledger import log, merkle
 from datacompact.permissions import Actions, LedgerResource, Principal, authorize
-from datacompact.store._base import utcnow
-from datacompact.store._bulk import insert_rows
+from datacompact.store.base import utcnow
+from datacompact.store.bulk import insert_rows
 from datacompact.store.models import Event
 
 T = TypeVar("T")

@@ -21,7 +21,7 @@ from typing import Any
 from datacompact.events import EventType
 from datacompact.projects import lots, projects, tenders
 from datacompact.projects.schemas import LotCreate, ProjectCreate, TenderCreate
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 
 from ..conftest import World
 from ._endpoint_base import Call, Endpoint, _resource_of

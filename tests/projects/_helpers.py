@@ -10,7 +10,7 @@ from datacompact.projects import lots, projects, tenders
 from datacompact.projects.schemas import LotCreate, ProjectCreate, ScoreIn, TenderCreate
 from datacompact.registry import participants, qualifications
 from datacompact.registry.schemas import Decision, ParticipantCreate, QualificationCreate
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.models import Member, Participant
 
 from ..conftest import World, valid_uscc

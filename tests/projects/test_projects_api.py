@@ -14,7 +14,7 @@ import pytest
 
 from datacompact.api import API_PREFIX, create_app
 from datacompact.ledger import checkpoints
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.project_models import Tender
 
 from ..api._endpoints_projects import PROJECT_ENDPOINTS

@@ -13,7 +13,7 @@ from typer.testing import CliRunner, Result
 
 from datacompact.cli._projects import projects_app
 from datacompact.config import get_settings
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.project_models import Tender
 
 from ..conftest import World

@@ -18,7 +18,7 @@ from datacompact.events import EventType
 from datacompact.projects import lots, tenders
 from datacompact.projects.schemas import TenderCreate
 from datacompact.registry.schemas import Decision
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.models import Event, Shareholder
 from datacompact.store.project_models import Award, Bid, BidScore, Lot, Tender
 

@@ -323,7 +323,7 @@ def export_ocds(
 ) -> None:
     """导出 OCDS 1.1.5 发布包（公开数据，无需令牌）/ export the OCDS release package (public)."""
     from datacompact.projects import ocds, transparency
-    from datacompact.store._base import utcnow
+    from datacompact.store.base import utcnow
 
     with handled(as_json):
         with closing(open_platform()) as platform, platform.db.read() as session:

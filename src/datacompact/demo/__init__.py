@@ -27,10 +27,10 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.errors import Conflict
+from datacompact.governance import rules_for
 from datacompact.permissions import Principal, Role
 from datacompact.platform import Platform
 from datacompact.registry import members, participants, qualifications, tokens
-from datacompact.registry.governance import rules_for
 from datacompact.registry.schemas import (
     AdminIn,
     ContactIn,
@@ -41,13 +41,15 @@ from datacompact.registry.schemas import (
     QualificationCreate,
     ShareholderIn,
 )
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.models import Member, Participant, Qualification
 
 from ._catalog import register_datasets
 from ._city import Org, build_cast, evidence_hash
 from ._grants import ensure_grants
 from ._projects import ensure_projects
+
+__all__ = ["CREDENTIALS_FILE", "build_demo", "demo_token"]
 
 CREDENTIALS_FILE = "demo-credentials.json"
 DEMO_TOKEN_DAYS = 365

@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session
 
 from datacompact.errors import LogBehind, NotFound, StoreUnavailable
 from datacompact.ledger import merkle
-from datacompact.store._bulk import insert_rows, placeholders
+from datacompact.store.bulk import insert_rows, placeholders
 from datacompact.store.models import Event, LedgerHead, LedgerNode
 
 T = TypeVar("T")

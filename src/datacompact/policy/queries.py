@@ -74,7 +74,7 @@ from datacompact.sandbox import (
 )
 from datacompact.sandbox.engine import python_rows
 from datacompact.sandbox.plan import Plan, sha256_text
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.models import (
     Application,
     Grant,

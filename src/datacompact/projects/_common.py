@@ -13,12 +13,12 @@ from sqlalchemy.orm import Session
 
 from datacompact.config import GovernanceMode
 from datacompact.errors import InvalidInput, NotFound, PolicyViolation
+from datacompact.governance import rules_for
 from datacompact.permissions import PartyResource
 from datacompact.projects import _levels
 from datacompact.projects.concentration import Shareholding, controlling_groups
-from datacompact.registry.governance import rules_for
 from datacompact.registry.participants import approved_of_kind
-from datacompact.store._base import Base
+from datacompact.store.base import Base
 from datacompact.store.models import Participant, Qualification, Shareholder
 from datacompact.store.project_models import Bid, Lot, Project, Tender
 

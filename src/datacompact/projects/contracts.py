@@ -50,7 +50,7 @@ from datacompact.projects.contract_schemas import (
     SlaReportIn,
 )
 from datacompact.projects.deliverables import missing_kinds
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.models import Resource
 from datacompact.store.project_models import (
     Award,

@@ -22,6 +22,7 @@ from sqlalchemy.orm import Session
 from datacompact.catalog.grading import Grade
 from datacompact.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
+from datacompact.governance import rules_for
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.projects import _common
 from datacompact.projects._modes import DEFAULT_RULES, ModeRules, ProjectFacts, check_mode
@@ -31,7 +32,6 @@ from datacompact.projects.schemas import (
     ProjectCreate,
     ProjectPublic,
 )
-from datacompact.registry.governance import rules_for
 from datacompact.store.models import Resource
 from datacompact.store.project_models import Lot, Meeting, Project, ProjectResource
 

@@ -32,7 +32,7 @@ from datacompact.projects.schemas import (
     TenderCreate,
     TenderPublic,
 )
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.models import Member
 from datacompact.store.project_models import Bid, BidScore, Tender
 

@@ -37,7 +37,7 @@ from datacompact.projects.contract_schemas import (
     PublicProject,
 )
 from datacompact.projects.contracts import CST
-from datacompact.store._base import utcnow
+from datacompact.store.base import utcnow
 from datacompact.store.models import Participant
 from datacompact.store.project_models import Award, Bid, Contract, Lot, Project, Tender
 

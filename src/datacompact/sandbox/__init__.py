@@ -1,4 +1,4 @@
-"""Governed SQL: analyze → rewrite → execute (issue 6 §4, §5, §7).
+"""Governed SQL: analyze → rewrite → execute.
 
 A user's SQL (DuckDB dialect) runs only through :func:`run_query`:
 

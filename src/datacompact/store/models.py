@@ -26,7 +26,7 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from datacompact.store._base import Base, UTCDateTime, utcnow
+from datacompact.store.base import Base, UTCDateTime, utcnow
 
 
 class Participant(Base):
