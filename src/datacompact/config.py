@@ -39,12 +39,12 @@ class IngestLimits:
 
     The readers (:mod:`datacompact.ingest`) take it; :attr:`Settings.ingest_limits`
     builds it from the ``ingest_*`` settings (docs/configuration.md and
-    docs/operations.md), whose defaults are these. An XLSX workbook is a ZIP archive of XML parts: its
-    declared part sizes and compression ratios are checked before any part is
-    decompressed (Python's ``zipfile`` never yields more than the declared
-    size), its shared strings are measured as a stream before openpyxl loads
-    them, and its sheet's rows, columns and merged ranges are counted in one
-    streaming scan before any row is read.
+    docs/operations.md), whose defaults are these. An XLSX workbook is a ZIP
+    archive of XML parts: its declared part sizes and compression ratios are
+    checked before any part is decompressed (Python's ``zipfile`` never yields
+    more than the declared size), its shared strings are measured as a stream
+    before openpyxl loads them, and its sheet's rows, columns and merged ranges
+    are counted in one streaming scan before any row is read.
     """
 
     #: Columns of any file (the header's width; for XLSX, any cell's column).
