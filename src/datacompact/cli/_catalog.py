@@ -10,7 +10,7 @@ from typing import TYPE_CHECKING, Annotated
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from datacompact.catalog._types import OpenType, ShareType
+from datacompact.catalog import OpenType, ShareType
 from datacompact.catalog.schemas import ResourceBase, ResourcePublic, UpdateFrequency
 from datacompact.cli._context import TokenOption, actor_for, open_platform
 from datacompact.cli._output import JsonFlag, emit, err_console, handled
