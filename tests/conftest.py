@@ -377,7 +377,18 @@ def world(
     pg_server: PgServer | None,
 ) -> Iterator[World]:
     """A private copy of the minimal world, on each backend."""
-    template = _template(backend, _templates, tmp_path_factory, pg_server)
+    yield from private_world(backend, tmp_path, _templates, tmp_path_factory, pg_server)
+
+
+def private_world(
+    backend: str,
+    tmp_path: Path,
+    templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+) -> Iterator[World]:
+    """The body of the ``world`` fixture, for the fixtures that override it."""
+    template = _template(backend, templates, tmp_path_factory, pg_server)
     home = tmp_path / "home"
     shutil.copytree(template.home, home)
     name = None
@@ -414,7 +425,9 @@ class SharedWorld:
     For fixtures of a wider scope than one test (one world per module, one app
     per module): ``save()`` copies the home folder (and, on PostgreSQL, the
     database) aside, ``restore(saved)`` puts that copy back under the same
-    paths and names, so the platform, and an app built on it, keep working.
+    paths and names, so the platform, and an app built on it, keep working;
+    it also forgets the rate-limit counters and back-offs the platform keeps
+    in memory.
     Restoring costs a folder copy (SQLite) or one ``CREATE DATABASE ...
     TEMPLATE`` (PostgreSQL) instead of opening a platform, signing a
     checkpoint and building an app again.
@@ -482,6 +495,9 @@ class SharedWorld:
         self.world.ids = dict(saved.ids)
         self.world.members = dict(saved.members)
         self.world.tokens = dict(saved.tokens)
+        # The counters and login back-offs live in this process, not in the store.
+        if "rate_limits" in vars(self.platform):
+            self.platform.rate_limits.storage.reset()
 
     def close(self) -> None:
         self._release()

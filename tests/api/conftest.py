@@ -2,6 +2,8 @@
 
 from __future__ import annotations
 
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import anyio
@@ -25,7 +27,14 @@ from datacompact.store.models import (
     Shareholder,
 )
 
-from ..conftest import World
+from ..conftest import (
+    PgServer,
+    SharedWorld,
+    Template,
+    World,
+    private_world,
+    shared_world,
+)
 
 COUNTED = (Participant, Member, ParticipantKey, ApiToken, Contact, Shareholder, Event)
 
@@ -60,12 +69,64 @@ class ApiClient:
         return self.request("DELETE", url, **kwargs)
 
 
+class SharedApp:
+    """One app per module and store, over a :class:`SharedWorld` rolled back before each test.
+
+    An app costs a few tenths of a CPU-second (FastAPI builds every route's
+    validators on its first request), more than most API tests; the tests of
+    a module share one, and each starts from the saved world as if both were new.
+    """
+
+    def __init__(self, shared: SharedWorld) -> None:
+        self.shared = shared
+        platform = shared.platform
+        # A served platform signs a checkpoint at start (the app's lifespan, which
+        # in-process clients do not run); do the same so the public log reads work.
+        checkpoints.checkpoint_now(platform.db, signer=platform.log_signer, policy=None)
+        self.client = ApiClient(create_app(platform))
+        self.saved = shared.save()
+
+    def reset(self) -> World:
+        """Roll the world back, and forget the requests the app has counted."""
+        self.shared.restore(self.saved)
+        metrics = self.client.app.state.metrics
+        for family in (metrics.requests, metrics.latency, metrics.ingestion):
+            family.clear()
+        return self.shared.world
+
+
+@pytest.fixture(scope="module")
+def _shared_apps() -> Iterator[dict[str, SharedApp]]:
+    built: dict[str, SharedApp] = {}
+    yield built
+    for shared in built.values():
+        shared.shared.close()
+
+
 @pytest.fixture
-def client(world: World) -> ApiClient:
-    # A served platform signs a checkpoint at start (the app's lifespan, which
-    # in-process clients do not run); do the same so the public log reads work.
-    checkpoints.checkpoint_now(world.platform.db, signer=world.platform.log_signer, policy=None)
-    return ApiClient(create_app(world.platform))
+def world(
+    request: pytest.FixtureRequest,
+    backend: str,
+    tmp_path: Path,
+    _templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+    _shared_apps: dict[str, SharedApp],
+) -> Iterator[World]:
+    """The minimal world: the module's shared one, rolled back, for the tests that use ``client``."""
+    if "client" not in request.fixturenames:
+        yield from private_world(backend, tmp_path, _templates, tmp_path_factory, pg_server)
+        return
+    if backend not in _shared_apps:
+        shared = shared_world(backend, _templates, tmp_path_factory, pg_server)
+        _shared_apps[backend] = SharedApp(shared)
+    yield _shared_apps[backend].reset()
+
+
+@pytest.fixture
+def client(world: World, backend: str, _shared_apps: dict[str, SharedApp]) -> ApiClient:
+    """A client of the module's app over ``world``; tests that change the app build their own."""
+    return _shared_apps[backend].client
 
 
 def bearer(world: World, key: str) -> dict[str, str]:

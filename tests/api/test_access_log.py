@@ -12,7 +12,7 @@ import anyio
 import httpx
 import pytest
 
-from datacompact.api import _access_log
+from datacompact.api import _access_log, create_app
 
 from ..conftest import World
 from ._endpoints import PASSWORD
@@ -161,15 +161,17 @@ def test_configure_writes_bare_json_lines_to_the_stream(client: ApiClient) -> No
 
 
 def test_an_unhandled_error_is_logged_as_500_with_its_request_id(
-    client: ApiClient, caplog: pytest.LogCaptureFixture, access: Any
+    world: World, caplog: pytest.LogCaptureFixture, access: Any
 ) -> None:
     def boom() -> None:
         raise RuntimeError("boom with a value 13800138000")
 
-    client.app.add_api_route("/boom/{item_id}", boom)
+    # An app of its own: the module's shared one must not gain the route.
+    app = create_app(world.platform)
+    app.add_api_route("/boom/{item_id}", boom)
 
     async def send() -> httpx.Response:
-        transport = httpx.ASGITransport(app=client.app, raise_app_exceptions=False)
+        transport = httpx.ASGITransport(app=app, raise_app_exceptions=False)
         async with httpx.AsyncClient(transport=transport, base_url="http://testserver") as c:
             return await c.get("/boom/7", headers={"X-Request-ID": "trace-500"})
 
