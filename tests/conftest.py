@@ -22,11 +22,15 @@ from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field
 from datetime import timedelta
 from pathlib import Path
+from typing import TYPE_CHECKING
 
 import pytest
 from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
+
+if TYPE_CHECKING:
+    from .api.conftest import SharedApp
 
 from datacompact.config import Settings
 from datacompact.permissions import Principal, Role
@@ -368,27 +372,40 @@ def _template(
     return templates[backend]
 
 
+@pytest.fixture(scope="module")
+def _shared_apps() -> Iterator[dict[str, SharedApp]]:
+    """The module's app on each backend, for the tests that use ``client``."""
+    built: dict[str, SharedApp] = {}
+    yield built
+    for app in built.values():
+        app.shared.close()
+
+
 @pytest.fixture
 def world(
+    request: pytest.FixtureRequest,
     backend: str,
     tmp_path: Path,
     _templates: dict[str, Template],
     tmp_path_factory: pytest.TempPathFactory,
     pg_server: PgServer | None,
+    _shared_apps: dict[str, SharedApp],
 ) -> Iterator[World]:
-    """A private copy of the minimal world, on each backend."""
-    yield from private_world(backend, tmp_path, _templates, tmp_path_factory, pg_server)
+    """A copy of the minimal world, on each backend, as fresh as a private one.
 
+    A test that uses ``client`` gets the module's shared world and app
+    (``tests/api/conftest.py``), rolled back to their saved state; any other
+    test gets a private copy.
+    """
+    if "client" in request.fixturenames:
+        if backend not in _shared_apps:
+            from .api.conftest import SharedApp
 
-def private_world(
-    backend: str,
-    tmp_path: Path,
-    templates: dict[str, Template],
-    tmp_path_factory: pytest.TempPathFactory,
-    pg_server: PgServer | None,
-) -> Iterator[World]:
-    """The body of the ``world`` fixture, for the fixtures that override it."""
-    template = _template(backend, templates, tmp_path_factory, pg_server)
+            shared = shared_world(backend, _templates, tmp_path_factory, pg_server)
+            _shared_apps[backend] = SharedApp(shared)
+        yield _shared_apps[backend].reset()
+        return
+    template = _template(backend, _templates, tmp_path_factory, pg_server)
     home = tmp_path / "home"
     shutil.copytree(template.home, home)
     name = None

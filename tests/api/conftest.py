@@ -2,8 +2,6 @@
 
 from __future__ import annotations
 
-from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import anyio
@@ -27,14 +25,7 @@ from datacompact.store.models import (
     Shareholder,
 )
 
-from ..conftest import (
-    PgServer,
-    SharedWorld,
-    Template,
-    World,
-    private_world,
-    shared_world,
-)
+from ..conftest import SharedWorld, World
 
 COUNTED = (Participant, Member, ParticipantKey, ApiToken, Contact, Shareholder, Event)
 
@@ -93,34 +84,6 @@ class SharedApp:
         for family in (metrics.requests, metrics.latency, metrics.ingestion):
             family.clear()
         return self.shared.world
-
-
-@pytest.fixture(scope="module")
-def _shared_apps() -> Iterator[dict[str, SharedApp]]:
-    built: dict[str, SharedApp] = {}
-    yield built
-    for shared in built.values():
-        shared.shared.close()
-
-
-@pytest.fixture
-def world(
-    request: pytest.FixtureRequest,
-    backend: str,
-    tmp_path: Path,
-    _templates: dict[str, Template],
-    tmp_path_factory: pytest.TempPathFactory,
-    pg_server: PgServer | None,
-    _shared_apps: dict[str, SharedApp],
-) -> Iterator[World]:
-    """The minimal world: the module's shared one, rolled back, for the tests that use ``client``."""
-    if "client" not in request.fixturenames:
-        yield from private_world(backend, tmp_path, _templates, tmp_path_factory, pg_server)
-        return
-    if backend not in _shared_apps:
-        shared = shared_world(backend, _templates, tmp_path_factory, pg_server)
-        _shared_apps[backend] = SharedApp(shared)
-    yield _shared_apps[backend].reset()
 
 
 @pytest.fixture

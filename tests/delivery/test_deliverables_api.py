@@ -9,22 +9,15 @@ from typing import Any
 
 import pytest
 
-from datacompact.api import create_app
 from datacompact.clock import today_cst
-from datacompact.ledger.log import checkpoints
 
 from ..api.conftest import ApiClient, bearer, last_seq
+from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
 from ..conftest import World
 from ._delivery import award_for, sign
 
 CODE = b"int verify_signature(const char *cert);\n"
 DATA = "区县,件数\n西湖区,120\n".encode()
-
-
-@pytest.fixture
-def client(world: World) -> ApiClient:
-    checkpoints.checkpoint_now(world.platform.db, signer=world.platform.log_signer, policy=None)
-    return ApiClient(create_app(world.platform))
 
 
 def _contract(world: World, days_left: int) -> int:

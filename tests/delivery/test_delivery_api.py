@@ -6,22 +6,14 @@ from typing import Any
 
 import pytest
 
-from datacompact.api import create_app
-from datacompact.ledger.log import checkpoints
-
 from ..api._endpoints_delivery import (
     contract_owned_by,
 )
 from ..api.conftest import ApiClient, bearer, last_seq
+from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
 from ..conftest import World
 from ..oversight._ocds_schema import problems
 from ._delivery import MET, award_for, contract_body
-
-
-@pytest.fixture
-def client(world: World) -> ApiClient:
-    checkpoints.checkpoint_now(world.platform.db, signer=world.platform.log_signer, policy=None)
-    return ApiClient(create_app(world.platform))
 
 
 def _h(world: World, key: str = "department.admin") -> dict[str, str]:

@@ -12,13 +12,13 @@ from typing import Any
 
 import pytest
 
-from datacompact.api import API_PREFIX, create_app
+from datacompact.api import API_PREFIX
 from datacompact.clock import utcnow
-from datacompact.ledger.log import checkpoints
 from datacompact.store.project_models import Tender
 
 from ..api._endpoints_projects import PROJECT_ENDPOINTS
 from ..api.conftest import ApiClient, bearer
+from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
 from ..conftest import World
 from ._helpers import lot_body, project_body
 
@@ -26,9 +26,8 @@ V = API_PREFIX
 
 
 @pytest.fixture
-def api(world: World) -> ApiClient:
-    checkpoints.checkpoint_now(world.platform.db, signer=world.platform.log_signer, policy=None)
-    return ApiClient(create_app(world.platform))
+def api(client: ApiClient) -> ApiClient:
+    return client
 
 
 def _ok(response: Any, status: int = 200) -> Any:
