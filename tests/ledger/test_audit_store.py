@@ -19,12 +19,12 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
-from datacompact.api import create_app
 from datacompact.errors import DataCompactError, VerificationFailed
 from datacompact.ledger.auditor.audit import audit_log
-from datacompact.ledger.log import checkpoints
 from datacompact.store.models import Event
 
+from ..api.conftest import ApiClient
+from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
 from ..conftest import World
 from .test_audit import _SyncASGITransport
 from .test_store_log import TAMPERING
@@ -32,10 +32,10 @@ from .test_store_log import TAMPERING
 PUBLISHED = sorted(set(TAMPERING) - {"modify_head", "insert_node", "modify_payload_commitment"})
 
 
-def _audit(world: World, state: Path) -> None:
+def _audit(world: World, api: ApiClient, state: Path) -> None:
     with world.platform.db.read() as session:
         size = session.scalar(select(func.count()).select_from(Event)) or 0
-    client = httpx.Client(transport=_SyncASGITransport(create_app(world.platform)))  # type: ignore[arg-type]
+    client = httpx.Client(transport=_SyncASGITransport(api.app))  # type: ignore[arg-type]
     with client:
         audit_log(
             url="http://platform/ledger",
@@ -47,19 +47,21 @@ def _audit(world: World, state: Path) -> None:
         )
 
 
-def test_an_untouched_served_log_audits_clean(world: World, tmp_path: Path) -> None:
-    checkpoints.checkpoint_now(world.platform.db, signer=world.platform.log_signer, policy=None)
-    _audit(world, tmp_path / "mirror")
+# The client fixture's world has signed its checkpoint, as a served platform does at start.
+
+
+def test_an_untouched_served_log_audits_clean(
+    world: World, client: ApiClient, tmp_path: Path
+) -> None:
+    _audit(world, client, tmp_path / "mirror")
 
 
 @pytest.mark.parametrize("tamper", PUBLISHED)
 def test_audit_detects_edits_of_the_published_log(
-    world: World, tmp_path: Path, tamper: str
+    world: World, client: ApiClient, tmp_path: Path, tamper: str
 ) -> None:
-    platform = world.platform
-    checkpoints.checkpoint_now(platform.db, signer=platform.log_signer, policy=None)
-    with platform.db.write() as session:
+    with world.platform.db.write() as session:
         TAMPERING[tamper](session)
     with pytest.raises(DataCompactError) as caught:
-        _audit(world, tmp_path / "mirror")
+        _audit(world, client, tmp_path / "mirror")
     assert isinstance(caught.value, VerificationFailed), caught.value.message
