@@ -8,7 +8,7 @@ from typing import TYPE_CHECKING
 
 from datacompact.config import Settings, ensure_home, load_secret
 from datacompact.errors import ConfigurationError, LogBehind
-from datacompact.ledger import checkpoints
+from datacompact.ledger import checkpoints, log
 from datacompact.ledger.note import Ed25519Signer
 from datacompact.ledger.policy import Policy
 from datacompact.ratelimits import RateLimits
@@ -127,7 +127,17 @@ class Platform:
         # after start-up, which the cached properties would hide.
         load_secret(self.settings)
         checkpoints.load_log_signer(self.settings)
-        return {"store": "ok", "revision": head or "", "secret": "ok", "log_key": "ok"}
+        # A log held behind a published checkpoint (a restore) refuses every
+        # write until an operator runs `datacompact recover`: not ready to serve.
+        with self.db.read() as session:
+            log.refuse_if_held(log.read_head(session))
+        return {
+            "store": "ok",
+            "revision": head or "",
+            "secret": "ok",
+            "log_key": "ok",
+            "log": "ok",
+        }
 
     def close(self) -> None:
         if "sandbox" in self.__dict__:
