@@ -48,6 +48,14 @@ def test_a_revoked_token_is_refused_at_once(client: ApiClient, world: World) -> 
     assert refused.json()["error"]["code"] == "token_revoked"
 
 
+def test_a_revocation_past_a_long_gap_of_events_is_refused_at_once(
+    client: ApiClient, world: World, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    # More new events than the cache reads in one go: it starts afresh.
+    monkeypatch.setattr(_credentials, "MAX_SCAN", 0)
+    test_a_revoked_token_is_refused_at_once(client, world)
+
+
 def test_a_token_revoked_by_another_worker_is_refused_at_once(
     client: ApiClient, world: World
 ) -> None:

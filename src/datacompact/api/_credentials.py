@@ -46,6 +46,9 @@ _HARMLESS = frozenset({"query.executed", "query.refused", "query.failed", "relea
 
 #: Principals remembered per process (least recently used first out).
 MAX_ENTRIES = 4096
+#: New events looked at in one go; past that the cache starts afresh instead
+#: (a process's first request on a long log, a worker idle through a busy hour).
+MAX_SCAN = 1000
 
 
 @dataclass(frozen=True)
@@ -103,6 +106,12 @@ class VerifiedTokens:
                 # hold newer state, and entries it verifies are judged by
                 # the events already seen.
                 return
+            if not self._entries or size - self._scanned > MAX_SCAN:
+                # Nothing to judge, or more to read than verifying afresh costs:
+                # forget everything remembered and skip the scan.
+                self._entries.clear()
+                self._stale_below = self._scanned = size
+                return
             types = session.scalars(
                 select(Event.type).where(Event.seq >= self._scanned, Event.seq < size)
             )
@@ -110,8 +119,3 @@ class VerifiedTokens:
                 self._stale_below = size
                 self._entries.clear()
             self._scanned = size
-
-    def clear(self) -> None:
-        with self._lock:
-            self._entries.clear()
-            self._stale_below = self._scanned
