@@ -13,6 +13,7 @@ from datetime import timedelta
 import pytest
 
 from datacompact.api import _credentials, create_app
+from datacompact.events import EventType, record_event
 from datacompact.registry import members, participants, tokens
 from datacompact.registry.schemas import Decision
 
@@ -127,3 +128,33 @@ def test_a_remembered_token_expires_on_time(
     refused = client.get(LIST, headers=headers)
     assert refused.status_code == 401
     assert refused.json()["error"]["code"] == "token_expired"
+
+
+def test_query_outcomes_keep_tokens_remembered_and_other_events_do_not(
+    client: ApiClient, world: World
+) -> None:
+    headers = bearer(world, "enterprise.analyst")
+    assert client.get(LIST, headers=headers).status_code == 200
+    with world.platform.db.write() as session:
+        record_event(
+            session,
+            actor=world.principal("enterprise.analyst"),
+            type=EventType.QUERY_EXECUTED,
+            object_type="query",
+            object_id=1,
+            payload={},
+        )
+    assert client.get(LIST, headers=headers).status_code == 200
+    assert _hits(client) == 1
+    with world.platform.db.write() as session:
+        tokens.issue_token(
+            session=session,
+            actor=world.principal("enterprise.admin"),
+            label="another",
+            scopes=None,
+            ttl=timedelta(hours=1),
+        )
+    assert client.get(LIST, headers=headers).status_code == 200
+    assert _hits(client) == 1  # verified afresh
+    assert client.get(LIST, headers=headers).status_code == 200
+    assert _hits(client) == 2

@@ -34,6 +34,7 @@ from sqlalchemy.orm import Session
 
 from datacompact.config import GovernanceMode
 from datacompact.errors import TokenExpired
+from datacompact.events import EventType
 from datacompact.permissions import Principal
 from datacompact.registry.tokens import authenticate
 from datacompact.store._base import utcnow
@@ -42,7 +43,14 @@ from datacompact.store.models import ApiToken, Event, LedgerHead
 #: Event types that never change who a token stands for: the outcomes of
 #: queries and releases, the bulk of a busy log. Any other event, including
 #: types added later, makes every remembered principal stale.
-_HARMLESS = frozenset({"query.executed", "query.refused", "query.failed", "release.computed"})
+_HARMLESS = frozenset(
+    {
+        EventType.QUERY_EXECUTED,
+        EventType.QUERY_REFUSED,
+        EventType.QUERY_FAILED,
+        EventType.RELEASE_COMPUTED,
+    }
+)
 
 #: Principals remembered per process (least recently used first out).
 MAX_ENTRIES = 4096
