@@ -1,0 +1,109 @@
+"""Precision and recall of PII detection inside free text, on the labelled corpus.
+
+    .venv/bin/python benchmarks/ingest/eval_free_text.py                 (both splits)
+    .venv/bin/python benchmarks/ingest/eval_free_text.py --dir other/    (independent data)
+
+Runs :func:`datacompact.ingest.detect_pii` on each split of
+``tests/data/free_text`` (written by ``free_text_corpus.py``) and prints,
+per split, PII type and share, the column-level precision and recall, then
+the false alarms on the hard-negative columns. A column counts as found for
+a type when a finding of that type (``mobile`` or ``landline`` for a phone)
+is reported for it; any personal finding on a negative column is a false
+alarm. ``--dir`` takes any folder with ``<split>.parquet`` files and a
+``labels.json`` of the same form, so independent data can be measured the
+same way. Targets: precision and recall >= 0.95 for every type and share, and
+no false alarm on a negative column.
+"""
+
+from __future__ import annotations
+
+import argparse
+import json
+import sys
+import time
+from collections import Counter
+from pathlib import Path
+from typing import Any
+
+HERE = Path(__file__).resolve().parent
+DATA = HERE.parents[1] / "tests" / "data" / "free_text"
+PHONE = {"mobile": "phone", "landline": "phone"}
+
+
+def score(path: Path, labels: dict[str, dict[str, Any]]) -> dict[str, Any]:
+    """Counts per (type, share): tp, fn, fp; and false alarms per negative column."""
+    from datacompact.ingest import detect_pii
+
+    found: dict[str, set[str]] = {}
+    for f in detect_pii(path):
+        if f.personal:
+            found.setdefault(f.column, set()).add(PHONE.get(f.type, f.type))
+    tp: Counter[tuple[str, float]] = Counter()
+    fn: Counter[tuple[str, float]] = Counter()
+    fp: Counter[tuple[str, float]] = Counter()
+    alarms: dict[str, list[str]] = {}
+    for column, label in labels.items():
+        got = found.get(column, set())
+        kind = label["type"]
+        if kind is None:
+            if got:
+                alarms[column] = sorted(got)
+            continue
+        share = float(label["share"])
+        if kind in got:
+            tp[(kind, share)] += 1
+        else:
+            fn[(kind, share)] += 1
+        for other in got - {kind}:
+            fp[(other, share)] += 1
+    return {"tp": tp, "fn": fn, "fp": fp, "alarms": alarms, "negatives": _negatives(labels)}
+
+
+def _negatives(labels: dict[str, dict[str, Any]]) -> int:
+    return sum(1 for label in labels.values() if label["type"] is None)
+
+
+def table(name: str, result: dict[str, Any]) -> list[str]:
+    tp, fn, fp = result["tp"], result["fn"], result["fp"]
+    lines = [f"{name}:", f"  {'type':<12} {'share':>6} {'precision':>9} {'recall':>7}  tp/fp/fn"]
+    keys = sorted(set(tp) | set(fn) | set(fp))
+    for kind, share in keys:
+        precision = tp[(kind, share)] / max(1, tp[(kind, share)] + fp[(kind, share)])
+        recall = tp[(kind, share)] / max(1, tp[(kind, share)] + fn[(kind, share)])
+        lines.append(
+            f"  {kind:<12} {share:>6.0%} {precision:>9.2f} {recall:>7.2f}  "
+            f"{tp[(kind, share)]}/{fp[(kind, share)]}/{fn[(kind, share)]}"
+        )
+    alarms = result["alarms"]
+    lines.append(
+        f"  negative columns: {result['negatives']}, false alarms: {len(alarms)}"
+        + "".join(f"\n    {column}: {', '.join(kinds)}" for column, kinds in alarms.items())
+    )
+    return lines
+
+
+def passes(result: dict[str, Any]) -> bool:
+    tp, fn, fp = result["tp"], result["fn"], result["fp"]
+    for key in set(tp) | set(fn) | set(fp):
+        if tp[key] < 0.95 * (tp[key] + fp[key]) or tp[key] < 0.95 * (tp[key] + fn[key]):
+            return False
+    return not result["alarms"]
+
+
+def main() -> int:
+    parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
+    parser.add_argument("--dir", type=Path, default=DATA)
+    args = parser.parse_args()
+    labels = json.loads((args.dir / "labels.json").read_text(encoding="utf-8"))
+    ok = True
+    for split, split_labels in labels.items():
+        t = time.perf_counter()
+        result = score(args.dir / f"{split}.parquet", split_labels)
+        print("\n".join(table(f"{split} ({time.perf_counter() - t:.1f} s)", result)))
+        ok &= passes(result)
+    print("targets met" if ok else "targets NOT met")
+    return 0 if ok else 1
+
+
+if __name__ == "__main__":
+    sys.exit(main())
