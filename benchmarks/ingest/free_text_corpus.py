@@ -327,6 +327,19 @@ def _remark(r: random.Random, split: str, decoys: tuple[str, ...], decoy_share: 
     return r.choice(PLAIN[split])
 
 
+def remarks(r: random.Random, split: str, kind: str | None, share: float, rows: int) -> list[str]:
+    """One column: ``share`` of the rows carry a value of ``kind`` (``None``: look-alikes)."""
+    if kind is None:
+        return [_remark(r, split, tuple(DECOYS), share) for _ in range(rows)]
+    carriers = set(r.sample(range(rows), round(share * rows)))
+    return [
+        r.choice(CARRIERS[split]).format(VALUES[kind][split](r))
+        if i in carriers
+        else _remark(r, split, tuple(DECOYS), DECOY_SHARE)
+        for i in range(rows)
+    ]
+
+
 def columns(split: str) -> tuple[dict[str, list[str]], dict[str, dict[str, object]]]:
     """One split: ``{column: values}`` and ``{column: label}``."""
     r = random.Random(SEEDS[split])
@@ -336,22 +349,15 @@ def columns(split: str) -> tuple[dict[str, list[str]], dict[str, dict[str, objec
     for kind in TYPES:
         for share in SHARES:
             for k in range(REPLICATES):
-                carriers = set(r.sample(range(ROWS), round(share * ROWS)))
-                values = [
-                    r.choice(CARRIERS[split]).format(VALUES[kind][split](r))
-                    if i in carriers
-                    else _remark(r, split, every_decoy, DECOY_SHARE)
-                    for i in range(ROWS)
-                ]
                 name = f"{kind}_{round(share * 100)}pct_{k}"
-                data[name] = values
+                data[name] = remarks(r, split, kind, share, ROWS)
                 labels[name] = {"type": kind, "share": share}
     for decoy in every_decoy:
         for density in (0.5, 1.0):
             name = f"neg_{decoy}_{round(density * 100)}pct"
             data[name] = [_remark(r, split, (decoy,), density) for _ in range(ROWS)]
             labels[name] = {"type": None, "negative": decoy}
-    mixed = [_remark(r, split, every_decoy, 0.8) for _ in range(ROWS)]
+    mixed = remarks(r, split, None, 0.8, ROWS)
     data["neg_mixed"], labels["neg_mixed"] = mixed, {"type": None, "negative": "mixed"}
     hotline = "0571-87001234" if split == "dev" else "service@hz.gov.cn"
     data["neg_hotline"] = [

@@ -284,7 +284,9 @@ def _valid(kind: str, value: str) -> bool:
         # The shape has already made the value compact; stdnum's check character
         # is asked directly, the birth date only when it matches.
         return (
-            value[:2] in _PROVINCES and ric.calc_check_digit(value) == value[-1] and valid_ric(value)
+            value[:2] in _PROVINCES
+            and ric.calc_check_digit(value) == value[-1]
+            and valid_ric(value)
         )
     if kind == "bank_card":
         # An 18-digit credit code passes Luhn one time in ten too.
