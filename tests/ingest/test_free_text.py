@@ -138,6 +138,14 @@ def test_a_hotline_repeated_in_every_row_is_not_personal(tmp_path: Path) -> None
     assert detect_pii(_column(tmp_path, values)) == []
 
 
+def test_full_width_digits_are_read(tmp_path: Path) -> None:
+    wide = str.maketrans("0123456789@", "０１２３４５６７８９＠")
+    r = random.Random(13)
+    values = [f"手机：{_mobile(r).translate(wide)}，已回访" for _ in range(40)] + ["已办结"] * 960
+    (finding,) = detect_pii(_column(tmp_path, values))
+    assert finding.type == "mobile" and finding.matched == 40
+
+
 def test_short_remarks_are_searched(tmp_path: Path) -> None:
     r = random.Random(11)
     values = ["已办结"] * 950 + [_mobile(r) for _ in range(50)]

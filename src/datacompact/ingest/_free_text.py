@@ -79,6 +79,8 @@ _NUMBER = re.compile(
     rb")"
     rb"(?![0-9A-Za-z])(?![-_/.\\][0-9A-Za-z])"
 )
+# UTF-8 of the full-width digits U+FF10-FF19 and of U+FF20 (＠).
+_WIDE = re.compile(rb"\xef\xbc[\x90-\x99\xa0]")
 _EMAIL = re.compile(
     rb"(?<![0-9A-Za-z._%+-])[A-Za-z0-9][A-Za-z0-9._%+-]{0,63}"
     rb"@[A-Za-z0-9-]+(?:\.[A-Za-z0-9-]+)*\.([A-Za-z]{2,24})(?![0-9A-Za-z-])"
@@ -185,12 +187,21 @@ def scan(batches: Iterable[Any]) -> Tally:
     return tally
 
 
+def _joined(values: Any) -> bytes:
+    """The UTF-8 bytes of all values, one separator between rows."""
+    lists = pa.ListArray.from_arrays(pa.array([0, len(values)], pa.int32()), values)
+    buffer = pc.binary_join(lists, _SEP.decode())[0].as_buffer()
+    return buffer.to_pybytes() if buffer is not None else b""
+
+
 def _scan_array(values: Any, tally: Tally) -> None:
     n = len(values)
-    joined = pc.binary_join(
-        pa.ListArray.from_arrays(pa.array([0, n], pa.int32()), values), _SEP.decode()
-    )[0].as_buffer()
-    data = joined.to_pybytes() if joined is not None else b""
+    data = _joined(values)
+    if _WIDE.search(data):
+        # Full-width digits and ＠ (typed with a Chinese input method) read as
+        # ASCII; NFKC also turns （，：￥ into (,:¥ which the rules expect.
+        values = pc.utf8_normalize(values, "NFKC")
+        data = _joined(values)
     offsets = np.frombuffer(values.buffers()[1], dtype=np.int32)[values.offset : values.offset + n]
     starts = offsets - offsets[0] + np.arange(n, dtype=np.int64)  # one separator byte per row
     found: list[tuple[int, str, str | None]] = []
