@@ -3,6 +3,7 @@
     .venv/bin/python benchmarks/ingest/eval_free_text.py                 (both splits)
     .venv/bin/python benchmarks/ingest/eval_free_text.py --dir other/    (independent data)
     .venv/bin/python benchmarks/ingest/eval_free_text.py --rows 1000000  (time both modes)
+    .venv/bin/python benchmarks/ingest/eval_free_text.py --trials 20     (fresh seeds)
 
 Runs :func:`datacompact.ingest.detect_pii` on each split of
 ``tests/data/free_text`` (written by ``free_text_corpus.py``) and prints,
@@ -120,11 +121,49 @@ def scale(rows: int, folder: Path) -> list[str]:
     return lines
 
 
+def trials(count: int) -> list[str]:
+    """Recall at 1 and 5 % and false alarms on ``count`` fresh columns per cell and
+    split (new seeds, the splits' templates), judged by the text verdict alone."""
+    import random
+
+    import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
+
+    from datacompact.ingest._free_text import scan, verdict
+
+    sys.path.insert(0, str(HERE))
+    from free_text_corpus import DECOYS, TYPES, remarks
+
+    def found(values: list[str]) -> set[str]:
+        tally = scan([pa.array(values, pa.string())])
+        return {PHONE.get(f.type, f.type) for f in verdict(tally, tally.rows)}
+
+    lines = [f"{count} fresh columns per type and share, per split (text verdict):"]
+    for split, seed in (("dev", 999), ("heldout", 4242)):
+        r = random.Random(seed)
+        cells = []
+        for kind in TYPES:
+            for share in (0.01, 0.05):
+                hits = sum(
+                    kind in found(remarks(r, split, kind, share, 2000)) for _ in range(count)
+                )
+                cells.append(f"{kind} {share:.0%}: {hits}/{count}")
+        alarms = sum(
+            bool(found(remarks(r, split, None, 1.0, 2000))) for _ in range(count * len(DECOYS))
+        )
+        lines.append(f"  {split}: " + ", ".join(cells))
+        lines.append(f"  {split}: false alarms {alarms}/{count * len(DECOYS)} look-alike columns")
+    return lines
+
+
 def main() -> int:
     parser = argparse.ArgumentParser(description=__doc__.splitlines()[0])
     parser.add_argument("--dir", type=Path, default=DATA)
     parser.add_argument("--rows", type=int, help="instead, time both modes on this many rows")
+    parser.add_argument("--trials", type=int, help="instead, judge this many fresh columns")
     args = parser.parse_args()
+    if args.trials:
+        print("\n".join(trials(args.trials)))
+        return 0
     if args.rows:
         import tempfile
 
