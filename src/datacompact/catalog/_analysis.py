@@ -150,6 +150,7 @@ def analyze_file(
                 grading.ColumnSignal(
                     name=c.name,
                     pii_types={f.type: f.share for f in findings if f.column == c.name},
+                    in_text={f.type for f in findings if f.column == c.name and f.in_text},
                 )
                 for c in dictionary.columns
             ]
