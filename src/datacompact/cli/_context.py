@@ -104,7 +104,7 @@ def open_platform(*, must_exist: bool = True) -> Platform:
     return Platform(initialized_settings() if must_exist else get_settings())
 
 
-def actor_for(platform: Platform, session: Session, who: Who) -> Principal:
+def _actor_for(platform: Platform, session: Session, who: Who) -> Principal:
     from datacompact.permissions import Principal
     from datacompact.registry.tokens import authenticate
 
@@ -124,17 +124,18 @@ class Acting:
     platform: Platform
     actor: Principal
     who: Who
-    transaction: Session | None
+    in_transaction: Session | None
 
     @property
     def session(self) -> Session:
-        if self.transaction is None:
+        """The session of the call's transaction (none for ``transaction="own"``)."""
+        if self.in_transaction is None:
             raise RuntimeError("this call opens its own transactions: use recheck, not session")
-        return self.transaction
+        return self.in_transaction
 
     def recheck(self, session: Session) -> Principal:
         """The actor authenticated again, inside a service's own last transaction."""
-        return actor_for(self.platform, session, self.who)
+        return _actor_for(self.platform, session, self.who)
 
 
 def call(action: Callable[[Acting], T], *, who: Who, transaction: Transaction = "read") -> T:
@@ -143,11 +144,11 @@ def call(action: Callable[[Acting], T], *, who: Who, transaction: Transaction = 
     try:
         if transaction == "own":
             with platform.db.read() as session:
-                actor = actor_for(platform, session, who)
+                actor = _actor_for(platform, session, who)
             return action(Acting(platform, actor, who, None))
         opened = platform.db.write() if transaction == "write" else platform.db.read()
         with opened as session:
-            return action(Acting(platform, actor_for(platform, session, who), who, session))
+            return action(Acting(platform, _actor_for(platform, session, who), who, session))
     finally:
         # Release the pool at once: a CLI process opens the store for one call.
         platform.close()
