@@ -321,6 +321,7 @@ def alerts(
 
 
 def _alerts(data: dict[str, Any], as_json: bool) -> None:
+    """Render the alerts: the whole report with ``--json``, one line an alert for people."""
     if as_json:
         emit(data, as_json=True)
         return
