@@ -14,16 +14,16 @@ from stdnum.cn import uscc
 from datacompact.demo import CREDENTIALS_FILE, build_demo
 from datacompact.demo._city import build_cast
 from datacompact.errors import Conflict
+from datacompact.oversight.alerts import alerts
+from datacompact.oversight.transparency import release_package
 from datacompact.platform import Platform
-from datacompact.projects.alerts import alerts
-from datacompact.projects.transparency import release_package
 from datacompact.registry import tokens
 from datacompact.registry.tokens import authenticate
 from datacompact.store.models import Event, Grant, Member, Participant, Resource
 from datacompact.store.project_models import Bid, Project, Tender
 
 from .conftest import World
-from .projects._ocds_schema import problems
+from .oversight._ocds_schema import problems
 
 REQUIRED_KEYS = {"participant", "participant_kind", "user", "roles", "token"}
 

@@ -13,7 +13,7 @@ its own. DuckDB cannot decode GBK without its ``encodings`` extension, which
 an offline host cannot install, so the baseline reads the bytes as Latin-1:
 the cheapest full parse DuckDB can make of this file.
 
-Targets (issue 4): peak memory <= 2 GB, pipeline/baseline ratio <= 3x.
+Targets: peak memory <= 2 GB, pipeline/baseline ratio <= 3x.
 """
 
 from __future__ import annotations

@@ -21,7 +21,7 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _store import fill, new_platform, pg_url  # noqa: E402
 
-from datacompact.ledger.check import check_ledger  # noqa: E402
+from datacompact.ledger.log.check import check_ledger  # noqa: E402
 
 TARGET = 50_000
 

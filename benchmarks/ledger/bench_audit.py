@@ -3,13 +3,13 @@
 Builds a deterministic log of 1M entries of about 250 bytes, serves its
 checkpoint (signed by a log key and cosigned by two witnesses), hash tiles and
 entry bundles in C2SP tlog-tiles layout over real HTTP (uvicorn on 127.0.0.1,
-in a background thread), then times :func:`~datacompact.ledger.audit.audit_log`
+in a background thread), then times :func:`~datacompact.ledger.auditor.audit.audit_log`
 from an empty state directory, and a second, incremental run after appends.
 
 The server answers from bytes prepared in advance, as a static file server
 or CDN in front of a tiles log would; what is timed is the auditor. The
 server still shares this process (and its GIL) with the auditor, so the
-figure is pessimistic. Target (issue 3): <= 20 s on the 2-core machine.
+figure is pessimistic. Target: <= 20 s on the 2-core machine.
 
 Run: ``.venv/bin/python benchmarks/ledger/bench_audit.py [--entries N]``.
 """
@@ -28,12 +28,12 @@ from typing import Any
 
 import uvicorn
 
-from datacompact.ledger.audit import audit_log
-from datacompact.ledger.checkpoint import Checkpoint
-from datacompact.ledger.cosignature import CosignatureSigner
-from datacompact.ledger.merkle import CompactRange, leaf_hash
-from datacompact.ledger.note import Ed25519Signer, Note, sign_note
-from datacompact.ledger.tiles import (
+from datacompact.ledger.auditor.audit import audit_log
+from datacompact.ledger.formats.checkpoint import Checkpoint
+from datacompact.ledger.formats.cosignature import CosignatureSigner
+from datacompact.ledger.formats.merkle import CompactRange, leaf_hash
+from datacompact.ledger.formats.note import Ed25519Signer, Note, sign_note
+from datacompact.ledger.formats.tiles import (
     TILE_HEIGHT,
     TILE_WIDTH,
     encode_entry_bundle,

@@ -3,9 +3,9 @@
 Unlike ``bench_audit.py`` (a prepared in-memory log, which times the auditor
 alone), this fills a real platform store with N events, starts
 ``datacompact serve`` as a separate process, and times
-:func:`~datacompact.ledger.audit.audit_log` from an empty state directory:
+:func:`~datacompact.ledger.auditor.audit.audit_log` from an empty state directory:
 the platform reads every bundle and tile from its store while the auditor
-mirrors and recomputes. Target (issue 3): <= 20 s on the 2-core machine.
+mirrors and recomputes. Target: <= 20 s on the 2-core machine.
 
 Run: ``.venv/bin/python benchmarks/ledger/bench_audit_served.py [--entries N]``.
 """
@@ -27,8 +27,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 
 from _store import fill, new_platform  # noqa: E402
 
-from datacompact.ledger import checkpoints  # noqa: E402
-from datacompact.ledger.audit import audit_log  # noqa: E402
+from datacompact.ledger.auditor.audit import audit_log  # noqa: E402
+from datacompact.ledger.log import checkpoints  # noqa: E402
 
 TARGET_SECONDS = 20.0
 

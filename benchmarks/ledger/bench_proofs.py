@@ -22,7 +22,8 @@ sys.path.insert(0, str(Path(__file__).resolve().parent))
 from _store import fill, new_platform, pg_url  # noqa: E402
 from sqlalchemy import select  # noqa: E402
 
-from datacompact.ledger import log, merkle  # noqa: E402
+from datacompact.ledger import log  # noqa: E402
+from datacompact.ledger.formats import merkle  # noqa: E402
 from datacompact.store.models import Event  # noqa: E402
 
 TARGET_P50_MS = 1.0

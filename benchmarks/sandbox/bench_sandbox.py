@@ -1,4 +1,4 @@
-"""Sandbox benchmarks (issue 6, Performance).
+"""Sandbox benchmarks.
 
 1. A governed aggregate query over a generated 10-million-row Parquet resource,
    against the same query run directly in DuckDB on the same file (target ≤ 1.2×).

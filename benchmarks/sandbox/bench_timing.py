@@ -1,4 +1,4 @@
-"""What a governed query's response time reveals about one record (issue 11 §6).
+"""What a governed query's response time reveals about one record.
 
 Two Parquet resources differ in exactly one record: the *target*, the only
 person with an income of 987654.5, in a district of many people. The attack

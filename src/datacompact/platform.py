@@ -8,9 +8,9 @@ from typing import TYPE_CHECKING
 
 from datacompact.config import Settings, ensure_home, load_secret
 from datacompact.errors import ConfigurationError, LogBehind
-from datacompact.ledger import checkpoints
-from datacompact.ledger.note import Ed25519Signer
-from datacompact.ledger.policy import Policy
+from datacompact.ledger.formats.note import Ed25519Signer
+from datacompact.ledger.formats.policy import Policy
+from datacompact.ledger.log import checkpoints
 from datacompact.ratelimits import RateLimits
 from datacompact.registry.governance import GovernanceRules, rules_for
 from datacompact.store import migrate
@@ -82,7 +82,7 @@ class Platform:
 
     def hold_if_behind_home(self) -> bool:
         """Hold the log if the home's ``log.signed`` is ahead of the store; True if held."""
-        from datacompact.ledger import recovery
+        from datacompact.ledger.log import recovery
 
         evidence = recovery.home_checkpoint(self.settings.home, self.log_signer.verifier())
         with self.db.write() as session:

@@ -1,4 +1,4 @@
-"""Permission-matrix rows of the delivery and transparency endpoints (issue 7).
+"""Permission-matrix rows of the delivery and transparency endpoints.
 
 Merged into ``ENDPOINTS``, ``BY_ACTOR`` and ``PUBLIC`` of the permission
 matrix. A builder takes ``(world, actor, role, target participant)``; the
@@ -20,12 +20,12 @@ import hashlib
 from datetime import timedelta
 from typing import Any
 
+from datacompact.clock import today_cst
+from datacompact.delivery import contracts, deliverables
 from datacompact.events import EventType
-from datacompact.projects import contracts, deliverables
-from datacompact.projects._common import today_cst
 
 from ..conftest import World
-from ..projects._delivery import MET, award_for, contract_body, report, sign
+from ..delivery._delivery import MET, award_for, contract_body, report, sign
 from ._endpoint_base import Call, Endpoint
 
 ROLES = ("admin", "data_steward", "analyst", "reviewer", "auditor")

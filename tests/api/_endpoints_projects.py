@@ -1,4 +1,4 @@
-"""Permission-matrix rows of the cooperation-project routes (issue 7, procurement part).
+"""Permission-matrix rows of the cooperation-project routes.
 
 ``PROJECT_ENDPOINTS`` has the shape of ``_endpoints.ENDPOINTS`` and
 ``PROJECT_EXPECTED`` the shape of ``test_permission_matrix.BY_ACTOR``. The
@@ -18,10 +18,10 @@ import base64
 from datetime import UTC, datetime, timedelta
 from typing import Any
 
+from datacompact.clock import utcnow
 from datacompact.events import EventType
-from datacompact.projects import lots, projects, tenders
-from datacompact.projects.schemas import LotCreate, ProjectCreate, TenderCreate
-from datacompact.store._base import utcnow
+from datacompact.procurement import lots, projects, tenders
+from datacompact.procurement.schemas import LotCreate, ProjectCreate, TenderCreate
 
 from ..conftest import World
 from ._endpoint_base import Call, Endpoint, _resource_of

@@ -12,7 +12,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select
 
 from datacompact.api import create_app
-from datacompact.ledger import checkpoints
+from datacompact.ledger.log import checkpoints
 from datacompact.platform import Platform
 from datacompact.registry.tokens import token_digest
 from datacompact.store.models import (

@@ -14,7 +14,7 @@ import pytest
 from prometheus_client.parser import text_string_to_metric_families
 
 from datacompact.api._metrics import INGESTIONS, Metrics
-from datacompact.ledger.policy import Policy, PolicyWitness
+from datacompact.ledger.formats.policy import Policy, PolicyWitness
 from datacompact.store.models import LedgerHead, WitnessProgress
 
 from ..conftest import World

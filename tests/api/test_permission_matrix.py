@@ -14,7 +14,7 @@ import pytest
 
 from datacompact.api import create_app
 from datacompact.config import GovernanceMode, Settings
-from datacompact.ledger import checkpoints
+from datacompact.ledger.log import checkpoints
 from datacompact.platform import Platform
 from datacompact.registry import participants
 from datacompact.registry.schemas import ParticipantCreate

@@ -1,4 +1,4 @@
-"""Hostile inputs to ``POST /queries`` get a 4xx naming the problem, never a 5xx (issue 11).
+"""Hostile inputs to ``POST /queries`` get a 4xx naming the problem, never a 5xx.
 
 Deep nesting made SQLGlot recurse into a 500 with a 400 KB traceback;
 ``"grant_id": "1"`` was accepted; a subnormal ε passed the API and failed
@@ -15,7 +15,7 @@ from typing import Any
 import pytest
 
 from datacompact.api import create_app
-from datacompact.ledger import checkpoints
+from datacompact.ledger.log import checkpoints
 from datacompact.store.models import Grant
 
 from ..conftest import BACKENDS, PgServer, Saved, SharedWorld, Template, World, shared_world

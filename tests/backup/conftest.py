@@ -14,7 +14,7 @@ import pytest
 from datacompact.api import create_app
 from datacompact.config import Settings
 from datacompact.events import EventType, record_event
-from datacompact.ledger.audit import AuditResult, audit_log
+from datacompact.ledger.auditor.audit import AuditResult, audit_log
 from datacompact.permissions import Principal
 from datacompact.platform import Platform
 

@@ -24,9 +24,10 @@ from datacompact.errors import (
     LogBehind,
     VerificationFailed,
 )
-from datacompact.ledger import log, recovery
-from datacompact.ledger.check import check_ledger
-from datacompact.ledger.checkpoints import SIGNED_STATE_FILE
+from datacompact.ledger import log
+from datacompact.ledger.log import recovery
+from datacompact.ledger.log.check import check_ledger
+from datacompact.ledger.log.checkpoints import SIGNED_STATE_FILE
 from datacompact.platform import Platform
 
 from ..conftest import World, valid_uscc
@@ -56,7 +57,6 @@ def _recover(platform: Platform, evidence: Path) -> dict[str, object]:
             policy=None,
             evidence=body,
             note=note,
-            governance=platform.settings.governance_mode,
             state=platform.settings.home / SIGNED_STATE_FILE,
         )
 

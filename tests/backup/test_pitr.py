@@ -26,7 +26,7 @@ from sqlalchemy import create_engine, text
 
 from datacompact.config import Settings
 from datacompact.ledger import log
-from datacompact.ledger.check import check_ledger
+from datacompact.ledger.log.check import check_ledger
 from datacompact.platform import Platform
 
 from .conftest import append_events

@@ -10,9 +10,9 @@ import pytest
 from datacompact.backup import restore_backup, take_backup
 from datacompact.config import Settings
 from datacompact.errors import LogBehind
-from datacompact.ledger import checkpoints
-from datacompact.ledger.cosignature import CosignatureSigner
-from datacompact.ledger.policy import Policy
+from datacompact.ledger.formats.cosignature import CosignatureSigner
+from datacompact.ledger.formats.policy import Policy
+from datacompact.ledger.log import checkpoints
 from datacompact.ledger.witness import Witness, create_app, logs_from_vkeys
 from datacompact.platform import Platform
 

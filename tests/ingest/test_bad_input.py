@@ -1,4 +1,4 @@
-"""Bad input (issue 4): each case is a specific error or a warning naming the row or column.
+"""Bad input: each case is a specific error or a warning naming the row or column.
 
 Every file carries a sentinel value; no message may repeat it.
 """

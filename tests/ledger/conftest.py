@@ -6,9 +6,9 @@ from dataclasses import dataclass, field
 
 import pytest
 
-from datacompact.ledger.checkpoint import Checkpoint
-from datacompact.ledger.merkle import CompactRange, MemoryHashes, leaf_hash, tree_root
-from datacompact.ledger.note import Ed25519Signer, Note, sign_note
+from datacompact.ledger.formats.checkpoint import Checkpoint
+from datacompact.ledger.formats.merkle import CompactRange, MemoryHashes, leaf_hash, tree_root
+from datacompact.ledger.formats.note import Ed25519Signer, Note, sign_note
 
 LOG_ORIGIN = "example.com/datacompact-test-log"
 

@@ -34,12 +34,12 @@ from datacompact.errors import (
     StoreUnavailable,
     VerificationFailed,
 )
-from datacompact.ledger._mirror import segment_name
-from datacompact.ledger.audit import AuditResult, Finding, audit_log
-from datacompact.ledger.cosignature import CosignatureSigner
-from datacompact.ledger.merkle import leaf_hash
-from datacompact.ledger.note import Ed25519Signer, Note, sign_note
-from datacompact.ledger.tiles import (
+from datacompact.ledger.auditor._mirror import segment_name
+from datacompact.ledger.auditor.audit import AuditResult, Finding, audit_log
+from datacompact.ledger.formats.cosignature import CosignatureSigner
+from datacompact.ledger.formats.merkle import leaf_hash
+from datacompact.ledger.formats.note import Ed25519Signer, Note, sign_note
+from datacompact.ledger.formats.tiles import (
     encode_entry_bundle,
     parse_entry_bundle,
     parse_tile_path,

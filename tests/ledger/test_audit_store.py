@@ -21,8 +21,8 @@ from sqlalchemy import func, select
 
 from datacompact.api import create_app
 from datacompact.errors import DataCompactError, VerificationFailed
-from datacompact.ledger import checkpoints
-from datacompact.ledger.audit import audit_log
+from datacompact.ledger.auditor.audit import audit_log
+from datacompact.ledger.log import checkpoints
 from datacompact.store.models import Event
 
 from ..conftest import World

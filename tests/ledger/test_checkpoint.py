@@ -7,9 +7,9 @@ import base64
 import pytest
 
 from datacompact.errors import MalformedInput, VerificationFailed
-from datacompact.ledger.checkpoint import Checkpoint, open_checkpoint
-from datacompact.ledger.merkle import EMPTY_ROOT
-from datacompact.ledger.note import Ed25519Signer, Ed25519Verifier, sign_note
+from datacompact.ledger.formats.checkpoint import Checkpoint, open_checkpoint
+from datacompact.ledger.formats.merkle import EMPTY_ROOT
+from datacompact.ledger.formats.note import Ed25519Signer, Ed25519Verifier, sign_note
 
 # The example body of c2sp.org/tlog-checkpoint.
 SPEC_BODY = "example.com/behind-the-sofa\n20852163\nCsUYapGGPo4dkMgIAUqom/Xajj7h2fB2MPA3j2jxq2I=\n"

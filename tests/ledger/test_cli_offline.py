@@ -9,9 +9,14 @@ import pytest
 from typer.testing import CliRunner
 
 from datacompact.cli._ledger_offline import verify_app, witness_app
-from datacompact.ledger.cosignature import CosignatureSigner, CosignatureVerifier
-from datacompact.ledger.merkle import consistency_proof, inclusion_proof, leaf_hash, tree_root
-from datacompact.ledger.note import Note
+from datacompact.ledger.formats.cosignature import CosignatureSigner, CosignatureVerifier
+from datacompact.ledger.formats.merkle import (
+    consistency_proof,
+    inclusion_proof,
+    leaf_hash,
+    tree_root,
+)
+from datacompact.ledger.formats.note import Note
 
 from .conftest import MemoryLog
 from .test_note import SUMDB_NOTE, SUMDB_VKEY

@@ -8,15 +8,15 @@ import struct
 import pytest
 
 from datacompact.errors import MalformedInput, VerificationFailed
-from datacompact.ledger.checkpoint import Checkpoint
-from datacompact.ledger.cosignature import (
+from datacompact.ledger.formats.checkpoint import Checkpoint
+from datacompact.ledger.formats.cosignature import (
     CosignatureSigner,
     CosignatureVerifier,
     cosigned_message,
     generate_cosigner_key,
     split_timestamped,
 )
-from datacompact.ledger.note import (
+from datacompact.ledger.formats.note import (
     Ed25519Signer,
     Note,
     Signature,

@@ -11,7 +11,7 @@ import time
 import pytest
 from sqlalchemy import select
 
-from datacompact.ledger.check import check_ledger
+from datacompact.ledger.log.check import check_ledger
 from datacompact.store.models import Event
 
 from ..conftest import World

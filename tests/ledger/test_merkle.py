@@ -8,7 +8,7 @@ import random
 import pytest
 
 from datacompact.errors import MalformedInput, NotFound, VerificationFailed
-from datacompact.ledger.merkle import (
+from datacompact.ledger.formats.merkle import (
     EMPTY_ROOT,
     MAX_PROOF_HASHES,
     CompactRange,

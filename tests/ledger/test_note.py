@@ -8,7 +8,7 @@ import hashlib
 import pytest
 
 from datacompact.errors import MalformedInput, PayloadTooLarge, VerificationFailed
-from datacompact.ledger.note import (
+from datacompact.ledger.formats.note import (
     MAX_NOTE_BYTES,
     MAX_SIGNATURES,
     Ed25519Signer,

@@ -9,11 +9,11 @@ import pytest
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
 
 from datacompact.errors import MalformedInput, PayloadTooLarge, VerificationFailed
-from datacompact.ledger.checkpoint import Checkpoint
-from datacompact.ledger.cosignature import CosignatureSigner
-from datacompact.ledger.merkle import EMPTY_ROOT
-from datacompact.ledger.note import Ed25519Signer, Note, sign_note
-from datacompact.ledger.policy import Group, Policy
+from datacompact.ledger.formats.checkpoint import Checkpoint
+from datacompact.ledger.formats.cosignature import CosignatureSigner
+from datacompact.ledger.formats.merkle import EMPTY_ROOT
+from datacompact.ledger.formats.note import Ed25519Signer, Note, sign_note
+from datacompact.ledger.formats.policy import Group, Policy
 
 
 def _seeded(name: str) -> Ed25519PrivateKey:

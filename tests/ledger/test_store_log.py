@@ -14,10 +14,12 @@ from sqlalchemy.orm import Session
 from datacompact.api import create_app
 from datacompact.errors import VerificationFailed
 from datacompact.events import EventType, NewEvent, record_events
-from datacompact.ledger import checkpoints, log, merkle, tiles
-from datacompact.ledger.check import check_ledger
-from datacompact.ledger.checkpoint import open_checkpoint
-from datacompact.ledger.note import Ed25519Verifier
+from datacompact.ledger import log
+from datacompact.ledger.formats import merkle, tiles
+from datacompact.ledger.formats.checkpoint import open_checkpoint
+from datacompact.ledger.formats.note import Ed25519Verifier
+from datacompact.ledger.log import checkpoints
+from datacompact.ledger.log.check import check_ledger
 from datacompact.permissions import Principal
 from datacompact.store.models import Event, LedgerNode
 

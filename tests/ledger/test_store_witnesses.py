@@ -12,11 +12,11 @@ from pathlib import Path
 import httpx
 import pytest
 
-from datacompact.ledger import checkpoints
-from datacompact.ledger.checkpoint import open_checkpoint
-from datacompact.ledger.cosignature import CosignatureSigner
-from datacompact.ledger.note import Ed25519Signer, Note
-from datacompact.ledger.policy import Policy
+from datacompact.ledger.formats.checkpoint import open_checkpoint
+from datacompact.ledger.formats.cosignature import CosignatureSigner
+from datacompact.ledger.formats.note import Ed25519Signer, Note
+from datacompact.ledger.formats.policy import Policy
+from datacompact.ledger.log import checkpoints
 from datacompact.ledger.witness import Witness, create_app, logs_from_vkeys
 from datacompact.store.models import WitnessProgress
 

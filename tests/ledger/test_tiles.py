@@ -7,7 +7,7 @@ from collections import Counter
 import pytest
 
 from datacompact.errors import MalformedInput, NotFound, PayloadTooLarge
-from datacompact.ledger.merkle import (
+from datacompact.ledger.formats.merkle import (
     CompactRange,
     MemoryHashes,
     consistency_proof,
@@ -15,7 +15,7 @@ from datacompact.ledger.merkle import (
     leaf_hash,
     tree_root,
 )
-from datacompact.ledger.tiles import (
+from datacompact.ledger.formats.tiles import (
     MAX_ENTRY_SIZE,
     Tile,
     TileHashReader,

@@ -22,11 +22,11 @@ from datacompact.errors import (
     StoreUnavailable,
     VerificationFailed,
 )
-from datacompact.ledger.checkpoint import Checkpoint
-from datacompact.ledger.cosignature import CosignatureSigner
-from datacompact.ledger.merkle import consistency_proof
-from datacompact.ledger.note import Ed25519Signer, Note, sign_note, verify_note
-from datacompact.ledger.policy import Policy
+from datacompact.ledger.formats.checkpoint import Checkpoint
+from datacompact.ledger.formats.cosignature import CosignatureSigner
+from datacompact.ledger.formats.merkle import consistency_proof
+from datacompact.ledger.formats.note import Ed25519Signer, Note, sign_note, verify_note
+from datacompact.ledger.formats.policy import Policy
 from datacompact.ledger.witness import (
     SIZE_CONTENT_TYPE,
     AddCheckpointRequest,

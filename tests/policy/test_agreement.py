@@ -462,7 +462,7 @@ def test_checks_run_in_a_fixed_order(terms: GrantTerms) -> None:
     refused(terms, "grant.expired", now=EXPIRES + timedelta(days=1), queries_so_far=9)
 
 
-# --- column constraints and the per-query ε range (issue 11 §2, §3) ---------
+# --- column constraints and the per-query ε range ---------
 
 
 def test_constraints_and_range_are_in_the_agreement(

@@ -1,6 +1,6 @@
 """Every execution is charged; only analysis-time refusals are free, and they are rate-limited.
 
-Issue 11 §1, §2: the query count and the ε of a DP release are taken in a
+The query count and the ε of a DP release are taken in a
 locked transaction *before* the SQL runs and kept whatever happens next
 (success, an engine failure, a revocation or a regrade in flight); every
 failure after the charge is one generic outcome, logged as ``query.failed``

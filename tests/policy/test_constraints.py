@@ -1,4 +1,4 @@
-"""Column constraints derived per output mode, PII type and grade (issue 11 §3).
+"""Column constraints derived per output mode, PII type and grade.
 
 The derivation table is in :mod:`datacompact.policy._constraints`; these
 tests pin each row and column of it, the masks a grade puts in effect, and

@@ -1,4 +1,4 @@
-"""k-anonymous grants: the stored release and the row-level SQL that runs over it (issue 11 §3, §4).
+"""k-anonymous grants: the stored release and the row-level SQL that runs over it.
 
 The store-backed tests run on SQLite and PostgreSQL. They call the two steps
 the query service takes for a k-anonymous grant: ``check_query`` against the
@@ -251,7 +251,7 @@ def test_the_release_is_receipted_without_a_data_value(world: World, resource_id
 
 
 def test_queries_cannot_difference_the_release(world: World, resource_id: int) -> None:
-    """The attack of issue 11: two answers 184 and 183 isolated one patient. Not over a release."""
+    """The subtraction attack: two answers 184 and 183 isolated one patient. Not over a release."""
     grant_id = _grant(world, resource_id, mode="k_anonymous")
     release = _tuples(pq.read_table(_release(world, grant_id).tables[TABLE].parquet_path))
     assert len(release) > 1  # several classes, so that predicates can tell them apart

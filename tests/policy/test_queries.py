@@ -1,6 +1,6 @@
 """Governed queries under grants, in the store, on both backends.
 
-Covers issue 6 §2, §6 and §8: the grant's columns, masks and output mode are
+Checks that the grant's columns, masks and output mode are
 enforced, every query is counted and logged with its receipt, and expiry,
 suspension, revocation (also of a query in flight), the query count and the
 privacy budget stop queries.
@@ -377,7 +377,7 @@ def test_query_log_and_receipt_proof(world: World, resource_id: int) -> None:
         )
     assert [q.id for q in listed] == [answer.query.id]
     world.platform.checkpoint()
-    from datacompact.ledger import checkpoints
+    from datacompact.ledger.log import checkpoints
 
     with world.platform.db.read() as session:
         proof = checkpoints.covering_receipt(

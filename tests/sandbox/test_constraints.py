@@ -1,4 +1,4 @@
-"""Column constraints (issue 11 §3): every use of every constraint, in every clause.
+"""Column constraints: every use of every constraint, in every clause.
 
 The grant below gives each constraint to one column of ``sbk``. Each cell of
 the table in :mod:`datacompact.sandbox.rules.column_constraints` is checked

@@ -1,4 +1,4 @@
-"""The differential test of issue 11 §1: an outcome never depends on one record.
+"""The differential test: an outcome never depends on one record.
 
 A grammar (Hypothesis) generates queries full of expressions that make DuckDB
 raise on some values: casts of text to numbers and dates, arithmetic next

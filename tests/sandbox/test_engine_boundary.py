@@ -1,7 +1,7 @@
 """The engine's failure boundary, the charge before the run, the time limit and the spill folder.
 
 Every failure after analysis must be the one :class:`QueryFailed`, the same
-whatever happened, under every mode but plain records (issue 11 §1, §5).
+whatever happened, under every mode but plain records.
 The user's SQL can no longer fail on data under those modes, so the
 failures here come from plans broken on purpose after governance: what is
 tested is the boundary, not which SQL still reaches it.

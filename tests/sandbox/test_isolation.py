@@ -37,7 +37,7 @@ def test_where_isolation_is_suppressed_by_entity_threshold(grant_for, engine):
 
 
 def test_filtering_subquery_is_refused_and_a_join_says_the_same(grant_for, engine):
-    # A subquery's rows escape the entity threshold (issue 11 §3); the join
+    # A subquery's rows escape the entity threshold; the join
     # filters the same way and each joined table with an entity is thresholded.
     subquery = (
         "SELECT COUNT(*) AS n FROM sbk WHERE district IN "

@@ -1,4 +1,4 @@
-"""Hard limits at analysis (issue 11 §5): depth, size, cartesian joins, counts.
+"""Hard limits at analysis: depth, size, cartesian joins, counts.
 
 Everything here is refused before any data is read, so a refusal may name
 its rule. The fuzz test drives the parser entry with very deep and very wide

@@ -1,4 +1,4 @@
-"""Regression tests of issue 11 §1: each attack class, on every mode that accepts its shape.
+"""Outcome regression tests: each attack class, on every mode that accepts its shape.
 
 Each attack makes DuckDB raise on the one-of-a-kind person of
 :mod:`._twins` and on no one else, so without

@@ -8,11 +8,11 @@ from datetime import UTC, datetime, timedelta
 import pytest
 
 from datacompact.errors import InvalidInput
+from datacompact.sandbox.canonical import canonical_sql
 from datacompact.sandbox.overlap import (
     SEVERITY,
     OverlapFinding,
     QueryRecord,
-    canonical_sql,
     find_overlaps,
 )
 

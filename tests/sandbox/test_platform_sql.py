@@ -5,7 +5,7 @@ rows the user's predicates let through. A mask's cast or a row filter that
 fails on one malformed value would then fail the query exactly when one
 record matches the user's predicate: an exact per-record oracle built from
 the platform's trusted SQL. Both are evaluated so that a failing value is
-masked to NULL or its row dropped. (Found by a red-team pass on issue 11.)
+masked to NULL or its row dropped. (Found by a red-team pass.)
 """
 
 from __future__ import annotations

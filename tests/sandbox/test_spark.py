@@ -224,7 +224,7 @@ def test_errors_are_generic(grant_for, spark):
     assert error.message == "查询失败 / the query failed"
     assert "d0" not in error.message and "d0" not in str(error.details)
     # Under aggregates the answer names nothing. User SQL there can no longer
-    # fail on data (issue 11 §1), so the plan is broken on purpose after governance.
+    # fail on data, so the plan is broken on purpose after governance.
     plan = govern("SELECT district, COUNT(*) AS n FROM sbk GROUP BY district", grant_for())
     broken = replace(plan, expression=parse_one("SELECT nope AS n FROM __dc_src_sbk"))
     with pytest.raises(QueryFailed) as info:

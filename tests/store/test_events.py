@@ -1,62 +1,21 @@
-"""The event stream: canonical encoding, commitments, contiguity, atomicity (both backends)."""
+"""The event stream: commitments, contiguity, atomicity (both backends)."""
 
 from __future__ import annotations
 
-import hashlib
 import json
 import threading
-from datetime import UTC, datetime
 
 import pytest
 from sqlalchemy import func, select
 
 from datacompact.errors import PayloadTooLarge
-from datacompact.events import (
-    MAX_ENTRY_BYTES,
-    EntryFields,
-    EventType,
-    canonical_json,
-    payload_commitment,
-    record_event,
-)
-from datacompact.ledger import merkle
+from datacompact.events import EventType, record_event
+from datacompact.ledger.formats import merkle
+from datacompact.ledger.formats.entry import MAX_ENTRY_BYTES, payload_commitment
 from datacompact.permissions import Principal
 from datacompact.store.models import Event, LedgerHead
 
 from ..conftest import World
-
-
-def test_entry_encoding_is_canonical_golden() -> None:
-    fields = EntryFields(
-        seq=41,
-        type="participant.approved",
-        time=datetime(2026, 11, 29, 1, 55, 43, 161404, tzinfo=UTC),
-        actor="member:7",
-        actor_participant=3,
-        object_type="participant",
-        object_id="12",
-        payload_sha256="ab" * 32,
-    )
-    assert fields.encode() == (
-        b'{"actor":"member:7","actor_participant":3,"object":{"id":"12","type":"participant"},'
-        b'"payload_sha256":"' + b"ab" * 32 + b'","seq":41,"time":"2026-11-29T01:55:43.161404Z",'
-        b'"type":"participant.approved","v":1}'
-    )
-
-
-def test_canonical_json_sorts_keeps_unicode_and_refuses_floats() -> None:
-    assert canonical_json({"b": 1, "a": "数据"}) == '{"a":"数据","b":1}'.encode()
-    with pytest.raises(TypeError):
-        canonical_json({"stake": 0.51})
-
-
-def test_commitment_is_salted() -> None:
-    payload = {"phone": "13800138000"}
-    unsalted = hashlib.sha256(canonical_json(payload)).hexdigest()
-    one = payload_commitment(payload, b"\x01" * 16)
-    two = payload_commitment(payload, b"\x02" * 16)
-    assert one != two and unsalted not in (one, two)
-    assert one == hashlib.sha256(b"\x01" * 16 + canonical_json(payload)).hexdigest()
 
 
 def test_events_are_contiguous_and_verifiable(world: World) -> None:

@@ -26,9 +26,8 @@ from datacompact.api._deps import (
     writing,
 )
 from datacompact.api._errors import AUTHENTICATED, PUBLIC, documented, documented_beside
-from datacompact.projects import alerts as alert_service
-from datacompact.projects import contracts, deliverables, ocds, transparency
-from datacompact.projects.contract_schemas import (
+from datacompact.delivery import contracts, deliverables
+from datacompact.delivery.schemas import (
     SHA256_PATTERN,
     ContractCreate,
     DeliverableIn,
@@ -36,6 +35,8 @@ from datacompact.projects.contract_schemas import (
     HandoverIn,
     SlaReportIn,
 )
+from datacompact.oversight import alerts as alert_service
+from datacompact.oversight import ocds, transparency
 from datacompact.schemas_base import IsoDate
 
 router = APIRouter(tags=["contracts"], responses=documented(*AUTHENTICATED))

@@ -8,8 +8,9 @@ from fastapi import APIRouter, Query, Request
 
 from datacompact.api._deps import MAX_INDEX, Credentials, platform_of, reading
 from datacompact.api._errors import AUTHENTICATED, documented
-from datacompact.events import format_time, list_events
-from datacompact.ledger.merkle import leaf_hash
+from datacompact.events import list_events
+from datacompact.ledger.formats.entry import format_time
+from datacompact.ledger.formats.merkle import leaf_hash
 
 router = APIRouter(tags=["events"], responses=documented(*AUTHENTICATED))
 

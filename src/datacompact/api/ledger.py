@@ -35,7 +35,9 @@ from datacompact.api._deps import (
 )
 from datacompact.api._errors import AUTHENTICATED, PUBLIC, documented, documented_beside
 from datacompact.errors import NotFound
-from datacompact.ledger import checkpoints, log, recovery, tiles
+from datacompact.ledger import log
+from datacompact.ledger.formats import tiles
+from datacompact.ledger.log import checkpoints, recovery
 from datacompact.permissions import Actions, LedgerResource, authorize
 from datacompact.store.models import Event
 

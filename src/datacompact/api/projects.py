@@ -19,8 +19,8 @@ from datacompact.api._deps import (
 )
 from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.errors import MalformedInput
-from datacompact.projects import lots, projects, tenders
-from datacompact.projects.schemas import (
+from datacompact.procurement import lots, projects, tenders
+from datacompact.procurement.schemas import (
     AwardIn,
     BidCreate,
     ExceptionCreate,

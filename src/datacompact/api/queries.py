@@ -22,7 +22,7 @@ from datacompact.api._deps import (
     recheck,
 )
 from datacompact.api._errors import AUTHENTICATED, documented
-from datacompact.ledger import checkpoints
+from datacompact.ledger.log import checkpoints
 from datacompact.policy import queries
 from datacompact.policy.schemas import QueryIn
 

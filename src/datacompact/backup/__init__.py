@@ -24,7 +24,7 @@ and the sandbox's spill folder are not backed up.
 Restore checks the whole folder against its manifest before it writes
 anything, writes only into an empty home and an empty database (unless
 ``force``), and then holds the log if any checkpoint it knows of outside the
-restored store is ahead of it (:mod:`datacompact.ledger.recovery`).
+restored store is ahead of it (:mod:`datacompact.ledger.log.recovery`).
 """
 
 from __future__ import annotations
@@ -56,9 +56,9 @@ from datacompact.errors import (
     StoreUnavailable,
     VerificationFailed,
 )
-from datacompact.ledger import checkpoints, recovery
-from datacompact.ledger.checkpoint import Checkpoint as CheckpointBody
-from datacompact.ledger.note import Ed25519Signer
+from datacompact.ledger.formats.checkpoint import Checkpoint as CheckpointBody
+from datacompact.ledger.formats.note import Ed25519Signer
+from datacompact.ledger.log import checkpoints, recovery
 from datacompact.ledger.witness import write_atomic
 from datacompact.store import migrate
 

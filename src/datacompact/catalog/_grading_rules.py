@@ -122,7 +122,7 @@ def _sensitive(kind: SensitiveCategory, label: str) -> PiiRule:
     return PiiRule(True, 4, kind, label, PIPL_28)
 
 
-# Keys are the PII types of the ingestion detector (issue 4 §4), lower-case.
+# Keys are the PII types of the ingestion detector, lower-case.
 PII_RULES: dict[str, PiiRule] = {
     "resident_id": _sensitive(SensitiveCategory.SPECIFIC_IDENTITY, "居民身份证号 / resident ID"),
     "passport": _sensitive(SensitiveCategory.SPECIFIC_IDENTITY, "护照号 / passport number"),

@@ -1,6 +1,6 @@
 """``datacompact audit``: mirror a tlog-tiles log and verify it, for auditors.
 
-The command parses its options, calls :func:`~datacompact.ledger.audit.audit_log`
+The command parses its options, calls :func:`~datacompact.ledger.auditor.audit.audit_log`
 and renders the result. Exit code 0 means verified. Any failure prints one
 line to stderr, Chinese first then English, naming the finding (fork, altered
 entry, ...), and exits with the error's ``exit_code``: 8 for tampering, forks
@@ -22,7 +22,7 @@ if TYPE_CHECKING:
     # worker, which imports the CLI's module) would pay for the auditor's stack.
     import httpx
 
-    from datacompact.ledger.audit import AuditResult
+    from datacompact.ledger.auditor.audit import AuditResult
 
 
 #: Chinese label of each finding; the English one is the finding's value.
@@ -81,7 +81,7 @@ def audit(
 ) -> None:
     """审计日志 / Mirror a transparency log and recompute its tree from the entries."""
     with handled(as_json):
-        from datacompact.ledger.audit import audit_log
+        from datacompact.ledger.auditor.audit import audit_log
 
         result = audit_log(
             url=url,

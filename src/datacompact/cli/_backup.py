@@ -78,7 +78,7 @@ def recover(
     as_json: JsonFlag = False,
 ) -> None:
     """声明恢复中丢失的条目并恢复写入 / declare the entries lost in a restore and resume writes."""
-    from datacompact.ledger import checkpoints, recovery
+    from datacompact.ledger.log import checkpoints, recovery
 
     with handled(as_json):
         platform = open_platform()
@@ -92,7 +92,6 @@ def recover(
                     policy=platform.witness_policy,
                     evidence=evidence,
                     note=note,
-                    governance=platform.settings.governance_mode,
                     state=platform.settings.home / checkpoints.SIGNED_STATE_FILE,
                 )
         finally:

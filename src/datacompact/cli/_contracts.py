@@ -17,8 +17,8 @@ from datacompact.cli._output import JsonFlag, console, emit, err_console, handle
 from datacompact.errors import MalformedInput
 
 if TYPE_CHECKING:
+    from datacompact.delivery.schemas import ContractPublic
     from datacompact.events import Recorded
-    from datacompact.projects.contract_schemas import ContractPublic
 
 delivery_app = typer.Typer(
     help="合同、验收、预警与公开 / contracts, acceptance, alerts and OCDS", no_args_is_help=True
@@ -61,8 +61,8 @@ def sign(
     as_json: JsonFlag = False,
 ) -> None:
     """依中标签订合同（指标与付款节点）/ sign a contract from an award, with KPIs and milestones."""
-    from datacompact.projects import contracts
-    from datacompact.projects.contract_schemas import ContractCreate
+    from datacompact.delivery import contracts
+    from datacompact.delivery.schemas import ContractCreate
 
     with handled(as_json):
         data = ContractCreate.model_validate_json(_read(file))
@@ -85,8 +85,8 @@ def handover(
     as_json: JsonFlag = False,
 ) -> None:
     """记录已收到的交接包 / record the handover package received."""
-    from datacompact.projects import contracts
-    from datacompact.projects.contract_schemas import HandoverIn
+    from datacompact.delivery import contracts
+    from datacompact.delivery.schemas import HandoverIn
 
     with handled(as_json):
         data = HandoverIn(
@@ -111,7 +111,7 @@ def sla(
     as_json: JsonFlag = False,
 ) -> None:
     """报送一个期间（YYYY-MM）的运维 SLA / report one period's O&M SLA figures."""
-    from datacompact.projects import contracts
+    from datacompact.delivery import contracts
 
     with handled(as_json):
         media_type = "text/csv" if file.suffix.lower() == ".csv" else "application/json"
@@ -130,7 +130,7 @@ def sla(
 @delivery_app.command("kpi")
 def kpi(contract_id: ContractId, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """合同指标：实测与目标 / a contract's KPIs, measured against their targets."""
-    from datacompact.projects import contracts
+    from datacompact.delivery import contracts
 
     def render(data: dict[str, Any], as_json: bool) -> None:
         if as_json:
@@ -171,7 +171,7 @@ def deliver(
     as_json: JsonFlag = False,
 ) -> None:
     """交付开源代码、开放数据或托管关键代码 / deposit a deliverable (key code: in escrow)."""
-    from datacompact.projects import deliverables
+    from datacompact.delivery import deliverables
 
     with handled(as_json):
         content = _read(file)
@@ -198,7 +198,7 @@ def list_deliverables(
     contract_id: ContractId, token: TokenOption = None, as_json: JsonFlag = False
 ) -> None:
     """合同交付物（仅元数据）/ a contract's deliverables, metadata only."""
-    from datacompact.projects import deliverables
+    from datacompact.delivery import deliverables
 
     run(
         lambda on: [
@@ -223,8 +223,8 @@ def release_escrow(
     as_json: JsonFlag = False,
 ) -> None:
     """调取托管代码（合同终止或接续风险）/ release escrowed key code, logged with a reason."""
+    from datacompact.delivery import deliverables
     from datacompact.ledger.witness import write_atomic
-    from datacompact.projects import deliverables
 
     def render(released: Recorded[bytes], as_json: bool) -> None:
         try:
@@ -273,7 +273,7 @@ def accept(
     as_json: JsonFlag = False,
 ) -> None:
     """验收付款节点或整个合同（指标须达标）/ accept a milestone or the contract, KPIs met."""
-    from datacompact.projects import contracts
+    from datacompact.delivery import contracts
 
     def action(on: Acting) -> Recorded[ContractPublic]:
         if milestone is None:
@@ -300,12 +300,12 @@ def alerts(
     as_json: JsonFlag = False,
 ) -> None:
     """集中度、锁定与运维接续预警 / concentration, lock-in and O&M continuity alerts."""
-    from datacompact.projects import alerts as service
-    from datacompact.projects._decimal import parse_decimal
+    from datacompact.decimals import parse_decimal_field
+    from datacompact.oversight import alerts as service
 
     with handled(as_json):
-        share = parse_decimal(max_share, "max_share")
-        threshold = parse_decimal(hhi, "hhi")
+        share = parse_decimal_field(max_share, "max_share")
+        threshold = parse_decimal_field(hhi, "hhi")
         run(
             lambda on: service.alerts(
                 session=on.session,
@@ -342,8 +342,8 @@ def export_ocds(
     as_json: JsonFlag = False,
 ) -> None:
     """导出 OCDS 1.1.5 发布包（公开数据，无需令牌）/ export the OCDS release package (public)."""
-    from datacompact.projects import ocds, transparency
-    from datacompact.store._base import utcnow
+    from datacompact.clock import utcnow
+    from datacompact.oversight import ocds, transparency
 
     def render(package: dict[str, Any], _: bool) -> None:
         text = ocds.to_json(package)

@@ -44,7 +44,7 @@ def checkpoint(as_json: JsonFlag = False) -> None:
 @ledger_app.command("check")
 def check(as_json: JsonFlag = False) -> None:
     """从条目重算整棵树并与存储和已签检查点比对 / recompute the tree and compare with the store."""
-    from datacompact.ledger.check import check_ledger
+    from datacompact.ledger.log.check import check_ledger
 
     with handled(as_json):
         platform = open_platform()

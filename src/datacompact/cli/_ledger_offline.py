@@ -25,14 +25,20 @@ from datacompact.errors import (
     NotFound,
     VerificationFailed,
 )
-from datacompact.ledger.checkpoint import open_checkpoint
-from datacompact.ledger.cosignature import (
+from datacompact.ledger.formats.checkpoint import open_checkpoint
+from datacompact.ledger.formats.cosignature import (
     COSIGNATURE_TYPE,
     CosignatureSigner,
     CosignatureVerifier,
 )
-from datacompact.ledger.merkle import HASH_SIZE, verify_consistency, verify_inclusion
-from datacompact.ledger.note import ED25519_TYPE, Ed25519Verifier, Verifier, parse_vkey, verify_note
+from datacompact.ledger.formats.merkle import HASH_SIZE, verify_consistency, verify_inclusion
+from datacompact.ledger.formats.note import (
+    ED25519_TYPE,
+    Ed25519Verifier,
+    Verifier,
+    parse_vkey,
+    verify_note,
+)
 
 verify_app = typer.Typer(
     help="离线验证 / Verify notes and proofs offline, without the server database.",

@@ -33,8 +33,8 @@ def tender(
     """发布招标 / tender a lot."""
     from datetime import UTC
 
-    from datacompact.projects import tenders
-    from datacompact.projects.schemas import TenderCreate
+    from datacompact.procurement import tenders
+    from datacompact.procurement.schemas import TenderCreate
 
     def aware(moment: datetime) -> str:
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
@@ -56,7 +56,7 @@ def tender(
 
 def tender_show(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """招标详情 / show a tender."""
-    from datacompact.projects import tenders
+    from datacompact.procurement import tenders
 
     def action(on: Acting) -> Any:
         return tenders.get_tender(
@@ -76,7 +76,7 @@ def bid(
     as_json: JsonFlag = False,
 ) -> None:
     """投标：文件哈希后加密密封 / submit a bid; the document is hashed and sealed."""
-    from datacompact.projects import tenders
+    from datacompact.procurement import tenders
 
     def action(on: Acting) -> Any:
         return tenders.submit_bid(
@@ -93,7 +93,7 @@ def bid(
 
 def open_(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """开标（截止后）/ open the bids, at or after the deadline."""
-    from datacompact.projects import tenders
+    from datacompact.procurement import tenders
 
     def action(on: Acting) -> Any:
         return tenders.open_bids(
@@ -113,8 +113,8 @@ def score(
     as_json: JsonFlag = False,
 ) -> None:
     """评委评分 / a committee member scores a bid."""
-    from datacompact.projects import tenders
-    from datacompact.projects.schemas import ScoreIn
+    from datacompact.procurement import tenders
+    from datacompact.procurement.schemas import ScoreIn
 
     def action(on: Acting) -> Any:
         data = ScoreIn(
@@ -137,7 +137,7 @@ def award(
     as_json: JsonFlag = False,
 ) -> None:
     """定标：授予排名第一的投标 / award the lot to the first-ranked bid."""
-    from datacompact.projects import tenders
+    from datacompact.procurement import tenders
 
     def action(on: Acting) -> Any:
         return tenders.award_tender(

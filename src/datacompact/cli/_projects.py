@@ -36,8 +36,8 @@ def create(
     as_json: JsonFlag = False,
 ) -> None:
     """创建合作项目并提出合作模式 / create a project and propose its cooperation mode."""
-    from datacompact.projects import projects
-    from datacompact.projects.schemas import ProjectCreate
+    from datacompact.procurement import projects
+    from datacompact.procurement.schemas import ProjectCreate
 
     def action(on: Acting) -> Any:
         data = ProjectCreate.model_validate(
@@ -61,7 +61,7 @@ def create(
 @projects_app.command("list")
 def list_projects(token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """合作项目列表 / list cooperation projects."""
-    from datacompact.projects import projects
+    from datacompact.procurement import projects
 
     def action(on: Acting) -> Any:
         rows = projects.list_projects(session=on.session, actor=on.actor)
@@ -73,7 +73,7 @@ def list_projects(token: TokenOption = None, as_json: JsonFlag = False) -> None:
 @projects_app.command("show")
 def show(project_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """项目详情 / show a project."""
-    from datacompact.projects import projects
+    from datacompact.procurement import projects
 
     def action(on: Acting) -> Any:
         found = projects.get_project(session=on.session, actor=on.actor, project_id=project_id)
@@ -90,7 +90,7 @@ def link(
     as_json: JsonFlag = False,
 ) -> None:
     """关联数据资源，项目继承其最高分级 / link resources; the project inherits the highest grade."""
-    from datacompact.projects import projects
+    from datacompact.procurement import projects
 
     def action(on: Acting) -> Any:
         return projects.link_resources(
@@ -109,8 +109,8 @@ def propose_mode(
     as_json: JsonFlag = False,
 ) -> None:
     """业主重新提出合作模式 / the owner proposes another mode."""
-    from datacompact.projects import projects
-    from datacompact.projects.schemas import ModeProposalIn
+    from datacompact.procurement import projects
+    from datacompact.procurement.schemas import ModeProposalIn
 
     def action(on: Acting) -> Any:
         data = ModeProposalIn.model_validate({"mode": mode, "reason": reason})
@@ -134,8 +134,8 @@ def decide_mode(
     as_json: JsonFlag = False,
 ) -> None:
     """审批合作模式（监管方）/ approve or reject the mode (the regulator)."""
-    from datacompact.projects import projects
-    from datacompact.projects.schemas import ModeDecisionIn
+    from datacompact.procurement import projects
+    from datacompact.procurement.schemas import ModeDecisionIn
 
     def action(on: Acting) -> Any:
         data = ModeDecisionIn.model_validate({"decision": decision, "reason": reason})
@@ -161,8 +161,8 @@ def meeting(
     as_json: JsonFlag = False,
 ) -> None:
     """记录联席会议及其决议 / record a joint meeting and its decisions."""
-    from datacompact.projects import projects
-    from datacompact.projects.schemas import MeetingCreate
+    from datacompact.procurement import projects
+    from datacompact.procurement.schemas import MeetingCreate
 
     def action(on: Acting) -> Any:
         data = MeetingCreate.model_validate(
@@ -205,8 +205,8 @@ def lot(
     as_json: JsonFlag = False,
 ) -> None:
     """新增标段 / add a lot to a project."""
-    from datacompact.projects import lots
-    from datacompact.projects.schemas import LotCreate
+    from datacompact.procurement import lots
+    from datacompact.procurement.schemas import LotCreate
 
     requirements = []
     for item in requirement or []:
@@ -235,7 +235,7 @@ def lot(
 @projects_app.command("lot-show")
 def lot_show(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """标段详情 / show a lot."""
-    from datacompact.projects import lots
+    from datacompact.procurement import lots
 
     def action(on: Acting) -> Any:
         return lots.get_lot(session=on.session, actor=on.actor, lot_id=lot_id).model_dump(
@@ -248,7 +248,7 @@ def lot_show(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -
 @projects_app.command("match")
 def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """任务匹配：为标段推荐企业 / rank enterprises for a lot, with reasons."""
-    from datacompact.projects import lots
+    from datacompact.procurement import lots
 
     def action(on: Acting) -> Any:
         ranking = lots.match_lot(session=on.session, actor=on.actor, lot_id=lot_id)
@@ -275,8 +275,8 @@ def cancel_lot(
     as_json: JsonFlag = False,
 ) -> None:
     """取消未授予的标段（投标不开启）/ cancel a lot not yet awarded; its bids stay sealed."""
-    from datacompact.projects import lots
-    from datacompact.projects.schemas import LotCancelIn
+    from datacompact.procurement import lots
+    from datacompact.procurement.schemas import LotCancelIn
 
     def action(on: Acting) -> Any:
         data = LotCancelIn(reason=reason)
@@ -297,8 +297,8 @@ def exception(
     as_json: JsonFlag = False,
 ) -> None:
     """监管方批准规则例外 / the regulator grants a rule exception."""
-    from datacompact.projects import lots
-    from datacompact.projects.schemas import ExceptionCreate
+    from datacompact.procurement import lots
+    from datacompact.procurement.schemas import ExceptionCreate
 
     def action(on: Acting) -> Any:
         data = ExceptionCreate.model_validate(

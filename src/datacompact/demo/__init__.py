@@ -26,6 +26,7 @@ from typing import Any
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
+from datacompact.clock import utcnow
 from datacompact.errors import Conflict
 from datacompact.permissions import Principal, Role
 from datacompact.platform import Platform
@@ -41,7 +42,6 @@ from datacompact.registry.schemas import (
     QualificationCreate,
     ShareholderIn,
 )
-from datacompact.store._base import utcnow
 from datacompact.store.models import Member, Participant, Qualification
 
 from ._catalog import register_datasets

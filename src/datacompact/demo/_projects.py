@@ -21,12 +21,13 @@ from dataclasses import dataclass, field
 
 from sqlalchemy import select
 
+from datacompact.delivery import contracts
+from datacompact.delivery.schemas import ContractCreate, SlaReportIn
 from datacompact.permissions import Principal, Role
 from datacompact.platform import Platform
-from datacompact.projects import contracts, lots, projects, tenders
-from datacompact.projects._levels import meets
-from datacompact.projects.contract_schemas import ContractCreate, SlaReportIn
-from datacompact.projects.schemas import (
+from datacompact.procurement import lots, projects, tenders
+from datacompact.procurement.levels import meets
+from datacompact.procurement.schemas import (
     LotCreate,
     MeetingCreate,
     ProjectCreate,

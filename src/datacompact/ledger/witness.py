@@ -50,10 +50,16 @@ from datacompact.errors import (
     StoreUnavailable,
     VerificationFailed,
 )
-from datacompact.ledger.checkpoint import Checkpoint, parse_decimal
-from datacompact.ledger.cosignature import CosignatureSigner, CosignatureVerifier
-from datacompact.ledger.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
-from datacompact.ledger.note import Ed25519Verifier, Note, Signature, decode_base64, verify_note
+from datacompact.ledger.formats.checkpoint import Checkpoint, parse_size
+from datacompact.ledger.formats.cosignature import CosignatureSigner, CosignatureVerifier
+from datacompact.ledger.formats.merkle import EMPTY_ROOT, HASH_SIZE, verify_consistency
+from datacompact.ledger.formats.note import (
+    Ed25519Verifier,
+    Note,
+    Signature,
+    decode_base64,
+    verify_note,
+)
 
 SIZE_CONTENT_TYPE = "text/x.tlog.size"
 TEXT_CONTENT_TYPE = "text/plain; charset=utf-8"
@@ -84,7 +90,7 @@ class AddCheckpointRequest:
         head, sep, rest = text.partition("\n")
         if not sep or not head.startswith("old "):
             raise MalformedInput("expected a first line 'old <size>', got another")
-        old_size = parse_decimal(head[4:], "old size")
+        old_size = parse_size(head[4:], "old size")
         proof: list[bytes] = []
         while True:
             line, sep, rest = rest.partition("\n")
@@ -318,7 +324,7 @@ def submit_checkpoint(
     except (httpx.HTTPError, httpx.InvalidURL) as exc:
         raise StoreUnavailable("expected the witness to answer, got no response") from exc
     if response.status_code == 409 and response.headers.get("content-type") == SIZE_CONTENT_TYPE:
-        size = parse_decimal(response.text.removesuffix("\n"), "witness size")
+        size = parse_size(response.text.removesuffix("\n"), "witness size")
         raise Conflict("expected the witness at our old size, got another", details={"size": size})
     failures: dict[int, type[DataCompactError]] = {
         400: MalformedInput,

@@ -1,4 +1,4 @@
-"""Policy: purposes, output modes by grade, and grants as ODRL agreements (issue 6 §1–3).
+"""Policy: purposes, output modes by grade, and grants as ODRL agreements.
 
 Database-free building blocks, called by the application and grant services:
 

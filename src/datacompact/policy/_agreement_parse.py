@@ -137,8 +137,8 @@ _DECODERS: Mapping[str, Callable[[object, str], Any]] = {
     o.OUTPUT_MODE: _mode,
     o.MIN_GROUP_SIZE: o.parse_integer,
     o.K_ANONYMITY: o.parse_integer,
-    o.EPSILON: o.parse_decimal,
-    o.EPSILON_PER_QUERY: o.parse_decimal,
+    o.EPSILON: o.parse_xsd_decimal,
+    o.EPSILON_PER_QUERY: o.parse_xsd_decimal,
     o.ROW_FILTER: lambda v, w: o.read_typed(v, o.SQL_PREDICATE, w),
     o.COLUMN_CONSTRAINT: _column_constraints,
 }
@@ -260,7 +260,8 @@ def read_agreement(document: object) -> tuple[dict[str, Any], frozenset[str]]:
         "output": output,
         "epsilon": value.get(o.EPSILON),
         "row_filter": value.get(o.ROW_FILTER),
-        # Absent from agreements issued before issue 11: derived at query time.
+        # Absent from agreements issued before column constraints existed:
+        # derived at query time.
         "column_constraints": value.get(o.COLUMN_CONSTRAINT),
         **epsilon_range,
     }

@@ -1,7 +1,7 @@
 """Column constraints derived from a column's PII types, its mask and the output mode.
 
-A constraint says what a column's values may flow into in a query (issue 11
-§3; the uses each allows are in :data:`~datacompact.sandbox.grants.CONSTRAINT_USES`).
+A constraint says what a column's values may flow into in a query (the
+uses each allows are in :data:`~datacompact.sandbox.grants.CONSTRAINT_USES`).
 It is derived from what the column *is* and what the mode *releases*:
 
 =================  ==========  ==============  ===========  ==============  ============
@@ -51,9 +51,14 @@ from __future__ import annotations
 from collections.abc import Collection, Mapping
 
 from datacompact.catalog.grading import canonical_pii_type
-from datacompact.policy._masks import PII_MASKS, ColumnMask, MaskKind
+from datacompact.policy._masks import PII_MASKS, ColumnMask
 from datacompact.policy._spec import OutputMode, parse_mode
-from datacompact.sandbox.grants import ColumnConstraint, is_plain_name, stricter_constraint
+from datacompact.sandbox.grants import (
+    ColumnConstraint,
+    MaskKind,
+    is_plain_name,
+    stricter_constraint,
+)
 from datacompact.store.models import ResourceVersion
 
 #: PII types that identify a person or an organization, strongest first: the

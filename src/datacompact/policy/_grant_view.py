@@ -11,7 +11,7 @@ PII types of each column) and are mapped one to one onto the sandbox's mask
 functions; a mask the sandbox cannot apply refuses the query rather than
 letting the column through unmasked.
 
-Column constraints (issue 11 §3) are derived the same way, at query time, by
+Column constraints are derived the same way, at query time, by
 :func:`~datacompact.policy._constraints.derive_constraints`; each column gets
 the stricter of that and of the constraint its agreement states, so a grade
 raised since the grant was issued tightens them too.
@@ -31,13 +31,12 @@ from datacompact.policy._constraints import (
     numeric_columns,
     pii_types,
 )
-from datacompact.policy._masks import ColumnMask, MaskKind, column_masks
+from datacompact.policy._masks import ColumnMask, column_masks
 from datacompact.policy.agreement import GrantTerms, check_epsilon
 from datacompact.policy.applications import counts_as_open_data
 from datacompact.policy.modes import effective_constraints, grade_rule
 from datacompact.sandbox import ColumnConstraint, ColumnRule, GrantedTable, GrantView
-from datacompact.sandbox.grants import MaskKind as SandboxMask
-from datacompact.sandbox.grants import is_plain_name
+from datacompact.sandbox.grants import AppliedMask, MaskKind, is_plain_name
 from datacompact.store.models import Grant, Resource, ResourceVersion
 
 
@@ -69,7 +68,7 @@ def _column_rule(
         keep = (int(params.get("keep_first", 1)), int(params.get("keep_last", 1)))
         return ColumnRule(mask="partial", keep=keep, entity_key=entity_key, constraint=constraint)
     if mask.kind is MaskKind.TRUNCATE and params.get("unit") in ("year", "month"):
-        kind: SandboxMask = "truncate_year" if params["unit"] == "year" else "truncate_date"
+        kind: AppliedMask = "truncate_year" if params["unit"] == "year" else "truncate_date"
         return ColumnRule(mask=kind, entity_key=entity_key, constraint=constraint)
     if mask.kind is MaskKind.REDACT:
         return ColumnRule(mask="redact", entity_key=entity_key, constraint=constraint)

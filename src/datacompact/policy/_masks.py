@@ -24,7 +24,6 @@ from __future__ import annotations
 
 from collections.abc import Collection, Mapping
 from dataclasses import dataclass, field
-from enum import StrEnum
 from types import MappingProxyType
 from typing import Any
 
@@ -32,21 +31,7 @@ from typing import Any
 # grading engine reads the same table, so a mask can never miss a type it grades.
 from datacompact.catalog.grading import canonical_pii_type
 from datacompact.errors import InvalidInput, MalformedInput
-
-
-class MaskKind(StrEnum):
-    """A masking technique, ordered by :attr:`rank` (higher reveals less)."""
-
-    CLEAR = "clear"
-    TRUNCATE = "truncate"
-    PARTIAL = "partial"
-    PSEUDONYM = "pseudonym"
-    REDACT = "redact"
-
-    @property
-    def rank(self) -> int:
-        return list(MaskKind).index(self)
-
+from datacompact.sandbox.grants import MaskKind
 
 # The parameters of each technique when no PII rule says otherwise.
 _DEFAULT_PARAMS: MappingProxyType[MaskKind, Mapping[str, Any]] = MappingProxyType(

@@ -21,6 +21,7 @@ from datetime import UTC, datetime
 from decimal import Decimal
 from typing import Any
 
+from datacompact.decimals import parse_decimal
 from datacompact.errors import InvalidInput, MalformedInput
 from datacompact.policy.purposes import DCP
 
@@ -50,7 +51,7 @@ K_ANONYMITY = f"{DCP}kAnonymity"
 #: The ε one DP query may spend: ``gteq`` the floor and ``lteq`` the ceiling,
 #: two constraints on the same left operand, ``xsd:decimal``.
 EPSILON_PER_QUERY = f"{DCP}epsilonPerQuery"
-#: What each granted column may flow into (issue 11 §3); ``eq`` a JSON literal
+#: What each granted column may flow into; ``eq`` a JSON literal
 #: mapping every granted column to its constraint (``plain``, ``join_only``...).
 COLUMN_CONSTRAINT = f"{DCP}columnConstraint"
 
@@ -180,13 +181,13 @@ def format_decimal(value: float) -> dict[str, str]:
     return typed(format(Decimal(repr(value)), "f"), XSD_DECIMAL)
 
 
-def parse_decimal(value: object, where: str) -> float:
+def parse_xsd_decimal(value: object, where: str) -> float:
     text = read_typed(value, XSD_DECIMAL, where)
-    body = text[1:] if text[:1] in "+-" else text
-    digits = body.replace(".", "", 1)
-    if not digits or not digits.isascii() or not digits.isdigit():
-        raise malformed(where, "an xsd:decimal", text)
-    number = float(text)
+    try:
+        # xsd:decimal's lexical space (XSD 1.1 Part 2 §3.3.3): a sign, a bare point.
+        number = float(parse_decimal(text, signed=True, bare_point=True))
+    except ValueError as exc:
+        raise malformed(where, "an xsd:decimal", text) from exc
     if not math.isfinite(number):
         raise malformed(where, "a finite xsd:decimal", text)
     return number

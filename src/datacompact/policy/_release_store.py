@@ -58,7 +58,8 @@ from datacompact.errors import (
     PolicyViolation,
     VerificationFailed,
 )
-from datacompact.events import EventType, NewEvent, canonical_json, record_events
+from datacompact.events import EventType, NewEvent, record_events
+from datacompact.ledger.formats.entry import canonical_json
 from datacompact.permissions import Principal
 from datacompact.policy._generalization import SUPPRESSION_LIMIT, Generalized, generalize
 from datacompact.sandbox import ColumnRule, Engine, GrantedTable, GrantView, Limits, govern

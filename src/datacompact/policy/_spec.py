@@ -24,7 +24,7 @@ MAX_GROUP_SIZE = 1_000_000
 
 
 class OutputMode(StrEnum):
-    """What may leave the sandbox under a grant (issue 6 §3)."""
+    """What may leave the sandbox under a grant."""
 
     RECORDS = "records"
     MASKED_RECORDS = "masked_records"

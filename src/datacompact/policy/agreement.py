@@ -25,7 +25,7 @@ left operand         operator  right operand
 ===================  ========  ====================================================
 
 The per-query ε range is written with the budget (grants without one have no
-DP queries); it defaults to [0.01, 1]. The column constraints (issue 11 §3)
+DP queries); it defaults to [0.01, 1]. The column constraints
 are derived from the resource's PII types when the grant is issued; the
 sandbox applies, per column, the stricter of them and of the derivation on the
 resource as it is at query time. Agreements issued before either existed
@@ -90,7 +90,7 @@ EPSILON_CEILING = 1.0
 #: (bound / ε) overflows in calibration after the SQL has run: a
 #: data-dependent failure, as ``epsilon: 5e-324`` was.
 EPSILON_FLOOR = 1e-6
-#: The default range of the ε one DP query may spend (issue 11 §2).
+#: The default range of the ε one DP query may spend.
 EPSILON_MIN = 0.01
 EPSILON_MAX = EPSILON_CEILING
 _IDENTIFIER = re.compile(r"[A-Za-z][A-Za-z0-9+.\-]*:[^\s<>\"{}|\\^`]+")

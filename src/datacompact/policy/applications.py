@@ -21,6 +21,7 @@ from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.catalog.resources import latest_version
+from datacompact.clock import utcnow
 from datacompact.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
@@ -31,7 +32,6 @@ from datacompact.policy.purposes import parse_purpose
 from datacompact.policy.schemas import ApplicationCreate, ApplicationPublic
 from datacompact.registry.governance import rules_for
 from datacompact.registry.participants import approved_of_kind
-from datacompact.store._base import utcnow
 from datacompact.store.models import Application, Grant, Participant, Resource
 
 _OPERATOR_KINDS = ("jv_platform",)

@@ -2,7 +2,7 @@
 
 A grant's status is checked by every query in the same transaction that
 counts the query, so a suspension or revocation committed before the query's
-own commit stops it (issue 6 §2: "for queries in flight too").
+own commit stops it, for queries in flight too.
 """
 
 from __future__ import annotations

@@ -1,4 +1,4 @@
-"""Output modes, their strictness order, and the default rules by grade (issue 6 §3).
+"""Output modes, their strictness order, and the default rules by grade.
 
 An output mode says what may leave the sandbox:
 
@@ -20,9 +20,9 @@ An output mode says what may leave the sandbox:
 extract is row-level, an aggregate is not, and neither reveals a subset of
 what the other does. A full :class:`OutputSpec` adds its parameters: a larger
 ``min_group_size`` or ``k`` is stricter. Masks add a total order per column
-(:class:`~datacompact.policy._masks.MaskKind`).
+(:class:`~datacompact.sandbox.grants.MaskKind`).
 
-**Defaults by grade** (GB/T 43697-2024 §6.1; the table of issue 6 §3). Each
+**Defaults by grade** (GB/T 43697-2024 §6.1). Each
 grade has *floors*; a request is allowed when it is at least as strict as one
 floor, so a grant may be stricter than the default but never looser:
 
@@ -55,7 +55,7 @@ from typing import Any
 
 from datacompact.catalog.grading import Grade
 from datacompact.errors import InvalidInput, MalformedInput, PolicyViolation
-from datacompact.policy._masks import ColumnMask, MaskKind, column_masks, strictest_mask
+from datacompact.policy._masks import ColumnMask, column_masks, strictest_mask
 from datacompact.policy._spec import (
     AGGREGATE_MODES,
     OutputMode,
@@ -63,6 +63,7 @@ from datacompact.policy._spec import (
     at_least_as_strict,
     mode_at_least_as_strict,
 )
+from datacompact.sandbox.grants import MaskKind
 
 __all__ = [
     "DEFAULT_K",
@@ -80,7 +81,7 @@ __all__ = [
     "mode_at_least_as_strict",
 ]
 
-#: The minimum number of distinct entities per group for important data (issue 6 §3).
+#: The minimum number of distinct entities per group for important data.
 DEFAULT_MIN_GROUP_SIZE = 10
 #: The k of k-anonymous extracts of important data. Chosen equal to the group
 #: threshold: both bound how few entities one output row may describe.

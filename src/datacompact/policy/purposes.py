@@ -1,7 +1,7 @@
 """The controlled vocabulary of purposes an application may state (一场景一申请).
 
 A data user applies for one scenario with one purpose from this list, plus a
-free-text description (issue 6 §1). In a grant the purpose becomes an ODRL 2.2
+free-text description. In a grant the purpose becomes an ODRL 2.2
 constraint on the ``purpose`` left operand (ODRL 2.2 Vocabulary §3.2, "Purpose:
 a defined purpose for exercising the action"), with the ``eq`` operator and an
 IRI as its right operand.

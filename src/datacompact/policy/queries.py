@@ -41,6 +41,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from datacompact.catalog.resources import RESOURCES_DIR, latest_version
+from datacompact.clock import utcnow
 from datacompact.config import GovernanceMode, Settings
 from datacompact.errors import (
     DataCompactError,
@@ -74,7 +75,6 @@ from datacompact.sandbox import (
 )
 from datacompact.sandbox.engine import python_rows
 from datacompact.sandbox.plan import Plan, sha256_text
-from datacompact.store._base import utcnow
 from datacompact.store.models import (
     Application,
     Grant,

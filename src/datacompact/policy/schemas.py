@@ -75,7 +75,7 @@ class GrantPublic(BaseModel):
     epsilon_spent: float
     #: The name of the granted resource in governed SQL (``SELECT ... FROM <table>``).
     table: str
-    #: What each granted column may flow into in a query (issue 11 §3): the
+    #: What each granted column may flow into in a query: the
     #: stricter of the agreement's constraint and the derivation on the
     #: resource as it is now (``plain``, ``group_by_only``, ``join_only``...).
     column_constraints: dict[str, str]

@@ -31,6 +31,7 @@ import numpy as np
 import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.compute as pc  # type: ignore[import-untyped, unused-ignore]
 
+from datacompact import crypto
 from datacompact.errors import InvalidInput, MalformedInput
 
 # pyarrow ships no type information, so its arrays are ``Any`` to mypy.
@@ -57,15 +58,11 @@ def derive_key(secret: bytes, context: str, *, length: int = 32) -> bytes:
     >>> derive_key(b"s" * 32, "grant:1") != derive_key(b"s" * 32, "grant:2")
     True
     """
-    from cryptography.hazmat.primitives import hashes
-    from cryptography.hazmat.primitives.kdf.hkdf import HKDF
-
     if not isinstance(secret, bytes) or len(secret) < 16:
         raise InvalidInput("expected a secret of at least 16 bytes")
     if not context:
         raise InvalidInput("expected a non-empty key context (e.g. the grant id)")
-    hkdf = HKDF(algorithm=hashes.SHA256(), length=length, salt=_HKDF_SALT, info=context.encode())
-    return hkdf.derive(secret)
+    return crypto.derive_key(secret, purpose=context.encode(), salt=_HKDF_SALT, length=length)
 
 
 def pseudonymize(values: Column, *, secret: bytes, context: str, size: int = 16) -> pa.Array:

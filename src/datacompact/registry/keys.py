@@ -8,25 +8,19 @@ another participant's row fails to decrypt instead of signing in its name.
 
 from __future__ import annotations
 
-import secrets
-
-from cryptography.exceptions import InvalidTag
-from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.asymmetric.ed25519 import Ed25519PrivateKey
-from cryptography.hazmat.primitives.ciphers.aead import AESGCM
-from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 from cryptography.hazmat.primitives.serialization import Encoding, PublicFormat
 
-from datacompact.errors import ConfigurationError
-from datacompact.ledger.note import format_vkey
+from datacompact.crypto import SealingKey
+from datacompact.errors import ConfigurationError, VerificationFailed
+from datacompact.ledger.formats.note import format_vkey
 from datacompact.store.models import Participant, ParticipantKey
 
 _KEY_INFO = b"datacompact/participant-signing-key/v1"
 
 
-def _wrapping_key(secret: bytes) -> AESGCM:
-    derived = HKDF(algorithm=hashes.SHA256(), length=32, salt=None, info=_KEY_INFO).derive(secret)
-    return AESGCM(derived)
+def _wrapping_key(secret: bytes) -> SealingKey:
+    return SealingKey.derive(secret, purpose=_KEY_INFO)
 
 
 def _aad(participant_id: int) -> bytes:
@@ -37,8 +31,7 @@ def new_key(*, participant_id: int, secret: bytes) -> ParticipantKey:
     """A fresh key pair for ``participant_id``, its seed sealed under the platform secret."""
     private = Ed25519PrivateKey.generate()
     seed = private.private_bytes_raw()
-    nonce = secrets.token_bytes(12)
-    sealed = _wrapping_key(secret).encrypt(nonce, seed, _aad(participant_id))
+    nonce, sealed = _wrapping_key(secret).seal(seed, associated_data=_aad(participant_id))
     public = private.public_key().public_bytes(Encoding.Raw, PublicFormat.Raw)
     return ParticipantKey(
         participant_id=participant_id,
@@ -52,10 +45,10 @@ def new_key(*, participant_id: int, secret: bytes) -> ParticipantKey:
 def signing_key(key: ParticipantKey, *, secret: bytes) -> Ed25519PrivateKey:
     """Decrypt the private key; a wrong secret or a moved ciphertext is a configuration error."""
     try:
-        seed = _wrapping_key(secret).decrypt(
-            key.nonce, key.encrypted_seed, _aad(key.participant_id)
+        seed = _wrapping_key(secret).open(
+            key.nonce, key.encrypted_seed, associated_data=_aad(key.participant_id)
         )
-    except InvalidTag as exc:
+    except VerificationFailed as exc:
         raise ConfigurationError(
             "无法解密参与方私钥：平台密钥不匹配 / cannot unseal a participant key: "
             "the platform secret does not match",

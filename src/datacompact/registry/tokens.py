@@ -17,6 +17,7 @@ from datetime import datetime, timedelta
 from sqlalchemy import select
 from sqlalchemy.orm import Session, joinedload
 
+from datacompact.clock import utcnow
 from datacompact.config import GovernanceMode
 from datacompact.errors import (
     Forbidden,
@@ -31,7 +32,6 @@ from datacompact.permissions import Actions, Principal, Role, TokenResource, aut
 from datacompact.registry import _lookup as lookup
 from datacompact.registry.members import verify_password
 from datacompact.registry.schemas import ParticipantStatus
-from datacompact.store._base import utcnow
 from datacompact.store.models import ApiToken, Member
 from datacompact.store.session import Database
 

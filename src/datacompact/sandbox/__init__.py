@@ -1,4 +1,4 @@
-"""Governed SQL: analyze → rewrite → execute (issue 6 §4, §5, §7).
+"""Governed SQL: analyze → rewrite → execute.
 
 A user's SQL (DuckDB dialect) runs only through :func:`run_query`:
 
@@ -15,12 +15,17 @@ A user's SQL (DuckDB dialect) runs only through :func:`run_query`:
 
 The package holds no state and reads no store: the policy layer passes the
 grant view, the pseudonym key and the budget account in.
+
+Beside the pipeline, :func:`~datacompact.sandbox.overlap.find_overlaps` audits a
+grantee's query log for near-duplicate pairs, comparing the queries in the
+canonical form of :mod:`~datacompact.sandbox.canonical`.
 """
 
 from __future__ import annotations
 
 from datacompact.sandbox.analyze import analyze
 from datacompact.sandbox.budget import BudgetAccount, EpsilonAccount
+from datacompact.sandbox.canonical import canonical_sql
 from datacompact.sandbox.engine import (
     DuckDBEngine,
     Engine,
@@ -29,6 +34,7 @@ from datacompact.sandbox.engine import (
     result_digest,
 )
 from datacompact.sandbox.grants import (
+    AppliedMask,
     ColumnConstraint,
     ColumnRule,
     GrantedTable,
@@ -37,6 +43,7 @@ from datacompact.sandbox.grants import (
     MaskKind,
     OutputMode,
 )
+from datacompact.sandbox.overlap import OverlapFinding, QueryRecord, find_overlaps
 from datacompact.sandbox.plan import Plan
 from datacompact.sandbox.rewrite import govern, rewrite
 
@@ -56,6 +63,7 @@ def run_query(
 
 
 __all__ = [
+    "AppliedMask",
     "BudgetAccount",
     "ColumnConstraint",
     "ColumnRule",
@@ -67,10 +75,14 @@ __all__ = [
     "Limits",
     "MaskKind",
     "OutputMode",
+    "OverlapFinding",
     "Plan",
+    "QueryRecord",
     "Result",
     "analyze",
+    "canonical_sql",
     "check_capabilities",
+    "find_overlaps",
     "govern",
     "result_digest",
     "rewrite",

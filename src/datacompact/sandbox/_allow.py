@@ -17,7 +17,7 @@ What is deliberately missing:
 * ``error()``, ``LIKE ... ESCAPE``, ``regexp_*``, ``SIMILAR TO`` and every other
   function that can raise on a value with an error DuckDB's ``TRY(...)`` does
   not catch (a bad escape is a syntax error): whether a query fails must not
-  depend on a row (issue 11 §1).
+  depend on a row.
 
 Every scalar function listed here fails, if at all, either when the query is
 bound (the same for every dataset) or with a conversion, out-of-range or

@@ -5,7 +5,7 @@
 
 * more than one statement, any comment, anything but a query;
 * SQL beyond the hard limits of :class:`~datacompact.sandbox.grants.Limits`
-  (issue 11 §5): its length; its nesting, counted on the tokens before
+ : its length; its nesting, counted on the tokens before
   SQLGlot parses (SQLGlot's parser recurses once per level, about 25 Python
   frames each); the depth and the node count of the parsed tree. A
   ``RecursionError`` anywhere in the analysis is the same refusal (rule
@@ -74,7 +74,7 @@ def analyze(sql: str, grant: GrantView, *, limits: Limits = _LIMITS) -> Plan:
         pass
     # Raised outside the handler on purpose: the RecursionError, about a
     # thousand frames deep, is then neither its cause nor its context, so no
-    # log line with a traceback can grow to the 400 KB of issue 11.
+    # log line with a traceback can grow to hundreds of kilobytes.
     raise _too_deep(limits.max_depth)
 
 

@@ -23,12 +23,12 @@ costs about 17 ms of CPU and a connection well under 1 ms
 connection is not. The memory, spill and thread limits are the database's,
 so queries running at the same time share them.
 
-DuckDB spills to a private folder, never to the server's working directory
-(issue 11 §5): each database gets its own ``0700`` folder under the
+DuckDB spills to a private folder, never to the server's working directory:
+each database gets its own ``0700`` folder under the
 engine's ``spill_dir`` (see :func:`spill_folder`) or, without one, under a
 ``tempfile.mkdtemp`` folder; both are removed by :meth:`DuckDBEngine.close`.
 
-The failure boundary (issue 11 §1, §5). A DP plan's ε is charged by
+The failure boundary. A DP plan's ε is charged by
 :func:`charge_before_run` before its SQL runs and stays charged. After
 that, every exception (a DuckDB error, an interrupt at the time limit, an
 ``OSError`` from the Arrow stream after its first batch, ``MemoryError``,
@@ -197,7 +197,7 @@ def source_tables(plan: Plan) -> list[str]:
 def charge_before_run(plan: Plan, budget: BudgetAccount | None) -> float:
     """Charge ``plan``'s ε to ``budget`` before any of its SQL runs; return what was charged.
 
-    A DP system charges before it looks (issue 11 §2). Charged afterwards, a
+    A DP system charges before it looks. Charged afterwards, a
     query that fails part-way (a cast error on one record, a timeout) would
     have read the data for free, and its failure would be an exact, unlimited
     oracle. The charge stays whatever happens next; plans without a DP

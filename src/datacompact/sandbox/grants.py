@@ -22,6 +22,7 @@ import math
 import re
 from collections.abc import Mapping
 from dataclasses import dataclass, field
+from enum import StrEnum
 from types import MappingProxyType
 from typing import Literal, get_args
 
@@ -31,9 +32,33 @@ from sqlglot.errors import SqlglotError
 
 from datacompact.errors import InvalidInput
 
-#: ``truncate_date`` cuts to the month, ``truncate_year`` to the year; ``redact``
-#: replaces the value with NULL (plain SQL, no engine function needed).
-MaskKind = Literal["pseudonym", "partial", "truncate_date", "truncate_year", "redact"]
+
+class MaskKind(StrEnum):
+    """A masking technique, ordered by :attr:`rank` (higher reveals less).
+
+    The policy layer derives one per personal column, with its parameters; the
+    sandbox applies it as an :data:`AppliedMask`.
+
+    >>> MaskKind.CLEAR.rank < MaskKind.TRUNCATE.rank < MaskKind.REDACT.rank
+    True
+    """
+
+    CLEAR = "clear"
+    TRUNCATE = "truncate"
+    PARTIAL = "partial"
+    PSEUDONYM = "pseudonym"
+    REDACT = "redact"
+
+    @property
+    def rank(self) -> int:
+        return list(MaskKind).index(self)
+
+
+#: A :class:`MaskKind` as the sandbox applies it to a column, its parameters
+#: fixed: ``truncate_date`` truncates to the month, ``truncate_year`` to the
+#: year; ``redact`` replaces the value with NULL (plain SQL, no engine function
+#: needed). These names are part of a k-anonymous release's fingerprint.
+AppliedMask = Literal["pseudonym", "partial", "truncate_date", "truncate_year", "redact"]
 OutputMode = Literal["records", "masked_records", "aggregates", "dp_aggregates", "k_anonymous"]
 
 #: Output modes from the loosest to the strictest; a query over several tables
@@ -66,7 +91,7 @@ def _check_name(name: str, what: str) -> None:
         )
 
 
-#: What a granted column's values may flow into (issue 11 §3), after the column
+#: What a granted column's values may flow into, after the column
 #: control list of SecretFlow SCQL. :data:`CONSTRAINT_USES` says which uses each
 #: allows; :mod:`datacompact.sandbox.rules.column_constraints` classifies every
 #: column reference of a query into one use and checks it.
@@ -116,7 +141,7 @@ def stricter_constraint(a: ColumnConstraint, b: ColumnConstraint) -> ColumnConst
 class ColumnRule:
     """One granted column: its mask (applied below every user predicate), DP bounds and constraint."""
 
-    mask: MaskKind | None = None
+    mask: AppliedMask | None = None
     entity_key: bool = False
     #: For ``partial``: how many characters to keep at the start and at the end.
     keep: tuple[int, int] = (6, 4)
@@ -126,9 +151,9 @@ class ColumnRule:
     constraint: ColumnConstraint = "plain"
 
     def __post_init__(self) -> None:
-        if self.mask is not None and self.mask not in get_args(MaskKind):
+        if self.mask is not None and self.mask not in get_args(AppliedMask):
             raise InvalidInput(
-                f"未知的脱敏方式 / unknown mask, expected one of {', '.join(get_args(MaskKind))}"
+                f"未知的脱敏方式 / unknown mask, expected one of {', '.join(get_args(AppliedMask))}"
             )
         if self.constraint not in CONSTRAINTS:
             raise InvalidInput(
@@ -232,7 +257,7 @@ class GrantView:
 
 @dataclass(frozen=True)
 class Limits:
-    """Per-request resource limits (issue 11 §5).
+    """Per-request resource limits.
 
     The parse-time limits are checked by :func:`~datacompact.sandbox.analyze.analyze`
     before anything runs; the others by the engine.

@@ -1,4 +1,4 @@
-"""The Spark engine: the same governed plan, transpiled by SQLGlot, in local mode (issue 6 §7).
+"""The Spark engine: the same governed plan, transpiled by SQLGlot, in local mode.
 
 Install it with ``pip install 'datacompact[spark]'`` (PySpark 4.1 or newer and
 Java 17) and import it as ``from datacompact.sandbox.spark import

@@ -50,9 +50,3 @@ class UTCDateTime(TypeDecorator[datetime]):
             return None
         assert isinstance(value, datetime)
         return value.replace(tzinfo=UTC)
-
-
-def utcnow() -> datetime:
-    # Microsecond precision is what both backends store; truncating here keeps
-    # an event's encoded time equal to the time read back from the store.
-    return datetime.now(UTC)

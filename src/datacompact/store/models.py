@@ -26,7 +26,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from datacompact.store._base import Base, UTCDateTime, utcnow
+from datacompact.clock import utcnow
+from datacompact.store._base import Base, UTCDateTime
 
 
 class Participant(Base):
@@ -230,7 +231,7 @@ class LedgerHead(Base):
     edge: Mapped[bytes] = mapped_column(LargeBinary, default=b"")
     root: Mapped[bytes] = mapped_column(LargeBinary(32))
     #: Set after a restore behind a published checkpoint: that checkpoint's size
-    #: and signed note. While set, appends are refused (``ledger.recovery``).
+    #: and signed note. While set, appends are refused (``ledger.log.recovery``).
     held_size: Mapped[int | None] = mapped_column(BigInteger)
     held_note: Mapped[str | None] = mapped_column(Text)
 

@@ -1,4 +1,4 @@
-"""Tables of cooperation projects (issue 7): projects, lots, tenders, bids, awards, contracts.
+"""Tables of cooperation projects: projects, lots, tenders, bids, awards, contracts.
 
 Money is kept as decimal text (``"1250000.00"``, CNY) so that SQLite and
 PostgreSQL round-trip it exactly; the services parse it with ``Decimal``.
@@ -25,7 +25,8 @@ from sqlalchemy import (
 )
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
-from datacompact.store._base import Base, UTCDateTime, utcnow
+from datacompact.clock import utcnow
+from datacompact.store._base import Base, UTCDateTime
 
 LOT_CATEGORIES = (
     "module_development",
@@ -309,7 +310,7 @@ class Deliverable(Base):
     """A contract deliverable: a file under the platform home, named by its SHA-256.
 
     Open source and open data are kept as plain files; key code (``sealed``) is
-    kept apart, encrypted, with its nonce and key id here (issue 7 §3).
+    kept apart, encrypted, with its nonce and key id here.
     """
 
     __tablename__ = "contract_deliverables"

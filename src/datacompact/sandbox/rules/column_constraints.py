@@ -1,4 +1,4 @@
-"""Rule: every column reference must be a use its column's constraint allows (issue 11 §3).
+"""Rule: every column reference must be a use its column's constraint allows.
 
 Each granted column carries a :data:`~datacompact.sandbox.grants.ColumnConstraint`,
 after the column control list of SecretFlow SCQL. What each one allows

@@ -1,4 +1,4 @@
-"""Rule: no row value can change whether a query fails (issue 11 §1), in every mode but records.
+"""Rule: no row value can change whether a query fails, in every mode but records.
 
 A query that fails on one row and not on another is a yes/no oracle:
 ``WHERE CASE WHEN <condition on one person> THEN CAST('x' AS INTEGER) ELSE 1

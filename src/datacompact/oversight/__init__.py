@@ -1,0 +1,20 @@
+"""Oversight of cooperation projects: supervision alerts and transparency.
+
+* :mod:`~datacompact.oversight.alerts`: the regulator's alerts on vendor
+  concentration, lock-in and O&M continuity;
+* :mod:`~datacompact.oversight.concentration`: HHI, top shares and lock-in, as
+  pure functions;
+* :mod:`~datacompact.oversight.transparency`: the public listing of projects and
+  the OCDS release package;
+* :mod:`~datacompact.oversight.ocds`: OCDS 1.1.5 releases with the lots extension.
+
+The response bodies are in :mod:`~datacompact.oversight.schemas`. Oversight
+reads both :mod:`datacompact.procurement` and :mod:`datacompact.delivery`;
+neither imports it.
+"""
+
+from __future__ import annotations
+
+from datacompact.oversight import alerts, concentration, ocds, schemas, transparency
+
+__all__ = ["alerts", "concentration", "ocds", "schemas", "transparency"]

@@ -1,0 +1,113 @@
+"""Pydantic schemas of the supervision alerts and the public listing, kept apart from the tables.
+
+Shares, thresholds and amounts travel as decimal text (``"0.3000"``,
+``"1250000.00"``), never as JSON numbers.
+"""
+
+from __future__ import annotations
+
+from datetime import date, datetime
+from typing import Literal
+
+from pydantic import BaseModel
+
+
+class SupplierSharePublic(BaseModel):
+    #: The group (ultimate controller) measured, as a participant id.
+    group_id: int
+    value: str
+    share: str
+
+
+class ConcentrationPublic(BaseModel):
+    scope: Literal["city", "owner", "domain"]
+    key: str
+    total_value: str
+    hhi: str
+    top1_share: str
+    top3_share: str
+    suppliers: list[SupplierSharePublic]
+
+
+class ConcentrationAlert(BaseModel):
+    kind: Literal["supplier_share", "hhi"]
+    scope: Literal["city", "owner", "domain"]
+    key: str
+    group_id: int | None
+    value: str
+    threshold: str
+    message: str
+
+
+class LockInAlert(BaseModel):
+    system: str
+    group_id: int
+    suppliers: list[int]
+    award_ids: list[int]
+    categories: list[str]
+    message: str
+
+
+class ContinuityAlert(BaseModel):
+    """A contract ending soon with neither a handover package nor a successor lot (三不管)."""
+
+    contract_id: int
+    lot_id: int
+    system: str
+    supplier_id: int
+    ends_on: date
+    days_left: int
+    missing_handover: list[str]
+    message: str
+
+
+class AlertReport(BaseModel):
+    today: date
+    max_share: str
+    hhi_threshold: str
+    horizon_days: int
+    concentration: list[ConcentrationPublic]
+    concentration_alerts: list[ConcentrationAlert]
+    lock_in: list[LockInAlert]
+    continuity: list[ContinuityAlert]
+
+
+class PublicAward(BaseModel):
+    id: int
+    supplier_id: int
+    supplier_name: str
+    value: str
+    awarded_at: datetime
+
+
+class PublicContract(BaseModel):
+    id: int
+    value: str
+    starts_on: date
+    ends_on: date
+    status: str
+
+
+class PublicLot(BaseModel):
+    id: int
+    title: str
+    category: str
+    system: str
+    budget: str
+    status: str
+    tender_status: str | None
+    #: Known only once the bids are opened; sealed bids reveal nothing, not even their number.
+    number_of_tenderers: int | None
+    award: PublicAward | None
+    contract: PublicContract | None
+
+
+class PublicProject(BaseModel):
+    id: int
+    name: str
+    domain: str
+    owner_id: int
+    owner_name: str
+    budget: str
+    mode: str
+    lots: list[PublicLot]
