@@ -20,6 +20,8 @@ XDIST := -n $(WORKERS) --dist loadfile
 # most of the suite's time (the permission matrix ran 4x faster in memory).
 # What the durability tests do, killing a process, loses nothing either way.
 TEST_TMPDIR ?= $(or $(wildcard /dev/shm),$(TMPDIR),/tmp)
+# More pytest arguments, e.g. make test-fast PYTEST_ARGS="tests/api -x".
+PYTEST_ARGS ?=
 
 $(BIN)/python:
 	@test -n "$(PYTHON)" || { echo "需要 Python 3.11+ / Python 3.11 or newer is required"; exit 1; }
@@ -40,13 +42,13 @@ demo: $(VENV)/.runtime
 # The whole suite; on PostgreSQL too when DATACOMPACT_TEST_DATABASE_URL is set.
 # The slowest 20 tests are listed at the end (CI keeps an eye on them).
 test: $(VENV)/.dev
-	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest $(XDIST) --durations=20
+	TMPDIR=$(TEST_TMPDIR) $(BIN)/python -m pytest $(XDIST) --durations=20 $(PYTEST_ARGS)
 
 # The inner loop: SQLite only, without the tests marked slow (servers,
 # subprocesses, a JVM, more than ~3 s).
 test-fast: $(VENV)/.dev
 	env -u DATACOMPACT_TEST_DATABASE_URL TMPDIR=$(TEST_TMPDIR) \
-		$(BIN)/python -m pytest $(XDIST) -q -m "not slow and not postgres"
+		$(BIN)/python -m pytest $(XDIST) -q -m "not slow and not postgres" $(PYTEST_ARGS)
 
 # Before each commit: the linters and the fast tests.
 check: lint test-fast

@@ -3,7 +3,9 @@
 Store-touching fixtures are parametrized over the ``sqlite`` and ``postgresql``
 backends. PostgreSQL is reached through ``DATACOMPACT_TEST_DATABASE_URL``; the
 tests create one database per test on that server (cloned from a template, so
-migrations and argon2 hashing run once per session) and drop it afterwards.
+migrations and the world's set-up run once per session) and drop it afterwards.
+Passwords are hashed at argon2's smallest cost in the test process
+(``_cheap_password_hashing``); the production parameters have a test of their own.
 When the variable is unset the PostgreSQL cases skip with a visible reason;
 ``.ci/run`` always sets it.
 """
@@ -22,13 +24,14 @@ from datetime import timedelta
 from pathlib import Path
 
 import pytest
+from argon2 import PasswordHasher
 from sqlalchemy import create_engine, text
 from sqlalchemy.engine import make_url
 
 from datacompact.config import Settings
 from datacompact.permissions import Principal, Role
 from datacompact.platform import Platform
-from datacompact.registry import participants, tokens
+from datacompact.registry import members, participants, tokens
 from datacompact.registry.members import create_member
 from datacompact.registry.schemas import (
     Decision,
@@ -48,6 +51,26 @@ USCC_DEPARTMENT = "11330100MB0000002W"
 USCC_ENTERPRISE = "91330106MA27XL6Y1N"
 USCC_ENTERPRISE_2 = "91330108MA2B0000XJ"
 USCC_PENDING = "91330110MA2C000007"
+
+
+#: The hasher the platform ships with; tests/test_password_hashing.py checks its parameters.
+PRODUCTION_HASHER = members._hasher
+#: argon2id at its smallest cost: ~0.04 ms a hash instead of ~0.2 s of CPU. Hundreds of
+#: registrations and logins run in the tests, and none of them is about the hash's cost.
+CHEAP_HASHER = PasswordHasher(time_cost=1, memory_cost=8, parallelism=1)
+
+
+@pytest.fixture(autouse=True, scope="session")
+def _cheap_password_hashing() -> Iterator[None]:
+    """Hash and check passwords with :data:`CHEAP_HASHER` in this process.
+
+    A hash records its own parameters, so a stored hash verifies with either
+    hasher; subprocesses the tests start hash at the production cost.
+    """
+    patch = pytest.MonkeyPatch()
+    patch.setattr(members, "_hasher", CHEAP_HASHER)
+    yield
+    patch.undo()
 
 
 def valid_uscc(stem: str) -> str:

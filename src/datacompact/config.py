@@ -17,10 +17,11 @@ import ipaddress
 import os
 import secrets
 import stat
+from dataclasses import dataclass
 from enum import StrEnum
 from functools import lru_cache
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated
 
 from limits import parse as parse_rate
 from pydantic import Field, field_validator
@@ -28,16 +29,45 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from datacompact.errors import ConfigurationError
 
-if TYPE_CHECKING:
-    # Only for annotations: the readers (DuckDB, pyarrow) load when ingesting.
-    from datacompact.ingest._common import IngestLimits
-
 SECRET_FILE = "platform.secret"
 SECRET_BYTES = 32
 
 
+@dataclass(frozen=True)
+class IngestLimits:
+    """What a file may cost before it is refused; checked before anything is expanded.
+
+    The readers (:mod:`datacompact.ingest`) take it; :attr:`Settings.ingest_limits`
+    builds it from the ``ingest_*`` settings (docs/configuration.md and
+    docs/operations.md), whose defaults are these. An XLSX workbook is a ZIP
+    archive of XML parts: its declared part sizes and compression ratios are
+    checked before any part is decompressed (Python's ``zipfile`` never yields
+    more than the declared size), its shared strings are measured as a stream
+    before openpyxl loads them, and its sheet's rows, columns and merged ranges
+    are counted in one streaming scan before any row is read.
+    """
+
+    #: Columns of any file (the header's width; for XLSX, any cell's column).
+    max_columns: int = 2048
+    #: Data rows of an XLSX sheet (Excel's own maximum is 1,048,576).
+    xlsx_max_rows: int = 1_048_576
+    #: Rows present in an XLSX sheet times its header's columns: the grid the
+    #: reader fills, whatever few values the rows hold.
+    xlsx_max_cells: int = 30_000_000
+    #: ``<mergeCell>`` ranges of an XLSX sheet.
+    xlsx_max_merged_ranges: int = 10_000
+    #: Uncompressed bytes of any one part of an XLSX archive.
+    xlsx_max_part_bytes: int = 1 << 30
+    #: Uncompressed bytes of all the parts of an XLSX archive together.
+    xlsx_max_total_bytes: int = 4 << 30
+    #: Uncompressed/compressed size of a part above 1 MiB (smaller parts are not held to it).
+    xlsx_max_compression_ratio: int = 200
+    #: UTF-8 bytes of all the shared strings of a workbook (openpyxl holds them all).
+    xlsx_max_shared_strings_bytes: int = 64 << 20
+
+
 class GovernanceMode(StrEnum):
-    """The three ways of building digital government (docs/governance.md); see ``registry.governance``."""
+    """The three ways of building digital government (docs/governance.md); see ``datacompact.governance``."""
 
     GOVERNMENT_LED = "government_led"
     JV_OPERATED = "jv_operated"
@@ -239,8 +269,6 @@ class Settings(BaseSettings):
     @property
     def ingest_limits(self) -> IngestLimits:
         """The ``ingest_*`` settings as the readers take them."""
-        from datacompact.ingest._common import IngestLimits
-
         return IngestLimits(
             max_columns=self.ingest_max_columns,
             xlsx_max_rows=self.ingest_xlsx_max_rows,

@@ -28,7 +28,7 @@ from enum import StrEnum
 
 from datacompact.config import GovernanceMode
 from datacompact.errors import Forbidden
-from datacompact.registry.governance import rules_for
+from datacompact.governance import rules_for
 
 
 class Role(StrEnum):

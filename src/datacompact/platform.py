@@ -8,11 +8,11 @@ from typing import TYPE_CHECKING
 
 from datacompact.config import Settings, ensure_home, load_secret
 from datacompact.errors import ConfigurationError, LogBehind
+from datacompact.governance import GovernanceRules, rules_for
 from datacompact.ledger.formats.note import Ed25519Signer
 from datacompact.ledger.formats.policy import Policy
 from datacompact.ledger.log import checkpoints
 from datacompact.ratelimits import RateLimits
-from datacompact.registry.governance import GovernanceRules, rules_for
 from datacompact.store import migrate
 from datacompact.store.models import Checkpoint
 from datacompact.store.session import Database

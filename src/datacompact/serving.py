@@ -58,8 +58,7 @@ def _migrate_once(home: Path, migrate: Callable[[], object]) -> None:
 
 def load_app() -> ASGIApp:
     """Open the platform from the environment, migrate its store, and build the API."""
-    from datacompact.api import create_app
-    from datacompact.api._access_log import configure as configure_access_log
+    from datacompact.api import configure_access_log, create_app
     from datacompact.config import get_settings
     from datacompact.platform import Platform
 

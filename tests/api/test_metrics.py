@@ -194,6 +194,7 @@ if sys.argv[3] == "scrape":
 """
 
 
+@pytest.mark.slow
 def test_multiprocess_mode_sums_the_workers(tmp_path: Path) -> None:
     folder = tmp_path / "prometheus"
     folder.mkdir()

@@ -141,6 +141,7 @@ def test_backup_under_live_writes_restores_one_consistent_state(
         restored.close()
 
 
+@pytest.mark.slow
 def test_restore_behind_a_published_checkpoint_is_held_until_the_loss_is_declared(
     world: World, target, tmp_path: Path
 ) -> None:

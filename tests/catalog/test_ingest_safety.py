@@ -324,6 +324,7 @@ def _parquet_files(root: Path) -> list[Path]:
     return sorted(root.rglob("*.parquet")) if root.exists() else []
 
 
+@pytest.mark.slow
 def test_a_killed_ingestion_leaves_nothing_after_the_sweep(world: World, tmp_path: Path) -> None:
     home = world.platform.settings.home
     kept = service.register_resource(
@@ -351,6 +352,7 @@ def test_a_killed_ingestion_leaves_nothing_after_the_sweep(world: World, tmp_pat
     assert service.sweep_orphans(db=world.platform.db, home=home) == 0
 
 
+@pytest.mark.slow
 def test_a_killed_read_leaves_its_scratch_files_in_staging_only(
     world: World, tmp_path: Path
 ) -> None:

@@ -13,13 +13,8 @@ import pytest
 from stdnum.cn import ric
 
 from datacompact.catalog._standard_codes import region_codes, region_periods
-from datacompact.catalog.standards import (
-    ColumnMapping,
-    builtin_standards,
-    conformance,
-    derive,
-    get_standard,
-)
+from datacompact.catalog.standard_sql import conformance, derive
+from datacompact.catalog.standards import ColumnMapping, builtin_standards, get_standard
 from datacompact.errors import InvalidInput, MalformedInput, NotFound
 from datacompact.registry.identifiers import validate_region_code
 

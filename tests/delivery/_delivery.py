@@ -1,7 +1,7 @@
 """Projects, lots, tenders, bids and awards written straight to the store.
 
 The delivery tests start from awards; building them through the tendering
-services would tie these tests to another part of issue 7, so they are
+services would tie these tests to the procurement side, so they are
 written with the ORM here.
 """
 

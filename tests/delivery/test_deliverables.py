@@ -1,4 +1,4 @@
-"""Contract deliverables and code escrow (issue 7 §3), in the store, on both backends.
+"""Contract deliverables and code escrow, in the store, on both backends.
 
 Every refused deposit is checked to leave nothing behind: no deliverable row,
 no log entry and no file under the platform home.

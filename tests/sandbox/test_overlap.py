@@ -1,4 +1,4 @@
-"""The query-overlap auditor: near-duplicate pairs reported to the regulator (issue 6 §5)."""
+"""The query-overlap auditor: near-duplicate pairs reported to the regulator."""
 
 from __future__ import annotations
 

@@ -8,7 +8,7 @@ from sqlalchemy import inspect
 
 from datacompact.platform import Platform
 from datacompact.store import migrate
-from datacompact.store._base import Base
+from datacompact.store.base import Base
 
 
 def test_store_is_at_head_with_every_table(empty_platform: Platform) -> None:

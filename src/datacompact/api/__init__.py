@@ -1,7 +1,8 @@
 """The HTTP API: FastAPI under ``/api/v1``, one router per domain, thin routes.
 
 ``create_app(platform)`` builds the application; ``datacompact serve`` runs it
-with uvicorn. OpenAPI is served at ``/api/v1/openapi.json``.
+with uvicorn, after ``configure_access_log()`` has set up the access log.
+OpenAPI is served at ``/api/v1/openapi.json``.
 """
 
 from __future__ import annotations
@@ -30,6 +31,7 @@ from datacompact.api import (
     resources,
 )
 from datacompact.api._access_log import AccessLog
+from datacompact.api._access_log import configure as configure_access_log
 from datacompact.api._limits import BodyLimit
 from datacompact.api._metrics import Metrics, RequestMetrics
 from datacompact.api._ratelimit import RateLimit
@@ -39,6 +41,8 @@ from datacompact.platform import Platform
 from datacompact.policy.queries import close_interrupted
 
 API_PREFIX = "/api/v1"
+
+__all__ = ["API_PREFIX", "configure_access_log", "create_app"]
 
 
 def create_app(platform: Platform) -> FastAPI:

@@ -31,9 +31,9 @@ from datacompact.ingest import (
     infer_dictionary,
     open_source,
     profile_quality,
+    sql_string,
     stage_to_parquet,
 )
-from datacompact.ingest._common import sql_string
 from datacompact.ingest.quality import Checksum, Frequency
 
 Progress = Callable[[int, int | None], None]

@@ -10,7 +10,7 @@ descriptor with ``O_NOFOLLOW`` (``inbox``, then the participant's folder, then
 the name), and checked on the open descriptor: a symbolic link anywhere on the
 way, a FIFO, a device or a second hard link is refused with a 400, and a name
 swapped after the open changes nothing, since the ingestion reads the
-descriptor (see :mod:`datacompact.ingest._pinned`).
+descriptor (see :mod:`datacompact.ingest.pinned`).
 """
 
 from __future__ import annotations
@@ -19,7 +19,7 @@ import os
 from pathlib import Path
 
 from datacompact.errors import DataCompactError, InvalidInput, NotFound
-from datacompact.ingest._pinned import PinnedFile, open_at, open_dir_at
+from datacompact.ingest import PinnedFile, open_at, open_dir_at
 
 INBOX_DIR = "inbox"
 

@@ -1,7 +1,7 @@
 """OpenLineage 2-0-2 run events for ingestion and derivation jobs.
 
 An ingestion reads a file and writes a resource version; a derivation (e.g.
-the standard form of :func:`datacompact.catalog.standards.derive`) reads one
+the standard form of :func:`datacompact.catalog.standard_sql.derive`) reads one
 version and writes another. Each run emits ``START`` and then one of
 ``COMPLETE`` or ``FAIL`` (OpenLineage spec: "1 START event and 1 of
 [COMPLETE, ABORT, FAIL] per run"), all with the same run id.

@@ -34,7 +34,7 @@ from datacompact.errors import InvalidInput, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.ingest import IngestLimits, PinnedFile
 from datacompact.permissions import Actions, CatalogResource, Principal, authorize
-from datacompact.registry import _lookup as lookup
+from datacompact.registry import lookup
 from datacompact.store.models import Participant, Resource, ResourceVersion
 from datacompact.store.session import Database
 

@@ -21,6 +21,7 @@ from datacompact.catalog import standards
 from datacompact.catalog.lineage import JobKind
 from datacompact.catalog.resources import Recheck, ingest_version
 from datacompact.catalog.schemas import MappingIn, ResourcePublic
+from datacompact.catalog.standard_sql import conformance, derive
 from datacompact.catalog.standards_registry import registered
 from datacompact.errors import NotFound
 from datacompact.events import Recorded
@@ -68,7 +69,7 @@ def conformance_report(
 ) -> dict[str, Any]:
     """% of conforming values per mapped column of the latest version (read only)."""
     version = _latest(session, actor, resource_id)
-    report = standards.conformance(
+    report = conformance(
         parquet=home / version.path,
         mappings=_mappings(version, mappings),
         standards=registered(session),
@@ -111,7 +112,7 @@ def derive_standard_version(
     workdir = Path(tempfile.mkdtemp(prefix="dc-derive-"))
     try:
         derived = workdir / "standardized.parquet"
-        standards.derive(parquet=source, mappings=column_mappings, output=derived, standards=extra)
+        derive(parquet=source, mappings=column_mappings, output=derived, standards=extra)
         return ingest_version(
             db=db,
             home=home,

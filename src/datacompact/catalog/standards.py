@@ -17,11 +17,11 @@ list and, for identifiers, a named check. The platform ships real ones
 * ``GB/T 7408-2005`` calendar dates ``YYYY-MM-DD`` (ISO 8601).
 
 A resource maps its columns to elements (:class:`ColumnMapping`).
-:func:`conformance` reports the share of conforming values per element and
-:func:`derive` writes a Parquet copy in the standard's form (``男``/``M``/
-``male`` → ``1``) with its mapping table. Both run as column-wise SQL in
-DuckDB (:mod:`datacompact.catalog._standard_sql`), not as Python loops over
-rows. Reports give counts; failing values are sampled only for elements and
+:func:`~datacompact.catalog.standard_sql.conformance` reports the share of
+conforming values per element and :func:`~datacompact.catalog.standard_sql.derive`
+writes a Parquet copy in the standard's form (``男``/``M``/``male`` → ``1``)
+with its mapping table. Both run as column-wise SQL in DuckDB, not as Python
+loops over rows. Reports give counts; failing values are sampled only for elements and
 columns that are not personal information.
 
 >>> sex = get_standard("GB/T 2261.1-2003").element("sex")
@@ -52,8 +52,6 @@ __all__ = [
     "MappingRow",
     "Standard",
     "builtin_standards",
-    "conformance",
-    "derive",
     "get_standard",
 ]
 
@@ -314,39 +312,3 @@ class Derivation:
     rows: int
     columns: tuple[DerivedColumn, ...]
     mapping_table: tuple[MappingRow, ...]
-
-
-def conformance(
-    *,
-    parquet: Path,
-    mappings: Sequence[ColumnMapping],
-    sample_size: int = 5,
-    standards: Mapping[str, Standard] | None = None,
-) -> ConformanceReport:
-    """The % of conforming values per mapped column, computed in one DuckDB scan.
-
-    ``standards`` adds registered standards by identifier to the built-in ones.
-    """
-    from datacompact.catalog import _standard_sql
-
-    return _standard_sql.conformance(
-        parquet=parquet, mappings=mappings, sample_size=sample_size, standards=standards
-    )
-
-
-def derive(
-    *,
-    parquet: Path,
-    mappings: Sequence[ColumnMapping],
-    output: Path,
-    standards: Mapping[str, Standard] | None = None,
-) -> Derivation:
-    """Write ``output``: ``parquet`` with each mapped column in its standard's form.
-
-    Values that cannot be mapped become null and are counted, never listed.
-    """
-    from datacompact.catalog import _standard_sql
-
-    return _standard_sql.derive(
-        parquet=parquet, mappings=mappings, output=output, standards=standards
-    )

@@ -28,6 +28,8 @@ from datacompact.cli._queries import grants_app, queries_app, query
 from datacompact.cli._registry import participants_app, tokens_app
 from datacompact.errors import ConfigurationError, InvalidInput
 
+__all__ = ["app", "main"]
+
 app = typer.Typer(
     name="datacompact",
     help="DataCompact 可信政企数据协作平台 / trusted government-enterprise data collaboration",

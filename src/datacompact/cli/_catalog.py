@@ -10,7 +10,7 @@ from typing import Annotated, Any
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
-from datacompact.catalog._types import OpenType, ShareType
+from datacompact.catalog import OpenType, ShareType
 from datacompact.catalog.schemas import ResourceBase, UpdateFrequency
 from datacompact.cli._context import Acting, TokenOption, run
 from datacompact.cli._output import JsonFlag, emit, err_console, handled, listed, recorded, shown

@@ -1,4 +1,4 @@
-"""Contract deliverables: open source and open data in the open, key code in escrow (issue 7 §3).
+"""Contract deliverables: open source and open data in the open, key code in escrow.
 
 Each lot states whether its code must be delivered as open source and whether
 key code goes into escrow (``Lot.open_source``, ``Lot.code_escrow``). The

@@ -28,10 +28,10 @@ from sqlalchemy.orm import Session
 
 from datacompact.clock import utcnow
 from datacompact.errors import Conflict
+from datacompact.governance import rules_for
 from datacompact.permissions import Principal, Role
 from datacompact.platform import Platform
 from datacompact.registry import members, participants, qualifications, tokens
-from datacompact.registry.governance import rules_for
 from datacompact.registry.schemas import (
     AdminIn,
     ContactIn,
@@ -48,6 +48,8 @@ from ._catalog import register_datasets
 from ._city import Org, build_cast, evidence_hash
 from ._grants import ensure_grants
 from ._projects import ensure_projects
+
+__all__ = ["CREDENTIALS_FILE", "build_demo", "demo_token"]
 
 CREDENTIALS_FILE = "demo-credentials.json"
 DEMO_TOKEN_DAYS = 365

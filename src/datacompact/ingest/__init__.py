@@ -14,9 +14,15 @@ Every failure is an error of :mod:`datacompact.errors` (``MalformedInput``,
 names a row or a column but never repeats a cell value.
 """
 
-from datacompact.ingest._common import MAX_CELL_BYTES, MAX_COLUMNS, IngestLimits, IngestWarning
-from datacompact.ingest._pinned import PinnedFile, pin
+from datacompact.config import IngestLimits
+from datacompact.ingest._common import (
+    MAX_CELL_BYTES,
+    MAX_COLUMNS,
+    IngestWarning,
+    sql_string,
+)
 from datacompact.ingest.pii import PII_TYPES, ColumnFinding, detect_pii
+from datacompact.ingest.pinned import PinnedFile, open_at, open_dir_at, pin
 from datacompact.ingest.quality import (
     Check,
     ConsistencyRule,
@@ -50,8 +56,11 @@ __all__ = [
     "infer_dictionary",
     "list_sheets",
     "logical_type",
+    "open_at",
+    "open_dir_at",
     "open_source",
     "pin",
     "profile_quality",
+    "sql_string",
     "stage_to_parquet",
 ]

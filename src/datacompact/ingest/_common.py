@@ -29,39 +29,6 @@ MAX_NAME_CHARS = 128
 BATCH_ROWS = 65_536
 
 
-@dataclass(frozen=True)
-class IngestLimits:
-    """What a file may cost before it is refused; checked before anything is expanded.
-
-    The defaults are those of :class:`datacompact.config.Settings` (the
-    ``ingest_*`` settings, documented in docs/configuration.md and
-    docs/operations.md). An XLSX workbook is a ZIP archive of XML parts: its
-    declared part sizes and compression ratios are checked before any part is
-    decompressed (Python's ``zipfile`` never yields more than the declared
-    size), its shared strings are measured as a stream before openpyxl loads
-    them, and its sheet's rows, columns and merged ranges are counted in one
-    streaming scan before any row is read.
-    """
-
-    #: Columns of any file (the header's width; for XLSX, any cell's column).
-    max_columns: int = MAX_COLUMNS
-    #: Data rows of an XLSX sheet (Excel's own maximum is 1,048,576).
-    xlsx_max_rows: int = 1_048_576
-    #: Rows present in an XLSX sheet times its header's columns: the grid the
-    #: reader fills, whatever few values the rows hold.
-    xlsx_max_cells: int = 30_000_000
-    #: ``<mergeCell>`` ranges of an XLSX sheet.
-    xlsx_max_merged_ranges: int = 10_000
-    #: Uncompressed bytes of any one part of an XLSX archive.
-    xlsx_max_part_bytes: int = 1 << 30
-    #: Uncompressed bytes of all the parts of an XLSX archive together.
-    xlsx_max_total_bytes: int = 4 << 30
-    #: Uncompressed/compressed size of a part above :data:`RATIO_FLOOR_BYTES`.
-    xlsx_max_compression_ratio: int = 200
-    #: UTF-8 bytes of all the shared strings of a workbook (openpyxl holds them all).
-    xlsx_max_shared_strings_bytes: int = 64 << 20
-
-
 #: Parts smaller than this are not held to the compression ratio: a small,
 #: repetitive XML part (styles, an empty sheet) compresses far beyond it and
 #: costs nothing to expand.

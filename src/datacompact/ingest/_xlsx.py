@@ -29,11 +29,11 @@ from openpyxl.utils.exceptions import (  # type: ignore[import-untyped, unused-i
     InvalidFileException,
 )
 
+from datacompact.config import IngestLimits
 from datacompact.errors import InvalidInput, MalformedInput
 from datacompact.ingest._common import (
     BATCH_ROWS,
     RATIO_FLOOR_BYTES,
-    IngestLimits,
     IngestWarning,
     TypeMismatch,
     flatten_header,

@@ -23,19 +23,19 @@ from pathlib import Path
 from types import TracebackType
 from typing import Any
 
+from datacompact.config import IngestLimits
 from datacompact.errors import InvalidInput, MalformedInput
 from datacompact.ingest._columnar import JsonLinesReader, ParquetReader
 from datacompact.ingest._common import (
     FORMATS,
     Format,
-    IngestLimits,
     IngestWarning,
     Reader,
 )
 from datacompact.ingest._csv import CsvReader
 from datacompact.ingest._encoding import normalize_encoding
-from datacompact.ingest._pinned import PinnedFile, pin
 from datacompact.ingest._xlsx import XlsxReader, list_sheets
+from datacompact.ingest.pinned import PinnedFile, pin
 
 __all__ = ["PinnedFile", "Source", "detect_format", "list_sheets", "open_source", "pin"]
 

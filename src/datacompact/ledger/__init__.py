@@ -26,8 +26,21 @@ import both of those but never each other.
 Nothing in the ledger imports :mod:`datacompact.events`: the events service
 records its events through :mod:`.log`.
 
-This package itself imports none of its parts, so importing
-``datacompact.ledger.formats`` loads no store.
+This package itself imports none of its parts until one is asked for
+(``datacompact.ledger.log`` or ``from datacompact.ledger import log``), so
+importing ``datacompact.ledger.formats`` loads no store.
 """
 
-__all__: list[str] = []
+from __future__ import annotations
+
+from importlib import import_module
+from types import ModuleType
+
+__all__ = ["auditor", "formats", "log", "witness"]
+
+
+def __getattr__(name: str) -> ModuleType:
+    # PEP 562: a part is imported when first named, never with the package.
+    if name not in __all__:
+        raise AttributeError(f"module {__name__!r} has no attribute {name!r}")
+    return import_module(f"{__name__}.{name}")

@@ -24,13 +24,13 @@ from datacompact.catalog.resources import latest_version
 from datacompact.clock import utcnow
 from datacompact.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
+from datacompact.governance import rules_for
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy._constraints import numeric_columns, pii_types
 from datacompact.policy.agreement import build_agreement
 from datacompact.policy.modes import OutputSpec, effective_constraints
 from datacompact.policy.purposes import parse_purpose
 from datacompact.policy.schemas import ApplicationCreate, ApplicationPublic
-from datacompact.registry.governance import rules_for
 from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import Application, Grant, Participant, Resource
 

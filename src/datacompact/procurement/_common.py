@@ -13,11 +13,11 @@ from sqlalchemy.orm import Session
 from datacompact.config import GovernanceMode
 from datacompact.decimals import parse_decimal
 from datacompact.errors import InvalidInput, NotFound, PolicyViolation
+from datacompact.governance import rules_for
 from datacompact.permissions import PartyResource
 from datacompact.procurement import levels
-from datacompact.registry.governance import rules_for
 from datacompact.registry.participants import approved_of_kind
-from datacompact.store._base import Base
+from datacompact.store.base import Base
 from datacompact.store.models import Participant, Qualification
 from datacompact.store.project_models import Bid, Lot, Project, Tender
 

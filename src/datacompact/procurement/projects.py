@@ -23,6 +23,7 @@ from datacompact import clock
 from datacompact.catalog.grading import Grade
 from datacompact.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
+from datacompact.governance import rules_for
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.procurement import _common
 from datacompact.procurement._modes import DEFAULT_RULES, ModeRules, ProjectFacts, check_mode
@@ -32,7 +33,6 @@ from datacompact.procurement.schemas import (
     ProjectCreate,
     ProjectPublic,
 )
-from datacompact.registry.governance import rules_for
 from datacompact.store.models import Resource
 from datacompact.store.project_models import Lot, Meeting, Project, ProjectResource
 

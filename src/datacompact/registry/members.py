@@ -14,7 +14,7 @@ from sqlalchemy.orm import Session
 from datacompact.errors import DuplicateRegistration, InvalidTransition
 from datacompact.events import EventType, Recorded, record_event
 from datacompact.permissions import Actions, MemberResource, Principal, Role, authorize
-from datacompact.registry import _lookup as lookup
+from datacompact.registry import lookup
 from datacompact.registry.schemas import MemberCreate, ParticipantStatus
 from datacompact.store.models import Member, Participant
 

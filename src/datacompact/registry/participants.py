@@ -27,7 +27,7 @@ from sqlalchemy.orm import Session, selectinload
 from datacompact.config import GovernanceMode
 from datacompact.errors import DuplicateRegistration, InvalidInput, InvalidTransition
 from datacompact.events import EventType, Recorded, record_event
-from datacompact.ledger import log
+from datacompact.governance import rules_for
 from datacompact.permissions import (
     Actions,
     ParticipantResource,
@@ -36,9 +36,7 @@ from datacompact.permissions import (
     authorize,
     decide,
 )
-from datacompact.registry import _lookup as lookup
-from datacompact.registry import keys, tokens
-from datacompact.registry.governance import rules_for
+from datacompact.registry import keys, lookup, tokens
 from datacompact.registry.identifiers import validate_region_code, validate_uscc
 from datacompact.registry.members import add_member, hash_password
 from datacompact.registry.schemas import (
@@ -52,6 +50,7 @@ from datacompact.registry.schemas import (
     ParticipantStatus,
     ShareholderPublic,
 )
+from datacompact.store.locks import BOOTSTRAP, hold_lock
 from datacompact.store.models import Contact, Member, Participant, Shareholder
 
 TRANSITIONS: dict[Decision, tuple[frozenset[ParticipantStatus], ParticipantStatus, EventType]] = {
@@ -216,9 +215,8 @@ def bootstrap_platform(
     exactly once, for a participant of a kind that approves registrations under
     the governance mode; every later participant goes through approval.
     """
-    # Two bootstraps at once must not both find the platform empty: the log
-    # head serializes them.
-    log.lock_head(session)
+    # Two bootstraps at once must not both find the platform empty.
+    hold_lock(session, BOOTSTRAP)
     if session.scalar(select(func.count()).select_from(Participant)):
         raise InvalidTransition(
             "平台已初始化 / the platform already has participants; register through approval",

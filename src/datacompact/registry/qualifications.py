@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 from datacompact.errors import InvalidInput
 from datacompact.events import EventType, Recorded, record_event
 from datacompact.permissions import Actions, ParticipantResource, Principal, authorize
-from datacompact.registry import _lookup as lookup
+from datacompact.registry import lookup
 from datacompact.registry.schemas import QualificationCreate, QualificationPublic
 from datacompact.store.models import Qualification
 

@@ -29,7 +29,7 @@ from datacompact.errors import (
 )
 from datacompact.events import EventType, Recorded, record_event
 from datacompact.permissions import Actions, Principal, Role, TokenResource, authorize
-from datacompact.registry import _lookup as lookup
+from datacompact.registry import lookup
 from datacompact.registry.members import verify_password
 from datacompact.registry.schemas import ParticipantStatus
 from datacompact.store.models import ApiToken, Member

@@ -1,4 +1,4 @@
-"""Query-overlap auditor: flag near-duplicate query pairs to the regulator (issue 6 §5).
+"""Query-overlap auditor: flag near-duplicate query pairs to the regulator.
 
 Differencing is limited by each grant's DP budget; this auditor is the second
 line. It reads a grantee's past queries and reports the pairs that look like

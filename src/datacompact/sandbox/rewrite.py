@@ -5,7 +5,7 @@ returns the governed plan; :func:`govern` is analyze followed by rewrite. The
 result is plain DuckDB SQL that another engine may transpile with SQLGlot
 (see :attr:`Plan.requires` for what that engine must be able to apply).
 
->>> from datacompact.sandbox.rules._demo import demo_grant
+>>> from datacompact.sandbox.examples import demo_grant
 >>> plan = govern("SELECT district, COUNT(*) AS n FROM sbk GROUP BY district", demo_grant())
 >>> plan.applied
 ('check_aggregate_shape', 'add_entity_threshold', 'govern_tables')

@@ -210,7 +210,7 @@ class SparkEngine:
 def transpile(plan: Plan) -> str:
     """``plan`` as Spark SQL, or a refusal if Spark would not run the same governed query.
 
-    >>> from datacompact.sandbox.rules._demo import demo_plan
+    >>> from datacompact.sandbox.examples import demo_plan
     >>> from datacompact.sandbox.rules.govern_tables import govern_tables
     >>> transpile(govern_tables(demo_plan("SELECT age FROM sbk", "records")))
     'SELECT `sbk`.`age` AS `age` FROM (SELECT `__dc_t`.`age` AS `age` FROM `__dc_src_sbk` AS `__dc_t` WHERE `age` >= 18) AS `sbk`'

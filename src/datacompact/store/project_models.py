@@ -26,7 +26,7 @@ from sqlalchemy import (
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from datacompact.clock import utcnow
-from datacompact.store._base import Base, UTCDateTime
+from datacompact.store.base import Base, UTCDateTime
 
 LOT_CATEGORIES = (
     "module_development",

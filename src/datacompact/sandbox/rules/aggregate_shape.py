@@ -23,7 +23,7 @@ sub-totals would give a suppressed cell by subtraction.
 
 Small groups are suppressed by :mod:`.entity_threshold`, which runs next.
 
->>> from datacompact.sandbox.rules._demo import demo_plan
+>>> from datacompact.sandbox.examples import demo_plan
 >>> check_aggregate_shape(demo_plan("SELECT district, AVG(income) FROM sbk GROUP BY district")).applied
 ('check_aggregate_shape',)
 >>> check_aggregate_shape(demo_plan("SELECT SUM(CASE WHEN age = 40 THEN income END) FROM sbk"))

@@ -20,7 +20,7 @@ Only COUNT(*), COUNT(col), SUM(col) and AVG(col) over a single DP table are
 supported, SUM and AVG only on columns with ``dp_bounds``. HAVING, ORDER BY,
 LIMIT and DISTINCT would act on true values, so they are refused.
 
->>> from datacompact.sandbox.rules._demo import demo_plan
+>>> from datacompact.sandbox.examples import demo_plan
 >>> p = dp_release(demo_plan("SELECT district, SUM(income) AS s FROM sbk GROUP BY district", "dp_aggregates"))
 >>> p.dp_keys, [a.kind for a in p.dp_aggregates], p.dp_min_entities, 0 < p.dp_delta <= 1e-6
 (('district',), ['sum'], 10, True)

@@ -10,7 +10,7 @@ threshold. ``__dc_entity`` is exposed by the governed subquery of
 DP releases apply the same threshold after the pre-release query (see
 :mod:`.dp_release`), so this rule leaves them alone.
 
->>> from datacompact.sandbox.rules._demo import demo_plan
+>>> from datacompact.sandbox.examples import demo_plan
 >>> add_entity_threshold(demo_plan("SELECT district, COUNT(*) AS n FROM sbk GROUP BY district")).sql()
 'SELECT sbk.district AS district, COUNT(*) AS n FROM sbk AS sbk GROUP BY sbk.district HAVING COUNT(DISTINCT sbk.__dc_entity) >= 10'
 """

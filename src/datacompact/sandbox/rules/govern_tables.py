@@ -15,7 +15,7 @@ raw columns (it is the platform's trusted SQL). Masks become calls to the
 :mod:`datacompact.privacy.masking`; the plan then requires ``masks``, and an
 engine without them refuses the plan.
 
->>> from datacompact.sandbox.rules._demo import demo_plan
+>>> from datacompact.sandbox.examples import demo_plan
 >>> govern_tables(demo_plan("SELECT phone FROM sbk WHERE age > 30", "records")).sql()
 'SELECT sbk.phone AS phone FROM (SELECT __dc_t.age AS age, __DC_MASK_PARTIAL(TRY_CAST(__dc_t.phone AS TEXT), 6, 4) AS phone FROM __dc_src_sbk AS __dc_t WHERE TRY(age >= 18)) AS sbk WHERE sbk.age > 30'
 """

@@ -47,7 +47,7 @@ platform's own SQL; :mod:`.govern_tables` makes its mask casts and row filter
 safe itself (DuckDB may evaluate them only on the rows the user's predicates
 selected). Under ``records`` nothing changes: that mode releases the rows anyway.
 
->>> from datacompact.sandbox.rules._demo import demo_plan
+>>> from datacompact.sandbox.examples import demo_plan
 >>> safe_eval(demo_plan(
 ...     "SELECT district, SUM(income) AS s FROM sbk WHERE CAST(phone AS INT) > 1 "
 ...     "GROUP BY district HAVING SUM(income) * 2 > 10")).sql()

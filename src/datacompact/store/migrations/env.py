@@ -6,7 +6,7 @@ from alembic import context
 from sqlalchemy import Connection, create_engine
 
 from datacompact.store import models  # noqa: F401  (registers the tables)
-from datacompact.store._base import Base
+from datacompact.store.base import Base
 
 target_metadata = Base.metadata
 

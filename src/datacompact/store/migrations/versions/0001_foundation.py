@@ -12,7 +12,7 @@ import hashlib
 import sqlalchemy as sa
 from alembic import op
 
-import datacompact.store._base
+import datacompact.store.base
 
 revision = "0001"
 down_revision = None
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("actor_participant_id", sa.Integer(), nullable=True),
         sa.Column("object_type", sa.String(length=64), nullable=False),
         sa.Column("object_id", sa.String(length=100), nullable=False),
-        sa.Column("occurred_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("occurred_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.Column("payload", sa.JSON(), nullable=False),
         sa.Column("salt", sa.LargeBinary(length=16), nullable=False),
         sa.Column("payload_sha256", sa.String(length=64), nullable=False),
@@ -54,7 +54,7 @@ def upgrade() -> None:
         sa.Column("note", sa.Text(), nullable=False),
         sa.Column("cosigners", sa.JSON(), nullable=False),
         sa.Column("witnessed", sa.Boolean(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_ledger_checkpoints")),
         sa.UniqueConstraint("size", name=op.f("uq_ledger_checkpoints_size")),
     )
@@ -103,8 +103,8 @@ def upgrade() -> None:
         sa.Column("third_party_type", sa.String(length=32), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_reason", sa.String(length=500), nullable=True),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "kind IN ('government_department', 'regulator', 'enterprise', 'jv_platform', 'third_party', 'auditor')",
             name=op.f("ck_participants_kind"),
@@ -144,7 +144,7 @@ def upgrade() -> None:
         sa.Column("password_hash", sa.String(length=200), nullable=True),
         sa.Column("roles", sa.JSON(), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["participant_id"],
             ["participants.id"],
@@ -162,8 +162,8 @@ def upgrade() -> None:
         sa.Column("encrypted_seed", sa.LargeBinary(length=64), nullable=False),
         sa.Column("nonce", sa.LargeBinary(length=12), nullable=False),
         sa.Column("active", sa.Boolean(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
-        sa.Column("retired_at", datacompact.store._base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
+        sa.Column("retired_at", datacompact.store.base.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["participant_id"],
             ["participants.id"],
@@ -182,7 +182,7 @@ def upgrade() -> None:
         sa.Column("valid_from", sa.Date(), nullable=False),
         sa.Column("valid_until", sa.Date(), nullable=False),
         sa.Column("evidence_sha256", sa.String(length=64), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint("valid_until >= valid_from", name=op.f("ck_qualifications_validity")),
         sa.ForeignKeyConstraint(
             ["participant_id"],
@@ -224,9 +224,9 @@ def upgrade() -> None:
         sa.Column("token_sha256", sa.String(length=64), nullable=False),
         sa.Column("label", sa.String(length=100), nullable=False),
         sa.Column("scopes", sa.JSON(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
-        sa.Column("expires_at", datacompact.store._base.UTCDateTime(), nullable=False),
-        sa.Column("revoked_at", datacompact.store._base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", datacompact.store.base.UTCDateTime(), nullable=False),
+        sa.Column("revoked_at", datacompact.store.base.UTCDateTime(), nullable=True),
         sa.ForeignKeyConstraint(
             ["member_id"],
             ["members.id"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import datacompact.store._base
+import datacompact.store.base
 
 revision = "0002"
 down_revision = "0001"
@@ -42,8 +42,8 @@ def upgrade() -> None:
         sa.Column("grade_status", sa.String(length=16), nullable=False),
         sa.Column("grade_reasons", sa.JSON(), nullable=False),
         sa.Column("search_terms", sa.Text(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
-        sa.Column("updated_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
+        sa.Column("updated_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "grade IS NULL OR grade IN ('core', 'important', 'general-1', 'general-2', 'general-3', 'general-4')",
             name=op.f("ck_resources_grade"),
@@ -85,7 +85,7 @@ def upgrade() -> None:
         sa.Column("pii", sa.JSON(), nullable=False),
         sa.Column("lineage", sa.JSON(), nullable=False),
         sa.Column("warnings", sa.JSON(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["resource_id"],
             ["resources.id"],

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import datacompact.store._base
+import datacompact.store.base
 
 revision = "0003"
 down_revision = "0002"
@@ -28,7 +28,7 @@ def upgrade() -> None:
         sa.Column("title_en", sa.String(length=200), nullable=False),
         sa.Column("owner_id", sa.Integer(), nullable=False),
         sa.Column("elements", sa.JSON(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["owner_id"], ["participants.id"], name=op.f("fk_data_standards_owner_id_participants")
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import datacompact.store._base
+import datacompact.store.base
 
 revision = "0004"
 down_revision = "0003"
@@ -35,7 +35,7 @@ def upgrade() -> None:
         sa.Column("epsilon", sa.String(length=32), nullable=True),
         sa.Column("reviewers", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=24), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "status IN ('pending', 'approved', 'rejected', 'changes_requested')",
             name=op.f("ck_applications_status"),
@@ -64,11 +64,11 @@ def upgrade() -> None:
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("status_reason", sa.String(length=500), nullable=True),
         sa.Column("status_by", sa.Integer(), nullable=True),
-        sa.Column("expires_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("expires_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.Column("max_queries", sa.Integer(), nullable=False),
         sa.Column("queries_used", sa.Integer(), nullable=False),
         sa.Column("epsilon_spent", sa.String(length=32), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "status IN ('active', 'suspended', 'revoked')", name=op.f("ck_grants_status")
         ),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import datacompact.store._base
+import datacompact.store.base
 
 revision = "0005"
 down_revision = "0004"
@@ -37,7 +37,7 @@ def upgrade() -> None:
         sa.Column("result_sha256", sa.String(length=64), nullable=True),
         sa.Column("epsilon", sa.String(length=32), nullable=False),
         sa.Column("log_index", sa.BigInteger(), nullable=True),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "status IN ('executed', 'refused')", name=op.f("ck_grant_queries_status")
         ),

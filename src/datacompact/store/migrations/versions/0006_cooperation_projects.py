@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import datacompact.store._base
+import datacompact.store.base
 
 revision = "0006"
 down_revision = "0005"
@@ -36,7 +36,7 @@ def upgrade() -> None:
         sa.Column("mode_status", sa.String(length=16), nullable=False),
         sa.Column("mode_reason", sa.String(length=500), nullable=True),
         sa.Column("mode_decided_by", sa.Integer(), nullable=True),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "mode IN ('government_purchase', 'ppp', 'franchise', 'jv_platform')",
             name=op.f("ck_projects_mode"),
@@ -75,7 +75,7 @@ def upgrade() -> None:
         sa.Column("code_escrow", sa.Boolean(), nullable=False),
         sa.Column("successor_of", sa.Integer(), nullable=True),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "category IN ('module_development', 'integration', 'data_services', 'operations', 'security_assessment')",
             name=op.f("ck_lots_category"),
@@ -103,7 +103,7 @@ def upgrade() -> None:
         sa.Column("attendees", sa.JSON(), nullable=False),
         sa.Column("decisions", sa.JSON(), nullable=False),
         sa.Column("minutes_sha256", sa.String(length=64), nullable=True),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["project_id"], ["projects.id"], name=op.f("fk_project_meetings_project_id_projects")
         ),
@@ -134,7 +134,7 @@ def upgrade() -> None:
         sa.Column("rule", sa.String(length=50), nullable=False),
         sa.Column("reason", sa.String(length=1000), nullable=False),
         sa.Column("granted_by", sa.Integer(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["granted_by"],
             ["participants.id"],
@@ -156,12 +156,12 @@ def upgrade() -> None:
         sa.Column("lot_id", sa.Integer(), nullable=False),
         sa.Column("method", sa.String(length=16), nullable=False),
         sa.Column("weights", sa.JSON(), nullable=False),
-        sa.Column("opens_at", datacompact.store._base.UTCDateTime(), nullable=False),
-        sa.Column("deadline", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("opens_at", datacompact.store.base.UTCDateTime(), nullable=False),
+        sa.Column("deadline", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.Column("committee", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("opened_at", datacompact.store._base.UTCDateTime(), nullable=True),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("opened_at", datacompact.store.base.UTCDateTime(), nullable=True),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "method IN ('lowest_price', 'comprehensive')", name=op.f("ck_tenders_method")
         ),
@@ -185,7 +185,7 @@ def upgrade() -> None:
         sa.Column("key_id", sa.String(length=64), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("responsive", sa.Boolean(), nullable=True),
-        sa.Column("submitted_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("submitted_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint("status IN ('sealed', 'opened')", name=op.f("ck_bids_status")),
         sa.ForeignKeyConstraint(
             ["bidder_id"], ["participants.id"], name=op.f("fk_bids_bidder_id_participants")
@@ -206,7 +206,7 @@ def upgrade() -> None:
         sa.Column("value", sa.String(length=32), nullable=False),
         sa.Column("evaluation", sa.JSON(), nullable=False),
         sa.Column("exception_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["bid_id"], ["bids.id"], name=op.f("fk_awards_bid_id_bids")),
         sa.ForeignKeyConstraint(
             ["exception_id"],
@@ -229,7 +229,7 @@ def upgrade() -> None:
         sa.Column("bid_id", sa.Integer(), nullable=False),
         sa.Column("person_id", sa.String(length=64), nullable=False),
         sa.Column("scores", sa.JSON(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(["bid_id"], ["bids.id"], name=op.f("fk_bid_scores_bid_id_bids")),
         sa.PrimaryKeyConstraint("id", name=op.f("pk_bid_scores")),
         sa.UniqueConstraint("bid_id", "person_id", name="uq_bid_scores_member"),
@@ -245,7 +245,7 @@ def upgrade() -> None:
         sa.Column("ends_on", sa.Date(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
         sa.Column("handover", sa.JSON(), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "status IN ('active', 'accepted', 'terminated')", name=op.f("ck_contracts_status")
         ),
@@ -291,7 +291,7 @@ def upgrade() -> None:
         sa.Column("due_on", sa.Date(), nullable=False),
         sa.Column("kpis", sa.JSON(), nullable=False),
         sa.Column("status", sa.String(length=16), nullable=False),
-        sa.Column("accepted_at", datacompact.store._base.UTCDateTime(), nullable=True),
+        sa.Column("accepted_at", datacompact.store.base.UTCDateTime(), nullable=True),
         sa.CheckConstraint(
             "status IN ('pending', 'accepted')", name=op.f("ck_contract_milestones_status")
         ),
@@ -310,7 +310,7 @@ def upgrade() -> None:
         sa.Column("period", sa.String(length=7), nullable=False),
         sa.Column("values", sa.JSON(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["contract_id"], ["contracts.id"], name=op.f("fk_sla_reports_contract_id_contracts")
         ),

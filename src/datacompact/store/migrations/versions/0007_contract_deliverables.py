@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import datacompact.store._base
+import datacompact.store.base
 
 revision = "0007"
 down_revision = "0006"
@@ -33,7 +33,7 @@ def upgrade() -> None:
         sa.Column("nonce", sa.LargeBinary(), nullable=True),
         sa.Column("key_id", sa.String(length=64), nullable=True),
         sa.Column("member_id", sa.Integer(), nullable=True),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint(
             "kind IN ('open_source', 'open_data', 'key_code')",
             name=op.f("ck_contract_deliverables_kind"),

@@ -10,7 +10,7 @@ from __future__ import annotations
 import sqlalchemy as sa
 from alembic import op
 
-import datacompact.store._base
+import datacompact.store.base
 
 revision = "0008"
 down_revision = "0007"
@@ -40,7 +40,7 @@ def upgrade() -> None:
         sa.Column("suppressed", sa.BigInteger(), nullable=False),
         sa.Column("sha256", sa.String(length=64), nullable=False),
         sa.Column("log_index", sa.BigInteger(), nullable=True),
-        sa.Column("created_at", datacompact.store._base.UTCDateTime(), nullable=False),
+        sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.ForeignKeyConstraint(
             ["grant_id"], ["grants.id"], name=op.f("fk_k_anonymous_releases_grant_id_grants")
         ),

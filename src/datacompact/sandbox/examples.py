@@ -1,4 +1,4 @@
-"""A tiny grant for the rules' doctests (not used at run time)."""
+"""A tiny grant and its plans for the doctests of the sandbox and its rules (not used at run time)."""
 
 from __future__ import annotations
 

@@ -1,4 +1,6 @@
-"""DuckDB SQL behind :func:`standards.conformance` and :func:`standards.derive`.
+"""Conformance to data standards and derivation into their form, as DuckDB SQL.
+
+The standards themselves are :mod:`datacompact.catalog.standards`.
 
 Each mapped column becomes one SQL expression, so a whole file is checked in a
 single column-wise scan. Code lists, formats and the region table travel as
@@ -176,9 +178,13 @@ def conformance(
     *,
     parquet: Path,
     mappings: Sequence[ColumnMapping],
-    sample_size: int,
+    sample_size: int = 5,
     standards: Mapping[str, Standard] | None = None,
 ) -> ConformanceReport:
+    """The % of conforming values per mapped column, computed in one DuckDB scan.
+
+    ``standards`` adds registered standards by identifier to the built-in ones.
+    """
     plan = _Plan(mappings, standards)
     con, rows = _open(parquet, plan)
     try:
@@ -221,6 +227,10 @@ def derive(
     output: Path,
     standards: Mapping[str, Standard] | None = None,
 ) -> Derivation:
+    """Write ``output``: ``parquet`` with each mapped column in its standard's form.
+
+    Values that cannot be mapped become null and are counted, never listed.
+    """
     plan = _Plan(mappings, standards)
     con, rows = _open(parquet, plan)
     try:

@@ -13,7 +13,7 @@ from sqlalchemy.orm import Session
 
 from datacompact.errors import NotFound
 from datacompact.permissions import Principal
-from datacompact.store._base import Base
+from datacompact.store.base import Base
 from datacompact.store.models import ApiToken, Member, Participant
 
 M = TypeVar("M", bound=Base)
