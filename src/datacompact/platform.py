@@ -9,6 +9,7 @@ from typing import TYPE_CHECKING
 from datacompact.config import Settings, ensure_home, load_secret
 from datacompact.errors import ConfigurationError, LogBehind
 from datacompact.governance import GovernanceRules, rules_for
+from datacompact.ledger import log
 from datacompact.ledger.formats.note import Ed25519Signer
 from datacompact.ledger.formats.policy import Policy
 from datacompact.ledger.log import checkpoints
@@ -127,7 +128,17 @@ class Platform:
         # after start-up, which the cached properties would hide.
         load_secret(self.settings)
         checkpoints.load_log_signer(self.settings)
-        return {"store": "ok", "revision": head or "", "secret": "ok", "log_key": "ok"}
+        # A log held behind a published checkpoint (a restore) refuses every
+        # write until an operator runs `datacompact recover`: not ready to serve.
+        with self.db.read() as session:
+            log.refuse_if_held(log.read_head(session))
+        return {
+            "store": "ok",
+            "revision": head or "",
+            "secret": "ok",
+            "log_key": "ok",
+            "log": "ok",
+        }
 
     def close(self) -> None:
         if "sandbox" in self.__dict__:

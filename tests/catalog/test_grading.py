@@ -87,6 +87,14 @@ def test_pii_below_min_share_is_noise() -> None:
     assert strict.grade is Grade.GENERAL_4
 
 
+def test_pii_inside_free_text_counts_at_any_share() -> None:
+    signal = ColumnSignal(name="notes", pii_types={"resident_id": 0.012}, in_text={"resident_id"})
+    p = propose(columns=[signal], holder_category=GOV)
+    assert p.grade is Grade.GENERAL_4
+    (reason,) = p.columns[0].reasons
+    assert reason.share == 0.012 and "in free text, 1.2% of rows" in reason.text
+
+
 @pytest.mark.parametrize("subjects", [999_999, 1_000_000, None])
 def test_volume_makes_personal_data_important(subjects: int | None) -> None:
     p = propose(

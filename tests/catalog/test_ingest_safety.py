@@ -491,20 +491,20 @@ def test_cli_ingestion_sweeps_first_and_applies_the_settings(
 ) -> None:
     from typer.testing import CliRunner
 
-    from datacompact.cli import _catalog, app
+    from datacompact.cli import _context, app
     from datacompact.config import get_settings
     from datacompact.platform import Platform
 
     # Each command opens a platform and leaves its closing to the process's
     # exit; in this process they are closed here, their connections with them.
     opened: list[Platform] = []
-    real_open = _catalog.open_platform
+    real_open = _context.open_platform
 
     def open_platform() -> Platform:
         opened.append(real_open())
         return opened[-1]
 
-    monkeypatch.setattr(_catalog, "open_platform", open_platform)
+    monkeypatch.setattr(_context, "open_platform", open_platform)
 
     settings = world.platform.settings
     monkeypatch.setenv("DATACOMPACT_HOME", str(settings.home))

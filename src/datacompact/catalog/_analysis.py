@@ -14,8 +14,6 @@ from dataclasses import dataclass
 from pathlib import Path
 from typing import Any, cast
 
-import duckdb
-
 from datacompact.catalog import grading, lineage
 from datacompact.config import private_dir
 from datacompact.ingest import (
@@ -27,10 +25,12 @@ from datacompact.ingest import (
     QualityReport,
     QualityRules,
     Staged,
+    connect,
     detect_pii,
     infer_dictionary,
     open_source,
     profile_quality,
+    spilling_into,
     sql_string,
     stage_to_parquet,
 )
@@ -69,7 +69,7 @@ def _subjects(path: Path, findings: Sequence[ColumnFinding]) -> int | None:
         if column is None:
             continue
         quoted = '"' + column.replace('"', '""') + '"'
-        with duckdb.connect() as con:
+        with connect() as con:
             row = con.execute(
                 f"SELECT approx_count_distinct({quoted}) FROM read_parquet({sql_string(str(path))})"
             ).fetchone()
@@ -126,40 +126,47 @@ def analyze_file(
         event_type=lineage.EventType.START, run_id=run, job=job, inputs=[source_ds]
     )
     try:
-        # The readers' scratch files (a decoded CSV sample) stay in the private
-        # staging folder too: a killed process leaves nothing outside it.
-        with open_source(
-            file, encoding=encoding, sheet=sheet, limits=limits, workdir=private_dir(dest.parent)
-        ) as source:
-            staged = stage_to_parquet(source, dest, progress=progress)
-        dictionary = infer_dictionary(staged.path)
-        findings = tuple(detect_pii(staged.path, mode="sample"))
-        # An inferred code list of a personal column would list people's
-        # values (a small roster's names, say) in the catalog: drop it.
-        for column in sorted({f.column for f in findings}):
-            if dictionary.column(column).code_list is not None:
-                dictionary = dictionary.edit(column, type="text", code_list=None)
-        subjects = _subjects(staged.path, findings)
-        signals = [
-            grading.ColumnSignal(
-                name=c.name,
-                pii_types={f.type: f.share for f in findings if f.column == c.name},
+        # The readers' scratch files (a decoded CSV sample) and DuckDB's spill
+        # stay in the private staging folder too: a killed process leaves nothing
+        # outside it.
+        with spilling_into(private_dir(dest.parent) / ".spill"):
+            with open_source(
+                file,
+                encoding=encoding,
+                sheet=sheet,
+                limits=limits,
+                workdir=private_dir(dest.parent),
+            ) as source:
+                staged = stage_to_parquet(source, dest, progress=progress)
+            dictionary = infer_dictionary(staged.path)
+            findings = tuple(detect_pii(staged.path, mode="sample"))
+            # An inferred code list of a personal column would list people's
+            # values (a small roster's names, say) in the catalog: drop it.
+            for column in sorted({f.column for f in findings}):
+                if dictionary.column(column).code_list is not None:
+                    dictionary = dictionary.edit(column, type="text", code_list=None)
+            subjects = _subjects(staged.path, findings)
+            signals = [
+                grading.ColumnSignal(
+                    name=c.name,
+                    pii_types={f.type: f.share for f in findings if f.column == c.name},
+                    in_text={f.type for f in findings if f.column == c.name and f.in_text},
+                )
+                for c in dictionary.columns
+            ]
+            proposal = grading.propose(
+                columns=signals,
+                holder_category=holder_category(holder_kind),
+                subjects=subjects,
+                tags=tags,
             )
-            for c in dictionary.columns
-        ]
-        proposal = grading.propose(
-            columns=signals,
-            holder_category=holder_category(holder_kind),
-            subjects=subjects,
-            tags=tags,
-        )
-        now = dt.datetime.now(dt.UTC)
-        quality = profile_quality(
-            staged.path,
-            dictionary=dictionary,
-            rules=_quality_rules(dictionary, findings, frequency, now),
-            now=now,
-        )
+            now = dt.datetime.now(dt.UTC)
+            quality = profile_quality(
+                staged.path,
+                dictionary=dictionary,
+                rules=_quality_rules(dictionary, findings, frequency, now),
+                now=now,
+            )
     except BaseException:
         # Nothing half-made stays behind: not the file, not its folder.
         shutil.rmtree(dest.parent, ignore_errors=True)

@@ -81,15 +81,23 @@ class Reason:
     text: str
     source: str
     column: str | None = None
+    #: For a detected PII type: the share of the column's values that carry it.
+    share: float | None = None
 
 
 @dataclass(frozen=True)
 class ColumnSignal:
-    """What profiling found in one column: PII type → share of matching values, and tags."""
+    """What profiling found in one column: PII type → share of matching values, and tags.
+
+    ``in_text`` names the types found *inside* free text. Their detector has
+    validated every token and applied its own minimum share, so they count at
+    any share, not only from ``min_share``.
+    """
 
     name: str
     pii_types: Mapping[str, float] = field(default_factory=dict)
     tags: Collection[str] = ()
+    in_text: Collection[str] = ()
 
     def __post_init__(self) -> None:
         if not self.name.strip():
@@ -102,6 +110,7 @@ class ColumnSignal:
                 )
         object.__setattr__(self, "pii_types", MappingProxyType(dict(self.pii_types)))
         object.__setattr__(self, "tags", _tag_set(self.tags))
+        object.__setattr__(self, "in_text", frozenset(self.in_text))
 
 
 _RULE_FIELDS = frozenset(
@@ -234,14 +243,18 @@ class _Column:
         self.personal = False
         self.sensitive: set[SensitiveCategory] = set()
         self.reasons: list[Reason] = []
-        self.pii = {
-            _rules.canonical_pii_type(k)
+        # Type → (share, found inside free text), for the types that count.
+        self.shares = {
+            _rules.canonical_pii_type(k): (share, k in signal.in_text)
             for k, share in signal.pii_types.items()
-            if share >= min_share
+            if share >= min_share or k in signal.in_text
         }
+        self.pii = set(self.shares)
 
-    def raise_to(self, grade: Grade, *, rule: str, text: str, source: str) -> None:
-        self.reasons.append(Reason(rule, grade, text, source, self.name))
+    def raise_to(
+        self, grade: Grade, *, rule: str, text: str, source: str, share: float | None = None
+    ) -> None:
+        self.reasons.append(Reason(rule, grade, text, source, self.name, share))
         self.grade = highest((self.grade, grade))
 
     def freeze(self) -> ColumnGrade:
@@ -264,11 +277,21 @@ def _apply_pii(col: _Column) -> None:
         if rule.sensitive is not None:
             col.sensitive.add(rule.sensitive)
         kind_zh = "敏感个人信息" if rule.sensitive else "个人信息" if rule.personal else "标识"
+        share, in_text = col.shares[kind]
+        zh, en = rule.label.split(" / ")[0], rule.label.split(" / ")[-1]
+        if in_text:
+            zh, en = (
+                f"{zh}（文本中，{share:.1%} 的记录）",
+                f"{en}, in free text, {share:.1%} of rows",
+            )
+        else:
+            zh, en = f"{zh}（{share:.1%} 的值）", f"{en}, {share:.1%} of values"
         col.raise_to(
             Grade(f"general-{rule.level}"),
             rule=f"pii.{kind}",
-            text=f"检测到{kind_zh}：{rule.label} / detected {rule.label.split(' / ')[-1]}",
+            text=f"检测到{kind_zh}：{zh} / detected {en}",
             source=rule.source,
+            share=share,
         )
 
 

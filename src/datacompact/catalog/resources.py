@@ -69,6 +69,7 @@ def _reasons(analysis: Analysis) -> list[dict[str, Any]]:
             "text": r.text,
             "source": r.source,
             "column": r.column,
+            "share": r.share,
         }
         for r in analysis.proposal.reasons
     ]

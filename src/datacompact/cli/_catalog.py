@@ -5,19 +5,15 @@ from __future__ import annotations
 from collections.abc import Callable, Iterator
 from contextlib import contextmanager
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import Annotated, Any
 
 import typer
 from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 
 from datacompact.catalog import OpenType, ShareType
-from datacompact.catalog.schemas import ResourceBase, ResourcePublic, UpdateFrequency
-from datacompact.cli._context import TokenOption, actor_for, open_platform
-from datacompact.cli._output import JsonFlag, emit, err_console, handled
-
-if TYPE_CHECKING:
-    # Only for annotations: the store stays unimported until a command opens it.
-    from datacompact.events import Recorded
+from datacompact.catalog.schemas import ResourceBase, UpdateFrequency
+from datacompact.cli._context import Acting, TokenOption, run
+from datacompact.cli._output import JsonFlag, emit, err_console, handled, listed, recorded, shown
 
 resources_app = typer.Typer(help="数据资源目录 / the data resource catalog", no_args_is_help=True)
 catalog_app = typer.Typer(help="目录导出 / catalog exports", no_args_is_help=True)
@@ -46,12 +42,6 @@ def _progress(enabled: bool) -> Iterator[Callable[[int, int | None], None] | Non
         yield advance
 
 
-def _emit_recorded(recorded: Recorded[ResourcePublic], as_json: bool) -> None:
-    emit(
-        {**recorded.value.model_dump(mode="json"), "log_index": recorded.log_index}, as_json=as_json
-    )
-
-
 @resources_app.command("register")
 def register(
     file: Annotated[Path, typer.Option("--file", help="数据文件 / data file")],
@@ -76,10 +66,7 @@ def register(
     """登记数据资源：接入、识别个人信息、建议分级、评估质量 / register a resource from a file."""
     from datacompact.catalog import resources as service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
+    def action(on: Acting) -> Any:
         data = ResourceBase(
             name=name,
             name_en=name_en,
@@ -91,22 +78,23 @@ def register(
             open_type=open_type,
         )
         # What a killed ingestion left is removed before this one starts.
-        service.sweep_orphans(db=platform.db, home=platform.settings.home)
+        service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
         with _progress(not as_json) as advance:
-            recorded = service.register_resource(
-                db=platform.db,
-                home=platform.settings.home,
-                actor=actor,
+            return service.register_resource(
+                db=on.platform.db,
+                home=on.platform.settings.home,
+                actor=on.actor,
                 data=data,
                 file=file,
                 encoding=encoding,
                 sheet=sheet,
                 progress=advance,
-                recheck=lambda session: actor_for(platform, session, token),
+                recheck=on.recheck,
                 holder_id=holder,
-                limits=platform.settings.ingest_limits,
+                limits=on.platform.settings.ingest_limits,
             )
-        _emit_recorded(recorded, as_json)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="own")
 
 
 @resources_app.command("show")
@@ -114,12 +102,11 @@ def show(resource_id: int, token: TokenOption = None, as_json: JsonFlag = False)
     """查看数据资源 / show one resource."""
     from datacompact.catalog import resources as service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            found = service.get_resource(session=session, actor=actor, resource_id=resource_id)
-        emit(found.model_dump(mode="json"), as_json=as_json)
+    def action(on: Acting) -> Any:
+        found = service.get_resource(session=on.session, actor=on.actor, resource_id=resource_id)
+        return found.model_dump(mode="json")
+
+    run(action, who=token, as_json=as_json, render=shown)
 
 
 @resources_app.command("search")
@@ -134,19 +121,18 @@ def search(
     """检索数据目录（中文分词）/ search the catalog (Chinese segmentation)."""
     from datacompact.catalog import resources as service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            rows = service.search_resources(
-                session=session,
-                actor=actor,
-                query=query,
-                holder_id=holder,
-                share_type=share_type.value if share_type else None,
-                theme=theme,
-            )
-        emit([r.model_dump(mode="json") for r in rows], as_json=as_json, columns=LIST_COLUMNS)
+    def action(on: Acting) -> Any:
+        rows = service.search_resources(
+            session=on.session,
+            actor=on.actor,
+            query=query,
+            holder_id=holder,
+            share_type=share_type.value if share_type else None,
+            theme=theme,
+        )
+        return [r.model_dump(mode="json") for r in rows]
+
+    run(action, who=token, as_json=as_json, render=listed(*LIST_COLUMNS))
 
 
 @catalog_app.command("export")
@@ -161,16 +147,17 @@ def export(
     with handled():
         if fmt not in ("turtle", "jsonld"):
             raise InvalidInput("格式须为 turtle 或 jsonld / expected --format turtle or jsonld")
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            text = export_catalog(
-                session=session,
-                actor=actor,
-                base_url=platform.settings.public_base_url,
+        run(
+            lambda on: export_catalog(
+                session=on.session,
+                actor=on.actor,
+                base_url=on.platform.settings.public_base_url,
                 fmt=fmt,
-            )
-        typer.echo(text)
+            ),
+            who=token,
+            as_json=False,
+            render=lambda text, _: typer.echo(text),
+        )
 
 
 @resources_app.command("conform")
@@ -204,23 +191,33 @@ def conform(
                     details={"option": "--map"},
                 )
             mappings.append(MappingIn(column=column, standard=standard, element=element))
-        platform = open_platform()
-        home = platform.settings.home
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            report = standardize.conformance_report(
-                session=session, home=home, actor=actor, resource_id=resource_id, mappings=mappings
-            )
-        emit(
-            report["elements"], as_json=as_json, columns=("column", "element", "values", "percent")
+        run(
+            lambda on: standardize.conformance_report(
+                session=on.session,
+                home=on.platform.settings.home,
+                actor=on.actor,
+                resource_id=resource_id,
+                mappings=mappings,
+            )["elements"],
+            who=token,
+            as_json=as_json,
+            render=listed("column", "element", "values", "percent"),
         )
         if derive:
-            recorded = standardize.derive_standard_version(
-                db=platform.db, home=home, actor=actor, resource_id=resource_id, mappings=mappings
-            )
-            emit(
-                {"versions": recorded.value.versions, "log_index": recorded.log_index},
+            run(
+                lambda on: standardize.derive_standard_version(
+                    db=on.platform.db,
+                    home=on.platform.settings.home,
+                    actor=on.actor,
+                    resource_id=resource_id,
+                    mappings=mappings,
+                ),
+                who=token,
                 as_json=as_json,
+                render=lambda done, as_json: emit(
+                    {"versions": done.value.versions, "log_index": done.log_index}, as_json=as_json
+                ),
+                transaction="own",
             )
 
 
@@ -236,25 +233,23 @@ def version(
     """接入新版本（旧版本保留）/ ingest a new immutable version."""
     from datacompact.catalog import resources as service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-        service.sweep_orphans(db=platform.db, home=platform.settings.home)
+    def action(on: Acting) -> Any:
+        service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
         with _progress(not as_json) as advance:
-            recorded = service.ingest_version(
-                db=platform.db,
-                home=platform.settings.home,
-                actor=actor,
+            return service.ingest_version(
+                db=on.platform.db,
+                home=on.platform.settings.home,
+                actor=on.actor,
                 resource_id=resource_id,
                 file=file,
                 encoding=encoding,
                 sheet=sheet,
                 progress=advance,
-                recheck=lambda session: actor_for(platform, session, token),
-                limits=platform.settings.ingest_limits,
+                recheck=on.recheck,
+                limits=on.platform.settings.ingest_limits,
             )
-        _emit_recorded(recorded, as_json)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="own")
 
 
 @resources_app.command("grade")
@@ -277,19 +272,21 @@ def grade(
             if override
             else {"decision": "confirm"}
         )
-        platform = open_platform()
-        with platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = service.decide_grade(
-                session=session, actor=actor, resource_id=resource_id, decision=decision
-            )
-        emit(
-            {
-                "grade": recorded.value.grade,
-                "grade_status": recorded.value.grade_status,
-                "log_index": recorded.log_index,
-            },
+        run(
+            lambda on: service.decide_grade(
+                session=on.session, actor=on.actor, resource_id=resource_id, decision=decision
+            ),
+            who=token,
             as_json=as_json,
+            render=lambda done, as_json: emit(
+                {
+                    "grade": done.value.grade,
+                    "grade_status": done.value.grade_status,
+                    "log_index": done.log_index,
+                },
+                as_json=as_json,
+            ),
+            transaction="write",
         )
 
 
@@ -308,17 +305,20 @@ def describe(
 
     with handled(as_json):
         edit = ColumnEdit(name=column, description=description, unit=unit)
-        platform = open_platform()
-        with platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = service.update_dictionary(
-                session=session, actor=actor, resource_id=resource_id, edits=[edit]
+
+        def action(on: Acting) -> Any:
+            done = service.update_dictionary(
+                session=on.session, actor=on.actor, resource_id=resource_id, edits=[edit]
             )
-        latest = recorded.value.latest
-        emit(
-            [c for c in (latest.columns if latest else []) if c["name"] == column],
+            latest = done.value.latest
+            return [c for c in (latest.columns if latest else []) if c["name"] == column]
+
+        run(
+            action,
+            who=token,
             as_json=as_json,
-            columns=("name", "type", "description", "unit"),
+            render=listed("name", "type", "description", "unit"),
+            transaction="write",
         )
 
 
@@ -330,12 +330,12 @@ def list_standards(token: TokenOption = None, as_json: JsonFlag = False) -> None
     """列出内置与已登记的数据标准 / list built-in and registered standards."""
     from datacompact.catalog import standards_registry
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            rows = standards_registry.list_standards(session=session, actor=actor)
-        emit(rows, as_json=as_json, columns=("id", "title_zh", "builtin"))
+    run(
+        lambda on: standards_registry.list_standards(session=on.session, actor=on.actor),
+        who=token,
+        as_json=as_json,
+        render=listed("id", "title_zh", "builtin"),
+    )
 
 
 @standards_app.command("register")
@@ -362,8 +362,14 @@ def register_standard(
                 f"({type(exc).__name__})",
                 details={"file": str(file)},
             ) from exc
-        platform = open_platform()
-        with platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = standards_registry.register_standard(session=session, actor=actor, data=data)
-        emit({**recorded.value, "log_index": recorded.log_index}, as_json=as_json)
+        run(
+            lambda on: standards_registry.register_standard(
+                session=on.session, actor=on.actor, data=data
+            ),
+            who=token,
+            as_json=as_json,
+            render=lambda done, as_json: emit(
+                {**done.value, "log_index": done.log_index}, as_json=as_json
+            ),
+            transaction="write",
+        )

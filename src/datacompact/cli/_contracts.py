@@ -7,14 +7,13 @@ alerts and the OCDS export.
 
 from __future__ import annotations
 
-from contextlib import closing
 from pathlib import Path
 from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 
-from datacompact.cli._context import TokenOption, actor_for, open_platform
-from datacompact.cli._output import JsonFlag, console, emit, err_console, handled
+from datacompact.cli._context import ANONYMOUS, Acting, TokenOption, run
+from datacompact.cli._output import JsonFlag, console, emit, err_console, handled, listed, recorded
 from datacompact.errors import MalformedInput
 
 if TYPE_CHECKING:
@@ -39,7 +38,8 @@ def _read(file: Path) -> bytes:
         ) from exc
 
 
-def _emit_contract(recorded: Recorded[ContractPublic], as_json: bool) -> None:
+def _contract(recorded: Recorded[ContractPublic], as_json: bool) -> None:
+    """Render a change to a contract: the contract, its log entry, then its KPIs for people."""
     data = recorded.value.model_dump(mode="json")
     if as_json:
         emit({**data, "log_index": recorded.log_index}, as_json=True)
@@ -66,10 +66,13 @@ def sign(
 
     with handled(as_json):
         data = ContractCreate.model_validate_json(_read(file))
-        with closing(open_platform()) as platform, platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = contracts.sign_contract(session=session, actor=actor, data=data)
-        _emit_contract(recorded, as_json)
+        run(
+            lambda on: contracts.sign_contract(session=on.session, actor=on.actor, data=data),
+            who=token,
+            as_json=as_json,
+            render=_contract,
+            transaction="write",
+        )
 
 
 @delivery_app.command("handover")
@@ -89,12 +92,15 @@ def handover(
         data = HandoverIn(
             documentation=documentation, credentials=credentials, code_escrow=code_escrow
         )
-        with closing(open_platform()) as platform, platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = contracts.update_handover(
-                session=session, actor=actor, contract_id=contract_id, data=data
-            )
-        _emit_contract(recorded, as_json)
+        run(
+            lambda on: contracts.update_handover(
+                session=on.session, actor=on.actor, contract_id=contract_id, data=data
+            ),
+            who=token,
+            as_json=as_json,
+            render=_contract,
+            transaction="write",
+        )
 
 
 @delivery_app.command("sla")
@@ -110,12 +116,15 @@ def sla(
     with handled(as_json):
         media_type = "text/csv" if file.suffix.lower() == ".csv" else "application/json"
         data = contracts.parse_sla_report(_read(file), media_type)
-        with closing(open_platform()) as platform, platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = contracts.report_sla(
-                session=session, actor=actor, contract_id=contract_id, data=data
-            )
-        _emit_contract(recorded, as_json)
+        run(
+            lambda on: contracts.report_sla(
+                session=on.session, actor=on.actor, contract_id=contract_id, data=data
+            ),
+            who=token,
+            as_json=as_json,
+            render=_contract,
+            transaction="write",
+        )
 
 
 @delivery_app.command("kpi")
@@ -123,21 +132,26 @@ def kpi(contract_id: ContractId, token: TokenOption = None, as_json: JsonFlag = 
     """合同指标：实测与目标 / a contract's KPIs, measured against their targets."""
     from datacompact.delivery import contracts
 
-    with handled(as_json):
-        with closing(open_platform()) as platform, platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            found = contracts.get_contract(session=session, actor=actor, contract_id=contract_id)
-        data = found.model_dump(mode="json")
+    def render(data: dict[str, Any], as_json: bool) -> None:
         if as_json:
             emit(data, as_json=True)
-        else:
-            emit(data["kpis"], as_json=False, columns=KPI_COLUMNS, title=f"合同 {found.id}")
-            emit(
-                data["milestones"],
-                as_json=False,
-                columns=("id", "title", "amount", "due_on", "kpis", "status"),
-                title="付款节点 / milestones",
-            )
+            return
+        emit(data["kpis"], as_json=False, columns=KPI_COLUMNS, title=f"合同 {data['id']}")
+        emit(
+            data["milestones"],
+            as_json=False,
+            columns=("id", "title", "amount", "due_on", "kpis", "status"),
+            title="付款节点 / milestones",
+        )
+
+    run(
+        lambda on: contracts.get_contract(
+            session=on.session, actor=on.actor, contract_id=contract_id
+        ).model_dump(mode="json"),
+        who=token,
+        as_json=as_json,
+        render=render,
+    )
 
 
 DELIVERABLE_COLUMNS = ("id", "kind", "name", "size", "sha256", "sealed", "created_at")
@@ -161,21 +175,21 @@ def deliver(
 
     with handled(as_json):
         content = _read(file)
-        with closing(open_platform()) as platform, platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = deliverables.deposit(
-                session=session,
-                actor=actor,
-                home=platform.settings.home,
-                secret=platform.secret,
+        run(
+            lambda on: deliverables.deposit(
+                session=on.session,
+                actor=on.actor,
+                home=on.platform.settings.home,
+                secret=on.platform.secret,
                 contract_id=contract_id,
                 kind=kind,
                 name=file.name,
                 content=content,
-            )
-        emit(
-            recorded.value.model_dump(mode="json") | {"log_index": recorded.log_index},
+            ),
+            who=token,
             as_json=as_json,
+            render=recorded,
+            transaction="write",
         )
 
 
@@ -186,18 +200,17 @@ def list_deliverables(
     """合同交付物（仅元数据）/ a contract's deliverables, metadata only."""
     from datacompact.delivery import deliverables
 
-    with handled(as_json):
-        with closing(open_platform()) as platform, platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            rows = deliverables.list_deliverables(
-                session=session, actor=actor, contract_id=contract_id
+    run(
+        lambda on: [
+            r.model_dump(mode="json")
+            for r in deliverables.list_deliverables(
+                session=on.session, actor=on.actor, contract_id=contract_id
             )
-        emit(
-            [r.model_dump(mode="json") for r in rows],
-            as_json=as_json,
-            columns=DELIVERABLE_COLUMNS,
-            title=f"合同 {contract_id} 交付物 / deliverables",
-        )
+        ],
+        who=token,
+        as_json=as_json,
+        render=listed(*DELIVERABLE_COLUMNS, title=f"合同 {contract_id} 交付物 / deliverables"),
+    )
 
 
 @delivery_app.command("release-escrow")
@@ -213,20 +226,9 @@ def release_escrow(
     from datacompact.delivery import deliverables
     from datacompact.ledger.witness import write_atomic
 
-    with handled(as_json):
-        with closing(open_platform()) as platform, platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = deliverables.release_escrow(
-                session=session,
-                actor=actor,
-                home=platform.settings.home,
-                secret=platform.secret,
-                contract_id=contract_id,
-                sha256=sha256,
-                reason=reason,
-            )
+    def render(released: Recorded[bytes], as_json: bool) -> None:
         try:
-            write_atomic(out, recorded.value)  # 0600: it is key code
+            write_atomic(out, released.value)  # 0600: it is key code
         except OSError as exc:
             raise MalformedInput(
                 "无法写入输出文件 / expected a writable --out file, got one that cannot be written",
@@ -236,12 +238,28 @@ def release_escrow(
             {
                 "contract_id": contract_id,
                 "sha256": sha256,
-                "size": len(recorded.value),
+                "size": len(released.value),
                 "out": str(out),
-                "log_index": recorded.log_index,
+                "log_index": released.log_index,
             },
             as_json=as_json,
         )
+
+    run(
+        lambda on: deliverables.release_escrow(
+            session=on.session,
+            actor=on.actor,
+            home=on.platform.settings.home,
+            secret=on.platform.secret,
+            contract_id=contract_id,
+            sha256=sha256,
+            reason=reason,
+        ),
+        who=token,
+        as_json=as_json,
+        render=render,
+        transaction="write",
+    )
 
 
 @delivery_app.command("accept")
@@ -257,18 +275,16 @@ def accept(
     """验收付款节点或整个合同（指标须达标）/ accept a milestone or the contract, KPIs met."""
     from datacompact.delivery import contracts
 
-    with handled(as_json):
-        with closing(open_platform()) as platform, platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            if milestone is None:
-                recorded = contracts.accept_contract(
-                    session=session, actor=actor, contract_id=contract_id
-                )
-            else:
-                recorded = contracts.accept_milestone(
-                    session=session, actor=actor, contract_id=contract_id, milestone_id=milestone
-                )
-        _emit_contract(recorded, as_json)
+    def action(on: Acting) -> Recorded[ContractPublic]:
+        if milestone is None:
+            return contracts.accept_contract(
+                session=on.session, actor=on.actor, contract_id=contract_id
+            )
+        return contracts.accept_milestone(
+            session=on.session, actor=on.actor, contract_id=contract_id, milestone_id=milestone
+        )
+
+    run(action, who=token, as_json=as_json, render=_contract, transaction="write")
 
 
 @delivery_app.command("alerts")
@@ -290,28 +306,32 @@ def alerts(
     with handled(as_json):
         share = parse_decimal_field(max_share, "max_share")
         threshold = parse_decimal_field(hhi, "hhi")
-        with closing(open_platform()) as platform, platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            report = service.alerts(
-                session=session,
-                actor=actor,
+        run(
+            lambda on: service.alerts(
+                session=on.session,
+                actor=on.actor,
                 max_share=share,
                 hhi_threshold=threshold,
                 horizon_days=horizon_days,
-            )
-        data: dict[str, Any] = report.model_dump(mode="json")
-        if as_json:
-            emit(data, as_json=True)
-            return
-        messages = [
-            a["message"]
-            for key in ("concentration_alerts", "lock_in", "continuity")
-            for a in data[key]
-        ]
-        for message in messages:
-            console.print(f"[yellow]![/] {message}", highlight=False)
-        if not messages:
-            console.print("无预警 / no alerts")
+            ).model_dump(mode="json"),
+            who=token,
+            as_json=as_json,
+            render=_alerts,
+        )
+
+
+def _alerts(data: dict[str, Any], as_json: bool) -> None:
+    """Render the alerts: the whole report with ``--json``, one line an alert for people."""
+    if as_json:
+        emit(data, as_json=True)
+        return
+    messages = [
+        a["message"] for key in ("concentration_alerts", "lock_in", "continuity") for a in data[key]
+    ]
+    for message in messages:
+        console.print(f"[yellow]![/] {message}", highlight=False)
+    if not messages:
+        console.print("无预警 / no alerts")
 
 
 @delivery_app.command("export-ocds")
@@ -325,13 +345,7 @@ def export_ocds(
     from datacompact.clock import utcnow
     from datacompact.oversight import ocds, transparency
 
-    with handled(as_json):
-        with closing(open_platform()) as platform, platform.db.read() as session:
-            package = transparency.release_package(
-                session=session,
-                base_url=platform.settings.public_base_url,
-                published=utcnow(),
-            )
+    def render(package: dict[str, Any], _: bool) -> None:
         text = ocds.to_json(package)
         if out is None:
             print(text)
@@ -342,3 +356,12 @@ def export_ocds(
             f" releases to {out}",
             highlight=False,
         )
+
+    run(
+        lambda on: transparency.release_package(
+            session=on.session, base_url=on.platform.settings.public_base_url, published=utcnow()
+        ),
+        who=ANONYMOUS,
+        as_json=as_json,
+        render=render,
+    )

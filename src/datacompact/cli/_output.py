@@ -1,8 +1,9 @@
 """Output and errors of the CLI, decided in one place.
 
 Every command renders through :func:`emit` (a Rich table or panel for people,
-``--json`` for scripts) and runs inside :func:`handled`, which maps the error
-tree to exit codes:
+``--json`` for scripts), usually by one of the render steps below (:func:`shown`,
+:func:`listed`, :func:`recorded`), and runs inside :func:`handled`, which maps
+the error tree to exit codes:
 
 ====  =========================================================
 code  meaning
@@ -27,9 +28,9 @@ from __future__ import annotations
 import json
 import os
 import sys
-from collections.abc import Iterator, Sequence
+from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
-from typing import Annotated, Any
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from pydantic import ValidationError
@@ -38,6 +39,9 @@ from rich.markup import escape
 from rich.table import Table
 
 from datacompact.errors import DataCompactError, InvalidInput
+
+if TYPE_CHECKING:
+    from datacompact.events import Recorded
 
 JsonFlag = Annotated[bool, typer.Option("--json", help="输出 JSON / print JSON for scripts")]
 
@@ -113,6 +117,25 @@ def emit(
         console.print(grid)
         return
     console.print(str(data))
+
+
+def shown(data: Any, as_json: bool) -> None:
+    """Render one object (a key/value grid) or a list with all its columns."""
+    emit(data, as_json=as_json)
+
+
+def listed(*columns: str, title: str = "") -> Callable[[Any, bool], None]:
+    """Render rows as a table of these columns (every field with ``--json``)."""
+
+    def render(rows: Any, as_json: bool) -> None:
+        emit(rows, as_json=as_json, columns=columns, title=title)
+
+    return render
+
+
+def recorded(result: Recorded[Any], as_json: bool) -> None:
+    """Render a change: the object as it now stands and the index of its log entry."""
+    emit({**result.value.model_dump(mode="json"), "log_index": result.log_index}, as_json=as_json)
 
 
 def _cell(value: Any) -> str:

@@ -7,19 +7,13 @@ from __future__ import annotations
 
 from datetime import datetime
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
-from datacompact.cli._context import TokenOption
-from datacompact.cli._output import JsonFlag
-from datacompact.cli._project_io import Id, json_option, run
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from datacompact.permissions import Principal
-    from datacompact.platform import Platform
+from datacompact.cli._context import Acting, TokenOption, run
+from datacompact.cli._output import JsonFlag, recorded, shown
+from datacompact.cli._project_io import Id, json_option
 
 
 def tender(
@@ -45,7 +39,7 @@ def tender(
     def aware(moment: datetime) -> str:
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = TenderCreate.model_validate(
             {
                 "method": method,
@@ -55,21 +49,21 @@ def tender(
                 "committee": committee,
             }
         )
-        return tenders.publish_tender(session=session, actor=actor, lot_id=lot_id, data=data)
+        return tenders.publish_tender(session=on.session, actor=on.actor, lot_id=lot_id, data=data)
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 def tender_show(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """招标详情 / show a tender."""
     from datacompact.procurement import tenders
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
-        return tenders.get_tender(session=session, actor=actor, tender_id=tender_id).model_dump(
-            mode="json"
-        )
+    def action(on: Acting) -> Any:
+        return tenders.get_tender(
+            session=on.session, actor=on.actor, tender_id=tender_id
+        ).model_dump(mode="json")
 
-    run(token, as_json, call, write=False)
+    run(action, who=token, as_json=as_json, render=shown)
 
 
 def bid(
@@ -84,29 +78,29 @@ def bid(
     """投标：文件哈希后加密密封 / submit a bid; the document is hashed and sealed."""
     from datacompact.procurement import tenders
 
-    def call(session: Session, actor: Principal, platform: Platform) -> Any:
+    def action(on: Acting) -> Any:
         return tenders.submit_bid(
-            session=session,
-            actor=actor,
-            secret=platform.secret,
+            session=on.session,
+            actor=on.actor,
+            secret=on.platform.secret,
             tender_id=tender_id,
             price=price,
             document=file.read_bytes(),
         )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 def open_(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """开标（截止后）/ open the bids, at or after the deadline."""
     from datacompact.procurement import tenders
 
-    def call(session: Session, actor: Principal, platform: Platform) -> Any:
+    def action(on: Acting) -> Any:
         return tenders.open_bids(
-            session=session, actor=actor, secret=platform.secret, tender_id=tender_id
+            session=on.session, actor=on.actor, secret=on.platform.secret, tender_id=tender_id
         )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 def score(
@@ -122,16 +116,16 @@ def score(
     from datacompact.procurement import tenders
     from datacompact.procurement.schemas import ScoreIn
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = ScoreIn(
             technical=technical,
             qualification=qualification,
             past_performance=past_performance,
             sme_local=sme_local,
         )
-        return tenders.score_bid(session=session, actor=actor, bid_id=bid_id, data=data)
+        return tenders.score_bid(session=on.session, actor=on.actor, bid_id=bid_id, data=data)
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 def award(
@@ -145,7 +139,9 @@ def award(
     """定标：授予排名第一的投标 / award the lot to the first-ranked bid."""
     from datacompact.procurement import tenders
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
-        return tenders.award_tender(session=session, actor=actor, tender_id=tender_id, bid_id=bid)
+    def action(on: Acting) -> Any:
+        return tenders.award_tender(
+            session=on.session, actor=on.actor, tender_id=tender_id, bid_id=bid
+        )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")

@@ -2,20 +2,14 @@
 
 from __future__ import annotations
 
-from typing import TYPE_CHECKING, Annotated, Any
+from typing import Annotated, Any
 
 import typer
 
 from datacompact.cli import _project_tenders
-from datacompact.cli._context import TokenOption
-from datacompact.cli._output import JsonFlag
-from datacompact.cli._project_io import PROJECT_COLUMNS, Id, run
-
-if TYPE_CHECKING:
-    from sqlalchemy.orm import Session
-
-    from datacompact.permissions import Principal
-    from datacompact.platform import Platform
+from datacompact.cli._context import Acting, TokenOption, run
+from datacompact.cli._output import JsonFlag, listed, recorded, shown
+from datacompact.cli._project_io import PROJECT_COLUMNS, Id
 
 projects_app = typer.Typer(
     help="政企合作项目：标段、招标、投标、评标、定标 / cooperation projects and procurement",
@@ -45,7 +39,7 @@ def create(
     from datacompact.procurement import projects
     from datacompact.procurement.schemas import ProjectCreate
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = ProjectCreate.model_validate(
             {
                 "name": name,
@@ -59,9 +53,9 @@ def create(
                 "resource_ids": resource or [],
             }
         )
-        return projects.create_project(session=session, actor=actor, data=data)
+        return projects.create_project(session=on.session, actor=on.actor, data=data)
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 @projects_app.command("list")
@@ -69,11 +63,11 @@ def list_projects(token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """合作项目列表 / list cooperation projects."""
     from datacompact.procurement import projects
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
-        rows = projects.list_projects(session=session, actor=actor)
+    def action(on: Acting) -> Any:
+        rows = projects.list_projects(session=on.session, actor=on.actor)
         return [p.model_dump(mode="json") for p in rows]
 
-    run(token, as_json, call, write=False, columns=PROJECT_COLUMNS)
+    run(action, who=token, as_json=as_json, render=listed(*PROJECT_COLUMNS))
 
 
 @projects_app.command("show")
@@ -81,11 +75,11 @@ def show(project_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -
     """项目详情 / show a project."""
     from datacompact.procurement import projects
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
-        found = projects.get_project(session=session, actor=actor, project_id=project_id)
+    def action(on: Acting) -> Any:
+        found = projects.get_project(session=on.session, actor=on.actor, project_id=project_id)
         return found.model_dump(mode="json")
 
-    run(token, as_json, call, write=False)
+    run(action, who=token, as_json=as_json, render=shown)
 
 
 @projects_app.command("link")
@@ -98,12 +92,12 @@ def link(
     """关联数据资源，项目继承其最高分级 / link resources; the project inherits the highest grade."""
     from datacompact.procurement import projects
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         return projects.link_resources(
-            session=session, actor=actor, project_id=project_id, resource_ids=resource
+            session=on.session, actor=on.actor, project_id=project_id, resource_ids=resource
         )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 @projects_app.command("propose-mode")
@@ -118,17 +112,17 @@ def propose_mode(
     from datacompact.procurement import projects
     from datacompact.procurement.schemas import ModeProposalIn
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = ModeProposalIn.model_validate({"mode": mode, "reason": reason})
         return projects.propose_mode(
-            session=session,
-            actor=actor,
+            session=on.session,
+            actor=on.actor,
             project_id=project_id,
             mode=data.mode.value,
             reason=data.reason,
         )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 @projects_app.command("decide-mode")
@@ -143,17 +137,17 @@ def decide_mode(
     from datacompact.procurement import projects
     from datacompact.procurement.schemas import ModeDecisionIn
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = ModeDecisionIn.model_validate({"decision": decision, "reason": reason})
         return projects.decide_mode(
-            session=session,
-            actor=actor,
+            session=on.session,
+            actor=on.actor,
             project_id=project_id,
             decision=data.decision,
             reason=data.reason,
         )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 @projects_app.command("meeting")
@@ -170,7 +164,7 @@ def meeting(
     from datacompact.procurement import projects
     from datacompact.procurement.schemas import MeetingCreate
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = MeetingCreate.model_validate(
             {
                 "held_on": held_on,
@@ -180,10 +174,10 @@ def meeting(
             }
         )
         return projects.record_meeting(
-            session=session, actor=actor, project_id=project_id, data=data
+            session=on.session, actor=on.actor, project_id=project_id, data=data
         )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 @projects_app.command("lot")
@@ -219,7 +213,7 @@ def lot(
         name, _, level = item.rpartition("=")
         requirements.append({"name": name, "min_level": level})
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = LotCreate.model_validate(
             {
                 "title": title,
@@ -233,9 +227,9 @@ def lot(
                 "successor_of": successor_of,
             }
         )
-        return lots.create_lot(session=session, actor=actor, project_id=project_id, data=data)
+        return lots.create_lot(session=on.session, actor=on.actor, project_id=project_id, data=data)
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 @projects_app.command("lot-show")
@@ -243,10 +237,12 @@ def lot_show(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -
     """标段详情 / show a lot."""
     from datacompact.procurement import lots
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
-        return lots.get_lot(session=session, actor=actor, lot_id=lot_id).model_dump(mode="json")
+    def action(on: Acting) -> Any:
+        return lots.get_lot(session=on.session, actor=on.actor, lot_id=lot_id).model_dump(
+            mode="json"
+        )
 
-    run(token, as_json, call, write=False)
+    run(action, who=token, as_json=as_json, render=shown)
 
 
 @projects_app.command("match")
@@ -254,8 +250,8 @@ def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> N
     """任务匹配：为标段推荐企业 / rank enterprises for a lot, with reasons."""
     from datacompact.procurement import lots
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
-        ranking = lots.match_lot(session=session, actor=actor, lot_id=lot_id)
+    def action(on: Acting) -> Any:
+        ranking = lots.match_lot(session=on.session, actor=on.actor, lot_id=lot_id)
         if as_json:
             return ranking.model_dump(mode="json")
         return [
@@ -268,7 +264,7 @@ def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> N
             for m in ranking.matches
         ]
 
-    run(token, as_json, call, write=False)
+    run(action, who=token, as_json=as_json, render=shown)
 
 
 @projects_app.command("cancel-lot")
@@ -282,11 +278,13 @@ def cancel_lot(
     from datacompact.procurement import lots
     from datacompact.procurement.schemas import LotCancelIn
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = LotCancelIn(reason=reason)
-        return lots.cancel_lot(session=session, actor=actor, lot_id=lot_id, reason=data.reason)
+        return lots.cancel_lot(
+            session=on.session, actor=on.actor, lot_id=lot_id, reason=data.reason
+        )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 @projects_app.command("exception")
@@ -302,20 +300,20 @@ def exception(
     from datacompact.procurement import lots
     from datacompact.procurement.schemas import ExceptionCreate
 
-    def call(session: Session, actor: Principal, _p: Platform) -> Any:
+    def action(on: Acting) -> Any:
         data = ExceptionCreate.model_validate(
             {"supplier_id": supplier, "rule": rule, "reason": reason}
         )
         return lots.grant_exception(
-            session=session,
-            actor=actor,
+            session=on.session,
+            actor=on.actor,
             lot_id=lot_id,
             supplier_id=data.supplier_id,
             rule=data.rule,
             reason=data.reason,
         )
 
-    run(token, as_json, call)
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
 
 
 projects_app.command("tender")(_project_tenders.tender)

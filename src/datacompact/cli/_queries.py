@@ -4,13 +4,17 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 from rich.table import Table
 
-from datacompact.cli._context import TokenOption, actor_for, open_platform
-from datacompact.cli._output import JsonFlag, console, emit, err_console, handled
+from datacompact.cli._context import TokenOption, run
+from datacompact.cli._output import JsonFlag, console, emit, err_console, listed, shown
+
+if TYPE_CHECKING:
+    from datacompact.events import Recorded
+    from datacompact.policy.schemas import QueryResult
 
 grants_app = typer.Typer(help="数据使用授权 / data-use grants", no_args_is_help=True)
 queries_app = typer.Typer(help="查询记录与审查 / query logs and audits", no_args_is_help=True)
@@ -43,22 +47,7 @@ def query(
     """在授权下运行受治理的 SQL / run governed SQL under a grant; prints rows and the receipt."""
     from datacompact.policy import queries
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-        recorded = queries.run_query(
-            db=platform.db,
-            home=platform.settings.home,
-            secret=platform.secret,
-            actor=actor,
-            grant_id=grant,
-            sql=sql,
-            epsilon=epsilon,
-            engine=platform.sandbox,
-            recheck=lambda session: actor_for(platform, session, token),
-            policy=queries.QueryPolicy.from_settings(platform.settings, platform.rate_limits),
-        )
+    def render(recorded: Recorded[QueryResult], as_json: bool) -> None:
         answer = recorded.value
         names = [c["name"] for c in answer.columns]
         if as_json:
@@ -85,18 +74,40 @@ def query(
                 highlight=False,
             )
 
+    run(
+        lambda on: queries.run_query(
+            db=on.platform.db,
+            home=on.platform.settings.home,
+            secret=on.platform.secret,
+            actor=on.actor,
+            grant_id=grant,
+            sql=sql,
+            epsilon=epsilon,
+            engine=on.platform.sandbox,
+            recheck=on.recheck,
+            policy=queries.QueryPolicy.from_settings(on.platform.settings, on.platform.rate_limits),
+        ),
+        who=token,
+        as_json=as_json,
+        render=render,
+        transaction="own",
+    )
+
 
 @grants_app.command("list")
 def list_grants(token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """本方持有或授出的授权 / grants your participant holds or granted."""
     from datacompact.policy import grants
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            rows = grants.list_grants(session=session, actor=actor)
-        emit([g.model_dump(mode="json") for g in rows], as_json=as_json, columns=GRANT_COLUMNS)
+    run(
+        lambda on: [
+            g.model_dump(mode="json")
+            for g in grants.list_grants(session=on.session, actor=on.actor)
+        ],
+        who=token,
+        as_json=as_json,
+        render=listed(*GRANT_COLUMNS),
+    )
 
 
 @grants_app.command("show")
@@ -104,12 +115,14 @@ def show_grant(grant_id: int, token: TokenOption = None, as_json: JsonFlag = Fal
     """授权详情与 ODRL 协议 / a grant and its ODRL agreement."""
     from datacompact.policy import grants
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            found = grants.get_grant(session=session, actor=actor, grant_id=grant_id)
-        emit(found.model_dump(mode="json"), as_json=as_json)
+    run(
+        lambda on: grants.get_grant(
+            session=on.session, actor=on.actor, grant_id=grant_id
+        ).model_dump(mode="json"),
+        who=token,
+        as_json=as_json,
+        render=shown,
+    )
 
 
 @queries_app.command("list")
@@ -122,16 +135,19 @@ def list_queries(
     """授权的查询记录（最新在前）/ a grant's query log, newest first."""
     from datacompact.policy import queries
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            rows = queries.list_queries(session=session, actor=actor, grant_id=grant, limit=limit)
-        emit(
-            [r.model_dump(mode="json") for r in rows],
-            as_json=as_json,
-            columns=("id", "status", "rule", "rows_scanned", "result_rows", "epsilon", "log_index"),
-        )
+    run(
+        lambda on: [
+            r.model_dump(mode="json")
+            for r in queries.list_queries(
+                session=on.session, actor=on.actor, grant_id=grant, limit=limit
+            )
+        ],
+        who=token,
+        as_json=as_json,
+        render=listed(
+            "id", "status", "rule", "rows_scanned", "result_rows", "epsilon", "log_index"
+        ),
+    )
 
 
 @queries_app.command("overlaps")
@@ -146,15 +162,14 @@ def overlaps(
     """监管方：近似重复的查询对（差分攻击线索）/ regulator: near-duplicate query pairs."""
     from datacompact.policy import queries
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            found = queries.find_overlaps(
-                session=session, actor=actor, days=days, threshold=threshold
+    run(
+        lambda on: [
+            f.model_dump(mode="json")
+            for f in queries.find_overlaps(
+                session=on.session, actor=on.actor, days=days, threshold=threshold
             )
-        emit(
-            [f.model_dump(mode="json") for f in found],
-            as_json=as_json,
-            columns=("first_query_id", "second_query_id", "grantee_id", "kind", "reason"),
-        )
+        ],
+        who=token,
+        as_json=as_json,
+        render=listed("first_query_id", "second_query_id", "grantee_id", "kind", "reason"),
+    )

@@ -5,15 +5,15 @@ from __future__ import annotations
 import json
 from datetime import timedelta
 from pathlib import Path
-from typing import Annotated
+from typing import Annotated, Any
 
 import typer
 from pydantic import ValidationError
 
-from datacompact.cli._context import TokenOption, actor_for, open_platform
-from datacompact.cli._output import JsonFlag, emit, handled
+from datacompact.cli._context import ANONYMOUS, Acting, TokenOption, initialized_settings, run
+from datacompact.cli._output import JsonFlag, handled, listed, shown
 from datacompact.errors import MalformedInput, UnknownField
-from datacompact.permissions import Principal, Role
+from datacompact.permissions import Role
 from datacompact.registry.schemas import (
     Decision,
     ParticipantCreate,
@@ -68,27 +68,28 @@ def bootstrap(
     from datacompact.registry import participants as service
 
     with handled(as_json):
-        platform = open_platform()
+        initialized_settings()  # an uninitialized home is named before a malformed file
         data = _read_registration(file)
-        with platform.db.write() as session:
-            recorded = service.bootstrap_platform(
-                session=session,
-                secret=platform.secret,
-                governance=platform.settings.governance_mode,
-                data=data,
-                token_ttl=timedelta(days=platform.settings.token_ttl_days),
-            )
-            result = recorded.value
-            view = service.public_view(result.participant).model_dump(mode="json")
-        emit(
-            {
-                **view,
-                "admin": result.admin.username,
-                "admin_token": result.token,
-                "log_index": recorded.log_index,
-            },
-            as_json=as_json,
+
+    def action(on: Acting) -> dict[str, Any]:
+        settings = on.platform.settings
+        recorded = service.bootstrap_platform(
+            session=on.session,
+            secret=on.platform.secret,
+            governance=settings.governance_mode,
+            data=data,
+            token_ttl=timedelta(days=settings.token_ttl_days),
         )
+        result = recorded.value
+        view = service.public_view(result.participant).model_dump(mode="json")
+        return {
+            **view,
+            "admin": result.admin.username,
+            "admin_token": result.token,
+            "log_index": recorded.log_index,
+        }
+
+    run(action, who=ANONYMOUS, as_json=as_json, render=shown, transaction="write")
 
 
 @participants_app.command("list")
@@ -103,14 +104,17 @@ def list_participants(
     """列出参与方 / list participants."""
     from datacompact.registry import participants as service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            rows = service.list_participants(
-                session=session, actor=actor, kind=kind, status=status, limit=1000
+    run(
+        lambda on: [
+            r.model_dump(mode="json")
+            for r in service.list_participants(
+                session=on.session, actor=on.actor, kind=kind, status=status, limit=1000
             )
-            emit([r.model_dump(mode="json") for r in rows], as_json=as_json, columns=LIST_COLUMNS)
+        ],
+        who=token,
+        as_json=as_json,
+        render=listed(*LIST_COLUMNS),
+    )
 
 
 @participants_app.command("show")
@@ -118,14 +122,14 @@ def show(participant_id: int, token: TokenOption = None, as_json: JsonFlag = Fal
     """查看参与方 / show one participant."""
     from datacompact.registry import participants as service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            view = service.get_participant(
-                session=session, actor=actor, participant_id=participant_id
-            )
-            emit(view.model_dump(mode="json"), as_json=as_json)
+    run(
+        lambda on: service.get_participant(
+            session=on.session, actor=on.actor, participant_id=participant_id
+        ).model_dump(mode="json"),
+        who=token,
+        as_json=as_json,
+        render=shown,
+    )
 
 
 @participants_app.command("register")
@@ -137,17 +141,17 @@ def register(
     from datacompact.registry import participants as service
 
     with handled(as_json):
-        platform = open_platform()
+        initialized_settings()  # an uninitialized home is named before a malformed file
         data = _read_registration(file)
-        with platform.db.write() as session:
-            recorded = service.register_participant(
-                session=session,
-                actor=Principal.anonymous(platform.settings.governance_mode),
-                secret=platform.secret,
-                data=data,
-            )
-            view = service.public_view(recorded.value).model_dump(mode="json")
-        emit({**view, "log_index": recorded.log_index}, as_json=as_json)
+
+    def action(on: Acting) -> dict[str, Any]:
+        recorded = service.register_participant(
+            session=on.session, actor=on.actor, secret=on.platform.secret, data=data
+        )
+        view = service.public_view(recorded.value).model_dump(mode="json")
+        return {**view, "log_index": recorded.log_index}
+
+    run(action, who=ANONYMOUS, as_json=as_json, render=shown, transaction="write")
 
 
 def _decide(
@@ -155,23 +159,24 @@ def _decide(
 ) -> None:
     from datacompact.registry import participants as service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = service.decide_participant(
-                session=session,
-                actor=actor,
-                participant_id=participant_id,
-                decision=decision,
-                reason=reason,
-            )
-            view = service.public_view(recorded.value).model_dump(mode="json")
-        emit(
-            {**view, "log_index": recorded.log_index},
-            as_json=as_json,
-            columns=(*LIST_COLUMNS, "log_index"),
+    def action(on: Acting) -> dict[str, Any]:
+        recorded = service.decide_participant(
+            session=on.session,
+            actor=on.actor,
+            participant_id=participant_id,
+            decision=decision,
+            reason=reason,
         )
+        view = service.public_view(recorded.value).model_dump(mode="json")
+        return {**view, "log_index": recorded.log_index}
+
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=listed(*LIST_COLUMNS, "log_index"),
+        transaction="write",
+    )
 
 
 ReasonOption = Annotated[str, typer.Option("--reason", help="理由（记入日志）/ reason, logged")]
@@ -238,22 +243,20 @@ def issue(
     """签发新令牌（只显示一次）/ issue a new token (shown once)."""
     from datacompact.registry import tokens as token_service
 
-    with handled(as_json):
-        platform = open_platform()
-        days = ttl_days or platform.settings.token_ttl_days
-        with platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = token_service.issue_token(
-                session=session,
-                actor=actor,
-                label=label,
-                scopes=scope or None,
-                ttl=timedelta(days=days),
-                member_id=member_id,
-            )
-            record, value = recorded.value
-            view = TokenPublic.model_validate(record).model_dump(mode="json")
-        emit({**view, "token": value, "log_index": recorded.log_index}, as_json=as_json)
+    def action(on: Acting) -> dict[str, Any]:
+        recorded = token_service.issue_token(
+            session=on.session,
+            actor=on.actor,
+            label=label,
+            scopes=scope or None,
+            ttl=timedelta(days=ttl_days or on.platform.settings.token_ttl_days),
+            member_id=member_id,
+        )
+        record, value = recorded.value
+        view = TokenPublic.model_validate(record).model_dump(mode="json")
+        return {**view, "token": value, "log_index": recorded.log_index}
+
+    run(action, who=token, as_json=as_json, render=shown, transaction="write")
 
 
 @tokens_app.command("list")
@@ -265,16 +268,17 @@ def list_tokens(
     """列出令牌 / list tokens."""
     from datacompact.registry import tokens as token_service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.read() as session:
-            actor = actor_for(platform, session, token)
-            rows = token_service.list_tokens(session=session, actor=actor, member_id=member_id)
-            emit(
-                [TokenPublic.model_validate(t).model_dump(mode="json") for t in rows],
-                as_json=as_json,
-                columns=TOKEN_COLUMNS,
+    run(
+        lambda on: [
+            TokenPublic.model_validate(t).model_dump(mode="json")
+            for t in token_service.list_tokens(
+                session=on.session, actor=on.actor, member_id=member_id
             )
+        ],
+        who=token,
+        as_json=as_json,
+        render=listed(*TOKEN_COLUMNS),
+    )
 
 
 @tokens_app.command("revoke")
@@ -282,10 +286,9 @@ def revoke_token(token_id: int, token: TokenOption = None, as_json: JsonFlag = F
     """吊销令牌 / revoke a token."""
     from datacompact.registry import tokens as token_service
 
-    with handled(as_json):
-        platform = open_platform()
-        with platform.db.write() as session:
-            actor = actor_for(platform, session, token)
-            recorded = token_service.revoke_token(session=session, actor=actor, token_id=token_id)
-            view = TokenPublic.model_validate(recorded.value).model_dump(mode="json")
-        emit({**view, "log_index": recorded.log_index}, as_json=as_json)
+    def action(on: Acting) -> dict[str, Any]:
+        recorded = token_service.revoke_token(session=on.session, actor=on.actor, token_id=token_id)
+        view = TokenPublic.model_validate(recorded.value).model_dump(mode="json")
+        return {**view, "log_index": recorded.log_index}
+
+    run(action, who=token, as_json=as_json, render=shown, transaction="write")

@@ -19,6 +19,8 @@ from datacompact.ingest._common import (
     MAX_CELL_BYTES,
     MAX_COLUMNS,
     IngestWarning,
+    connect,
+    spilling_into,
     sql_string,
 )
 from datacompact.ingest.pii import PII_TYPES, ColumnFinding, detect_pii
@@ -61,6 +63,8 @@ __all__ = [
     "open_source",
     "pin",
     "profile_quality",
+    "connect",
+    "spilling_into",
     "sql_string",
     "stage_to_parquet",
 ]

@@ -6,12 +6,17 @@ cell value (errors are typed).
 
 from __future__ import annotations
 
+import shutil
 from collections.abc import Iterator, Sequence
+from contextlib import contextmanager
+from contextvars import ContextVar
 from dataclasses import dataclass
+from pathlib import Path
 from typing import Any, Literal, Protocol
 
 import duckdb
 
+from datacompact.config import private_dir
 from datacompact.errors import InvalidInput, PayloadTooLarge
 
 Format = Literal["csv", "tsv", "xlsx", "parquet", "jsonl"]
@@ -174,9 +179,37 @@ def sql_ident(name: str) -> str:
     return '"' + name.replace('"', '""') + '"'
 
 
+#: Where the DuckDB connections of the running ingestion may spill (:func:`spilling_into`).
+_SPILL: ContextVar[Path | None] = ContextVar("datacompact_ingest_spill", default=None)
+
+
+@contextmanager
+def spilling_into(folder: Path) -> Iterator[Path]:
+    """Let the connections :func:`connect` opens meanwhile spill into ``folder``, then remove it.
+
+    ``folder`` belongs in the ingestion's private staging folder, so a killed
+    process leaves its spilled rows where the start-up sweep removes them.
+    """
+    private_dir(folder)
+    token = _SPILL.set(folder)
+    try:
+        yield folder
+    finally:
+        _SPILL.reset(token)
+        shutil.rmtree(folder, ignore_errors=True)
+
+
 def connect(*, memory_limit: str = "1GB", threads: int | None = None) -> duckdb.DuckDBPyConnection:
-    """An in-memory DuckDB with a memory cap, insertion order kept, and no extension loading."""
+    """An in-memory DuckDB with a memory cap, insertion order kept, and no extension loading.
+
+    It spills into the folder of the enclosing :func:`spilling_into`, and
+    without one not at all: an in-memory DuckDB would otherwise write its
+    spill files, rows of the file being ingested, to ``.tmp`` in the
+    server's working directory.
+    """
     con = duckdb.connect(":memory:")
+    spill = _SPILL.get()
+    con.execute(f"SET temp_directory = {sql_string(str(spill) if spill is not None else '')}")
     con.execute(f"SET memory_limit = {sql_string(memory_limit)}")
     con.execute("SET preserve_insertion_order = true")
     con.execute("SET autoinstall_known_extensions = false")

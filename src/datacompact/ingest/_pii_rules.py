@@ -185,6 +185,8 @@ class Rule:
     hints: tuple[str, ...]
     full: Callable[[str], str]
     # SQL extracting one candidate from free text, and the predicate it must pass.
+    # Resident IDs, bank cards, phones and e-mail are searched in text by the
+    # tokenizer of :mod:`._free_text` instead.
     extract: str | None = None
     validate: Callable[[str], bool] | None = None
     #: Share of a column's non-empty values that must match for a whole-value finding.
@@ -193,7 +195,7 @@ class Rule:
     family: str | None = None
 
 
-def _valid_ric(value: str) -> bool:
+def valid_ric(value: str) -> bool:
     """python-stdnum's resident ID checks, without its county-at-birth-year test.
 
     The address code is that of the holder's permanent residence when the ID
@@ -213,7 +215,7 @@ def _valid_ric(value: str) -> bool:
     return True
 
 
-def _valid_phone(value: str, *, mobile: bool) -> bool:
+def valid_phone(value: str, *, mobile: bool) -> bool:
     try:
         number = phonenumbers.parse(value, "CN")
     except phonenumbers.NumberParseException:
@@ -238,8 +240,7 @@ RULES: tuple[Rule, ...] = (
         lambda v: _when(
             f"length({v}) = 18", _when(f"regexp_full_match({v}, '{_RIC}')", _ric_sql(v))
         ),
-        extract=_RIC,
-        validate=_valid_ric,
+        validate=valid_ric,
     ),
     Rule(
         "uscc",
@@ -266,8 +267,7 @@ RULES: tuple[Rule, ...] = (
                 f"NOT {_when(f'regexp_full_match({v}, {chr(39)}{_RIC}{chr(39)})', _ric_sql(v))}",
             ),
         ),
-        extract=_CARD,
-        validate=lambda s: luhn.is_valid(s) and not _valid_ric(s),
+        validate=lambda s: luhn.is_valid(s) and not valid_ric(s),
     ),
     Rule(
         "mobile",
@@ -279,8 +279,7 @@ RULES: tuple[Rule, ...] = (
             f"length({v}) BETWEEN 11 AND 18",
             f"regexp_full_match({_phone(v)}, '(?:\\+?86)?(?:{_MOBILE})')",
         ),
-        extract=r"1[3-9]\d{9}",
-        validate=lambda s: _valid_phone(s, mobile=True),
+        validate=lambda s: valid_phone(s, mobile=True),
         family="phone",
     ),
     Rule(
@@ -293,12 +292,10 @@ RULES: tuple[Rule, ...] = (
             f"length({v}) BETWEEN 10 AND 20",
             f"regexp_full_match({_phone(v)}, '(?:\\+?86)?0(?:{_FIXED})')",
         ),
-        validate=lambda s: _valid_phone(s, mobile=False),
+        validate=lambda s: valid_phone(s, mobile=False),
         family="phone",
     ),
-    Rule(
-        "email", 0.97, True, False, ("邮箱", "email", "mail"), _full(_EMAIL, 5, 254), extract=_EMAIL
-    ),
+    Rule("email", 0.97, True, False, ("邮箱", "email", "mail"), _full(_EMAIL, 5, 254)),
     Rule(
         "person_name",
         0.8,
