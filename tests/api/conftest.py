@@ -12,6 +12,7 @@ from fastapi.routing import iter_route_contexts
 from sqlalchemy import func, select
 
 from datacompact.api import create_app
+from datacompact.api._credentials import VerifiedTokens
 from datacompact.ledger.log import checkpoints
 from datacompact.platform import Platform
 from datacompact.registry.tokens import token_digest
@@ -78,12 +79,23 @@ class SharedApp:
         self.saved = shared.save()
 
     def reset(self) -> World:
-        """Roll the world back, and forget the requests the app has counted."""
+        """Roll the world back, and make the app forget what earlier tests did."""
         self.shared.restore(self.saved)
-        metrics = self.client.app.state.metrics
-        for family in (metrics.requests, metrics.latency, metrics.ingestion):
-            family.clear()
+        forget(self.client.app)
         return self.shared.world
+
+
+def forget(app: FastAPI) -> None:
+    """Forget the tokens an app has verified and the requests it has counted.
+
+    For an app kept over a rolled-back store: the token cache keys on the
+    log's size, which goes back with the store, so it would trust principals
+    verified in a log that no longer exists.
+    """
+    app.state.verified_tokens = VerifiedTokens()
+    metrics = app.state.metrics
+    for family in (metrics.requests, metrics.latency, metrics.ingestion):
+        family.clear()
 
 
 @pytest.fixture

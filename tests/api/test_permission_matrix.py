@@ -33,7 +33,7 @@ from ..conftest import (
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
 from ._endpoints_delivery import DELIVERY_EXPECTED, DELIVERY_PUBLIC
 from ._endpoints_projects import PROJECT_EXPECTED
-from .conftest import ApiClient, app_routes, bearer
+from .conftest import ApiClient, app_routes, bearer, forget
 
 ROLES = ("admin", "data_steward", "analyst", "reviewer", "auditor")
 EVERYONE = frozenset(ROLES)
@@ -264,6 +264,7 @@ class Matrix:
             checkpoints.checkpoint_now(platform.db, signer=platform.log_signer, policy=None)
             self.saved[endpoint] = self.shared.save()
         self.shared.restore(self.saved[endpoint])
+        forget(self.client.app)
         return self.world
 
 
