@@ -7,7 +7,9 @@ migrations and the world's set-up run once per session) and drop it afterwards.
 Passwords are hashed at argon2's smallest cost in the test process
 (``_cheap_password_hashing``); the production parameters have a test of their own.
 When the variable is unset the PostgreSQL cases skip with a visible reason;
-``.ci/run`` always sets it.
+``.ci/run`` always sets it. The tests of a module that use the API ``client``
+share one world and one app, rolled back before each test (:class:`SharedWorld`):
+an app costs more to build than most of those tests take.
 """
 
 from __future__ import annotations
