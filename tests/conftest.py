@@ -450,7 +450,8 @@ class SharedWorld:
         shutil.rmtree(home)
         shutil.copytree(saved.home, home)
         if self.database is not None:
-            assert self.pg_server is not None and saved.database is not None
+            assert self.pg_server is not None
+            assert saved.database is not None
             # Renamed out of the way and dropped in the background: only the clone waits.
             server, current, spent = self.pg_server, self.database, _new_name()
             _when_unused(lambda: server.rename(current, spent))

@@ -82,7 +82,8 @@ def test_answers_healthz_at_once_and_503_until_loaded_then_serves_the_api() -> N
         status, _, body = await _request(app, "/healthz")
         assert (status, body["ready"]) == (200, False)
         status, headers, body = await _request(app, "/api/v1/participants")
-        assert status == 503 and body["error"]["code"] == "starting"
+        assert status == 503
+        assert body["error"]["code"] == "starting"
         assert headers["retry-after"] == "1"
         status, _, body = await _request(app, "/readyz")
         assert (status, body) == (503, {"status": "starting"})
@@ -91,7 +92,8 @@ def test_answers_healthz_at_once_and_503_until_loaded_then_serves_the_api() -> N
             if app.ready:
                 break
             await asyncio.sleep(0.01)
-        assert app.ready and events == ["startup"]
+        assert app.ready
+        assert events == ["startup"]
         status, _, body = await _request(app, "/api/v1/participants")
         assert (status, body) == (200, {"served": "/api/v1/participants"})
         await lifespan.stop()
@@ -122,7 +124,8 @@ def test_a_failed_start_is_reported_without_details_and_the_process_stays_up() -
         status, _, _ = await _request(app, "/healthz")
         assert status == 200
         status, _, body = await _request(app, "/api/v1/me")
-        assert status == 503 and body["error"]["code"] == "store_unavailable"
+        assert status == 503
+        assert body["error"]["code"] == "store_unavailable"
         await lifespan.stop()
 
     asyncio.run(scenario())

@@ -77,7 +77,8 @@ def login(
 def assert_limited(response: Any, rule: str) -> int:
     assert response.status_code == 429, response.text
     error = response.json()["error"]
-    assert error["code"] == "rate_limited" and error["details"]["rule"] == rule
+    assert error["code"] == "rate_limited"
+    assert error["details"]["rule"] == rule
     retry_after = int(response.headers["Retry-After"])
     assert retry_after == error["details"]["retry_after"] >= 1
     return retry_after

@@ -213,10 +213,13 @@ def test_restore_behind_a_published_checkpoint_is_held_until_the_loss_is_declare
         assert declared.value.details["recovery"]["lost_first"] == backed
         assert declared.value.details["recovery"]["mirrored_size"] == published.size
         adopted = audit(restored, tmp_path / "late", accept_loss=True)
-        assert adopted.size == backed + 4 and adopted.previous_size == published.size
-        assert adopted.recovery is not None and adopted.recovery["index"] == backed
+        assert adopted.size == backed + 4
+        assert adopted.previous_size == published.size
+        assert adopted.recovery is not None
+        assert adopted.recovery["index"] == backed
         kept = list((tmp_path / "late" / "superseded").iterdir())
-        assert len(kept) == 1 and (kept[0] / "recovery.json").exists()
+        assert len(kept) == 1
+        assert (kept[0] / "recovery.json").exists()
         assert (kept[0] / "state.json").exists()
         # From there the mirror grows as usual, and the early mirror never saw a lost entry.
         append_events(restored, 2)
@@ -323,7 +326,8 @@ def test_restore_refuses_a_non_empty_target_without_force(
     platform.close()
     # ... and then the replaced home's log.signed is the evidence that holds the log.
     result = restore_backup(live, tmp_path / "backup", force=True)
-    assert result.held and result.replaced_home is not None
+    assert result.held
+    assert result.replaced_home is not None
     assert (result.replaced_home / SIGNED_STATE_FILE).exists()
     again = Platform(live)
     try:

@@ -30,9 +30,12 @@ def test_grade_order_and_labels() -> None:
         "important",
         "core",
     ]
-    assert Grade.GENERAL_3.level == 3 and Grade.GENERAL_3.tier == "general"
-    assert Grade.CORE.level is None and Grade.IMPORTANT.tier == "important"
-    assert Grade.GENERAL_2.label_zh == "一般数据2级" and Grade.CORE.label_zh == "核心数据"
+    assert Grade.GENERAL_3.level == 3
+    assert Grade.GENERAL_3.tier == "general"
+    assert Grade.CORE.level is None
+    assert Grade.IMPORTANT.tier == "important"
+    assert Grade.GENERAL_2.label_zh == "一般数据2级"
+    assert Grade.CORE.label_zh == "核心数据"
 
 
 def test_government_is_read_as_public() -> None:
@@ -71,11 +74,13 @@ def test_no_personal_information_keeps_holder_category() -> None:
 def test_pii_rules(pii: str, grade: Grade, flag: PersonalInfo, kind: str | None) -> None:
     p = propose(columns=[ColumnSignal(name="c", pii_types={pii: 0.9})], holder_category=GOV)
     (column,) = p.columns
-    assert column.grade is grade and column.personal is flag
+    assert column.grade is grade
+    assert column.personal is flag
     assert {k.value for k in column.sensitive} == ({kind} if kind else set())
     assert p.category is Category.PERSONAL
     reason = column.reasons[0]
-    assert reason.column == "c" and reason.grade is grade
+    assert reason.column == "c"
+    assert reason.grade is grade
     assert ("PIPL art. 28" if kind else "PIPL art. 4") in reason.source
     assert "GB/T 35273-2020" in reason.source
 
@@ -120,7 +125,8 @@ def test_domain_tags_raise_and_mark_sensitive() -> None:
         "tag.health",
         "personal.sensitive",
     ]
-    assert visit.grade is Grade.GENERAL_2 and visit.personal is PersonalInfo.NONE
+    assert visit.grade is Grade.GENERAL_2
+    assert visit.personal is PersonalInfo.NONE
     assert p.personal is PersonalInfo.SENSITIVE_PERSONAL
 
 
@@ -153,7 +159,8 @@ def test_resource_grade_is_highest_column_with_its_reasons() -> None:
     assert p.grade is Grade.GENERAL_4
     rules = [r.rule for r in p.reasons]
     assert rules[:2] == ["category.personal", "resource.highest_column"]
-    assert "pii.bank_card" in rules and "pii.mobile" not in rules
+    assert "pii.bank_card" in rules
+    assert "pii.mobile" not in rules
     assert all(r.source for r in p.reasons)
 
 
@@ -187,9 +194,8 @@ def test_holder_rules() -> None:
     )
     salary, pupil, other = p.columns
     assert salary.grade is Grade.IMPORTANT
-    assert (
-        salary.reasons[-1].rule == "holder.salary" and "holder-defined" in salary.reasons[-1].source
-    )
+    assert salary.reasons[-1].rule == "holder.salary"
+    assert "holder-defined" in salary.reasons[-1].source
     assert pupil.sensitive == {SensitiveCategory.MINOR_UNDER_14}
     assert pupil.grade is Grade.GENERAL_4
     assert other.grade is Grade.GENERAL_1
@@ -247,12 +253,16 @@ def test_confirm_and_override() -> None:
     p = propose(columns=[ColumnSignal(name="a", pii_types={"mobile": 1.0})], holder_category=GOV)
     accepted = confirm(p)
     assert (accepted.grade, accepted.category, accepted.overridden) == (p.grade, p.category, False)
-    assert accepted.reason is None and not accepted.lowered
+    assert accepted.reason is None
+    assert not accepted.lowered
 
     raised = override(p, grade=Grade.IMPORTANT, reason=" 涉及重点人群 ")
-    assert raised.overridden and raised.reason == "涉及重点人群" and not raised.lowered
+    assert raised.overridden
+    assert raised.reason == "涉及重点人群"
+    assert not raised.lowered
     lowered = override(p, grade=Grade.GENERAL_2, category=Category.PUBLIC, reason="已去标识化")
-    assert lowered.lowered and lowered.category is Category.PUBLIC
+    assert lowered.lowered
+    assert lowered.category is Category.PUBLIC
     assert lowered.proposal is p
 
     with pytest.raises(InvalidInput, match="needs a reason"):

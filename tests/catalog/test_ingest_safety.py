@@ -35,7 +35,7 @@ from datacompact.ingest import PinnedFile, pin
 from datacompact.store.models import ResourceVersion
 
 from ..api.conftest import ApiClient, bearer
-from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
+from ..api.conftest import client as client  # the API client fixture
 from ..conftest import World
 
 META = ResourceBase(
@@ -119,7 +119,8 @@ def test_a_header_only_file_is_an_empty_version(world: World, client: ApiClient,
     with world.platform.db.read() as session:
         version = session.scalars(select(ResourceVersion)).one()
     staged = pq.read_table(world.platform.settings.home / version.path)
-    assert staged.num_rows == 0 and staged.column_names == list(HEADER)
+    assert staged.num_rows == 0
+    assert staged.column_names == list(HEADER)
     if fmt == "parquet":  # declared types are kept, not flattened to text
         assert staged.schema.field("缴费金额").type == pa.float64()
 
@@ -339,7 +340,8 @@ def test_a_killed_ingestion_leaves_nothing_after_the_sweep(world: World, tmp_pat
     assert _versions(world) == 1
     # Both kills left complete Parquet files of personal data: one staged, one moved.
     left = [p for p in _parquet_files(home / "staging") + _parquet_files(home / "resources")]
-    assert len(left) == 3 and all(pq.read_metadata(p).num_rows in (4, 40) for p in left)
+    assert len(left) == 3
+    assert all(pq.read_metadata(p).num_rows in (4, 40) for p in left)
     assert len(_parquet_files(home / "staging")) == 1
 
     assert service.sweep_orphans(db=world.platform.db, home=home) == 2
@@ -454,7 +456,8 @@ def test_a_failed_ingestion_leaves_no_staging(world: World, client: ApiClient) -
     response = client.post(
         "/api/v1/resources", json=_body("bad.csv"), headers=bearer(world, STEWARD)
     )
-    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_input"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_input"
     assert list((home / "staging").iterdir()) == []
     with pytest.raises(MalformedInput):
         service.register_resource(
@@ -480,7 +483,8 @@ def test_the_api_applies_the_ingest_settings(
     assert response.status_code == 413, response.text
     error = response.json()["error"]
     assert error["code"] == "payload_too_large"
-    assert error["details"]["setting"] == "ingest_max_columns" and error["details"]["limit"] == 2
+    assert error["details"]["setting"] == "ingest_max_columns"
+    assert error["details"]["limit"] == 2
     assert list((world.platform.settings.home / "staging").iterdir()) == []
 
 

@@ -68,7 +68,8 @@ def test_jieba_is_quiet_and_writes_no_cache(
     logging.getLogger("jieba").setLevel(logging.DEBUG)  # even at DEBUG nothing is logged
     assert terms("门诊就诊记录") == ["门诊", "就诊", "记录"]
     out, err = capfd.readouterr()
-    assert out == "" and err == ""
+    assert out == ""
+    assert err == ""
     assert list(tmp_path.iterdir()) == []
 
 

@@ -27,7 +27,8 @@ def _fails(
 ) -> DataCompactError:
     with pytest.raises(exc_type) as caught:
         _stage(path, tmp_path, **options)
-    assert SECRET not in str(caught.value) and SECRET not in repr(caught.value.details)
+    assert SECRET not in str(caught.value)
+    assert SECRET not in repr(caught.value.details)
     out = tmp_path / "out"
     assert not out.exists() or list(out.iterdir()) == []
     return caught.value
@@ -39,7 +40,8 @@ def test_gbk_file_with_utf8_lines(tmp_path: Path) -> None:
     path = tmp_path / "mixed.csv"
     path.write_bytes("编号,证件,备注\n".encode("gbk") + gbk + utf8 + gbk)
     error = _fails(MalformedInput, path, tmp_path)
-    assert error.details["line"] == 202 and "mixed" in error.message
+    assert error.details["line"] == 202
+    assert "mixed" in error.message
 
 
 def test_utf8_file_with_a_gbk_line_late(tmp_path: Path) -> None:

@@ -219,7 +219,8 @@ def test_first_audit_verifies_and_mirrors_every_entry(auditor: Auditor) -> None:
     assert result.quorum == 2
     assert mirrored_entries(auditor.state, 600) == auditor.served.log.entries
     state = json.loads((auditor.state / "state.json").read_text())
-    assert state["size"] == 600 and state["origin"] == LOG_ORIGIN
+    assert state["size"] == 600
+    assert state["origin"] == LOG_ORIGIN
     assert state["checkpoint"] == auditor.served.note
     assert (auditor.state / "checkpoint").read_text() == auditor.served.note
     # 3 bundles + 3 level-0 tiles + 1 level-1 tile + the checkpoint.
@@ -580,11 +581,14 @@ def test_cli_verifies_and_prints_a_summary(auditor: Auditor, cli: typer.Typer) -
     result = runner.invoke(cli, _args(auditor))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("已验证 / verified: ")
-    assert "size 600" in result.stdout and "witnesses 2" in result.stdout
+    assert "size 600" in result.stdout
+    assert "witnesses 2" in result.stdout
     result = runner.invoke(cli, _args(auditor, "--json"))
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["verified"] is True and data["size"] == 600 and data["entries_fetched"] == 0
+    assert data["verified"] is True
+    assert data["size"] == 600
+    assert data["entries_fetched"] == 0
     assert data["root"] == auditor.served.log.checkpoint(600).root_hash.hex()
 
 
@@ -643,7 +647,8 @@ def test_cli_fork_and_quorum(auditor: Auditor, cli: typer.Typer) -> None:
     served.publish()
     served.note = served.cosigned(served.log.signed(600), [])
     result = runner.invoke(cli, _args(auditor))
-    assert result.exit_code == 8 and "[见证不足 / quorum]" in result.stderr
+    assert result.exit_code == 8
+    assert "[见证不足 / quorum]" in result.stderr
     assert runner.invoke(cli, _args(auditor, "--quorum", "0")).exit_code == 0
 
 

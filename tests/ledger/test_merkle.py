@@ -381,7 +381,8 @@ def test_compact_range_appends_in_batches_match_the_reference() -> None:
 
 def test_compact_range_resumes_from_storage(store: MemoryHashes, roots: list[bytes]) -> None:
     edge = CompactRange.from_reader(37, store)
-    assert edge.size == 37 and edge.root() == roots[37]
+    assert edge.size == 37
+    assert edge.root() == roots[37]
     result = edge.append(leaf_hash(e) for e in ENTRIES[37:50])
     assert result.root == roots[50]
     with pytest.raises(MalformedInput, match="expected 3 edge hashes"):

@@ -97,7 +97,8 @@ def test_refusing_and_down_witnesses_cost_only_their_cosignatures(setup: Setup) 
     strict = Policy.from_text(policy_text(policy).replace("quorum any-one", "quorum two"))
     _grow(world, 2)
     stricter = _push(world, strict, hosts)
-    assert stricter.cosigners == ["audit-office"] and not stricter.witnessed
+    assert stricter.cosigners == ["audit-office"]
+    assert not stricter.witnessed
 
 
 def test_a_witness_that_moved_on_is_proved_consistent_from_its_own_size(setup: Setup) -> None:
@@ -113,7 +114,8 @@ def test_a_witness_that_moved_on_is_proved_consistent_from_its_own_size(setup: S
     assert second.cosigners == ["audit-office"]
     with world.platform.db.read() as session:
         progress = session.get(WitnessProgress, "audit-office")
-        assert progress is not None and progress.size == second.size
+        assert progress is not None
+        assert progress.size == second.size
 
 
 def test_the_published_checkpoint_is_the_newest_witnessed_one(setup: Setup) -> None:
@@ -125,7 +127,8 @@ def test_the_published_checkpoint_is_the_newest_witnessed_one(setup: Setup) -> N
     assert not unwitnessed.witnessed
     with world.platform.db.read() as session:
         published = checkpoints.published(session, policy)
-    assert published is not None and published.size == witnessed.size
+    assert published is not None
+    assert published.size == witnessed.size
 
 
 def policy_text(policy: Policy) -> str:

@@ -89,8 +89,10 @@ def test_built_agreements_validate_and_round_trip(
     terms = parse_agreement(json.loads(json.dumps(doc)))
     assert terms.to_jsonld() == doc
     assert parse_agreement(terms.to_jsonld()) == terms
-    assert terms.row_filter == row_filter and terms.output.mode is spec.mode
-    assert terms.purpose is Purpose.CREDIT_ASSESSMENT and terms.max_queries == 3
+    assert terms.row_filter == row_filter
+    assert terms.output.mode is spec.mode
+    assert terms.purpose is Purpose.CREDIT_ASSESSMENT
+    assert terms.max_queries == 3
 
 
 def test_schema_rejects_what_it_should(agreement_validator: Draft201909Validator) -> None:
@@ -107,7 +109,8 @@ def test_defaults_are_written_out_and_ids_generated() -> None:
     assert doc["@context"] == ["https://w3id.org/dspace/2025/1/context.jsonld"]
     assert {p["action"] for p in doc["prohibition"]} >= {"distribute"}
     records = parse_agreement(make(grade="general-1", output=OutputSpec("records"), epsilon=None))
-    assert records.prohibitions == ("distribute",) and records.epsilon is None
+    assert records.prohibitions == ("distribute",)
+    assert records.epsilon is None
 
 
 def test_epsilon_round_trips_exactly() -> None:
@@ -588,7 +591,8 @@ def test_check_epsilon_refuses_out_of_range(epsilon: float) -> None:
     with pytest.raises(PolicyViolation) as err:
         check_epsilon(terms, epsilon)
     assert err.value.details == {"rule": "epsilon.range", "min": 0.01, "max": 0.4}
-    assert "0.01 to 0.4" in err.value.message and " / " in err.value.message
+    assert "0.01 to 0.4" in err.value.message
+    assert " / " in err.value.message
 
 
 @pytest.mark.parametrize(

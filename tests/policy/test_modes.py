@@ -72,7 +72,8 @@ def test_mode_order_is_a_partial_order() -> None:
 
 def test_records_is_the_bottom_and_modes_have_depth() -> None:
     assert all(mode_at_least_as_strict(m, OutputMode.RECORDS) for m in MODES)
-    assert OutputMode.RECORDS.depth == 0 and OutputMode.DP_AGGREGATES.depth == 3
+    assert OutputMode.RECORDS.depth == 0
+    assert OutputMode.DP_AGGREGATES.depth == 3
     assert all(" / " in m.label for m in MODES)
 
 
@@ -128,7 +129,8 @@ def test_every_grade_times_every_spec(grade: Grade, approved: bool) -> None:
             assert " / " in err.value.message
             continue
         got = effective_constraints(grade=grade, requested=spec, regulator_approved=approved)
-        assert got.mode is spec.mode and got.rule == rule.name
+        assert got.mode is spec.mode
+        assert got.rule == rule.name
         assert any(at_least_as_strict(got.spec(), floor) for floor in rule.floors)
         assert at_least_as_strict(got.spec(), spec)  # filling defaults only tightens
         assert got.noise == (spec.mode is OutputMode.DP_AGGREGATES)
@@ -136,7 +138,8 @@ def test_every_grade_times_every_spec(grade: Grade, approved: bool) -> None:
 
 def test_important_defaults_are_filled_in() -> None:
     c = effective_constraints(grade="important", requested=OutputSpec("k_anonymous"))
-    assert c.k == DEFAULT_K and c.min_group_size is None
+    assert c.k == DEFAULT_K
+    assert c.min_group_size is None
     c = effective_constraints(grade=Grade.IMPORTANT, requested=OutputSpec("dp_aggregates"))
     assert c.min_group_size == DEFAULT_MIN_GROUP_SIZE
     c = effective_constraints(
@@ -167,7 +170,8 @@ def test_violations_name_their_rule() -> None:
 
 def test_open_data() -> None:
     c = effective_constraints(grade="general-4", requested=OutputSpec("records"), open_data=True)
-    assert c.rule == "grade.general-low" and c.masks == ()
+    assert c.rule == "grade.general-low"
+    assert c.masks == ()
     with pytest.raises(InvalidInput, match="open data cannot be graded important"):
         effective_constraints(grade="important", requested=OutputSpec("records"), open_data=True)
 
@@ -215,11 +219,14 @@ def test_masks_by_pii_type() -> None:
     assert masks["xm"].kind is MaskKind.PSEUDONYM
     assert masks["sjhm"].kind is MaskKind.PARTIAL
     assert dict(masks["sjhm"].params) == {"keep_first": 3, "keep_last": 4}
-    assert masks["gddh"].kind is MaskKind.PARTIAL and masks["email"].kind is MaskKind.PARTIAL
-    assert masks["csrq"].kind is MaskKind.TRUNCATE and masks["csrq"].params["unit"] == "year"
+    assert masks["gddh"].kind is MaskKind.PARTIAL
+    assert masks["email"].kind is MaskKind.PARTIAL
+    assert masks["csrq"].kind is MaskKind.TRUNCATE
+    assert masks["csrq"].params["unit"] == "year"
     assert masks["mystery"].kind is MaskKind.PSEUDONYM  # unknown PII: the safe default
     assert masks["both"].kind is MaskKind.PSEUDONYM  # the strictest of its types
-    assert "amount" not in masks and "tyshxydm" not in masks
+    assert "amount" not in masks
+    assert "tyshxydm" not in masks
     assert [m.column for m in column_masks(COLUMNS)] == sorted(masks)
 
 
@@ -267,4 +274,5 @@ def test_grant_masks_may_be_stricter_never_looser() -> None:
 def test_mask_order_is_total() -> None:
     kinds = list(MaskKind)
     assert [k.rank for k in kinds] == list(range(len(kinds)))
-    assert kinds[0] is MaskKind.CLEAR and kinds[-1] is MaskKind.REDACT
+    assert kinds[0] is MaskKind.CLEAR
+    assert kinds[-1] is MaskKind.REDACT

@@ -21,11 +21,13 @@ def budget(epsilon: float = 1.0, **kwargs) -> PrivacyBudget:
 def test_count_noise_scale_and_interval() -> None:
     b = budget()
     r = b.count(epsilon=0.5, alpha=0.05)
-    assert r.noise_scale == 2.0 and r.mechanism == "discrete_laplace"
+    assert r.noise_scale == 2.0
+    assert r.mechanism == "discrete_laplace"
     half = dp.discrete_laplacian_scale_to_accuracy(2.0, 0.05)
     assert r.interval == (r.value - half, r.value + half)
     assert r.confidence == 0.95
-    assert b.spent == 0.5 and b.remaining == 0.5
+    assert b.spent == 0.5
+    assert b.remaining == 0.5
 
 
 def test_contribution_bound_scales_the_noise() -> None:
@@ -57,9 +59,11 @@ def test_mean_without_size_spends_half_on_a_count() -> None:
 def test_histogram_has_an_other_bin() -> None:
     b = budget()
     h = b.histogram("sex", categories=["M", "F"], epsilon=0.5)
-    assert isinstance(h.value, list) and len(h.value) == 3
+    assert isinstance(h.value, list)
+    assert len(h.value) == 3
     assert h.categories == ["M", "F", "(other)"]
-    assert h.noise_scale == 2.0 and len(h.interval) == 3
+    assert h.noise_scale == 2.0
+    assert len(h.interval) == 3
     assert Release(**{**h.__dict__}).to_dict()["categories"] == ["M", "F", "(other)"]
 
 

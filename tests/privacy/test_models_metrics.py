@@ -157,7 +157,8 @@ def test_reidentification_risk() -> None:
     with pytest.raises(InvalidInput):
         reidentification_risk(np.array([2]), threshold=0)
     empty = reidentification_risk(np.array([], dtype=np.int64))
-    assert empty.records == 0 and empty.prosecutor.highest == 0.0
+    assert empty.records == 0
+    assert empty.prosecutor.highest == 0.0
 
 
 def test_encode_uses_sensitive_hierarchy() -> None:

@@ -76,7 +76,7 @@ def constrained(paths: dict[str, Path], mode: OutputMode = "records") -> GrantVi
     return GrantView(grant_id="g-ccl", tables={"sbk": sbk, "visits": visits, "biz": biz})
 
 
-@pytest.fixture()
+@pytest.fixture
 def grant(paths: dict[str, Path]) -> GrantView:
     return constrained(paths)
 

@@ -77,7 +77,8 @@ def test_pseudonyms_and_masks_are_the_same_on_both_engines(grant_for, spark, eng
     grant = grant_for("masked_records")
     result = same("SELECT pid, phone, birth FROM sbk", grant, spark, engine)
     pids = result.rows.column("pid").to_pylist()
-    assert len(pids) == 42 and all(len(p) == 32 for p in pids)
+    assert len(pids) == 42
+    assert all(len(p) == 32 for p in pids)
     assert not {_data.resident_id(i) for i in range(49)} & set(pids)
     assert all(d.day == 1 for d in result.rows.column("birth").to_pylist())
 
@@ -137,7 +138,8 @@ def test_row_cap_truncates(grant_for, spark):
     result = run(
         "SELECT district FROM sbk", grant_for("records"), spark, limits=Limits(max_result_rows=5)
     )
-    assert result.rows.num_rows == 5 and result.truncated
+    assert result.rows.num_rows == 5
+    assert result.truncated
 
 
 def test_time_limit_cancels_the_query(grant_for, spark):
@@ -222,14 +224,16 @@ def test_errors_are_generic(grant_for, spark):
         spark.execute(broken)
     error = info.value
     assert error.message == "查询失败 / the query failed"
-    assert "d0" not in error.message and "d0" not in str(error.details)
+    assert "d0" not in error.message
+    assert "d0" not in str(error.details)
     # Under aggregates the answer names nothing. User SQL there can no longer
     # fail on data, so the plan is broken on purpose after governance.
     plan = govern("SELECT district, COUNT(*) AS n FROM sbk GROUP BY district", grant_for())
     broken = replace(plan, expression=parse_one("SELECT nope AS n FROM __dc_src_sbk"))
     with pytest.raises(QueryFailed) as info:
         spark.execute(broken)
-    assert info.value.message == "查询失败 / the query failed" and info.value.details == {}
+    assert info.value.message == "查询失败 / the query failed"
+    assert info.value.details == {}
 
 
 def test_missing_pyspark_is_a_configuration_error(monkeypatch):

@@ -22,12 +22,14 @@ def test_events_are_contiguous_and_verifiable(world: World) -> None:
     with world.platform.db.read() as session:
         events = list(session.scalars(select(Event).order_by(Event.seq)))
         head = session.get(LedgerHead, 1)
-    assert head is not None and head.size == len(events)
+    assert head is not None
+    assert head.size == len(events)
     assert head.root == merkle.root_from_leaves([e.entry for e in events])
     assert [e.seq for e in events] == list(range(len(events)))
     for event in events:
         body = json.loads(event.entry)
-        assert body["seq"] == event.seq and body["type"] == event.type
+        assert body["seq"] == event.seq
+        assert body["type"] == event.type
         assert body["payload_sha256"] == payload_commitment(event.payload, event.salt)
         # Entries carry no payload, only its commitment.
         assert set(body) == {

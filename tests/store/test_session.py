@@ -142,7 +142,8 @@ def test_sqlite_writers_take_turns_on_the_lock_file(tmp_path: Path) -> None:
     with db.write() as session:
         session.execute(text("CREATE TABLE scratch (note VARCHAR(20))"))
         assert not free()
-    assert free() and lock_file.stat().st_mode & 0o777 == 0o600
+    assert free()
+    assert lock_file.stat().st_mode & 0o777 == 0o600
     with db.write_unsynced() as session:
         session.execute(text("INSERT INTO scratch VALUES ('a')"))
         assert not free()

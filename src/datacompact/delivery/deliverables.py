@@ -379,7 +379,8 @@ def release_escrow(
             f" {RELEASE_HORIZON_DAYS} days, or a successor lot exists",
             details={"rule": "escrow.not_released", "ends_on": contract.ends_on.isoformat()},
         )
-    assert row.nonce is not None and row.key_id is not None
+    assert row.nonce is not None
+    assert row.key_id is not None
     sealed = _escrow.Sealed(row.sha256, row.nonce, _read(home, row), row.key_id)
     content = _escrow.unseal(sealed, secret=secret, contract_id=contract.id)
     payload = {

@@ -138,7 +138,8 @@ def _admin_of(session: Session, participant: Participant) -> Member:
         .where(Member.participant_id == participant.id, Member.active.is_(True))
         .order_by(Member.id)
     )
-    assert member is not None and Role.ADMIN.value in member.roles
+    assert member is not None
+    assert Role.ADMIN.value in member.roles
     return member
 
 

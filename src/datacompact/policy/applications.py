@@ -132,7 +132,8 @@ def submit_application(
             open_data=counts_as_open_data(resource),
             regulator_approved=True,
         )
-    assert actor.participant_id is not None and actor.member_id is not None
+    assert actor.participant_id is not None
+    assert actor.member_id is not None
     application = Application(
         applicant_id=actor.participant_id,
         member_id=actor.member_id,

@@ -357,7 +357,7 @@ def _physical_tables(tree: exp.Expr, grant: GrantView) -> frozenset[str]:
 def _qualify(tree: exp.Query, grant: GrantView) -> exp.Query:
     schema: dict[str, object] = {
         # Only visible columns: ``*`` never expands to a column constrained ``none``.
-        name: {c: "UNKNOWN" for c in t.visible_columns}
+        name: dict.fromkeys(t.visible_columns, "UNKNOWN")
         for name, t in grant.tables.items()
     }
     try:

@@ -300,10 +300,8 @@ def _leaf(node: exp.Expr) -> bool:
 
 def _is_atom(node: exp.Expr) -> bool:
     """An aggregate, window or subquery: what ``TRY`` cannot contain."""
-    return (
-        isinstance(node, (exp.Window, exp.Subquery, exp.Exists, *_AGGREGATES))
-        or isinstance(node, exp.In)
-        and node.args.get("query") is not None
+    return isinstance(node, (exp.Window, exp.Subquery, exp.Exists, *_AGGREGATES)) or (
+        isinstance(node, exp.In) and node.args.get("query") is not None
     )
 
 
@@ -507,8 +505,7 @@ class _Rewrite:
         if (
             _leaf(node)
             or isinstance(node, exp.Try)
-            or isinstance(node, exp.TryCast)
-            and _leaf(node.this)
+            or (isinstance(node, exp.TryCast) and _leaf(node.this))
         ):
             return node
         return exp.Try(this=node)
@@ -638,8 +635,7 @@ class _Rewrite:
         if not _has_atom(bare) and (
             _string(bare)
             or isinstance(bare, exp.Interval)
-            or isinstance(bare, exp.Cast)
-            and _kind_of_type(bare.to) is not _Want.NUMBER
+            or (isinstance(bare, exp.Cast) and _kind_of_type(bare.to) is not _Want.NUMBER)
         ):
             # Compared with a DOUBLE it would be NULL, silently: refused instead.
             raise _glue_refused(bare)
