@@ -114,8 +114,18 @@ def server(tmp_path: Path, tls: tuple[Path, Path]) -> Iterator[tuple[str, ssl.SS
     stderr = tmp_path / "stderr.log"
     with stderr.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "datacompact", "serve", "--port", str(port)]
-            + ["--certfile", str(cert), "--keyfile", str(key)],
+            [
+                sys.executable,
+                "-m",
+                "datacompact",
+                "serve",
+                "--port",
+                str(port),
+                "--certfile",
+                str(cert),
+                "--keyfile",
+                str(key),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=err,

@@ -41,7 +41,7 @@ def test_grade_order_and_labels() -> None:
 def test_government_is_read_as_public() -> None:
     assert Category("government") is Category.PUBLIC
     assert Category("organization") is Category.ENTERPRISE
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nobody"):
         Category("nobody")
 
 

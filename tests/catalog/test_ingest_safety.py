@@ -339,7 +339,7 @@ def test_a_killed_ingestion_leaves_nothing_after_the_sweep(world: World, tmp_pat
     _killed_ingestion(world, people, "after_move")
     assert _versions(world) == 1
     # Both kills left complete Parquet files of personal data: one staged, one moved.
-    left = [p for p in _parquet_files(home / "staging") + _parquet_files(home / "resources")]
+    left = list(_parquet_files(home / "staging") + _parquet_files(home / "resources"))
     assert len(left) == 3
     assert all(pq.read_metadata(p).num_rows in (4, 40) for p in left)
     assert len(_parquet_files(home / "staging")) == 1

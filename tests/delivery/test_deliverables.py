@@ -257,7 +257,8 @@ def test_content_must_be_strict_base64() -> None:
 
 def test_a_rolled_back_deposit_leaves_no_file(world: World, contract: int) -> None:
     before = _state(world)
-    with pytest.raises(RuntimeError), world.platform.db.write() as session:
+    # The raise inside the transaction is the point: it must roll back.
+    with pytest.raises(RuntimeError), world.platform.db.write() as session:  # noqa: PT012
         deliverables.deposit(
             session=session,
             actor=world.principal("enterprise.admin"),

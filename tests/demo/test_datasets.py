@@ -411,7 +411,7 @@ def test_a_cast_without_the_holders_is_refused(tmp_path: Path) -> None:
 def full_scale(tmp_path: Path) -> Iterator[tuple[list[DatasetSpec], float]]:
     started = time.perf_counter()
     specs = write_datasets(tmp_path, cast=build_cast())
-    yield specs, time.perf_counter() - started
+    return specs, time.perf_counter() - started
 
 
 @pytest.mark.slow

@@ -413,7 +413,7 @@ def test_fork_with_the_same_key_is_detected_on_the_second_run(auditor: Auditor) 
 def test_fork_of_only_the_old_part_is_detected(auditor: Auditor) -> None:
     auditor.run()
     fork = MemoryLog(auditor.served.log.signer)
-    extend(fork, [b"rewritten history"] + auditor.served.log.entries[1:])
+    extend(fork, [b"rewritten history", *auditor.served.log.entries[1:]])
     fork.append(300)
     forked = ServedLog(fork, auditor.served.cosigners)
     forked.publish()
@@ -456,7 +456,7 @@ def test_altered_tile_on_a_later_run_is_detected(auditor: Auditor) -> None:
     # Tiles the consistency proof reads, and the ones that grew. Full tiles
     # before the old partial bundle are not fetched again: they were checked.
     for path in ("tile/0/002", "tile/0/003.p/132", "tile/1/000.p/3"):
-        status, honest = served.respond(path)
+        _status, honest = served.respond(path)
         served.overrides = {path: bytes(32) + honest[32:]}
         auditor.fails(Finding.ALTERED_TILE)
 
@@ -528,9 +528,11 @@ def test_unreachable_log_and_server_errors(auditor: Auditor) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    with httpx.Client(transport=httpx.MockTransport(refuse)) as client:
-        with pytest.raises(StoreUnavailable) as caught:
-            audit_log(url=URL, log_key=auditor.log_vkey, state_dir=auditor.state, client=client)
+    with (
+        httpx.Client(transport=httpx.MockTransport(refuse)) as client,
+        pytest.raises(StoreUnavailable) as caught,
+    ):
+        audit_log(url=URL, log_key=auditor.log_vkey, state_dir=auditor.state, client=client)
     assert caught.value.details["finding"] == Finding.UNREACHABLE.value
     auditor.served.missing.add("checkpoint")
     auditor.fails(Finding.UNREACHABLE, StoreUnavailable)
@@ -541,15 +543,17 @@ def test_unreachable_log_and_server_errors(auditor: Auditor) -> None:
             return httpx.Response(200, content=(auditor.served.note or "").encode())
         return httpx.Response(503)
 
-    with httpx.Client(transport=httpx.MockTransport(flaky)) as client:
-        with pytest.raises(StoreUnavailable):
-            audit_log(
-                url=URL,
-                log_key=auditor.log_vkey,
-                state_dir=auditor.state,
-                witness_keys=auditor.witness_vkeys,
-                client=client,
-            )
+    with (
+        httpx.Client(transport=httpx.MockTransport(flaky)) as client,
+        pytest.raises(StoreUnavailable),
+    ):
+        audit_log(
+            url=URL,
+            log_key=auditor.log_vkey,
+            state_dir=auditor.state,
+            witness_keys=auditor.witness_vkeys,
+            client=client,
+        )
 
 
 def test_oversized_responses_are_refused(auditor: Auditor) -> None:
@@ -567,7 +571,7 @@ def cli(auditor: Auditor, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typ
     app = typer.Typer()
     app.command()(audit_cli.audit)
     monkeypatch.setattr(audit_cli, "make_client", auditor.client)
-    yield app
+    return app
 
 
 def _args(auditor: Auditor, *extra: str) -> list[str]:

@@ -135,8 +135,8 @@ def ref_path(m: int, entries: list[bytes]) -> list[bytes]:
         return []
     k = _split(n)
     if m < k:
-        return ref_path(m, entries[:k]) + [root_from_leaves(entries[k:])]
-    return ref_path(m - k, entries[k:]) + [root_from_leaves(entries[:k])]
+        return [*ref_path(m, entries[:k]), root_from_leaves(entries[k:])]
+    return [*ref_path(m - k, entries[k:]), root_from_leaves(entries[:k])]
 
 
 def ref_subproof(m: int, entries: list[bytes], complete: bool) -> list[bytes]:
@@ -146,8 +146,8 @@ def ref_subproof(m: int, entries: list[bytes], complete: bool) -> list[bytes]:
         return [] if complete else [root_from_leaves(entries)]
     k = _split(n)
     if m <= k:
-        return ref_subproof(m, entries[:k], complete) + [root_from_leaves(entries[k:])]
-    return ref_subproof(m - k, entries[k:], False) + [root_from_leaves(entries[:k])]
+        return [*ref_subproof(m, entries[:k], complete), root_from_leaves(entries[k:])]
+    return [*ref_subproof(m - k, entries[k:], False), root_from_leaves(entries[:k])]
 
 
 @pytest.fixture(scope="module")

@@ -390,7 +390,7 @@ def test_concurrent_first_queries_compute_once(
 def test_a_worker_that_loses_the_race_reads_the_winner(world: World, resource_id: int) -> None:
     """Two processes that both computed: the unique constraint keeps the first, the second's file goes."""
     grant_id = _grant(world, resource_id, mode="k_anonymous")
-    view, version_id = _latest(world, grant_id)
+    _view, version_id = _latest(world, grant_id)
     home = world.platform.settings.home
     winner = _release(world, grant_id)
     ((row,), _) = _stored(world, grant_id)

@@ -48,7 +48,8 @@ def test_rollback_leaves_no_event_and_no_gap(world: World) -> None:
     actor = world.principal("regulator.admin")
     with world.platform.db.read() as session:
         before = session.scalar(select(func.count()).select_from(Event))
-    with pytest.raises(RuntimeError), world.platform.db.write() as session:
+    # The raise inside the transaction is the point: it must roll back.
+    with pytest.raises(RuntimeError), world.platform.db.write() as session:  # noqa: PT012
         record_event(
             session,
             actor=actor,

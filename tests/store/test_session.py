@@ -44,7 +44,8 @@ def test_unsynced_write_rolls_back_on_error(empty_platform: Platform) -> None:
     db = empty_platform.db
     with db.write() as session:
         session.execute(text("CREATE TABLE scratch (note VARCHAR(20))"))
-    with pytest.raises(RuntimeError), db.write_unsynced() as session:
+    # The raise inside the transaction is the point: it must roll back.
+    with pytest.raises(RuntimeError), db.write_unsynced() as session:  # noqa: PT012
         session.execute(text("INSERT INTO scratch VALUES ('半途')"))
         raise RuntimeError("midway")
     with db.read() as session:

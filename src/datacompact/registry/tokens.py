@@ -35,7 +35,7 @@ from datacompact.registry.schemas import ParticipantStatus
 from datacompact.store.models import ApiToken, Member
 from datacompact.store.session import Database
 
-TOKEN_PREFIX = "dct_"
+TOKEN_PREFIX = "dct_"  # noqa: S105 - a public marker, not a secret
 _TOKEN_LENGTH = len(TOKEN_PREFIX) + 43
 
 

@@ -389,7 +389,7 @@ class _Rewrite:
             self.keys.pop()
 
     def _select(self, node: exp.Select, *, root: bool) -> None:
-        sources = [node.args.get("from_")] + list(node.args.get("joins") or [])
+        sources = [node.args.get("from_"), *list(node.args.get("joins") or [])]
         for source in sources:
             if source is not None and isinstance(source.this, exp.Subquery):
                 source.set("this", self.query(source.this))
