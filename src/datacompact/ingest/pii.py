@@ -286,7 +286,7 @@ def _predicate(column: str, rule: Rule, inside: bool) -> str:
 
 def _extract(value: str, rule: Rule) -> str:
     """The first candidate inside the text, standing alone (not part of a longer token)."""
-    assert rule.extract is not None
+    assert rule.extract is not None  # noqa: S101 - callers pass rules with a pattern
     pattern = f"(?:^|[^0-9A-Za-z@._-])({rule.extract})(?:[^0-9A-Za-z@_-]|$)"
     return f"regexp_extract({value}, '{pattern}', 1)"
 

@@ -102,7 +102,8 @@ class _Parties:
 
     def party(self, participant_id: int) -> ocds.OcdsParty:
         p = self.session.get(Participant, participant_id)
-        assert p is not None
+        if p is None:
+            raise RuntimeError(f"participant {participant_id} is missing")
         return ocds.OcdsParty(
             f"{ocds.USCC_SCHEME}-{p.uscc}", p.name, tuple(self.roles[p.id]), p.uscc
         )

@@ -372,7 +372,7 @@ def _qualify(tree: exp.Query, grant: GrantView) -> exp.Query:
     except SqlglotError as exc:
         _explain_unresolved(tree, schema, grant)
         raise MalformedInput("无法解析列引用 / expected resolvable column references") from exc
-    assert isinstance(result, exp.Query)
+    assert isinstance(result, exp.Query)  # noqa: S101 - narrows the type for mypy
     return result
 
 
