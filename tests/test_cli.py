@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ BAD_USCC = GOOD_USCC[:-1] + ("0" if GOOD_USCC[-1] != "0" else "1")
 
 
 @pytest.fixture
-def use_home(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], Invoke]:
+def use_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], Invoke]]:
     """Point the CLI at ``home`` and return an ``invoke(*args)`` for it."""
     for name in ("DATACOMPACT_DATABASE_URL", "DATACOMPACT_TOKEN", "DATACOMPACT_GOVERNANCE_MODE"):
         monkeypatch.delenv(name, raising=False)
@@ -38,7 +38,7 @@ def use_home(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], Invoke]:
 
         return invoke
 
-    yield point  # type: ignore[misc]
+    yield point
     get_settings.cache_clear()
 
 
@@ -259,7 +259,7 @@ def test_token_from_the_environment(
 
 
 @pytest.mark.slow
-def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DATACOMPACT_HOME", str(tmp_path / "home"))
     from datacompact.config import get_settings
 

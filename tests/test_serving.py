@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import MutableMapping
 from typing import Any
 
 from datacompact.errors import StoreUnavailable
@@ -12,12 +13,12 @@ from datacompact.serving import BootApp
 
 
 async def _request(app: BootApp, path: str) -> tuple[int, dict[str, str], dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "GET", "path": path, "headers": []}
@@ -33,7 +34,7 @@ class _Lifespan:
     def __init__(self, app: BootApp) -> None:
         self.app = app
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
 
     async def start(self) -> None:
         self.task = asyncio.create_task(
@@ -48,7 +49,7 @@ class _Lifespan:
         await self.task
 
 
-def _inner_app(events: list[str]):  # type: ignore[no-untyped-def]
+def _inner_app(events: list[str]):
     """A stand-in for the API: records its lifespan and answers 200 with the path."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -71,7 +72,7 @@ def test_answers_healthz_at_once_and_503_until_loaded_then_serves_the_api() -> N
     loaded = threading.Event()
     events: list[str] = []
 
-    def load():  # type: ignore[no-untyped-def]
+    def load():
         loaded.wait(10)
         return _inner_app(events)
 
@@ -103,7 +104,7 @@ def test_answers_healthz_at_once_and_503_until_loaded_then_serves_the_api() -> N
 
 
 def test_a_failed_start_is_reported_without_details_and_the_process_stays_up() -> None:
-    def load():  # type: ignore[no-untyped-def]
+    def load():
         raise StoreUnavailable(
             "元数据存储不可用 / the metadata store is unavailable",
             details={"driver_error": "OperationalError", "url": "postgresql://secret@db"},

@@ -16,7 +16,7 @@ from datacompact.config import Settings
 from datacompact.errors import ConfigurationError
 from datacompact.platform import Platform
 from datacompact.ratelimits import RateLimits
-from datacompact.registry import tokens
+from datacompact.registry import members, tokens
 
 from ..conftest import World, valid_uscc
 from ._endpoints import PASSWORD, _query_body, new_registration
@@ -58,7 +58,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every argon2 verification a login runs, by the password's kind (never the password)."""
     seen: list[str] = []
-    real = tokens.verify_password
+    real = members.verify_password
 
     def counted(password_hash: str | None, password: str) -> bool:
         seen.append("right" if password == PASSWORD else "wrong")

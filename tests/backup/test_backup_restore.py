@@ -9,6 +9,7 @@ import stat
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -41,7 +42,7 @@ def _head(platform: Platform) -> tuple[int, bytes]:
         return head.size, head.root
 
 
-def _checked(platform: Platform) -> dict[str, object]:
+def _checked(platform: Platform) -> dict[str, Any]:
     with platform.db.read() as session:
         report = check_ledger(session, log_verifier=platform.log_signer.verifier())
     assert report.ok, report.problems
@@ -63,7 +64,7 @@ def _recover(platform: Platform, evidence: Path) -> dict[str, object]:
 
 def _client(platform: Platform) -> httpx.Client:
     app = create_app(platform)
-    return httpx.Client(transport=_SyncASGITransport(app), base_url="http://platform")  # type: ignore[arg-type]
+    return httpx.Client(transport=_SyncASGITransport(app), base_url="http://platform")
 
 
 async def _served_statuses(platform: Platform) -> tuple[int, int]:

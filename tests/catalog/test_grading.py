@@ -272,9 +272,9 @@ def test_confirm_and_override() -> None:
 
 
 def test_a_bare_string_is_one_tag() -> None:
-    signal = ColumnSignal(name="a", tags="Health")  # type: ignore[arg-type]
+    signal = ColumnSignal(name="a", tags="Health")
     assert signal.tags == frozenset({"health"})
     p = propose(
         columns=[ColumnSignal(name="a")], holder_category=GOV, tags="critical_infrastructure"
-    )  # type: ignore[arg-type]
+    )
     assert p.grade is Grade.IMPORTANT

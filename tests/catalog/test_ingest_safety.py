@@ -31,7 +31,7 @@ from datacompact.catalog.inbox import inbox_folder, open_inbox_file
 from datacompact.catalog.schemas import ResourceBase
 from datacompact.config import private_dir
 from datacompact.errors import InvalidInput, MalformedInput
-from datacompact.ingest import PinnedFile, pin
+from datacompact.ingest import PinnedFile, open_at, pin
 from datacompact.store.models import ResourceVersion
 
 from ..api.conftest import ApiClient, bearer
@@ -42,9 +42,9 @@ META = ResourceBase(
     name="参保人员名册",
     description="测试用名册",
     tags=["社保"],
-    update_frequency="monthly",  # type: ignore[arg-type]
-    share_type="conditional",  # type: ignore[arg-type]
-    open_type="not_open",  # type: ignore[arg-type]
+    update_frequency="monthly",
+    share_type="conditional",
+    open_type="not_open",
 )
 HEADER = ("姓名", "身份证号", "缴费金额")
 STEWARD = "department.data_steward"
@@ -198,7 +198,7 @@ def test_a_symlinked_inbox_folder_is_refused(
 def _swap_hook(
     monkeypatch: pytest.MonkeyPatch, *, before: Callable[[], None], after: Callable[[], None]
 ) -> None:
-    real = inbox.open_at
+    real = open_at
 
     def swapping(dir_fd: int, name: str) -> PinnedFile:
         before()
@@ -493,14 +493,14 @@ def test_cli_ingestion_sweeps_first_and_applies_the_settings(
 ) -> None:
     from typer.testing import CliRunner
 
-    from datacompact.cli import _catalog, app
+    from datacompact.cli import _catalog, _context, app
     from datacompact.config import get_settings
     from datacompact.platform import Platform
 
     # Each command opens a platform and leaves its closing to the process's
     # exit; in this process they are closed here, their connections with them.
     opened: list[Platform] = []
-    real_open = _catalog.open_platform
+    real_open = _context.open_platform
 
     def open_platform() -> Platform:
         opened.append(real_open())

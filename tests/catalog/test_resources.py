@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rdflib import Graph
@@ -46,9 +47,9 @@ META = ResourceBase(
     name_en="Social insurance contributions",
     description="按月汇总的参保人员缴费记录",
     tags=["社保", "缴费"],
-    update_frequency="monthly",  # type: ignore[arg-type]
-    share_type="conditional",  # type: ignore[arg-type]
-    open_type="not_open",  # type: ignore[arg-type]
+    update_frequency="monthly",
+    share_type="conditional",
+    open_type="not_open",
 )
 
 
@@ -332,7 +333,7 @@ def test_conformance_and_a_standardized_version(world: World, tmp_path: Path) ->
         )
 
 
-LOCAL_STANDARD = {
+LOCAL_STANDARD: dict[str, Any] = {
     "id": "DB3301/T 0001-2026",
     "title_zh": "示范市人员类别代码",
     "title_en": "Demo City person category codes",
@@ -375,7 +376,7 @@ def test_a_registered_standard_is_used_for_conformance(world: World, tmp_path: P
     clash["elements"] = [
         {
             **LOCAL_STANDARD["elements"][0],
-            "codes": [  # type: ignore[index]
+            "codes": [
                 {"code": "01", "label_zh": "在职"},
                 {"code": "02", "label_zh": "在职"},
             ],

@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -408,7 +407,7 @@ def test_a_cast_without_the_holders_is_refused(tmp_path: Path) -> None:
 
 
 @pytest.fixture
-def full_scale(tmp_path: Path) -> Iterator[tuple[list[DatasetSpec], float]]:
+def full_scale(tmp_path: Path) -> tuple[list[DatasetSpec], float]:
     started = time.perf_counter()
     specs = write_datasets(tmp_path, cast=build_cast())
     return specs, time.perf_counter() - started

@@ -17,7 +17,7 @@ from datacompact.ingest import MAX_CELL_BYTES, open_source, stage_to_parquet
 SECRET = "110105194912310021"
 
 
-def _stage(path: Path, tmp_path: Path, **options: object):  # type: ignore[no-untyped-def]
+def _stage(path: Path, tmp_path: Path, **options: object):
     with open_source(path, **options) as source:  # type: ignore[arg-type]
         return stage_to_parquet(source, tmp_path / "out" / "v.parquet")
 
@@ -159,7 +159,7 @@ def test_bad_options(tmp_path: Path) -> None:
     (tmp_path / "a.csv").write_text("a\n1\n")
     for options in ({"format": "xml"}, {"header_rows": 99}, {"delimiter": "::"}):
         with pytest.raises(InvalidInput):
-            open_source(tmp_path / "a.csv", **options)  # type: ignore[arg-type]
+            open_source(tmp_path / "a.csv", **options)
 
 
 @pytest.mark.parametrize(

@@ -14,7 +14,7 @@ from datacompact.ingest import list_sheets, open_source
 from tests.ingest.conftest import write_csv
 
 
-def _rows(source) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+def _rows(source) -> list[dict[str, object]]:
     return pa.Table.from_batches(list(source.batches())).to_pylist()
 
 

@@ -13,7 +13,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -567,7 +567,7 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli(auditor: Auditor, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
+def cli(auditor: Auditor, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     app = typer.Typer()
     app.command()(audit_cli.audit)
     monkeypatch.setattr(audit_cli, "make_client", auditor.client)

@@ -6,9 +6,10 @@ import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from datacompact.api import create_app
@@ -115,7 +116,7 @@ def _rehash_from_leaves(session: Session) -> None:
     compact = merkle.CompactRange()
     result = compact.append(merkle.leaf_hash(e) for e in entries)
     session.execute(
-        LedgerNode.__table__.insert(),
+        cast(Table, LedgerNode.__table__).insert(),
         [{"level": n.level, "idx": n.index, "hash": n.hash} for n in result.nodes if n.level],
     )
     session.execute(

@@ -18,7 +18,7 @@ from datacompact.ledger.formats.note import Ed25519Signer, Note
 from datacompact.ledger.formats.policy import Policy
 from datacompact.ledger.log import checkpoints
 from datacompact.ledger.witness import Witness, create_app, logs_from_vkeys
-from datacompact.store.models import WitnessProgress
+from datacompact.store.models import Checkpoint, WitnessProgress
 
 from ..conftest import World
 from .test_audit import _SyncASGITransport
@@ -65,14 +65,14 @@ def setup(world: World, tmp_path: Path) -> Setup:
     )
     hosts = Hosts(
         {
-            "honest": _SyncASGITransport(create_app(honest)),  # type: ignore[arg-type]
-            "refusing": _SyncASGITransport(create_app(refusing)),  # type: ignore[arg-type]
+            "honest": _SyncASGITransport(create_app(honest)),
+            "refusing": _SyncASGITransport(create_app(refusing)),
         }
     )
     return world, policy, hosts, {"honest": honest, "refusing": refusing}
 
 
-def _push(world: World, policy: Policy, hosts: Hosts) -> checkpoints.Checkpoint:
+def _push(world: World, policy: Policy, hosts: Hosts) -> Checkpoint:
     platform = world.platform
     with platform.db.write() as session:
         row = checkpoints.sign_checkpoint(session, signer=platform.log_signer, policy=policy)

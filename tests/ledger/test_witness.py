@@ -201,7 +201,7 @@ def test_state_is_persisted_before_the_cosignature_is_made(
     real_cosign = witness.signer.cosign
     seen: list[Checkpoint | None] = []
 
-    def cosign(text: str, timestamp: int):  # type: ignore[no-untyped-def]
+    def cosign(text: str, timestamp: int):
         # A fresh reader of the directory must already see the new state.
         seen.append(WitnessState(tmp_path).load(memory_log.origin))
         return real_cosign(text, timestamp)

@@ -92,13 +92,19 @@ def test_spec_order_is_a_preorder_and_antisymmetric_on_full_specs() -> None:
 
 def test_larger_parameters_are_stricter() -> None:
     assert at_least_as_strict(
-        OutputSpec("dp_aggregates", min_group_size=20), OutputSpec("aggregates", min_group_size=10)
+        OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=20),
+        OutputSpec(OutputMode.AGGREGATES, min_group_size=10),
     )
     assert not at_least_as_strict(
-        OutputSpec("dp_aggregates", min_group_size=5), OutputSpec("aggregates", min_group_size=10)
+        OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=5),
+        OutputSpec(OutputMode.AGGREGATES, min_group_size=10),
     )
-    assert not at_least_as_strict(OutputSpec("k_anonymous", k=5), OutputSpec("k_anonymous", k=10))
-    assert not at_least_as_strict(OutputSpec("k_anonymous", k=50), OutputSpec("aggregates"))
+    assert not at_least_as_strict(
+        OutputSpec(OutputMode.K_ANONYMOUS, k=5), OutputSpec(OutputMode.K_ANONYMOUS, k=10)
+    )
+    assert not at_least_as_strict(
+        OutputSpec(OutputMode.K_ANONYMOUS, k=50), OutputSpec(OutputMode.AGGREGATES)
+    )
 
 
 def _allowed_by_table(grade: Grade, spec: OutputSpec, approved: bool) -> bool:
@@ -137,29 +143,29 @@ def test_every_grade_times_every_spec(grade: Grade, approved: bool) -> None:
 
 
 def test_important_defaults_are_filled_in() -> None:
-    c = effective_constraints(grade="important", requested=OutputSpec("k_anonymous"))
+    c = effective_constraints(grade="important", requested=OutputSpec(OutputMode.K_ANONYMOUS))
     assert c.k == DEFAULT_K
     assert c.min_group_size is None
-    c = effective_constraints(grade=Grade.IMPORTANT, requested=OutputSpec("dp_aggregates"))
+    c = effective_constraints(grade=Grade.IMPORTANT, requested=OutputSpec(OutputMode.DP_AGGREGATES))
     assert c.min_group_size == DEFAULT_MIN_GROUP_SIZE
     c = effective_constraints(
-        grade="important", requested=OutputSpec("dp_aggregates", min_group_size=25)
+        grade="important", requested=OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=25)
     )
     assert c.min_group_size == 25
 
 
 def test_violations_name_their_rule() -> None:
     cases = [
-        ("important", OutputSpec("aggregates"), "grade.important"),
+        ("important", OutputSpec(OutputMode.AGGREGATES), "grade.important"),
         (
             "important",
-            OutputSpec("dp_aggregates", min_group_size=5),
+            OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=5),
             "grade.important.min_group_size",
         ),
-        ("important", OutputSpec("k_anonymous", k=3), "grade.important.k"),
-        ("core", OutputSpec("dp_aggregates"), "grade.core.regulator_approval"),
-        ("core", OutputSpec("k_anonymous"), "grade.core"),
-        ("general-3", OutputSpec("records"), "grade.general-high"),
+        ("important", OutputSpec(OutputMode.K_ANONYMOUS, k=3), "grade.important.k"),
+        ("core", OutputSpec(OutputMode.DP_AGGREGATES), "grade.core.regulator_approval"),
+        ("core", OutputSpec(OutputMode.K_ANONYMOUS), "grade.core"),
+        ("general-3", OutputSpec(OutputMode.RECORDS), "grade.general-high"),
     ]
     for grade, spec, rule in cases:
         with pytest.raises(PolicyViolation) as err:
@@ -169,28 +175,32 @@ def test_violations_name_their_rule() -> None:
 
 
 def test_open_data() -> None:
-    c = effective_constraints(grade="general-4", requested=OutputSpec("records"), open_data=True)
+    c = effective_constraints(
+        grade="general-4", requested=OutputSpec(OutputMode.RECORDS), open_data=True
+    )
     assert c.rule == "grade.general-low"
     assert c.masks == ()
     with pytest.raises(InvalidInput, match="open data cannot be graded important"):
-        effective_constraints(grade="important", requested=OutputSpec("records"), open_data=True)
+        effective_constraints(
+            grade="important", requested=OutputSpec(OutputMode.RECORDS), open_data=True
+        )
 
 
 @pytest.mark.parametrize("grade", [None, 4, "secret"])
 def test_bad_grade(grade: object) -> None:
     with pytest.raises(InvalidInput):
-        effective_constraints(grade=grade, requested=OutputSpec("records"))  # type: ignore[arg-type]
+        effective_constraints(grade=grade, requested=OutputSpec(OutputMode.RECORDS))  # type: ignore[arg-type]
 
 
 def test_spec_validation() -> None:
     with pytest.raises(InvalidInput, match="min_group_size applies to aggregate modes"):
-        OutputSpec("records", min_group_size=10)
+        OutputSpec(OutputMode.RECORDS, min_group_size=10)
     with pytest.raises(InvalidInput, match="k applies to k_anonymous"):
-        OutputSpec("aggregates", k=10)
+        OutputSpec(OutputMode.AGGREGATES, k=10)
     with pytest.raises(MalformedInput, match="expected an integer, got bool"):
-        OutputSpec("aggregates", min_group_size=True)
+        OutputSpec(OutputMode.AGGREGATES, min_group_size=True)
     with pytest.raises(InvalidInput, match="out of range"):
-        OutputSpec("k_anonymous", k=1)
+        OutputSpec(OutputMode.K_ANONYMOUS, k=1)
     with pytest.raises(InvalidInput, match="unknown output mode"):
         OutputSpec("everything")  # type: ignore[arg-type]
     with pytest.raises(MalformedInput, match="expected text, got int"):
@@ -244,7 +254,7 @@ def test_masks_apply_from_general_3_up_in_every_mode() -> None:
 def test_grant_masks_may_be_stricter_never_looser() -> None:
     c = effective_constraints(
         grade="general-3",
-        requested=OutputSpec("masked_records"),
+        requested=OutputSpec(OutputMode.MASKED_RECORDS),
         columns=COLUMNS,
         extra_masks={"sjhm": "redact", "amount": MaskKind.PARTIAL},
     )
@@ -253,7 +263,7 @@ def test_grant_masks_may_be_stricter_never_looser() -> None:
     with pytest.raises(PolicyViolation) as err:
         effective_constraints(
             grade="general-3",
-            requested=OutputSpec("masked_records"),
+            requested=OutputSpec(OutputMode.MASKED_RECORDS),
             columns=COLUMNS,
             extra_masks={"sfzh": "partial"},
         )
@@ -261,13 +271,13 @@ def test_grant_masks_may_be_stricter_never_looser() -> None:
     with pytest.raises(InvalidInput, match="expected a granted column"):
         effective_constraints(
             grade="general-3",
-            requested=OutputSpec("masked_records"),
+            requested=OutputSpec(OutputMode.MASKED_RECORDS),
             columns=COLUMNS,
             extra_masks={"nope": "redact"},
         )
     with pytest.raises(InvalidInput, match="unknown mask"):
         effective_constraints(
-            grade="general-1", requested=OutputSpec("records"), extra_masks={"a": "blur"}
+            grade="general-1", requested=OutputSpec(OutputMode.RECORDS), extra_masks={"a": "blur"}
         )
 
 

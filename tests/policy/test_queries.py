@@ -417,7 +417,7 @@ def test_a_k_anonymous_grant_releases_a_k_anonymous_extract(world: World, resour
     answer = _run(world, grant_id, "SELECT 区县, 金额 FROM relief_roster")
     classes: dict[tuple[str, str], int] = {}
     for row in answer.rows:
-        classes[tuple(row)] = classes.get(tuple(row), 0) + 1  # type: ignore[index]
+        classes[tuple(row)] = classes.get(tuple(row), 0) + 1
     assert classes
     assert min(classes.values()) >= 10
     assert len(answer.rows) >= 38  # at most 5 % suppressed

@@ -40,6 +40,7 @@ def test_sum_and_mean_clamp_and_carry_their_scale() -> None:
     s = b.sum("age", bounds=(0.0, 100.0), epsilon=0.5)
     # OpenDP's float-sum sensitivity is 100 plus a rounding allowance.
     assert 200.0 <= s.noise_scale < 200.01
+    assert isinstance(s.interval, tuple)  # a scalar release
     assert s.interval[1] - s.interval[0] == pytest.approx(
         2 * dp.laplacian_scale_to_accuracy(s.noise_scale, 0.05)
     )

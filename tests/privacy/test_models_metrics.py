@@ -90,8 +90,8 @@ def test_t_closeness_hierarchical_distance_by_hand() -> None:
         lambda: EntropyLDiversity(0.5),
         lambda: RecursiveCLDiversity(1, 1),
         lambda: TCloseness(1.5),
-        lambda: TCloseness(0.1, "x"),
-    ],  # type: ignore[arg-type]
+        lambda: TCloseness(0.1, "x"),  # type: ignore[arg-type]
+    ],
 )
 def test_model_parameters_are_checked(build) -> None:
     with pytest.raises(InvalidInput):

@@ -14,6 +14,7 @@ from datacompact.privacy import (
     EntropyLDiversity,
     Hierarchy,
     KAnonymity,
+    PrivacyModel,
     TCloseness,
     anonymize,
     build_models,
@@ -38,7 +39,7 @@ CASES = [
 
 
 def _models(kwargs):
-    models = []
+    models: list[PrivacyModel] = []
     if "k" in kwargs:
         models.append(KAnonymity(kwargs["k"]))
     if "l_distinct" in kwargs:

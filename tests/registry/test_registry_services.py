@@ -30,7 +30,7 @@ from datacompact.registry.schemas import (
     ParticipantStatus,
     QualificationCreate,
 )
-from datacompact.store.models import Event, Member, Participant, ParticipantKey
+from datacompact.store.models import ApiToken, Event, Member, Participant, ParticipantKey
 
 from ..conftest import USCC_ENTERPRISE, USCC_ENTERPRISE_2, World, registration, valid_uscc
 
@@ -285,7 +285,7 @@ def test_token_value_is_stored_only_as_a_hash(world: World) -> None:
     assert value.startswith("dct_")
     assert len(value) == 47
     with world.platform.db.read() as session:
-        stored = [t.token_sha256 for t in session.scalars(select(tokens.ApiToken))]
+        stored = [t.token_sha256 for t in session.scalars(select(ApiToken))]
     assert value not in stored
     assert tokens.token_digest(value) in stored
 

@@ -238,7 +238,7 @@ def test_global_aggregate_always_appears(grant_for, entities) -> None:
 
 def slots(n: int, values: list[object] | None = None) -> dict[str, list[object]]:
     """The three slots of ALL_KINDS / GLOBAL: COUNT(age), SUM(income), AVG(income)."""
-    income = values if values is not None else [1000.0] * n
+    income: list[object] = values if values is not None else [1000.0] * n
     return {"__dc_a1": [30] * n, "__dc_a2": income, "__dc_a3": income}
 
 

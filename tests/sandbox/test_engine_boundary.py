@@ -21,7 +21,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.dataset as ds  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 import pytest
-from sqlglot import parse_one
+from sqlglot import exp, parse_one
 
 from datacompact.errors import ConfigurationError, PolicyViolation, QueryFailed
 from datacompact.sandbox import (
@@ -56,7 +56,9 @@ BROKEN = {
 
 def broken(plan: Plan, sql: str) -> Plan:
     """``plan`` with its governed SQL replaced: still governed, under the same mode."""
-    return replace(plan, expression=parse_one(sql, dialect="duckdb"))
+    expression = parse_one(sql, dialect="duckdb")
+    assert isinstance(expression, exp.Query)
+    return replace(plan, expression=expression)
 
 
 def base_plan(grant: GrantView, limits: Limits | None = None) -> Plan:

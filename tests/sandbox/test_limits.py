@@ -210,7 +210,7 @@ def test_a_recursion_error_anywhere_is_a_refusal(grant_for, monkeypatch):
 def test_limits_check_themselves():
     for bad in ({"max_depth": 0}, {"max_tree_depth": 0}, {"timeout_seconds": float("inf")}):
         with pytest.raises(InvalidInput):
-            Limits(**bad)  # type: ignore[arg-type]
+            Limits(**bad)
     with pytest.raises(InvalidInput):
         Limits(max_temp_directory_size="lots")
 

@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import pytest
 from sqlglot import exp, parse_one
@@ -23,6 +23,7 @@ from datacompact.sandbox import (
     EpsilonAccount,
     GrantView,
     Limits,
+    OutputMode,
     Result,
     govern,
     run_query,
@@ -50,6 +51,12 @@ def spark() -> Iterator[SparkEngine]:
 def run(sql: str, grant: GrantView, engine: Engine, *, limits: Limits | None = None) -> Result:
     budget = EpsilonAccount(total=10.0)
     return run_query(sql, grant, engine=engine, budget=budget, limits=limits or Limits())
+
+
+def _query(sql: str) -> exp.Query:
+    tree = parse_one(sql)
+    assert isinstance(tree, exp.Query)
+    return tree
 
 
 def same(sql: str, grant: GrantView, spark: SparkEngine, duckdb: DuckDBEngine) -> Result:
@@ -121,9 +128,10 @@ def test_join(grant_for, spark, engine):
 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
 def test_golden_plans_run_alike(path, paths, spark, engine):
-    mode, source, _ = _parse(path)
+    header_mode, source, _ = _parse(path)
+    mode = cast(OutputMode, header_mode)  # the golden files name valid modes only
     if mode != "dp_aggregates":
-        same(source, _data.grant(paths, mode), spark, engine)  # type: ignore[arg-type]
+        same(source, _data.grant(paths, mode), spark, engine)
         return
     # At ε = 8 the noisy threshold is τ = 10: the groups of ≥ 13 adults appear on both engines.
     grant = _data.grant(paths, mode, epsilon=8.0)
@@ -219,7 +227,7 @@ def test_errors_are_generic(grant_for, spark):
     assert set(answer.rows.column("a").to_pylist()) == {None}
     # ... and a plan that does fail (broken on purpose after governance) names no value.
     plan = govern("SELECT district FROM sbk", grant_for("records"))
-    broken = replace(plan, expression=parse_one("SELECT nope FROM __dc_src_sbk WHERE 'd0' = 'd0'"))
+    broken = replace(plan, expression=_query("SELECT nope FROM __dc_src_sbk WHERE 'd0' = 'd0'"))
     with pytest.raises(QueryFailed) as info:
         spark.execute(broken)
     error = info.value
@@ -229,7 +237,7 @@ def test_errors_are_generic(grant_for, spark):
     # Under aggregates the answer names nothing. User SQL there can no longer
     # fail on data, so the plan is broken on purpose after governance.
     plan = govern("SELECT district, COUNT(*) AS n FROM sbk GROUP BY district", grant_for())
-    broken = replace(plan, expression=parse_one("SELECT nope AS n FROM __dc_src_sbk"))
+    broken = replace(plan, expression=_query("SELECT nope AS n FROM __dc_src_sbk"))
     with pytest.raises(QueryFailed) as info:
         spark.execute(broken)
     assert info.value.message == "查询失败 / the query failed"

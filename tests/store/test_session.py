@@ -52,7 +52,7 @@ def test_unsynced_write_rolls_back_on_error(empty_platform: Platform) -> None:
         assert session.execute(text("SELECT count(*) FROM scratch")).scalar_one() == 0
 
 
-def test_group_sync_covers_every_caller_with_fewer_fsyncs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_group_sync_covers_every_caller_with_fewer_fsyncs(tmp_path) -> None:
     """Each sync() returns only after an fsync that began after it was called."""
     sync = GroupSync(tmp_path / "store.db-wal")
     began: list[float] = []
@@ -84,7 +84,7 @@ def test_group_sync_covers_every_caller_with_fewer_fsyncs(tmp_path) -> None:  # 
         assert any(called <= b and b + 0.02 <= returned + 1e-3 for b in began)
 
 
-def test_group_sync_failure_is_a_store_error_and_the_next_caller_retries(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_group_sync_failure_is_a_store_error_and_the_next_caller_retries(tmp_path) -> None:
     wal = tmp_path / "store.db-wal"
     wal.write_bytes(b"")
     sync = GroupSync(wal)
