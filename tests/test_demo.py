@@ -99,7 +99,7 @@ def test_credentials_file(city: Platform) -> None:
 def test_every_demo_token_authenticates(city: Platform) -> None:
     entries = credentials_of(city)
     with city.db.read() as session:
-        ids = dict(session.execute(select(Member.username, Member.id)))
+        ids = dict(session.execute(select(Member.username, Member.id)).all())
         for entry in entries:
             principal = authenticate(
                 session=session, token=entry["token"], governance=city.settings.governance_mode

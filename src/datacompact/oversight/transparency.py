@@ -238,7 +238,7 @@ def public_projects(*, session: Session) -> list[PublicProject]:
     projects = session.scalars(
         select(Project).where(Project.classified.is_(False)).order_by(Project.id)
     ).all()
-    names = dict(session.execute(select(Participant.id, Participant.name)))
+    names = dict(session.execute(select(Participant.id, Participant.name)).all())
     out = []
     for project in projects:
         lots = []
