@@ -56,7 +56,7 @@ check: lint test-fast
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
-	$(BIN)/mypy
+	$(BIN)/mypy src/datacompact tests
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix src tests benchmarks scripts

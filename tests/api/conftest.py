@@ -100,5 +100,6 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     return {
         (method, route.path)
         for route in iter_route_contexts(app.routes)
+        if route.path is not None
         for method in (route.methods or set()) - {"HEAD"}
     }

@@ -12,6 +12,7 @@ from datetime import timedelta
 
 import pytest
 
+from datacompact import clock
 from datacompact.api import _credentials, _freshness, create_app
 from datacompact.events import EventType, record_event
 from datacompact.registry import members, participants, tokens
@@ -123,7 +124,7 @@ def test_a_remembered_token_expires_on_time(
 ) -> None:
     headers = bearer(world, "enterprise.analyst")
     assert client.get(LIST, headers=headers).status_code == 200
-    later = _credentials.utcnow() + timedelta(days=2)  # the world's tokens live one day
+    later = clock.utcnow() + timedelta(days=2)  # the world's tokens live one day
     monkeypatch.setattr(_credentials, "utcnow", lambda: later)
     refused = client.get(LIST, headers=headers)
     assert refused.status_code == 401

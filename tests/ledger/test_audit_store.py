@@ -35,7 +35,7 @@ PUBLISHED = sorted(set(TAMPERING) - {"modify_head", "insert_node", "modify_paylo
 def _audit(world: World, state: Path) -> None:
     with world.platform.db.read() as session:
         size = session.scalar(select(func.count()).select_from(Event)) or 0
-    client = httpx.Client(transport=_SyncASGITransport(create_app(world.platform)))  # type: ignore[arg-type]
+    client = httpx.Client(transport=_SyncASGITransport(create_app(world.platform)))
     with client:
         audit_log(
             url="http://platform/ledger",
