@@ -56,7 +56,11 @@ check: lint test-fast
 lint: $(VENV)/.dev
 	$(BIN)/ruff check src tests benchmarks scripts
 	$(BIN)/ruff format --check src tests benchmarks scripts
-	$(BIN)/mypy
+	$(BIN)/mypy src/datacompact tests
+	@$(BIN)/python -c 'import tomllib; c = tomllib.load(open("pyproject.toml", "rb")); \
+		print("layers, highest first:"); \
+		[print("  " + layer) for layer in c["tool"]["importlinter"]["contracts"][0]["layers"]]'
+	$(BIN)/lint-imports --no-cache --no-logo
 
 format: $(VENV)/.dev
 	$(BIN)/ruff check --fix src tests benchmarks scripts

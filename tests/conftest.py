@@ -279,8 +279,7 @@ def _build_world(platform: Platform) -> World:
                     reason="test approval",
                 )
                 world.ids[key] = participant.id
-            participant = session.get(Participant, world.ids[key])
-            assert participant is not None
+            participant = session.get_one(Participant, world.ids[key])
             admin = session.query(Member).filter_by(username=f"{key}.admin").one()
             admin_principal = Principal.member(
                 member_id=admin.id,
@@ -505,7 +504,8 @@ class SharedWorld:
         shutil.rmtree(home)
         shutil.copytree(saved.home, home)
         if self.database is not None:
-            assert self.pg_server is not None and saved.database is not None
+            assert self.pg_server is not None
+            assert saved.database is not None
             # Renamed out of the way and dropped in the background: only the clone waits.
             server, current, spent = self.pg_server, self.database, _new_name()
             _when_unused(lambda: server.rename(current, spent))
@@ -580,7 +580,7 @@ def city(_city_home: Path, tmp_path: Path) -> Iterator[Platform]:
 
 
 @pytest.fixture
-def settings_for(tmp_path: Path):  # type: ignore[no-untyped-def]
+def settings_for(tmp_path: Path):
     def make(**overrides: object) -> Settings:
         values: dict[str, object] = {"home": tmp_path / "home", **overrides}
         return Settings(**values)  # type: ignore[arg-type]

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import json
 import stat
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from pathlib import Path
 from typing import Any
 
@@ -24,7 +24,7 @@ BAD_USCC = GOOD_USCC[:-1] + ("0" if GOOD_USCC[-1] != "0" else "1")
 
 
 @pytest.fixture
-def use_home(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], Invoke]:
+def use_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], Invoke]]:
     """Point the CLI at ``home`` and return an ``invoke(*args)`` for it."""
     for name in ("DATACOMPACT_DATABASE_URL", "DATACOMPACT_TOKEN", "DATACOMPACT_GOVERNANCE_MODE"):
         monkeypatch.delenv(name, raising=False)
@@ -38,7 +38,7 @@ def use_home(monkeypatch: pytest.MonkeyPatch) -> Callable[[Path], Invoke]:
 
         return invoke
 
-    yield point  # type: ignore[misc]
+    yield point
     get_settings.cache_clear()
 
 
@@ -65,7 +65,8 @@ def error_of(result: Result, exit_code: int) -> dict[str, Any]:
     assert result.exit_code == exit_code, result.output
     assert result.stdout == ""
     envelope = json.loads(result.stderr)
-    assert set(envelope) == {"error"} and set(envelope["error"]) == {"code", "message", "details"}
+    assert set(envelope) == {"error"}
+    assert set(envelope["error"]) == {"code", "message", "details"}
     return dict(envelope["error"])
 
 
@@ -78,7 +79,8 @@ def test_init_creates_home_and_a_private_secret(
     home = tmp_path / "fresh" / "home"
     invoke = use_home(home)
     first = stdout_json(invoke("init", "--json"))
-    assert first["created"] is True and Path(first["home"]) == home.resolve()
+    assert first["created"] is True
+    assert Path(first["home"]) == home.resolve()
     secret = home / SECRET_FILE
     assert stat.S_IMODE(secret.stat().st_mode) == 0o600
     content = secret.read_bytes()
@@ -218,7 +220,8 @@ def test_human_error_output_goes_to_stderr(cli: Invoke) -> None:
     result = cli("participants", "list")
     assert result.exit_code == 4
     assert result.stdout == ""
-    assert "[unauthenticated]" in result.stderr and "a token is required" in result.stderr
+    assert "[unauthenticated]" in result.stderr
+    assert "a token is required" in result.stderr
 
 
 # -- tokens ------------------------------------------------------------------------------------
@@ -229,14 +232,16 @@ def test_tokens_issue_list_revoke(cli: Invoke, token_of: Callable[[str], str]) -
     issued = stdout_json(
         cli("tokens", "issue", "--label", "script", "--ttl-days", "7", "--json", "--token", mine)
     )
-    assert issued["token"].startswith("dct_") and issued["scopes"] == ["analyst"]
+    assert issued["token"].startswith("dct_")
+    assert issued["scopes"] == ["analyst"]
     listed = stdout_json(cli("tokens", "list", "--json", "--token", mine))
     assert issued["id"] in {t["id"] for t in listed}
     assert all("token" not in t for t in listed)  # values are never shown again
     # The new token works, until it is revoked.
     assert cli("tokens", "list", "--token", issued["token"]).exit_code == 0
     revoked = stdout_json(cli("tokens", "revoke", str(issued["id"]), "--json", "--token", mine))
-    assert revoked["revoked_at"] is not None and revoked["log_index"] > issued["log_index"]
+    assert revoked["revoked_at"] is not None
+    assert revoked["log_index"] > issued["log_index"]
     error = error_of(cli("tokens", "list", "--json", "--token", issued["token"]), 4)
     assert error["code"] == "token_revoked"
     # Another participant's member may not revoke it (or see it).
@@ -249,11 +254,12 @@ def test_token_from_the_environment(
 ) -> None:
     monkeypatch.setenv("DATACOMPACT_TOKEN", token_of("audit.auditor"))
     rows = stdout_json(cli("tokens", "list", "--json"))
-    assert rows and {tuple(t["scopes"]) for t in rows} == {("auditor",)}
+    assert rows
+    assert {tuple(t["scopes"]) for t in rows} == {("auditor",)}
 
 
 @pytest.mark.slow
-def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # type: ignore[no-untyped-def]
+def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:
     monkeypatch.setenv("DATACOMPACT_HOME", str(tmp_path / "home"))
     from datacompact.config import get_settings
 
@@ -289,7 +295,8 @@ def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # t
     )
     assert registered.exit_code == 0, registered.output
     body = json.loads(registered.stdout)
-    assert body["latest"]["source_encoding"] in ("gbk", "gb18030") and body["log_index"] >= 0
+    assert body["latest"]["source_encoding"] in ("gbk", "gb18030")
+    assert body["log_index"] >= 0
     shown = runner.invoke(
         app, ["resources", "show", str(body["id"]), "--token", steward["token"], "--json"]
     )
@@ -311,7 +318,8 @@ def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # t
             "--json",
         ],
     )
-    assert version.exit_code == 0 and json.loads(version.stdout)["versions"] == 2
+    assert version.exit_code == 0
+    assert json.loads(version.stdout)["versions"] == 2
     graded = runner.invoke(
         app,
         ["resources", "grade", str(body["id"]), "--override", "important", "--reason", "全市名册",
@@ -328,7 +336,8 @@ def test_resources_register_show_and_search(tmp_path, monkeypatch) -> None:  # t
         ["resources", "grade", str(body["id"]), "--override", "bogus", "--reason", "x y",
          "--token", steward["token"]],
     )  # fmt: skip
-    assert bogus.exit_code == 2 and "invalid option values" in bogus.stderr
+    assert bogus.exit_code == 2
+    assert "invalid option values" in bogus.stderr
     described = runner.invoke(
         app,
         ["resources", "describe", str(body["id"]), "--column", "姓名", "--description", "姓名全称",

@@ -48,12 +48,16 @@ def platform(monkeypatch: pytest.MonkeyPatch) -> FakePlatform:
 def test_a_call_without_a_token_is_refused_and_the_platform_closed(platform: FakePlatform) -> None:
     with pytest.raises(Unauthenticated):
         call(lambda on: on.actor, who=None, transaction="write")
-    assert platform.opened == ["write"] and platform.closed
+    assert platform.opened == ["write"]
+    assert platform.closed
 
 
 def test_a_call_runs_inside_the_transaction_it_asks_for(platform: FakePlatform) -> None:
-    seen = call(lambda on: (on.session, on.actor.label), who=ANONYMOUS, transaction="write")
-    assert seen == ("write session", "anonymous") and platform.closed
+    seen: tuple[object, str] = call(
+        lambda on: (on.session, on.actor.label), who=ANONYMOUS, transaction="write"
+    )
+    assert seen == ("write session", "anonymous")
+    assert platform.closed
 
 
 def test_a_call_with_its_own_transactions_has_no_session_but_can_recheck(
@@ -65,7 +69,8 @@ def test_a_call_with_its_own_transactions_has_no_session_but_can_recheck(
         return on.recheck("a later session").label  # type: ignore[arg-type]
 
     assert call(action, who=ANONYMOUS, transaction="own") == "anonymous"
-    assert platform.opened == ["read"] and platform.closed
+    assert platform.opened == ["read"]
+    assert platform.closed
 
 
 def test_run_renders_the_result_or_the_error_envelope(
@@ -80,5 +85,6 @@ def test_run_renders_the_result_or_the_error_envelope(
 
     with pytest.raises(typer.Exit) as exited:
         run(missing, who=ANONYMOUS, as_json=True, render=lambda r, j: rendered.append((r, j)))
-    assert exited.value.exit_code == 6 and len(rendered) == 1
+    assert exited.value.exit_code == 6
+    assert len(rendered) == 1
     assert json.loads(capsys.readouterr().err)["error"]["code"] == "not_found"

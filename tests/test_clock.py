@@ -14,7 +14,7 @@ def test_utcnow_is_aware_utc() -> None:
 
 
 def test_cst_is_a_fixed_utc_plus_eight() -> None:
-    assert clock.CST == timezone(timedelta(hours=8))
+    assert timezone(timedelta(hours=8)) == clock.CST
     assert clock.CST.utcoffset(datetime(2026, 7, 1)) == timedelta(hours=8)
     assert clock.CST.utcoffset(datetime(2026, 1, 1)) == timedelta(hours=8)
 

@@ -23,7 +23,8 @@ def _read(name: str) -> str:
 @pytest.mark.parametrize("name", sorted(Settings.model_fields))
 def test_every_setting_is_documented(name: str) -> None:
     text = _read("configuration.md")
-    assert f"`{name}`" in text and f"`DATACOMPACT_{name.upper()}`" in text
+    assert f"`{name}`" in text
+    assert f"`DATACOMPACT_{name.upper()}`" in text
 
 
 @pytest.mark.parametrize("event_type", list(EventType))
@@ -58,7 +59,8 @@ def test_cli_reference_is_current() -> None:
     spec = importlib.util.spec_from_file_location(
         "cli_reference", ROOT / "scripts" / "cli_reference.py"
     )
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["cli_reference"] = module
     spec.loader.exec_module(module)

@@ -75,9 +75,11 @@ def _serve(*args: str) -> tuple[int, str]:
 def test_a_certificate_without_its_key_is_refused(tls: tuple[Path, Path]) -> None:
     cert, key = tls
     code, output = _serve("--certfile", str(cert))
-    assert code == 2 and "--keyfile" in output
+    assert code == 2
+    assert "--keyfile" in output
     code, output = _serve("--keyfile", str(key))
-    assert code == 2 and "--certfile" in output
+    assert code == 2
+    assert "--certfile" in output
 
 
 def test_unreadable_or_mismatched_files_are_refused_before_starting(
@@ -85,13 +87,16 @@ def test_unreadable_or_mismatched_files_are_refused_before_starting(
 ) -> None:
     cert, key = tls
     code, output = _serve("--certfile", str(cert), "--keyfile", str(tmp_path / "missing.key"))
-    assert code == 3 and "--keyfile" in output
+    assert code == 3
+    assert "--keyfile" in output
     _, other_key = self_signed(tmp_path, "other")
     code, output = _serve("--certfile", str(cert), "--keyfile", str(other_key))
-    assert code == 3 and "PEM" in output
+    assert code == 3
+    assert "PEM" in output
     # A key is never printed, whatever is wrong with it.
     code, output = _serve("--certfile", str(key), "--keyfile", str(key))
-    assert code == 3 and "PRIVATE KEY" not in output
+    assert code == 3
+    assert "PRIVATE KEY" not in output
 
 
 def _free_port() -> int:
@@ -109,8 +114,18 @@ def server(tmp_path: Path, tls: tuple[Path, Path]) -> Iterator[tuple[str, ssl.SS
     stderr = tmp_path / "stderr.log"
     with stderr.open("wb") as err:
         proc = subprocess.Popen(
-            [sys.executable, "-m", "datacompact", "serve", "--port", str(port)]
-            + ["--certfile", str(cert), "--keyfile", str(key)],
+            [
+                sys.executable,
+                "-m",
+                "datacompact",
+                "serve",
+                "--port",
+                str(port),
+                "--certfile",
+                str(cert),
+                "--keyfile",
+                str(key),
+            ],
             env=env,
             stdout=subprocess.DEVNULL,
             stderr=err,
@@ -149,7 +164,8 @@ def test_serve_speaks_https_with_the_given_certificate(
     base, trusted, stderr = server
     _wait(f"{base}/readyz", trusted)
     response = httpx.get(f"{base}/healthz", verify=trusted, timeout=5)
-    assert response.status_code == 200 and response.json()["status"] == "ok"
+    assert response.status_code == 200
+    assert response.json()["status"] == "ok"
     assert response.headers["X-Request-ID"]
     # The certificate is the one given: a client that does not trust it refuses it.
     with pytest.raises(httpx.ConnectError):
@@ -167,4 +183,5 @@ def test_serve_speaks_https_with_the_given_certificate(
             if text.startswith("{") and '"route":"/healthz"' in text
         ]
         time.sleep(0.1)
-    assert lines and lines[0]["status"] == 200
+    assert lines
+    assert lines[0]["status"] == 200

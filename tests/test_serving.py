@@ -5,6 +5,7 @@ from __future__ import annotations
 import asyncio
 import json
 import threading
+from collections.abc import MutableMapping
 from typing import Any
 
 from datacompact.errors import StoreUnavailable
@@ -12,12 +13,12 @@ from datacompact.serving import BootApp
 
 
 async def _request(app: BootApp, path: str) -> tuple[int, dict[str, str], dict[str, Any]]:
-    sent: list[dict[str, Any]] = []
+    sent: list[MutableMapping[str, Any]] = []
 
     async def receive() -> dict[str, Any]:
         return {"type": "http.request", "body": b"", "more_body": False}
 
-    async def send(message: dict[str, Any]) -> None:
+    async def send(message: MutableMapping[str, Any]) -> None:
         sent.append(message)
 
     scope = {"type": "http", "method": "GET", "path": path, "headers": []}
@@ -33,7 +34,7 @@ class _Lifespan:
     def __init__(self, app: BootApp) -> None:
         self.app = app
         self.inbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
-        self.outbox: asyncio.Queue[dict[str, Any]] = asyncio.Queue()
+        self.outbox: asyncio.Queue[MutableMapping[str, Any]] = asyncio.Queue()
 
     async def start(self) -> None:
         self.task = asyncio.create_task(
@@ -48,7 +49,7 @@ class _Lifespan:
         await self.task
 
 
-def _inner_app(events: list[str]):  # type: ignore[no-untyped-def]
+def _inner_app(events: list[str]):
     """A stand-in for the API: records its lifespan and answers 200 with the path."""
 
     async def app(scope: dict[str, Any], receive: Any, send: Any) -> None:
@@ -71,7 +72,7 @@ def test_answers_healthz_at_once_and_503_until_loaded_then_serves_the_api() -> N
     loaded = threading.Event()
     events: list[str] = []
 
-    def load():  # type: ignore[no-untyped-def]
+    def load():
         loaded.wait(10)
         return _inner_app(events)
 
@@ -82,7 +83,8 @@ def test_answers_healthz_at_once_and_503_until_loaded_then_serves_the_api() -> N
         status, _, body = await _request(app, "/healthz")
         assert (status, body["ready"]) == (200, False)
         status, headers, body = await _request(app, "/api/v1/participants")
-        assert status == 503 and body["error"]["code"] == "starting"
+        assert status == 503
+        assert body["error"]["code"] == "starting"
         assert headers["retry-after"] == "1"
         status, _, body = await _request(app, "/readyz")
         assert (status, body) == (503, {"status": "starting"})
@@ -91,7 +93,8 @@ def test_answers_healthz_at_once_and_503_until_loaded_then_serves_the_api() -> N
             if app.ready:
                 break
             await asyncio.sleep(0.01)
-        assert app.ready and events == ["startup"]
+        assert app.ready
+        assert events == ["startup"]
         status, _, body = await _request(app, "/api/v1/participants")
         assert (status, body) == (200, {"served": "/api/v1/participants"})
         await lifespan.stop()
@@ -101,7 +104,7 @@ def test_answers_healthz_at_once_and_503_until_loaded_then_serves_the_api() -> N
 
 
 def test_a_failed_start_is_reported_without_details_and_the_process_stays_up() -> None:
-    def load():  # type: ignore[no-untyped-def]
+    def load():
         raise StoreUnavailable(
             "元数据存储不可用 / the metadata store is unavailable",
             details={"driver_error": "OperationalError", "url": "postgresql://secret@db"},
@@ -122,7 +125,8 @@ def test_a_failed_start_is_reported_without_details_and_the_process_stays_up() -
         status, _, _ = await _request(app, "/healthz")
         assert status == 200
         status, _, body = await _request(app, "/api/v1/me")
-        assert status == 503 and body["error"]["code"] == "store_unavailable"
+        assert status == 503
+        assert body["error"]["code"] == "store_unavailable"
         await lifespan.stop()
 
     asyncio.run(scenario())

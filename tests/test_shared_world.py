@@ -71,4 +71,5 @@ def test_a_state_saved_after_writes_keeps_them_and_restores_twice(shared: Shared
         if counts is None:
             assert "note" not in shared.world.ids
         else:
-            assert _counts(shared) == counts and shared.world.ids["note"] == 1
+            assert _counts(shared) == counts
+            assert shared.world.ids["note"] == 1

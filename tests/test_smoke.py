@@ -95,7 +95,8 @@ def test_served_demo_city(server: str, home: Path) -> None:
         assert "/api/v1/participants" in document["paths"]
 
         me = client.get("/api/v1/me", headers=analyst)
-        assert me.status_code == 200 and me.json()["data"]["username"] == "amr.analyst"
+        assert me.status_code == 200
+        assert me.json()["data"]["username"] == "amr.analyst"
 
         listed = client.get("/api/v1/participants", headers=analyst).json()["data"]
         assert len(listed) == len({c["participant"] for c in credentials})
@@ -111,4 +112,5 @@ def test_served_demo_city(server: str, home: Path) -> None:
         assert client.get("/api/v1/me", headers=new).status_code == 200
 
         denied = client.get("/api/v1/me")
-        assert denied.status_code == 401 and denied.json()["error"]["code"] == "unauthenticated"
+        assert denied.status_code == 401
+        assert denied.json()["error"]["code"] == "unauthenticated"

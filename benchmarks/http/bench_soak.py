@@ -41,7 +41,7 @@ from typing import Any
 import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
-from bench_http import (  # noqa: E402
+from bench_http import (
     GROUP_BY,
     TAX,
     _bearer,

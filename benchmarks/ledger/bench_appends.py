@@ -19,9 +19,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _store import fill, new_platform, pg_url  # noqa: E402
+from _store import fill, new_platform, pg_url
 
-from datacompact.ledger.log.check import check_ledger  # noqa: E402
+from datacompact.ledger.log.check import check_ledger
 
 TARGET = 50_000
 
@@ -35,7 +35,8 @@ def run(label: str, url: str | None, count: int, batch: int) -> None:
     rate = count / elapsed
     with platform.db.read() as session:
         report = check_ledger(session, log_verifier=platform.log_signer.verifier())
-    assert report.ok and report.size == count + batch, report.problems
+    assert report.ok, report.problems
+    assert report.size == count + batch, report.problems
     print(
         f"{label:10} appends: {count:,} in {elapsed:.2f} s = {rate:,.0f}/s "
         f"(batch {batch}, durable) — {rate / TARGET:.2f}× the {TARGET:,}/s target"

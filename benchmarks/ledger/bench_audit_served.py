@@ -25,10 +25,10 @@ import httpx
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _store import fill, new_platform  # noqa: E402
+from _store import fill, new_platform
 
-from datacompact.ledger.auditor.audit import audit_log  # noqa: E402
-from datacompact.ledger.log import checkpoints  # noqa: E402
+from datacompact.ledger.auditor.audit import audit_log
+from datacompact.ledger.log import checkpoints
 
 TARGET_SECONDS = 20.0
 

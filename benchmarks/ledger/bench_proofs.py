@@ -19,12 +19,12 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _store import fill, new_platform, pg_url  # noqa: E402
-from sqlalchemy import select  # noqa: E402
+from _store import fill, new_platform, pg_url
+from sqlalchemy import select
 
-from datacompact.ledger import log  # noqa: E402
-from datacompact.ledger.formats import merkle  # noqa: E402
-from datacompact.store.models import Event  # noqa: E402
+from datacompact.ledger import log
+from datacompact.ledger.formats import merkle
+from datacompact.store.models import Event
 
 TARGET_P50_MS = 1.0
 

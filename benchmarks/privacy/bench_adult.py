@@ -18,9 +18,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _adult import CONFIGS, QIS, ROOT, hierarchy_path, load_adult, load_hierarchies  # noqa: E402
+from _adult import CONFIGS, QIS, ROOT, hierarchy_path, load_adult, load_hierarchies
 
-from datacompact.privacy import KAnonymity, anonymize  # noqa: E402
+from datacompact.privacy import KAnonymity, anonymize
 
 TARGET_PROCESS_SECONDS = 2.0
 

@@ -15,9 +15,9 @@ from pathlib import Path
 
 sys.path.insert(0, str(Path(__file__).resolve().parent))
 
-from _adult import CONFIGS, QIS, load_hierarchies, synthetic  # noqa: E402
+from _adult import CONFIGS, QIS, load_hierarchies, synthetic
 
-from datacompact.privacy import KAnonymity, anonymize  # noqa: E402
+from datacompact.privacy import KAnonymity, anonymize
 
 TARGET_SECONDS = 60.0
 

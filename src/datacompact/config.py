@@ -29,7 +29,7 @@ from pydantic_settings import BaseSettings, NoDecode, SettingsConfigDict
 
 from datacompact.errors import ConfigurationError
 
-SECRET_FILE = "platform.secret"
+SECRET_FILE = "platform.secret"  # noqa: S105 - a file name, not a secret
 SECRET_BYTES = 32
 
 

@@ -41,8 +41,8 @@ class EventType(StrEnum):
     MEMBER_CREATED = "member.created"
     MEMBER_ROLES_CHANGED = "member.roles_changed"
     MEMBER_DEACTIVATED = "member.deactivated"
-    TOKEN_ISSUED = "token.issued"
-    TOKEN_REVOKED = "token.revoked"
+    TOKEN_ISSUED = "token.issued"  # noqa: S105 - an event type
+    TOKEN_REVOKED = "token.revoked"  # noqa: S105 - an event type
     RESOURCE_REGISTERED = "resource.registered"
     RESOURCE_VERSION_INGESTED = "resource.version_ingested"
     RESOURCE_GRADE_PROPOSED = "resource.grade_proposed"

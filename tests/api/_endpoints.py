@@ -398,7 +398,7 @@ def _token_of_member(world: World, member_id: int) -> str:
     return world.tokens[key]
 
 
-STANDARDIZE = {
+STANDARDIZE: dict[str, Any] = {
     "mappings": [{"column": "部门", "standard": "GB/T 4754-2017", "element": "industry_section"}]
 }
 

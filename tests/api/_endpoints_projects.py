@@ -379,9 +379,8 @@ PROJECT_EXPECTED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
 }
 
 #: (actor, target) for which each mutating call succeeds with the actor's admin.
-PROJECT_RECEIPT_CALLS: dict[str, tuple[str, str]] = {
-    name: ("department", "department")
-    for name in (
+PROJECT_RECEIPT_CALLS: dict[str, tuple[str, str]] = dict.fromkeys(
+    (
         "projects.create",
         "projects.link",
         "projects.propose_mode",
@@ -391,8 +390,9 @@ PROJECT_RECEIPT_CALLS: dict[str, tuple[str, str]] = {
         "tenders.publish",
         "tenders.open",
         "tenders.award",
-    )
-} | {
+    ),
+    ("department", "department"),
+) | {
     "projects.decide_mode": ("regulator", "enterprise"),
     "lots.exception": ("regulator", "enterprise"),
     "bids.submit": ("enterprise", "enterprise"),

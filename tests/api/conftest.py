@@ -13,6 +13,7 @@ from sqlalchemy import func, select
 
 from datacompact.api import create_app
 from datacompact.api._credentials import VerifiedTokens
+from datacompact.api._freshness import ChangeWatch, Views
 from datacompact.ledger.log import checkpoints
 from datacompact.platform import Platform
 from datacompact.registry.tokens import token_digest
@@ -86,13 +87,15 @@ class SharedApp:
 
 
 def forget(app: FastAPI) -> None:
-    """Forget the tokens an app has verified and the requests it has counted.
+    """Forget what an app keeps between requests: verified tokens, kept views, counts.
 
-    For an app kept over a rolled-back store: the token cache keys on the
-    log's size, which goes back with the store, so it would trust principals
-    verified in a log that no longer exists.
+    For an app kept over a rolled-back store: its caches key on the log's
+    size, which goes back with the store, so they would trust what they read
+    in a log that no longer exists. They start afresh as ``create_app`` builds them.
     """
-    app.state.verified_tokens = VerifiedTokens()
+    watch = ChangeWatch()
+    app.state.verified_tokens = VerifiedTokens(watch)
+    app.state.views = Views(watch)
     metrics = app.state.metrics
     for family in (metrics.requests, metrics.latency, metrics.ingestion):
         family.clear()
@@ -136,5 +139,6 @@ def app_routes(app: FastAPI) -> set[tuple[str, str]]:
     return {
         (method, route.path)
         for route in iter_route_contexts(app.routes)
+        if route.path is not None
         for method in (route.methods or set()) - {"HEAD"}
     }

@@ -59,8 +59,10 @@ def test_a_line_has_neither_the_token_nor_the_body_nor_the_query_string(
         "member_id",
         "participant_id",
     }
-    assert line["method"] == "POST" and line["route"] == "/api/v1/tokens"
-    assert line["status"] == 201 and line["duration_ms"] > 0
+    assert line["method"] == "POST"
+    assert line["route"] == "/api/v1/tokens"
+    assert line["status"] == 201
+    assert line["duration_ms"] > 0
     assert line["member_id"] == world.members["enterprise.admin"]
     assert line["participant_id"] == world.ids["enterprise"]
     assert line["request_id"] == response.headers["X-Request-ID"]
@@ -96,7 +98,8 @@ def test_unauthenticated_and_failed_requests_have_no_principal(
 def test_a_login_line_names_who_logged_in_only_by_route(client: ApiClient, access: Any) -> None:
     client.post("/api/v1/auth/token", json={"username": "enterprise.admin", "password": PASSWORD})
     (line,) = access()
-    assert line["route"] == "/api/v1/auth/token" and line["status"] == 201
+    assert line["route"] == "/api/v1/auth/token"
+    assert line["status"] == 201
     assert "enterprise.admin" not in json.dumps(line)
 
 
@@ -135,7 +138,9 @@ def test_a_sane_request_id_is_kept_and_any_other_replaced(
     if kept:
         assert returned == sent
     else:
-        assert returned != sent and len(returned) == 32 and int(returned, 16) >= 0
+        assert returned != sent
+        assert len(returned) == 32
+        assert int(returned, 16) >= 0
 
 
 def test_each_request_gets_its_own_id(client: ApiClient) -> None:

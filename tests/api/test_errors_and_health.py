@@ -31,7 +31,8 @@ def assert_envelope(response: Any, status: int, code: str) -> dict[str, Any]:
     error = body["error"]
     assert set(error) == {"code", "message", "details"}
     assert error["code"] == code
-    assert isinstance(error["message"], str) and error["message"]
+    assert isinstance(error["message"], str)
+    assert error["message"]
     assert isinstance(error["details"], dict)
     return dict(error)
 
@@ -50,7 +51,8 @@ def test_readyz_when_ready(client: ApiClient) -> None:
     assert response.status_code == 200, response.text
     body = response.json()
     assert body["status"] == "ready"
-    assert body["checks"]["store"] == "ok" and body["checks"]["secret"] == "ok"
+    assert body["checks"]["store"] == "ok"
+    assert body["checks"]["secret"] == "ok"
 
 
 @pytest.mark.parametrize("damage", ["removed", "mode_0644"])
@@ -96,7 +98,8 @@ def test_invalid_uscc_is_refused_without_rows_or_echo(client: ApiClient, world: 
     response = client.post(REGISTER, json=new_registration(uscc=BAD_USCC))
     error = assert_envelope(response, 400, "invalid_identifier")
     assert error["details"]["field"] == "uscc"
-    assert BAD_USCC not in response.text and PASSWORD not in response.text
+    assert BAD_USCC not in response.text
+    assert PASSWORD not in response.text
     assert row_counts(world.platform) == before
 
 
@@ -225,7 +228,8 @@ def test_unknown_fields(client: ApiClient, world: World, extra: dict[str, Any]) 
     error = assert_envelope(response, 400, "unknown_field")
     name = "colour" if "colour" in extra else "role"
     assert name in error["message"]
-    assert "blue" not in response.text and "superuser" not in response.text
+    assert "blue" not in response.text
+    assert "superuser" not in response.text
     assert PASSWORD not in response.text
     assert row_counts(world.platform) == before
 
@@ -325,4 +329,5 @@ def test_receipt_log_index_is_the_new_event(client: ApiClient, world: World, nam
     assert index == before + 1 <= last_seq(world.platform)
     with world.platform.db.read() as session:
         event = session.get(Event, index)
-        assert event is not None and event.type == endpoint.event
+        assert event is not None
+        assert event.type == endpoint.event

@@ -110,7 +110,8 @@ def test_governed_queries_by_mode_and_outcome(client: ApiClient, world: World) -
         for value in [found[(name, pairs)]]
     }
     assert set(outcomes) == {"executed", "refused"}
-    assert outcomes["executed"][1] == 1 and outcomes["refused"][1] == 1
+    assert outcomes["executed"][1] == 1
+    assert outcomes["refused"][1] == 1
     assert outcomes["executed"][0] == outcomes["refused"][0] != "unknown"
 
 

@@ -18,6 +18,7 @@ from hypothesis import HealthCheck, Phase, given, settings
 from hypothesis.errors import Unsatisfiable
 from schemathesis import GenerationMode
 from schemathesis.checks import not_a_server_error
+from schemathesis.core.result import Err
 from schemathesis.python import asgi
 from schemathesis.specs.openapi.checks import (
     content_type_conformance,
@@ -52,6 +53,8 @@ def _fuzz(app: Any, headers: dict[str, str], examples: dict[GenerationMode, int]
     session = asgi.get_client(app)
     failures: list[str] = []
     for result in schema.get_all_operations():
+        if isinstance(result, Err):
+            raise result.err()
         operation = result.ok()
         for mode, count in examples.items():
 
@@ -71,7 +74,7 @@ def _fuzz(app: Any, headers: dict[str, str], examples: dict[GenerationMode, int]
                 run()
             except Unsatisfiable:
                 continue  # nothing to make invalid: an operation without parameters or body
-            except Exception as exc:  # noqa: BLE001 - each operation's failure is collected
+            except Exception as exc:  # each operation's failure is collected
                 first = str(exc).strip().splitlines()[:12]
                 failures.append(f"{operation.label} [{mode.value}]: " + "\n    ".join(first))
     return failures

@@ -20,7 +20,8 @@ def _reference() -> ModuleType:
     spec = importlib.util.spec_from_file_location(
         "openapi_reference", ROOT / "scripts" / "openapi_reference.py"
     )
-    assert spec and spec.loader
+    assert spec
+    assert spec.loader
     module = importlib.util.module_from_spec(spec)
     sys.modules["openapi_reference"] = module
     spec.loader.exec_module(module)

@@ -291,7 +291,8 @@ def test_permission_matrix(
     else:
         assert response.status_code == 403, response.text
         error = response.json()["error"]
-        assert error["code"] == "forbidden" and error["details"]["reason"]
+        assert error["code"] == "forbidden"
+        assert error["details"]["reason"]
 
 
 @SQLITE_ONLY
@@ -328,9 +329,11 @@ def test_contacts_are_private_to_their_participant(client: ApiClient, world: Wor
             theirs = client.get(f"/api/v1/participants/{own}", headers=headers)
             assert theirs.status_code == 200
             assert "contacts" not in theirs.json()["data"]
-            assert "13700137000" not in theirs.text and "钱七" not in theirs.text
+            assert "13700137000" not in theirs.text
+            assert "钱七" not in theirs.text
             listing = client.get("/api/v1/participants", headers=headers)
-            assert "13700137000" not in listing.text and "钱七" not in listing.text
+            assert "13700137000" not in listing.text
+            assert "钱七" not in listing.text
 
 
 def test_another_participants_members_and_tokens_stay_hidden(
@@ -340,7 +343,8 @@ def test_another_participants_members_and_tokens_stay_hidden(
     member = world.members["enterprise2.analyst"]
     for reader in ("enterprise.admin", "regulator.admin"):
         members = client.get(f"/api/v1/participants/{other}/members", headers=bearer(world, reader))
-        assert members.status_code == 403 and "enterprise2.analyst" not in members.text
+        assert members.status_code == 403
+        assert "enterprise2.analyst" not in members.text
         tokens = client.get(
             "/api/v1/tokens", params={"member_id": member}, headers=bearer(world, reader)
         )
@@ -365,14 +369,17 @@ def test_scoped_token_narrows_the_endpoint_matrix(client: ApiClient, world: Worl
     ).json()["data"]["token"]
     headers = {"Authorization": f"Bearer {narrow}"}
     me = client.get("/api/v1/me", headers=headers).json()["data"]
-    assert me["effective_roles"] == ["analyst"] and sorted(me["roles"]) == ["admin", "analyst"]
+    assert me["effective_roles"] == ["analyst"]
+    assert sorted(me["roles"]) == ["admin", "analyst"]
     denied = client.get(f"/api/v1/participants/{world.ids['enterprise']}/members", headers=headers)
     assert denied.status_code == 403
     # A narrowed token cannot mint a wider one: not by asking, not by default.
     wider = client.post("/api/v1/tokens", json={"scopes": ["admin"]}, headers=headers)
-    assert wider.status_code == 400 and wider.json()["error"]["code"] == "invalid_input"
+    assert wider.status_code == 400
+    assert wider.json()["error"]["code"] == "invalid_input"
     default = client.post("/api/v1/tokens", json={}, headers=headers)
-    assert default.status_code == 201 and default.json()["data"]["scopes"] == ["analyst"]
+    assert default.status_code == 201
+    assert default.json()["data"]["scopes"] == ["analyst"]
 
 
 # -- jv_operated: the JV platform company decides on registrations -----------------------
@@ -443,7 +450,8 @@ def test_jv_operated_mode_lets_the_jv_platform_decide(jv_world: ApiClient) -> No
     assert _decide(client, jv, ids["regulator"], "approve").status_code == 200
     regulator = _login(client, "reg.admin")
     denied = _decide(client, regulator, ids["enterprise"], "approve")
-    assert denied.status_code == 403 and denied.json()["error"]["details"]["reason"]
+    assert denied.status_code == 403
+    assert denied.json()["error"]["details"]["reason"]
     # Nor may the JV decide on itself.
     assert _decide(client, jv, ids["jv_platform"], "suspend").status_code == 403
     assert _decide(client, jv, ids["enterprise"], "approve").status_code == 200

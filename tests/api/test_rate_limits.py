@@ -16,7 +16,7 @@ from datacompact.config import Settings
 from datacompact.errors import ConfigurationError
 from datacompact.platform import Platform
 from datacompact.ratelimits import RateLimits
-from datacompact.registry import tokens
+from datacompact.registry import members, tokens
 
 from ..conftest import World, valid_uscc
 from ._endpoints import PASSWORD, _query_body, new_registration
@@ -58,7 +58,7 @@ def clock(monkeypatch: pytest.MonkeyPatch) -> Clock:
 def hashes(monkeypatch: pytest.MonkeyPatch) -> list[str]:
     """Every argon2 verification a login runs, by the password's kind (never the password)."""
     seen: list[str] = []
-    real = tokens.verify_password
+    real = members.verify_password
 
     def counted(password_hash: str | None, password: str) -> bool:
         seen.append("right" if password == PASSWORD else "wrong")
@@ -77,7 +77,8 @@ def login(
 def assert_limited(response: Any, rule: str) -> int:
     assert response.status_code == 429, response.text
     error = response.json()["error"]
-    assert error["code"] == "rate_limited" and error["details"]["rule"] == rule
+    assert error["code"] == "rate_limited"
+    assert error["details"]["rule"] == rule
     retry_after = int(response.headers["Retry-After"])
     assert retry_after == error["details"]["retry_after"] >= 1
     return retry_after

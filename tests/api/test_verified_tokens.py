@@ -12,7 +12,8 @@ from datetime import timedelta
 
 import pytest
 
-from datacompact.api import _credentials, create_app
+from datacompact import clock
+from datacompact.api import _credentials, _freshness, create_app
 from datacompact.events import EventType, record_event
 from datacompact.registry import members, participants, tokens
 from datacompact.registry.schemas import Decision
@@ -53,7 +54,7 @@ def test_a_revocation_past_a_long_gap_of_events_is_refused_at_once(
     client: ApiClient, world: World, monkeypatch: pytest.MonkeyPatch
 ) -> None:
     # More new events than the cache reads in one go: it starts afresh.
-    monkeypatch.setattr(_credentials, "MAX_SCAN", 0)
+    monkeypatch.setattr(_freshness, "MAX_SCAN", 0)
     test_a_revoked_token_is_refused_at_once(client, world)
 
 
@@ -123,7 +124,7 @@ def test_a_remembered_token_expires_on_time(
 ) -> None:
     headers = bearer(world, "enterprise.analyst")
     assert client.get(LIST, headers=headers).status_code == 200
-    later = _credentials.utcnow() + timedelta(days=2)  # the world's tokens live one day
+    later = clock.utcnow() + timedelta(days=2)  # the world's tokens live one day
     monkeypatch.setattr(_credentials, "utcnow", lambda: later)
     refused = client.get(LIST, headers=headers)
     assert refused.status_code == 401

@@ -79,7 +79,7 @@ class Writer:
 
 def audit(platform: Platform, state: Path, *, accept_loss: bool = False) -> AuditResult:
     """Audit the platform's served log in-process into the mirror at ``state``."""
-    transport = _SyncASGITransport(create_app(platform))  # type: ignore[arg-type]
+    transport = _SyncASGITransport(create_app(platform))
     with httpx.Client(transport=transport) as client:
         return audit_log(
             url="http://platform/ledger",

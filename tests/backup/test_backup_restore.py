@@ -9,6 +9,7 @@ import stat
 import threading
 import time
 from pathlib import Path
+from typing import Any
 
 import anyio
 import httpx
@@ -41,7 +42,7 @@ def _head(platform: Platform) -> tuple[int, bytes]:
         return head.size, head.root
 
 
-def _checked(platform: Platform) -> dict[str, object]:
+def _checked(platform: Platform) -> dict[str, Any]:
     with platform.db.read() as session:
         report = check_ledger(session, log_verifier=platform.log_signer.verifier())
     assert report.ok, report.problems
@@ -63,7 +64,7 @@ def _recover(platform: Platform, evidence: Path) -> dict[str, object]:
 
 def _client(platform: Platform) -> httpx.Client:
     app = create_app(platform)
-    return httpx.Client(transport=_SyncASGITransport(app), base_url="http://platform")  # type: ignore[arg-type]
+    return httpx.Client(transport=_SyncASGITransport(app), base_url="http://platform")
 
 
 async def _served_statuses(platform: Platform) -> tuple[int, int]:
@@ -214,10 +215,13 @@ def test_restore_behind_a_published_checkpoint_is_held_until_the_loss_is_declare
         assert declared.value.details["recovery"]["lost_first"] == backed
         assert declared.value.details["recovery"]["mirrored_size"] == published.size
         adopted = audit(restored, tmp_path / "late", accept_loss=True)
-        assert adopted.size == backed + 4 and adopted.previous_size == published.size
-        assert adopted.recovery is not None and adopted.recovery["index"] == backed
+        assert adopted.size == backed + 4
+        assert adopted.previous_size == published.size
+        assert adopted.recovery is not None
+        assert adopted.recovery["index"] == backed
         kept = list((tmp_path / "late" / "superseded").iterdir())
-        assert len(kept) == 1 and (kept[0] / "recovery.json").exists()
+        assert len(kept) == 1
+        assert (kept[0] / "recovery.json").exists()
         assert (kept[0] / "state.json").exists()
         # From there the mirror grows as usual, and the early mirror never saw a lost entry.
         append_events(restored, 2)
@@ -324,7 +328,8 @@ def test_restore_refuses_a_non_empty_target_without_force(
     platform.close()
     # ... and then the replaced home's log.signed is the evidence that holds the log.
     result = restore_backup(live, tmp_path / "backup", force=True)
-    assert result.held and result.replaced_home is not None
+    assert result.held
+    assert result.replaced_home is not None
     assert (result.replaced_home / SIGNED_STATE_FILE).exists()
     again = Platform(live)
     try:

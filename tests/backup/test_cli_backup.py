@@ -73,7 +73,8 @@ def test_backup_restore_recover_from_the_command_line(
     result = _json(
         restored("restore", str(tmp_path / "backup"), "--checkpoint", str(evidence), "--json")
     )
-    assert result["held"] is True and result["published_size"] == published["tree_size"]
+    assert result["held"] is True
+    assert result["published_size"] == published["tree_size"]
     assert result["log_size"] == backup["log_size"]
     again = restored("restore", str(tmp_path / "backup"), "--json")
     assert (again.exit_code, _error(again)["code"]) == (7, "conflict")
@@ -89,7 +90,8 @@ def test_backup_restore_recover_from_the_command_line(
         str(backup["log_size"])
     )
     report = json.loads(restored("ledger", "check", "--json").stdout)
-    assert report["ok"] is True and report["held_behind"] is None
+    assert report["ok"] is True
+    assert report["held_behind"] is None
     assert [r["index"] for r in report["recoveries"]] == [backup["log_size"]]
     twice = restored("recover", "--lost-since-checkpoint", str(evidence), "--json")
     assert (twice.exit_code, _error(twice)["code"]) == (7, "invalid_transition")

@@ -103,7 +103,7 @@ class Cluster:
 
 @pytest.fixture
 def cluster() -> Iterator[Cluster]:
-    if _BIN is None or shutil.which("runuser") is None and os.geteuid() == 0:
+    if _BIN is None or (shutil.which("runuser") is None and os.geteuid() == 0):
         pytest.skip("no PostgreSQL server binaries (initdb, pg_ctl) on this machine")
     root = Path(tempfile.mkdtemp(prefix="dct-pitr-", dir="/tmp"))
     made = Cluster(root, _free_port())

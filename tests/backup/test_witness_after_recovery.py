@@ -35,7 +35,7 @@ def _push(platform: Platform, policy: Policy, witness: Witness) -> Checkpoint:
     """Sign a checkpoint of the log as it is and have the witness asked to cosign it."""
     with platform.db.write() as session:
         size = checkpoints.sign_checkpoint(session, signer=platform.log_signer, policy=policy).size
-    transport = _SyncASGITransport(create_app(witness))  # type: ignore[arg-type]
+    transport = _SyncASGITransport(create_app(witness))
     with httpx.Client(transport=transport) as client:
         return checkpoints.gather_cosignatures(
             platform.db, checkpoint_size=size, policy=policy, client=client
@@ -100,7 +100,8 @@ def test_a_witness_continues_after_recovery_once_its_operator_resets_it(
         assert folder.is_dir()
         shutil.rmtree(folder)
         again = _push(restored, policy, witness)
-        assert again.witnessed and again.cosigners == ["audit-office"]
+        assert again.witnessed
+        assert again.cosigners == ["audit-office"]
         assert witness.state.load(origin).size == again.size  # type: ignore[union-attr]
         append_events(restored, 2)
         assert _push(restored, policy, witness).witnessed  # and on from there as usual

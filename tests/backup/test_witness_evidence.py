@@ -49,7 +49,7 @@ def test_a_restore_behind_what_a_witness_cosigned_is_held(
         "quorum any-one\n"
     )
     policy = Policy.from_text(policy_file.read_text())
-    hosts = Hosts({"honest": _SyncASGITransport(create_app(witness))})  # type: ignore[arg-type]
+    hosts = Hosts({"honest": _SyncASGITransport(create_app(witness))})
     with httpx.Client(transport=hosts) as client:
         _push(platform, policy, client)
         take_backup(platform.settings, tmp_path / "backup")

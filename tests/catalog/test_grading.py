@@ -30,15 +30,18 @@ def test_grade_order_and_labels() -> None:
         "important",
         "core",
     ]
-    assert Grade.GENERAL_3.level == 3 and Grade.GENERAL_3.tier == "general"
-    assert Grade.CORE.level is None and Grade.IMPORTANT.tier == "important"
-    assert Grade.GENERAL_2.label_zh == "一般数据2级" and Grade.CORE.label_zh == "核心数据"
+    assert Grade.GENERAL_3.level == 3
+    assert Grade.GENERAL_3.tier == "general"
+    assert Grade.CORE.level is None
+    assert Grade.IMPORTANT.tier == "important"
+    assert Grade.GENERAL_2.label_zh == "一般数据2级"
+    assert Grade.CORE.label_zh == "核心数据"
 
 
 def test_government_is_read_as_public() -> None:
     assert Category("government") is Category.PUBLIC
     assert Category("organization") is Category.ENTERPRISE
-    with pytest.raises(ValueError):
+    with pytest.raises(ValueError, match="nobody"):
         Category("nobody")
 
 
@@ -71,11 +74,13 @@ def test_no_personal_information_keeps_holder_category() -> None:
 def test_pii_rules(pii: str, grade: Grade, flag: PersonalInfo, kind: str | None) -> None:
     p = propose(columns=[ColumnSignal(name="c", pii_types={pii: 0.9})], holder_category=GOV)
     (column,) = p.columns
-    assert column.grade is grade and column.personal is flag
+    assert column.grade is grade
+    assert column.personal is flag
     assert {k.value for k in column.sensitive} == ({kind} if kind else set())
     assert p.category is Category.PERSONAL
     reason = column.reasons[0]
-    assert reason.column == "c" and reason.grade is grade
+    assert reason.column == "c"
+    assert reason.grade is grade
     assert ("PIPL art. 28" if kind else "PIPL art. 4") in reason.source
     assert "GB/T 35273-2020" in reason.source
 
@@ -92,7 +97,8 @@ def test_pii_inside_free_text_counts_at_any_share() -> None:
     p = propose(columns=[signal], holder_category=GOV)
     assert p.grade is Grade.GENERAL_4
     (reason,) = p.columns[0].reasons
-    assert reason.share == 0.012 and "in free text, 1.2% of rows" in reason.text
+    assert reason.share == 0.012
+    assert "in free text, 1.2% of rows" in reason.text
 
 
 @pytest.mark.parametrize("subjects", [999_999, 1_000_000, None])
@@ -128,7 +134,8 @@ def test_domain_tags_raise_and_mark_sensitive() -> None:
         "tag.health",
         "personal.sensitive",
     ]
-    assert visit.grade is Grade.GENERAL_2 and visit.personal is PersonalInfo.NONE
+    assert visit.grade is Grade.GENERAL_2
+    assert visit.personal is PersonalInfo.NONE
     assert p.personal is PersonalInfo.SENSITIVE_PERSONAL
 
 
@@ -161,7 +168,8 @@ def test_resource_grade_is_highest_column_with_its_reasons() -> None:
     assert p.grade is Grade.GENERAL_4
     rules = [r.rule for r in p.reasons]
     assert rules[:2] == ["category.personal", "resource.highest_column"]
-    assert "pii.bank_card" in rules and "pii.mobile" not in rules
+    assert "pii.bank_card" in rules
+    assert "pii.mobile" not in rules
     assert all(r.source for r in p.reasons)
 
 
@@ -195,9 +203,8 @@ def test_holder_rules() -> None:
     )
     salary, pupil, other = p.columns
     assert salary.grade is Grade.IMPORTANT
-    assert (
-        salary.reasons[-1].rule == "holder.salary" and "holder-defined" in salary.reasons[-1].source
-    )
+    assert salary.reasons[-1].rule == "holder.salary"
+    assert "holder-defined" in salary.reasons[-1].source
     assert pupil.sensitive == {SensitiveCategory.MINOR_UNDER_14}
     assert pupil.grade is Grade.GENERAL_4
     assert other.grade is Grade.GENERAL_1
@@ -255,12 +262,16 @@ def test_confirm_and_override() -> None:
     p = propose(columns=[ColumnSignal(name="a", pii_types={"mobile": 1.0})], holder_category=GOV)
     accepted = confirm(p)
     assert (accepted.grade, accepted.category, accepted.overridden) == (p.grade, p.category, False)
-    assert accepted.reason is None and not accepted.lowered
+    assert accepted.reason is None
+    assert not accepted.lowered
 
     raised = override(p, grade=Grade.IMPORTANT, reason=" 涉及重点人群 ")
-    assert raised.overridden and raised.reason == "涉及重点人群" and not raised.lowered
+    assert raised.overridden
+    assert raised.reason == "涉及重点人群"
+    assert not raised.lowered
     lowered = override(p, grade=Grade.GENERAL_2, category=Category.PUBLIC, reason="已去标识化")
-    assert lowered.lowered and lowered.category is Category.PUBLIC
+    assert lowered.lowered
+    assert lowered.category is Category.PUBLIC
     assert lowered.proposal is p
 
     with pytest.raises(InvalidInput, match="needs a reason"):
@@ -270,9 +281,9 @@ def test_confirm_and_override() -> None:
 
 
 def test_a_bare_string_is_one_tag() -> None:
-    signal = ColumnSignal(name="a", tags="Health")  # type: ignore[arg-type]
+    signal = ColumnSignal(name="a", tags="Health")
     assert signal.tags == frozenset({"health"})
     p = propose(
         columns=[ColumnSignal(name="a")], holder_category=GOV, tags="critical_infrastructure"
-    )  # type: ignore[arg-type]
+    )
     assert p.grade is Grade.IMPORTANT

@@ -31,20 +31,20 @@ from datacompact.catalog.inbox import inbox_folder, open_inbox_file
 from datacompact.catalog.schemas import ResourceBase
 from datacompact.config import private_dir
 from datacompact.errors import InvalidInput, MalformedInput
-from datacompact.ingest import PinnedFile, pin
+from datacompact.ingest import PinnedFile, open_at, pin
 from datacompact.store.models import ResourceVersion
 
 from ..api.conftest import ApiClient, bearer
-from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
+from ..api.conftest import client as client  # the API client fixture
 from ..conftest import World
 
 META = ResourceBase(
     name="参保人员名册",
     description="测试用名册",
     tags=["社保"],
-    update_frequency="monthly",  # type: ignore[arg-type]
-    share_type="conditional",  # type: ignore[arg-type]
-    open_type="not_open",  # type: ignore[arg-type]
+    update_frequency="monthly",
+    share_type="conditional",
+    open_type="not_open",
 )
 HEADER = ("姓名", "身份证号", "缴费金额")
 STEWARD = "department.data_steward"
@@ -119,7 +119,8 @@ def test_a_header_only_file_is_an_empty_version(world: World, client: ApiClient,
     with world.platform.db.read() as session:
         version = session.scalars(select(ResourceVersion)).one()
     staged = pq.read_table(world.platform.settings.home / version.path)
-    assert staged.num_rows == 0 and staged.column_names == list(HEADER)
+    assert staged.num_rows == 0
+    assert staged.column_names == list(HEADER)
     if fmt == "parquet":  # declared types are kept, not flattened to text
         assert staged.schema.field("缴费金额").type == pa.float64()
 
@@ -197,7 +198,7 @@ def test_a_symlinked_inbox_folder_is_refused(
 def _swap_hook(
     monkeypatch: pytest.MonkeyPatch, *, before: Callable[[], None], after: Callable[[], None]
 ) -> None:
-    real = inbox.open_at
+    real = open_at
 
     def swapping(dir_fd: int, name: str) -> PinnedFile:
         before()
@@ -339,8 +340,9 @@ def test_a_killed_ingestion_leaves_nothing_after_the_sweep(world: World, tmp_pat
     _killed_ingestion(world, people, "after_move")
     assert _versions(world) == 1
     # Both kills left complete Parquet files of personal data: one staged, one moved.
-    left = [p for p in _parquet_files(home / "staging") + _parquet_files(home / "resources")]
-    assert len(left) == 3 and all(pq.read_metadata(p).num_rows in (4, 40) for p in left)
+    left = list(_parquet_files(home / "staging") + _parquet_files(home / "resources"))
+    assert len(left) == 3
+    assert all(pq.read_metadata(p).num_rows in (4, 40) for p in left)
     assert len(_parquet_files(home / "staging")) == 1
 
     assert service.sweep_orphans(db=world.platform.db, home=home) == 2
@@ -456,7 +458,8 @@ def test_a_failed_ingestion_leaves_no_staging(world: World, client: ApiClient) -
     response = client.post(
         "/api/v1/resources", json=_body("bad.csv"), headers=bearer(world, STEWARD)
     )
-    assert response.status_code == 400 and response.json()["error"]["code"] == "malformed_input"
+    assert response.status_code == 400
+    assert response.json()["error"]["code"] == "malformed_input"
     assert list((home / "staging").iterdir()) == []
     with pytest.raises(MalformedInput):
         service.register_resource(
@@ -482,7 +485,8 @@ def test_the_api_applies_the_ingest_settings(
     assert response.status_code == 413, response.text
     error = response.json()["error"]
     assert error["code"] == "payload_too_large"
-    assert error["details"]["setting"] == "ingest_max_columns" and error["details"]["limit"] == 2
+    assert error["details"]["setting"] == "ingest_max_columns"
+    assert error["details"]["limit"] == 2
     assert list((world.platform.settings.home / "staging").iterdir()) == []
 
 

@@ -53,7 +53,7 @@ def _validator() -> jsonschema.Draft202012Validator:
 
 def test_schema_url_points_at_run_event() -> None:
     schema = json.loads(SCHEMA.read_text(encoding="utf-8"))
-    assert SCHEMA_URL == schema["$id"] + "#/$defs/RunEvent"
+    assert schema["$id"] + "#/$defs/RunEvent" == SCHEMA_URL
 
 
 def test_ingestion_run_start_and_complete() -> None:
@@ -92,7 +92,8 @@ def test_derivation_failure() -> None:
     )
     _validator().validate(event)
     facet = event["run"]["facets"]["errorMessage"]
-    assert facet["message"].startswith("无法生成") and facet["programmingLanguage"] == "python"
+    assert facet["message"].startswith("无法生成")
+    assert facet["programmingLanguage"] == "python"
 
 
 def test_broken_event_fails_schema() -> None:

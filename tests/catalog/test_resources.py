@@ -5,6 +5,7 @@ from __future__ import annotations
 import csv
 import json
 from pathlib import Path
+from typing import Any
 
 import pytest
 from rdflib import Graph
@@ -19,7 +20,7 @@ from datacompact.errors import Forbidden, InvalidInput, MalformedInput, NotFound
 from datacompact.store.models import Event, Resource, ResourceVersion
 
 from ..api.conftest import ApiClient, bearer
-from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
+from ..api.conftest import client as client  # the API client fixture
 from ..conftest import World
 from .test_dcat import _validate
 
@@ -46,9 +47,9 @@ META = ResourceBase(
     name_en="Social insurance contributions",
     description="按月汇总的参保人员缴费记录",
     tags=["社保", "缴费"],
-    update_frequency="monthly",  # type: ignore[arg-type]
-    share_type="conditional",  # type: ignore[arg-type]
-    open_type="not_open",  # type: ignore[arg-type]
+    update_frequency="monthly",
+    share_type="conditional",
+    open_type="not_open",
 )
 
 
@@ -70,10 +71,13 @@ def test_register_grades_profiles_and_logs(world: World, tmp_path: Path) -> None
         resource = session.get(Resource, resource_id)
         assert resource is not None
         parsed = codes.parse_code(resource.code)
-        assert parsed.region == resource.holder.region_code and parsed.sequence == 1
-        assert resource.grade == "general-4" and resource.sensitive_personal
+        assert parsed.region == resource.holder.region_code
+        assert parsed.sequence == 1
+        assert resource.grade == "general-4"
+        assert resource.sensitive_personal
         version = resource.versions[0]
-        assert version.rows == 60 and version.source_encoding in ("gbk", "gb18030")
+        assert version.rows == 60
+        assert version.source_encoding in ("gbk", "gb18030")
         assert (world.platform.settings.home / version.path).is_file()
         found = {f["type"] for f in version.pii}
         assert {"resident_id", "mobile"} <= found
@@ -129,7 +133,9 @@ def test_new_versions_keep_the_earlier_ones(world: World, tmp_path: Path) -> Non
         resource_id=resource_id,
         file=_people_csv(tmp_path / "v2.csv", rows=45, encoding="utf-8"),
     ).value
-    assert updated.versions == 2 and updated.latest is not None and updated.latest.rows == 45
+    assert updated.versions == 2
+    assert updated.latest is not None
+    assert updated.latest.rows == 45
     with platform.db.read() as session:
         versions = session.scalars(
             select(ResourceVersion).where(ResourceVersion.resource_id == resource_id)
@@ -240,7 +246,8 @@ def test_inbox_names_cannot_escape(world: World, tmp_path: Path) -> None:
     folder.mkdir(parents=True)
     _people_csv(folder / "p.csv")
     with open_inbox_file(home, world.ids["department"], "p.csv") as opened:
-        assert opened.name == "p.csv" and opened.size == (folder / "p.csv").stat().st_size
+        assert opened.name == "p.csv"
+        assert opened.size == (folder / "p.csv").stat().st_size
     for bad in ("../p.csv", "/etc/passwd", "", "sub/p.csv", ".."):
         with pytest.raises((InvalidInput, NotFound)):
             open_inbox_file(home, world.ids["department"], bad)
@@ -259,11 +266,13 @@ def test_register_through_the_api(client: ApiClient, world: World) -> None:
     )
     assert response.status_code == 201, response.text
     data = response.json()
-    assert data["data"]["grade"] == "general-4" and data["receipt"]["log_index"] >= 0
+    assert data["data"]["grade"] == "general-4"
+    assert data["receipt"]["log_index"] >= 0
     listed = client.get("/api/v1/resources?q=缴费", headers=bearer(world, "enterprise.analyst"))
     assert [r["id"] for r in listed.json()["data"]] == [data["data"]["id"]]
     ttl = client.get("/api/v1/catalog.ttl", headers=bearer(world, "enterprise.analyst"))
-    assert ttl.status_code == 200 and ttl.headers["content-type"].startswith("text/turtle")
+    assert ttl.status_code == 200
+    assert ttl.headers["content-type"].startswith("text/turtle")
     escape = client.post(
         "/api/v1/resources",
         json={**body, "inbox_file": "../../platform.secret"},
@@ -294,11 +303,13 @@ def test_conformance_and_a_standardized_version(world: World, tmp_path: Path) ->
             session=session, home=home, actor=steward, resource_id=resource_id, mappings=mappings
         )
     (element,) = report["elements"]
-    assert element["values"] == 60 and 0 < element["percent"] < 100
+    assert element["values"] == 60
+    assert 0 < element["percent"] < 100
     derived = standardize.derive_standard_version(
         db=world.platform.db, home=home, actor=steward, resource_id=resource_id, mappings=mappings
     ).value
-    assert derived.versions == 2 and derived.latest is not None
+    assert derived.versions == 2
+    assert derived.latest is not None
     with world.platform.db.read() as session:
         again = standardize.conformance_report(
             session=session, home=home, actor=steward, resource_id=resource_id, mappings=mappings
@@ -322,7 +333,7 @@ def test_conformance_and_a_standardized_version(world: World, tmp_path: Path) ->
         )
 
 
-LOCAL_STANDARD = {
+LOCAL_STANDARD: dict[str, Any] = {
     "id": "DB3301/T 0001-2026",
     "title_zh": "示范市人员类别代码",
     "title_en": "Demo City person category codes",
@@ -365,7 +376,7 @@ def test_a_registered_standard_is_used_for_conformance(world: World, tmp_path: P
     clash["elements"] = [
         {
             **LOCAL_STANDARD["elements"][0],
-            "codes": [  # type: ignore[index]
+            "codes": [
                 {"code": "01", "label_zh": "在职"},
                 {"code": "02", "label_zh": "在职"},
             ],
@@ -386,7 +397,8 @@ def test_a_registered_standard_is_used_for_conformance(world: World, tmp_path: P
         )
         listed = standards_registry.list_standards(session=session, actor=steward)
     (element,) = report["elements"]
-    assert element["values"] == 20 and element["conforming"] == 0  # spellings, not codes
+    assert element["values"] == 20
+    assert element["conforming"] == 0
     assert {s["id"] for s in listed if not s["builtin"]} == {"DB3301/T 0001-2026"}
 
 
@@ -443,7 +455,8 @@ def test_orphaned_staging_folders_are_swept(world: World, tmp_path: Path) -> Non
     orphan.mkdir(parents=True)
     (orphan / "v1.parquet").write_bytes(b"left by a crash")
     removed = service.sweep_orphans(db=world.platform.db, home=home)
-    assert removed == 1 and not orphan.exists()
+    assert removed == 1
+    assert not orphan.exists()
     with world.platform.db.read() as session:
         version = session.scalars(
             select(ResourceVersion).where(ResourceVersion.resource_id == resource_id)

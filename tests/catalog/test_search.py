@@ -68,7 +68,8 @@ def test_jieba_is_quiet_and_writes_no_cache(
     logging.getLogger("jieba").setLevel(logging.DEBUG)  # even at DEBUG nothing is logged
     assert terms("门诊就诊记录") == ["门诊", "就诊", "记录"]
     out, err = capfd.readouterr()
-    assert out == "" and err == ""
+    assert out == ""
+    assert err == ""
     assert list(tmp_path.iterdir()) == []
 
 
@@ -86,7 +87,7 @@ def test_rank_prefers_name_hits() -> None:
 
 def test_rank_english_and_mixed() -> None:
     assert [h.id for h in rank("libraries", DOCS)] == ["r3"]
-    assert [h.id for h in rank("social 保险", DOCS)][0] == "r1"
+    assert next(h.id for h in rank("social 保险", DOCS)) == "r1"
     assert rank("不存在的词", DOCS) == []
 
 

@@ -67,7 +67,8 @@ def test_builtin_code_lists() -> None:
         ("2", "女性"),
         ("9", "未说明的性别"),
     ]
-    assert sex.aliases()["male"] == "1" and sex.aliases()["女"] == "2"
+    assert sex.aliases()["male"] == "1"
+    assert sex.aliases()["女"] == "2"
     sections = get_standard("GB/T 4754-2017").element("industry_section").codes
     assert "".join(c.code for c in sections) == "ABCDEFGHIJKLMNOPQRST"
     assert sections[9].label_zh == "金融业"
@@ -75,7 +76,9 @@ def test_builtin_code_lists() -> None:
 
 def test_region_table_agrees_with_registry() -> None:
     codes = region_codes()
-    assert len(codes) > 3000 and "330106" in codes and "110000" in codes
+    assert len(codes) > 3000
+    assert "330106" in codes
+    assert "110000" in codes
     for code in random.Random(7).sample(codes, 50):
         assert validate_region_code(code) == code
 
@@ -101,7 +104,8 @@ def test_conformance_report(table_path: Path) -> None:
     for column, (values, ok, nulls) in expected.items():
         element = by_column[column]
         assert (element.values, element.conforming, element.nulls) == (values, ok, nulls), column
-    assert by_column["sex"].percent == 20.0 and by_column["sex"].failing == 4
+    assert by_column["sex"].percent == 20.0
+    assert by_column["sex"].failing == 4
     assert by_column["region"].samples == ("33010", "999999")
     assert by_column["industry"].samples == ("Finance", "Z", "j", "制造业")
 
@@ -121,7 +125,9 @@ def test_all_null_column_has_no_percent(tmp_path: Path) -> None:
     path = tmp_path / "nulls.parquet"
     pq.write_table(pa.table({"sex": pa.array([None, None], pa.string())}), path)
     (element,) = conformance(parquet=path, mappings=[SEX]).elements
-    assert element.values == 0 and element.percent is None and element.nulls == 2
+    assert element.values == 0
+    assert element.percent is None
+    assert element.nulls == 2
 
 
 def _resident_ids(count: int) -> list[str]:
@@ -219,10 +225,13 @@ def test_derive(table_path: Path, tmp_path: Path) -> None:
         "day": (3, 2, 1),
     }
     by_code = {c.column: dict(c.by_code) for c in result.columns}
-    assert by_code["sex"] == {"1": 3, "2": 1, "9": 1} and by_code["industry"] == {"C": 2, "J": 2}
-    assert result.rows == 6 and result.output == out
+    assert by_code["sex"] == {"1": 3, "2": 1, "9": 1}
+    assert by_code["industry"] == {"C": 2, "J": 2}
+    assert result.rows == 6
+    assert result.output == out
     table = {(r.column, r.spelling): r.code for r in result.mapping_table}
-    assert table[("sex", "male")] == "1" and table[("sex", "?x")] == "9"
+    assert table[("sex", "male")] == "1"
+    assert table[("sex", "?x")] == "9"
     assert table[("industry", "金融业")] == "J"
     assert not any(r.spelling in {"11010519491231002x"} for r in result.mapping_table)
 

@@ -100,17 +100,20 @@ def _event(world: World, seq: int) -> Event:
 def test_sign_contract_with_kpis_and_milestones(world: World, award_id: int) -> None:
     recorded = _sign(world, contract_body(award_id))
     signed = recorded.value
-    assert signed.status == "active" and signed.value == "1000000.00"
+    assert signed.status == "active"
+    assert signed.value == "1000000.00"
     assert signed.supplier_id == world.ids["enterprise"]
     assert signed.owner_id == world.ids["department"]
     rules = {k.name: (k.comparator, k.target, k.unit) for k in signed.kpis}
     assert rules["availability"] == (">=", "99.9", "%")
     assert rules["response_time"] == ("<=", "30", "minutes")
-    assert not any(k.met for k in signed.kpis) and all(k.measured is None for k in signed.kpis)
+    assert not any(k.met for k in signed.kpis)
+    assert all(k.measured is None for k in signed.kpis)
     assert [m.amount for m in signed.milestones] == ["300000.00", "700000.00"]
     assert not signed.handover_complete
     event = _event(world, recorded.log_index)
-    assert event.type == EventType.CONTRACT_SIGNED and event.object_id == str(signed.id)
+    assert event.type == EventType.CONTRACT_SIGNED
+    assert event.object_id == str(signed.id)
 
 
 @pytest.mark.parametrize(
@@ -242,13 +245,15 @@ def test_handover_update_is_logged(world: World, contract: int) -> None:
 def test_sla_report_is_stored_and_measures_kpis(world: World, contract: int) -> None:
     recorded = _report(world, contract, {"period": "2025-04", "values": MET})
     view = recorded.value
-    assert [r.period for r in view.reports] == ["2025-04"] and len(view.reports[0].sha256) == 64
+    assert [r.period for r in view.reports] == ["2025-04"]
+    assert len(view.reports[0].sha256) == 64
     assert all(k.met and k.measured_in == "2025-04" for k in view.kpis)
     assert _event(world, recorded.log_index).type == EventType.SLA_REPORTED
     # The newest report that names a KPI measures it.
     view = _report(world, contract, {"period": "2025-05", "values": {"availability": "98.5"}}).value
     found = {k.name: k for k in view.kpis}
-    assert found["availability"].measured == "98.5" and not found["availability"].met
+    assert found["availability"].measured == "98.5"
+    assert not found["availability"].met
     assert found["response_time"].measured_in == "2025-04"
 
 
@@ -281,7 +286,8 @@ def test_bad_sla_reports_are_refused_and_write_nothing(
 def test_unknown_kpi_names_never_echo_free_text(world: World, contract: int) -> None:
     with pytest.raises(InvalidInput) as caught:
         _report(world, contract, {"period": "2025-04", "values": {"张三 13800138000": "1"}})
-    assert "13800138000" not in str(caught.value) and "13800138000" not in str(caught.value.details)
+    assert "13800138000" not in str(caught.value)
+    assert "13800138000" not in str(caught.value.details)
 
 
 def test_one_report_per_period(world: World, contract: int) -> None:
@@ -370,7 +376,8 @@ def test_milestone_refused_until_its_kpis_are_met(world: World, contract: int) -
     recorded = _accept(world, contract, first)
     assert recorded.value.milestones[0].status == "accepted"
     event = _event(world, recorded.log_index)
-    assert event.type == EventType.MILESTONE_ACCEPTED and event.object_id == str(contract)
+    assert event.type == EventType.MILESTONE_ACCEPTED
+    assert event.object_id == str(contract)
     with pytest.raises(InvalidTransition):
         _accept(world, contract, first)
 
@@ -430,8 +437,10 @@ def test_data_quality_is_measured_from_the_catalog(
         assert resource is not None
         overall = resource.versions[-1].quality["overall"]
     (kpi,) = signed.kpis
-    assert kpi.measured is not None and float(kpi.measured) == overall
-    assert kpi.measured_in is not None and kpi.measured_in.endswith("v1")
+    assert kpi.measured is not None
+    assert float(kpi.measured) == overall
+    assert kpi.measured_in is not None
+    assert kpi.measured_in.endswith("v1")
     assert kpi.met == (overall >= 60)
     if kpi.met:
         assert (

@@ -134,21 +134,25 @@ def test_open_files_and_key_code_are_kept_apart(world: World, contract: int) -> 
     opened = _deposit(world, contract, "open_source", SOURCE, "handler.py")
     _deposit(world, contract, "open_data", DATA, "件数.csv")
     sealed = _deposit(world, contract, "key_code", CODE, "verify.c")
-    assert not opened.value.sealed and sealed.value.sealed
-    assert sealed.value.sha256 == _sha(CODE) and sealed.value.size == len(CODE)
+    assert not opened.value.sealed
+    assert sealed.value.sealed
+    assert sealed.value.sha256 == _sha(CODE)
+    assert sealed.value.size == len(CODE)
     home = _home(world)
     public = home / "deliverables" / "public" / str(contract)
     escrow = home / "deliverables" / "escrow" / str(contract)
     assert (public / _sha(SOURCE)).read_bytes() == SOURCE
     assert (public / _sha(DATA)).read_bytes() == DATA
     stored = (escrow / f"{_sha(CODE)}.sealed").read_bytes()
-    assert CODE not in stored and b"verify_signature" not in stored
+    assert CODE not in stored
+    assert b"verify_signature" not in stored
     assert sorted(p.name for p in escrow.iterdir()) == [f"{_sha(CODE)}.sealed"]
     assert stat.S_IMODE((escrow / f"{_sha(CODE)}.sealed").stat().st_mode) == 0o600
     for folder in (home / "deliverables", home / "deliverables" / "escrow", escrow, public):
         assert stat.S_IMODE(folder.stat().st_mode) == 0o700
     event = _event(world, sealed.log_index)
-    assert event.type == EventType.DELIVERABLE_DEPOSITED and event.object_id == str(contract)
+    assert event.type == EventType.DELIVERABLE_DEPOSITED
+    assert event.object_id == str(contract)
     assert event.payload == {
         "contract_id": contract,
         "kind": "key_code",
@@ -168,7 +172,8 @@ def test_open_files_and_key_code_are_kept_apart(world: World, contract: int) -> 
         ("open_data", False),
         ("key_code", True),
     ]
-    assert shown.handover["code_escrow"] and not shown.handover["documentation"]
+    assert shown.handover["code_escrow"]
+    assert not shown.handover["documentation"]
 
 
 def test_public_download_of_open_files_only(world: World, contract: int) -> None:
@@ -252,7 +257,8 @@ def test_content_must_be_strict_base64() -> None:
 
 def test_a_rolled_back_deposit_leaves_no_file(world: World, contract: int) -> None:
     before = _state(world)
-    with pytest.raises(RuntimeError), world.platform.db.write() as session:
+    # The raise inside the transaction is the point: it must roll back.
+    with pytest.raises(RuntimeError), world.platform.db.write() as session:  # noqa: PT012
         deliverables.deposit(
             session=session,
             actor=world.principal("enterprise.admin"),

@@ -12,7 +12,7 @@ import pytest
 from datacompact.clock import today_cst
 
 from ..api.conftest import ApiClient, bearer, last_seq
-from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
+from ..api.conftest import client as client  # the API client fixture
 from ..conftest import World
 from ._delivery import award_for, sign
 
@@ -53,7 +53,8 @@ def test_deliverables_over_http(client: ApiClient, world: World) -> None:
     assert opened.status_code == 201, opened.text
     assert opened.json()["receipt"]["log_index"] == last_seq(world.platform)
     sealed = client.post(url, json=_body("key_code", "verify.c", CODE), headers=supplier)
-    assert sealed.status_code == 201 and sealed.json()["data"]["sealed"] is True
+    assert sealed.status_code == 201
+    assert sealed.json()["data"]["sealed"] is True
 
     listed = client.get(url, headers=bearer(world, "enterprise2.auditor"))
     assert [d["kind"] for d in listed.json()["data"]] == ["open_data", "key_code"]
@@ -61,10 +62,12 @@ def test_deliverables_over_http(client: ApiClient, world: World) -> None:
 
     data_sha = hashlib.sha256(DATA).hexdigest()
     download = client.get(f"/public/deliverables/{cid}/{data_sha}")
-    assert download.status_code == 200 and download.content == DATA
+    assert download.status_code == 200
+    assert download.content == DATA
     assert download.headers["content-type"] == "application/octet-stream"
     disposition = download.headers["content-disposition"]
-    assert disposition.startswith('attachment; filename="') and "UTF-8''%E4%BB%B6" in disposition
+    assert disposition.startswith('attachment; filename="')
+    assert "UTF-8''%E4%BB%B6" in disposition
     code_sha = hashlib.sha256(CODE).hexdigest()
     _error(client.get(f"/public/deliverables/{cid}/{code_sha}"), 404, "not_found")
     _error(client.get(f"/public/deliverables/{cid}/{code_sha.upper()}"), 400, "invalid_input")

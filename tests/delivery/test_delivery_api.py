@@ -10,7 +10,7 @@ from ..api._endpoints_delivery import (
     contract_owned_by,
 )
 from ..api.conftest import ApiClient, bearer, last_seq
-from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
+from ..api.conftest import client as client  # the API client fixture
 from ..conftest import World
 from ..oversight._ocds_schema import problems
 from ._delivery import MET, award_for, contract_body
@@ -57,14 +57,14 @@ def test_contract_life_cycle_over_http(client: ApiClient, world: World) -> None:
     assert as_json.status_code == 201, as_json.text
 
     accepted = client.post(f"{url}/milestones/{milestone}/acceptance", headers=_h(world))
-    assert (
-        accepted.status_code == 200
-        and accepted.json()["data"]["milestones"][0]["status"] == "accepted"
-    )
+    assert accepted.status_code == 200
+    assert accepted.json()["data"]["milestones"][0]["status"] == "accepted"
     final = client.post(f"{url}/acceptance", headers=_h(world))
-    assert final.status_code == 200 and final.json()["data"]["status"] == "accepted"
+    assert final.status_code == 200
+    assert final.json()["data"]["status"] == "accepted"
     shown = client.get(url, headers=_h(world, "enterprise2.auditor")).json()["data"]
-    assert shown["status"] == "accepted" and [r["period"] for r in shown["reports"]] == [
+    assert shown["status"] == "accepted"
+    assert [r["period"] for r in shown["reports"]] == [
         "2025-04",
         "2025-05",
     ]
@@ -140,7 +140,8 @@ def test_alerts_over_http(client: ApiClient, world: World) -> None:
     )
     assert response.status_code == 200, response.text
     data = response.json()["data"]
-    assert data["max_share"] == "0.30" and data["hhi_threshold"] == "2500"
+    assert data["max_share"] == "0.30"
+    assert data["hhi_threshold"] == "2500"
     assert [a["kind"] for a in data["concentration_alerts"] if a["scope"] == "city"] == [
         "supplier_share",
         "hhi",
@@ -154,9 +155,11 @@ def test_public_routes_need_no_token(client: ApiClient, world: World) -> None:
     assert client.get("/public/ocds/release-package.json").status_code == 404
     contract_owned_by(world, "department")
     listing = client.get("/public/projects")
-    assert listing.status_code == 200 and len(listing.json()["data"]) == 1
+    assert listing.status_code == 200
+    assert len(listing.json()["data"]) == 1
     package = client.get("/public/ocds/release-package.json")
-    assert package.status_code == 200 and package.headers["content-type"] == "application/json"
+    assert package.status_code == 200
+    assert package.headers["content-type"] == "application/json"
     assert problems(package.json()) == []
     assert package.json()["uri"].endswith("/public/ocds/release-package.json")
 

@@ -66,28 +66,33 @@ def contract(world: World, cli: Invoke, tmp_path: Path) -> dict[str, Any]:
 
 def test_sign_report_and_accept(cli: Invoke, contract: dict[str, Any], tmp_path: Path) -> None:
     cid = str(contract["id"])
-    assert contract["status"] == "active" and contract["log_index"] >= 1
+    assert contract["status"] == "active"
+    assert contract["log_index"] >= 1
     first = str(contract["milestones"][0]["id"])
 
     refused = cli("accept", cid, "--milestone", first, token="department.admin")
-    assert refused.exit_code == 5 and "availability not measured" in refused.output
+    assert refused.exit_code == 5
+    assert "availability not measured" in refused.output
 
     rows = "".join(f"2025-04,{k},{v}\n" for k, v in MET.items())
     csv = _write(tmp_path, "2025-04.csv", "period,kpi,value\n" + rows)
     reported = _json(cli("sla", cid, "--file", csv, "--json", token="enterprise.admin"))
     assert all(k["met"] for k in reported["kpis"])
     again = cli("sla", cid, "--file", csv, token="enterprise.admin")
-    assert again.exit_code == 7 and "2025-04" in again.output
+    assert again.exit_code == 7
+    assert "2025-04" in again.output
 
     later = _write(
         tmp_path, "2025-05.json", {"period": "2025-05", "values": {"response_time": "45"}}
     )
     assert cli("sla", cid, "--file", later, token="enterprise.admin").exit_code == 0
     unmet = cli("accept", cid, "--milestone", first, token="department.admin")
-    assert unmet.exit_code == 5 and "response_time 45 (target <= 30)" in unmet.output
+    assert unmet.exit_code == 5
+    assert "response_time 45 (target <= 30)" in unmet.output
 
     shown = cli("kpi", cid, token="enterprise2.auditor")
-    assert shown.exit_code == 0 and "response_time" in shown.output
+    assert shown.exit_code == 0
+    assert "response_time" in shown.output
 
     done = cli(
         "handover",
@@ -168,9 +173,11 @@ def test_export_ocds(cli: Invoke, contract: dict[str, Any], tmp_path: Path) -> N
     result = cli("export-ocds", "--out", str(out))
     assert result.exit_code == 0, result.output
     package = json.loads(out.read_text(encoding="utf-8"))
-    assert problems(package) == [] and len(package["releases"]) == 3
+    assert problems(package) == []
+    assert len(package["releases"]) == 3
     printed = cli("export-ocds")
-    assert printed.exit_code == 0 and json.loads(printed.stdout)["version"] == "1.1"
+    assert printed.exit_code == 0
+    assert json.loads(printed.stdout)["version"] == "1.1"
 
 
 def test_export_ocds_with_nothing_published(cli: Invoke) -> None:
@@ -217,7 +224,9 @@ def test_deliver_list_and_release(world: World, cli: Invoke, tmp_path: Path) -> 
         )
         assert deposited.exit_code == 0, deposited.output
         shown = json.loads(deposited.stdout)
-        assert shown["name"] == "verify.c" and shown["sha256"] == sha and shown["sealed"]
+        assert shown["name"] == "verify.c"
+        assert shown["sha256"] == sha
+        assert shown["sealed"]
     assert (
         cli(
             "deliver", running, "--kind", "open_data", "--file", str(data), token="enterprise.admin"
@@ -256,7 +265,9 @@ def test_deliver_list_and_release(world: World, cli: Invoke, tmp_path: Path) -> 
         str(out),
         token="department.admin",
     )
-    assert refused.exit_code == 5 and "escrow" in refused.output and not out.exists()
+    assert refused.exit_code == 5
+    assert "escrow" in refused.output
+    assert not out.exists()
     released = cli(
         "release-escrow",
         ending,
@@ -269,5 +280,6 @@ def test_deliver_list_and_release(world: World, cli: Invoke, tmp_path: Path) -> 
         token="department.admin",
     )
     assert released.exit_code == 0, released.output
-    assert out.read_bytes() == CODE and stat.S_IMODE(out.stat().st_mode) == 0o600
+    assert out.read_bytes() == CODE
+    assert stat.S_IMODE(out.stat().st_mode) == 0o600
     assert json.loads(released.stdout)["log_index"] >= 1

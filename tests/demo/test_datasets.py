@@ -8,7 +8,6 @@ import re
 import subprocess
 import sys
 import time
-from collections.abc import Iterator
 from datetime import date
 from pathlib import Path
 
@@ -143,15 +142,15 @@ def test_catalog_expectations_name_real_columns(specs: list[DatasetSpec]) -> Non
         assert set(spec.free_text) <= set(spec.columns), spec.key
         assert set(spec.key_columns) <= set(spec.columns), spec.key
         assert {t for types in spec.pii.values() for t in types} <= set(PII_TYPES), spec.key
-        assert spec.grade.grade == "general" and spec.grade.level in (1, 2, 3, 4)
+        assert spec.grade.grade == "general"
+        assert spec.grade.level in (1, 2, 3, 4)
         assert (spec.grade.personal is None) == (spec.persons == 0), spec.key
         if spec.grade.sensitive:
-            assert spec.grade.personal == "sensitive_personal" and spec.grade.level == 4
+            assert spec.grade.personal == "sensitive_personal"
+            assert spec.grade.level == 4
     grades = {s.key: s.grade for s in specs}
-    assert (
-        grades["public_facilities"].level == 1
-        and by_key(specs)["public_facilities"].open_type == "open"
-    )
+    assert grades["public_facilities"].level == 1
+    assert by_key(specs)["public_facilities"].open_type == "open"
     assert "medical_health" in grades["clinic_visits"].sensitive
     assert "financial_account" in grades["civil_subsidies"].sensitive
     assert {s.share_type for s in specs} == {"unconditional", "conditional", "not_shared"}
@@ -161,8 +160,10 @@ def test_stewards_override_two_proposals(specs: list[DatasetSpec]) -> None:
     overridden = {s.key for s in specs if s.confirmed is not None}
     assert overridden == {"public_facilities", "environment_complaints"}
     facilities = by_key(specs)["public_facilities"]
-    assert facilities.proposed.code == "general-3" and facilities.proposed.category == "personal"
-    assert facilities.grade.code == "general-1" and facilities.grade.category == "public"
+    assert facilities.proposed.code == "general-3"
+    assert facilities.proposed.category == "personal"
+    assert facilities.grade.code == "general-1"
+    assert facilities.grade.category == "public"
     complaints = by_key(specs)["environment_complaints"]
     assert (complaints.proposed.code, complaints.grade.code) == ("general-3", "general-4")
     assert all(s.grade is s.proposed for s in specs if s.key not in overridden)
@@ -190,7 +191,8 @@ def test_every_uscc_is_valid(tables: dict[str, pa.Table]) -> None:
         ("social_insurance", "employer_uscc"),
     ):
         codes = values(tables, key, column)
-        assert codes and all(uscc.is_valid(c) for c in codes), key
+        assert codes, key
+        assert all(uscc.is_valid(c) for c in codes), key
         assert set(codes) <= set(registry), key
     cast = [o for o in build_cast() if o.kind in ("enterprise", "jv_platform")]
     assert registry[: len(cast)] == [o.uscc for o in cast]
@@ -205,7 +207,8 @@ def test_every_resident_id_is_valid(tables: dict[str, pa.Table]) -> None:
         ("civil_subsidies", "身份证号码"),
     ):
         ids = values(tables, key, column)
-        assert ids and all(ric.is_valid(i) for i in ids), key
+        assert ids, key
+        assert all(ric.is_valid(i) for i in ids), key
     embedded = [
         m
         for key, column in (
@@ -216,7 +219,8 @@ def test_every_resident_id_is_valid(tables: dict[str, pa.Table]) -> None:
         for text in values(tables, key, column)
         for m in ID_IN_TEXT.findall(text)
     ]
-    assert embedded and all(ric.is_valid(i) for i in embedded)
+    assert embedded
+    assert all(ric.is_valid(i) for i in embedded)
 
 
 def test_sex_and_age_agree_with_the_resident_id(tables: dict[str, pa.Table]) -> None:
@@ -254,7 +258,8 @@ def test_birth_dates_agree_with_ids_except_the_planted_ones(
 
 def test_bank_cards_pass_luhn(tables: dict[str, pa.Table]) -> None:
     cards = values(tables, "civil_subsidies", "银行卡号")
-    assert cards and all(len(c) == 19 and luhn.is_valid(c) for c in cards)
+    assert cards
+    assert all(len(c) == 19 and luhn.is_valid(c) for c in cards)
 
 
 def phone_is_valid(text: str) -> bool:
@@ -276,7 +281,8 @@ def test_phones_are_valid_mobiles_or_landlines(tables: dict[str, pa.Table]) -> N
     kinds: set[int] = set()
     for key, column in columns:
         phones = values(tables, key, column)
-        assert phones and all(phone_is_valid(p) for p in phones), key
+        assert phones, key
+        assert all(phone_is_valid(p) for p in phones), key
         kinds |= {phonenumbers.number_type(phonenumbers.parse(p, "CN")) for p in phones}
     assert {phonenumbers.PhoneNumberType.MOBILE, phonenumbers.PhoneNumberType.FIXED_LINE} <= kinds
     embedded = [
@@ -290,7 +296,8 @@ def test_phones_are_valid_mobiles_or_landlines(tables: dict[str, pa.Table]) -> N
         for text in values(tables, key, column)
         for m in PHONE_IN_TEXT.findall(text)
     ]
-    assert len(embedded) > 10 and all(phone_is_valid(p) for p in embedded)
+    assert len(embedded) > 10
+    assert all(phone_is_valid(p) for p in embedded)
 
 
 def test_emails_plates_and_addresses_look_real(tables: dict[str, pa.Table]) -> None:
@@ -299,7 +306,8 @@ def test_emails_plates_and_addresses_look_real(tables: dict[str, pa.Table]) -> N
     assert all(mail.match(e) for e in values(tables, "social_insurance", "email"))
     plate = re.compile(r"^浙A·([A-HJ-NP-Z0-9]{5}|[DF]\d{5})$")
     plates = values(tables, "environment_complaints", "车牌号码")
-    assert plates and all(plate.match(p) for p in plates)
+    assert plates
+    assert all(plate.match(p) for p in plates)
     address = re.compile(r"^浙江省杭州市(" + "|".join(DISTRICT_NAMES.values()) + r").+街道.+号")
     for key, column in (
         ("enterprise_registry", "住所"),
@@ -355,25 +363,30 @@ def test_the_utf8_files(specs: list[DatasetSpec]) -> None:
 def test_the_xlsx_has_a_merged_two_row_header(specs: list[DatasetSpec]) -> None:
     spec = by_key(specs)["civil_subsidies"]
     book = openpyxl.load_workbook(spec.path)
-    assert book.sheetnames == ["填表说明", "发放明细"] and spec.hints.sheet == "发放明细"
+    assert book.sheetnames == ["填表说明", "发放明细"]
+    assert spec.hints.sheet == "发放明细"
     sheet = book["发放明细"]
     merged = {str(r) for r in sheet.merged_cells.ranges}
     assert merged == {"A1:A2", "B1:E1", "F1:H1", "I1:K1", "L1:L2"}
     top = [c.value for c in sheet[1]]
-    assert (
-        top[0] == "序号" and top[1] == "申请人信息" and top[5] == "救助信息" and top[11] == "备注"
-    )
+    assert top[0] == "序号"
+    assert top[1] == "申请人信息"
+    assert top[5] == "救助信息"
+    assert top[11] == "备注"
     second = [c.value for c in sheet[2]]
-    assert second[1:11] == list(spec.columns[1:11]) and second[0] is None
+    assert second[1:11] == list(spec.columns[1:11])
+    assert second[0] is None
     assert spec.hints.header_rows == 2
-    assert isinstance(sheet["C3"].value, str) and isinstance(sheet["K3"].value, str)  # IDs as text
+    assert isinstance(sheet["C3"].value, str)
+    assert isinstance(sheet["K3"].value, str)
 
 
 def test_traffic_counts_have_no_personal_columns(
     specs: list[DatasetSpec], tables: dict[str, pa.Table]
 ) -> None:
     spec, table = by_key(specs)["traffic_counts"], tables["traffic_counts"]
-    assert spec.pii == {} and spec.persons == 0
+    assert spec.pii == {}
+    assert spec.persons == 0
     assert table.schema.field("hour_start").type in (pa.timestamp("ms"), pa.timestamp("s"))
     assert table.column("vehicles").null_count == spec.defects["missing_counts"] > 0
     assert pc.min(table.column("vehicles")).as_py() >= 0
@@ -393,11 +406,11 @@ def test_a_cast_without_the_holders_is_refused(tmp_path: Path) -> None:
     assert not any(tmp_path.iterdir())
 
 
-@pytest.fixture()
-def full_scale(tmp_path: Path) -> Iterator[tuple[list[DatasetSpec], float]]:
+@pytest.fixture
+def full_scale(tmp_path: Path) -> tuple[list[DatasetSpec], float]:
     started = time.perf_counter()
     specs = write_datasets(tmp_path, cast=build_cast())
-    yield specs, time.perf_counter() - started
+    return specs, time.perf_counter() - started
 
 
 @pytest.mark.slow

@@ -14,6 +14,7 @@ import random
 import subprocess
 import sys
 from collections import Counter
+from collections.abc import Sequence
 from pathlib import Path
 from typing import Any
 
@@ -51,7 +52,7 @@ def _mobile(r: random.Random) -> str:
     return r.choice(("138", "139", "186")) + f"{r.randrange(10**8):08d}"
 
 
-def _column(tmp_path: Path, values: list[str | None], name: str = "备注") -> Path:
+def _column(tmp_path: Path, values: Sequence[str | None], name: str = "备注") -> Path:
     path = tmp_path / "t.parquet"
     pq.write_table(pa.table({name: pa.array(values, pa.string())}), path)
     return path
@@ -81,8 +82,11 @@ def test_one_percent_is_found_with_its_share(tmp_path: Path, make: Any, kind: st
     values = _remarks(r, 2_000, 0.01, make) + [None] * 500
     (finding,) = detect_pii(_column(tmp_path, values))
     assert (finding.type, finding.in_text) == (kind, True)
-    assert finding.share == 0.01 and finding.matched == 20 and finding.checked == 2_000
-    assert finding.rows == 2_500 and finding.row_share == 0.008
+    assert finding.share == 0.01
+    assert finding.matched == 20
+    assert finding.checked == 2_000
+    assert finding.rows == 2_500
+    assert finding.row_share == 0.008
     assert finding.to_dict()["row_share"] == 0.008
 
 
@@ -143,14 +147,17 @@ def test_full_width_digits_are_read(tmp_path: Path) -> None:
     r = random.Random(13)
     values = [f"手机：{_mobile(r).translate(wide)}，已回访" for _ in range(40)] + ["已办结"] * 960
     (finding,) = detect_pii(_column(tmp_path, values))
-    assert finding.type == "mobile" and finding.matched == 40
+    assert finding.type == "mobile"
+    assert finding.matched == 40
 
 
 def test_short_remarks_are_searched(tmp_path: Path) -> None:
     r = random.Random(11)
     values = ["已办结"] * 950 + [_mobile(r) for _ in range(50)]
     (finding,) = detect_pii(_column(tmp_path, values))
-    assert finding.type == "mobile" and finding.in_text and finding.share == 0.05
+    assert finding.type == "mobile"
+    assert finding.in_text
+    assert finding.share == 0.05
 
 
 def _measure(split: str, labels: dict[str, dict[str, Any]]) -> dict[str, Any]:

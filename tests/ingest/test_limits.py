@@ -114,7 +114,8 @@ def _shared_bomb(path: Path, text_bytes: int) -> Path:
 def _refused(path: Path, limits: IngestLimits | None = None) -> PayloadTooLarge:
     with pytest.raises(PayloadTooLarge) as refused, open_source(path, limits=limits):
         pass
-    assert refused.value.status == 413 and refused.value.code == "payload_too_large"
+    assert refused.value.status == 413
+    assert refused.value.code == "payload_too_large"
     return refused.value
 
 
@@ -222,7 +223,8 @@ def test_a_doctype_in_the_shared_strings_is_refused(tmp_path: Path) -> None:
 def test_settings_carry_the_limits() -> None:
     settings = Settings(ingest_xlsx_max_merged_ranges=5, ingest_max_columns=64)
     limits = settings.ingest_limits
-    assert limits.xlsx_max_merged_ranges == 5 and limits.max_columns == 64
+    assert limits.xlsx_max_merged_ranges == 5
+    assert limits.max_columns == 64
     assert Settings().ingest_limits == IngestLimits()
 
 

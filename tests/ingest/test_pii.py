@@ -71,7 +71,10 @@ def test_findings_carry_no_values(corpus: tuple[Path, dict[str, frozenset[str]]]
             assert value not in text
     by_column = {(f.column, f.type): f for f in findings}
     ids = by_column[("身份证号", "resident_id")]
-    assert ids.share == 1.0 and ids.confidence >= 0.95 and ids.sensitive and ids.personal
+    assert ids.share == 1.0
+    assert ids.confidence >= 0.95
+    assert ids.sensitive
+    assert ids.personal
     assert by_column[("备注_身份证", "resident_id")].in_text
     assert not by_column[("统一社会信用代码", "uscc")].personal
 
@@ -81,7 +84,8 @@ def test_dirty_share_is_reported(corpus: tuple[Path, dict[str, frozenset[str]]])
     path, _ = corpus
     f = next(f for f in detect_pii(path, mode="full") if f.column == "c_id_dirty")
     # 10% missing, 15% junk: about 0.83 of the non-missing values are IDs.
-    assert 0.78 < f.share < 0.88 and f.checked < 4000
+    assert 0.78 < f.share < 0.88
+    assert f.checked < 4000
 
 
 def test_date_columns_and_numbers(tmp_path: Path) -> None:

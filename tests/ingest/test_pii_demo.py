@@ -78,9 +78,8 @@ def test_mixed_phone_column_reports_each_type(tmp_path: Path) -> None:
     pq.write_table(pa.table({"联系电话": mobiles + landlines + junk}), tmp_path / "p.parquet")
     got = {f.type: f for f in detect_pii(tmp_path / "p.parquet")}
     assert set(got) == {"mobile", "landline"}
-    assert got["landline"].share == pytest.approx(0.25) and got["mobile"].share == pytest.approx(
-        0.7
-    )
+    assert got["landline"].share == pytest.approx(0.25)
+    assert got["mobile"].share == pytest.approx(0.7)
 
 
 def test_a_stray_landline_is_not_a_finding(tmp_path: Path) -> None:
@@ -94,4 +93,6 @@ def test_mostly_empty_remarks_are_searched_as_free_text(tmp_path: Path) -> None:
     remarks += [f"本人已于窗口办理，联系电话139{i:08d}，请回访" for i in range(50)]
     pq.write_table(pa.table({"备注": remarks}), tmp_path / "r.parquet")
     (finding,) = detect_pii(tmp_path / "r.parquet")
-    assert finding.type == "mobile" and finding.in_text and finding.share == 1.0
+    assert finding.type == "mobile"
+    assert finding.in_text
+    assert finding.share == 1.0

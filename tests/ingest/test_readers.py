@@ -14,7 +14,7 @@ from datacompact.ingest import list_sheets, open_source
 from tests.ingest.conftest import write_csv
 
 
-def _rows(source) -> list[dict[str, object]]:  # type: ignore[no-untyped-def]
+def _rows(source) -> list[dict[str, object]]:
     return pa.Table.from_batches(list(source.batches())).to_pylist()
 
 
@@ -29,7 +29,8 @@ def test_csv_encodings_are_detected(tmp_path: Path, encoding: str, detected: str
         assert source.encoding == detected
         assert source.columns == ("编号", "姓名", "地址")
         rows = _rows(source)
-    assert len(rows) == 30 and rows[1]["姓名"] == "李四"
+    assert len(rows) == 30
+    assert rows[1]["姓名"] == "李四"
 
 
 def test_gb18030_only_characters(tmp_path: Path) -> None:
@@ -56,7 +57,8 @@ def test_tsv_and_delimiters(tmp_path: Path) -> None:
         assert _rows(source)[2]["地址"] == "温州市鹿城区"
     semi = write_csv(tmp_path / "b.txt", "utf-8", delimiter=";")
     with open_source(semi) as source:
-        assert source.delimiter == ";" and len(_rows(source)) == 3
+        assert source.delimiter == ";"
+        assert len(_rows(source)) == 3
 
 
 def test_csv_types_keep_identifiers_as_text(tmp_path: Path) -> None:
@@ -84,7 +86,9 @@ def test_csv_two_row_header(tmp_path: Path) -> None:
 def test_xlsx_merged_header_and_sheets(workbook: Path) -> None:
     assert list_sheets(workbook) == ("人员", "单位")
     with open_source(workbook) as source:
-        assert source.format == "xlsx" and source.sheet == "人员" and source.header_rows == 2
+        assert source.format == "xlsx"
+        assert source.sheet == "人员"
+        assert source.header_rows == 2
         assert source.columns == (
             "序号",
             "基本信息_姓名",
@@ -97,9 +101,8 @@ def test_xlsx_merged_header_and_sheets(workbook: Path) -> None:
     assert len(rows) == 5
     assert rows[0]["联系方式_手机"] == "13812345671"  # a long number is an identifier: text
     with open_source(workbook, sheet="单位") as source:
-        assert source.columns == ("单位名称", "人数") and _rows(source) == [
-            {"单位名称": "财政局", "人数": 12}
-        ]
+        assert source.columns == ("单位名称", "人数")
+        assert _rows(source) == [{"单位名称": "财政局", "人数": 12}]
     with open_source(workbook, sheet=1) as source:
         assert source.sheet == "单位"
     with pytest.raises(InvalidInput):
@@ -119,7 +122,8 @@ def test_parquet_and_jsonl(tmp_path: Path) -> None:
     ]
     (tmp_path / "t.jsonl").write_text("\n".join(lines) + "\n", encoding="utf-8")
     with open_source(tmp_path / "t.jsonl") as source:
-        assert source.format == "jsonl" and source.columns == ("id", "城市", "tags")
+        assert source.format == "jsonl"
+        assert source.columns == ("id", "城市", "tags")
         assert _rows(source)[2]["城市"] == "杭州"
 
 

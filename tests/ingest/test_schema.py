@@ -58,7 +58,8 @@ def test_edit_and_round_trip() -> None:
     d = d.edit("xb", description="性别 (GB/T 2261.1)", code_list={"1": "男", "2": "女"})
     d = d.edit("je", unit="元")
     again = DataDictionary.from_json(d.to_json())
-    assert again == d and again.column("je").unit == "元"
+    assert again == d
+    assert again.column("je").unit == "元"
     assert again.column("xb").code_list == {"1": "男", "2": "女"}
 
 

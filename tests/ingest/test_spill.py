@@ -66,4 +66,5 @@ def test_a_registered_version_keeps_no_spill_folder(world: World, tmp_path: Path
         file=file,
     )
     assert list(home.rglob(".spill")) == []
-    assert not (home / ".tmp").exists() and not Path(".tmp").exists()
+    assert not (home / ".tmp").exists()
+    assert not Path(".tmp").exists()

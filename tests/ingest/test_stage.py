@@ -38,9 +38,12 @@ def test_stage_round_trip(tmp_path: Path, encoding: str) -> None:
     assert staged.source_bytes == path.stat().st_size
     assert staged.columns == ("编号", "姓名", "地址", "金额")
     assert staged.detected["encoding"] == encoding
-    assert seen and seen[-1][0] == 200_000 and len(seen) > 1
+    assert seen
+    assert seen[-1][0] == 200_000
+    assert len(seen) > 1
     table = pq.read_table(staged.path)
-    assert table.num_rows == 200_000 and table.column("姓名")[123].as_py() == "张三123"
+    assert table.num_rows == 200_000
+    assert table.column("姓名")[123].as_py() == "张三123"
     assert _leftovers(tmp_path / "out") == ["v1.parquet"]
 
 
@@ -84,7 +87,8 @@ def test_mixed_types_late_in_file_are_read_as_text(tmp_path: Path) -> None:
         staged = stage_to_parquet(source, tmp_path / "v1.parquet")
     assert staged.rows == 100_001
     codes = {(w.code, w.column) for w in staged.warnings}
-    assert ("column_read_as_text", "编号") in codes and ("column_read_as_text", "金额") in codes
+    assert ("column_read_as_text", "编号") in codes
+    assert ("column_read_as_text", "金额") in codes
     assert str(staged.schema.field("编号").type) == "string"
     assert staged.source_sha256 == hashlib.sha256(path.read_bytes()).hexdigest()
 
@@ -96,5 +100,6 @@ def test_xlsx_and_header_only_files_stage(tmp_path: Path, workbook: Path) -> Non
     (tmp_path / "h.csv").write_text("a,b\n")
     with open_source(tmp_path / "h.csv") as source:
         staged = stage_to_parquet(source, tmp_path / "h.parquet")
-    assert staged.rows == 0 and [w.code for w in staged.warnings] == ["no_rows"]
+    assert staged.rows == 0
+    assert [w.code for w in staged.warnings] == ["no_rows"]
     assert pq.read_table(staged.path).column_names == ["a", "b"]

@@ -13,7 +13,7 @@ import json
 import socket
 import threading
 import time
-from collections.abc import Callable, Iterator
+from collections.abc import Callable
 from dataclasses import dataclass, field
 from pathlib import Path
 
@@ -219,7 +219,8 @@ def test_first_audit_verifies_and_mirrors_every_entry(auditor: Auditor) -> None:
     assert result.quorum == 2
     assert mirrored_entries(auditor.state, 600) == auditor.served.log.entries
     state = json.loads((auditor.state / "state.json").read_text())
-    assert state["size"] == 600 and state["origin"] == LOG_ORIGIN
+    assert state["size"] == 600
+    assert state["origin"] == LOG_ORIGIN
     assert state["checkpoint"] == auditor.served.note
     assert (auditor.state / "checkpoint").read_text() == auditor.served.note
     # 3 bundles + 3 level-0 tiles + 1 level-1 tile + the checkpoint.
@@ -412,7 +413,7 @@ def test_fork_with_the_same_key_is_detected_on_the_second_run(auditor: Auditor) 
 def test_fork_of_only_the_old_part_is_detected(auditor: Auditor) -> None:
     auditor.run()
     fork = MemoryLog(auditor.served.log.signer)
-    extend(fork, [b"rewritten history"] + auditor.served.log.entries[1:])
+    extend(fork, [b"rewritten history", *auditor.served.log.entries[1:]])
     fork.append(300)
     forked = ServedLog(fork, auditor.served.cosigners)
     forked.publish()
@@ -455,7 +456,7 @@ def test_altered_tile_on_a_later_run_is_detected(auditor: Auditor) -> None:
     # Tiles the consistency proof reads, and the ones that grew. Full tiles
     # before the old partial bundle are not fetched again: they were checked.
     for path in ("tile/0/002", "tile/0/003.p/132", "tile/1/000.p/3"):
-        status, honest = served.respond(path)
+        _status, honest = served.respond(path)
         served.overrides = {path: bytes(32) + honest[32:]}
         auditor.fails(Finding.ALTERED_TILE)
 
@@ -527,9 +528,11 @@ def test_unreachable_log_and_server_errors(auditor: Auditor) -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("connection refused", request=request)
 
-    with httpx.Client(transport=httpx.MockTransport(refuse)) as client:
-        with pytest.raises(StoreUnavailable) as caught:
-            audit_log(url=URL, log_key=auditor.log_vkey, state_dir=auditor.state, client=client)
+    with (
+        httpx.Client(transport=httpx.MockTransport(refuse)) as client,
+        pytest.raises(StoreUnavailable) as caught,
+    ):
+        audit_log(url=URL, log_key=auditor.log_vkey, state_dir=auditor.state, client=client)
     assert caught.value.details["finding"] == Finding.UNREACHABLE.value
     auditor.served.missing.add("checkpoint")
     auditor.fails(Finding.UNREACHABLE, StoreUnavailable)
@@ -540,15 +543,17 @@ def test_unreachable_log_and_server_errors(auditor: Auditor) -> None:
             return httpx.Response(200, content=(auditor.served.note or "").encode())
         return httpx.Response(503)
 
-    with httpx.Client(transport=httpx.MockTransport(flaky)) as client:
-        with pytest.raises(StoreUnavailable):
-            audit_log(
-                url=URL,
-                log_key=auditor.log_vkey,
-                state_dir=auditor.state,
-                witness_keys=auditor.witness_vkeys,
-                client=client,
-            )
+    with (
+        httpx.Client(transport=httpx.MockTransport(flaky)) as client,
+        pytest.raises(StoreUnavailable),
+    ):
+        audit_log(
+            url=URL,
+            log_key=auditor.log_vkey,
+            state_dir=auditor.state,
+            witness_keys=auditor.witness_vkeys,
+            client=client,
+        )
 
 
 def test_oversized_responses_are_refused(auditor: Auditor) -> None:
@@ -562,11 +567,11 @@ runner = CliRunner()
 
 
 @pytest.fixture
-def cli(auditor: Auditor, monkeypatch: pytest.MonkeyPatch) -> Iterator[typer.Typer]:
+def cli(auditor: Auditor, monkeypatch: pytest.MonkeyPatch) -> typer.Typer:
     app = typer.Typer()
     app.command()(audit_cli.audit)
     monkeypatch.setattr(audit_cli, "make_client", auditor.client)
-    yield app
+    return app
 
 
 def _args(auditor: Auditor, *extra: str) -> list[str]:
@@ -580,11 +585,14 @@ def test_cli_verifies_and_prints_a_summary(auditor: Auditor, cli: typer.Typer) -
     result = runner.invoke(cli, _args(auditor))
     assert result.exit_code == 0, result.stderr
     assert result.stdout.startswith("已验证 / verified: ")
-    assert "size 600" in result.stdout and "witnesses 2" in result.stdout
+    assert "size 600" in result.stdout
+    assert "witnesses 2" in result.stdout
     result = runner.invoke(cli, _args(auditor, "--json"))
     assert result.exit_code == 0, result.stderr
     data = json.loads(result.stdout)
-    assert data["verified"] is True and data["size"] == 600 and data["entries_fetched"] == 0
+    assert data["verified"] is True
+    assert data["size"] == 600
+    assert data["entries_fetched"] == 0
     assert data["root"] == auditor.served.log.checkpoint(600).root_hash.hex()
 
 
@@ -643,7 +651,8 @@ def test_cli_fork_and_quorum(auditor: Auditor, cli: typer.Typer) -> None:
     served.publish()
     served.note = served.cosigned(served.log.signed(600), [])
     result = runner.invoke(cli, _args(auditor))
-    assert result.exit_code == 8 and "[见证不足 / quorum]" in result.stderr
+    assert result.exit_code == 8
+    assert "[见证不足 / quorum]" in result.stderr
     assert runner.invoke(cli, _args(auditor, "--quorum", "0")).exit_code == 0
 
 

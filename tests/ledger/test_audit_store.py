@@ -24,7 +24,7 @@ from datacompact.ledger.auditor.audit import audit_log
 from datacompact.store.models import Event
 
 from ..api.conftest import ApiClient
-from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
+from ..api.conftest import client as client  # the API client fixture
 from ..conftest import World
 from .test_audit import _SyncASGITransport
 from .test_store_log import TAMPERING
@@ -35,7 +35,7 @@ PUBLISHED = sorted(set(TAMPERING) - {"modify_head", "insert_node", "modify_paylo
 def _audit(world: World, api: ApiClient, state: Path) -> None:
     with world.platform.db.read() as session:
         size = session.scalar(select(func.count()).select_from(Event)) or 0
-    client = httpx.Client(transport=_SyncASGITransport(api.app))  # type: ignore[arg-type]
+    client = httpx.Client(transport=_SyncASGITransport(api.app))
     with client:
         audit_log(
             url="http://platform/ledger",

@@ -81,7 +81,8 @@ def test_verify_inclusion_against_a_root_and_a_checkpoint(
     assert result.exit_code == 0, result.stderr
     tampered = [*args[:-1], _hexes([bytes(32), *proof[1:]])]
     result = runner.invoke(verify_app, [*tampered, "--root", root])
-    assert result.exit_code == 8 and result.stderr.startswith("验证失败")
+    assert result.exit_code == 8
+    assert result.stderr.startswith("验证失败")
     result = runner.invoke(verify_app, [*args, "--root", root, "--checkpoint", str(checkpoint)])
     assert result.exit_code == 2
     result = runner.invoke(verify_app, [*args, "--checkpoint", str(checkpoint)])
@@ -92,7 +93,8 @@ def test_verify_inclusion_against_a_root_and_a_checkpoint(
     )
     assert result.exit_code == 8
     result = runner.invoke(verify_app, [*args, "--root", root[:-2]])
-    assert result.exit_code == 2 and "expected 64 hex digits of root hash, got 62" in result.stderr
+    assert result.exit_code == 2
+    assert "expected 64 hex digits of root hash, got 62" in result.stderr
 
 
 def test_verify_single_leaf_inclusion_with_an_empty_proof(memory_log: MemoryLog) -> None:

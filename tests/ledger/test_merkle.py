@@ -135,8 +135,8 @@ def ref_path(m: int, entries: list[bytes]) -> list[bytes]:
         return []
     k = _split(n)
     if m < k:
-        return ref_path(m, entries[:k]) + [root_from_leaves(entries[k:])]
-    return ref_path(m - k, entries[k:]) + [root_from_leaves(entries[:k])]
+        return [*ref_path(m, entries[:k]), root_from_leaves(entries[k:])]
+    return [*ref_path(m - k, entries[k:]), root_from_leaves(entries[:k])]
 
 
 def ref_subproof(m: int, entries: list[bytes], complete: bool) -> list[bytes]:
@@ -146,8 +146,8 @@ def ref_subproof(m: int, entries: list[bytes], complete: bool) -> list[bytes]:
         return [] if complete else [root_from_leaves(entries)]
     k = _split(n)
     if m <= k:
-        return ref_subproof(m, entries[:k], complete) + [root_from_leaves(entries[k:])]
-    return ref_subproof(m - k, entries[k:], False) + [root_from_leaves(entries[:k])]
+        return [*ref_subproof(m, entries[:k], complete), root_from_leaves(entries[k:])]
+    return [*ref_subproof(m - k, entries[k:], False), root_from_leaves(entries[:k])]
 
 
 @pytest.fixture(scope="module")
@@ -381,7 +381,8 @@ def test_compact_range_appends_in_batches_match_the_reference() -> None:
 
 def test_compact_range_resumes_from_storage(store: MemoryHashes, roots: list[bytes]) -> None:
     edge = CompactRange.from_reader(37, store)
-    assert edge.size == 37 and edge.root() == roots[37]
+    assert edge.size == 37
+    assert edge.root() == roots[37]
     result = edge.append(leaf_hash(e) for e in ENTRIES[37:50])
     assert result.root == roots[50]
     with pytest.raises(MalformedInput, match="expected 3 edge hashes"):

@@ -6,9 +6,10 @@ import base64
 import json
 from collections.abc import Callable
 from pathlib import Path
+from typing import cast
 
 import pytest
-from sqlalchemy import select, text
+from sqlalchemy import Table, select, text
 from sqlalchemy.orm import Session
 
 from datacompact.api import create_app
@@ -115,7 +116,7 @@ def _rehash_from_leaves(session: Session) -> None:
     compact = merkle.CompactRange()
     result = compact.append(merkle.leaf_hash(e) for e in entries)
     session.execute(
-        LedgerNode.__table__.insert(),
+        cast(Table, LedgerNode.__table__).insert(),
         [{"level": n.level, "idx": n.index, "hash": n.hash} for n in result.nodes if n.level],
     )
     session.execute(
@@ -197,7 +198,8 @@ def _rewrite_history_consistently(session: Session) -> None:
 def _reorder_nodes(session: Session) -> None:
     a = session.scalar(select(LedgerNode.hash).where(LedgerNode.level == 1, LedgerNode.idx == 3))
     b = session.scalar(select(LedgerNode.hash).where(LedgerNode.level == 1, LedgerNode.idx == 4))
-    assert a is not None and b is not None
+    assert a is not None
+    assert b is not None
     _set_node(session, 1, 3, b)
     _set_node(session, 1, 4, a)
 
@@ -223,7 +225,8 @@ def test_an_untouched_log_checks_clean(world: World) -> None:
     with platform.db.read() as session:
         report = check_ledger(session, log_verifier=_verifier(world))
     assert report.ok, report.problems
-    assert report.size == len(_entries(world)) and report.checkpoints == 1
+    assert report.size == len(_entries(world))
+    assert report.checkpoints == 1
 
 
 @pytest.mark.parametrize("tamper", TAMPERING, ids=list(TAMPERING))
@@ -270,9 +273,11 @@ def test_tiles_checkpoint_and_receipts_over_http(world: World) -> None:
     assert level0.content == b"".join(merkle.leaf_hash(e) for e in entries[:256])
     assert http.get(f"/ledger/tile/0/001.p/{len(entries) - 256}").status_code == 200
     missing = http.get("/ledger/tile/0/002")
-    assert missing.status_code == 404 and missing.json()["error"]["code"] == "not_found"
+    assert missing.status_code == 404
+    assert missing.json()["error"]["code"] == "not_found"
     bad = http.get("/ledger/tile/0/x1")
-    assert bad.status_code == 400 and bad.json()["error"]["code"] == "malformed_input"
+    assert bad.status_code == 400
+    assert bad.json()["error"]["code"] == "malformed_input"
     receipt = http.get("/ledger/proof/17").json()
     assert base64.b64decode(receipt["entry"]) == entries[17]
     merkle.verify_inclusion(
@@ -297,10 +302,12 @@ def test_every_state_change_returns_a_provable_log_index(world: World) -> None:
     not_yet = http.get(f"/ledger/proof/{index}")
     assert not_yet.status_code == 404  # not in a signed checkpoint yet
     signed = http.post("/api/v1/ledger/checkpoints", headers=headers)
-    assert signed.status_code == 201 and signed.json()["data"]["tree_size"] > index
+    assert signed.status_code == 201
+    assert signed.json()["data"]["tree_size"] > index
     receipt = http.get(f"/ledger/proof/{index}").json()
     entry = json.loads(base64.b64decode(receipt["entry"]))
-    assert entry["seq"] == index and entry["type"] == "token.issued"
+    assert entry["seq"] == index
+    assert entry["type"] == "token.issued"
     assert receipt["tree_size"] > index
 
 
@@ -342,4 +349,5 @@ def test_a_restored_store_cannot_make_the_log_sign_a_fork(world: World, tmp_path
         platform.checkpoint()
     with platform.db.read() as session:
         newest = checkpoints.latest(session)
-    assert newest is not None and newest.size == before.size < first.size
+    assert newest is not None
+    assert newest.size == before.size < first.size

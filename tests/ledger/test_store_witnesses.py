@@ -18,7 +18,7 @@ from datacompact.ledger.formats.note import Ed25519Signer, Note
 from datacompact.ledger.formats.policy import Policy
 from datacompact.ledger.log import checkpoints
 from datacompact.ledger.witness import Witness, create_app, logs_from_vkeys
-from datacompact.store.models import WitnessProgress
+from datacompact.store.models import Checkpoint, WitnessProgress
 
 from ..conftest import World
 from .test_audit import _SyncASGITransport
@@ -65,14 +65,14 @@ def setup(world: World, tmp_path: Path) -> Setup:
     )
     hosts = Hosts(
         {
-            "honest": _SyncASGITransport(create_app(honest)),  # type: ignore[arg-type]
-            "refusing": _SyncASGITransport(create_app(refusing)),  # type: ignore[arg-type]
+            "honest": _SyncASGITransport(create_app(honest)),
+            "refusing": _SyncASGITransport(create_app(refusing)),
         }
     )
     return world, policy, hosts, {"honest": honest, "refusing": refusing}
 
 
-def _push(world: World, policy: Policy, hosts: Hosts) -> checkpoints.Checkpoint:
+def _push(world: World, policy: Policy, hosts: Hosts) -> Checkpoint:
     platform = world.platform
     with platform.db.write() as session:
         row = checkpoints.sign_checkpoint(session, signer=platform.log_signer, policy=policy)
@@ -97,7 +97,8 @@ def test_refusing_and_down_witnesses_cost_only_their_cosignatures(setup: Setup) 
     strict = Policy.from_text(policy_text(policy).replace("quorum any-one", "quorum two"))
     _grow(world, 2)
     stricter = _push(world, strict, hosts)
-    assert stricter.cosigners == ["audit-office"] and not stricter.witnessed
+    assert stricter.cosigners == ["audit-office"]
+    assert not stricter.witnessed
 
 
 def test_a_witness_that_moved_on_is_proved_consistent_from_its_own_size(setup: Setup) -> None:
@@ -113,7 +114,8 @@ def test_a_witness_that_moved_on_is_proved_consistent_from_its_own_size(setup: S
     assert second.cosigners == ["audit-office"]
     with world.platform.db.read() as session:
         progress = session.get(WitnessProgress, "audit-office")
-        assert progress is not None and progress.size == second.size
+        assert progress is not None
+        assert progress.size == second.size
 
 
 def test_the_published_checkpoint_is_the_newest_witnessed_one(setup: Setup) -> None:
@@ -125,7 +127,8 @@ def test_the_published_checkpoint_is_the_newest_witnessed_one(setup: Setup) -> N
     assert not unwitnessed.witnessed
     with world.platform.db.read() as session:
         published = checkpoints.published(session, policy)
-    assert published is not None and published.size == witnessed.size
+    assert published is not None
+    assert published.size == witnessed.size
 
 
 def policy_text(policy: Policy) -> str:

@@ -158,7 +158,8 @@ def test_a_mirror_recomputes_roots_and_proofs_from_tiles(
 def test_entry_bundles_round_trip() -> None:
     entries = [b"", b"a", b"\x00" * 300, b"x" * MAX_ENTRY_SIZE]
     bundle = encode_entry_bundle(entries)
-    assert bundle[:2] == b"\x00\x00" and bundle[2:4] == b"\x00\x01"
+    assert bundle[:2] == b"\x00\x00"
+    assert bundle[2:4] == b"\x00\x01"
     assert parse_entry_bundle(bundle) == entries
     assert parse_entry_bundle(bundle, 4) == entries
     assert parse_entry_bundle(b"") == []

@@ -57,7 +57,7 @@ class _SyncASGITransport(httpx.BaseTransport):
         return asyncio.run(run())
 
 
-def TestClient(app: object) -> httpx.Client:  # noqa: N802 - reads like the Starlette helper
+def TestClient(app: object) -> httpx.Client:  # reads like the Starlette helper
     return httpx.Client(transport=_SyncASGITransport(app), base_url="http://testserver")
 
 
@@ -81,7 +81,8 @@ def test_first_checkpoint_then_a_consistent_advance(memory_log: MemoryLog, tmp_p
     first = witness.handle(body(memory_log, 0, 10))
     assert first.status == 200
     lines = first.body.decode()
-    assert lines.startswith("\u2014 witness.example/w1 ") and lines.endswith("\n")
+    assert lines.startswith("\u2014 witness.example/w1 ")
+    assert lines.endswith("\n")
     # The client may append the response to the checkpoint and open it as a note.
     opened = verify_note(memory_log.signed(10).to_text() + lines, [witness.signer.verifier()])
     assert opened.verified_names == {"witness.example/w1"}
@@ -143,7 +144,8 @@ def test_same_size_same_root_is_cosigned_again_other_root_is_409(
     forked = Checkpoint(memory_log.origin, 8, bytes(32)).to_text()
     note = sign_note(forked, [memory_log.signer])
     answer = witness.handle(AddCheckpointRequest(8, (), note).to_bytes())
-    assert answer.status == 409 and answer.content_type != SIZE_CONTENT_TYPE
+    assert answer.status == 409
+    assert answer.content_type != SIZE_CONTENT_TYPE
 
 
 def test_old_size_above_checkpoint_size_is_400(memory_log: MemoryLog, tmp_path: Path) -> None:
@@ -199,7 +201,7 @@ def test_state_is_persisted_before_the_cosignature_is_made(
     real_cosign = witness.signer.cosign
     seen: list[Checkpoint | None] = []
 
-    def cosign(text: str, timestamp: int):  # type: ignore[no-untyped-def]
+    def cosign(text: str, timestamp: int):
         # A fresh reader of the directory must already see the new state.
         seen.append(WitnessState(tmp_path).load(memory_log.origin))
         return real_cosign(text, timestamp)
@@ -221,7 +223,8 @@ def test_failed_persistence_answers_503_without_a_cosignature(
 
     monkeypatch.setattr(os, "fsync", broken_fsync)
     answer = witness.handle(body(memory_log, 0, 5))
-    assert answer.status == 503 and "\u2014" not in answer.body.decode()
+    assert answer.status == 503
+    assert "\u2014" not in answer.body.decode()
     monkeypatch.undo()
     assert WitnessState(tmp_path).load(memory_log.origin) is None
     assert not any(p.name.endswith(".tmp") for p in next(tmp_path.iterdir()).iterdir())

@@ -113,7 +113,8 @@ def test_lock_in_of_one_system(world: World) -> None:
     assert _alerts(world).lock_in == []
     _controls(world, "enterprise", "enterprise2", 51)
     (found,) = _alerts(world).lock_in
-    assert found.system == "一网通办平台" and found.group_id == world.ids["enterprise"]
+    assert found.system == "一网通办平台"
+    assert found.group_id == world.ids["enterprise"]
     assert found.award_ids == sorted([dev, ops, data])
     assert found.suppliers == sorted([world.ids["enterprise"], world.ids["enterprise2"]])
     assert "lock-in" in found.message
@@ -126,7 +127,8 @@ def _contract(world: World, supplier: str = "enterprise", **overrides: Any) -> i
 def test_continuity_alert_for_a_contract_ending_without_handover(world: World) -> None:
     bare = _contract(world)
     (alert,) = _alerts(world).continuity
-    assert alert.contract_id == bare and alert.days_left == 44
+    assert alert.contract_id == bare
+    assert alert.days_left == 44
     assert alert.missing_handover == ["documentation", "credentials", "code_escrow"]
     assert "successor" in alert.message
     # Ending later than the horizon: no alert yet; exactly on it: an alert.

@@ -50,7 +50,9 @@ def market(*values: str) -> Concentration:
 def test_monopoly() -> None:
     c = market("1000000.00")
     assert (c.hhi, c.top1_share, c.top3_share) == (D("10000.00"), D("1.0000"), D("1.0000"))
-    assert c.scope == "city" and c.key == "city" and c.total_value == D("1000000.00")
+    assert c.scope == "city"
+    assert c.key == "city"
+    assert c.total_value == D("1000000.00")
 
 
 def test_four_equal_firms() -> None:
@@ -78,7 +80,8 @@ def test_shares_are_sorted_and_rounded_half_even() -> None:
 def test_one_supplier_with_several_awards_is_one_firm() -> None:
     c = market("100", "300")
     [c2] = concentration([award("s", "100"), award("s", "300")], by="city")
-    assert c.hhi == D("6250.00") and c2.hhi == D("10000.00")
+    assert c.hhi == D("6250.00")
+    assert c2.hhi == D("10000.00")
     assert c2.suppliers[0].value == D("400")
 
 
@@ -100,20 +103,24 @@ def test_per_owner_and_per_domain() -> None:
         ("transport", D("500"), D("1.0000")),
     ]
     [city] = concentration(awards, by="city")
-    assert city.total_value == D("2000") and city.top1_share == D("0.5500")
+    assert city.total_value == D("2000")
+    assert city.top1_share == D("0.5500")
 
 
 def test_a_group_counts_as_one_firm_unless_asked_per_supplier() -> None:
     awards = [award("sub-a", "500", group="g"), award("sub-b", "500", group="g")]
     [grouped] = concentration(awards, by="city")
     [separate] = concentration(awards, by="city", unit="supplier")
-    assert grouped.hhi == D("10000.00") and grouped.suppliers[0].supplier_id == "g"
-    assert separate.hhi == D("5000.00") and separate.unit == "supplier"
+    assert grouped.hhi == D("10000.00")
+    assert grouped.suppliers[0].supplier_id == "g"
+    assert separate.hhi == D("5000.00")
+    assert separate.unit == "supplier"
 
 
 def test_empty_input_and_zero_total() -> None:
     assert concentration([], by="owner") == []
-    assert alerts([]) == [] and lock_in([]) == []
+    assert alerts([]) == []
+    assert lock_in([]) == []
     [c] = concentration([award("s1", "0"), award("s2", "0.00")], by="city")
     assert (c.total_value, c.hhi, c.top1_share, c.top3_share) == (D("0"), D("0"), D("0"), D("0"))
     assert alerts([c]) == []
@@ -126,7 +133,8 @@ def test_share_exactly_at_the_limit_does_not_alert() -> None:
     assert [a.kind for a in alerts([market("300", "300", "200", "200")])] == ["hhi"]
     over = alerts([market("3001", "2999", "2000", "2000")])
     assert [(a.kind, a.supplier_id) for a in over] == [("supplier_share", "s0"), ("hhi", None)]
-    assert over[0].value == D("0.3001") and over[0].threshold == D("0.30")
+    assert over[0].value == D("0.3001")
+    assert over[0].threshold == D("0.30")
 
 
 def test_hhi_exactly_at_the_threshold_does_not_alert() -> None:
@@ -134,7 +142,8 @@ def test_hhi_exactly_at_the_threshold_does_not_alert() -> None:
     assert alerts([market("1", "1", "1")], max_share=D("0.34"), hhi_threshold=D("3333.34")) == []
     # The display rounds 3333.333… to 3333.33; the comparison uses the exact value.
     [alert] = alerts([market("1", "1", "1")], max_share=D("0.34"), hhi_threshold=D("3333.33"))
-    assert alert.kind == "hhi" and alert.value == D("3333.33")
+    assert alert.kind == "hhi"
+    assert alert.value == D("3333.33")
 
 
 def test_alert_thresholds_are_configurable() -> None:
@@ -158,7 +167,8 @@ def test_alert_messages_name_the_scope_in_both_languages() -> None:
         " / HHI 8200.00 in owner health-bureau is above 2500: highly concentrated"
     )
     [city_hhi] = [a for a in alerts(concentration(awards, by="city")) if a.kind == "hhi"]
-    assert city_hhi.message.startswith("全市的 HHI 为") and "city-wide" in city_hhi.message
+    assert city_hhi.message.startswith("全市的 HHI 为")
+    assert "city-wide" in city_hhi.message
 
 
 @pytest.mark.parametrize(
@@ -192,7 +202,8 @@ def test_one_supplier_holding_all_three_roles_is_locked_in() -> None:
     assert (risk.system_id, risk.group_id, risk.suppliers) == ("his", "s1", ("s1",))
     assert risk.categories == ("data_services", "module_development", "operations")
     assert len(risk.award_ids) == 3
-    assert "锁定风险" in risk.message and "lock-in risk" in risk.message
+    assert "锁定风险" in risk.message
+    assert "lock-in risk" in risk.message
 
 
 def test_lock_in_through_two_subsidiaries_of_one_group() -> None:

@@ -84,7 +84,8 @@ def test_package_validates_against_ocds_with_lots(world: World) -> None:
     _city(world)
     package = _package(world)
     assert problems(package) == []
-    assert package["version"] == "1.1" and package["extensions"] == [ocds.LOTS_EXTENSION_URL]
+    assert package["version"] == "1.1"
+    assert package["extensions"] == [ocds.LOTS_EXTENSION_URL]
     assert package["uri"] == f"{BASE}/public/ocds/release-package.json"
     tags = sorted(r["tag"][0] for r in package["releases"])
     # contracted: tender, award, contract; awarded: tender, award; sealed: tender.
@@ -103,7 +104,8 @@ def test_codelist_values(world: World) -> None:
     awarded = tenders[f"T{built['awarded'].tender_id}"]
     assert contracted["awardCriteria"] == "ratedCriteria"
     assert awarded["awardCriteria"] == "priceOnly"
-    assert contracted["status"] == "complete" and contracted["procurementMethod"] == "open"
+    assert contracted["status"] == "complete"
+    assert contracted["procurementMethod"] == "open"
     assert contracted["lots"][0]["id"] == f"L{built['contracted'].lot_id}"
     (contract,) = [c for r in releases for c in r.get("contracts", [])]
     assert contract["status"] == "active"
@@ -149,7 +151,8 @@ def test_sealed_bids_reveal_nothing(world: World) -> None:
         for r in package["releases"]
         if r["ocid"].endswith(f"T{built['sealed'].tender_id}")
     )
-    assert "numberOfTenderers" not in sealed and sealed["status"] == "active"
+    assert "numberOfTenderers" not in sealed
+    assert sealed["status"] == "active"
     sealed_release = next(
         r for r in package["releases"] if r["ocid"].endswith(f"T{built['sealed'].tender_id}")
     )
@@ -165,7 +168,8 @@ def test_sealed_bids_reveal_nothing(world: World) -> None:
 def test_classified_projects_are_not_published(world: World) -> None:
     built = _city(world)
     text = ocds.to_json(_package(world))
-    assert f"P{built['secret'].project_id}-" not in text and "5555555" not in text
+    assert f"P{built['secret'].project_id}-" not in text
+    assert "5555555" not in text
     with world.platform.db.read() as session:
         listing = transparency.public_projects(session=session)
     assert [p.id for p in listing] == [built["contracted"].project_id]
@@ -177,11 +181,14 @@ def test_public_listing(world: World) -> None:
         (project,) = transparency.public_projects(session=session)
     lots = {lot.id: lot for lot in project.lots}
     contracted = lots[built["contracted"].lot_id]
-    assert contracted.number_of_tenderers == 3 and contracted.award is not None
+    assert contracted.number_of_tenderers == 3
+    assert contracted.award is not None
     assert contracted.award.supplier_name == "测试enterprise.admin"
-    assert contracted.contract is not None and contracted.contract.status == "active"
+    assert contracted.contract is not None
+    assert contracted.contract.status == "active"
     sealed = lots[built["sealed"].lot_id]
-    assert sealed.number_of_tenderers is None and sealed.award is None
+    assert sealed.number_of_tenderers is None
+    assert sealed.award is None
     assert sealed.tender_status == "open"
     assert LOSING_PRICE not in project.model_dump_json()
 

@@ -16,6 +16,7 @@ from referencing import Registry, Resource
 from datacompact.errors import InvalidInput, MalformedInput, PolicyViolation
 from datacompact.policy import (
     GrantTerms,
+    OutputMode,
     OutputSpec,
     Purpose,
     build_agreement,
@@ -34,13 +35,13 @@ SCHEMA_PATH = (
 T0 = datetime(2025, 3, 1, 8, 0, tzinfo=UTC)
 EXPIRES = T0 + timedelta(days=90)
 GRADES_MODES = [
-    ("general-1", OutputSpec("records"), False),
-    ("general-2", OutputSpec("aggregates"), False),
-    ("general-3", OutputSpec("masked_records"), False),
-    ("general-4", OutputSpec("aggregates", min_group_size=3), False),
-    ("important", OutputSpec("dp_aggregates"), False),
-    ("important", OutputSpec("k_anonymous", k=20), False),
-    ("core", OutputSpec("dp_aggregates", min_group_size=50), True),
+    ("general-1", OutputSpec(OutputMode.RECORDS), False),
+    ("general-2", OutputSpec(OutputMode.AGGREGATES), False),
+    ("general-3", OutputSpec(OutputMode.MASKED_RECORDS), False),
+    ("general-4", OutputSpec(OutputMode.AGGREGATES, min_group_size=3), False),
+    ("important", OutputSpec(OutputMode.DP_AGGREGATES), False),
+    ("important", OutputSpec(OutputMode.K_ANONYMOUS, k=20), False),
+    ("core", OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=50), True),
 ]
 
 
@@ -62,7 +63,7 @@ def make(**overrides: Any) -> dict[str, Any]:
         "expires": EXPIRES,
         "max_queries": 3,
         "columns": ["district", "age", "income"],
-        "output": OutputSpec("dp_aggregates"),
+        "output": OutputSpec(OutputMode.DP_AGGREGATES),
         "grade": "important",
         "timestamp": T0,
         "epsilon": 1.0,
@@ -89,8 +90,10 @@ def test_built_agreements_validate_and_round_trip(
     terms = parse_agreement(json.loads(json.dumps(doc)))
     assert terms.to_jsonld() == doc
     assert parse_agreement(terms.to_jsonld()) == terms
-    assert terms.row_filter == row_filter and terms.output.mode is spec.mode
-    assert terms.purpose is Purpose.CREDIT_ASSESSMENT and terms.max_queries == 3
+    assert terms.row_filter == row_filter
+    assert terms.output.mode is spec.mode
+    assert terms.purpose is Purpose.CREDIT_ASSESSMENT
+    assert terms.max_queries == 3
 
 
 def test_schema_rejects_what_it_should(agreement_validator: Draft201909Validator) -> None:
@@ -103,11 +106,14 @@ def test_defaults_are_written_out_and_ids_generated() -> None:
     doc = make(agreement_id=None)
     terms = parse_agreement(doc)
     assert terms.agreement_id.startswith("urn:uuid:")
-    assert terms.output == OutputSpec("dp_aggregates", min_group_size=10)
+    assert terms.output == OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=10)
     assert doc["@context"] == ["https://w3id.org/dspace/2025/1/context.jsonld"]
     assert {p["action"] for p in doc["prohibition"]} >= {"distribute"}
-    records = parse_agreement(make(grade="general-1", output=OutputSpec("records"), epsilon=None))
-    assert records.prohibitions == ("distribute",) and records.epsilon is None
+    records = parse_agreement(
+        make(grade="general-1", output=OutputSpec(OutputMode.RECORDS), epsilon=None)
+    )
+    assert records.prohibitions == ("distribute",)
+    assert records.epsilon is None
 
 
 def test_epsilon_round_trips_exactly() -> None:
@@ -123,7 +129,7 @@ def test_dsp_plain_datetime_is_read() -> None:
 
 def test_build_refuses_looser_than_grade() -> None:
     with pytest.raises(PolicyViolation) as err:
-        make(output=OutputSpec("records"))
+        make(output=OutputSpec(OutputMode.RECORDS))
     assert err.value.details["rule"] == "grade.important"
     with pytest.raises(PolicyViolation):
         make(grade="core")
@@ -413,7 +419,9 @@ def test_budget(terms: GrantTerms) -> None:
     refused(terms, "grant.budget", epsilon_spent=1.0, epsilon=0.1)
     with pytest.raises(InvalidInput, match="must spend"):
         use(terms, epsilon=0.0)
-    no_budget = parse_agreement(make(grade="general-1", output=OutputSpec("records"), epsilon=None))
+    no_budget = parse_agreement(
+        make(grade="general-1", output=OutputSpec(OutputMode.RECORDS), epsilon=None)
+    )
     refused(no_budget, "grant.budget", mode="aggregates", columns=["age"], epsilon=0.1)
     use(no_budget, mode="aggregates", columns=["age"], epsilon=0.0)
 
@@ -431,7 +439,7 @@ def test_columns(terms: GrantTerms) -> None:
 
 def test_mode_may_be_stricter_never_looser() -> None:
     masked = parse_agreement(
-        make(grade="general-3", output=OutputSpec("masked_records"), epsilon=0.5)
+        make(grade="general-3", output=OutputSpec(OutputMode.MASKED_RECORDS), epsilon=0.5)
     )
     use(masked, mode="masked_records", epsilon=0.0)
     use(masked, mode="aggregates", epsilon=0.0)
@@ -509,10 +517,12 @@ def test_an_agreement_from_before_issue_11_still_parses() -> None:
 
 
 def test_a_grant_without_budget_writes_no_range() -> None:
-    doc = make(grade="general-1", output=OutputSpec("records"), epsilon=None)
+    doc = make(grade="general-1", output=OutputSpec(OutputMode.RECORDS), epsilon=None)
     assert not [c for c in doc["permission"][0]["constraint"] if "epsilonPer" in c["leftOperand"]]
     with pytest.raises(InvalidInput, match="needs a privacy budget"):
-        make(grade="general-1", output=OutputSpec("records"), epsilon=None, epsilon_max=0.5)
+        make(
+            grade="general-1", output=OutputSpec(OutputMode.RECORDS), epsilon=None, epsilon_max=0.5
+        )
 
 
 @pytest.mark.parametrize(
@@ -588,7 +598,8 @@ def test_check_epsilon_refuses_out_of_range(epsilon: float) -> None:
     with pytest.raises(PolicyViolation) as err:
         check_epsilon(terms, epsilon)
     assert err.value.details == {"rule": "epsilon.range", "min": 0.01, "max": 0.4}
-    assert "0.01 to 0.4" in err.value.message and " / " in err.value.message
+    assert "0.01 to 0.4" in err.value.message
+    assert " / " in err.value.message
 
 
 @pytest.mark.parametrize(
@@ -599,7 +610,7 @@ def test_check_epsilon_refuses_bad_numbers(epsilon: Any) -> None:
     terms = parse_agreement(make())
     if epsilon is None:
         no_budget = parse_agreement(
-            make(grade="general-1", output=OutputSpec("records"), epsilon=None)
+            make(grade="general-1", output=OutputSpec(OutputMode.RECORDS), epsilon=None)
         )
         with pytest.raises(PolicyViolation) as err:
             check_epsilon(no_budget, None)

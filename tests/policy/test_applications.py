@@ -117,7 +117,8 @@ def test_an_application_is_routed_approved_and_becomes_a_grant(
         )
     terms = parse_agreement(grant.agreement)
     assert terms.purpose.value == "credit_assessment"
-    assert grant.status == "active" and grant.max_queries == 100
+    assert grant.status == "active"
+    assert grant.max_queries == 100
     assert types == [
         "application.submitted",
         "application.reviewed",

@@ -27,9 +27,9 @@ from datacompact.store.models import Event, Grant, GrantQuery, Resource
 
 from ..conftest import World
 from .test_queries import _grant, _grant_row, _run, _set_status
-from .test_queries import _roster_worlds as _roster_worlds  # noqa: F401  (fixtures)
-from .test_queries import resource_id as resource_id  # noqa: F401
-from .test_queries import world as world  # noqa: F401
+from .test_queries import _roster_worlds as _roster_worlds  # fixtures
+from .test_queries import resource_id as resource_id
+from .test_queries import world as world
 
 AGG = "SELECT 区县, count(*) AS n FROM relief_roster GROUP BY 区县"
 
@@ -99,15 +99,18 @@ def test_a_failure_after_the_charge_is_charged_generic_and_logged(
     assert _grant_row(world, grant_id).queries_used == 1
     assert _statuses(world, grant_id) == ["failed"]
     (event,) = _events(world, EventType.QUERY_FAILED)
-    assert event["grant_id"] == grant_id and event["epsilon"] == "0.0"
-    assert "110105" not in str(event) and not _events(world, EventType.QUERY_EXECUTED)
+    assert event["grant_id"] == grant_id
+    assert event["epsilon"] == "0.0"
+    assert "110105" not in str(event)
+    assert not _events(world, EventType.QUERY_EXECUTED)
 
 
 def test_a_failed_dp_query_keeps_its_epsilon(world: World, resource_id: int) -> None:
     grant_id = _grant(world, resource_id, mode="dp_aggregates", columns=["区县"], epsilon=1.0)
     _failed(world, grant_id, AGG, epsilon=0.25, engine=_FailingEngine(world, RuntimeError("x")))
     row = _grant_row(world, grant_id)
-    assert (row.queries_used, float(row.epsilon_spent)) == (1, pytest.approx(0.25))
+    assert row.queries_used == 1
+    assert float(row.epsilon_spent) == pytest.approx(0.25)
     (event,) = _events(world, EventType.QUERY_FAILED)
     assert event["epsilon"] == "0.25"
 
@@ -191,7 +194,8 @@ def test_refusals_at_analysis_are_free_but_rate_limited(world: World, resource_i
             _run(world, grant_id, "SELECT 姓名 FROM relief_roster", policy=policy)
     with pytest.raises(RateLimited) as caught:
         _run(world, grant_id, AGG, policy=policy)
-    assert caught.value.status == 429 and caught.value.details["retry_after"] == 60
+    assert caught.value.status == 429
+    assert caught.value.details["retry_after"] == 60
     assert _grant_row(world, grant_id).queries_used == 0
     assert _statuses(world, grant_id) == ["refused"] * 3  # the limited request is not logged
     # Another grant is not affected.

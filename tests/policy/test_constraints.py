@@ -13,7 +13,7 @@ from typing import Any
 
 import pytest
 
-from datacompact.policy import OutputSpec, build_agreement, parse_agreement
+from datacompact.policy import OutputMode, OutputSpec, build_agreement, parse_agreement
 from datacompact.policy._constraints import (
     derive_constraints,
     effective_column_constraints,
@@ -23,7 +23,7 @@ from datacompact.policy._constraints import (
 )
 from datacompact.policy._grant_view import column_constraints, grant_view
 from datacompact.policy._masks import ColumnMask, column_masks
-from datacompact.sandbox.grants import CONSTRAINTS, stricter_constraint
+from datacompact.sandbox.grants import CONSTRAINTS, ColumnConstraint, stricter_constraint
 from datacompact.store.models import Grant, Resource, ResourceVersion
 
 #: One column of each kind: entity, identifier, contact, quasi-identifier,
@@ -130,8 +130,8 @@ def test_stricter_is_a_meet() -> None:
 
 
 def test_an_agreement_may_tighten_never_loosen() -> None:
-    derived = {"a": "group_by_only", "b": "plain", "c": "join_only"}
-    agreed = {"a": "plain", "b": "compare_only", "c": "join_only"}
+    derived: dict[str, ColumnConstraint] = {"a": "group_by_only", "b": "plain", "c": "join_only"}
+    agreed: dict[str, ColumnConstraint] = {"a": "plain", "b": "compare_only", "c": "join_only"}
     assert effective_column_constraints(agreed, derived) == {
         "a": "group_by_only",
         "b": "compare_only",
@@ -175,7 +175,7 @@ def _agreement(grade: str, mode: str, **extra: Any) -> dict[str, Any]:
         "expires": T0 + timedelta(days=30),
         "max_queries": 10,
         "columns": ["csrq", "je", "qx", "sfzh", "zd"],
-        "output": OutputSpec(mode),
+        "output": OutputSpec(OutputMode(mode)),
         "grade": grade,
         "timestamp": T0,
     }

@@ -95,7 +95,9 @@ def _latest(world: World, grant_id: int) -> tuple[GrantView, int]:
             .limit(1)
         )
         application = session.get(Application, grant.application_id)
-        assert resource is not None and version is not None and application is not None
+        assert resource is not None
+        assert version is not None
+        assert application is not None
         approved = any(
             s["party"] == "regulator" and s["decision"] == "approve" for s in application.reviewers
         )
@@ -185,7 +187,8 @@ def test_the_release_is_computed_once_and_then_read(
     )
     assert all(rule == ColumnRule() for rule in table.columns.values())
     rows, events = _stored(world, grant_id)
-    assert len(rows) == 1 and len(events) == 1
+    assert len(rows) == 1
+    assert len(events) == 1
     assert rows[0].log_index == events[0].seq
 
 
@@ -211,7 +214,8 @@ def test_the_release_is_receipted_without_a_data_value(world: World, resource_id
     (table,) = release.tables.values()
     path = Path(table.parquet_path)
     home = world.platform.settings.home
-    assert path == home / row.path and not Path(row.path).is_absolute()
+    assert path == home / row.path
+    assert not Path(row.path).is_absolute()
     assert stat.S_IMODE(path.stat().st_mode) == 0o600
     assert stat.S_IMODE(path.parent.stat().st_mode) == 0o700
     assert row.sha256 == _release_store._sha256(path)
@@ -309,9 +313,11 @@ def test_a_new_version_gets_a_new_release(world: World, resource_id: int, tmp_pa
         file=more,
     )
     second = _release(world, grant_id).tables[TABLE].parquet_path
-    assert second != first and Path(first).exists()
+    assert second != first
+    assert Path(first).exists()
     rows, events = _stored(world, grant_id)
-    assert len({r.version_id for r in rows}) == 2 and len(events) == 2
+    assert len({r.version_id for r in rows}) == 2
+    assert len(events) == 2
     assert pq.read_table(second).num_rows + events[1].payload["suppressed"] == len(PEOPLE) + 10
 
 
@@ -372,30 +378,35 @@ def test_concurrent_first_queries_compute_once(
         thread.start()
     for thread in threads:
         thread.join()
-    assert not errors and len(views) == 2 and views[0] == views[1]
+    assert not errors
+    assert len(views) == 2
+    assert views[0] == views[1]
     assert engine.executed == 1
     rows, events = _stored(world, grant_id)
-    assert len(rows) == 1 and len(events) == 1
+    assert len(rows) == 1
+    assert len(events) == 1
 
 
 def test_a_worker_that_loses_the_race_reads_the_winner(world: World, resource_id: int) -> None:
     """Two processes that both computed: the unique constraint keeps the first, the second's file goes."""
     grant_id = _grant(world, resource_id, mode="k_anonymous")
-    view, version_id = _latest(world, grant_id)
+    _view, version_id = _latest(world, grant_id)
     home = world.platform.settings.home
     winner = _release(world, grant_id)
     ((row,), _) = _stored(world, grant_id)
     # The loser's release differs (another time limit could give another one).
     loser = generalize(pq.read_table(winner.tables[TABLE].parquet_path).slice(1), k=K)
     path, sha256 = _release_store.write_release(home, grant_id, version_id, loser.table)
-    assert path != row.path and (home / path).exists()
+    assert path != row.path
+    assert (home / path).exists()
     key = _release_store.ReleaseKey(grant_id, version_id, K, "x" * 64)
     actor = world.principal("enterprise.analyst")
     published = _release_store.publish(world.platform.db, home, actor, key, loser, path, sha256)
     assert (published.path, published.sha256) == (row.path, row.sha256)
     assert not (home / path).exists()
     rows, events = _stored(world, grant_id)
-    assert len(rows) == 1 and len(events) == 1
+    assert len(rows) == 1
+    assert len(events) == 1
 
 
 def test_a_changed_view_or_a_changed_file_is_not_served(world: World, resource_id: int) -> None:
@@ -607,7 +618,8 @@ def test_the_first_query_is_charged_before_the_release_is_computed(
     assert caught.value.details == {}
     with world.platform.db.read() as session:
         grant = session.get(Grant, grant_id)
-        assert grant is not None and grant.queries_used == 1
+        assert grant is not None
+        assert grant.queries_used == 1
 
 
 # -- the property: answers are unions of whole classes --------------------------------

@@ -72,7 +72,8 @@ def test_mode_order_is_a_partial_order() -> None:
 
 def test_records_is_the_bottom_and_modes_have_depth() -> None:
     assert all(mode_at_least_as_strict(m, OutputMode.RECORDS) for m in MODES)
-    assert OutputMode.RECORDS.depth == 0 and OutputMode.DP_AGGREGATES.depth == 3
+    assert OutputMode.RECORDS.depth == 0
+    assert OutputMode.DP_AGGREGATES.depth == 3
     assert all(" / " in m.label for m in MODES)
 
 
@@ -91,13 +92,19 @@ def test_spec_order_is_a_preorder_and_antisymmetric_on_full_specs() -> None:
 
 def test_larger_parameters_are_stricter() -> None:
     assert at_least_as_strict(
-        OutputSpec("dp_aggregates", min_group_size=20), OutputSpec("aggregates", min_group_size=10)
+        OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=20),
+        OutputSpec(OutputMode.AGGREGATES, min_group_size=10),
     )
     assert not at_least_as_strict(
-        OutputSpec("dp_aggregates", min_group_size=5), OutputSpec("aggregates", min_group_size=10)
+        OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=5),
+        OutputSpec(OutputMode.AGGREGATES, min_group_size=10),
     )
-    assert not at_least_as_strict(OutputSpec("k_anonymous", k=5), OutputSpec("k_anonymous", k=10))
-    assert not at_least_as_strict(OutputSpec("k_anonymous", k=50), OutputSpec("aggregates"))
+    assert not at_least_as_strict(
+        OutputSpec(OutputMode.K_ANONYMOUS, k=5), OutputSpec(OutputMode.K_ANONYMOUS, k=10)
+    )
+    assert not at_least_as_strict(
+        OutputSpec(OutputMode.K_ANONYMOUS, k=50), OutputSpec(OutputMode.AGGREGATES)
+    )
 
 
 def _allowed_by_table(grade: Grade, spec: OutputSpec, approved: bool) -> bool:
@@ -128,35 +135,37 @@ def test_every_grade_times_every_spec(grade: Grade, approved: bool) -> None:
             assert " / " in err.value.message
             continue
         got = effective_constraints(grade=grade, requested=spec, regulator_approved=approved)
-        assert got.mode is spec.mode and got.rule == rule.name
+        assert got.mode is spec.mode
+        assert got.rule == rule.name
         assert any(at_least_as_strict(got.spec(), floor) for floor in rule.floors)
         assert at_least_as_strict(got.spec(), spec)  # filling defaults only tightens
         assert got.noise == (spec.mode is OutputMode.DP_AGGREGATES)
 
 
 def test_important_defaults_are_filled_in() -> None:
-    c = effective_constraints(grade="important", requested=OutputSpec("k_anonymous"))
-    assert c.k == DEFAULT_K and c.min_group_size is None
-    c = effective_constraints(grade=Grade.IMPORTANT, requested=OutputSpec("dp_aggregates"))
+    c = effective_constraints(grade="important", requested=OutputSpec(OutputMode.K_ANONYMOUS))
+    assert c.k == DEFAULT_K
+    assert c.min_group_size is None
+    c = effective_constraints(grade=Grade.IMPORTANT, requested=OutputSpec(OutputMode.DP_AGGREGATES))
     assert c.min_group_size == DEFAULT_MIN_GROUP_SIZE
     c = effective_constraints(
-        grade="important", requested=OutputSpec("dp_aggregates", min_group_size=25)
+        grade="important", requested=OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=25)
     )
     assert c.min_group_size == 25
 
 
 def test_violations_name_their_rule() -> None:
     cases = [
-        ("important", OutputSpec("aggregates"), "grade.important"),
+        ("important", OutputSpec(OutputMode.AGGREGATES), "grade.important"),
         (
             "important",
-            OutputSpec("dp_aggregates", min_group_size=5),
+            OutputSpec(OutputMode.DP_AGGREGATES, min_group_size=5),
             "grade.important.min_group_size",
         ),
-        ("important", OutputSpec("k_anonymous", k=3), "grade.important.k"),
-        ("core", OutputSpec("dp_aggregates"), "grade.core.regulator_approval"),
-        ("core", OutputSpec("k_anonymous"), "grade.core"),
-        ("general-3", OutputSpec("records"), "grade.general-high"),
+        ("important", OutputSpec(OutputMode.K_ANONYMOUS, k=3), "grade.important.k"),
+        ("core", OutputSpec(OutputMode.DP_AGGREGATES), "grade.core.regulator_approval"),
+        ("core", OutputSpec(OutputMode.K_ANONYMOUS), "grade.core"),
+        ("general-3", OutputSpec(OutputMode.RECORDS), "grade.general-high"),
     ]
     for grade, spec, rule in cases:
         with pytest.raises(PolicyViolation) as err:
@@ -166,27 +175,32 @@ def test_violations_name_their_rule() -> None:
 
 
 def test_open_data() -> None:
-    c = effective_constraints(grade="general-4", requested=OutputSpec("records"), open_data=True)
-    assert c.rule == "grade.general-low" and c.masks == ()
+    c = effective_constraints(
+        grade="general-4", requested=OutputSpec(OutputMode.RECORDS), open_data=True
+    )
+    assert c.rule == "grade.general-low"
+    assert c.masks == ()
     with pytest.raises(InvalidInput, match="open data cannot be graded important"):
-        effective_constraints(grade="important", requested=OutputSpec("records"), open_data=True)
+        effective_constraints(
+            grade="important", requested=OutputSpec(OutputMode.RECORDS), open_data=True
+        )
 
 
 @pytest.mark.parametrize("grade", [None, 4, "secret"])
 def test_bad_grade(grade: object) -> None:
     with pytest.raises(InvalidInput):
-        effective_constraints(grade=grade, requested=OutputSpec("records"))  # type: ignore[arg-type]
+        effective_constraints(grade=grade, requested=OutputSpec(OutputMode.RECORDS))  # type: ignore[arg-type]
 
 
 def test_spec_validation() -> None:
     with pytest.raises(InvalidInput, match="min_group_size applies to aggregate modes"):
-        OutputSpec("records", min_group_size=10)
+        OutputSpec(OutputMode.RECORDS, min_group_size=10)
     with pytest.raises(InvalidInput, match="k applies to k_anonymous"):
-        OutputSpec("aggregates", k=10)
+        OutputSpec(OutputMode.AGGREGATES, k=10)
     with pytest.raises(MalformedInput, match="expected an integer, got bool"):
-        OutputSpec("aggregates", min_group_size=True)
+        OutputSpec(OutputMode.AGGREGATES, min_group_size=True)
     with pytest.raises(InvalidInput, match="out of range"):
-        OutputSpec("k_anonymous", k=1)
+        OutputSpec(OutputMode.K_ANONYMOUS, k=1)
     with pytest.raises(InvalidInput, match="unknown output mode"):
         OutputSpec("everything")  # type: ignore[arg-type]
     with pytest.raises(MalformedInput, match="expected text, got int"):
@@ -215,11 +229,14 @@ def test_masks_by_pii_type() -> None:
     assert masks["xm"].kind is MaskKind.PSEUDONYM
     assert masks["sjhm"].kind is MaskKind.PARTIAL
     assert dict(masks["sjhm"].params) == {"keep_first": 3, "keep_last": 4}
-    assert masks["gddh"].kind is MaskKind.PARTIAL and masks["email"].kind is MaskKind.PARTIAL
-    assert masks["csrq"].kind is MaskKind.TRUNCATE and masks["csrq"].params["unit"] == "year"
+    assert masks["gddh"].kind is MaskKind.PARTIAL
+    assert masks["email"].kind is MaskKind.PARTIAL
+    assert masks["csrq"].kind is MaskKind.TRUNCATE
+    assert masks["csrq"].params["unit"] == "year"
     assert masks["mystery"].kind is MaskKind.PSEUDONYM  # unknown PII: the safe default
     assert masks["both"].kind is MaskKind.PSEUDONYM  # the strictest of its types
-    assert "amount" not in masks and "tyshxydm" not in masks
+    assert "amount" not in masks
+    assert "tyshxydm" not in masks
     assert [m.column for m in column_masks(COLUMNS)] == sorted(masks)
 
 
@@ -237,7 +254,7 @@ def test_masks_apply_from_general_3_up_in_every_mode() -> None:
 def test_grant_masks_may_be_stricter_never_looser() -> None:
     c = effective_constraints(
         grade="general-3",
-        requested=OutputSpec("masked_records"),
+        requested=OutputSpec(OutputMode.MASKED_RECORDS),
         columns=COLUMNS,
         extra_masks={"sjhm": "redact", "amount": MaskKind.PARTIAL},
     )
@@ -246,7 +263,7 @@ def test_grant_masks_may_be_stricter_never_looser() -> None:
     with pytest.raises(PolicyViolation) as err:
         effective_constraints(
             grade="general-3",
-            requested=OutputSpec("masked_records"),
+            requested=OutputSpec(OutputMode.MASKED_RECORDS),
             columns=COLUMNS,
             extra_masks={"sfzh": "partial"},
         )
@@ -254,17 +271,18 @@ def test_grant_masks_may_be_stricter_never_looser() -> None:
     with pytest.raises(InvalidInput, match="expected a granted column"):
         effective_constraints(
             grade="general-3",
-            requested=OutputSpec("masked_records"),
+            requested=OutputSpec(OutputMode.MASKED_RECORDS),
             columns=COLUMNS,
             extra_masks={"nope": "redact"},
         )
     with pytest.raises(InvalidInput, match="unknown mask"):
         effective_constraints(
-            grade="general-1", requested=OutputSpec("records"), extra_masks={"a": "blur"}
+            grade="general-1", requested=OutputSpec(OutputMode.RECORDS), extra_masks={"a": "blur"}
         )
 
 
 def test_mask_order_is_total() -> None:
     kinds = list(MaskKind)
     assert [k.rank for k in kinds] == list(range(len(kinds)))
-    assert kinds[0] is MaskKind.CLEAR and kinds[-1] is MaskKind.REDACT
+    assert kinds[0] is MaskKind.CLEAR
+    assert kinds[-1] is MaskKind.REDACT

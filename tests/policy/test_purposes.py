@@ -31,7 +31,9 @@ def test_issue_purposes_are_in_the_vocabulary() -> None:
 @pytest.mark.parametrize("purpose", list(Purpose))
 def test_every_purpose_has_labels_and_an_iri_that_round_trips(purpose: Purpose) -> None:
     info = PURPOSES[purpose]
-    assert info.label_zh and info.label_en and " / " in info.label
+    assert info.label_zh
+    assert info.label_en
+    assert " / " in info.label
     assert info.iri.startswith((DPV, DCP))
     assert purpose_from_iri(purpose.iri) is purpose
 

@@ -205,7 +205,8 @@ def test_masked_records_are_masked_counted_and_logged(world: World, resource_id:
     assert [c["name"] for c in answer.columns] == ["身份证号", "手机号", "金额"]
     assert len(answer.rows) == 40
     first_id, first_phone, _ = answer.rows[0]
-    assert first_id != PEOPLE[0][1] and len(first_id) == 32  # a keyed pseudonym
+    assert first_id != PEOPLE[0][1]
+    assert len(first_id) == 32
     assert first_phone == "139****0000"
     raw = {v for person in PEOPLE for v in person[:3]}
     assert not raw & {v for row in answer.rows for v in row}
@@ -213,15 +214,18 @@ def test_masked_records_are_masked_counted_and_logged(world: World, resource_id:
 
     with world.platform.db.read() as session:
         row = session.get(GrantQuery, answer.query.id)
-        assert row is not None and row.status == "executed"
+        assert row is not None
+        assert row.status == "executed"
         event = session.scalar(select(Event).where(Event.seq == answer.query.log_index))
-        assert event is not None and event.type == EventType.QUERY_EXECUTED.value
+        assert event is not None
+        assert event.type == EventType.QUERY_EXECUTED.value
         payload = event.payload
         assert session.get(Grant, grant_id).queries_used == 1  # type: ignore[union-attr]
     assert payload["sql_sha256"] == answer.query.sql_sha256
     assert payload["result_sha256"] == answer.query.result_sha256
     assert payload["columns"] == {"relief_roster": ["手机号", "身份证号", "金额"]}
-    assert payload["rows_scanned"] == 40 and payload["grant_id"] == grant_id
+    assert payload["rows_scanned"] == 40
+    assert payload["grant_id"] == grant_id
 
 
 def test_a_raw_identifier_in_a_predicate_matches_nothing(world: World, resource_id: int) -> None:
@@ -237,12 +241,16 @@ def test_an_ungranted_column_is_refused_and_the_refusal_logged(
 ) -> None:
     grant_id = _grant(world, resource_id, columns=["区县", "金额"])
     error = _refused(world, grant_id, "SELECT 姓名 FROM relief_roster")
-    assert "姓名" in str(error) and "not granted" in str(error)
+    assert "姓名" in str(error)
+    assert "not granted" in str(error)
     with world.platform.db.read() as session:
         row = session.scalar(select(GrantQuery).where(GrantQuery.grant_id == grant_id))
-        assert row is not None and row.status == "refused" and row.rule
+        assert row is not None
+        assert row.status == "refused"
+        assert row.rule
         event = session.scalar(select(Event).where(Event.seq == row.log_index))
-        assert event is not None and event.type == EventType.QUERY_REFUSED.value
+        assert event is not None
+        assert event.type == EventType.QUERY_REFUSED.value
         assert session.get(Grant, grant_id).queries_used == 0  # type: ignore[union-attr]
 
 
@@ -264,7 +272,8 @@ def test_errors_are_generic_and_name_no_value(world: World, resource_id: int) ->
     # ... and what still fails says nothing but "the query failed".
     with pytest.raises(QueryFailed) as caught:
         _run(world, grant_id, "SELECT 区县 FROM relief_roster WHERE 区县 > 1")
-    assert caught.value.message == queries.FAILED_MESSAGE and caught.value.details == {}
+    assert caught.value.message == queries.FAILED_MESSAGE
+    assert caught.value.details == {}
     assert _grant_row(world, grant_id).queries_used == 2
 
 
@@ -383,7 +392,8 @@ def test_query_log_and_receipt_proof(world: World, resource_id: int) -> None:
         proof = checkpoints.covering_receipt(
             session, index=answer.query.log_index or 0, policy=None
         )
-    assert proof is not None and proof["index"] == answer.query.log_index
+    assert proof is not None
+    assert proof["index"] == answer.query.log_index
 
 
 def test_the_regulator_sees_near_duplicate_queries(world: World, resource_id: int) -> None:
@@ -407,8 +417,9 @@ def test_a_k_anonymous_grant_releases_a_k_anonymous_extract(world: World, resour
     answer = _run(world, grant_id, "SELECT 区县, 金额 FROM relief_roster")
     classes: dict[tuple[str, str], int] = {}
     for row in answer.rows:
-        classes[tuple(row)] = classes.get(tuple(row), 0) + 1  # type: ignore[index]
-    assert classes and min(classes.values()) >= 10
+        classes[tuple(row)] = classes.get(tuple(row), 0) + 1
+    assert classes
+    assert min(classes.values()) >= 10
     assert len(answer.rows) >= 38  # at most 5 % suppressed
     assert not {str(p[4]) for p in PEOPLE} & {row[1] for row in answer.rows}  # amounts generalized
     error = _refused(world, grant_id, "SELECT 身份证号, 区县 FROM relief_roster")
@@ -448,7 +459,8 @@ def test_refusals_before_the_query_runs_are_logged_too(world: World, resource_id
     _refused(world, grant_id, "SELECT 金额 FROM relief_roster")
     with world.platform.db.read() as session:
         row = session.scalar(select(GrantQuery).where(GrantQuery.grant_id == grant_id))
-    assert row is not None and (row.status, row.rule) == ("refused", "grant.suspended")
+    assert row is not None
+    assert (row.status, row.rule) == ("refused", "grant.suspended")
 
 
 class _RegradingEngine(DuckDBEngine):

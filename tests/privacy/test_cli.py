@@ -23,7 +23,7 @@ from tests.privacy._data import (
 runner = CliRunner()
 
 
-@pytest.fixture()
+@pytest.fixture
 def files(tmp_path: Path) -> dict[str, Path]:
     table = small_table(3, 80)
     lines = [";".join(table.column_names)]

@@ -21,11 +21,13 @@ def budget(epsilon: float = 1.0, **kwargs) -> PrivacyBudget:
 def test_count_noise_scale_and_interval() -> None:
     b = budget()
     r = b.count(epsilon=0.5, alpha=0.05)
-    assert r.noise_scale == 2.0 and r.mechanism == "discrete_laplace"
+    assert r.noise_scale == 2.0
+    assert r.mechanism == "discrete_laplace"
     half = dp.discrete_laplacian_scale_to_accuracy(2.0, 0.05)
     assert r.interval == (r.value - half, r.value + half)
     assert r.confidence == 0.95
-    assert b.spent == 0.5 and b.remaining == 0.5
+    assert b.spent == 0.5
+    assert b.remaining == 0.5
 
 
 def test_contribution_bound_scales_the_noise() -> None:
@@ -38,6 +40,7 @@ def test_sum_and_mean_clamp_and_carry_their_scale() -> None:
     s = b.sum("age", bounds=(0.0, 100.0), epsilon=0.5)
     # OpenDP's float-sum sensitivity is 100 plus a rounding allowance.
     assert 200.0 <= s.noise_scale < 200.01
+    assert isinstance(s.interval, tuple)  # a scalar release
     assert s.interval[1] - s.interval[0] == pytest.approx(
         2 * dp.laplacian_scale_to_accuracy(s.noise_scale, 0.05)
     )
@@ -57,9 +60,11 @@ def test_mean_without_size_spends_half_on_a_count() -> None:
 def test_histogram_has_an_other_bin() -> None:
     b = budget()
     h = b.histogram("sex", categories=["M", "F"], epsilon=0.5)
-    assert isinstance(h.value, list) and len(h.value) == 3
+    assert isinstance(h.value, list)
+    assert len(h.value) == 3
     assert h.categories == ["M", "F", "(other)"]
-    assert h.noise_scale == 2.0 and len(h.interval) == 3
+    assert h.noise_scale == 2.0
+    assert len(h.interval) == 3
     assert Release(**{**h.__dict__}).to_dict()["categories"] == ["M", "F", "(other)"]
 
 

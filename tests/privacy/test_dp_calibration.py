@@ -27,7 +27,8 @@ def calibrate(epsilon: float = 1.0, aggregates=COUNT, **kwargs):
 
 def test_epsilon_is_split_between_selection_and_aggregates() -> None:
     r = calibrate(0.9, [("count", None), ("sum", (0.0, 10.0)), ("avg", (0.0, 10.0))])
-    assert r.selection is not None and r.epsilon == 0.9
+    assert r.selection is not None
+    assert r.epsilon == 0.9
     assert r.selection.epsilon <= 0.9 * SELECTION_SHARE
     rest = (0.9 - r.selection.epsilon) / 3
     assert all(a.epsilon <= rest for a in r.aggregates)
@@ -36,13 +37,15 @@ def test_epsilon_is_split_between_selection_and_aggregates() -> None:
     assert (count.count is not None, count.total) == (True, None)
     assert (total.count, total.total is not None) == (None, True)
     # AVG: the noisy sum and the noisy count share its part.
-    assert mean.count is not None and mean.total is not None
+    assert mean.count is not None
+    assert mean.total is not None
     assert mean.total.loss <= rest / 2
 
 
 def test_global_release_spends_everything_on_aggregates() -> None:
     r = calibrate(1.0, grouped=False)
-    assert r.selection is None and r.delta == 0.0
+    assert r.selection is None
+    assert r.delta == 0.0
     assert r.aggregates[0].count is not None
     assert r.aggregates[0].count.scale == pytest.approx(1.0)
 
@@ -57,7 +60,8 @@ def test_threshold_rises_as_epsilon_falls_and_never_below_k() -> None:
     thresholds = [
         group_selection(e, max_contributions=1, min_entities=10).threshold for e in (4.0, 1.0, 0.1)
     ]
-    assert thresholds == sorted(thresholds) and thresholds[0] >= 10
+    assert thresholds == sorted(thresholds)
+    assert thresholds[0] >= 10
     assert group_selection(50.0, max_contributions=1, min_entities=10).threshold == 10
     # A threshold of 1 would show a group of one person without noise deciding it.
     assert group_selection(50.0, max_contributions=1, min_entities=0).threshold == 2
@@ -67,7 +71,8 @@ def test_delta_is_stated_and_met() -> None:
     s = group_selection(0.5, max_contributions=2, min_entities=10)
     assert 0 < s.delta <= RELEASE_DELTA
     looser = group_selection(0.5, max_contributions=2, min_entities=10, delta=1e-3)
-    assert looser.threshold < s.threshold and looser.delta <= 1e-3
+    assert looser.threshold < s.threshold
+    assert looser.delta <= 1e-3
 
 
 def test_calibration_is_cached() -> None:

@@ -60,7 +60,8 @@ def test_pseudonyms_are_keyed_hmac() -> None:
 
 def test_pseudonymize_numbers_and_size() -> None:
     out = pseudonymize(pa.array([1, 2, 1]), secret=SECRET, context="g", size=8)
-    assert len(out[0].as_py()) == 16 and out[0] == out[2]
+    assert len(out[0].as_py()) == 16
+    assert out[0] == out[2]
     with pytest.raises(InvalidInput):
         pseudonymize(pa.array(["a"]), secret=SECRET, context="g", size=4)
 

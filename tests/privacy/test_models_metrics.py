@@ -90,8 +90,8 @@ def test_t_closeness_hierarchical_distance_by_hand() -> None:
         lambda: EntropyLDiversity(0.5),
         lambda: RecursiveCLDiversity(1, 1),
         lambda: TCloseness(1.5),
-        lambda: TCloseness(0.1, "x"),
-    ],  # type: ignore[arg-type]
+        lambda: TCloseness(0.1, "x"),  # type: ignore[arg-type]
+    ],
 )
 def test_model_parameters_are_checked(build) -> None:
     with pytest.raises(InvalidInput):
@@ -157,7 +157,8 @@ def test_reidentification_risk() -> None:
     with pytest.raises(InvalidInput):
         reidentification_risk(np.array([2]), threshold=0)
     empty = reidentification_risk(np.array([], dtype=np.int64))
-    assert empty.records == 0 and empty.prosecutor.highest == 0.0
+    assert empty.records == 0
+    assert empty.prosecutor.highest == 0.0
 
 
 def test_encode_uses_sensitive_hierarchy() -> None:

@@ -27,7 +27,7 @@ def adult():
         ADULT / "adult.csv",
         parse_options=pacsv.ParseOptions(delimiter=";"),
         convert_options=pacsv.ConvertOptions(
-            column_types={c: "string" for c in ADULT_QIS}, strings_can_be_null=False
+            column_types=dict.fromkeys(ADULT_QIS, "string"), strings_can_be_null=False
         ),
     )
     return table.slice(0, 6000)

@@ -14,6 +14,7 @@ from datacompact.privacy import (
     EntropyLDiversity,
     Hierarchy,
     KAnonymity,
+    PrivacyModel,
     TCloseness,
     anonymize,
     build_models,
@@ -38,7 +39,7 @@ CASES = [
 
 
 def _models(kwargs):
-    models = []
+    models: list[PrivacyModel] = []
     if "k" in kwargs:
         models.append(KAnonymity(kwargs["k"]))
     if "l_distinct" in kwargs:
@@ -130,7 +131,8 @@ def test_heuristic_search_returns_an_accepted_transformation() -> None:
     classes = Counter(
         zip(*(result.table.column(c).to_pylist() for c in SMALL_HIERARCHIES), strict=True)
     )
-    assert min(classes.values()) >= 4 and result.suppressed <= 4
+    assert min(classes.values()) >= 4
+    assert result.suppressed <= 4
 
 
 def test_progress_reaches_the_end() -> None:

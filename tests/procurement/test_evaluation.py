@@ -99,9 +99,8 @@ def test_worked_example_comprehensive() -> None:
         "综合得分最高：B 得 83.00 分，第二名 C 得 77.20 分 / "
         "highest total score: bid B scored 83.00, runner-up C scored 77.20"
     )
-    assert (
-        "87号令第六十条" in result.award.reasons[1] and "abnormally low" in result.award.reasons[1]
-    )
+    assert "87号令第六十条" in result.award.reasons[1]
+    assert "abnormally low" in result.award.reasons[1]
 
 
 def test_the_committee_defaults_to_whoever_scored() -> None:
@@ -113,7 +112,8 @@ def test_abnormal_threshold_is_a_parameter() -> None:
     # 30 %: 1,125,000 × 0.7 = 787,500 and 800,000 is not below it.
     result = comprehensive(EXAMPLE_BIDS, _example_sheets(), criteria=STANDARD, abnormal_percent=30)
     assert not any(r.abnormally_low for r in result.ranking)
-    assert result.award is not None and len(result.award.reasons) == 1
+    assert result.award is not None
+    assert len(result.award.reasons) == 1
 
 
 # --- Worked example 2: rounding ------------------------------------------------------------
@@ -176,7 +176,8 @@ def test_equal_totals_and_prices_are_tied_and_ordered_by_bid_id() -> None:
     sheets = [ScoreSheet("m1", "K", 70), ScoreSheet("m1", "J", 70)]
     result = comprehensive(bids, sheets, criteria=criteria)
     assert [r.bid_id for r in result.ranking] == ["J", "K"]
-    assert result.award is not None and "tied with bid K" in result.award.reasons[1]
+    assert result.award is not None
+    assert "tied with bid K" in result.award.reasons[1]
     assert "并列" in result.award.reasons[1]
 
 
@@ -197,7 +198,8 @@ def test_lowest_price_ranks_by_price_then_bid_id() -> None:
         (3, "B3", None),
     ]
     assert result.excluded == ("B0",)
-    assert result.award is not None and result.award.bid_id == "B1"
+    assert result.award is not None
+    assert result.award.bid_id == "B1"
     assert result.award.reasons == (
         "评标价最低：B1 报价 100.00 元，第二名 B2 报价 100.00 元 / "
         "lowest evaluated price: bid B1 at 100.00 CNY, runner-up B2 at 100.00 CNY",
@@ -209,8 +211,10 @@ def test_lowest_price_ranks_by_price_then_bid_id() -> None:
 def test_lowest_price_flags_an_abnormally_low_winner() -> None:
     # Mean of the others (100 + 100) / 2 = 100; × 0.8 = 80; 70 < 80.
     result = lowest_price([Bid("a", "x", 100), Bid("b", "y", 100), Bid("c", "z", 70)])
-    assert result.award is not None and result.award.bid_id == "c"
-    assert result.ranking[0].abnormally_low and "abnormally low" in result.award.reasons[-1]
+    assert result.award is not None
+    assert result.award.bid_id == "c"
+    assert result.ranking[0].abnormally_low
+    assert "abnormally low" in result.award.reasons[-1]
 
 
 @pytest.mark.parametrize("method", ["lowest_price", "comprehensive"])
@@ -220,7 +224,9 @@ def test_no_responsive_bid_means_no_award(method: str) -> None:
         result = lowest_price(bids)
     else:
         result = comprehensive(bids, [], criteria=STANDARD)
-    assert result.award is None and result.ranking == () and result.excluded == ("A",)
+    assert result.award is None
+    assert result.ranking == ()
+    assert result.excluded == ("A",)
 
 
 def test_abnormally_low() -> None:
@@ -276,7 +282,8 @@ def test_non_positive_prices_are_refused(price: object) -> None:
 def test_prices_must_be_finite_ints_or_decimals(price: object, reason: str) -> None:
     with pytest.raises(InvalidInput, match="expected") as info:
         Bid("A", "PA", price)  # type: ignore[arg-type]
-    assert _reason(info) == reason and "0 到 100" not in info.value.message
+    assert _reason(info) == reason
+    assert "0 到 100" not in info.value.message
 
 
 @pytest.mark.parametrize("score", [101, -1, D("100.01"), 85.5])
@@ -297,7 +304,8 @@ def test_a_member_scoring_a_bid_twice_is_refused() -> None:
     with pytest.raises(InvalidInput) as info:
         comprehensive(EXAMPLE_BIDS, sheets, criteria=STANDARD)
     assert _reason(info) == "duplicate_score"
-    assert info.value.details["member_id"] == "m2" and info.value.details["bid_id"] == "A"
+    assert info.value.details["member_id"] == "m2"
+    assert info.value.details["bid_id"] == "A"
 
 
 def test_a_missing_sheet_is_refused() -> None:
@@ -305,7 +313,8 @@ def test_a_missing_sheet_is_refused() -> None:
     with pytest.raises(InvalidInput) as info:
         comprehensive(EXAMPLE_BIDS, sheets, criteria=STANDARD)
     assert _reason(info) == "missing_score"
-    assert info.value.details["bid_id"] == "C" and info.value.details["member_ids"] == ["m2"]
+    assert info.value.details["bid_id"] == "C"
+    assert info.value.details["member_ids"] == ["m2"]
 
 
 def test_a_missing_criterion_is_refused_unless_its_weight_is_zero() -> None:
@@ -326,7 +335,8 @@ def test_a_committee_member_without_sheets_is_missing() -> None:
         comprehensive(
             EXAMPLE_BIDS, _example_sheets(), criteria=STANDARD, committee=(*MEMBERS, "m4")
         )
-    assert _reason(info) == "missing_score" and info.value.details["member_ids"] == ["m4"]
+    assert _reason(info) == "missing_score"
+    assert info.value.details["member_ids"] == ["m4"]
 
 
 def test_no_sheets_at_all_is_missing() -> None:

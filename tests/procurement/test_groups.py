@@ -35,7 +35,8 @@ def test_stakes_add_up_across_a_group() -> None:
         ],
         de_facto=None,
     )
-    assert groups["target"] == "parent" and groups["sub"] == "parent"
+    assert groups["target"] == "parent"
+    assert groups["sub"] == "parent"
 
 
 @pytest.mark.parametrize(
@@ -69,7 +70,8 @@ def test_majority_links_come_before_relative_control() -> None:
             holding("z", "r", "60"),
         ]
     )
-    assert groups["co"] == "z" and groups["x"] == "x"
+    assert groups["co"] == "z"
+    assert groups["x"] == "x"
 
 
 @pytest.mark.parametrize("size", [2, 3, 7])
@@ -77,7 +79,8 @@ def test_control_rings_end_and_form_one_group(size: int) -> None:
     ring = [f"c{i}" for i in range(size)]
     edges = [holding(ring[i], ring[(i + 1) % size], "60") for i in range(size)]
     groups = controlling_groups(edges)
-    assert len(set(groups.values())) == 1 and set(groups) == set(ring)
+    assert len(set(groups.values())) == 1
+    assert set(groups) == set(ring)
     assert controlling_groups(reversed(edges)) == groups
 
 

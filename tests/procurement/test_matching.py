@@ -95,7 +95,8 @@ def random_ndcg(rounds: int = 200) -> float:
 
 
 def test_labelled_set_is_big_enough() -> None:
-    assert len(LOTS) >= 6 and len(CANDIDATES) >= 10
+    assert len(LOTS) >= 6
+    assert len(CANDIDATES) >= 10
     assert all(max(r.values()) == 3 for r in RELEVANCE.values())
     assert set().union(*RELEVANCE.values()) <= set(BY_ID)
 
@@ -132,7 +133,8 @@ def test_chinese_lot_meets_english_capabilities() -> None:
     ranking = rank_candidates(LOTS["L5"], CANDIDATES)  # zh lot, c06 writes only English
     second = ranking.matches[1]
     assert second.candidate_id == "c06"
-    assert "≈penetration" in second.reasons[0] and "≈mlps" in second.reasons[0]
+    assert "≈penetration" in second.reasons[0]
+    assert "≈mlps" in second.reasons[0]
 
 
 def test_mandatory_qualification_excludes_with_a_reason() -> None:
@@ -172,9 +174,11 @@ def test_preferred_qualification_and_level_add_credit() -> None:
 def test_low_fit_is_excluded_not_silently() -> None:
     ranking = rank_candidates(LOTS["L2"], CANDIDATES)
     office = next(e for e in ranking.excluded if e.candidate_id == "c13")
-    assert office.kind == "fit" and "below the 0.05 floor" in office.reasons[0]
+    assert office.kind == "fit"
+    assert "below the 0.05 floor" in office.reasons[0]
     everyone = rank_candidates(LOTS["L2"], CANDIDATES, min_fit=0)
-    assert len(everyone.matches) == len(CANDIDATES) and everyone.excluded == ()
+    assert len(everyone.matches) == len(CANDIDATES)
+    assert everyone.excluded == ()
 
 
 def test_a_dominant_vendor_drops() -> None:
@@ -215,10 +219,12 @@ def test_every_match_explains_itself_in_both_languages() -> None:
                 assert reason.count(" / ") == 1, reason
                 zh, _, en = reason.partition(" / ")
                 assert any("\u4e00" <= ch <= "\u9fff" for ch in zh)
-                assert en[:1].isascii() and en[:1].isalpha(), reason
+                assert en[:1].isascii(), reason
+                assert en[:1].isalpha(), reason
         for m in ranking.matches:
             assert set(m.components) == {"fit", "qualification", "kpi", "diversity"}
-            assert m.reasons[0].startswith("能力匹配") and "matched:" in m.reasons[0]
+            assert m.reasons[0].startswith("能力匹配")
+            assert "matched:" in m.reasons[0]
             assert 0.0 <= m.score <= 1.0
 
 
@@ -242,8 +248,13 @@ def test_ranking_is_deterministic_and_order_free() -> None:
 
 def test_terms_drop_stopwords_and_punctuation() -> None:
     terms = matching._terms("提供政务云的运维服务，and the O&M of API-Gateway!")
-    assert "的" not in terms and "提供" not in terms and "the" not in terms and "o" not in terms
-    assert "api" in terms and "gateway" in terms and "~operations" in terms
+    assert "的" not in terms
+    assert "提供" not in terms
+    assert "the" not in terms
+    assert "o" not in terms
+    assert "api" in terms
+    assert "gateway" in terms
+    assert "~operations" in terms
     assert not any(t in "，!&-" for t in terms)
 
 
@@ -307,4 +318,6 @@ def test_jieba_is_quiet_and_warning_free(tmp_path: Path) -> None:
         env=env,
         check=False,
     )
-    assert done.returncode == 0 and done.stderr == "" and done.stdout == ""
+    assert done.returncode == 0
+    assert done.stderr == ""
+    assert done.stdout == ""

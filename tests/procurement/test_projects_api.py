@@ -18,7 +18,7 @@ from datacompact.store.project_models import Tender
 
 from ..api._endpoints_projects import PROJECT_ENDPOINTS
 from ..api.conftest import ApiClient, bearer
-from ..api.conftest import client as client  # noqa: F401  (the API client fixture)
+from ..api.conftest import client as client  # the API client fixture
 from ..conftest import World
 from ._helpers import lot_body, project_body
 
@@ -117,7 +117,8 @@ def test_a_procurement_through_the_api(api: ApiClient, world: World) -> None:
     awarded = _ok(api.post(f"{V}/tenders/{tid}/award", headers=dept))
     assert awarded["award"]["supplier_id"] == world.ids["enterprise"]
     shown = _ok(api.get(f"{V}/tenders/{tid}", headers=bearer(world, "enterprise2.auditor")))
-    assert shown["status"] == "awarded" and shown["award"]["evaluation"]["reasons"]
+    assert shown["status"] == "awarded"
+    assert shown["award"]["evaluation"]["reasons"]
     listed = _ok(api.get(f"{V}/projects", headers=bearer(world, "enterprise.analyst")))
     assert [p["id"] for p in listed] == [pid]
 

@@ -60,7 +60,8 @@ def test_a_procurement_from_the_command_line(cli: Invoke, world: World, tmp_path
     assert bad["details"]["field"] == "budget"
     project = ok(cli(dept, "create", *common, "--budget", "2000000"))
     pid = str(project["id"])
-    assert project["log_index"] >= 0 and project["mode_status"] == "proposed"
+    assert project["log_index"] >= 0
+    assert project["mode_status"] == "proposed"
     decided = ok(
         cli(
             "regulator.reviewer",
@@ -88,7 +89,8 @@ def test_a_procurement_from_the_command_line(cli: Invoke, world: World, tmp_path
             "--requirement", "ITSS 运维=二级",
         )
     )  # fmt: skip
-    assert lot["requirements"][0]["min_level"] == "二级" and lot["code_escrow"]
+    assert lot["requirements"][0]["min_level"] == "二级"
+    assert lot["code_escrow"]
     lid = str(lot["id"])
     assert ok(cli(dept, "match", lid))["lot_id"] == lot["id"]
     now = utcnow()
@@ -114,7 +116,8 @@ def test_a_procurement_from_the_command_line(cli: Invoke, world: World, tmp_path
         assert row is not None
         row.opens_at, row.deadline = now - timedelta(hours=2), now - timedelta(seconds=1)
     opened = ok(cli(dept, "open", tid))
-    assert opened["status"] == "opened" and opened["bids"] == []
+    assert opened["status"] == "opened"
+    assert opened["bids"] == []
     failed = error(cli(dept, "award", tid), 7)
     assert failed["details"]["reason"] == "no_responsive_bid"
     shown = ok(cli("enterprise.analyst", "show", pid))

@@ -80,7 +80,8 @@ def test_a_department_creates_a_project_the_regulator_approves_its_mode(world: W
             session=session, actor=world.principal("enterprise.analyst"), project_id=project_id
         )
         types = list(session.scalars(select(Event.type).where(Event.object_type == "project")))
-    assert found.owner_id == world.ids["department"] and found.budget == "3000000.00"
+    assert found.owner_id == world.ids["department"]
+    assert found.budget == "3000000.00"
     assert (found.mode, found.mode_status) == ("government_purchase", "proposed")
     assert found.mode_approvers == [world.ids["regulator"]]
     assert types == [EventType.PROJECT_CREATED.value]
@@ -131,7 +132,8 @@ def test_the_project_inherits_the_highest_grade_and_refuses_repeats(world: World
             project_id=project_id,
             resource_ids=[high],
         ).value
-    assert linked.grade == "general-4" and linked.resource_ids == [low, high]
+    assert linked.grade == "general-4"
+    assert linked.resource_ids == [low, high]
     before = counts(world)
     with pytest.raises(Conflict), world.platform.db.write() as session:
         projects.link_resources(
@@ -251,7 +253,8 @@ def test_a_joint_meeting_and_its_decisions_are_logged(world: World) -> None:
         shown = projects.get_project(
             session=session, actor=world.principal("regulator.auditor"), project_id=project_id
         )
-    assert event is not None and event.type == EventType.MEETING_RECORDED.value
+    assert event is not None
+    assert event.type == EventType.MEETING_RECORDED.value
     assert event.payload["decisions"] == recorded.value.decisions
     assert [m.id for m in shown.meetings] == [recorded.value.id]
     before = counts(world)
@@ -288,7 +291,9 @@ def test_lots_stay_within_the_project_budget_and_state_their_terms(world: World)
         shown = lots.get_lot(
             session=session, actor=world.principal("enterprise.analyst"), lot_id=second
         )
-    assert shown.successor_of == first and shown.code_escrow and not shown.open_source
+    assert shown.successor_of == first
+    assert shown.code_escrow
+    assert not shown.open_source
 
 
 def test_only_the_regulator_grants_rule_exceptions(world: World) -> None:
@@ -314,7 +319,8 @@ def test_only_the_regulator_grants_rule_exceptions(world: World) -> None:
             reason="唯一具备能力的供应商",
         )
         event = session.get(Event, granted.log_index)
-    assert event is not None and event.type == EventType.RULE_EXCEPTION_GRANTED.value
+    assert event is not None
+    assert event.type == EventType.RULE_EXCEPTION_GRANTED.value
     assert granted.value.granted_by == world.ids["regulator"]
     with pytest.raises(InvalidTransition), world.platform.db.write() as session:
         lots.grant_exception(

@@ -46,7 +46,8 @@ def _open(sealed: SealedBid, **kwargs: object) -> bytes:
 def test_roundtrip() -> None:
     sealed = _seal()
     assert sealed.sha256 == hashlib.sha256(DOCUMENT).hexdigest()
-    assert len(sealed.nonce) == 12 and len(sealed.ciphertext) == len(DOCUMENT) + 16
+    assert len(sealed.nonce) == 12
+    assert len(sealed.ciphertext) == len(DOCUMENT) + 16
     assert DOCUMENT not in sealed.ciphertext
     assert _open(sealed) == DOCUMENT
 
@@ -75,8 +76,10 @@ def test_key_is_hkdf_sha256_bound_to_the_tender() -> None:
 
 def test_each_seal_uses_a_fresh_nonce() -> None:
     one, two = _seal(), _seal()
-    assert one.nonce != two.nonce and one.ciphertext != two.ciphertext
-    assert one.sha256 == two.sha256 and one.key_id == two.key_id
+    assert one.nonce != two.nonce
+    assert one.ciphertext != two.ciphertext
+    assert one.sha256 == two.sha256
+    assert one.key_id == two.key_id
 
 
 def test_key_id_names_the_tender_key() -> None:
@@ -179,7 +182,8 @@ def test_size_limit() -> None:
     assert _open(_seal(b"x" * 64, max_bytes=64), max_bytes=64) == b"x" * 64
     with pytest.raises(PayloadTooLarge) as info:
         _seal(b"x" * 65, max_bytes=64)
-    assert info.value.status == 413 and info.value.details == {"limit": 64, "size": 65}
+    assert info.value.status == 413
+    assert info.value.details == {"limit": 64, "size": 65}
     with pytest.raises(PayloadTooLarge):
         _open(_seal(b"x" * 65), max_bytes=64)
 

@@ -64,7 +64,8 @@ def test_a_lot_is_tendered_bid_opened_scored_and_awarded(world: World) -> None:
         )
         logged = session.scalars(select(Event).where(Event.type == "bid.submitted")).all()
     # Before the opening a bidder sees its own bid only, and nobody the committee.
-    assert [b.id for b in sealed.bids] == [first] and sealed.committee is None
+    assert [b.id for b in sealed.bids] == [first]
+    assert sealed.committee is None
     # The public entries name no bidder and no price; the private payload commits them.
     assert all(e.actor == "sealed-bid-box" and b"price" not in e.entry for e in logged)
     opened = open_tender(world, tender_id)
@@ -76,12 +77,14 @@ def test_a_lot_is_tendered_bid_opened_scored_and_awarded(world: World) -> None:
     score(world, "regulator.reviewer", first, technical=95)
     score(world, "regulator.reviewer", second, technical="60.5")
     awarded = award(world, tender_id)
-    assert awarded.status == "awarded" and awarded.award.bid_id == first
+    assert awarded.status == "awarded"
+    assert awarded.award.bid_id == first
     assert awarded.award.evaluation["ranking"][0]["total"] == "87.00"
     assert awarded.award.evaluation["reasons"]
     with world.platform.db.read() as session:
         lot = session.get(Lot, awarded.lot_id)
-        assert lot is not None and lot.status == "awarded"
+        assert lot is not None
+        assert lot.status == "awarded"
         shown = tenders.get_tender(
             session=session, actor=world.principal("enterprise2.analyst"), tender_id=tender_id
         )
@@ -219,7 +222,8 @@ def test_bids_stay_sealed_until_the_deadline(world: World) -> None:
     assert rows(world) == before
     with world.platform.db.read() as session:
         stored = session.get(Bid, bid_id)
-        assert stored is not None and stored.status == "sealed"
+        assert stored is not None
+        assert stored.status == "sealed"
 
 
 def test_a_tampered_seal_stops_the_opening(world: World) -> None:
@@ -233,7 +237,8 @@ def test_a_tampered_seal_stops_the_opening(world: World) -> None:
         open_tender(world, tender_id)
     with world.platform.db.read() as session:
         found = session.get(Tender, tender_id)
-        assert found is not None and found.status == "open"
+        assert found is not None
+        assert found.status == "open"
 
 
 def test_only_unconflicted_committee_members_score(world: World) -> None:
@@ -369,15 +374,19 @@ def test_cancelling_a_lot_closes_its_tender_and_keeps_its_bids_sealed(world: Wor
         tender = session.get(Tender, tender_id)
         sealed = session.get(Bid, bid_id)
         event = session.get(Event, recorded.log_index)
-        assert tender is not None and tender.status == "cancelled"
-        assert sealed is not None and sealed.status == "sealed"
-        assert event is not None and event.type == EventType.LOT_CANCELLED
+        assert tender is not None
+        assert tender.status == "cancelled"
+        assert sealed is not None
+        assert sealed.status == "sealed"
+        assert event is not None
+        assert event.type == EventType.LOT_CANCELLED
     with pytest.raises(InvalidTransition):
         open_tender(world, tender_id)
     before = rows(world)
     with pytest.raises(InvalidTransition) as caught:
         _cancel(world, lot_id)
-    assert caught.value.details["status"] == "cancelled" and rows(world) == before
+    assert caught.value.details["status"] == "cancelled"
+    assert rows(world) == before
 
 
 def test_an_awarded_lot_cannot_be_cancelled(world: World) -> None:
@@ -423,7 +432,8 @@ def test_the_log_does_not_name_a_bidder_before_the_opening(world: World) -> None
     with world.platform.db.read() as session:
         event = session.scalar(select(Event).where(Event.type == EventType.BID_SUBMITTED))
         assert event is not None
-        assert event.actor == "sealed-bid-box" and event.actor_participant_id is None
+        assert event.actor == "sealed-bid-box"
+        assert event.actor_participant_id is None
         assert event.payload["bidder_id"] == world.ids["enterprise"]
         assert event.payload["price"] == "400000.00"
 

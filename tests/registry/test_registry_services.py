@@ -30,7 +30,7 @@ from datacompact.registry.schemas import (
     ParticipantStatus,
     QualificationCreate,
 )
-from datacompact.store.models import Event, Member, Participant, ParticipantKey
+from datacompact.store.models import ApiToken, Event, Member, Participant, ParticipantKey
 
 from ..conftest import USCC_ENTERPRISE, USCC_ENTERPRISE_2, World, registration, valid_uscc
 
@@ -106,7 +106,8 @@ def test_life_cycle(world: World, start: ParticipantStatus, decision: Decision) 
     if (start, decision) in ALLOWED:
         recorded = decide(world, "pending", decision)
         assert status_of(world, "pending") == ALLOWED[(start, decision)]
-        assert recorded.log_index == events and event_count(world.platform) == events + 1
+        assert recorded.log_index == events
+        assert event_count(world.platform) == events + 1
     else:
         with pytest.raises(InvalidTransition):
             decide(world, "pending", decision)
@@ -281,10 +282,12 @@ def test_token_scopes_must_be_a_nonempty_subset_of_roles(world: World, scopes: l
 
 def test_token_value_is_stored_only_as_a_hash(world: World) -> None:
     value = issue(world, "enterprise.analyst", None)
-    assert value.startswith("dct_") and len(value) == 47
+    assert value.startswith("dct_")
+    assert len(value) == 47
     with world.platform.db.read() as session:
-        stored = [t.token_sha256 for t in session.scalars(select(tokens.ApiToken))]
-    assert value not in stored and tokens.token_digest(value) in stored
+        stored = [t.token_sha256 for t in session.scalars(select(ApiToken))]
+    assert value not in stored
+    assert tokens.token_digest(value) in stored
 
 
 def test_effective_roles_are_roles_narrowed_by_scopes(world: World) -> None:
@@ -314,7 +317,8 @@ def login(world: World, username: str, password: str) -> str:
 def test_login_with_an_argon2_password(world: World) -> None:
     with world.platform.db.read() as session:
         admin = session.scalar(select(Member).where(Member.username == "enterprise.admin"))
-        assert admin is not None and admin.password_hash is not None
+        assert admin is not None
+        assert admin.password_hash is not None
         assert admin.password_hash.startswith("$argon2id$")
         assert "correct horse battery" not in admin.password_hash
     principal = authenticate(world, login(world, "enterprise.admin", "correct horse battery"))
@@ -408,7 +412,8 @@ def test_private_seed_is_encrypted_and_signs_for_the_public_key(world: World) ->
     key = key_of(world, "enterprise")
     private = keys.signing_key(key, secret=world.platform.secret)
     seed = private.private_bytes_raw()
-    assert len(seed) == 32 and seed not in key.encrypted_seed
+    assert len(seed) == 32
+    assert seed not in key.encrypted_seed
     assert key.encrypted_seed != seed
     message = b"datacompact test message"
     # Verified with the published key alone, not with the decrypted one.
@@ -424,7 +429,8 @@ def test_published_verifier_key_is_the_public_key(world: World) -> None:
     name, _key_id, blob = published.split("+", 2)
     assert name.endswith(USCC_ENTERPRISE)
     raw = base64.b64decode(blob)
-    assert raw[0] == 0x01 and raw[1:] == key_of(world, "enterprise").public_key
+    assert raw[0] == 0x01
+    assert raw[1:] == key_of(world, "enterprise").public_key
 
 
 def test_another_secret_cannot_unseal_the_key(world: World) -> None:
@@ -480,7 +486,8 @@ def test_concurrent_approve_and_reject_cannot_both_commit(world: World) -> None:
         thread.start()
     for thread in threads:
         thread.join()
-    assert len(outcomes) == 2 and outcomes.count("refused") == 1
+    assert len(outcomes) == 2
+    assert outcomes.count("refused") == 1
     with world.platform.db.read() as session:
         decided = session.scalars(
             select(Event.type).where(

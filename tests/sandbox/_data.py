@@ -42,7 +42,7 @@ def people() -> pa.Table:
 
 def visits() -> pa.Table:
     """Fan-out: each person in d2 has 20 visits, everyone else 1."""
-    rows = []
+    rows: list[dict[str, object]] = []
     for person in people().to_pylist():
         times = 20 if person["district"] == "d2" else 1
         rows.extend({"pid": person["pid"], "clinic": f"c{j % 3}"} for j in range(times))

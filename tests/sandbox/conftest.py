@@ -16,7 +16,7 @@ def paths(tmp_path_factory: pytest.TempPathFactory) -> dict[str, Path]:
     return _data.write(tmp_path_factory.mktemp("sandbox"))
 
 
-@pytest.fixture()
+@pytest.fixture
 def grant_for(paths: dict[str, Path]) -> Callable[..., GrantView]:
     def make(mode: OutputMode = "aggregates", **kwargs: object) -> GrantView:
         return _data.grant(paths, mode, **kwargs)  # type: ignore[arg-type]
@@ -24,6 +24,6 @@ def grant_for(paths: dict[str, Path]) -> Callable[..., GrantView]:
     return make
 
 
-@pytest.fixture()
+@pytest.fixture
 def engine() -> DuckDBEngine:
     return DuckDBEngine(pseudonym_key=_data.KEY)

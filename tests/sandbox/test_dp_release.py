@@ -130,7 +130,8 @@ def check_neighbours(release_fn: Release, grant: GrantView, runs: int = 2000) ->
 def test_one_entity_moves_appearance_within_epsilon_delta(grant_for) -> None:
     grant = grant_for("dp_aggregates", k=30, epsilon=1.0)
     selection = release_calibration(govern(BY_DISTRICT, grant)).selection
-    assert selection is not None and selection.threshold == 30  # k decides, not δ
+    assert selection is not None
+    assert selection.threshold == 30
     check_neighbours(release, grant)
 
 
@@ -167,7 +168,8 @@ def test_release_returns_epsilon_and_plan_carries_delta(grant_for) -> None:
 def test_global_release_has_no_delta(grant_for) -> None:
     plan = govern(GLOBAL, grant_for("dp_aggregates", epsilon=0.5))
     calibrated = release_calibration(plan)
-    assert calibrated.selection is None and plan.dp_delta == 0.0 == calibrated.delta
+    assert calibrated.selection is None
+    assert plan.dp_delta == 0.0 == calibrated.delta
     assert release(pre_release({None: 3}, **slots(3)), plan)[1] == 0.5
 
 
@@ -236,7 +238,7 @@ def test_global_aggregate_always_appears(grant_for, entities) -> None:
 
 def slots(n: int, values: list[object] | None = None) -> dict[str, list[object]]:
     """The three slots of ALL_KINDS / GLOBAL: COUNT(age), SUM(income), AVG(income)."""
-    income = values if values is not None else [1000.0] * n
+    income: list[object] = values if values is not None else [1000.0] * n
     return {"__dc_a1": [30] * n, "__dc_a2": income, "__dc_a3": income}
 
 
@@ -281,7 +283,8 @@ def test_text_column_under_sum_is_refused_by_its_type(grant_for) -> None:
     with pytest.raises(PolicyViolation) as info:
         release(table, plan)
     assert info.value.details["rule"] == "dp_release"
-    assert "7" not in info.value.message and "x" not in info.value.message.split("/")[0]
+    assert "7" not in info.value.message
+    assert "x" not in info.value.message.split("/")[0]
 
 
 def test_no_group_kept_gives_an_empty_table_with_the_schema(grant_for) -> None:

@@ -21,7 +21,7 @@ import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.dataset as ds  # type: ignore[import-untyped, unused-ignore]
 import pyarrow.parquet as pq  # type: ignore[import-untyped, unused-ignore]
 import pytest
-from sqlglot import parse_one
+from sqlglot import exp, parse_one
 
 from datacompact.errors import ConfigurationError, PolicyViolation, QueryFailed
 from datacompact.sandbox import (
@@ -56,7 +56,9 @@ BROKEN = {
 
 def broken(plan: Plan, sql: str) -> Plan:
     """``plan`` with its governed SQL replaced: still governed, under the same mode."""
-    return replace(plan, expression=parse_one(sql, dialect="duckdb"))
+    expression = parse_one(sql, dialect="duckdb")
+    assert isinstance(expression, exp.Query)
+    return replace(plan, expression=expression)
 
 
 def base_plan(grant: GrantView, limits: Limits | None = None) -> Plan:
@@ -67,14 +69,18 @@ def base_plan(grant: GrantView, limits: Limits | None = None) -> Plan:
 def failure(engine: DuckDBEngine, plan: Plan, caplog: pytest.LogCaptureFixture) -> QueryFailed:
     """Run ``plan``, expect a QueryFailed, and check the one log line it wrote."""
     caplog.clear()
-    with caplog.at_level(logging.WARNING, logger="datacompact.sandbox"):
-        with pytest.raises(QueryFailed) as info:
-            engine.execute(plan, budget=EpsilonAccount(total=10.0))
+    with (
+        caplog.at_level(logging.WARNING, logger="datacompact.sandbox"),
+        pytest.raises(QueryFailed) as info,
+    ):
+        engine.execute(plan, budget=EpsilonAccount(total=10.0))
     records = [r for r in caplog.records if r.name == "datacompact.sandbox"]
     assert len(records) == 1
     line = records[0].getMessage()
-    assert records[0].levelno == logging.WARNING and records[0].exc_info is None
-    assert "\n" not in line and len(line) <= LOG_LINE_CHARS
+    assert records[0].levelno == logging.WARNING
+    assert records[0].exc_info is None
+    assert "\n" not in line
+    assert len(line) <= LOG_LINE_CHARS
     return info.value
 
 
@@ -110,7 +116,8 @@ def test_records_may_name_the_error_class(grant_for, engine, caplog):
     plan = base_plan(grant_for("records"))
     for name, sql in BROKEN.items():
         error = failure(engine, broken(plan, sql), caplog)
-        assert error.message == FAILED and error.details == {"error": name}
+        assert error.message == FAILED
+        assert error.details == {"error": name}
 
 
 def test_the_time_limit_interrupts_from_the_start_of_execution(grant_for, engine, caplog):
@@ -123,7 +130,7 @@ def test_the_time_limit_interrupts_from_the_start_of_execution(grant_for, engine
     assert 0.2 <= seconds < 2.0
 
 
-@pytest.fixture()
+@pytest.fixture
 def late(tmp_path: Path) -> GrantView:
     """A table whose string column parses as integers except on its last rows."""
     n = 200_000
@@ -150,7 +157,8 @@ def test_an_error_after_the_first_arrow_batch_is_a_query_failure(late, caplog):
     assert error.details == {"error": "ConversionException"}
     rows = int(re.search(r"and (\d+) rows", caplog.text).group(1))  # type: ignore[union-attr]
     assert rows >= 1_000, "the failure must come after at least one batch"
-    assert "x199995" not in str(error.details) and "x199995" not in error.message
+    assert "x199995" not in str(error.details)
+    assert "x199995" not in error.message
     engine.close()
 
 
@@ -163,10 +171,13 @@ def test_a_release_failure_is_the_same_failure(grant_for, engine, caplog, monkey
     plan = govern(
         "SELECT district, COUNT(*) AS n FROM sbk GROUP BY district", grant_for("dp_aggregates")
     )
-    with caplog.at_level(logging.WARNING, logger="datacompact.sandbox"):
-        with pytest.raises(QueryFailed) as info:
-            engine.execute(plan, budget=budget)
-    assert info.value.details == {} and "ValueError" in caplog.text
+    with (
+        caplog.at_level(logging.WARNING, logger="datacompact.sandbox"),
+        pytest.raises(QueryFailed) as info,
+    ):
+        engine.execute(plan, budget=budget)
+    assert info.value.details == {}
+    assert "ValueError" in caplog.text
     # Charged before the run, and kept.
     assert budget.spent == plan.grant.epsilon_per_query
 
@@ -183,7 +194,8 @@ def test_dp_is_charged_once_on_success(grant_for, engine):
     plan = base_plan(grant_for("dp_aggregates", epsilon=0.5))
     budget = EpsilonAccount(total=1.0)
     result = engine.execute(plan, budget=budget)
-    assert budget.spent == 0.5 and result.epsilon_spent == 0.5
+    assert budget.spent == 0.5
+    assert result.epsilon_spent == 0.5
 
 
 def test_an_exhausted_budget_refuses_before_anything_runs(grant_for, engine):
@@ -192,7 +204,8 @@ def test_an_exhausted_budget_refuses_before_anything_runs(grant_for, engine):
     # The plan would fail if it ran; the refusal shows it never did.
     with pytest.raises(PolicyViolation) as info:
         engine.execute(broken(plan, BROKEN["ConversionException"]), budget=budget)
-    assert info.value.details["rule"] == "privacy_budget" and budget.spent == 0.0
+    assert info.value.details["rule"] == "privacy_budget"
+    assert budget.spent == 0.0
     with pytest.raises(PolicyViolation) as info:
         engine.execute(plan, budget=None)
     assert info.value.details["rule"] == "dp_budget"
@@ -221,13 +234,15 @@ def test_spill_folder_is_private_emptied_and_removed(tmp_path, grant_for):
     limits = Limits(max_temp_directory_size="64MB")
     engine.execute(base_plan(grant_for("aggregates"), limits))
     folder = Path(_setting(engine, limits, "temp_directory"))
-    assert folder.parent == spill.resolve() and folder.stat().st_mode & 0o777 == 0o700
+    assert folder.parent == spill.resolve()
+    assert folder.stat().st_mode & 0o777 == 0o700
     assert _setting(engine, limits, "max_temp_directory_size") == "61.0 MiB"
     # Another engine of the same process shares the folder and empties nothing.
     other = DuckDBEngine(pseudonym_key=_data.KEY, spill_dir=spill)
     assert folder.is_dir()
     engine.close()
-    assert not folder.exists() and spill.is_dir()
+    assert not folder.exists()
+    assert spill.is_dir()
     other.close()
 
 
@@ -237,7 +252,8 @@ def test_without_a_spill_dir_a_private_temporary_folder_is_used(grant_for, monke
     limits = Limits()
     engine.execute(base_plan(grant_for("aggregates"), limits))
     folder = Path(_setting(engine, limits, "temp_directory"))
-    assert folder.parent == Path(tempfile.gettempdir()) and folder != tmp_path
+    assert folder.parent == Path(tempfile.gettempdir())
+    assert folder != tmp_path
     assert folder.stat().st_mode & 0o777 == 0o700
     engine.close()
     assert not folder.exists()
@@ -254,7 +270,7 @@ def test_a_symlinked_spill_folder_is_refused(tmp_path):
         DuckDBEngine(pseudonym_key=_data.KEY, spill_dir=tmp_path / "spill")
 
 
-@pytest.fixture()
+@pytest.fixture
 def wide(tmp_path: Path) -> Path:
     """About 20 MB of rows to sort: more than a 16 MB database holds in memory."""
     n = 400_000
@@ -279,9 +295,12 @@ def test_spilling_goes_to_the_private_folder_within_its_limit(wide, tmp_path, mo
             spilled = [p.name for p in folder.iterdir()]
             rows += sum(batch.num_rows for batch in reader)
         except (OSError, duckdb.Error) as exc:
-            assert not fits and "max_temp_directory_size" in str(exc)
+            assert not fits
+            assert "max_temp_directory_size" in str(exc)  # noqa: PT017 - either outcome is checked
         else:
-            assert fits and rows == 400_000 and spilled
+            assert fits
+            assert rows == 400_000
+            assert spilled
         finally:
             cursor.close()
             engine._release(limits, ())

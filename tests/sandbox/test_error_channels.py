@@ -26,8 +26,10 @@ def test_engine_errors_are_generic(sql, secret, grant_for, engine, caplog):
     assert isinstance(error, QueryFailed)
     assert error.message == "查询失败 / the query failed"
     # Plain records may name the DuckDB error class, never a value.
-    assert set(error.details) == {"error"} and error.details["error"].endswith("Exception")
-    assert secret not in error.message and secret not in str(error.details)
+    assert set(error.details) == {"error"}
+    assert error.details["error"].endswith("Exception")
+    assert secret not in error.message
+    assert secret not in str(error.details)
     # The detail goes to the log, for the operator only.
     assert any(secret in r.getMessage() for r in caplog.records)
 
@@ -38,11 +40,13 @@ def test_division_by_zero_reveals_nothing(grant_for, engine):
         grant_for("records"),
         engine,
     )
-    assert "40" not in error.message and "138" not in error.message
+    assert "40" not in error.message
+    assert "138" not in error.message
 
 
 def test_policy_messages_name_columns_not_values(grant_for, engine):
     error = failed("SELECT name FROM sbk WHERE name = 'person-7'", grant_for("records"), engine)
     assert isinstance(error, PolicyViolation)
-    assert "sbk.name" in error.message and "person-7" not in error.message
+    assert "sbk.name" in error.message
+    assert "person-7" not in error.message
     assert "person-7" not in str(error.details)

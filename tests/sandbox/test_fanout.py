@@ -19,7 +19,8 @@ def test_raw_join_would_pass_a_row_threshold(paths):
         f"SELECT COUNT(*) FROM read_parquet('{paths['sbk']}') s "
         f"JOIN read_parquet('{paths['visits']}') v ON s.pid = v.pid WHERE s.district = 'd2'"
     ).fetchone()
-    assert rows is not None and rows[0] >= 10
+    assert rows is not None
+    assert rows[0] >= 10
 
 
 def test_fanout_group_is_suppressed(grant_for, engine):

@@ -381,7 +381,7 @@ def test_duplicate_query_ids_are_refused():
 @pytest.mark.parametrize(("kind", "similarity"), [("near", 0.5), ("similar", 1.5)])
 def test_a_malformed_finding_is_refused(kind, similarity):
     with pytest.raises(InvalidInput):
-        OverlapFinding(1, 2, ("g1",), "p1", kind, similarity, "中", "en")  # type: ignore[arg-type]
+        OverlapFinding(1, 2, ("g1",), "p1", kind, similarity, "中", "en")
 
 
 # -- the canonical form ---------------------------------------------------------------

@@ -76,7 +76,8 @@ def test_a_mask_cast_that_fails_on_one_value_is_no_oracle(
 ) -> None:
     a, b = _twins(tmp_path)
     outcomes = {_outcome(PROBE, _data.grant(paths, mode), engine) for paths in (a, b)}  # type: ignore[arg-type]
-    assert len(outcomes) == 1 and next(iter(outcomes))[0] == "ok", outcomes
+    assert len(outcomes) == 1, outcomes
+    assert next(iter(outcomes))[0] == "ok", outcomes
 
 
 @pytest.mark.parametrize("mode", ["masked_records", "aggregates", "dp_aggregates"])
@@ -89,4 +90,5 @@ def test_a_row_filter_that_fails_on_one_value_drops_the_row(
         _outcome(sql, _with_filter(_data.grant(paths, mode), "CAST(age AS INTEGER) >= 18"), engine)  # type: ignore[arg-type]
         for paths in (a, b)
     }
-    assert len(outcomes) == 1 and next(iter(outcomes))[0] == "ok", outcomes
+    assert len(outcomes) == 1, outcomes
+    assert next(iter(outcomes))[0] == "ok", outcomes

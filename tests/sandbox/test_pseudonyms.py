@@ -25,7 +25,8 @@ def _dictionary() -> dict[str, str]:
 def test_pseudonyms_are_not_plain_hashes(grant_for, engine):
     result = run("SELECT pid FROM sbk", grant_for("masked_records"), engine)
     pseudonyms = result.rows.column("pid").to_pylist()
-    assert len(pseudonyms) == 42 and all(len(p) == 32 for p in pseudonyms)
+    assert len(pseudonyms) == 42
+    assert all(len(p) == 32 for p in pseudonyms)
     assert not set(pseudonyms) & set(_dictionary())
     assert not set(pseudonyms) & {resident_id(i) for i in range(60)}
 

@@ -54,7 +54,8 @@ def test_result_rows_are_capped(grant_for, engine):
     result = run(
         "SELECT pid FROM visits", grant_for("records"), engine, limits=Limits(max_result_rows=5)
     )
-    assert result.rows.num_rows == 5 and result.truncated
+    assert result.rows.num_rows == 5
+    assert result.truncated
 
 
 def test_node_limit(grant_for, engine):

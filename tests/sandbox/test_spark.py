@@ -10,7 +10,7 @@ import subprocess
 import sys
 from collections.abc import Iterator
 from dataclasses import replace
-from typing import ClassVar
+from typing import ClassVar, cast
 
 import pytest
 from sqlglot import exp, parse_one
@@ -23,6 +23,7 @@ from datacompact.sandbox import (
     EpsilonAccount,
     GrantView,
     Limits,
+    OutputMode,
     Result,
     govern,
     run_query,
@@ -52,6 +53,12 @@ def run(sql: str, grant: GrantView, engine: Engine, *, limits: Limits | None = N
     return run_query(sql, grant, engine=engine, budget=budget, limits=limits or Limits())
 
 
+def _query(sql: str) -> exp.Query:
+    tree = parse_one(sql)
+    assert isinstance(tree, exp.Query)
+    return tree
+
+
 def same(sql: str, grant: GrantView, spark: SparkEngine, duckdb: DuckDBEngine) -> Result:
     """Run ``sql`` on both engines, assert the receipts agree, return Spark's result."""
     ours, theirs = run(sql, grant, spark), run(sql, grant, duckdb)
@@ -77,7 +84,8 @@ def test_pseudonyms_and_masks_are_the_same_on_both_engines(grant_for, spark, eng
     grant = grant_for("masked_records")
     result = same("SELECT pid, phone, birth FROM sbk", grant, spark, engine)
     pids = result.rows.column("pid").to_pylist()
-    assert len(pids) == 42 and all(len(p) == 32 for p in pids)
+    assert len(pids) == 42
+    assert all(len(p) == 32 for p in pids)
     assert not {_data.resident_id(i) for i in range(49)} & set(pids)
     assert all(d.day == 1 for d in result.rows.column("birth").to_pylist())
 
@@ -120,9 +128,10 @@ def test_join(grant_for, spark, engine):
 
 @pytest.mark.parametrize("path", GOLDEN, ids=[p.stem for p in GOLDEN])
 def test_golden_plans_run_alike(path, paths, spark, engine):
-    mode, source, _ = _parse(path)
+    header_mode, source, _ = _parse(path)
+    mode = cast(OutputMode, header_mode)  # the golden files name valid modes only
     if mode != "dp_aggregates":
-        same(source, _data.grant(paths, mode), spark, engine)  # type: ignore[arg-type]
+        same(source, _data.grant(paths, mode), spark, engine)
         return
     # At ε = 8 the noisy threshold is τ = 10: the groups of ≥ 13 adults appear on both engines.
     grant = _data.grant(paths, mode, epsilon=8.0)
@@ -137,7 +146,8 @@ def test_row_cap_truncates(grant_for, spark):
     result = run(
         "SELECT district FROM sbk", grant_for("records"), spark, limits=Limits(max_result_rows=5)
     )
-    assert result.rows.num_rows == 5 and result.truncated
+    assert result.rows.num_rows == 5
+    assert result.truncated
 
 
 def test_time_limit_cancels_the_query(grant_for, spark):
@@ -217,19 +227,21 @@ def test_errors_are_generic(grant_for, spark):
     assert set(answer.rows.column("a").to_pylist()) == {None}
     # ... and a plan that does fail (broken on purpose after governance) names no value.
     plan = govern("SELECT district FROM sbk", grant_for("records"))
-    broken = replace(plan, expression=parse_one("SELECT nope FROM __dc_src_sbk WHERE 'd0' = 'd0'"))
+    broken = replace(plan, expression=_query("SELECT nope FROM __dc_src_sbk WHERE 'd0' = 'd0'"))
     with pytest.raises(QueryFailed) as info:
         spark.execute(broken)
     error = info.value
     assert error.message == "查询失败 / the query failed"
-    assert "d0" not in error.message and "d0" not in str(error.details)
+    assert "d0" not in error.message
+    assert "d0" not in str(error.details)
     # Under aggregates the answer names nothing. User SQL there can no longer
     # fail on data, so the plan is broken on purpose after governance.
     plan = govern("SELECT district, COUNT(*) AS n FROM sbk GROUP BY district", grant_for())
-    broken = replace(plan, expression=parse_one("SELECT nope AS n FROM __dc_src_sbk"))
+    broken = replace(plan, expression=_query("SELECT nope AS n FROM __dc_src_sbk"))
     with pytest.raises(QueryFailed) as info:
         spark.execute(broken)
-    assert info.value.message == "查询失败 / the query failed" and info.value.details == {}
+    assert info.value.message == "查询失败 / the query failed"
+    assert info.value.details == {}
 
 
 def test_missing_pyspark_is_a_configuration_error(monkeypatch):

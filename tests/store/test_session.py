@@ -44,14 +44,15 @@ def test_unsynced_write_rolls_back_on_error(empty_platform: Platform) -> None:
     db = empty_platform.db
     with db.write() as session:
         session.execute(text("CREATE TABLE scratch (note VARCHAR(20))"))
-    with pytest.raises(RuntimeError), db.write_unsynced() as session:
+    # The raise inside the transaction is the point: it must roll back.
+    with pytest.raises(RuntimeError), db.write_unsynced() as session:  # noqa: PT012
         session.execute(text("INSERT INTO scratch VALUES ('半途')"))
         raise RuntimeError("midway")
     with db.read() as session:
         assert session.execute(text("SELECT count(*) FROM scratch")).scalar_one() == 0
 
 
-def test_group_sync_covers_every_caller_with_fewer_fsyncs(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_group_sync_covers_every_caller_with_fewer_fsyncs(tmp_path) -> None:
     """Each sync() returns only after an fsync that began after it was called."""
     sync = GroupSync(tmp_path / "store.db-wal")
     began: list[float] = []
@@ -83,7 +84,7 @@ def test_group_sync_covers_every_caller_with_fewer_fsyncs(tmp_path) -> None:  # 
         assert any(called <= b and b + 0.02 <= returned + 1e-3 for b in began)
 
 
-def test_group_sync_failure_is_a_store_error_and_the_next_caller_retries(tmp_path) -> None:  # type: ignore[no-untyped-def]
+def test_group_sync_failure_is_a_store_error_and_the_next_caller_retries(tmp_path) -> None:
     wal = tmp_path / "store.db-wal"
     wal.write_bytes(b"")
     sync = GroupSync(wal)
@@ -142,7 +143,8 @@ def test_sqlite_writers_take_turns_on_the_lock_file(tmp_path: Path) -> None:
     with db.write() as session:
         session.execute(text("CREATE TABLE scratch (note VARCHAR(20))"))
         assert not free()
-    assert free() and lock_file.stat().st_mode & 0o777 == 0o600
+    assert free()
+    assert lock_file.stat().st_mode & 0o777 == 0o600
     with db.write_unsynced() as session:
         session.execute(text("INSERT INTO scratch VALUES ('a')"))
         assert not free()

@@ -33,6 +33,7 @@ from datacompact.api import (
 from datacompact.api._access_log import AccessLog
 from datacompact.api._access_log import configure as configure_access_log
 from datacompact.api._credentials import VerifiedTokens
+from datacompact.api._freshness import ChangeWatch, Views
 from datacompact.api._limits import BodyLimit
 from datacompact.api._metrics import Metrics, RequestMetrics
 from datacompact.api._ratelimit import RateLimit
@@ -81,7 +82,10 @@ def create_app(platform: Platform) -> FastAPI:
         dependencies=[Depends(_deps.only_characters)],
     )
     app.state.platform = platform
-    app.state.verified_tokens = VerifiedTokens()
+    # One watch of the log per app (per worker) for everything it keeps between requests.
+    watch = ChangeWatch()
+    app.state.verified_tokens = VerifiedTokens(watch)
+    app.state.views = Views(watch)
     _errors.install(app)
     # Inside the body limit: a login's body is read whole to find its account.
     app.add_middleware(RateLimit, limits=platform.rate_limits, settings=platform.settings)

@@ -20,6 +20,7 @@ from sqlalchemy.orm import Session
 from datacompact import schemas_base
 from datacompact.api._access_log import note_principal
 from datacompact.api._credentials import VerifiedTokens
+from datacompact.api._freshness import Views
 from datacompact.errors import InvalidCharacter, Unauthenticated
 from datacompact.permissions import Principal
 from datacompact.platform import Platform
@@ -122,6 +123,12 @@ def authenticated(request: Request, credentials: Credentials) -> Principal:
 def recheck(request: Request, credentials: Credentials) -> Callable[[Session], Principal]:
     """Authentication again, inside a service's final transaction (long ingestions)."""
     return lambda session: _principal(request, session, credentials)
+
+
+def views_of(request: Request) -> Views:
+    """What this worker keeps of state read earlier (see :mod:`._freshness`)."""
+    views: Views = request.app.state.views
+    return views
 
 
 def receipt(data: Any, log_index: int) -> dict[str, Any]:

@@ -90,7 +90,7 @@ def deactivate(member_id: ObjectId, request: Request, credentials: Credentials) 
 def me(request: Request, credentials: Credentials) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         member = session.get(Member, actor.member_id)
-        assert member is not None  # authenticate() just loaded it
+        assert member is not None  # noqa: S101 - authenticate() just loaded it in this session
         return {
             "data": {
                 **_member(member),

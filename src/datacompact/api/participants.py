@@ -13,6 +13,7 @@ from datacompact.api._deps import (
     platform_of,
     reading,
     receipt,
+    views_of,
     writing,
 )
 from datacompact.api._errors import AUTHENTICATED, documented
@@ -59,7 +60,13 @@ def list_all(
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         rows = service.list_participants(
-            session=session, actor=actor, kind=kind, status=status, limit=limit, offset=offset
+            session=session,
+            actor=actor,
+            kind=kind,
+            status=status,
+            limit=limit,
+            offset=offset,
+            views=views_of(request),
         )
         return {"data": [r.model_dump(mode="json") for r in rows]}
 

@@ -29,6 +29,7 @@ restored store is ahead of it (:mod:`datacompact.ledger.log.recovery`).
 
 from __future__ import annotations
 
+import contextlib
 import os
 import secrets
 import sqlite3
@@ -370,11 +371,9 @@ def _evidence(
         found.append(recovery.read_checkpoint_file(checkpoint_file, verifier))
     old = settings.home / checkpoints.SIGNED_STATE_FILE
     if old.is_file():
-        try:
+        # The home being replaced may belong to another log key: no evidence about this log.
+        with contextlib.suppress(DataCompactError):
             found.append(recovery.read_checkpoint_file(old, verifier))
-        except DataCompactError:
-            # The home being replaced belonged to another log key: no evidence about this log.
-            pass
     return found
 
 

@@ -72,7 +72,7 @@ def find_tool(name: str, major: int) -> Path:
 
 def _tool_major(tool: Path) -> int:
     try:
-        out = subprocess.run(
+        out = subprocess.run(  # noqa: S603 - fixed argv, no shell
             [str(tool), "--version"], capture_output=True, text=True, timeout=30, check=True
         ).stdout
     except (OSError, subprocess.SubprocessError):
@@ -83,7 +83,8 @@ def _tool_major(tool: Path) -> int:
 
 def _run(command: list[str], target: Target, what: str) -> None:
     try:
-        done = subprocess.run(
+        # No shell, and every value is passed as --option=value, never as an option itself.
+        done = subprocess.run(  # noqa: S603
             command, env=target.env, capture_output=True, text=True, timeout=_TIMEOUT_SECONDS
         )
     except (OSError, subprocess.SubprocessError) as exc:

@@ -30,7 +30,7 @@ from datacompact.catalog.schemas import (
     ResourcePublic,
     VersionPublic,
 )
-from datacompact.errors import InvalidInput, NotFound, PolicyViolation
+from datacompact.errors import Forbidden, InvalidInput, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.ingest import IngestLimits, PinnedFile
 from datacompact.permissions import Actions, CatalogResource, Principal, authorize
@@ -189,7 +189,10 @@ def register_resource(
     resource_ref = CatalogResource(participant_id=holder_id)
     with db.read() as session:
         authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=resource_ref)
-        assert holder_id is not None
+        if holder_id is None:
+            raise Forbidden(
+                "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
+            )
         holder = lookup.participant(session, holder_id)
         kind = holder.kind
     with Staging(home, holder_id) as staging:

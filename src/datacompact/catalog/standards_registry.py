@@ -16,7 +16,7 @@ from sqlalchemy.orm import Session
 
 from datacompact.catalog import standards
 from datacompact.catalog.schemas import StandardCreate
-from datacompact.errors import DuplicateRegistration, InvalidInput, NotFound
+from datacompact.errors import DuplicateRegistration, Forbidden, InvalidInput, NotFound
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, CatalogResource, Principal, authorize
 from datacompact.store.models import DataStandard
@@ -76,7 +76,10 @@ def register_standard(
         raise InvalidInput("数据元标识重复 / expected distinct element ids, got a repeat")
     for element in built.elements:
         element.aliases()
-    assert actor.participant_id is not None
+    if actor.participant_id is None:
+        raise Forbidden(
+            "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
+        )
     row = DataStandard(
         code=data.id,
         title_zh=data.title_zh,

@@ -160,7 +160,7 @@ def _serve(
             argv += ["--ssl-certfile", cert, "--ssl-keyfile", key]
         sys.stdout.flush()
         sys.stderr.flush()
-        os.execv(sys.executable, argv)
+        os.execv(sys.executable, argv)  # noqa: S606 - this interpreter, no shell
     uvicorn.run(
         target,
         factory=True,

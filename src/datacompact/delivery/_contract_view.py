@@ -22,9 +22,11 @@ HANDOVER_ITEMS = ("documentation", "credentials", "code_escrow")
 
 def project_of(session: Session, lot_id: int) -> tuple[Lot, Project]:
     lot = session.get(Lot, lot_id)
-    assert lot is not None
+    if lot is None:
+        raise RuntimeError(f"lot {lot_id} is missing")
     project = session.get(Project, lot.project_id)
-    assert project is not None
+    if project is None:
+        raise RuntimeError(f"the project of lot {lot_id} is missing")
     return lot, project
 
 

@@ -275,7 +275,8 @@ def list_deliverables(
 def missing_kinds(session: Session, contract: Contract) -> list[str]:
     """The deliverable kinds the contract's lot requires and nobody has deposited yet."""
     lot = session.get(Lot, contract.lot_id)
-    assert lot is not None
+    if lot is None:
+        raise RuntimeError(f"the lot of contract {contract.id} is missing")
     required = [
         k
         for k, needed in (("open_source", lot.open_source), ("key_code", lot.code_escrow))
@@ -379,7 +380,10 @@ def release_escrow(
             f" {RELEASE_HORIZON_DAYS} days, or a successor lot exists",
             details={"rule": "escrow.not_released", "ends_on": contract.ends_on.isoformat()},
         )
-    assert row.nonce is not None and row.key_id is not None
+    if row.nonce is None:
+        raise RuntimeError(f"escrowed key code {row.id} has no nonce")
+    if row.key_id is None:
+        raise RuntimeError(f"escrowed key code {row.id} has no key id")
     sealed = _escrow.Sealed(row.sha256, row.nonce, _read(home, row), row.key_id)
     content = _escrow.unseal(sealed, secret=secret, contract_id=contract.id)
     payload = {

@@ -138,7 +138,10 @@ def _admin_of(session: Session, participant: Participant) -> Member:
         .where(Member.participant_id == participant.id, Member.active.is_(True))
         .order_by(Member.id)
     )
-    assert member is not None and Role.ADMIN.value in member.roles
+    if member is None:
+        raise RuntimeError(f"participant {participant.id} has no active member")
+    if Role.ADMIN.value not in member.roles:
+        raise RuntimeError(f"member {member.id} is not an admin")
     return member
 
 
@@ -244,7 +247,8 @@ def build_demo(platform: Platform, *, datasets_scale: float | None = 1.0) -> dic
             _ensure_staff(platform, session, org, participant)
             for person in org.people:
                 member = session.scalar(select(Member).where(Member.username == person.username))
-                assert member is not None
+                if member is None:
+                    raise RuntimeError(f"demo member {person.username} is missing")
                 value = _demo_credential(platform, session, member, participant)
                 credentials.append(
                     {

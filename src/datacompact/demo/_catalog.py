@@ -53,7 +53,8 @@ def register_datasets(platform: Platform, cast: list[Org], *, scale: float) -> i
             holder = session.scalar(
                 select(Participant).where(Participant.uscc == by_slug[spec.holder].uscc)
             )
-            assert holder is not None
+            if holder is None:
+                raise RuntimeError(f"demo holder {spec.holder} is missing")
             exists = session.scalar(
                 select(Resource.id).where(
                     Resource.holder_id == holder.id, Resource.name == spec.name_zh

@@ -79,7 +79,7 @@ def write_xlsx(
     """
     book = Workbook()
     cover = book.active
-    assert cover is not None
+    assert cover is not None  # noqa: S101 - a new workbook has an active sheet
     cover.title = "填表说明"
     for line in notes:
         cover.append([line])

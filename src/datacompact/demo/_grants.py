@@ -88,7 +88,8 @@ DEMO_GRANTS = (
 def participant_by_uscc(platform: Platform, uscc: str) -> Participant:
     with platform.db.read() as session:
         found = session.scalar(select(Participant).where(Participant.uscc == uscc))
-    assert found is not None
+    if found is None:
+        raise RuntimeError("no participant has this USCC")
     return found
 
 
@@ -117,7 +118,8 @@ def ensure_grants(platform: Platform, cast: list[Org]) -> dict[str, list[dict[st
                 select(Grant.id).where(Grant.application_id == application_id)
             )
             member = session.get(Member, applicant.member_id)
-            assert member is not None
+            if member is None:
+                raise RuntimeError(f"member {applicant.member_id} is missing")
             held.setdefault(member.username, []).extend(
                 {"id": g, "resource": resource_id, "mode": spec.mode, "grade": grade}
                 for g in grant_ids
@@ -146,11 +148,13 @@ def _approve(platform: Platform, application_id: int) -> None:
     """Every reviewing party still to decide approves, through one of its reviewers."""
     with platform.db.read() as session:
         application = session.get(Application, application_id)
-        assert application is not None
+        if application is None:
+            raise RuntimeError(f"application {application_id} is missing")
         waiting = [s["participants"][0] for s in application.reviewers if s["decision"] is None]
         reviewers = [session.get(Participant, p) for p in waiting]
     for participant in reviewers:
-        assert participant is not None
+        if participant is None:
+            raise RuntimeError("a reviewing participant is missing")
         with platform.db.write() as session:
             applications.review_application(
                 session=session,

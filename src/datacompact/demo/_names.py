@@ -53,10 +53,14 @@ BIRTH_PLACES: tuple[tuple[int, int, int], ...] = (
 TIMELESS_BIRTH_PLACES = tuple(code for code, start, end in BIRTH_PLACES if not start and not end)
 
 # The hundred commonest surnames, roughly in order of frequency, and two compound ones.
-SURNAMES = tuple(
-    "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
-    "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
-) + ("欧阳", "司马")
+SURNAMES = (
+    *tuple(
+        "王李张刘陈杨黄赵吴周徐孙马朱胡郭何林罗高郑梁谢宋唐许韩冯邓曹彭曾肖田董袁潘于蒋蔡余杜叶程苏魏吕丁"
+        "任沈姚卢姜崔钟谭陆汪范金石廖贾夏韦付方白邹孟熊秦邱江尹薛闫段雷侯龙史陶黎贺顾毛郝龚邵万钱严覃武"
+    ),
+    "欧阳",
+    "司马",
+)
 GIVEN_CHARS = tuple(
     "伟芳娜敏静磊洋艳勇军杰娟涛明超霞平刚桂英华玉兰萍建国志强文丽红梅斌鹏飞宇浩然子轩梓涵欣怡佳琪晨"
     "阳雨婷思远博文俊杰嘉慧雪松海燕春秋永福德安宁康乐晓东亮辉新秀云凤琳丹莉颖倩雯瑞泽昊天一诺若曦"

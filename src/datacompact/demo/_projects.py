@@ -475,7 +475,8 @@ def _contract(city: _City, spec: DemoProject, lot: DemoLot, tender_id: int) -> N
     owner = city.actor(spec.owner)
     with city.platform.db.read() as session:
         award = session.scalar(select(Award).where(Award.tender_id == tender_id))
-        assert award is not None
+        if award is None:
+            raise RuntimeError(f"tender {tender_id} has no award")
         award_id, supplier_id = award.id, award.supplier_id
     starts = city.today - lot.contract_started * _DAY
     ends = starts + lot.contract_days * _DAY

@@ -36,7 +36,7 @@ _ORG_WEIGHTS = np.array([3, 7, 9, 10, 5, 8, 4, 2], dtype=np.int64)
 _ORG_CHECK = np.frombuffer(b"0123456789X0", dtype=np.uint8)  # index 11 - (sum mod 11)
 # Mobile prefixes whose every number phonenumbers (CN metadata) accepts as a valid mobile.
 _MOBILE_PREFIXES = np.array(
-    [130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157, 158, 159]
+    [130, 131, 132, 133, 135, 136, 137, 138, 139, 150, 151, 152, 153, 155, 156, 157, 158, 159]  # noqa: RUF005 - two rows read better than 33
     + [166, 173, 177, 180, 181, 182, 183, 185, 186, 187, 188, 189, 191, 198, 199],
     dtype=np.int64,
 )

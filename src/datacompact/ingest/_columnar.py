@@ -86,7 +86,7 @@ class JsonLinesReader:
         self.total_rows: int | None = None
         con = connect(memory_limit="512MB")
         try:
-            described = con.execute(f"DESCRIBE SELECT * FROM {self._sql({})}").fetchall()
+            described = con.execute(f"DESCRIBE SELECT * FROM {self._sql({})}").fetchall()  # noqa: S608 - names quoted, path literal-escaped
         except duckdb.Error as exc:
             if _blank(path):
                 raise MalformedInput(
@@ -124,7 +124,7 @@ class JsonLinesReader:
                 f"{sql_ident(k)}::VARCHAR" if self._types[k] == "JSON" else sql_ident(k)
                 for k in self._keys
             )
-            reader = con.sql(f"SELECT {select} FROM {self._sql(self._types)}").to_arrow_reader(
+            reader = con.sql(f"SELECT {select} FROM {self._sql(self._types)}").to_arrow_reader(  # noqa: S608 - names quoted, path literal-escaped
                 BATCH_ROWS
             )
             while True:

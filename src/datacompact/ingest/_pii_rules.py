@@ -341,7 +341,7 @@ RULE_BY_TYPE = {rule.type: rule for rule in RULES}
 # Date of birth is judged on the spread of dates, not on a pattern (see pii.py).
 DOB_HINTS = ("出生", "生日", "birth", "dob", "csrq")
 DOB_NOT = ("成立", "注册", "登记", "开业", "发证", "签发", "有效", "establish", "regist", "issue")
-PII_TYPES = tuple(rule.type for rule in RULES) + ("date_of_birth",)
+PII_TYPES = (*tuple(rule.type for rule in RULES), "date_of_birth")
 SENSITIVE = {rule.type for rule in RULES if rule.sensitive}
 PERSONAL = {rule.type for rule in RULES if rule.personal} | {"date_of_birth"}
 

@@ -229,7 +229,7 @@ class _RowGroupWriter(threading.Thread):
             if self._error is None:
                 try:
                     self._writer.write_table(table, row_group_size=table.num_rows)
-                except BaseException as exc:  # noqa: B036 - handed to the caller's thread
+                except BaseException as exc:  # handed to the caller's thread
                     self._error = exc
 
     def _raise(self) -> None:

@@ -345,7 +345,12 @@ def release(
         "language": language,
         "parties": [_dump(party) for party in parties],
     }
-    body = dict(buyer=buyer, tender=tender, awards=tuple(awards), contracts=tuple(contracts))
+    body = {
+        "buyer": buyer,
+        "tender": tender,
+        "awards": tuple(awards),
+        "contracts": tuple(contracts),
+    }
     return head | {key: _ocds(value, key) for key, value in body.items() if value}
 
 

@@ -102,7 +102,8 @@ class _Parties:
 
     def party(self, participant_id: int) -> ocds.OcdsParty:
         p = self.session.get(Participant, participant_id)
-        assert p is not None
+        if p is None:
+            raise RuntimeError(f"participant {participant_id} is missing")
         return ocds.OcdsParty(
             f"{ocds.USCC_SCHEME}-{p.uscc}", p.name, tuple(self.roles[p.id]), p.uscc
         )
@@ -237,7 +238,7 @@ def public_projects(*, session: Session) -> list[PublicProject]:
     projects = session.scalars(
         select(Project).where(Project.classified.is_(False)).order_by(Project.id)
     ).all()
-    names = {pid: name for pid, name in session.execute(select(Participant.id, Participant.name))}
+    names = dict(session.execute(select(Participant.id, Participant.name)).all())
     out = []
     for project in projects:
         lots = []

@@ -115,7 +115,7 @@ def _parse(sql: str) -> exp.Expr | None:
 
 def _row_level_refusal(node: str) -> PolicyViolation:
     return PolicyViolation(
-        f"k-匿名提取只接受逐行查询，不允许 {node.upper()} / a k-anonymous extract takes "
+        f"k-匿名提取只接受逐行查询，不允许 {node.upper()} / a k-anonymous extract takes "  # noqa: S608 - an error message, not SQL
         "row-level SQL only (SELECT <expressions> FROM <table> [WHERE <condition>], each "
         f"output from its own row), not {node.upper()}",
         details={"rule": "k_anonymous.row_level", "node": node},

@@ -176,10 +176,14 @@ def at_least_as_strict(a: OutputSpec, b: OutputSpec) -> bool:
     """
     if not mode_at_least_as_strict(a.mode, b.mode):
         return False
-    if b.mode in AGGREGATE_MODES and a.mode in AGGREGATE_MODES:
-        if (a.min_group_size or 1) < (b.min_group_size or 1):
-            return False
-    if b.mode is OutputMode.K_ANONYMOUS and a.mode is OutputMode.K_ANONYMOUS:
-        if (a.k or 1) < (b.k or 1):
-            return False
-    return True
+    if (
+        b.mode in AGGREGATE_MODES
+        and a.mode in AGGREGATE_MODES
+        and (a.min_group_size or 1) < (b.min_group_size or 1)
+    ):
+        return False
+    return not (
+        b.mode is OutputMode.K_ANONYMOUS
+        and a.mode is OutputMode.K_ANONYMOUS
+        and (a.k or 1) < (b.k or 1)
+    )

@@ -22,7 +22,7 @@ from sqlalchemy.orm import Session
 
 from datacompact.catalog.resources import latest_version
 from datacompact.clock import utcnow
-from datacompact.errors import InvalidInput, InvalidTransition, NotFound, PolicyViolation
+from datacompact.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.governance import rules_for
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
@@ -132,7 +132,10 @@ def submit_application(
             open_data=counts_as_open_data(resource),
             regulator_approved=True,
         )
-    assert actor.participant_id is not None and actor.member_id is not None
+    if actor.participant_id is None or actor.member_id is None:
+        raise Forbidden(
+            "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
+        )
     application = Application(
         applicant_id=actor.participant_id,
         member_id=actor.member_id,
@@ -255,7 +258,8 @@ def _issue_grants(session: Session, application: Application) -> list[Grant]:
     now = utcnow()
     expires = now + timedelta(days=application.duration_days)
     applicant = session.get(Participant, application.applicant_id)
-    assert applicant is not None
+    if applicant is None:
+        raise RuntimeError(f"the applicant of application {application.id} is missing")
     regulator_approved = any(
         s["party"] == "regulator" and s["decision"] == "approve" for s in application.reviewers
     )
@@ -263,7 +267,8 @@ def _issue_grants(session: Session, application: Application) -> list[Grant]:
     grants = []
     for request in application.requests:
         resource = session.get(Resource, request["resource_id"])
-        assert resource is not None
+        if resource is None:
+            raise RuntimeError(f"resource {request['resource_id']} is missing")
         # The agreement states each column's constraint as derived from the
         # data as it is at issuance; a later grade or version can only tighten it.
         version = latest_version(session, resource.id)

@@ -244,7 +244,7 @@ def heuristic_search(
         node = top
         randomized = descents > 0
         while time.perf_counter() - start < time_limit:
-            preds = [node[:j] + (node[j] - 1,) + node[j + 1 :] for j in range(len(node)) if node[j]]
+            preds = [(*node[:j], node[j] - 1, *node[j + 1 :]) for j in range(len(node)) if node[j]]
             accepted = [(judge(p)[1], p) for p in preds]
             accepted = [(loss, p) for loss, p in accepted if loss < math.inf]
             if not accepted:

@@ -200,7 +200,7 @@ def anonymize(
     enc = encode(table, hierarchies, sensitive=sensitive, sensitive_hierarchy=sensitive_hierarchy)
     context = _sensitive_context(enc)
     evaluator = Evaluator(enc)
-    max_suppressed = int(math.floor(suppression_limit * enc.n + 1e-9))
+    max_suppressed = math.floor(suppression_limit * enc.n + 1e-9)
     checker = Checker(evaluator, models, context, max_suppressed)
     loss_metric = make_metric(metric, enc)
     size = math.prod(h + 1 for h in enc.heights)

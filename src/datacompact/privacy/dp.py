@@ -270,7 +270,7 @@ class PrivacyBudget:
         if size is None:
             epsilon = epsilon / 2
             counted = self.count(column, epsilon=epsilon).value
-            size = max(int(round(counted if isinstance(counted, float) else 0.0)), 1)
+            size = max(round(counted if isinstance(counted, float) else 0.0), 1)
         if size < 1:
             raise InvalidInput("expected a positive size")
         name = self._column(column)

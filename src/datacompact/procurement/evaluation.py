@@ -267,7 +267,12 @@ def _means(
             gap = [m for m, p in zip(members, points, strict=True) if p is None]
             raise InvalidInput(
                 f"缺少评分 / expected a {name} score from every committee member",
-                details=dict(bid_id=bid_id, criterion=name, member_ids=gap, reason="missing_score"),
+                details={
+                    "bid_id": bid_id,
+                    "criterion": name,
+                    "member_ids": gap,
+                    "reason": "missing_score",
+                },
             )
         means[bid_id][name] = sum(given, Decimal(0)) / len(given)
     return means

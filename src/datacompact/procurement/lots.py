@@ -21,7 +21,7 @@ from sqlalchemy import func, select
 from sqlalchemy.orm import Session
 
 from datacompact import clock
-from datacompact.errors import InvalidInput, InvalidTransition, PolicyViolation
+from datacompact.errors import Forbidden, InvalidInput, InvalidTransition, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, Principal, authorize
 from datacompact.procurement import _common, levels, matching
@@ -210,7 +210,10 @@ def grant_exception(
         raise InvalidTransition(
             "该例外已批准 / the exception is already granted", details={"exception_id": existing}
         )
-    assert actor.participant_id is not None
+    if actor.participant_id is None:
+        raise Forbidden(
+            "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
+        )
     exception = RuleException(
         lot_id=lot.id,
         supplier_id=supplier_id,

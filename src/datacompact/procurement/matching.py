@@ -374,7 +374,12 @@ def rank_candidates(
         diversity = max(0.0, 1 - c.awarded_share / share_cap) / (
             1 + c.active_contracts / contracts_half
         )
-        components = dict(fit=fit, qualification=qualification, kpi=kpi, diversity=diversity)
+        components = {
+            "fit": fit,
+            "qualification": qualification,
+            "kpi": kpi,
+            "diversity": diversity,
+        }
         score = sum(getattr(weights, k) * v for k, v in components.items()) / weights.total
         top = sorted(terms.items(), key=lambda kv: (-kv[1], kv[0]))
         shown = list(dict.fromkeys(t.replace("~", "≈") for t, _ in top))[:6]

@@ -109,7 +109,10 @@ def create_project(
 ) -> Recorded[ProjectPublic]:
     owner_id = data.owner_id if data.owner_id is not None else actor.participant_id
     authorize(actor=actor, action=Actions.PROJECT_CREATE, resource=PartyResource(owner_id))
-    assert owner_id is not None
+    if owner_id is None:
+        raise Forbidden(
+            "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
+        )
     owner = _common.participant(session, owner_id)
     if owner.kind not in OWNER_KINDS:
         reason = "只有政府部门拥有合作项目 / only a government department owns a project"

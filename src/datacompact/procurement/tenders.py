@@ -61,7 +61,7 @@ def _committee(session: Session, owner_id: int, member_ids: list[int]) -> list[d
                 "active admins or reviewers of another approved participant",
                 details={"field": "committee", "member_id": member_id, "reason": problem},
             )
-        assert member is not None
+        assert member is not None  # noqa: S101 - a missing member raised above
         out.append(
             {
                 "person_id": _evaluate.person(member.id),
@@ -169,7 +169,10 @@ def submit_bid(
     tender = _common.tender(session, tender_id, lock=True)
     bidder_id = bidder_id if bidder_id is not None else actor.participant_id
     authorize(actor=actor, action=Actions.BID_SUBMIT, resource=PartyResource(bidder_id))
-    assert bidder_id is not None
+    if bidder_id is None:
+        raise Forbidden(
+            "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
+        )
     bidder = _common.participant(session, bidder_id)
     if bidder.kind not in _common.SUPPLIER_KINDS:
         reason = "只有企业可以投标 / only enterprises bid"

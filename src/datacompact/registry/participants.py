@@ -52,6 +52,7 @@ from datacompact.registry.schemas import (
 )
 from datacompact.store.locks import BOOTSTRAP, hold_lock
 from datacompact.store.models import Contact, Member, Participant, Shareholder
+from datacompact.store.session import ReadCache
 
 TRANSITIONS: dict[Decision, tuple[frozenset[ParticipantStatus], ParticipantStatus, EventType]] = {
     Decision.APPROVE: (
@@ -359,8 +360,28 @@ def list_participants(
     status: ParticipantStatus | None = None,
     limit: int = 100,
     offset: int = 0,
+    views: ReadCache | None = None,
 ) -> list[ParticipantPublic]:
+    """One page of participants; ``views`` may serve it from an earlier snapshot that still holds."""
     authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=ParticipantResource())
+
+    def build() -> list[ParticipantPublic]:
+        return _page(session, kind=kind, status=status, limit=limit, offset=offset)
+
+    if views is None:
+        return build()
+    # A copy of the kept list, so that no caller can change what the next one is served.
+    return list(views.get(session, ("participants", kind, status, limit, offset), build))
+
+
+def _page(
+    session: Session,
+    *,
+    kind: ParticipantKind | None,
+    status: ParticipantStatus | None,
+    limit: int,
+    offset: int,
+) -> list[ParticipantPublic]:
     query = (
         select(Participant)
         .options(selectinload(Participant.keys), selectinload(Participant.shareholders))

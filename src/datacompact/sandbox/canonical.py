@@ -171,9 +171,12 @@ def _rewrite(node: exp.Expr) -> exp.Expr:
         left, right = node.this, node.expression
         if _is_constant(left) and not _is_constant(right):
             return _FLIPPED[type(node)](this=right, expression=left)
-        if type(node) is _FLIPPED[type(node)] and not _is_constant(right):
-            if _fp(right) < _fp(left):
-                return type(node)(this=right, expression=left)
+        if (
+            type(node) is _FLIPPED[type(node)]
+            and not _is_constant(right)
+            and _fp(right) < _fp(left)
+        ):
+            return type(node)(this=right, expression=left)
     elif isinstance(node, exp.Not):
         return _negate(node.this)
     elif isinstance(node, exp.In) and node.expressions:

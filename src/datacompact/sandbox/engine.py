@@ -43,6 +43,7 @@ detail goes to the ``datacompact.sandbox`` logger as one line of at most
 
 from __future__ import annotations
 
+import contextlib
 import hashlib
 import json
 import logging
@@ -549,8 +550,9 @@ class DuckDBEngine:
         """Make the Parquet file at ``path`` the connection-local relation ``name``."""
         real = os.path.realpath(path)
         if real.startswith(self._data_dirs):
+            quoted = name.replace('"', '""')
             literal = real.replace("'", "''")
-            con.execute(f"CREATE TEMP VIEW \"{name}\" AS SELECT * FROM read_parquet('{literal}')")
+            con.execute(f"CREATE TEMP VIEW \"{quoted}\" AS SELECT * FROM read_parquet('{literal}')")  # noqa: S608 - name quoted, path literal-escaped
         else:
             dataset, _rows = SOURCES.get(path)
             con.register(name, dataset)
@@ -569,10 +571,9 @@ class DuckDBEngine:
 
         def expire() -> None:
             expired.set()
-            try:
+            # The query may have ended and its connection closed meanwhile.
+            with contextlib.suppress(duckdb.Error):
                 con.interrupt()
-            except duckdb.Error:
-                pass  # the query ended and its connection closed meanwhile
 
         rows = 0
         timer = threading.Timer(plan.limits.timeout_seconds, expire)

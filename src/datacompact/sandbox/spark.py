@@ -249,7 +249,7 @@ def _without_try(tree: exp.Query) -> exp.Query:
     outcome ``TRY`` gives on DuckDB, so no value can fail a query on Spark either.
     """
     stripped = tree.transform(lambda node: node.this if isinstance(node, exp.Try) else node)
-    assert isinstance(stripped, exp.Query)
+    assert isinstance(stripped, exp.Query)  # noqa: S101 - narrows the type for mypy
     return stripped
 
 

@@ -25,7 +25,7 @@ if TYPE_CHECKING:
     from datacompact.store.bulk import insert_rows, placeholders
     from datacompact.store.locks import BOOTSTRAP, hold_lock
     from datacompact.store.migrate import current_revision, head_revision, upgrade
-    from datacompact.store.session import Database
+    from datacompact.store.session import Database, ReadCache
 
 # Each name loads its module on first use (PEP 562).
 _MODULE_OF = {
@@ -39,12 +39,14 @@ _MODULE_OF = {
     "head_revision": "migrate",
     "upgrade": "migrate",
     "Database": "session",
+    "ReadCache": "session",
 }
 
 __all__ = [
     "BOOTSTRAP",
     "Base",
     "Database",
+    "ReadCache",
     "UTCDateTime",
     "current_revision",
     "head_revision",

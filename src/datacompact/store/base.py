@@ -48,5 +48,5 @@ class UTCDateTime(TypeDecorator[datetime]):
     def process_result_value(self, value: Any, dialect: Dialect) -> datetime | None:
         if value is None:
             return None
-        assert isinstance(value, datetime)
+        assert isinstance(value, datetime)  # noqa: S101 - the column holds datetimes only
         return value.replace(tzinfo=UTC)

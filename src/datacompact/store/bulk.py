@@ -37,7 +37,7 @@ def insert_rows(
     marks = ", ".join(style.format(n=n + 1) for n in range(len(columns)))
     preparer = dialect.identifier_preparer
     names = ", ".join(preparer.quote(c) for c in columns)
-    sql = f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})"
+    sql = f"INSERT INTO {preparer.format_table(table)} ({names}) VALUES ({marks})"  # noqa: S608 - identifiers quoted by the dialect, values bound
     bound: list[tuple[Any, ...]] | Sequence[Sequence[Any]] = rows
     processors = [
         (i, proc)

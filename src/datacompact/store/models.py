@@ -252,7 +252,7 @@ class LedgerNode(Base):
     hash: Mapped[bytes] = mapped_column(LargeBinary(32))
 
     # On SQLite the primary key is the table itself, not a second b-tree beside a rowid.
-    __table_args__ = {"sqlite_with_rowid": False}
+    __table_args__ = {"sqlite_with_rowid": False}  # noqa: RUF012 - read once by SQLAlchemy
 
 
 class Checkpoint(Base):

@@ -14,10 +14,10 @@ from __future__ import annotations
 
 import os
 import threading
-from collections.abc import Iterator
+from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
-from typing import Any
+from typing import Any, Protocol, TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, make_url, text
@@ -26,6 +26,8 @@ from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
 from datacompact.errors import Conflict, DataCompactError, InvalidInput, StoreUnavailable
+
+T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
 
@@ -168,6 +170,18 @@ class _LockFile:
 
     def __del__(self) -> None:
         os.close(self.fd)
+
+
+class ReadCache(Protocol):
+    """Values a service built from a read session, kept while they hold.
+
+    ``get(session, key, build)`` returns ``build()``, or what it returned for
+    ``key`` in an earlier snapshot if nothing logged since could have changed
+    it. The API keeps one per worker; a service authorizes before it asks, and
+    keys on every input of what it builds.
+    """
+
+    def get(self, session: Session, key: Hashable, build: Callable[[], T]) -> T: ...
 
 
 class Database:

@@ -157,7 +157,7 @@ class Mirror:
         """Create the directory and hold its lock; a concurrent audit is a ``Conflict``."""
         try:
             self.entries.mkdir(parents=True, exist_ok=True)
-            handle = open(self.root / "lock", "a")
+            handle = open(self.root / "lock", "a")  # noqa: SIM115 - entered just below, once opened
         except OSError as exc:
             raise InvalidInput("expected a writable state directory, got one that is not") from exc
         with handle:

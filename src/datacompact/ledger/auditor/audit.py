@@ -232,7 +232,7 @@ class _Run:
 
 def _check_consistency(run: _Run, root: bytes) -> None:
     """RFC 9162 §2.1.4.2 over a proof built from the served tiles (O(log n) tiles)."""
-    assert run.old is not None
+    assert run.old is not None  # noqa: S101 - called only when an old state exists
     reader = TileHashReader(run.size, run.fetcher.tile)
     try:
         proof = consistency_proof(run.old.size, run.size, reader)

@@ -182,13 +182,11 @@ def split_tile(data: bytes, width: int) -> list[bytes]:
 def encode_entry_bundle(entries: Iterable[bytes]) -> bytes:
     """Concatenate entries, each prefixed by its big-endian uint16 length."""
     out = bytearray()
-    count = 0
-    for entry in entries:
+    for count, entry in enumerate(entries, start=1):
         if len(entry) > MAX_ENTRY_SIZE:
             raise PayloadTooLarge(
                 f"expected an entry of at most {MAX_ENTRY_SIZE} bytes, got {len(entry)}"
             )
-        count += 1
         if count > TILE_WIDTH:
             raise MalformedInput(f"expected at most {TILE_WIDTH} entries per bundle, got more")
         out += len(entry).to_bytes(2, "big") + entry

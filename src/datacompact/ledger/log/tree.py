@@ -114,7 +114,8 @@ class StoredHashes:
             seqs = leaves[start : start + 400]
             marks = ", ".join(placeholders(self.session, len(seqs)))
             rows = connection.exec_driver_sql(
-                f"SELECT seq, entry FROM events WHERE seq IN ({marks})", tuple(seqs)
+                f"SELECT seq, entry FROM events WHERE seq IN ({marks})",  # noqa: S608 - only bound-parameter markers are interpolated
+                tuple(seqs),
             )
             for seq, entry in rows:
                 self._cache[0, seq] = merkle.leaf_hash(bytes(entry))
@@ -129,7 +130,8 @@ class StoredHashes:
             )
             params = tuple(value for pair in pairs for value in pair)
             rows = connection.exec_driver_sql(
-                f"SELECT level, idx, hash FROM ledger_nodes WHERE {where}", params
+                f"SELECT level, idx, hash FROM ledger_nodes WHERE {where}",  # noqa: S608 - only bound-parameter markers are interpolated
+                params,
             )
             for level, idx, value in rows:
                 self._cache[level, idx] = bytes(value)

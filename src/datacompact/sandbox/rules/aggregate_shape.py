@@ -62,7 +62,7 @@ def check_aggregate_shape(plan: Plan) -> Plan:
             )
         if isinstance(node, exp.Subquery | exp.Select) and node is not root:
             _check_subquery(node)
-    group = [g for g in root.args["group"].expressions] if root.args.get("group") else []
+    group = list(root.args["group"].expressions) if root.args.get("group") else []
     keys = {g.sql() for g in group}
     if not any(isinstance(p.unalias(), tuple(_allow.SAFE_AGGREGATES)) for p in root.expressions):
         raise _shape(

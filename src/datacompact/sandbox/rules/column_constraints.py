@@ -143,7 +143,7 @@ def _origin(grant: GrantView, scope: Scope, column: exp.Column) -> Origin | None
         return table, column.name
     if isinstance(source, Scope) and _passes_on(source):
         select = source.expression
-        assert isinstance(select, exp.Select)
+        assert isinstance(select, exp.Select)  # noqa: S101 - narrows the type for mypy
         for projection in select.expressions:
             if projection.alias_or_name == column.name:
                 inner = projection.unalias()
@@ -266,7 +266,7 @@ def _predicate_use(
             s is column for s in sides
         ):
             other = sides[1] if sides[0] is column else sides[0]
-            assert isinstance(other, exp.Column)
+            assert isinstance(other, exp.Column)  # noqa: S101 - both sides were checked to be columns
             partner = _origin(grant, scope, other)
             if partner is not None and _source(scope, other.table) is not _source(
                 scope, column.table

@@ -141,7 +141,7 @@ def safe_eval(plan: Plan) -> Plan:
     else:
         # Every CAST is a TRY_CAST, wherever it was (a position not visited too).
         root = _try_casts(root)
-        assert isinstance(root, exp.Query)
+        assert isinstance(root, exp.Query)  # noqa: S101 - narrows the type for mypy
         if root == plan.expression:
             return plan
         return plan.evolve("safe_eval", expression=root)
@@ -216,7 +216,7 @@ def _valid_format(node: exp.Expr | None) -> bool:
     """
     if not _string(node):
         return False
-    assert node is not None
+    assert node is not None  # noqa: S101 - _string() is false for None
     parts = node.name.split("%")
     rest = iter(parts[1:])
     for part in rest:
@@ -300,10 +300,8 @@ def _leaf(node: exp.Expr) -> bool:
 
 def _is_atom(node: exp.Expr) -> bool:
     """An aggregate, window or subquery: what ``TRY`` cannot contain."""
-    return (
-        isinstance(node, (exp.Window, exp.Subquery, exp.Exists, *_AGGREGATES))
-        or isinstance(node, exp.In)
-        and node.args.get("query") is not None
+    return isinstance(node, (exp.Window, exp.Subquery, exp.Exists, *_AGGREGATES)) or (
+        isinstance(node, exp.In) and node.args.get("query") is not None
     )
 
 
@@ -391,7 +389,7 @@ class _Rewrite:
             self.keys.pop()
 
     def _select(self, node: exp.Select, *, root: bool) -> None:
-        sources = [node.args.get("from_")] + list(node.args.get("joins") or [])
+        sources = [node.args.get("from_"), *list(node.args.get("joins") or [])]
         for source in sources:
             if source is not None and isinstance(source.this, exp.Subquery):
                 source.set("this", self.query(source.this))
@@ -507,8 +505,7 @@ class _Rewrite:
         if (
             _leaf(node)
             or isinstance(node, exp.Try)
-            or isinstance(node, exp.TryCast)
-            and _leaf(node.this)
+            or (isinstance(node, exp.TryCast) and _leaf(node.this))
         ):
             return node
         return exp.Try(this=node)
@@ -638,8 +635,7 @@ class _Rewrite:
         if not _has_atom(bare) and (
             _string(bare)
             or isinstance(bare, exp.Interval)
-            or isinstance(bare, exp.Cast)
-            and _kind_of_type(bare.to) is not _Want.NUMBER
+            or (isinstance(bare, exp.Cast) and _kind_of_type(bare.to) is not _Want.NUMBER)
         ):
             # Compared with a DOUBLE it would be NULL, silently: refused instead.
             raise _glue_refused(bare)
