@@ -71,7 +71,8 @@ class ChangeWatch:
 
     def observe(self, session: Session) -> Observed | None:
         """The log's size in ``session`` and the stale mark; None before the log exists."""
-        key = ("datacompact.freshness", id(self))
+        # Once per transaction: every read in it sees the same snapshot.
+        key = ("datacompact.freshness", id(self), id(session.get_transaction()))
         if key in session.info:
             return session.info[key]  # type: ignore[no-any-return]
         size = session.scalar(select(LedgerHead.size).where(LedgerHead.id == 1))
