@@ -33,13 +33,23 @@ from cryptography.hazmat.primitives import hashes
 from cryptography.hazmat.primitives.ciphers.aead import AESGCM
 from cryptography.hazmat.primitives.kdf.hkdf import HKDF
 
-from datacompact.errors import VerificationFailed
+from datacompact.errors import ConfigurationError, VerificationFailed
 
-__all__ = ["KEY_BYTES", "NONCE_BYTES", "TAG_BYTES", "Sealed", "SealingKey", "derive_key"]
+__all__ = [
+    "KEY_BYTES",
+    "MIN_SECRET_BYTES",
+    "NONCE_BYTES",
+    "TAG_BYTES",
+    "Sealed",
+    "SealingKey",
+    "derive_key",
+]
 
 KEY_BYTES = 32  # AES-256
 NONCE_BYTES = 12  # the 96-bit nonce of NIST SP 800-38D
 TAG_BYTES = 16
+#: The shortest platform secret keys are derived from.
+MIN_SECRET_BYTES = 16
 _KEY_ID_HEX = 16
 
 
@@ -85,6 +95,22 @@ class SealingKey:
     def derive(cls, secret: bytes, *, purpose: bytes, salt: bytes | None = None) -> SealingKey:
         """The sealing key of ``purpose``, derived from ``secret`` (:func:`derive_key`)."""
         return cls(derive_key(secret, purpose=purpose, salt=salt))
+
+    @classmethod
+    def from_platform_secret(cls, secret: bytes, *, purpose: bytes, salt: bytes) -> SealingKey:
+        """:meth:`derive`, refusing a platform secret that is not bytes or is too short.
+
+        >>> SealingKey.from_platform_secret(b"short", purpose=b"p", salt=b"s")
+        Traceback (most recent call last):
+        ...
+        datacompact.errors.ConfigurationError: 平台密钥无效 / expected a platform secret of at least 16 bytes
+        """
+        if not isinstance(secret, bytes) or len(secret) < MIN_SECRET_BYTES:
+            raise ConfigurationError(
+                "平台密钥无效 / expected a platform secret of at least 16 bytes",
+                details={"setting": "secret"},
+            )
+        return cls.derive(secret, purpose=purpose, salt=salt)
 
     def key_id(self, label: bytes) -> str:
         """A one-way label of the key: the first 16 hex digits of SHA-256(label ‖ key)."""

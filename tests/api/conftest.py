@@ -14,6 +14,7 @@ from sqlalchemy import func, select
 from datacompact.api import create_app
 from datacompact.api._credentials import VerifiedTokens
 from datacompact.api._freshness import ChangeWatch, Views
+from datacompact.events import EventType, record_event
 from datacompact.ledger.log import checkpoints
 from datacompact.platform import Platform
 from datacompact.registry.tokens import token_digest
@@ -109,6 +110,19 @@ def client(world: World, backend: str, _shared_apps: dict[str, SharedApp]) -> Ap
 
 def bearer(world: World, key: str) -> dict[str, str]:
     return {"Authorization": f"Bearer {world.tokens[key]}"}
+
+
+def log_query_outcome(world: World) -> None:
+    """Append a query's outcome to the log, the one kind of event that changes nothing kept."""
+    with world.platform.db.write() as session:
+        record_event(
+            session,
+            actor=world.principal("enterprise.analyst"),
+            type=EventType.QUERY_EXECUTED,
+            object_type="query",
+            object_id=1,
+            payload={},
+        )
 
 
 def row_counts(platform: Platform) -> dict[str, int]:

@@ -10,12 +10,11 @@ from __future__ import annotations
 from typing import Any
 
 from datacompact.api import create_app
-from datacompact.events import EventType, record_event
 from datacompact.registry import participants
 from datacompact.registry.schemas import Decision
 
 from ..conftest import World
-from .conftest import ApiClient, bearer
+from .conftest import ApiClient, bearer, log_query_outcome
 
 LIST = "/api/v1/participants"
 
@@ -92,15 +91,7 @@ def test_query_outcomes_keep_the_list_and_other_events_do_not(
 ) -> None:
     headers = bearer(world, "enterprise.analyst")
     assert client.get(LIST, headers=headers).status_code == 200
-    with world.platform.db.write() as session:
-        record_event(
-            session,
-            actor=world.principal("enterprise.analyst"),
-            type=EventType.QUERY_EXECUTED,
-            object_type="query",
-            object_id=1,
-            payload={},
-        )
+    log_query_outcome(world)
     assert client.get(LIST, headers=headers).status_code == 200
     assert _hits(client) == 1
     _suspend(world, world.ids["department"])

@@ -14,12 +14,11 @@ import pytest
 
 from datacompact import clock
 from datacompact.api import _credentials, _freshness, create_app
-from datacompact.events import EventType, record_event
 from datacompact.registry import members, participants, tokens
 from datacompact.registry.schemas import Decision
 
 from ..conftest import World
-from .conftest import ApiClient, bearer, token_id
+from .conftest import ApiClient, bearer, log_query_outcome, token_id
 
 LIST = "/api/v1/participants"
 
@@ -136,15 +135,7 @@ def test_query_outcomes_keep_tokens_remembered_and_other_events_do_not(
 ) -> None:
     headers = bearer(world, "enterprise.analyst")
     assert client.get(LIST, headers=headers).status_code == 200
-    with world.platform.db.write() as session:
-        record_event(
-            session,
-            actor=world.principal("enterprise.analyst"),
-            type=EventType.QUERY_EXECUTED,
-            object_type="query",
-            object_id=1,
-            payload={},
-        )
+    log_query_outcome(world)
     assert client.get(LIST, headers=headers).status_code == 200
     assert _hits(client) == 1
     with world.platform.db.write() as session:

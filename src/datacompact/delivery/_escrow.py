@@ -27,7 +27,7 @@ import re
 from dataclasses import dataclass
 
 from datacompact.crypto import NONCE_BYTES, SealingKey
-from datacompact.errors import ConfigurationError, MalformedInput, VerificationFailed
+from datacompact.errors import MalformedInput, VerificationFailed
 
 # Domain separation of escrow keys from every other use of the platform secret.
 _HKDF_SALT = b"datacompact/projects/escrow/v1"
@@ -46,13 +46,8 @@ class Sealed:
 
 
 def _contract_key(secret: bytes, contract_id: int) -> SealingKey:
-    if not isinstance(secret, bytes) or len(secret) < 16:
-        raise ConfigurationError(
-            "平台密钥无效 / expected a platform secret of at least 16 bytes",
-            details={"setting": "secret"},
-        )
     info = b"contract:" + str(int(contract_id)).encode()
-    return SealingKey.derive(secret, purpose=info, salt=_HKDF_SALT)
+    return SealingKey.from_platform_secret(secret, purpose=info, salt=_HKDF_SALT)
 
 
 def _aad(contract_id: int, sha256: str) -> bytes:

@@ -37,7 +37,6 @@ from datetime import datetime
 
 from datacompact.crypto import NONCE_BYTES, TAG_BYTES, SealingKey
 from datacompact.errors import (
-    ConfigurationError,
     InvalidInput,
     InvalidTransition,
     MalformedInput,
@@ -73,14 +72,9 @@ def _check_id(value: object, what: str) -> str:
 
 
 def _tender_key(secret: bytes, tender_id: str) -> SealingKey:
-    if not isinstance(secret, bytes) or len(secret) < 16:
-        raise ConfigurationError(
-            "平台密钥无效 / expected a platform secret of at least 16 bytes",
-            details={"setting": "secret"},
-        )
     # One variable part after a fixed prefix, so the info string is unambiguous.
     info = b"tender:" + _check_id(tender_id, "tender_id").encode()
-    return SealingKey.derive(secret, purpose=info, salt=_HKDF_SALT)
+    return SealingKey.from_platform_secret(secret, purpose=info, salt=_HKDF_SALT)
 
 
 def _aad(tender_id: str, bidder_id: str) -> bytes:
