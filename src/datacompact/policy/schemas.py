@@ -116,8 +116,39 @@ class QueryPublic(BaseModel):
     created_at: datetime
 
 
+class ResultProtection(BaseModel):
+    """How a governed result was protected, stated from the plan alone (never from a row).
+
+    ``groups_suppressed`` is ``None`` where it is withheld: under ``aggregates``
+    and grouped ``dp_aggregates`` the number of groups below the threshold,
+    even as a yes/no, can reveal one record (``docs/sandbox.md``).
+    """
+
+    mode: str
+    #: ``none``, ``group_threshold`` (aggregates: fewer than k entities),
+    #: ``noisy_threshold`` (DP partition selection) or ``k_anonymous_release``.
+    suppression: str
+    #: k under ``aggregates``, τ of the noisy selection under ``dp_aggregates``.
+    suppression_threshold: int | None
+    groups_suppressed: int | None
+    noise_added: bool
+    epsilon: float | None
+    delta: float | None
+    #: Values coarsened: a k-anonymous release, or dates truncated by a mask.
+    generalized: bool
+    #: Values pseudonymized, partially masked, truncated or redacted.
+    masked: bool
+    #: The same in words (zh-CN / English), for people.
+    note: str
+
+
 class QueryResult(BaseModel):
-    """The answer to a governed query, with its record and what is left of the grant."""
+    """The answer to a governed query, with its record and what is left of the grant.
+
+    ``rows`` is the first page; ``next_page_token`` (``GET /queries/{id}/rows``)
+    reads the next one from the stored result, without running or charging the
+    query again. ``truncated`` says the engine cut the result at ``row_limit``.
+    """
 
     query: QueryPublic
     columns: list[dict[str, str]]
@@ -125,6 +156,25 @@ class QueryResult(BaseModel):
     truncated: bool
     queries_left: int
     epsilon_left: float | None
+    #: Rows of the whole stored result (at most ``row_limit``).
+    total_rows: int = 0
+    #: The most rows a query returns; past it the result is cut and ``truncated``.
+    row_limit: int = 0
+    next_page_token: str | None = None
+    protection: ResultProtection | None = None
+
+
+class ResultPage(BaseModel):
+    """One page of a stored governed result."""
+
+    query_id: int
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    offset: int
+    total_rows: int
+    truncated: bool
+    next_page_token: str | None
+    protection: ResultProtection | None = None
 
 
 class OverlapPublic(BaseModel):
