@@ -102,7 +102,7 @@ def search(
     limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
-        rows = service.search_resources(
+        found = service.search_catalog(
             session=session,
             actor=actor,
             query=q,
@@ -112,7 +112,8 @@ def search(
             theme=theme,
             limit=limit,
         )
-        return {"data": [r.model_dump(mode="json") for r in rows]}
+        # ``empty_reason`` is set exactly when ``data`` is empty: it says why.
+        return found.model_dump(mode="json")
 
 
 @router.get("/resources/{resource_id}", summary="资源详情 / show a resource")

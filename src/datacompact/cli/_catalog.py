@@ -13,7 +13,16 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from datacompact.catalog import OpenType, ShareType
 from datacompact.catalog.schemas import ResourceBase, UpdateFrequency
 from datacompact.cli._context import Acting, TokenOption, run
-from datacompact.cli._output import JsonFlag, emit, err_console, handled, listed, recorded, shown
+from datacompact.cli._output import (
+    JsonFlag,
+    console,
+    emit,
+    err_console,
+    handled,
+    listed,
+    recorded,
+    shown,
+)
 
 resources_app = typer.Typer(help="数据资源目录 / the data resource catalog", no_args_is_help=True)
 catalog_app = typer.Typer(help="目录导出 / catalog exports", no_args_is_help=True)
@@ -122,7 +131,7 @@ def search(
     from datacompact.catalog import resources as service
 
     def action(on: Acting) -> Any:
-        rows = service.search_resources(
+        return service.search_catalog(
             session=on.session,
             actor=on.actor,
             query=query,
@@ -130,9 +139,17 @@ def search(
             share_type=share_type.value if share_type else None,
             theme=theme,
         )
-        return [r.model_dump(mode="json") for r in rows]
 
-    run(action, who=token, as_json=as_json, render=listed(*LIST_COLUMNS))
+    def render(found: Any, as_json: bool) -> None:
+        rows = [r.model_dump(mode="json") for r in found.data]
+        if as_json or rows:
+            emit(rows, as_json=as_json, columns=LIST_COLUMNS)
+        else:
+            console.print(
+                f"没有找到 / nothing found: {found.empty_reason}", highlight=False, soft_wrap=True
+            )
+
+    run(action, who=token, as_json=as_json, render=render)
 
 
 @catalog_app.command("export")

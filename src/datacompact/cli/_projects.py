@@ -8,7 +8,7 @@ import typer
 
 from datacompact.cli import _project_tenders
 from datacompact.cli._context import Acting, TokenOption, run
-from datacompact.cli._output import JsonFlag, listed, recorded, shown
+from datacompact.cli._output import JsonFlag, console, emit, listed, recorded, shown
 from datacompact.cli._project_io import PROJECT_COLUMNS, Id
 
 projects_app = typer.Typer(
@@ -251,20 +251,33 @@ def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> N
     from datacompact.procurement import lots
 
     def action(on: Acting) -> Any:
-        ranking = lots.match_lot(session=on.session, actor=on.actor, lot_id=lot_id)
-        if as_json:
-            return ranking.model_dump(mode="json")
-        return [
-            {
-                "participant_id": m.participant_id,
-                "name": m.name,
-                "score": m.score,
-                "reasons": m.reasons,
-            }
-            for m in ranking.matches
-        ]
+        return lots.match_lot(session=on.session, actor=on.actor, lot_id=lot_id).model_dump(
+            mode="json"
+        )
 
-    run(action, who=token, as_json=as_json, render=shown)
+    def render(ranking: dict[str, Any], as_json: bool) -> None:
+        if as_json:
+            emit(ranking, as_json=True)
+            return
+        if ranking["matches"]:
+            emit(
+                ranking["matches"],
+                as_json=False,
+                columns=("participant_id", "name", "score", "reasons"),
+            )
+        else:
+            console.print(
+                f"没有匹配 / no match: {ranking['empty_reason']}", highlight=False, soft_wrap=True
+            )
+        if ranking["excluded"]:
+            console.print(
+                f"排除 / excluded: {len(ranking['excluded'])} "
+                f"({', '.join(e['name'] for e in ranking['excluded'])}); --json for reasons",
+                highlight=False,
+                soft_wrap=True,
+            )
+
+    run(action, who=token, as_json=as_json, render=render)
 
 
 @projects_app.command("cancel-lot")

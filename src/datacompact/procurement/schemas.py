@@ -196,6 +196,8 @@ class RankingPublic(BaseModel):
     lot_id: int
     matches: list[MatchPublic]
     excluded: list[ExcludedPublic]
+    #: Set exactly when ``matches`` is empty: why no enterprise matched (zh / en).
+    empty_reason: str | None = None
 
 
 # -- tenders, bids, scores, awards ---------------------------------------------------------
