@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datacompact.errors import Forbidden, InvalidInput, NotFound, PolicyViolation
-from datacompact.policy import queries
+from datacompact.policy import applications, grants, queries
 from datacompact.policy.schemas import QueryResult, ResultPage
 
 from ..conftest import World
@@ -253,3 +253,24 @@ def test_a_result_streams_whole_as_csv_or_parquet(world: World, resource_id: int
     assert lines[1].endswith(",100")
     assert table.num_rows == 40
     assert table.column_names == ["区县", "金额"]
+
+
+def test_grants_applications_and_overlaps_name_their_parties(
+    world: World, resource_id: int
+) -> None:
+    grant_id = _grant(world, resource_id)
+    with world.platform.db.read() as session:
+        shown = grants.get_grant(session=session, actor=world.principal(ANALYST), grant_id=grant_id)
+        listed = grants.list_grants(session=session, actor=world.principal(ANALYST))
+        application = applications.get_application(
+            session=session, actor=world.principal(ANALYST), application_id=shown.application_id
+        )
+    assert (shown.holder_name, shown.grantee_name) == (
+        "测试department.admin",
+        "测试enterprise.admin",
+    )
+    assert shown.resource_name == "救助对象名册"
+    assert {(g.holder_name, g.grantee_name) for g in listed} == {
+        ("测试department.admin", "测试enterprise.admin")
+    }
+    assert application.applicant_name == "测试enterprise.admin"

@@ -138,6 +138,7 @@ def test_scores_and_awards_from_the_command_line(cli: Invoke, world: World) -> N
     assert scored["scores"] == {"technical": "91.5"}
     awarded = ok(cli("department.admin", "award", str(tender_id)))
     assert awarded["award"]["bid_id"] == bid_id
+    assert awarded["award"]["supplier_name"] == "测试enterprise.admin"
     denied = error(
         cli(
             "enterprise.admin",

@@ -350,6 +350,17 @@ def test_task_matching_ranks_qualified_enterprises_with_reasons(world: World) ->
     assert ranking.empty_reason is None
 
 
+def test_projects_name_their_parties(world: World) -> None:
+    project_id = create(world)
+    with world.platform.db.read() as session:
+        shown = projects.get_project(
+            session=session, actor=world.principal("enterprise.analyst"), project_id=project_id
+        )
+    assert shown.owner_name == "测试department.admin"
+    assert shown.sponsor_name is not None
+    assert shown.technical_name is not None
+
+
 def test_an_empty_match_list_says_why(world: World) -> None:
     project_id = create(world)
     lot_id = new_lot(world, project_id, requirements=[{"name": "ITSS 运维", "min_level": "二级"}])

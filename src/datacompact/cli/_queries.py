@@ -31,6 +31,9 @@ queries_app = typer.Typer(help="查询记录与审查 / query logs and audits", 
 GRANT_COLUMNS = (
     "id",
     "resource_id",
+    "resource_name",
+    "holder_name",
+    "grantee_name",
     "table",
     "status",
     "expires_at",
@@ -331,5 +334,7 @@ def overlaps(
         ],
         who=token,
         as_json=as_json,
-        render=listed("first_query_id", "second_query_id", "grantee_id", "kind", "reason"),
+        render=listed(
+            "first_query_id", "second_query_id", "grantee_id", "grantee_name", "kind", "reason"
+        ),
     )

@@ -31,6 +31,7 @@ from datacompact.policy.agreement import build_agreement
 from datacompact.policy.modes import OutputSpec, effective_constraints
 from datacompact.policy.purposes import parse_purpose
 from datacompact.policy.schemas import ApplicationCreate, ApplicationPublic
+from datacompact.registry import lookup
 from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import Application, Grant, Participant, Resource
 
@@ -328,6 +329,7 @@ def view(session: Session, application: Application) -> ApplicationPublic:
     return ApplicationPublic(
         id=application.id,
         applicant_id=application.applicant_id,
+        applicant_name=lookup.participant_name(session, application.applicant_id),
         scenario=application.scenario,
         purpose=application.purpose,
         purpose_text=application.purpose_text,

@@ -69,6 +69,7 @@ from datacompact.policy.schemas import (
 )
 from datacompact.privacy.masking import derive_key
 from datacompact.ratelimits import RateLimits
+from datacompact.registry import lookup
 from datacompact.registry.participants import approved_of_kind
 from datacompact.sandbox import (
     DuckDBEngine,
@@ -802,6 +803,7 @@ def find_overlaps(
             second_query_id=f.second_id,
             grant_ids=[int(g) for g in f.grant_ids],
             grantee_id=int(f.grantee),
+            grantee_name=lookup.participant_name(session, int(f.grantee)),
             kind=f.kind,
             similarity=f.similarity,
             columns=list(f.columns),

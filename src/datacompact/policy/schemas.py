@@ -47,6 +47,7 @@ class GrantStatusIn(Strict):
 class ApplicationPublic(BaseModel):
     id: int
     applicant_id: int
+    applicant_name: str | None = None
     scenario: str
     purpose: str
     purpose_text: str
@@ -70,6 +71,9 @@ class GrantPublic(BaseModel):
     status: str
     status_reason: str | None
     expires_at: datetime
+    resource_name: str | None = None
+    holder_name: str | None = None
+    grantee_name: str | None = None
     max_queries: int
     queries_used: int
     epsilon_spent: float
@@ -184,6 +188,7 @@ class OverlapPublic(BaseModel):
     second_query_id: int
     grant_ids: list[int]
     grantee_id: int
+    grantee_name: str | None = None
     kind: str
     similarity: float
     columns: list[str]
