@@ -103,7 +103,52 @@ def register(
                 limits=on.platform.settings.ingest_limits,
             )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="own")
+    run(action, who=token, as_json=as_json, render=registered, transaction="own")
+
+
+def registered(result: Any, as_json: bool) -> None:
+    """A registration: the whole record with ``--json``, otherwise a summary a person reads."""
+    if as_json:
+        recorded(result, as_json=True)
+        return
+    for line in register_summary(result.value.model_dump(mode="json"), result.log_index):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def register_summary(resource: dict[str, Any], log_index: int) -> list[str]:
+    """Code, grade and its reasons, personal columns, quality and warnings, one fact a line."""
+    latest = resource.get("latest") or {}
+    lines = [
+        f"已登记 / registered: {resource['name']} (id {resource['id']}, "
+        f"holder {resource['holder_name']} #{resource['holder_id']})",
+        f"  登记编码 / code: {resource['code']}",
+        f"  建议分级 / grade: {resource['grade'] or '-'} ({resource['grade_status']})",
+    ]
+    lines += [
+        f"    - {r.get('text') or r.get('rule')}" + (f" [{r['column']}]" if r.get("column") else "")
+        for r in resource.get("grade_reasons") or []
+    ]
+    pii = latest.get("pii") or []
+    by_column: dict[str, list[str]] = {}
+    for finding in pii:
+        share = finding.get("row_share") or finding.get("share") or 0
+        by_column.setdefault(finding["column"], []).append(f"{finding['type']} {share:.0%}")
+    lines.append(f"  个人信息列 / personal columns: {len(by_column) or '无 / none'}")
+    lines += [f"    - {column}: {', '.join(kinds)}" for column, kinds in by_column.items()]
+    quality = latest.get("quality") or {}
+    scores = quality.get("scores") or {}
+    shown = ", ".join(f"{k} {v:.0f}" for k, v in scores.items() if v is not None)
+    overall = quality.get("overall")
+    lines.append(
+        f"  质量 / quality: {'-' if overall is None else f'{overall:.0f}'}/100"
+        + (f" ({shown})" if shown else "")
+        + f"; {latest.get('rows', 0):,} 行 / rows"
+    )
+    warnings = latest.get("warnings") or []
+    lines.append(f"  警告 / warnings: {len(warnings) or '无 / none'}")
+    lines += [f"    - {w}" for w in warnings]
+    lines.append(f"  回执 / receipt: log index {log_index}; --json for the full record")
+    return lines
 
 
 @resources_app.command("show")
