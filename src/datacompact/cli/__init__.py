@@ -21,7 +21,7 @@ from datacompact.cli._context import open_platform
 from datacompact.cli._contracts import delivery_app
 from datacompact.cli._ledger import ledger_app
 from datacompact.cli._ledger_offline import verify_app, witness_app
-from datacompact.cli._output import JsonFlag, console, emit, handled
+from datacompact.cli._output import JsonFlag, console, emit, handled, step_printer
 from datacompact.cli._privacy import anonymize
 from datacompact.cli._projects import projects_app
 from datacompact.cli._queries import grants_app, queries_app, query
@@ -214,13 +214,19 @@ def demo(
     port: PortOption = 8000,
     as_json: JsonFlag = False,
 ) -> None:
-    """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it."""
+    """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it.
+
+    Each step is printed to stderr as it starts, with the time elapsed; with
+    ``--json`` nothing but the summary is printed.
+    """
     from datacompact.demo import build_demo
 
     with handled(as_json):
         platform = open_platform(must_exist=False)
         platform.initialize()
-        summary = build_demo(platform, datasets_scale=scale or None)
+        summary = build_demo(
+            platform, datasets_scale=scale or None, progress=None if as_json else step_printer()
+        )
         platform.close()
         emit(summary, as_json=as_json, title="演示城市 / demo city")
         if not no_serve:

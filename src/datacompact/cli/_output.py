@@ -28,6 +28,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -137,6 +138,19 @@ def fitted_table(*columns: str, title: str = "") -> Table:
     for column in columns:
         table.add_column(column, overflow="fold")
     return table
+
+
+def step_printer() -> Callable[[str], None]:
+    """A progress callback printing each step to stderr with the seconds since the first one."""
+    started = time.monotonic()
+
+    def step(message: str) -> None:
+        elapsed = time.monotonic() - started
+        err_console.print(
+            f"[dim]{elapsed:7.1f} s[/] {escape(message)}", highlight=False, soft_wrap=True
+        )
+
+    return step
 
 
 def shown(data: Any, as_json: bool) -> None:
