@@ -123,6 +123,13 @@ def create_app(platform: Platform) -> FastAPI:
             # not for anonymous callers of a health probe.
             body = {"status": "not_ready", "error": {"code": exc.code, "message": exc.message}}
             return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ready", "checks": checks})
+        # Witnesses are outside the platform: one that is down costs receipts
+        # their "witnessed", not the platform its service, so 200 and a warning.
+        witnesses = platform.witness_health()
+        if witnesses is None:
+            return JSONResponse({"status": "ready", "checks": checks})
+        checks = {**checks, "witnesses": witnesses["status"]}
+        status = "ready" if witnesses["status"] == "ok" else "degraded"
+        return JSONResponse({"status": status, "checks": checks, "witnesses": witnesses})
 
     return app
