@@ -209,6 +209,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "ledger.proof": Endpoint(
         "GET", "/ledger/proof/{index}", lambda w, a, r, t: Call("GET", "/ledger/proof/0")
     ),
+    "ledger.bundle": Endpoint(
+        "GET", "/ledger/bundle/{index}", lambda w, a, r, t: Call("GET", "/ledger/bundle/0")
+    ),
     "resources.register": Endpoint(
         "POST",
         "/api/v1/resources",

@@ -54,6 +54,7 @@ PUBLIC = {
     "ledger.recoveries",
     "ledger.tile",
     "ledger.proof",
+    "ledger.bundle",
 }
 
 # endpoint -> {target: roles allowed}. "own" is the actor's participant (or the
@@ -90,6 +91,7 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "ledger.recoveries": {"own": EVERYONE},
     "ledger.tile": {"own": EVERYONE},
     "ledger.proof": {"own": EVERYONE},
+    "ledger.bundle": {"own": EVERYONE},
     "ledger.sign": {"own": frozenset({"admin", "auditor"})},
     "resources.register": {"own": STEWARD},
     "resources.add_version": {"own": STEWARD, "other": NOBODY},

@@ -85,7 +85,8 @@ def test_a_bundle_is_self_contained_and_verifies(
     assert verdict.cosigners == ("w-alpha", "w-beta")
     line = verdict.summary()
     assert "\n" not in line
-    assert f"entry {INDEX}" in line and f"size {SIZE}" in line
+    assert f"entry {INDEX}" in line
+    assert f"size {SIZE}" in line
     assert "w-alpha, w-beta (quorum 2 of (w-alpha, w-beta))" in line
 
 
@@ -200,7 +201,8 @@ def test_a_missing_cosigner_fails_the_quorum_and_is_named(
     assert _check_of(excinfo) == "quorum"
     # One of two is enough under a 1-of-2 policy.
     verdict = _verify(bundle, memory_log, _policy(memory_log, witnesses, quorum="1"))
-    assert verdict.witnessed is True and verdict.missing == ("w-beta",)
+    assert verdict.witnessed is True
+    assert verdict.missing == ("w-beta",)
 
 
 def test_a_bundle_of_another_log_is_refused(
