@@ -16,7 +16,8 @@ import pytest
 from typer.testing import CliRunner
 
 from datacompact.api import create_app
-from datacompact.cli import _ledger_offline
+from datacompact.cli import _ledger_offline, app
+from datacompact.config import get_settings
 from datacompact.errors import VerificationFailed
 from datacompact.ledger.formats.cosignature import CosignatureSigner
 from datacompact.ledger.formats.policy import Policy
@@ -25,8 +26,9 @@ from datacompact.ledger.log import checkpoints
 from datacompact.ledger.witness import Witness, logs_from_vkeys
 from datacompact.ledger.witness import create_app as witness_app
 
-from ..api.conftest import ApiClient
+from ..api.conftest import ApiClient, bearer
 from ..conftest import World
+from ..policy.test_queries import _grant, register_roster
 from .test_audit import _SyncASGITransport
 from .test_store_log import _grow
 from .test_store_witnesses import Hosts
@@ -237,16 +239,38 @@ def test_verify_receipt_without_a_key_warns_of_trust_on_first_use(
     assert "witnesses not checked" in result.stdout
 
 
-def test_verify_receipt_by_query_needs_the_queries_reader(
-    two: TwoWitnesses, monkeypatch: pytest.MonkeyPatch
+def test_verify_receipt_by_query_fetches_its_entry_with_the_analysts_token(
+    two: TwoWitnesses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
 ) -> None:
-    _grow(two.world, 1)
-    two.checkpoint()
-    url = _served(two, monkeypatch)
-    # No such query, or no token: the platform's answer, each with its own exit code.
-    anonymous = runner.invoke(
-        _ledger_offline.verify_app, ["receipt", "--query", "999", "--url", url], env={}
+    world = two.world
+    resource_id = register_roster(world, tmp_path)
+    grant_id = _grant(world, resource_id, mode="aggregates", columns=["区县", "金额"])
+    api = ApiClient(create_app(world.platform))
+    ran = api.post(
+        "/api/v1/queries",
+        json={
+            "grant_id": grant_id,
+            "sql": "SELECT 区县, count(*) AS n FROM relief_roster GROUP BY 区县",
+        },
+        headers=bearer(world, "enterprise.analyst"),
     )
+    assert ran.status_code == 200, ran.text
+    query_id = ran.json()["data"]["query"]["id"]
+    two.checkpoint()
+    shown = api.get(f"/api/v1/queries/{query_id}", headers=bearer(world, "enterprise.analyst"))
+    log_index = shown.json()["receipt"]["log_index"]
+    url = _served(two, monkeypatch)
+    args = ["receipt", "--query", str(query_id), "--url", url, "--witness-policy",
+            str(two.policy_file)]  # fmt: skip
+    found = runner.invoke(
+        _ledger_offline.verify_app,
+        args,
+        env={"DATACOMPACT_TOKEN": world.tokens["enterprise.analyst"]},
+    )
+    assert found.exit_code == 0, found.stderr
+    assert f"entry {log_index} " in found.stdout
+    # Without a token the platform refuses to say which entry it is: exit 4.
+    anonymous = runner.invoke(_ledger_offline.verify_app, args, env={"DATACOMPACT_TOKEN": ""})
     assert anonymous.exit_code == 4, anonymous.stderr
 
 
@@ -301,3 +325,37 @@ def test_readyz_reports_a_stopped_witness_as_degraded(
     body = client.get("/readyz").json()
     assert body["witnesses"]["witnessed"] is False
     assert body["witnesses"]["missing"] == ["city-council"]
+
+
+def test_ledger_bundle_writes_the_file_verify_receipt_accepts(
+    two: TwoWitnesses, tmp_path: Path, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    _grow(two.world, 3)
+    size = two.checkpoint()
+    settings = two.world.platform.settings
+    monkeypatch.delenv("DATACOMPACT_TOKEN", raising=False)
+    monkeypatch.setenv("DATACOMPACT_HOME", str(settings.home))
+    monkeypatch.setenv("DATACOMPACT_WITNESS_POLICY", str(two.policy_file))
+    if settings.database_url:
+        monkeypatch.setenv("DATACOMPACT_DATABASE_URL", settings.database_url)
+    else:
+        monkeypatch.delenv("DATACOMPACT_DATABASE_URL", raising=False)
+    get_settings.cache_clear()
+    try:
+        out = tmp_path / "bundle.json"
+        written = runner.invoke(app, ["ledger", "bundle", str(size - 1), "--out", str(out)])
+        assert written.exit_code == 0, written.stderr
+        bundle = json.loads(out.read_text())
+        assert bundle["index"] == size - 1
+        assert bundle["cosigners"] == ["city-audit", "city-council"]
+        again = runner.invoke(app, ["ledger", "bundle", str(size - 1), "--out", str(out)])
+        assert again.exit_code == 7  # never overwrites
+        missing = runner.invoke(app, ["ledger", "bundle", str(size + 10)])
+        assert missing.exit_code == 6
+    finally:
+        get_settings.cache_clear()
+    verified = runner.invoke(
+        _ledger_offline.verify_app,
+        ["receipt", str(out), "--witness-policy", str(two.policy_file)],
+    )
+    assert verified.exit_code == 0, verified.stderr
