@@ -5,10 +5,13 @@ from __future__ import annotations
 import base64
 import copy
 import json
+from pathlib import Path
 from typing import Any
 
 import pytest
+from typer.testing import CliRunner
 
+from datacompact.cli._ledger_offline import verify_app
 from datacompact.errors import MalformedInput, VerificationFailed
 from datacompact.ledger.formats.cosignature import CosignatureSigner
 from datacompact.ledger.formats.merkle import inclusion_proof
@@ -26,6 +29,7 @@ from .conftest import LOG_ORIGIN, MemoryLog
 
 INDEX = 7
 SIZE = 40
+runner = CliRunner()
 
 
 @pytest.fixture
@@ -267,3 +271,31 @@ def test_malformed_bundles_are_input_errors(
 def test_text_that_is_not_json_is_an_input_error() -> None:
     with pytest.raises(MalformedInput, match="not JSON"):
         Receipt.from_json(b"\x00 not json")
+
+
+def test_the_command_line_separates_usage_errors_from_failed_checks(
+    memory_log: MemoryLog, witnesses: dict[str, CosignatureSigner], tmp_path: Path
+) -> None:
+    policy = _policy(memory_log, witnesses)
+    path = tmp_path / "receipt.json"
+    path.write_text(json.dumps(_bundle(memory_log, list(witnesses.values()), policy)))
+    vkey = memory_log.signer.verifier().vkey
+
+    no_key = runner.invoke(verify_app, ["receipt", str(path)])
+    assert no_key.exit_code == 2
+    assert "expected --log-key" in no_key.stderr
+
+    plain = runner.invoke(verify_app, ["receipt", str(path), "--log-key", vkey, "--json"])
+    assert plain.exit_code == 0, plain.stderr
+    assert json.loads(plain.stdout)["witnessed"] is None
+
+    other = Ed25519Signer.generate("other.example/log").verifier().vkey
+    wrong = runner.invoke(verify_app, ["receipt", str(path), "--log-key", other])
+    assert wrong.exit_code == 8
+    assert len(wrong.stderr.strip().splitlines()) == 1
+    assert "the receipt is for another log" in wrong.stderr
+
+    path.write_text("{}")
+    malformed = runner.invoke(verify_app, ["receipt", str(path), "--log-key", vkey])
+    assert malformed.exit_code == 2
+    assert "malformed receipt" in malformed.stderr

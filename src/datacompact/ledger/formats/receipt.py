@@ -37,7 +37,7 @@ from typing import Any
 
 import orjson
 
-from datacompact.errors import MalformedInput, VerificationFailed
+from datacompact.errors import MalformedInput, PayloadTooLarge, VerificationFailed
 from datacompact.ledger.formats.checkpoint import Checkpoint, parse_size
 from datacompact.ledger.formats.merkle import HASH_SIZE, MAX_PROOF_HASHES, leaf_hash
 from datacompact.ledger.formats.merkle import verify_inclusion as _verify_inclusion
@@ -80,7 +80,7 @@ class Receipt:
         if isinstance(data, str | bytes):
             raw = data.encode("utf-8") if isinstance(data, str) else data
             if len(raw) > MAX_BUNDLE_BYTES:
-                raise MalformedInput(
+                raise PayloadTooLarge(
                     f"回执过大 / expected a receipt of at most {MAX_BUNDLE_BYTES} bytes, got more"
                 )
             try:
