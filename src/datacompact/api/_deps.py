@@ -114,6 +114,23 @@ def reading(request: Request, credentials: Credentials) -> Iterator[tuple[Sessio
         yield session, _principal(request, session, credentials, cached=True)
 
 
+@contextmanager
+def reading_published(
+    request: Request, credentials: Credentials
+) -> Iterator[tuple[Session, Principal]]:
+    """A read transaction and the principal: the anonymous one when no token is sent.
+
+    For the routes of published objects (the catalog, public profiles): what
+    the anonymous principal may read is decided by ``authorize``. A token that
+    is sent must be valid; a bad one is refused, never read as anonymous.
+    """
+    with platform_of(request).db.read() as session:
+        if credentials is None:
+            yield session, Principal.anonymous(platform_of(request).settings.governance_mode)
+        else:
+            yield session, _principal(request, session, credentials, cached=True)
+
+
 def authenticated(request: Request, credentials: Credentials) -> Principal:
     """The principal, for services that manage their own transactions (long ingestions)."""
     with platform_of(request).db.read() as session:

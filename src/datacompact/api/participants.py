@@ -11,7 +11,7 @@ from datacompact.api._deps import (
     Credentials,
     ObjectId,
     platform_of,
-    reading,
+    reading_published,
     receipt,
     views_of,
     writing,
@@ -58,7 +58,8 @@ def list_all(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可读取已批准参与方的公开信息 / anyone may list approved participants' profiles."""
+    with reading_published(request, credentials) as (session, actor):
         rows = service.list_participants(
             session=session,
             actor=actor,
@@ -73,7 +74,8 @@ def list_all(
 
 @router.get("/{participant_id}", summary="参与方详情 / show a participant")
 def show(participant_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可读取已批准参与方的公开信息 / anyone may read an approved participant's profile."""
+    with reading_published(request, credentials) as (session, actor):
         view = service.get_participant(session=session, actor=actor, participant_id=participant_id)
         return {"data": view.model_dump(mode="json")}
 
@@ -127,7 +129,8 @@ def add_qualification(
 def list_qualifications(
     participant_id: ObjectId, request: Request, credentials: Credentials
 ) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可读取已批准参与方的资质 / anyone may list an approved participant's qualifications."""
+    with reading_published(request, credentials) as (session, actor):
         rows = qualifications.list_qualifications(
             session=session, actor=actor, participant_id=participant_id
         )

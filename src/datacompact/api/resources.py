@@ -14,6 +14,7 @@ from datacompact.api._deps import (
     authenticated,
     platform_of,
     reading,
+    reading_published,
     receipt,
     recheck,
     writing,
@@ -101,7 +102,8 @@ def search(
     theme: str | None = Query(None, max_length=50),
     limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可检索已公开的条目 / anyone may search the published entries without a token."""
+    with reading_published(request, credentials) as (session, actor):
         rows = service.search_resources(
             session=session,
             actor=actor,
@@ -117,7 +119,8 @@ def search(
 
 @router.get("/resources/{resource_id}", summary="资源详情 / show a resource")
 def show(resource_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可查看已公开的条目 / anyone may read a published entry without a token."""
+    with reading_published(request, credentials) as (session, actor):
         found = service.get_resource(session=session, actor=actor, resource_id=resource_id)
         return {"data": found.model_dump(mode="json")}
 
@@ -196,7 +199,7 @@ def list_standards(request: Request, credentials: Credentials) -> dict[str, Any]
 
 def _export(request: Request, credentials: Credentials, fmt: str, media: str) -> Response:
     base = platform_of(request).settings.public_base_url
-    with reading(request, credentials) as (session, actor):
+    with reading_published(request, credentials) as (session, actor):
         text = export_catalog(session=session, actor=actor, base_url=base, fmt=fmt)
     return Response(text, media_type=media)
 
@@ -208,6 +211,7 @@ def _export(request: Request, credentials: Credentials, fmt: str, media: str) ->
     responses=documented_beside("text/turtle", TEXT, *AUTHENTICATED),
 )
 def catalog_turtle(request: Request, credentials: Credentials) -> Response:
+    """无需令牌即可读取已公开的条目 / anyone may read the published entries without a token."""
     return _export(request, credentials, "turtle", "text/turtle; charset=utf-8")
 
 
@@ -218,4 +222,5 @@ def catalog_turtle(request: Request, credentials: Credentials) -> Response:
     responses=documented_beside("application/ld+json", {"type": "object"}, *AUTHENTICATED),
 )
 def catalog_jsonld(request: Request, credentials: Credentials) -> Response:
+    """无需令牌即可读取已公开的条目 / anyone may read the published entries without a token."""
     return _export(request, credentials, "jsonld", "application/ld+json")
