@@ -121,9 +121,13 @@ def reading_published(
     """A read transaction and the principal: the anonymous one when no token is sent.
 
     For the routes of published objects (the catalog, public profiles): what
-    the anonymous principal may read is decided by ``authorize``. A token that
-    is sent must be valid; a bad one is refused, never read as anonymous.
+    the anonymous principal may read is decided by ``authorize``. A credential
+    that is sent must be a valid bearer token; any other is refused, never
+    read as anonymous.
     """
+    if credentials is None and request.headers.get("authorization") is not None:
+        # Another scheme than Bearer (Basic ...): a credential was meant, and it is refused.
+        raise Unauthenticated("需要 Bearer 令牌 / a bearer token is required")
     with platform_of(request).db.read() as session:
         if credentials is None:
             yield session, Principal.anonymous(platform_of(request).settings.governance_mode)
