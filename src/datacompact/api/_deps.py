@@ -42,6 +42,9 @@ BINARY = {"type": "string", "format": "binary"}
 TEXT = {"type": "string"}
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+#: ``openapi_extra`` of the routes of :func:`reading_published`: the bearer token is
+#: optional (FastAPI lists the bearer scheme; an empty requirement adds "or none").
+TOKEN_OPTIONAL: dict[str, Any] = {"security": [{}]}
 
 
 def platform_of(request: Request) -> Platform:

@@ -15,7 +15,7 @@ from fastapi import APIRouter, Path, Request, Response
 from fastapi.responses import RedirectResponse
 from starlette.exceptions import HTTPException
 
-from datacompact.api._deps import TEXT, Credentials, platform_of, reading_published
+from datacompact.api._deps import TEXT, TOKEN_OPTIONAL, Credentials, platform_of, reading_published
 from datacompact.api._errors import PUBLIC, documented_beside
 from datacompact.catalog.export import export_dataset
 from datacompact.catalog.resources import readable_by_code
@@ -93,6 +93,7 @@ _RESPONSES[406] = {
 
 @router.get(
     "/resources/{code}",
+    openapi_extra=TOKEN_OPTIONAL,
     summary="数据集 URI：JSON-LD、Turtle 或网页 / a dataset URI: JSON-LD, Turtle or its web page",
     response_class=Response,
     responses=_RESPONSES,

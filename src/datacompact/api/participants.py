@@ -8,6 +8,7 @@ from fastapi import APIRouter, Query, Request
 
 from datacompact.api._deps import (
     MAX_ID,
+    TOKEN_OPTIONAL,
     Credentials,
     ObjectId,
     platform_of,
@@ -49,7 +50,7 @@ def register(body: ParticipantCreate, request: Request) -> dict[str, Any]:
         )
 
 
-@router.get("", summary="参与方列表 / list participants")
+@router.get("", summary="参与方列表 / list participants", openapi_extra=TOKEN_OPTIONAL)
 def list_all(
     request: Request,
     credentials: Credentials,
@@ -72,7 +73,9 @@ def list_all(
         return {"data": [r.model_dump(mode="json") for r in rows]}
 
 
-@router.get("/{participant_id}", summary="参与方详情 / show a participant")
+@router.get(
+    "/{participant_id}", summary="参与方详情 / show a participant", openapi_extra=TOKEN_OPTIONAL
+)
 def show(participant_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
     """无需令牌即可读取已批准参与方的公开信息 / anyone may read an approved participant's profile."""
     with reading_published(request, credentials) as (session, actor):
@@ -125,7 +128,11 @@ def add_qualification(
         )
 
 
-@router.get("/{participant_id}/qualifications", summary="资质列表 / list qualifications")
+@router.get(
+    "/{participant_id}/qualifications",
+    summary="资质列表 / list qualifications",
+    openapi_extra=TOKEN_OPTIONAL,
+)
 def list_qualifications(
     participant_id: ObjectId, request: Request, credentials: Credentials
 ) -> dict[str, Any]:

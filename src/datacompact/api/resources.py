@@ -9,6 +9,7 @@ from fastapi import APIRouter, Query, Request, Response
 from datacompact.api._deps import (
     MAX_ID,
     TEXT,
+    TOKEN_OPTIONAL,
     Credentials,
     ObjectId,
     authenticated,
@@ -91,7 +92,7 @@ def add_version(
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
 
-@router.get("/resources", summary="检索目录 / search the catalog")
+@router.get("/resources", summary="检索目录 / search the catalog", openapi_extra=TOKEN_OPTIONAL)
 def search(
     request: Request,
     credentials: Credentials,
@@ -117,7 +118,9 @@ def search(
         return {"data": [r.model_dump(mode="json") for r in rows]}
 
 
-@router.get("/resources/{resource_id}", summary="资源详情 / show a resource")
+@router.get(
+    "/resources/{resource_id}", summary="资源详情 / show a resource", openapi_extra=TOKEN_OPTIONAL
+)
 def show(resource_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
     """无需令牌即可查看已公开的条目 / anyone may read a published entry without a token."""
     with reading_published(request, credentials) as (session, actor):
@@ -206,6 +209,7 @@ def _export(request: Request, credentials: Credentials, fmt: str, media: str) ->
 
 @router.get(
     "/catalog.ttl",
+    openapi_extra=TOKEN_OPTIONAL,
     summary="DCAT-AP 目录（Turtle）/ the catalog as DCAT-AP Turtle",
     response_class=Response,
     responses=documented_beside("text/turtle", TEXT, *AUTHENTICATED),
@@ -217,6 +221,7 @@ def catalog_turtle(request: Request, credentials: Credentials) -> Response:
 
 @router.get(
     "/catalog.jsonld",
+    openapi_extra=TOKEN_OPTIONAL,
     summary="DCAT-AP 目录（JSON-LD）/ the catalog as DCAT-AP JSON-LD",
     response_class=Response,
     responses=documented_beside("application/ld+json", {"type": "object"}, *AUTHENTICATED),
