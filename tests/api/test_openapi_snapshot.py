@@ -58,7 +58,7 @@ def test_snapshot_documents_what_the_boundary_promises() -> None:
     assert list(dataset["200"]["content"]) == ["application/ld+json", "text/turtle"]
     assert {"303", "404", "406"} <= set(dataset)
     # The published reads take a token but do not need one; the others need one.
-    optional = [{"HTTPBearer": []}, {}]
+    optional: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {}]
     for path in ("/resources/{code}", "/api/v1/resources", "/api/v1/catalog.ttl"):
         assert paths[path]["get"]["security"] == optional, path
     assert paths["/api/v1/grants"]["get"]["security"] == [{"HTTPBearer": []}]
