@@ -275,6 +275,8 @@ def test_dataset_uris_resolve(client: ApiClient, world: World, tmp_path: Path) -
     assert answer.headers["vary"] == "Accept"
     graph = Graph().parse(data=answer.text, format="json-ld")
     assert (uri, RDF.type, DCAT.Dataset) in graph
+    ok, report = _validate(graph)
+    assert ok, report
     assert Literal("Staffing by unit", lang="en") in set(graph.objects(uri, DCTERMS.title))
     assert URIRef(EU + "GOVE") in set(graph.objects(uri, DCAT.theme))
 
