@@ -21,7 +21,15 @@ from datacompact.policy.schemas import ApplicationCreate
 from datacompact.store.models import Event, Grant
 
 from ..conftest import World, valid_uscc
-from ._endpoint_base import _ROSTER, RESOURCE, Call, Endpoint, _resource_of
+from ._endpoint_base import (
+    _ROSTER,
+    RESOURCE,
+    Call,
+    Endpoint,
+    _open_resource_of,
+    _resource_of,
+    code_of,
+)
 from ._endpoints_delivery import DELIVERY_ENDPOINTS
 from ._endpoints_projects import PROJECT_ENDPOINTS
 from .conftest import token_id
@@ -355,6 +363,18 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "catalog.jsonld": Endpoint(
         "GET", "/api/v1/catalog.jsonld", lambda w, a, r, t: Call("GET", "/api/v1/catalog.jsonld")
+    ),
+    # A dataset URI of the export; the test client accepts anything: JSON-LD.
+    "datasets.page": Endpoint(
+        "GET",
+        "/resources/{code}",
+        lambda w, a, r, t: Call("GET", f"/resources/{code_of(w, _resource_of(w, t))}"),
+    ),
+    "open_data.grant": Endpoint(
+        "POST",
+        "/api/v1/resources/{resource_id}/open-grant",
+        lambda w, a, r, t: Call("POST", f"/api/v1/resources/{_open_resource_of(w, t)}/open-grant"),
+        EventType.APPLICATION_SUBMITTED,
     ),
     # Signing a checkpoint records no event: the signed checkpoint is its own record.
     "ledger.sign": Endpoint(

@@ -55,12 +55,23 @@ PUBLIC = {
     "ledger.tile",
     "ledger.proof",
     "ledger.bundle",
+    # The published part of the catalog and the participants' public profiles
+    # (the matrix's resources are shared, its participants approved).
+    "participants.list",
+    "participants.show",
+    "qualifications.list",
+    "resources.search",
+    "resources.show",
+    "catalog.turtle",
+    "catalog.jsonld",
+    "datasets.page",
 }
 
 # endpoint -> {target: roles allowed}. "own" is the actor's participant (or the
 # actor's fellow member), "other" another participant (or one of its members).
 # Endpoints without a target object are listed under "own" only.
 STEWARD = frozenset({"admin", "data_steward"})
+ANALYSTS = frozenset({"admin", "analyst"})
 
 EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "healthz": {"own": EVERYONE},
@@ -107,6 +118,9 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "grants.list": {"own": EVERYONE},
     "catalog.turtle": {"own": EVERYONE},
     "catalog.jsonld": {"own": EVERYONE},
+    "datasets.page": {"own": EVERYONE, "other": EVERYONE},
+    # Open data: any member who may query takes the automatic grant, no approval.
+    "open_data.grant": {"own": ANALYSTS, "other": ANALYSTS},
 }
 
 # Applications and grants: regulators see every data flow, and decide on

@@ -22,9 +22,11 @@ from datacompact.api import (
     _metrics,
     applications,
     contracts,
+    datasets,
     events,
     ledger,
     members,
+    open_data,
     participants,
     projects,
     queries,
@@ -99,6 +101,7 @@ def create_app(platform: Platform) -> FastAPI:
         members.router,
         resources.router,
         applications.router,
+        open_data.router,
         queries.router,
         projects.router,
         contracts.router,
@@ -108,6 +111,7 @@ def create_app(platform: Platform) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ledger.public)
     app.include_router(contracts.public)
+    app.include_router(datasets.router)
     app.include_router(_metrics.router)
 
     @app.get("/healthz", tags=["health"], summary="进程存活 / the process is up")

@@ -33,7 +33,14 @@ from datacompact.catalog.schemas import (
 from datacompact.errors import Forbidden, InvalidInput, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.ingest import IngestLimits, PinnedFile
-from datacompact.permissions import Actions, CatalogResource, Principal, authorize
+from datacompact.permissions import (
+    Actions,
+    CatalogResource,
+    Principal,
+    PublicListing,
+    authorize,
+    decide,
+)
 from datacompact.registry import lookup
 from datacompact.store.models import Participant, Resource, ResourceVersion
 from datacompact.store.session import Database
@@ -453,14 +460,46 @@ def update_dictionary(
     return Recorded(view(resource), event.seq)
 
 
-def get_resource(*, session: Session, actor: Principal, resource_id: int) -> ResourcePublic:
-    resource = _resource(session, resource_id)
-    authorize(
-        actor=actor,
-        action=Actions.RESOURCE_READ,
-        resource=CatalogResource(participant_id=resource.holder_id),
+def catalog_ref(resource: Resource) -> CatalogResource:
+    """The resource as ``authorize`` sees it: its holder, share type and open type."""
+    return CatalogResource(
+        participant_id=resource.holder_id,
+        share_type=resource.share_type,
+        open_type=resource.open_type,
     )
-    return view(resource)
+
+
+def readable(session: Session, actor: Principal, resource_id: int) -> Resource:
+    """The resource, once ``actor`` may read its catalog entry.
+
+    One not published is, for an anonymous caller, as missing as one that
+    does not exist: the same ``404`` with the same details.
+    """
+    missing = NotFound("数据资源不存在 / resource not found", details={"resource_id": resource_id})
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise missing
+    authorize(
+        actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(resource), missing=missing
+    )
+    return resource
+
+
+def readable_by_code(session: Session, actor: Principal, code: str) -> Resource:
+    """The resource registered under ``code`` (its dataset URI), as :func:`readable`."""
+    text = codes.parse_code(code).text
+    missing = NotFound("数据资源不存在 / resource not found", details={"code": text})
+    resource = session.scalar(select(Resource).where(Resource.code == text))
+    if resource is None:
+        raise missing
+    authorize(
+        actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(resource), missing=missing
+    )
+    return resource
+
+
+def get_resource(*, session: Session, actor: Principal, resource_id: int) -> ResourcePublic:
+    return view(readable(session, actor, resource_id))
 
 
 def search_resources(
@@ -474,8 +513,12 @@ def search_resources(
     theme: str | None = None,
     limit: int = 50,
 ) -> list[ResourcePublic]:
-    """Full text (jieba for Chinese) over names, tags and descriptions, with filters."""
-    authorize(actor=actor, action=Actions.RESOURCE_READ, resource=CatalogResource())
+    """Full text (jieba for Chinese) over names, tags and descriptions, with filters.
+
+    Only the entries the actor may read are candidates (an anonymous caller
+    sees the published ones).
+    """
+    authorize(actor=actor, action=Actions.RESOURCE_READ, resource=PublicListing())
     rows = select(Resource).order_by(Resource.id)
     if holder_id is not None:
         rows = rows.where(Resource.holder_id == holder_id)
@@ -483,7 +526,12 @@ def search_resources(
         rows = rows.where(Resource.grade == grade.value)
     if share_type is not None:
         rows = rows.where(Resource.share_type == share_type)
-    candidates = [r for r in session.scalars(rows) if theme is None or theme in r.themes]
+    candidates = [
+        r
+        for r in session.scalars(rows)
+        if (theme is None or theme in r.themes)
+        and decide(actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(r)).allowed
+    ]
     documents = [
         search.Document(
             id=str(r.id),

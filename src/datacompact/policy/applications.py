@@ -29,7 +29,7 @@ from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy._constraints import numeric_columns, pii_types
 from datacompact.policy.agreement import build_agreement
 from datacompact.policy.modes import OutputSpec, effective_constraints
-from datacompact.policy.purposes import parse_purpose
+from datacompact.policy.purposes import Purpose, parse_purpose
 from datacompact.policy.schemas import ApplicationCreate, ApplicationPublic
 from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import Application, Grant, Participant, Resource
@@ -122,6 +122,12 @@ def submit_application(
     """File an application; each requested output is checked against the grade at once."""
     authorize(actor=actor, action=Actions.APPLICATION_SUBMIT, resource=PartyResource())
     purpose = parse_purpose(data.purpose)
+    if purpose is Purpose.OPEN_DATA_USE:
+        raise InvalidInput(
+            "开放数据利用由规则自动授权，无需申请 / open_data_use is granted automatically by "
+            "rule for open data (POST /api/v1/resources/{id}/open-grant), not applied for",
+            details={"field": "purpose"},
+        )
     output = _output(data)
     requested = _requested(session, data)
     for resource, _columns in requested:

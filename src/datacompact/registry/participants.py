@@ -32,6 +32,7 @@ from datacompact.permissions import (
     Actions,
     ParticipantResource,
     Principal,
+    PublicListing,
     Role,
     authorize,
     decide,
@@ -345,8 +346,13 @@ def get_participant(
 ) -> ParticipantPublic | ParticipantPrivate:
     """The participant as ``actor`` may see it: private details only for its own members."""
     participant = lookup.participant(session, participant_id)
-    resource = ParticipantResource(participant_id=participant.id)
-    authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=resource)
+    resource = ParticipantResource(participant_id=participant.id, status=participant.status)
+    authorize(
+        actor=actor,
+        action=Actions.PARTICIPANT_READ,
+        resource=resource,
+        missing=lookup.missing_participant(participant_id),
+    )
     if decide(actor=actor, action=Actions.PARTICIPANT_READ_PRIVATE, resource=resource).allowed:
         return private_view(participant)
     return public_view(participant)
@@ -362,16 +368,37 @@ def list_participants(
     offset: int = 0,
     views: ReadCache | None = None,
 ) -> list[ParticipantPublic]:
-    """One page of participants; ``views`` may serve it from an earlier snapshot that still holds."""
-    authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=ParticipantResource())
+    """One page of participants; ``views`` may serve it from an earlier snapshot that still holds.
+
+    A caller who may not read every profile (an anonymous one) pages through
+    the published ones only: those of the statuses whose profile ``authorize``
+    lets anyone read.
+    """
+    authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=PublicListing())
+    statuses = None
+    if not decide(
+        actor=actor, action=Actions.PARTICIPANT_READ, resource=ParticipantResource()
+    ).allowed:
+        statuses = tuple(
+            s.value
+            for s in ParticipantStatus
+            if decide(
+                actor=actor,
+                action=Actions.PARTICIPANT_READ,
+                resource=ParticipantResource(status=s.value),
+            ).allowed
+        )
 
     def build() -> list[ParticipantPublic]:
-        return _page(session, kind=kind, status=status, limit=limit, offset=offset)
+        return _page(
+            session, kind=kind, status=status, limit=limit, offset=offset, statuses=statuses
+        )
 
     if views is None:
         return build()
     # A copy of the kept list, so that no caller can change what the next one is served.
-    return list(views.get(session, ("participants", kind, status, limit, offset), build))
+    key = ("participants", kind, status, limit, offset, statuses)
+    return list(views.get(session, key, build))
 
 
 def _page(
@@ -381,6 +408,7 @@ def _page(
     status: ParticipantStatus | None,
     limit: int,
     offset: int,
+    statuses: tuple[str, ...] | None = None,
 ) -> list[ParticipantPublic]:
     query = (
         select(Participant)
@@ -393,6 +421,8 @@ def _page(
         query = query.where(Participant.kind == kind.value)
     if status is not None:
         query = query.where(Participant.status == status.value)
+    if statuses is not None:
+        query = query.where(Participant.status.in_(statuses))
     return [public_view(p) for p in session.scalars(query)]
 
 
