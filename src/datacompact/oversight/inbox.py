@@ -126,11 +126,8 @@ def inbox(*, session: Session, actor: Principal, limit: int = 100, offset: int =
         )
 
     ids = {p for _item, turns in drafts for _party, members in turns for p in members}
-    names = dict(
-        session.execute(select(Participant.id, Participant.name).where(Participant.id.in_(ids)))
-        .tuples()
-        .all()
-    )
+    rows = session.execute(select(Participant.id, Participant.name).where(Participant.id.in_(ids)))
+    names = {row.id: row.name for row in rows.all()}
     items = [
         InboxItem.model_validate(
             item
