@@ -8,6 +8,8 @@ from typing import Any
 import pytest
 from sqlalchemy import select
 
+from datacompact.catalog import resources
+from datacompact.catalog.schemas import GradeDecisionIn, ResourceBase
 from datacompact.config import GovernanceMode
 from datacompact.errors import (
     AlreadyDecided,
@@ -28,7 +30,7 @@ from datacompact.store.models import Application, ApplicationRevision, Event, Me
 
 from ..conftest import USCC_ENTERPRISE, USCC_REGULATOR, World, registration, valid_uscc
 from ..procurement._helpers import new_project
-from .test_applications import _apply, _registered
+from .test_applications import ROWS, _apply, _registered
 
 REASON = "材料齐全 / documents complete"
 
@@ -208,6 +210,47 @@ def _decide_as_jv(world: World, application_id: int) -> None:
             decision="approve",
             reason=REASON,
         )
+
+
+def _held_by_the_regulator(world: World, tmp_path: Path) -> int:
+    tmp_path.mkdir(parents=True, exist_ok=True)
+    file = tmp_path / "people.csv"
+    file.write_text(ROWS, encoding="utf-8")
+    steward = world.principal("regulator.data_steward")
+    resource_id = resources.register_resource(
+        db=world.platform.db,
+        home=world.platform.settings.home,
+        actor=steward,
+        data=ResourceBase.model_validate({"name": "监管名录"}),
+        file=file,
+    ).value.id
+    with world.platform.db.write() as session:
+        resources.decide_grade(
+            session=session,
+            actor=steward,
+            resource_id=resource_id,
+            decision=GradeDecisionIn(decision="confirm"),
+        )
+    return resource_id
+
+
+def test_a_party_in_two_stages_decides_each_in_its_turn(world: World, tmp_path: Path) -> None:
+    resource_id = _held_by_the_regulator(world, tmp_path)
+    # Holder and regulator back to back: one approval covers both.
+    alone = _apply(world, resource_id)
+    assert [s["party"] for s in _show(world, alone).reviewers] == ["holder", "regulator"]
+    assert _decide(world, "regulator.reviewer", alone) == "approved"
+    # With the operator between them, the regulator's second turn waits for it.
+    _operator(world)
+    application_id = _apply(world, resource_id)
+    assert _decide(world, "regulator.reviewer", application_id) == "pending"
+    with pytest.raises(OutOfTurn) as refused:
+        _decide(world, "regulator.reviewer", application_id)
+    assert [t["party"] for t in refused.value.details["awaiting"]] == ["operator"]
+    _decide_as_jv(world, application_id)
+    assert _decide(world, "regulator.reviewer", application_id) == "approved"
+    with pytest.raises(AlreadyDecided):
+        _decide(world, "regulator.reviewer", application_id)
 
 
 def test_a_repeated_decision_is_already_decided_not_a_stranger(

@@ -253,8 +253,21 @@ def review_application(
     now = [s for s in turn if actor.participant_id in s["participants"]]
     if not now:
         raise out_of_turn(session, turn, stage_order(actor.governance))
-    for slot in now:
-        slot.update(decision=decision, by=actor.participant_id, reason=reason)
+    filled = []
+    while now:
+        for slot in now:
+            slot.update(decision=decision, by=actor.participant_id, reason=reason)
+        filled += now
+        # A participant that is also the next party (a JV holding the data it
+        # operates on) approves for that party too once its turn has come;
+        # never ahead of another party's turn.
+        if decision != "approve":
+            break
+        now = [
+            s
+            for s in current_turn(slots, actor.governance)
+            if actor.participant_id in s["participants"]
+        ]
     application.reviewers = slots
     if decision == "reject":
         application.status = "rejected"
@@ -269,7 +282,7 @@ def review_application(
             application.id,
             {
                 "decision": decision,
-                "parties": [s["party"] for s in now],
+                "parties": [s["party"] for s in filled],
                 "reason": reason,
                 "status": application.status,
                 "revision": application.revision,
