@@ -272,6 +272,20 @@ class Actions:
         Role.ANALYST,
     )
     APPLICATION_READ = _a("application.read", "查看申请 / read an application", Scope.PARTY)
+    APPLICATION_AMEND = _a(
+        "application.amend",
+        "按审核意见修改申请 / amend an application sent back for changes",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.ANALYST,
+    )
+    APPLICATION_WITHDRAW = _a(
+        "application.withdraw",
+        "撤回申请 / withdraw an application",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.ANALYST,
+    )
     APPLICATION_REVIEW = _a(
         "application.review",
         "审核申请 / approve, reject or ask for changes",
@@ -338,6 +352,7 @@ class Actions:
     SLA_REPORT = _a(
         "sla.report", "报送运维 SLA 报告 / report O&M SLA figures", Scope.OWN, Role.ADMIN
     )
+    INBOX_READ = _a("inbox.read", "查看本人待办 / read what awaits you", Scope.PLATFORM)
     LEDGER_READ = _a("ledger.read", "查看事件日志 / read the event log", Scope.PLATFORM)
     LEDGER_CHECKPOINT = _a(
         "ledger.checkpoint",

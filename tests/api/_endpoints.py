@@ -304,6 +304,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda w, a, r, t: Call("POST", "/api/v1/applications", _application_body(w)),
         EventType.APPLICATION_SUBMITTED,
     ),
+    "applications.list": Endpoint(
+        "GET",
+        "/api/v1/applications",
+        lambda w, a, r, t: Call("GET", "/api/v1/applications", params={"awaiting": "me"}),
+    ),
     "applications.show": Endpoint(
         "GET",
         "/api/v1/applications/{application_id}",
@@ -314,11 +319,37 @@ ENDPOINTS: dict[str, Endpoint] = {
         "/api/v1/applications/{application_id}/decisions",
         lambda w, a, r, t: Call(
             "POST",
-            f"/api/v1/applications/{_application_of(w, t)}/decisions",
+            f"/api/v1/applications/{_held_by_holder(w, t)}/decisions",
             {"decision": "approve", "reason": "材料齐全"},
         ),
         EventType.APPLICATION_REVIEWED,
     ),
+    "applications.amend": Endpoint(
+        "POST",
+        "/api/v1/applications/{application_id}/revisions",
+        lambda w, a, r, t: Call(
+            "POST",
+            f"/api/v1/applications/{_sent_back(w, t)}/revisions",
+            {"note": "已按意见压缩查询次数 / fewer queries, as asked", "expected_queries": 5},
+        ),
+        EventType.APPLICATION_AMENDED,
+    ),
+    "applications.revisions": Endpoint(
+        "GET",
+        "/api/v1/applications/{application_id}/revisions",
+        lambda w, a, r, t: Call("GET", f"/api/v1/applications/{_sent_back(w, t)}/revisions"),
+    ),
+    "applications.withdraw": Endpoint(
+        "POST",
+        "/api/v1/applications/{application_id}/withdrawal",
+        lambda w, a, r, t: Call(
+            "POST",
+            f"/api/v1/applications/{_application_of(w, t)}/withdrawal",
+            {"reason": "场景已取消 / the scenario was cancelled"},
+        ),
+        EventType.APPLICATION_WITHDRAWN,
+    ),
+    "inbox": Endpoint("GET", "/api/v1/inbox", lambda w, a, r, t: Call("GET", "/api/v1/inbox")),
     "grants.list": Endpoint(
         "GET", "/api/v1/grants", lambda w, a, r, t: Call("GET", "/api/v1/grants")
     ),
@@ -448,9 +479,9 @@ def _application_body(world: World) -> dict[str, Any]:
     }
 
 
-def _application_of(world: World, applicant: str) -> int:
-    """An application by ``applicant``'s analyst (or admin), submitted through the service."""
-    key = f"{applicant}.application"
+def _application_of(world: World, applicant: str, tag: str = "") -> int:
+    """An application by ``applicant``'s admin, submitted through the service (one per ``tag``)."""
+    key = f"{applicant}.application{tag}"
     if key not in world.ids:
         with world.platform.db.write() as session:
             world.ids[key] = submit_application(
@@ -458,6 +489,40 @@ def _application_of(world: World, applicant: str) -> int:
                 actor=world.principal(f"{applicant}.admin"),
                 data=ApplicationCreate.model_validate(_application_body(world)),
             ).value.id
+    return world.ids[key]
+
+
+def _held_by_holder(world: World, applicant: str) -> int:
+    """``applicant``'s application once its holder (the department) approved: the regulator's turn."""
+    key = f"{applicant}.application.held.approved"
+    if key not in world.ids:
+        application_id = _application_of(world, applicant, ".held")
+        with world.platform.db.write() as session:
+            review_application(
+                session=session,
+                actor=world.principal("department.admin"),
+                application_id=application_id,
+                decision="approve",
+                reason="持有方同意 / the holder agrees",
+            )
+        world.ids[key] = application_id
+    return world.ids[key]
+
+
+def _sent_back(world: World, applicant: str) -> int:
+    """``applicant``'s application, sent back for changes by its holder (the department)."""
+    key = f"{applicant}.application.sent_back.reviewed"
+    if key not in world.ids:
+        application_id = _application_of(world, applicant, ".sent_back")
+        with world.platform.db.write() as session:
+            review_application(
+                session=session,
+                actor=world.principal("department.admin"),
+                application_id=application_id,
+                decision="request_changes",
+                reason="请减少查询次数 / fewer queries, please",
+            )
+        world.ids[key] = application_id
     return world.ids[key]
 
 

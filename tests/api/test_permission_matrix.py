@@ -115,6 +115,11 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "standards.register": {"own": STEWARD},
     "standards.list": {"own": EVERYONE},
     "applications.submit": {"own": frozenset({"admin", "analyst"})},
+    "applications.list": {"own": EVERYONE},
+    # Only the applicant's participant amends or withdraws its application.
+    "applications.amend": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+    "applications.withdraw": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+    "inbox": {"own": EVERYONE},
     "grants.list": {"own": EVERYONE},
     "catalog.turtle": {"own": EVERYONE},
     "catalog.jsonld": {"own": EVERYONE},
@@ -132,6 +137,11 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "regulator": {"own": EVERYONE, "other": EVERYONE},
         "enterprise": {"own": EVERYONE, "other": NOBODY},
     },
+    "applications.revisions": {
+        "regulator": {"own": EVERYONE, "other": EVERYONE},
+        "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
+    # In its turn: the holder has approved, the regulator decides next.
     "applications.decide": {
         "regulator": {"own": NOBODY, "other": REVIEWERS},
         "enterprise": {"own": NOBODY, "other": NOBODY},

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from datacompact import __version__
+from datacompact.cli._applications import applications_app, inbox
 from datacompact.cli._audit import audit
 from datacompact.cli._backup import backup, recover, restore
 from datacompact.cli._catalog import catalog_app, resources_app, standards_app
@@ -42,6 +43,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(resources_app, name="resources")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(standards_app, name="standards")
+app.add_typer(applications_app, name="applications")
 app.add_typer(grants_app, name="grants")
 app.add_typer(queries_app, name="queries")
 # One `projects` group: procurement (projects, lots, tenders, bids) and delivery
@@ -51,6 +53,7 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(verify_app, name="verify")
 app.add_typer(witness_app, name="witness")
+app.command("inbox")(inbox)
 app.command("audit")(audit)
 app.command("backup")(backup)
 app.command("restore")(restore)

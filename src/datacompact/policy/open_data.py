@@ -39,7 +39,7 @@ from datacompact.errors import Forbidden, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, Principal, authorize
 from datacompact.policy import grants
-from datacompact.policy.applications import _grant_events, _issue_grants, counts_as_open_data
+from datacompact.policy._issuance import counts_as_open_data, grant_events, issue_grants
 from datacompact.policy.purposes import Purpose
 from datacompact.policy.schemas import GrantPublic
 from datacompact.store.models import Application, Event, Grant, Resource, ResourceVersion
@@ -179,7 +179,7 @@ def open_data_grant(*, session: Session, actor: Principal, resource_id: int) -> 
     )
     session.add(application)
     session.flush()
-    issued = _issue_grants(session, application)
+    issued = issue_grants(session, application)
     automatic = {"automatic": True, "rule": RULE}
     submitted = NewEvent(
         EventType.APPLICATION_SUBMITTED,
@@ -196,7 +196,7 @@ def open_data_grant(*, session: Session, actor: Principal, resource_id: int) -> 
     )
     granted = [
         NewEvent(e.type, e.object_type, e.object_id, {**e.payload, **automatic})
-        for e in _grant_events(application, issued)
+        for e in grant_events(application, issued)
     ]
     recorded = record_events(session, actor=actor, events=[submitted, *granted])
     # The receipt is the first event of the call, as for every other write.

@@ -341,6 +341,34 @@ def approved_of_kind(session: Session, kinds: Iterable[str]) -> list[int]:
     )
 
 
+def awaiting_decision(*, session: Session, actor: Principal) -> list[ParticipantPublic]:
+    """The registrations still pending that the acting member may decide, oldest first.
+
+    Only a member whose participant approves registrations under the
+    governance mode, with a role that may decide, has any (``authorize``'s rule).
+    """
+    pending = session.scalars(
+        select(Participant)
+        .options(selectinload(Participant.keys), selectinload(Participant.shareholders))
+        .where(Participant.status == "pending")
+        .order_by(Participant.id)
+    )
+    return [
+        public_view(p)
+        for p in pending
+        if decide(
+            actor=actor,
+            action=Actions.PARTICIPANT_DECIDE,
+            resource=ParticipantResource(participant_id=p.id),
+        ).allowed
+    ]
+
+
+def registration_approvers(session: Session, governance: GovernanceMode) -> list[int]:
+    """The approved participants that decide on registrations under ``governance``."""
+    return approved_of_kind(session, rules_for(governance).registration_approvers)
+
+
 def get_participant(
     *, session: Session, actor: Principal, participant_id: int
 ) -> ParticipantPublic | ParticipantPrivate:
