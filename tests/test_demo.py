@@ -29,7 +29,7 @@ from datacompact.store.project_models import Bid, Project, Tender
 from .conftest import World
 from .oversight._ocds_schema import problems
 
-REQUIRED_KEYS = {"participant", "participant_kind", "user", "roles", "token"}
+REQUIRED_KEYS = {"participant", "participant_kind", "member_id", "user", "roles", "token"}
 #: The smallest dataset scale every test here works at (a few thousand rows).
 DEMO_SCALE = 0.01
 DEFAULT_MODE = Settings.model_fields["governance_mode"].default
@@ -133,6 +133,7 @@ def test_credentials_file(city: Platform) -> None:
     for entry in entries:
         assert set(entry) >= REQUIRED_KEYS
         member = members[entry["user"]]
+        assert entry["member_id"] == member.id
         assert sorted(entry["roles"]) == sorted(member.roles)
         assert entry["participant_kind"] == kinds[member.participant_id]
 
