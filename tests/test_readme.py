@@ -24,6 +24,8 @@ from pathlib import Path
 import httpx
 import pytest
 
+import datacompact
+
 from .test_smoke import STARTUP_SECONDS, free_port
 
 pytestmark = pytest.mark.slow
@@ -103,6 +105,9 @@ def city(tmp_path: Path) -> Iterator[tuple[Path, dict[str, str], str]]:
         shim.chmod(0o755)
     env = {k: v for k, v in os.environ.items() if not k.startswith("DATACOMPACT_")}
     env["PATH"] = f"{shims}{os.pathsep}{env.get('PATH', '')}"
+    # The commands run the code under test, whatever the working folder.
+    source = str(Path(datacompact.__file__).resolve().parents[1])
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
     built = subprocess.run(
         ["datacompact", "demo", "--no-serve", "--scale", DEMO_SCALE, "--json"],
         cwd=work,
