@@ -231,3 +231,13 @@ def test_an_uncovered_value_names_file_column_and_row(tmp_path) -> None:
     }
     assert "adult_hierarchy_age.csv" in error["message"]
     assert "131" not in error["message"]  # one record holds it, fewer than k
+
+
+def test_a_one_column_input_needs_no_separator(tmp_path) -> None:
+    data = tmp_path / "sex.csv"
+    data.write_text("sex\n" + "Male\nFemale\n" * 10, encoding="utf-8")
+    result = runner.invoke(
+        privacy_app, ["--input", str(data), *_adult_qis("sex"), "--k", "5", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["transformation"] == {"sex": 0}

@@ -253,10 +253,13 @@ def anonymize(
             raise InvalidInput(
                 f"输入文件不存在 / no input file at {input}", details={"path": str(input)}
             )
-        from datacompact.privacy.hierarchy import detect_separator
+        from datacompact.privacy.hierarchy import SEPARATORS, detect_separator
 
         input_encoding = text_encoding(input, encoding)
-        input_sep = sep or detect_separator(_head_text(input, input_encoding))
+        head = _head_text(input, input_encoding)
+        # A one-column file has no separator to find; any will do.
+        single = not any(c in head for c in SEPARATORS)
+        input_sep = sep or ("," if single else detect_separator(head))
         table = read_csv_strings(input, input_sep, input_encoding)
         hierarchies = {
             name: _hierarchy(files[name], hierarchy_sep, hierarchy_encoding, input_encoding)
