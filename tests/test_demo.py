@@ -323,3 +323,70 @@ def test_the_city_runs_its_core_data_project_as_jv_platform(city: Platform) -> N
     sensitive = [p for p in projects if p.classified or p.grade in ("important", "core")]
     assert sensitive
     assert {(p.mode, p.mode_status) for p in sensitive} == {("jv_platform", "approved")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "mode", [m for m in GovernanceMode if m is not DEFAULT_MODE], ids=lambda m: m.value
+)
+def test_datacompact_demo_builds_and_serves_in_the_mode(
+    mode: GovernanceMode, tmp_path: Path
+) -> None:
+    """The commands themselves: ``demo --no-serve`` exits 0, ``serve`` answers for the mode."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from .test_smoke import STARTUP_SECONDS, free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATACOMPACT_")}
+    env |= {"DATACOMPACT_HOME": str(tmp_path / "home"), "DATACOMPACT_GOVERNANCE_MODE": mode.value}
+    source = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-m", "datacompact"]
+    built = subprocess.run(
+        [*command, "demo", "--no-serve", "--scale", str(DEMO_SCALE), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["governance_mode"] == mode.value
+    port = free_port()
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert server.poll() is None
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+        token = json.loads((tmp_path / "home" / CREDENTIALS_FILE).read_text("utf-8"))[0]["token"]
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/governance",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        assert answer.json()["data"]["mode"] == mode.value
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()
