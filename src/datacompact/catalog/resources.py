@@ -11,7 +11,8 @@ process leaves is removed by :func:`sweep_orphans` (see ``_staging``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -305,10 +306,13 @@ def ingest_version(
     derived_from: int | None = None,
     recheck: Recheck | None = None,
     limits: IngestLimits | None = None,
+    code_lists: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Recorded[ResourcePublic]:
     """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept.
 
     ``derived_from`` names the version a derivation (``job_kind``) started from.
+    ``code_lists`` gives columns whose code list is known (a data standard's
+    codes and labels) in place of the one inferred from the values.
     """
     with db.read() as session:
         resource = _resource(session, resource_id)
@@ -330,6 +334,11 @@ def ingest_version(
             progress=progress,
             limits=limits,
         )
+        if code_lists:
+            dictionary = analysis.dictionary
+            for column, entries in code_lists.items():
+                dictionary = dictionary.edit(column, type="code", code_list=dict(entries))
+            analysis = dataclasses.replace(analysis, dictionary=dictionary)
         try:
             return _add_version(
                 db=db,

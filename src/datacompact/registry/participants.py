@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -165,6 +165,14 @@ def _create(
             "该统一社会信用代码已注册 / a participant with this USCC is already registered",
             details={"field": "uscc"},
         ) from exc
+    # Shareholdings registered before their holder (a JV bootstrapped ahead of
+    # its parents) now point at it, so common control is seen either way round.
+    session.execute(
+        update(Shareholder)
+        .where(Shareholder.holder_uscc == uscc, Shareholder.holder_participant_id.is_(None))
+        .values(holder_participant_id=participant.id)
+        .execution_options(synchronize_session=False)
+    )
     session.add(keys.new_key(participant_id=participant.id, secret=secret))
     admin = add_member(
         session,
