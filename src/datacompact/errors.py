@@ -30,6 +30,8 @@ was found, not the thing itself.
     ├── Conflict                           409  conflict
     │   ├── DuplicateRegistration          409  duplicate_registration
     │   └── InvalidTransition              409  invalid_transition
+    │       ├── OutOfTurn                  409  out_of_turn
+    │       └── AlreadyDecided             409  already_decided
     ├── VerificationFailed                 422  verification_failed
     ├── QueryFailed                        422  query_failed
     ├── RateLimited                        429  rate_limited
@@ -189,6 +191,21 @@ class InvalidTransition(Conflict):
     code = "invalid_transition"
 
 
+class OutOfTurn(InvalidTransition):
+    """A reviewer decides before the parties whose turn it is under the governance mode.
+
+    ``details["awaiting"]`` names the parties (and their participants) whose turn it is.
+    """
+
+    code = "out_of_turn"
+
+
+class AlreadyDecided(InvalidTransition):
+    """A reviewing party decides again on what it has already decided."""
+
+    code = "already_decided"
+
+
 class VerificationFailed(DataCompactError):
     """A signature, proof, checksum or recomputed tree does not match what was claimed."""
 
@@ -261,6 +278,8 @@ ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     Conflict,
     DuplicateRegistration,
     InvalidTransition,
+    OutOfTurn,
+    AlreadyDecided,
     VerificationFailed,
     QueryFailed,
     RateLimited,

@@ -52,6 +52,8 @@ class EventType(StrEnum):
     STANDARD_REGISTERED = "standard.registered"
     APPLICATION_SUBMITTED = "application.submitted"
     APPLICATION_REVIEWED = "application.reviewed"
+    APPLICATION_AMENDED = "application.amended"
+    APPLICATION_WITHDRAWN = "application.withdrawn"
     GRANT_ISSUED = "grant.issued"
     GRANT_SUSPENDED = "grant.suspended"
     GRANT_REINSTATED = "grant.reinstated"

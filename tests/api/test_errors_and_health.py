@@ -182,8 +182,12 @@ def test_revoked_token(client: ApiClient, world: World) -> None:
 )
 def test_missing_or_unknown_token(client: ApiClient, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    response = client.get("/api/v1/participants", headers=headers)
+    response = client.get("/api/v1/grants", headers=headers)
     assert_envelope(response, 401, "unauthenticated")
+    if header:
+        # A route anyone may read without a token still refuses a bad one.
+        response = client.get("/api/v1/participants", headers=headers)
+        assert_envelope(response, 401, "unauthenticated")
 
 
 def test_wrong_role_is_forbidden_with_a_reason(client: ApiClient, world: World) -> None:

@@ -230,7 +230,9 @@ def test_an_empty_search_says_why(world: World, tmp_path: Path) -> None:
     reader = world.principal("enterprise.analyst")
     with world.platform.db.read() as session:
         nothing = service.search_catalog(session=session, actor=reader, query="社会保险")
-    assert nothing.empty_reason == "目录中还没有数据资源 / the catalog holds no resource yet"
+    assert nothing.empty_reason == (
+        "目录中还没有可查看的数据资源 / the catalog holds no resource you may see yet"
+    )
     _register(world, _people_csv(tmp_path / "p.csv"))
     with world.platform.db.read() as session:
         found = service.search_catalog(session=session, actor=reader, query="社会保险")
@@ -332,12 +334,15 @@ def test_conformance_and_a_standardized_version(world: World, tmp_path: Path) ->
         )
     (element,) = report["elements"]
     assert element["values"] == 60
-    assert 0 < element["percent"] < 100
+    # 男, 女, 男性 and unknown name codes by label or alias; 1 and 2 are codes.
+    assert (element["percent"], element["by_code"], element["by_label"]) == (100.0, 20, 40)
     derived = standardize.derive_standard_version(
         db=world.platform.db, home=home, actor=steward, resource_id=resource_id, mappings=mappings
     ).value
     assert derived.versions == 2
     assert derived.latest is not None
+    (sex,) = [c for c in derived.latest.columns if c["name"] == "性别"]
+    assert sex["code_list"] == {"0": "未知的性别", "1": "男性", "2": "女性", "9": "未说明的性别"}
     with world.platform.db.read() as session:
         again = standardize.conformance_report(
             session=session, home=home, actor=steward, resource_id=resource_id, mappings=mappings
@@ -426,7 +431,8 @@ def test_a_registered_standard_is_used_for_conformance(world: World, tmp_path: P
         listed = standards_registry.list_standards(session=session, actor=steward)
     (element,) = report["elements"]
     assert element["values"] == 20
-    assert element["conforming"] == 0
+    # 在职 and 退休 are labels, 在岗 an alias; 其他 names no code.
+    assert (element["conforming"], element["by_code"], element["by_label"]) == (15, 0, 15)
     assert {s["id"] for s in listed if not s["builtin"]} == {"DB3301/T 0001-2026"}
 
 

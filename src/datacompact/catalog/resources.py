@@ -11,7 +11,8 @@ process leaves is removed by :func:`sweep_orphans` (see ``_staging``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -34,7 +35,14 @@ from datacompact.catalog.schemas import (
 from datacompact.errors import Forbidden, InvalidInput, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.ingest import IngestLimits, PinnedFile
-from datacompact.permissions import Actions, CatalogResource, Principal, authorize
+from datacompact.permissions import (
+    Actions,
+    CatalogResource,
+    Principal,
+    PublicListing,
+    authorize,
+    decide,
+)
 from datacompact.registry import lookup
 from datacompact.store.models import Participant, Resource, ResourceVersion
 from datacompact.store.session import Database
@@ -299,10 +307,13 @@ def ingest_version(
     derived_from: int | None = None,
     recheck: Recheck | None = None,
     limits: IngestLimits | None = None,
+    code_lists: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Recorded[ResourcePublic]:
     """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept.
 
     ``derived_from`` names the version a derivation (``job_kind``) started from.
+    ``code_lists`` gives columns whose code list is known (a data standard's
+    codes and labels) in place of the one inferred from the values.
     """
     with db.read() as session:
         resource = _resource(session, resource_id)
@@ -324,6 +335,11 @@ def ingest_version(
             progress=progress,
             limits=limits,
         )
+        if code_lists:
+            dictionary = analysis.dictionary
+            for column, entries in code_lists.items():
+                dictionary = dictionary.edit(column, type="code", code_list=dict(entries))
+            analysis = dataclasses.replace(analysis, dictionary=dictionary)
         try:
             return _add_version(
                 db=db,
@@ -454,14 +470,46 @@ def update_dictionary(
     return Recorded(view(resource), event.seq)
 
 
-def get_resource(*, session: Session, actor: Principal, resource_id: int) -> ResourcePublic:
-    resource = _resource(session, resource_id)
-    authorize(
-        actor=actor,
-        action=Actions.RESOURCE_READ,
-        resource=CatalogResource(participant_id=resource.holder_id),
+def catalog_ref(resource: Resource) -> CatalogResource:
+    """The resource as ``authorize`` sees it: its holder, share type and open type."""
+    return CatalogResource(
+        participant_id=resource.holder_id,
+        share_type=resource.share_type,
+        open_type=resource.open_type,
     )
-    return view(resource)
+
+
+def readable(session: Session, actor: Principal, resource_id: int) -> Resource:
+    """The resource, once ``actor`` may read its catalog entry.
+
+    One not published is, for an anonymous caller, as missing as one that
+    does not exist: the same ``404`` with the same details.
+    """
+    missing = NotFound("数据资源不存在 / resource not found", details={"resource_id": resource_id})
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise missing
+    authorize(
+        actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(resource), missing=missing
+    )
+    return resource
+
+
+def readable_by_code(session: Session, actor: Principal, code: str) -> Resource:
+    """The resource registered under ``code`` (its dataset URI), as :func:`readable`."""
+    text = codes.parse_code(code).text
+    missing = NotFound("数据资源不存在 / resource not found", details={"code": text})
+    resource = session.scalar(select(Resource).where(Resource.code == text))
+    if resource is None:
+        raise missing
+    authorize(
+        actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(resource), missing=missing
+    )
+    return resource
+
+
+def get_resource(*, session: Session, actor: Principal, resource_id: int) -> ResourcePublic:
+    return view(readable(session, actor, resource_id))
 
 
 def search_resources(
@@ -475,7 +523,11 @@ def search_resources(
     theme: str | None = None,
     limit: int = 50,
 ) -> list[ResourcePublic]:
-    """Full text (jieba for Chinese) over names, tags and descriptions, with filters."""
+    """Full text (jieba for Chinese) over names, tags and descriptions, with filters.
+
+    Only the entries the actor may read are candidates (an anonymous caller
+    sees the published ones).
+    """
     return search_catalog(
         session=session,
         actor=actor,
@@ -500,7 +552,7 @@ def search_catalog(
     limit: int = 50,
 ) -> SearchResult:
     """:func:`search_resources`, saying why when nothing is found."""
-    authorize(actor=actor, action=Actions.RESOURCE_READ, resource=CatalogResource())
+    authorize(actor=actor, action=Actions.RESOURCE_READ, resource=PublicListing())
     rows = select(Resource).order_by(Resource.id)
     if holder_id is not None:
         rows = rows.where(Resource.holder_id == holder_id)
@@ -508,7 +560,12 @@ def search_catalog(
         rows = rows.where(Resource.grade == grade.value)
     if share_type is not None:
         rows = rows.where(Resource.share_type == share_type)
-    candidates = [r for r in session.scalars(rows) if theme is None or theme in r.themes]
+    candidates = [
+        r
+        for r in session.scalars(rows)
+        if (theme is None or theme in r.themes)
+        and decide(actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(r)).allowed
+    ]
     documents = [
         search.Document(
             id=str(r.id),
@@ -532,18 +589,26 @@ def search_catalog(
             "theme": theme,
         }
         filters = [name for name, value in given.items() if value is not None]
-        reason = _why_empty(session, filters, len(candidates), search.terms(query))
+        reason = _why_empty(session, actor, filters, len(candidates), search.terms(query))
     return SearchResult(data=found, empty_reason=reason)
 
 
-def _why_empty(session: Session, filters: list[str], candidates: int, words: list[str]) -> str:
+def _why_empty(
+    session: Session, actor: Principal, filters: list[str], candidates: int, words: list[str]
+) -> str:
     """Why a search found nothing: an empty catalog, the filters, or no hit for its words.
 
     A query without a word (blank, or punctuation only) lists every resource
-    the filters keep, so it is empty only through the first two.
+    the filters keep, so it is empty only through the first two. "Empty"
+    counts only the entries the actor may read: an anonymous caller learns
+    nothing about unpublished ones.
     """
-    if not session.scalar(select(func.count()).select_from(Resource)):
-        return "目录中还没有数据资源 / the catalog holds no resource yet"
+    readable = (
+        decide(actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(r)).allowed
+        for r in session.scalars(select(Resource))
+    )
+    if not any(readable):
+        return "目录中还没有可查看的数据资源 / the catalog holds no resource you may see yet"
     if not candidates:
         named = ", ".join(filters)
         return f"没有资源同时满足筛选条件 {named} / no resource meets every filter given ({named})"

@@ -84,6 +84,8 @@ def conformance_report(
                 "element": e.element,
                 "values": e.values,
                 "conforming": e.conforming,
+                "by_code": e.by_code,
+                "by_label": e.by_label,
                 "failing": e.failing,
                 "nulls": e.nulls,
                 "percent": e.percent,
@@ -109,6 +111,14 @@ def derive_standard_version(
         source, number = home / version.path, version.number
         column_mappings = _mappings(version, mappings)
         extra = registered(session)
+    # The derived columns hold the standard's codes: their code list is the
+    # standard's, with its labels (a standard's list names no one's values).
+    code_lists = {}
+    for m in column_mappings:
+        standard = extra.get(m.standard) or standards.get_standard(m.standard)
+        element = standard.element(m.element)
+        if element.codes:
+            code_lists[m.column] = {c.code: c.label_zh for c in element.codes}
     workdir = Path(tempfile.mkdtemp(prefix="dc-derive-"))
     try:
         derived = workdir / "standardized.parquet"
@@ -122,6 +132,7 @@ def derive_standard_version(
             job_kind=JobKind.DERIVATION,
             derived_from=number,
             recheck=recheck,
+            code_lists=code_lists,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -14,6 +14,7 @@ from typing import Annotated
 import typer
 
 from datacompact import __version__
+from datacompact.cli._applications import applications_app, inbox
 from datacompact.cli._audit import audit
 from datacompact.cli._backup import backup, recover, restore
 from datacompact.cli._catalog import catalog_app, resources_app, standards_app
@@ -42,6 +43,7 @@ app.add_typer(tokens_app, name="tokens")
 app.add_typer(resources_app, name="resources")
 app.add_typer(catalog_app, name="catalog")
 app.add_typer(standards_app, name="standards")
+app.add_typer(applications_app, name="applications")
 app.add_typer(grants_app, name="grants")
 app.add_typer(queries_app, name="queries")
 # One `projects` group: procurement (projects, lots, tenders, bids) and delivery
@@ -51,6 +53,7 @@ app.add_typer(projects_app, name="projects")
 app.add_typer(ledger_app, name="ledger")
 app.add_typer(verify_app, name="verify")
 app.add_typer(witness_app, name="witness")
+app.command("inbox")(inbox)
 app.command("audit")(audit)
 app.command("backup")(backup)
 app.command("restore")(restore)
@@ -212,12 +215,32 @@ def demo(
     ] = 1.0,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    witness_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65534,
+            help="两个演示见证的首个端口（默认 --port+1）/ first port of the two demo witnesses "
+            "(default: --port + 1)",
+        ),
+    ] = None,
+    no_witnesses: Annotated[
+        bool,
+        typer.Option(
+            "--no-witnesses", help="不启动演示见证 / serve without the two demo witnesses"
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it.
 
     Each step is printed to stderr as it starts, with the time elapsed; with
     ``--json`` nothing but the summary is printed.
+
+    Serving starts two witnesses first, each a separate `datacompact witness
+    serve` process with its own key and state under the home folder, under a
+    2-of-2 policy (`witness.policy`), unless DATACOMPACT_WITNESS_POLICY names
+    witnesses already or --no-witnesses is given.
     """
     from datacompact.demo import build_demo
 
@@ -227,10 +250,34 @@ def demo(
         summary = build_demo(
             platform, datasets_scale=scale or None, progress=None if as_json else step_printer()
         )
+        log_vkey = platform.log_signer.verifier().vkey
+        own_witnesses = not (no_serve or no_witnesses or platform.settings.witness_policy)
         platform.close()
         emit(summary, as_json=as_json, title="演示城市 / demo city")
         if not no_serve:
+            first = witness_port or port + 1
+            _serve_demo(platform.settings.home, log_vkey, (first, first + 1), own_witnesses)
             _serve(host, port)
+
+
+def _serve_demo(home: Path, log_vkey: str, ports: tuple[int, int], start: bool) -> None:
+    """Start the demo's witnesses and point the server at them; stopped when the CLI exits."""
+    if not start:
+        return
+    import atexit
+
+    from datacompact.config import get_settings
+    from datacompact.demo import witnesses
+
+    found, policy = witnesses.prepare_witnesses(home, log_vkey=log_vkey, ports=ports)
+    processes = witnesses.start_witnesses(found, log_vkey=log_vkey)
+    atexit.register(witnesses.stop_witnesses, processes)
+    # The server reads its settings afresh: it must see the demo's policy.
+    os.environ["DATACOMPACT_WITNESS_POLICY"] = str(policy)
+    get_settings.cache_clear()
+    for witness, process in zip(found, processes, strict=True):
+        console.print(f"见证 / witness {witness.name}: {witness.url} (pid {process.pid})")
+    console.print(f"见证策略 / witness policy: {policy} (2 of 2)")
 
 
 def main() -> None:

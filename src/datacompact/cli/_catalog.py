@@ -263,7 +263,7 @@ def conform(
             )["elements"],
             who=token,
             as_json=as_json,
-            render=listed("column", "element", "values", "percent"),
+            render=listed("column", "element", "values", "percent", "by_code", "by_label"),
         )
         if derive:
             run(

@@ -265,6 +265,7 @@ def build_demo(
                         "participant": org.name,
                         "participant_id": participant.id,
                         "participant_kind": org.kind,
+                        "member_id": member.id,
                         "user": person.username,
                         "roles": list(person.roles),
                         "token": value,

@@ -32,7 +32,13 @@ from datacompact.ingest.quality import (
     QualityRules,
     profile_quality,
 )
-from datacompact.ingest.readers import Source, detect_format, list_sheets, open_source
+from datacompact.ingest.readers import (
+    Source,
+    detect_format,
+    list_sheets,
+    open_source,
+    text_encoding,
+)
 from datacompact.ingest.schema import ColumnSpec, DataDictionary, infer_dictionary, logical_type
 from datacompact.ingest.stage import Progress, Staged, stage_to_parquet
 
@@ -67,4 +73,5 @@ __all__ = [
     "spilling_into",
     "sql_string",
     "stage_to_parquet",
+    "text_encoding",
 ]

@@ -33,11 +33,19 @@ from datacompact.ingest._common import (
     Reader,
 )
 from datacompact.ingest._csv import CsvReader
-from datacompact.ingest._encoding import normalize_encoding
+from datacompact.ingest._encoding import detect_encoding, normalize_encoding, read_sample
 from datacompact.ingest._xlsx import XlsxReader, list_sheets
 from datacompact.ingest.pinned import PinnedFile, pin
 
-__all__ = ["PinnedFile", "Source", "detect_format", "list_sheets", "open_source", "pin"]
+__all__ = [
+    "PinnedFile",
+    "Source",
+    "detect_format",
+    "list_sheets",
+    "open_source",
+    "pin",
+    "text_encoding",
+]
 
 _SUFFIXES: dict[str, Format] = {
     ".csv": "csv",
@@ -303,3 +311,24 @@ def _open_pinned(
         _reader=reader,
         _warnings=list(reader.warnings),
     )
+
+
+def text_encoding(path: Path, encoding: str | None = None) -> str:
+    """The encoding of a text file as ingestion reads it: ``encoding`` checked, or detected.
+
+    The same rules as registration: UTF-8 (with or without BOM), GBK or
+    GB 18030, detected with charset-normalizer when not given.
+    """
+    if encoding is not None:
+        return normalize_encoding(encoding)
+    try:
+        chunks = read_sample(path)
+    except OSError as exc:
+        raise InvalidInput(
+            f"无法读取文件 / cannot read the file {path}", details={"path": str(path)}
+        ) from exc
+    if not chunks or not chunks[0][1]:
+        raise MalformedInput(
+            f"文件为空 / expected text, got an empty file: {path}", details={"path": str(path)}
+        )
+    return detect_encoding(path, chunks)

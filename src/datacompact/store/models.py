@@ -395,13 +395,47 @@ class Application(Base):
     epsilon: Mapped[str | None] = mapped_column(String(32))
     reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(24), default="pending")
+    #: The current revision: 1 as submitted, one more with each amendment.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: When the current revision was filed (None: the first, filed at ``created_at``).
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    earlier: Mapped[list[ApplicationRevision]] = relationship(
+        order_by="ApplicationRevision.revision", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending', 'approved', 'rejected', 'changes_requested')", name="status"
+            "status IN ('pending', 'approved', 'rejected', 'changes_requested', 'withdrawn')",
+            name="status",
         ),
         Index("ix_applications_applicant", "applicant_id"),
+    )
+
+
+class ApplicationRevision(Base):
+    """An earlier revision of an application, kept as it stood when it was amended.
+
+    ``content`` holds what the revision asked for (scenario, purpose,
+    resources and columns, output, duration, queries, ε), ``reviewers`` the
+    decisions taken on it, ``status`` how its review ended (``changes_requested``).
+    """
+
+    __tablename__ = "application_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(24))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    superseded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("application_id", "revision", name="uq_application_revisions_revision"),
     )
 
 
