@@ -58,6 +58,14 @@ class VersionCreate(Strict):
     sheet: str | None = Field(default=None, max_length=100)
 
 
+class UploadPublic(BaseModel):
+    """A file received into the caller's inbox, ready to register by ``name``."""
+
+    name: str = Field(description="收件箱中的文件名 / the file's name in the inbox")
+    size: int = Field(description="字节数 / its size in bytes")
+    sha256: str = Field(description="SHA-256（十六进制）/ its SHA-256, hex")
+
+
 class GradeDecisionIn(Strict):
     """Confirm the proposed grade, or override it (a reason is then required)."""
 
