@@ -21,6 +21,7 @@ blocks:
 * :mod:`~datacompact.catalog.lineage`: OpenLineage 2-0-2 run events;
 * :mod:`~datacompact.catalog.search`: zh/en terms (jieba) and BM25 ranking;
 * :mod:`~datacompact.catalog.inbox`: the files a participant may register, and uploads;
+* :mod:`~datacompact.catalog.shape`: how a version's columns differ from the one before;
 * :mod:`~datacompact.catalog.schemas`: the request and response bodies.
 
 The names below load their module on first use: the command line starts
