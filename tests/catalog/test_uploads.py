@@ -224,6 +224,19 @@ def test_an_existing_name_is_never_replaced(world: World, client: ApiClient) -> 
     assert _left(world) == {"inbox": ["r.csv"], "staging": []}
 
 
+def test_part_files_a_killed_upload_left_are_swept_by_the_next_one(
+    world: World, client: ApiClient
+) -> None:
+    assert _post(client, world, "first.csv", ROSTER).status_code == 201
+    staging = _inbox(world) / UPLOADS_DIR
+    old, recent = staging / "0123.part", staging / "4567.part"
+    for path in (old, recent):
+        path.write_bytes(b"half a file")
+    os.utime(old, (1, 1))
+    assert _post(client, world, "second.csv", ROSTER).status_code == 201
+    assert _left(world)["staging"] == ["4567.part"]  # maybe still being written
+
+
 def test_an_empty_file_is_refused(world: World, client: ApiClient) -> None:
     error = _error(_post(client, world, "empty.csv", b""), 400, "malformed_input")
     assert error["details"]["got"] == "empty"

@@ -28,6 +28,7 @@ import contextlib
 import hashlib
 import os
 import secrets
+import time
 from dataclasses import dataclass
 from pathlib import Path
 from types import TracebackType
@@ -58,6 +59,8 @@ UPLOADS_DIR = ".uploads"
 UPLOAD_ROUTE = "POST /api/v1/uploads"
 #: A file name is one path component: at most this many bytes of UTF-8.
 MAX_NAME_BYTES = 255
+#: A part file this old was left by a process killed mid-upload; the next upload removes it.
+STALE_PART_SECONDS = 24 * 3600
 
 
 def inbox_folder(home: Path, participant_id: int) -> Path:
@@ -167,6 +170,18 @@ def _dir_at(dir_fd: int, name: str) -> int:
     # mkdir's mode is masked by the umask; the platform's folders are 0700 whatever it is.
     os.fchmod(fd, 0o700)
     return fd
+
+
+def _sweep_stale(staging_fd: int) -> None:
+    """Remove part files a killed process left; an upload in progress writes to its own recently."""
+    cutoff = time.time() - STALE_PART_SECONDS
+    with os.scandir(staging_fd) as entries:
+        for entry in entries:
+            if not entry.name.endswith(".part") or not entry.is_file(follow_symlinks=False):
+                continue
+            with contextlib.suppress(FileNotFoundError):
+                if entry.stat(follow_symlinks=False).st_mtime < cutoff:
+                    os.unlink(entry.name, dir_fd=staging_fd)
 
 
 def _exists(dir_fd: int, name: str) -> bool:
@@ -327,6 +342,7 @@ def begin_upload(*, home: Path, actor: Principal, name: str, max_bytes: int) -> 
             folders.append(_dir_at(folders[-1], component))
         if _exists(folders[-2], name):
             raise _taken(name)
+        _sweep_stale(folders[-1])
         return InboxUpload(folders=folders, name=name, max_bytes=max_bytes)
     except BaseException:
         for fd in reversed(folders):
