@@ -9,7 +9,10 @@ from __future__ import annotations
 import hashlib
 import io
 import os
+import socket
 import stat
+import threading
+import time
 from collections.abc import AsyncIterator, Iterator, MutableMapping
 from pathlib import Path
 from typing import Any
@@ -19,7 +22,9 @@ import httpx
 import pyarrow as pa
 import pyarrow.parquet as pq
 import pytest
+import uvicorn
 
+from datacompact.api import create_app
 from datacompact.catalog.inbox import UPLOADS_DIR, inbox_folder
 from datacompact.catalog.schemas import ResourceBase
 
@@ -476,6 +481,57 @@ def test_a_client_that_goes_away_mid_body_leaves_nothing(world: World, client: A
     assert len(seen_partial[0]) == 1  # the partial file was being written
     assert sent[0]["status"] == 400  # an answer nobody reads, and no error logged
     assert _left(world) == {"inbox": [], "staging": []}
+
+
+def _free_port() -> int:
+    with socket.socket() as probe:
+        probe.bind(("127.0.0.1", 0))
+        port: int = probe.getsockname()[1]
+        return port
+
+
+@pytest.fixture
+def uvicorn_server(world: World) -> Iterator[int]:
+    """The app served by uvicorn on a local port, in a thread; yields the port."""
+    port = _free_port()
+    config = uvicorn.Config(
+        create_app(world.platform), host="127.0.0.1", port=port, lifespan="off", log_level="error"
+    )
+    server = uvicorn.Server(config)
+    thread = threading.Thread(target=server.run, daemon=True)
+    thread.start()
+    deadline = time.monotonic() + 20
+    while not server.started:
+        assert time.monotonic() < deadline, "uvicorn did not start"
+        time.sleep(0.02)
+    yield port
+    server.should_exit = True
+    thread.join(timeout=20)
+
+
+def test_a_socket_closed_mid_body_leaves_nothing(world: World, uvicorn_server: int) -> None:
+    """A real client over TCP announces 4 MiB, sends 1.5 MiB, and hangs up."""
+    body_head = (
+        b'--b0undary\r\nContent-Disposition: form-data; name="file"; filename="cut.csv"\r\n\r\n'
+    )
+    sent = b"n,v\n" + b"1,2\n" * (1536 * 256)
+    request = (
+        f"POST {URL} HTTP/1.1\r\nHost: 127.0.0.1\r\n"
+        f"Authorization: Bearer {world.tokens[STEWARD]}\r\n"
+        "Content-Type: multipart/form-data; boundary=b0undary\r\n"
+        f"Content-Length: {4 * 1024 * 1024}\r\n\r\n"
+    ).encode()
+    with socket.create_connection(("127.0.0.1", uvicorn_server)) as conn:
+        conn.sendall(request + body_head + sent)
+        staging = _inbox(world) / UPLOADS_DIR
+        deadline = time.monotonic() + 20
+        while not (staging.exists() and any(p.stat().st_size > 0 for p in staging.iterdir())):
+            assert time.monotonic() < deadline, "the upload never reached the disk"
+            time.sleep(0.02)
+    deadline = time.monotonic() + 20
+    while _left(world) != {"inbox": [], "staging": []}:
+        assert time.monotonic() < deadline, _left(world)
+        time.sleep(0.05)
 
 
 def test_a_body_stream_that_fails_midway_leaves_nothing(world: World, client: ApiClient) -> None:
