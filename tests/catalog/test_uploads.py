@@ -119,6 +119,25 @@ def test_an_upload_lands_in_the_inbox_and_registers_by_name(
     assert latest["source_sha256"] == response.json()["sha256"]
 
 
+def test_an_inbox_the_operator_made_keeps_its_mode(world: World, client: ApiClient) -> None:
+    folder = _inbox(world)
+    folder.mkdir(parents=True)
+    folder.chmod(0o770)  # an SFTP account writes here through its group
+    assert _post(client, world, "r.csv", ROSTER).status_code == 201
+    assert stat.S_IMODE(folder.stat().st_mode) == 0o770
+    assert stat.S_IMODE((folder / UPLOADS_DIR).stat().st_mode) == 0o700
+
+
+def test_a_symlinked_inbox_is_refused(world: World, client: ApiClient, tmp_path: Path) -> None:
+    elsewhere = tmp_path / "elsewhere"
+    elsewhere.mkdir()
+    _inbox(world).parent.mkdir(parents=True, exist_ok=True)
+    _inbox(world).symlink_to(elsewhere)
+    error = _error(_post(client, world, "r.csv", ROSTER), 400, "invalid_input")
+    assert error["details"]["reason"] == "symlink"
+    assert list(elsewhere.iterdir()) == []
+
+
 @pytest.mark.parametrize(
     ("name", "content"),
     [

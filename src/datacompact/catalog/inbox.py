@@ -159,16 +159,22 @@ class Uploaded:
 
 
 def _dir_at(dir_fd: int, name: str) -> int:
-    """The folder ``name`` in ``dir_fd``, made (0700) if missing; never a symlink."""
+    """The folder ``name`` in ``dir_fd``, made (0700) if missing; never a symlink.
+
+    A folder that exists keeps its mode: the operator may have given an SFTP
+    account group access to it.
+    """
+    made = True
     try:
         os.mkdir(name, 0o700, dir_fd=dir_fd)
     except FileExistsError:
-        pass
+        made = False
     except OSError as exc:
         raise InvalidInput("无法创建收件箱 / the inbox folder cannot be created") from exc
     fd = open_dir_at(dir_fd, name)
-    # mkdir's mode is masked by the umask; the platform's folders are 0700 whatever it is.
-    os.fchmod(fd, 0o700)
+    if made:
+        # mkdir's mode is masked by the umask; the platform's folders are 0700 whatever it is.
+        os.fchmod(fd, 0o700)
     return fd
 
 
@@ -192,7 +198,7 @@ def _exists(dir_fd: int, name: str) -> bool:
     return True
 
 
-def _taken(name: str) -> Conflict:
+def _taken() -> Conflict:
     return Conflict(
         "收件箱中已有同名文件，请换一个文件名 / a file of that name is already in your inbox; "
         "upload under another name (an inbox file is never replaced)",
@@ -282,7 +288,7 @@ class InboxUpload:
                 follow_symlinks=False,
             )
         except FileExistsError as exc:
-            raise _taken(self.name) from exc
+            raise _taken() from exc
         finally:
             self._drop()
         os.fsync(self._inbox)
@@ -341,7 +347,7 @@ def begin_upload(*, home: Path, actor: Principal, name: str, max_bytes: int) -> 
         for component in (INBOX_DIR, str(participant_id), UPLOADS_DIR):
             folders.append(_dir_at(folders[-1], component))
         if _exists(folders[-2], name):
-            raise _taken(name)
+            raise _taken()
         _sweep_stale(folders[-1])
         return InboxUpload(folders=folders, name=name, max_bytes=max_bytes)
     except BaseException:
