@@ -20,7 +20,8 @@ was found, not the thing itself.
     │   ├── UnknownField                   400  unknown_field
     │   ├── MalformedInput                 400  malformed_input   ("expected X, got Y")
     │   ├── InvalidCharacter               422  invalid_character
-    │   └── PayloadTooLarge                413  payload_too_large
+    │   ├── PayloadTooLarge                413  payload_too_large
+│   └── UnsupportedMediaType           415  unsupported_media_type
     ├── Unauthenticated                    401  unauthenticated
     │   ├── TokenExpired                   401  token_expired
     │   └── TokenRevoked                   401  token_revoked
@@ -123,6 +124,13 @@ class PayloadTooLarge(InvalidInput):
 
     status = 413
     code = "payload_too_large"
+
+
+class UnsupportedMediaType(InvalidInput):
+    """An uploaded file of a kind the readers cannot take, by its name or its first bytes."""
+
+    status = 415
+    code = "unsupported_media_type"
 
 
 class Unauthenticated(DataCompactError):
@@ -269,6 +277,7 @@ ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     MalformedInput,
     InvalidCharacter,
     PayloadTooLarge,
+    UnsupportedMediaType,
     Unauthenticated,
     TokenExpired,
     TokenRevoked,

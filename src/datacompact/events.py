@@ -58,6 +58,7 @@ class EventType(StrEnum):
     GRANT_SUSPENDED = "grant.suspended"
     GRANT_REINSTATED = "grant.reinstated"
     GRANT_REVOKED = "grant.revoked"
+    GRANT_NEEDS_REVIEW = "grant.needs_review"
     QUERY_EXECUTED = "query.executed"
     QUERY_REFUSED = "query.refused"
     QUERY_FAILED = "query.failed"

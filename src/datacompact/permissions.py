@@ -249,6 +249,13 @@ class Actions:
         Role.ADMIN,
         Role.DATA_STEWARD,
     )
+    INBOX_UPLOAD = _a(
+        "inbox.upload",
+        "上传文件到本方收件箱 / upload a file into one's own inbox",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.DATA_STEWARD,
+    )
     RESOURCE_READ = _a("resource.read", "查看数据目录 / read the catalog", Scope.PUBLISHED)
     RESOURCE_CURATE = _a(
         "resource.curate",

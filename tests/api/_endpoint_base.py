@@ -24,6 +24,7 @@ class Call:
     path: str
     json: Any = None
     params: dict[str, Any] = field(default_factory=dict)
+    files: Any = None  # a multipart body, as httpx takes it
 
 
 @dataclass(frozen=True)

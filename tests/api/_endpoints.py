@@ -8,6 +8,7 @@ the app must have at least one (``test_matrix_covers_every_route``).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from sqlalchemy import func, select
@@ -238,6 +239,13 @@ ENDPOINTS: dict[str, Endpoint] = {
         ),
         EventType.RESOURCE_VERSION_INGESTED,
     ),
+    "uploads.create": Endpoint(
+        "POST",
+        "/api/v1/uploads",
+        lambda w, a, r, t: Call(
+            "POST", "/api/v1/uploads", files={"file": (_upload_name(), _ROSTER.encode())}
+        ),
+    ),
     "resources.search": Endpoint(
         "GET",
         "/api/v1/resources",
@@ -460,6 +468,14 @@ def _token_of_member(world: World, member_id: int) -> str:
 STANDARDIZE: dict[str, Any] = {
     "mappings": [{"column": "部门", "standard": "GB/T 4754-2017", "element": "industry_section"}]
 }
+
+
+_uploads = itertools.count()
+
+
+def _upload_name() -> str:
+    # The inbox is not rolled back with the store: every call uploads a new name.
+    return f"upload-{next(_uploads)}.csv"
 
 
 def _inbox(world: World, participant: str) -> str:

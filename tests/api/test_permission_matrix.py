@@ -105,6 +105,7 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "ledger.bundle": {"own": EVERYONE},
     "ledger.sign": {"own": frozenset({"admin", "auditor"})},
     "resources.register": {"own": STEWARD},
+    "uploads.create": {"own": STEWARD},
     "resources.add_version": {"own": STEWARD, "other": NOBODY},
     "resources.search": {"own": EVERYONE},
     "resources.show": {"own": EVERYONE, "other": EVERYONE},
@@ -249,6 +250,7 @@ def call(
         request.path,
         json=request.json,
         params=request.params,
+        files=request.files,
         headers=bearer(world, f"{actor}.{role}") if token else {},
     )
 

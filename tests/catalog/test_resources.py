@@ -132,6 +132,7 @@ def test_new_versions_keep_the_earlier_ones(world: World, tmp_path: Path) -> Non
         actor=world.principal("department.admin"),
         resource_id=resource_id,
         file=_people_csv(tmp_path / "v2.csv", rows=45, encoding="utf-8"),
+        review=None,
     ).value
     assert updated.versions == 2
     assert updated.latest is not None
@@ -337,7 +338,12 @@ def test_conformance_and_a_standardized_version(world: World, tmp_path: Path) ->
     # 男, 女, 男性 and unknown name codes by label or alias; 1 and 2 are codes.
     assert (element["percent"], element["by_code"], element["by_label"]) == (100.0, 20, 40)
     derived = standardize.derive_standard_version(
-        db=world.platform.db, home=home, actor=steward, resource_id=resource_id, mappings=mappings
+        db=world.platform.db,
+        home=home,
+        actor=steward,
+        resource_id=resource_id,
+        mappings=mappings,
+        review=None,
     ).value
     assert derived.versions == 2
     assert derived.latest is not None
@@ -454,6 +460,7 @@ def test_a_new_version_keeps_the_stewards_decision(world: World, tmp_path: Path)
         actor=steward,
         resource_id=resource_id,
         file=_people_csv(tmp_path / "p2.csv", encoding="utf-8"),
+        review=None,
     ).value
     assert (again.grade, again.grade_status) == ("core", "overridden")
 

@@ -32,6 +32,7 @@ from datacompact.api import (
     projects,
     queries,
     resources,
+    uploads,
 )
 from datacompact.api._access_log import AccessLog
 from datacompact.api._access_log import configure as configure_access_log
@@ -92,7 +93,14 @@ def create_app(platform: Platform) -> FastAPI:
     _errors.install(app)
     # Inside the body limit: a login's body is read whole to find its account.
     app.add_middleware(RateLimit, limits=platform.rate_limits, settings=platform.settings)
-    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
+    # The upload route streams its file to disk under its own limit.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=platform.settings.max_request_bytes,
+        per_path={
+            f"{API_PREFIX}/uploads": platform.settings.upload_max_bytes + uploads.MULTIPART_OVERHEAD
+        },
+    )
     # Outermost: they see every answer, the limits' and the body limit's too.
     app.state.metrics = Metrics(platform)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics, routes=app.routes)
@@ -101,6 +109,7 @@ def create_app(platform: Platform) -> FastAPI:
         participants.router,
         members.router,
         resources.router,
+        uploads.router,
         applications.router,
         open_data.router,
         inbox.router,

@@ -36,6 +36,7 @@ from datacompact.catalog.schemas import (
 )
 from datacompact.errors import InvalidInput
 from datacompact.ingest import PinnedFile
+from datacompact.policy.grants import shape_review
 
 router = APIRouter(tags=["catalog"], responses=documented(*AUTHENTICATED))
 
@@ -88,6 +89,7 @@ def add_version(
             sheet=body.sheet,
             recheck=recheck(request, credentials),
             limits=platform.settings.ingest_limits,
+            review=shape_review(confirm_removed_columns=body.confirm_removed_columns),
         )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
@@ -182,6 +184,7 @@ def standardized(
         resource_id=resource_id,
         mappings=body.mappings,
         recheck=recheck(request, credentials),
+        review=shape_review(confirm_removed_columns=False),
     )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 

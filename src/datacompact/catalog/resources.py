@@ -32,6 +32,7 @@ from datacompact.catalog.schemas import (
     SearchResult,
     VersionPublic,
 )
+from datacompact.catalog.shape import SchemaChange, ShapeReview, schema_change
 from datacompact.errors import Forbidden, InvalidInput, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.ingest import IngestLimits, PinnedFile
@@ -145,7 +146,11 @@ def _apply_proposal(resource: Resource, analysis: Analysis, *, keep_decision: bo
 
 
 def _version_events(
-    resource: Resource, version: ResourceVersion, derived_from: int | None = None
+    resource: Resource,
+    version: ResourceVersion,
+    derived_from: int | None = None,
+    change: SchemaChange | None = None,
+    flagged: Sequence[int] = (),
 ) -> list[NewEvent]:
     ingested: dict[str, Any] = {
         "code": resource.code,
@@ -156,6 +161,8 @@ def _version_events(
     }
     if derived_from is not None:
         ingested["derived_from"] = derived_from
+    if change is not None:
+        ingested["changes"] = {**change.to_dict(), "grants_needing_review": list(flagged)}
     return [
         NewEvent(EventType.RESOURCE_VERSION_INGESTED, "resource", resource.id, ingested),
         NewEvent(
@@ -307,6 +314,7 @@ def ingest_version(
     derived_from: int | None = None,
     recheck: Recheck | None = None,
     limits: IngestLimits | None = None,
+    review: ShapeReview | None,
     code_lists: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Recorded[ResourcePublic]:
     """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept.
@@ -314,6 +322,12 @@ def ingest_version(
     ``derived_from`` names the version a derivation (``job_kind``) started from.
     ``code_lists`` gives columns whose code list is known (a data standard's
     codes and labels) in place of the one inferred from the values.
+
+    When the new columns differ from the latest version's, the change is in the
+    result (``latest.changes``) and the event; a change that removes or retypes
+    a column goes to ``review`` (the policy layer's grant review) in the same
+    transaction, before anything is published. ``review`` has no default: a
+    caller that passes ``None`` says that no grant can be affected.
     """
     with db.read() as session:
         resource = _resource(session, resource_id)
@@ -350,6 +364,7 @@ def ingest_version(
                 analysis=analysis,
                 derived_from=derived_from,
                 recheck=recheck,
+                review=review,
             )
         except BaseException:
             staging.discard()
@@ -366,6 +381,7 @@ def _add_version(
     analysis: Analysis,
     derived_from: int | None,
     recheck: Recheck | None,
+    review: ShapeReview | None,
 ) -> Recorded[ResourcePublic]:
     """The write transaction of :func:`ingest_version`."""
     with db.write() as session:
@@ -373,13 +389,27 @@ def _add_version(
         resource = _resource(session, resource_id, lock=True)
         authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=ref)
         number = 1 + max((v.number for v in resource.versions), default=0)
+        previous = resource.versions[-1] if resource.versions else None
+        change = schema_change(previous.columns, _columns(analysis)) if previous else None
+        reviewed: list[NewEvent] = []
+        flagged: list[int] = []
+        if change is not None and change.touched and review is not None:
+            # Before anything is published: a refusal leaves only the staging to discard.
+            reviewed, flagged = review(
+                session, actor=actor, resource=resource, version=number, change=change
+            )
         _apply_proposal(resource, analysis, keep_decision=True)
         folder = staging.publish()
         version = _version_row(resource, number, folder / "data.parquet", analysis)
         session.add(version)
         session.flush()
         recorded = record_events(
-            session, actor=actor, events=_version_events(resource, version, derived_from)
+            session,
+            actor=actor,
+            events=[
+                *_version_events(resource, version, derived_from, change, flagged),
+                *reviewed,
+            ],
         )
         return Recorded(view(resource), recorded[0].seq)
 
@@ -620,7 +650,10 @@ def _why_empty(
     )
 
 
-def _version_view(version: ResourceVersion) -> VersionPublic:
+def _version_view(
+    version: ResourceVersion, previous: ResourceVersion | None = None
+) -> VersionPublic:
+    change = schema_change(previous.columns, version.columns) if previous else None
     return VersionPublic(
         number=version.number,
         rows=version.rows,
@@ -632,8 +665,15 @@ def _version_view(version: ResourceVersion) -> VersionPublic:
         pii=version.pii,
         quality=version.quality,
         warnings=version.warnings,
+        changes=change.to_dict() if change is not None else None,
         created_at=version.created_at,
     )
+
+
+def _latest_view(versions: Sequence[ResourceVersion]) -> VersionPublic | None:
+    if not versions:
+        return None
+    return _version_view(versions[-1], versions[-2] if len(versions) > 1 else None)
 
 
 def view(resource: Resource) -> ResourcePublic:
@@ -666,7 +706,7 @@ def view(resource: Resource) -> ResourcePublic:
             {"version": v.number, "overall": v.quality.get("overall"), "rows": v.rows}
             for v in resource.versions
         ],
-        latest=_version_view(resource.versions[-1]) if resource.versions else None,
+        latest=_latest_view(resource.versions),
         created_at=resource.created_at,
     )
 

@@ -21,6 +21,7 @@ from datacompact.catalog import standards
 from datacompact.catalog.lineage import JobKind
 from datacompact.catalog.resources import Recheck, ingest_version
 from datacompact.catalog.schemas import MappingIn, ResourcePublic
+from datacompact.catalog.shape import ShapeReview
 from datacompact.catalog.standard_sql import conformance, derive
 from datacompact.catalog.standards_registry import registered
 from datacompact.errors import NotFound
@@ -104,8 +105,13 @@ def derive_standard_version(
     resource_id: int,
     mappings: Sequence[MappingIn],
     recheck: Recheck | None = None,
+    review: ShapeReview | None,
 ) -> Recorded[ResourcePublic]:
-    """A new version of the resource with the mapped columns in their standards' form."""
+    """A new version of the resource with the mapped columns in their standards' form.
+
+    A mapping may change a column's type; ``review`` sees that change as it
+    sees any new version's (see :func:`~datacompact.catalog.resources.ingest_version`).
+    """
     with db.read() as session:
         version = _latest(session, actor, resource_id)
         source, number = home / version.path, version.number
@@ -133,6 +139,7 @@ def derive_standard_version(
             derived_from=number,
             recheck=recheck,
             code_lists=code_lists,
+            review=review,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

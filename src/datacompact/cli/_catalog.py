@@ -241,6 +241,7 @@ def conform(
     from datacompact.catalog import standardize
     from datacompact.catalog.schemas import MappingIn
     from datacompact.errors import InvalidInput
+    from datacompact.policy.grants import shape_review
 
     with handled(as_json):
         mappings = []
@@ -273,6 +274,7 @@ def conform(
                     actor=on.actor,
                     resource_id=resource_id,
                     mappings=mappings,
+                    review=shape_review(confirm_removed_columns=False),
                 ),
                 who=token,
                 as_json=as_json,
@@ -290,10 +292,19 @@ def version(
     token: TokenOption = None,
     encoding: Annotated[str | None, typer.Option(help="强制编码 / force an encoding")] = None,
     sheet: Annotated[str | None, typer.Option(help="XLSX 工作表 / sheet")] = None,
+    confirm_removed_columns: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-removed-columns",
+            help="确认删除已授权的列，相关授权转为待复核 / confirm a version that removes "
+            "granted columns; their grants then need review",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """接入新版本（旧版本保留）/ ingest a new immutable version."""
     from datacompact.catalog import resources as service
+    from datacompact.policy.grants import shape_review
 
     def action(on: Acting) -> Any:
         service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
@@ -309,6 +320,7 @@ def version(
                 progress=advance,
                 recheck=on.recheck,
                 limits=on.platform.settings.ingest_limits,
+                review=shape_review(confirm_removed_columns=confirm_removed_columns),
             )
 
     run(action, who=token, as_json=as_json, render=recorded, transaction="own")

@@ -33,7 +33,10 @@ from datacompact.ingest.quality import (
     profile_quality,
 )
 from datacompact.ingest.readers import (
+    UPLOAD_HEAD_BYTES,
+    UPLOAD_SUFFIXES,
     Source,
+    check_upload_type,
     detect_format,
     list_sheets,
     open_source,
@@ -46,6 +49,8 @@ __all__ = [
     "MAX_CELL_BYTES",
     "MAX_COLUMNS",
     "PII_TYPES",
+    "UPLOAD_HEAD_BYTES",
+    "UPLOAD_SUFFIXES",
     "Check",
     "ColumnFinding",
     "ColumnSpec",
@@ -59,6 +64,7 @@ __all__ = [
     "QualityRules",
     "Source",
     "Staged",
+    "check_upload_type",
     "connect",
     "detect_format",
     "detect_pii",

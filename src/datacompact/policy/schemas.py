@@ -125,6 +125,8 @@ class GrantPublic(BaseModel):
     resource_id: int
     holder_id: int
     grantee_id: int
+    #: ``active``, ``suspended``, ``revoked``, or ``needs_review`` when a new
+    #: version of the resource removed or retyped granted columns.
     status: str
     status_reason: str | None
     expires_at: datetime

@@ -450,9 +450,11 @@ class Grant(Base):
     holder_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     grantee_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     agreement: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # needs_review: a new version of the resource removed or retyped a granted
+    # column; queries stop until the holder reinstates or revokes it.
     status: Mapped[str] = mapped_column(String(16), default="active")
     status_reason: Mapped[str | None] = mapped_column(String(500))
-    # Who suspended it: only that party may reinstate it.
+    # Who suspended it (the holder, for a review): only that party may reinstate it.
     status_by: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     max_queries: Mapped[int] = mapped_column(Integer)
@@ -463,7 +465,9 @@ class Grant(Base):
     resource: Mapped[Resource] = relationship()
 
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'suspended', 'revoked')", name="status"),
+        CheckConstraint(
+            "status IN ('active', 'suspended', 'revoked', 'needs_review')", name="status"
+        ),
         Index("ix_grants_grantee", "grantee_id"),
         Index("ix_grants_holder", "holder_id"),
     )
