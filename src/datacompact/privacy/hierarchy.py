@@ -25,7 +25,7 @@ c;y;*
 A file's separator is its own, not the data's: :func:`detect_separator`
 finds it (``;`` as ARX writes, ``,``, tab or ``|``) unless one is given.
 
->>> detect_separator("Male,*\nFemale,*\n"), detect_separator("1;[0, 5);*\n2;[0, 5);*\n")
+>>> detect_separator("Male,*\\nFemale,*\\n"), detect_separator("1;[0, 5);*\\n2;[0, 5);*\\n")
 (',', ';')
 """
 
