@@ -259,6 +259,10 @@ class Console:
 
     def error_page(self, ctx: Context, error: DataCompactError) -> Response:
         status = error.status if 400 <= error.status < 600 else 500
+        if isinstance(error, Forbidden) and error.details.get("reason") == "csrf":
+            return self.renderer.render(
+                ctx, "error.html", status=403, kind="stale_form", detail="", next=_here(ctx.request)
+            )
         if status == 401 or (isinstance(error, Forbidden) and ctx.session is None):
             # Not signed in: the page says so and offers the sign-in.
             return self.renderer.render(

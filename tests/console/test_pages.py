@@ -1,0 +1,213 @@
+"""The console's pages over the store, on SQLite and PostgreSQL, without a browser."""
+
+from __future__ import annotations
+
+import html
+import json
+import re
+import shlex
+from pathlib import Path
+
+import pytest
+from typer.testing import CliRunner
+
+from datacompact.catalog._types import OpenType  # noqa: F401 - the facet values come from here
+from datacompact.cli import app as cli
+from datacompact.console.app import create_console
+from datacompact.permissions import Actions, CatalogResource, Principal, decide
+
+from .conftest import Browser, Web
+
+
+def _anonymous_may_read(web: Web) -> bool:
+    anonymous = Principal.anonymous(web.platform.settings.governance_mode)
+    return decide(actor=anonymous, action=Actions.RESOURCE_READ, resource=CatalogResource()).allowed
+
+
+def test_root_opens_the_catalog(web: Web) -> None:
+    response = Browser(web.client).get("/")
+    assert response.status_code == 303
+    assert response.headers["location"] == "/catalog"
+
+
+def test_the_public_sees_what_authorize_gives_the_anonymous(web: Web) -> None:
+    response = Browser(web.client).get("/catalog")
+    assert response.headers["content-type"].startswith("text/html")
+    if _anonymous_may_read(web):
+        assert response.status_code == 200
+        assert "社会保险缴费明细" in response.text
+    else:
+        assert response.status_code == 403
+        assert "需要登录" in response.text
+        assert "社会保险缴费明细" not in response.text
+        assert 'href="/signin?next=/catalog"' in response.text
+
+
+def test_catalog_in_chinese_by_default_and_in_english(web: Web) -> None:
+    browser = Browser(web.client)
+    browser.sign_in("enterprise2.admin")
+    zh = browser.get("/catalog")
+    assert zh.status_code == 200
+    assert '<html lang="zh-CN">' in zh.text
+    assert "开放目录" in zh.text and "社会保险缴费明细" in zh.text
+    assert "共找到 2 个资源" in zh.text
+    english = browser.get("/catalog", headers={"Accept-Language": "en-GB,en;q=0.9"})
+    assert '<html lang="en">' in english.text
+    assert "2 resources found" in english.text
+    assert "Social insurance contributions" in english.text  # the English name, in English
+
+
+def test_search_and_facets(web: Web) -> None:
+    browser = Browser(web.client)
+    browser.sign_in("enterprise2.admin")
+    found = browser.get("/catalog?q=社保")
+    assert "共找到 1 个资源" in found.text and "社会保险缴费明细" in found.text
+    opened = browser.get("/catalog?open_type=open")
+    assert "共找到 1 个资源" in opened.text and "社会保险缴费明细" not in opened.text
+    monthly = browser.get("/catalog?update_frequency=monthly&share_type=conditional")
+    assert "共找到 1 个资源" in monthly.text
+    holder = web.world.ids["department"]
+    by_holder = browser.get(f"/catalog?holder={holder}")
+    assert "共找到 1 个资源" in by_holder.text
+    # Each facet lists the values present, with their counts, in the page's language.
+    assert "有条件开放 (1)" in browser.get("/catalog").text
+    assert "每月 (1)" in browser.get("/catalog").text
+
+
+@pytest.mark.parametrize(
+    "query", ["grade=secret", "holder=abc", "page=0", "open_type=<x>", "q=" + "长" * 201]
+)
+def test_bad_filters_are_an_error_page_in_the_language(web: Web, query: str) -> None:
+    browser = Browser(web.client, lang="en")
+    browser.sign_in("enterprise2.admin")
+    response = browser.get(f"/catalog?{query}")
+    assert response.status_code == 400
+    assert "Invalid request" in response.text
+    assert '"error"' not in response.text
+
+
+def test_pagination_past_the_end_shows_the_last_page(web: Web) -> None:
+    browser = Browser(web.client)
+    browser.sign_in("enterprise2.admin")
+    response = browser.get("/catalog?page=9")
+    assert response.status_code == 200
+    assert "共找到 2 个资源" in response.text
+
+
+def test_resource_page_names_personal_columns_without_values(web: Web) -> None:
+    browser = Browser(web.client)
+    browser.sign_in("enterprise2.admin")
+    response = browser.get(f"/resources/{web.resources['social']}")
+    assert response.status_code == 200
+    text = response.text
+    assert "登记编码" in text and "数据字典" in text and "分级依据" in text
+    assert re.search(r"<code>手机号</code>.*?<td>是</td>", text, re.S)
+    assert "13800138000" not in text and "张伟" not in text
+    assert "/api/v1/catalog.ttl" in text
+    assert "（北京时间）" in text
+
+
+def test_missing_resource_is_a_not_found_page(web: Web) -> None:
+    browser = Browser(web.client, lang="en")
+    browser.sign_in("enterprise2.admin")
+    for path in ("/resources/999999", "/resources/0", "/resources/x"):
+        response = browser.get(path)
+        assert response.status_code in (400, 404), path
+        assert response.headers["content-type"].startswith("text/html")
+        assert "Traceback" not in response.text
+
+
+def test_unknown_pages_are_pages_and_api_paths_stay_json(web: Web) -> None:
+    browser = Browser(web.client)
+    page = browser.get("/nope")
+    assert page.status_code == 404
+    assert page.headers["content-type"].startswith("text/html")
+    assert "未找到" in page.text
+    english = browser.get("/nope", headers={"Accept-Language": "en"})
+    assert "Not found" in english.text
+    api = browser.get("/api/v1/nope")
+    assert api.status_code == 404
+    assert api.json()["error"]["code"] == "not_found"
+    wrong_method = web.client.request("PUT", "/api/v1/resources")
+    assert wrong_method.status_code == 405
+    assert wrong_method.headers["content-type"] == "application/json"
+    assert web.client.get("/healthz").json()["status"] == "ok"
+    assert web.client.get("/ledger/checkpoint").status_code == 200
+    posted = web.client.post("/catalog")
+    assert posted.status_code == 405
+    assert posted.headers["content-type"].startswith("text/html")
+
+
+def test_control_characters_in_the_query_are_refused(web: Web) -> None:
+    response = Browser(web.client).get("/catalog?q=%00")
+    assert response.status_code == 422
+    assert response.headers["content-type"].startswith("text/html")
+
+
+def test_language_switch_sets_a_cookie_and_returns(web: Web) -> None:
+    browser = Browser(web.client)
+    switched = browser.get("/lang/en?next=/log")
+    assert switched.status_code == 303
+    assert switched.headers["location"] == "/log"
+    assert browser.cookies["dc_lang"] == "en"
+    assert "Transparency log" in browser.get("/log", headers={"Accept-Language": "zh-CN"}).text
+    for target in ("//evil.example/", "https://evil.example/", "javascript:alert(1)"):
+        away = browser.get(f"/lang/zh-CN?next={target}")
+        assert away.headers["location"] == "/"
+    assert browser.get("/lang/fr").status_code == 404
+
+
+def test_log_pages(web: Web, tmp_path: Path) -> None:
+    browser = Browser(web.client)
+    log = browser.get("/log")
+    assert log.status_code == 200
+    assert "最新检查点" in log.text and "日志签名" in log.text
+    entry = browser.get("/log/entries/3")
+    assert entry.status_code == 200 and "包含证明" in entry.text
+    receipt = json.loads(browser.get("/log/entries/3/receipt.json").text)
+    assert receipt == web.client.get("/ledger/proof/3").json()
+    note = browser.get("/log/entries/3/checkpoint.txt").text
+    assert note == receipt["checkpoint"]
+    verify = browser.get("/log/verify?index=3")
+    assert verify.status_code == 200
+    command = html.unescape(re.search(r'<pre class="command">(.*?)</pre>', verify.text, re.S)[1])  # type: ignore[index]
+    # The command shown is the one that verifies the receipt offline.
+    (tmp_path / "checkpoint.txt").write_text(note, encoding="utf-8")
+    args = shlex.split(command)
+    assert args[:3] == ["datacompact", "verify", "inclusion"]
+    args = [str(tmp_path / "checkpoint.txt") if a == "checkpoint.txt" else a for a in args[1:]]
+    result = CliRunner().invoke(cli, args)
+    assert result.exit_code == 0, result.output
+    assert browser.get("/log/entries/99999").status_code == 404
+    assert browser.get("/log/verify?index=abc").status_code == 400
+
+
+def test_static_files_are_hashed_and_immutable(web: Web) -> None:
+    page = Browser(web.client).get("/log/verify")
+    urls = re.findall(r'(?:href|src)="(/static/[^"]+)"', page.text)
+    assert any(u.endswith("/verify.js") for u in urls)
+    for url in urls:
+        response = web.client.get(url)
+        assert response.status_code == 200
+        assert response.headers["cache-control"] == "public, max-age=31536000, immutable"
+    css = next(u for u in urls if u.endswith(".css"))
+    assert web.client.get(css.replace("/static/", "/static/0", 1)).status_code == 404
+    assert web.client.get("/static/x/../../app.py").status_code == 404
+
+
+def test_every_vendored_file_matches_its_record() -> None:
+    from datacompact.console.assets import STATIC_DIR
+
+    folder = STATIC_DIR / "vendor"
+    record = json.loads((folder / "VENDORED.json").read_text(encoding="utf-8"))
+    import hashlib
+
+    for name, entry in record.items():
+        assert hashlib.sha256((folder / name).read_bytes()).hexdigest() == entry["sha256"]
+        assert entry["license"] and entry["version"] and entry["source"].startswith("https://")
+    assert {p.name for p in folder.iterdir()} == {*record, "VENDORED.json"}
+
+
+def test_the_console_needs_only_the_platform(web: Web) -> None:
+    app = create_console(web.platform, client_address=lambda scope: "127.0.0.1")
+    assert app.state.console.platform is web.platform
