@@ -34,11 +34,13 @@ def test_sign_in_makes_a_logged_session_and_sign_out_revokes_it(web: Web) -> Non
     browser = Browser(web.client)
     issued_before = len(_events(web, "token.issued"))
     signed_in = browser.sign_in("enterprise.admin")
-    assert signed_in.status_code == 303 and signed_in.headers["location"] == "/home"
+    assert signed_in.status_code == 303
+    assert signed_in.headers["location"] == "/home"
     cookie = next(
         c for c in signed_in.headers.get_list("set-cookie") if c.startswith(SESSION_COOKIE)
     )
-    assert "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie
     assert "Secure" not in cookie  # plain http here; see the https test
     issued = _events(web, "token.issued")
     assert len(issued) == issued_before + 1
@@ -46,18 +48,23 @@ def test_sign_in_makes_a_logged_session_and_sign_out_revokes_it(web: Web) -> Non
     value = browser.cookies[SESSION_COOKIE]
     assert value.startswith("dcs_")
     home = browser.get("/home")
-    assert home.status_code == 200 and "控制台会话" in home.text
+    assert home.status_code == 200
+    assert "控制台会话" in home.text
 
     out = browser.post("/signout", {"csrf": csrf_of(home.text)})
     assert out.status_code == 303
     assert SESSION_COOKIE not in browser.cookies
     revoked = _events(web, "token.revoked")
-    assert revoked[-1].payload == {"member_id": web.world.members["enterprise.admin"], "kind": "session"}
+    assert revoked[-1].payload == {
+        "member_id": web.world.members["enterprise.admin"],
+        "kind": "session",
+    }
     # The old cookie is dead: replaying it is a signed-out visitor.
     replay = Browser(web.client)
     replay.cookies[SESSION_COOKIE] = value
     again = replay.get("/home")
-    assert again.status_code == 401 and "需要登录" in again.text
+    assert again.status_code == 401
+    assert "需要登录" in again.text
     assert SESSION_COOKIE not in replay.cookies  # and the browser is told to drop it
 
 
@@ -194,10 +201,14 @@ def test_security_headers_on_every_console_answer(web: Web) -> None:
         assert response.headers["referrer-policy"] == "same-origin"
         assert response.headers["x-content-type-options"] == "nosniff"
         assert response.headers["cache-control"] == "no-store"
-    assert "unsafe-inline" not in CSP and "unsafe-eval" not in CSP
-    assert "script-src 'self'" in CSP and "frame-ancestors 'none'" in CSP
+    assert "unsafe-inline" not in CSP
+    assert "unsafe-eval" not in CSP
+    assert "script-src 'self'" in CSP
+    assert "frame-ancestors 'none'" in CSP
     page = browser.get("/log/verify").text
-    assert "<script>" not in page and " style=" not in page and "<style" not in page
+    assert "<script>" not in page
+    assert " style=" not in page
+    assert "<style" not in page
 
 
 def test_cookies_are_secure_behind_tls(web: Web) -> None:
@@ -208,4 +219,6 @@ def test_cookies_are_secure_behind_tls(web: Web) -> None:
 
     response = anyio.run(fetch)
     cookie = response.headers["set-cookie"]
-    assert "Secure" in cookie and "HttpOnly" in cookie and "SameSite=strict" in cookie
+    assert "Secure" in cookie
+    assert "HttpOnly" in cookie
+    assert "SameSite=strict" in cookie

@@ -165,19 +165,17 @@ def resource_page(request: Request, ctx: Context, console: Console) -> Response:
     with ctx.platform.db.read() as session:
         found = catalog.get_resource(session=session, actor=ctx.principal, resource_id=resource_id)
     latest = found.latest
-    personal = {f.get("column") for f in (latest.pii if latest else [])}
-    columns: list[dict[str, Any]] = []
-    for column in latest.columns if latest else []:
-        name = str(column.get("name", ""))
-        columns.append(
-            {
-                "name": name,
-                "type": column.get("type") or column.get("dtype") or "",
-                "description": column.get("description") or "",
-                "personal": bool(column.get("personal")) or name in personal,
-                "grade": column.get("grade") or "",
-            }
-        )
+    columns: list[dict[str, Any]] = [
+        {
+            "name": str(column.get("name", "")),
+            "type": column.get("type") or "",
+            "description": column.get("description") or "",
+            "unit": column.get("unit") or "",
+            # "none", "personal" or "sensitive_personal", as the grading found it.
+            "personal": column.get("personal") or "none",
+        }
+        for column in (latest.columns if latest else [])
+    ]
     base = ctx.platform.settings.public_base_url.rstrip("/")
     return console.renderer.render(
         ctx,

@@ -176,6 +176,7 @@ class Renderer:
             fmt=i18n.Formats(ctx.lang),
             asset=self.assets.url,
             path=_here(ctx.request),
+            half=lambda text: half(ctx.lang, str(text)),
             **values,
         )
         return HTMLResponse(html, status_code=status)
@@ -208,12 +209,25 @@ def gettext_of(lang: str) -> Callable[[str], str]:
     return i18n.translations(lang).gettext
 
 
-def message_for(lang: str, error: DataCompactError) -> str:
-    """The half of a bilingual error message in the page's language ("中文 / English")."""
-    zh, sep, en = error.message.partition(" / ")
+def half(lang: str, text: str) -> str:
+    """The half of a bilingual platform text ("中文 / English") in the page's language.
+
+    >>> half("en", "令牌已过期 / the token has expired")
+    'the token has expired'
+    >>> half("zh-CN", "令牌已过期 / the token has expired")
+    '令牌已过期'
+    >>> half("en", "GB/T 43697-2024")
+    'GB/T 43697-2024'
+    """
+    zh, sep, en = text.partition(" / ")
     if not sep:
-        return error.message
+        return text
     return zh.strip() if lang == "zh-CN" else en.strip()
+
+
+def message_for(lang: str, error: DataCompactError) -> str:
+    """An error's message in the page's language."""
+    return half(lang, error.message)
 
 
 class Console:

@@ -143,8 +143,3 @@ class Formats:
         if value is None:
             return "—"
         return format_currency(value, "CNY", locale=self.locale)
-
-    def percent(self, value: float | None) -> str:
-        if value is None:
-            return "—"
-        return format_decimal(value * 100, format="0.#", locale=self.locale) + "%"
