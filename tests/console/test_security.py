@@ -222,3 +222,74 @@ def test_cookies_are_secure_behind_tls(web: Web) -> None:
     assert "Secure" in cookie
     assert "HttpOnly" in cookie
     assert "SameSite=strict" in cookie
+
+
+def _token_id(web: Web, value: str) -> int:
+    from datacompact.registry.tokens import token_digest
+
+    with web.platform.db.read() as session:
+        found = session.scalar(
+            select(ApiToken.id).where(ApiToken.token_sha256 == token_digest(value))
+        )
+    assert found is not None
+    return found
+
+
+def test_a_member_revokes_an_api_token_from_the_console(web: Web) -> None:
+    browser = Browser(web.client)
+    browser.sign_in("enterprise.admin")
+    value = web.world.tokens["enterprise.admin"]
+    assert (
+        web.client.get("/api/v1/me", headers={"Authorization": f"Bearer {value}"}).status_code
+        == 200
+    )
+    token_id = _token_id(web, value)
+    home = browser.get("/home")
+    assert f'action="/home/credentials/{token_id}/revoke"' in home.text
+    refused = browser.post(f"/home/credentials/{token_id}/revoke", {})
+    assert refused.status_code == 403
+    done = browser.post(f"/home/credentials/{token_id}/revoke", {"csrf": csrf_of(home.text)})
+    assert done.status_code == 303
+    logged = int(done.headers["location"].split("logged=")[1])
+    event = _events(web, "token.revoked")[-1]
+    assert event.seq == logged
+    assert event.object_id == str(token_id)
+    assert event.payload == {"member_id": web.world.members["enterprise.admin"]}
+    assert (
+        web.client.get("/api/v1/me", headers={"Authorization": f"Bearer {value}"}).status_code
+        == 401
+    )
+    notice = browser.get(done.headers["location"])
+    assert f'href="/log/entries/{logged}"' in notice.text
+
+
+def test_revoking_ones_own_session_signs_out(web: Web) -> None:
+    browser = Browser(web.client)
+    browser.sign_in("enterprise.admin")
+    home = browser.get("/home")
+    own = _session_row_of(web, browser.cookies[SESSION_COOKIE])
+    done = browser.post(f"/home/credentials/{own}/revoke", {"csrf": csrf_of(home.text)})
+    assert done.headers["location"] == "/"
+    assert SESSION_COOKIE not in browser.cookies
+    assert _events(web, "token.revoked")[-1].payload["kind"] == "session"
+    assert browser.get("/home").status_code == 401
+
+
+def test_another_participants_token_cannot_be_revoked(web: Web) -> None:
+    browser = Browser(web.client, lang="en")
+    browser.sign_in("enterprise.admin")
+    home = browser.get("/home")
+    foreign = _token_id(web, web.world.tokens["enterprise2.admin"])
+    response = browser.post(f"/home/credentials/{foreign}/revoke", {"csrf": csrf_of(home.text)})
+    assert response.status_code in (403, 404)
+    assert response.headers["content-type"].startswith("text/html")
+    with web.platform.db.read() as session:
+        assert session.get_one(ApiToken, foreign).revoked_at is None
+    visitor = Browser(web.client)
+    form = visitor.get("/signin")
+    anonymous = visitor.post(f"/home/credentials/{foreign}/revoke", {"csrf": csrf_of(form.text)})
+    assert anonymous.status_code == 401
+
+
+def _session_row_of(web: Web, value: str) -> int:
+    return _token_id(web, value)

@@ -44,14 +44,14 @@ from datacompact.api._limits import BodyLimit
 from datacompact.api._metrics import Metrics, RequestMetrics
 from datacompact.api._ratelimit import RateLimit, client_address, networks
 from datacompact.catalog.resources import sweep_orphans
-from datacompact.console import ConsoleMount, create_console
+from datacompact.console import ConsoleFallback, create_console
 from datacompact.errors import DataCompactError, LogBehind
 from datacompact.platform import Platform
 from datacompact.policy.queries import close_interrupted
 
 API_PREFIX = "/api/v1"
 #: The paths the API answers; everything else is the web console's.
-API_PATHS = (f"{API_PREFIX}/", "/ledger/", "/public/", "/healthz", "/readyz", "/metrics")
+API_PATHS = ("/api/", "/ledger/", "/public/", "/healthz", "/readyz", "/metrics")
 
 __all__ = ["API_PREFIX", "configure_access_log", "create_app"]
 
@@ -152,9 +152,11 @@ def create_app(platform: Platform) -> FastAPI:
         status = "ready" if witnesses["status"] == "ok" else "degraded"
         return JSONResponse({"status": status, "checks": checks, "witnesses": witnesses})
 
-    # The web console at "/", last: it never sees the API's paths, whose
-    # unknown routes and methods keep their JSON answers.
+    # The web console answers what no route matches, outside the API's paths,
+    # whose unknown routes and methods keep their JSON answers.
     trusted = networks(platform.settings.trusted_proxies)
     console = create_console(platform, client_address=lambda scope: client_address(scope, trusted))
-    app.router.routes.append(ConsoleMount(console, exclude=API_PATHS))
+    app.router.default = ConsoleFallback(
+        console, exclude=API_PATHS, otherwise=app.router.default
+    )
     return app

@@ -5,10 +5,11 @@ enhancement with a vendored htmx, and every asset served from the package
 (:mod:`.assets`). The pages are thin views over the same service functions
 and ``authorize()`` as the API; sign-in makes a server-side session
 (:mod:`datacompact.registry.sessions`). :func:`create_console` builds the
-ASGI app; the API's app factory mounts it at ``/`` with :class:`ConsoleMount`
+ASGI app; the API's app factory makes it the fallback of its router with
+:class:`ConsoleFallback`, so it answers at ``/`` what no API route matches
 (see docs/console.md).
 """
 
-from datacompact.console.app import ConsoleMount, create_console
+from datacompact.console.app import ConsoleFallback, create_console
 
-__all__ = ["ConsoleMount", "create_console"]
+__all__ = ["ConsoleFallback", "create_console"]

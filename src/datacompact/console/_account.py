@@ -27,12 +27,14 @@ from datacompact.console._web import (
     csrf_token,
     local_target,
     redirect,
+    writing,
 )
 from datacompact.errors import Forbidden, InvalidInput, RateLimited, Unauthenticated
 from datacompact.policy.grants import list_grants
 from datacompact.ratelimits import key_of
 from datacompact.registry.sessions import end_session, start_session
-from datacompact.registry.tokens import list_tokens
+from datacompact.registry.tokens import list_tokens, revoke_token
+from datacompact.schemas_base import MAX_ID
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -138,11 +140,27 @@ def home(request: Request, ctx: Context, console: Console) -> Response:
             grants = list_grants(session=session, actor=actor)
         except Forbidden:
             grants = []
+    logged = request.query_params.get("logged", "")
     return console.renderer.render(
         ctx,
         "home.html",
+        logged=int(logged) if logged.isdigit() and len(logged) < 19 else None,
         me=ctx.session,
         roles=sorted(actor.roles),
         credentials=credentials,
         grants=grants,
     )
+
+
+def revoke(request: Request, ctx: Context, console: Console) -> Response:
+    """Revoke one of the member's sessions or API tokens (an admin: of their members too)."""
+    check_csrf(ctx, _form(request))
+    text = str(request.path_params["token_id"])
+    if not text.isdigit() or not 1 <= int(text) <= MAX_ID:
+        raise InvalidInput("令牌编号无效 / invalid token id", details={"field": "token_id"})
+    with writing(ctx) as (session, actor):
+        recorded = revoke_token(session=session, actor=actor, token_id=int(text))
+    if ctx.session is not None and recorded.value.id == ctx.session.token_id:
+        ctx.delete_cookie(SESSION_COOKIE)
+        return redirect("/")
+    return redirect(f"/home?logged={recorded.log_index}")

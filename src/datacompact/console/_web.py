@@ -14,13 +14,16 @@ import hashlib
 import hmac
 import logging
 import secrets
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
+from contextlib import contextmanager
 from dataclasses import dataclass, field
 from datetime import timedelta
+from functools import cached_property
 from pathlib import Path
 from typing import Any
 
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
+from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
 from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
@@ -39,7 +42,7 @@ from datacompact.errors import (
 )
 from datacompact.permissions import Principal
 from datacompact.platform import Platform
-from datacompact.registry.sessions import ActiveSession, resume_session
+from datacompact.registry.sessions import ActiveSession, resume_session, session_principal
 from datacompact.schemas_base import first_non_character
 
 log = logging.getLogger("datacompact.console")
@@ -239,7 +242,11 @@ class Console:
         self.platform = platform
         self.renderer = Renderer(assets)
         self.client_address = client_address
-        self.csrf_key = derive_key(platform.secret, purpose=b"console-csrf")
+
+    @cached_property
+    def csrf_key(self) -> bytes:
+        """Derived on first use: an app is built before the secret is checked (readyz)."""
+        return derive_key(self.platform.secret, purpose=b"console-csrf")
 
     def context(self, request: Request) -> Context:
         _check_characters(request)
@@ -367,6 +374,22 @@ def page(console: Console, handler: Handler) -> Callable[[Request], Any]:
         return await run_in_threadpool(run)
 
     return endpoint
+
+
+@contextmanager
+def writing(ctx: Context) -> Iterator[tuple[Session, Principal]]:
+    """A write transaction and the session's principal, checked again inside it (as the API does)."""
+    value = ctx.request.cookies.get(SESSION_COOKIE)
+    if ctx.session is None or not value:
+        raise Unauthenticated("请先登录 / sign in first")
+    with ctx.platform.db.write() as session:
+        principal = session_principal(
+            session,
+            governance=ctx.platform.settings.governance_mode,
+            value=value,
+            idle=SESSION_IDLE,
+        )
+        yield session, principal
 
 
 def redirect(target: str) -> RedirectResponse:

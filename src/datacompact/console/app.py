@@ -9,13 +9,13 @@ from starlette.applications import Starlette
 from starlette.exceptions import HTTPException
 from starlette.requests import Request
 from starlette.responses import Response
-from starlette.routing import Match, Mount, Route
-from starlette.types import Scope
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
 
 from datacompact.console import _account, _catalog, _log, i18n
 from datacompact.console._web import Console, Context, SecurityHeaders, local_target, page, redirect
 from datacompact.console.assets import PREFIX, Assets
-from datacompact.errors import DataCompactError, NotFound
+from datacompact.errors import NotFound
 from datacompact.platform import Platform
 
 Page = Callable[[Request, Context, Console], Response]
@@ -58,11 +58,11 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
 
     async def not_found(request: Request, exc: Exception) -> Response:
         ctx = console.bare_context(request)
-        status = exc.status_code if isinstance(exc, HTTPException) else 404
-        error: DataCompactError = NotFound("页面不存在 / no such page")
-        if status == 405:
-            error = _MethodNotAllowed("不支持该请求方法 / method not allowed")
-        return console.error_page(ctx, error)
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            return console.renderer.render(
+                ctx, "error.html", status=405, kind="invalid", detail="", next=request.url.path
+            )
+        return console.error_page(ctx, NotFound("页面不存在 / no such page"))
 
     routes = [
         route("/", _landing),
@@ -77,6 +77,7 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
         route("/signin", _account.signin, methods=("POST",)),
         route("/signout", _account.signout, methods=("POST",)),
         route("/home", _account.home),
+        route("/home/credentials/{token_id}/revoke", _account.revoke, methods=("POST",)),
         route("/lang/{code}", _language),
         Route(PREFIX + "/{digest}/{name:path}", assets.serve, methods=["GET"]),
     ]
@@ -86,30 +87,31 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
     return app
 
 
-class _MethodNotAllowed(DataCompactError):
-    status = 405
-    code = "method_not_allowed"
-
-
 def _bound(handler: Page, console: Console, request: Request, ctx: Context) -> Response:
     return handler(request, ctx, console)
 
 
-class ConsoleMount(Mount):
-    """The console at ``/``, except the paths another part of the app owns.
+class ConsoleFallback:
+    """The console as the app's fallback: it answers what no route of the app matched.
 
-    A plain mount at ``/`` would match every path fully and so take the API's
-    405s and 404s; this one does not match the excluded prefixes at all.
+    Set as the router's ``default``, so that every route of the app, including
+    one added later, comes first, and a path that matches a route with another
+    method keeps its 405. The paths in ``exclude`` (the API's) go to
+    ``otherwise``, the router's own default, so they keep the API's JSON 404.
     """
 
-    def __init__(self, app: Starlette, *, exclude: Sequence[str]) -> None:
-        super().__init__("", app=app)
+    def __init__(self, app: ASGIApp, *, exclude: Sequence[str], otherwise: ASGIApp) -> None:
+        self.app = app
         self.exclude = tuple(exclude)
+        self.otherwise = otherwise
 
-    def matches(self, scope: Scope) -> tuple[Match, Scope]:
-        path = scope.get("path", "")
-        if scope["type"] == "http" and any(
+    def owns(self, path: str) -> bool:
+        return not any(
             path == prefix.rstrip("/") or path.startswith(prefix) for prefix in self.exclude
-        ):
-            return Match.NONE, {}
-        return super().matches(scope)
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.owns(scope.get("path", "")):
+            await self.app(scope, receive, send)
+        else:
+            await self.otherwise(scope, receive, send)

@@ -35,7 +35,14 @@ LABEL = "console"
 #: A session's last use is written at most this often (a read otherwise stays a read).
 TOUCH_EVERY = timedelta(seconds=60)
 
-__all__ = ["KIND", "ActiveSession", "end_session", "resume_session", "start_session"]
+__all__ = [
+    "KIND",
+    "ActiveSession",
+    "end_session",
+    "resume_session",
+    "session_principal",
+    "start_session",
+]
 
 
 @dataclass(frozen=True)
@@ -83,6 +90,29 @@ def _find(session: Session, value: str) -> ApiToken | None:
     return record
 
 
+def _check(
+    session: Session, *, governance: GovernanceMode, value: str, idle: timedelta, now: datetime
+) -> tuple[ApiToken, Principal]:
+    record = _find(session, value)
+    if record is None:
+        raise Unauthenticated("会话无效 / unknown session")
+    if record.revoked_at is not None:
+        raise TokenRevoked("会话已结束 / the session has been signed out")
+    if record.expires_at <= now:
+        raise TokenExpired("会话已过期 / the session has expired")
+    if (record.last_used_at or record.created_at) + idle <= now:
+        raise TokenExpired("会话因长时间未操作而过期 / the session has expired after inactivity")
+    principal = tokens.principal_for(record.member, scopes=record.scopes, governance=governance)
+    return record, principal
+
+
+def session_principal(
+    session: Session, *, governance: GovernanceMode, value: str, idle: timedelta
+) -> Principal:
+    """The principal of a session, checked inside ``session`` (a write's own transaction)."""
+    return _check(session, governance=governance, value=value, idle=idle, now=utcnow())[1]
+
+
 def resume_session(
     *, db: Database, governance: GovernanceMode, value: str, idle: timedelta
 ) -> ActiveSession:
@@ -93,19 +123,7 @@ def resume_session(
     """
     now = utcnow()
     with db.read() as session:
-        record = _find(session, value)
-        if record is None:
-            raise Unauthenticated("会话无效 / unknown session")
-        if record.revoked_at is not None:
-            raise TokenRevoked("会话已结束 / the session has been signed out")
-        if record.expires_at <= now:
-            raise TokenExpired("会话已过期 / the session has expired")
-        last = record.last_used_at or record.created_at
-        if last + idle <= now:
-            raise TokenExpired(
-                "会话因长时间未操作而过期 / the session has expired after inactivity"
-            )
-        principal = tokens.principal_for(record.member, scopes=record.scopes, governance=governance)
+        record, principal = _check(session, governance=governance, value=value, idle=idle, now=now)
         found = ActiveSession(
             principal=principal,
             token_id=record.id,
@@ -113,7 +131,7 @@ def resume_session(
             display_name=record.member.display_name,
             expires_at=record.expires_at,
         )
-        stale = now - last >= TOUCH_EVERY
+        stale = now - (record.last_used_at or record.created_at) >= TOUCH_EVERY
     if stale:
         with db.write() as session:
             row = session.get(ApiToken, found.token_id)

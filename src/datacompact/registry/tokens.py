@@ -232,7 +232,10 @@ def revoke_token(*, session: Session, actor: Principal, token_id: int) -> Record
         type=EventType.TOKEN_REVOKED,
         object_type="token",
         object_id=token.id,
-        payload={"member_id": token.member_id},
+        payload={
+            "member_id": token.member_id,
+            **({"kind": token.kind} if token.kind != "api" else {}),
+        },
     )
     return Recorded(token, event.seq)
 
