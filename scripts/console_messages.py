@@ -15,6 +15,7 @@ from __future__ import annotations
 import argparse
 import io
 import sys
+from datetime import UTC, datetime
 from pathlib import Path
 
 from babel.messages.catalog import Catalog
@@ -26,13 +27,16 @@ ROOT = Path(__file__).resolve().parent.parent
 CONSOLE = ROOT / "src" / "datacompact" / "console"
 LOCALES = ("zh_CN", "en")
 DOMAIN = "console"
+PROJECT = "DataCompact console"
+FIXED_DATE = datetime(2026, 12, 7, tzinfo=UTC)
 METHODS = [("templates/**.html", "jinja2"), ("**.py", "python")]
 OPTIONS = {"templates/**.html": {"extensions": "jinja2.ext.i18n", "newstyle_gettext": "true"}}
 
 
 def extract() -> Catalog:
     """Every message of the templates and modules, with where it occurs."""
-    catalog = Catalog(domain=DOMAIN, project="DataCompact console")
+    # A fixed date, so that running the script again changes no file that has no new message.
+    catalog = Catalog(domain=DOMAIN, project=PROJECT, creation_date=FIXED_DATE)
     for filename, lineno, message, comments, context in extract_from_dir(
         str(CONSOLE),
         METHODS,
@@ -78,6 +82,10 @@ def update() -> None:
     for locale in LOCALES:
         catalog = read(locale)
         catalog.update(template, no_fuzzy_matching=True)
+        catalog.project, catalog.version, catalog.fuzzy = PROJECT, "", False
+        catalog.copyright_holder = "DataCompact contributors"
+        catalog.msgid_bugs_address = catalog.last_translator = catalog.language_team = ""
+        catalog.revision_date = FIXED_DATE
         path = po_path(locale)
         path.parent.mkdir(parents=True, exist_ok=True)
         with path.open("wb") as handle:

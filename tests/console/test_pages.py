@@ -224,3 +224,23 @@ def test_every_vendored_file_matches_its_record() -> None:
 def test_the_console_needs_only_the_platform(web: Web) -> None:
     app = create_console(web.platform, client_address=lambda scope: "127.0.0.1")
     assert app.state.console.platform is web.platform
+
+
+def test_an_unexpected_error_is_a_page_without_detail(
+    web: Web, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
+) -> None:
+    from datacompact.console import _catalog
+
+    def broken(**_kwargs: object) -> None:
+        raise RuntimeError("boom with a value 13800138000")
+
+    browser = Browser(web.client, lang="en")
+    browser.sign_in("enterprise2.admin")
+    monkeypatch.setattr(_catalog.catalog, "search_resources", broken)
+    response = browser.get("/catalog")
+    assert response.status_code == 500
+    assert response.headers["content-type"].startswith("text/html")
+    assert "Something went wrong" in response.text
+    for leak in ("Traceback", "RuntimeError", "13800138000", '"error"'):
+        assert leak not in response.text
+    assert any("console page /catalog failed" in r.getMessage() for r in caplog.records)

@@ -156,7 +156,5 @@ def create_app(platform: Platform) -> FastAPI:
     # whose unknown routes and methods keep their JSON answers.
     trusted = networks(platform.settings.trusted_proxies)
     console = create_console(platform, client_address=lambda scope: client_address(scope, trusted))
-    app.router.default = ConsoleFallback(
-        console, exclude=API_PATHS, otherwise=app.router.default
-    )
+    app.router.default = ConsoleFallback(console, exclude=API_PATHS, otherwise=app.router.default)
     return app
