@@ -69,6 +69,7 @@ def log_page(request: Request, ctx: Context, console: Console) -> Response:
         root_hex=body.root_hash.hex(),
         signers=_signers(note, cosigners),
         witnessed=witnessed,
+        has_witnesses=platform.witness_policy is not None,
         signed_at=created,
         log_key=platform.log_signer.verifier().vkey,
     )
