@@ -229,14 +229,14 @@ def test_the_console_needs_only_the_platform(web: Web) -> None:
 def test_an_unexpected_error_is_a_page_without_detail(
     web: Web, monkeypatch: pytest.MonkeyPatch, caplog: pytest.LogCaptureFixture
 ) -> None:
-    from datacompact.console import _catalog
+    from datacompact.catalog import resources
 
     def broken(**_kwargs: object) -> None:
         raise RuntimeError("boom with a value 13800138000")
 
     browser = Browser(web.client, lang="en")
     browser.sign_in("enterprise2.admin")
-    monkeypatch.setattr(_catalog.catalog, "search_resources", broken)
+    monkeypatch.setattr(resources, "search_resources", broken)
     response = browser.get("/catalog")
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("text/html")
