@@ -244,3 +244,19 @@ def test_an_unexpected_error_is_a_page_without_detail(
     for leak in ("Traceback", "RuntimeError", "13800138000", '"error"'):
         assert leak not in response.text
     assert any("console page /catalog failed" in r.getMessage() for r in caplog.records)
+
+
+def test_console_pages_have_one_route_label_in_the_access_log(
+    web: Web, caplog: pytest.LogCaptureFixture
+) -> None:
+    import logging
+
+    with caplog.at_level(logging.INFO, logger="datacompact.access"):
+        Browser(web.client).get("/log")
+        web.client.get("/api/v1/nothing-here")
+    routes = [
+        json.loads(r.getMessage())["route"]
+        for r in caplog.records
+        if r.name == "datacompact.access"
+    ]
+    assert routes == ["(console)", "(unmatched)"]

@@ -16,6 +16,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from datacompact import __version__
 from datacompact.api import (
@@ -36,7 +37,7 @@ from datacompact.api import (
     resources,
     uploads,
 )
-from datacompact.api._access_log import AccessLog
+from datacompact.api._access_log import ROUTE_KEY, AccessLog
 from datacompact.api._access_log import configure as configure_access_log
 from datacompact.api._credentials import VerifiedTokens
 from datacompact.api._freshness import ChangeWatch, Views
@@ -52,6 +53,8 @@ from datacompact.policy.queries import close_interrupted
 API_PREFIX = "/api/v1"
 #: The paths the API answers; everything else is the web console's.
 API_PATHS = ("/api/", "/ledger/", "/public/", "/healthz", "/readyz", "/metrics")
+#: The route every console page is counted under in the access log and the metrics.
+CONSOLE_ROUTE = "(console)"
 
 __all__ = ["API_PREFIX", "configure_access_log", "create_app"]
 
@@ -156,5 +159,10 @@ def create_app(platform: Platform) -> FastAPI:
     # whose unknown routes and methods keep their JSON answers.
     trusted = networks(platform.settings.trusted_proxies)
     console = create_console(platform, client_address=lambda scope: client_address(scope, trusted))
-    app.router.default = ConsoleFallback(console, exclude=API_PATHS, otherwise=app.router.default)
+
+    async def labelled(scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ROUTE_KEY] = CONSOLE_ROUTE  # one label in the access log and the metrics
+        await console(scope, receive, send)
+
+    app.router.default = ConsoleFallback(labelled, exclude=API_PATHS, otherwise=app.router.default)
     return app
