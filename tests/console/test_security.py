@@ -50,6 +50,7 @@ def test_sign_in_makes_a_logged_session_and_sign_out_revokes_it(web: Web) -> Non
     home = browser.get("/home")
     assert home.status_code == 200
     assert "控制台会话" in home.text
+    assert "您的角色： 管理员" in home.text
 
     out = browser.post("/signout", {"csrf": csrf_of(home.text)})
     assert out.status_code == 303
