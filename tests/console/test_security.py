@@ -294,3 +294,20 @@ def test_another_participants_token_cannot_be_revoked(web: Web) -> None:
 
 def _session_row_of(web: Web, value: str) -> int:
     return _token_id(web, value)
+
+
+def test_sign_in_refuses_bad_input_before_any_work(web: Web) -> None:
+    browser = Browser(web.client, lang="en")
+    form = browser.get("/signin")
+    for username, password in (
+        ("", PASSWORD),
+        ("enterprise.admin", ""),
+        ("a\x00b", PASSWORD),
+        ("x" * 65, PASSWORD),
+    ):
+        response = browser.post(
+            "/signin", {"csrf": csrf_of(form.text), "username": username, "password": password}
+        )
+        assert response.status_code == 400
+        assert "Invalid request" in response.text
+    assert SESSION_COOKIE not in browser.cookies

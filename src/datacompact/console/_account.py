@@ -34,7 +34,7 @@ from datacompact.policy.grants import list_grants
 from datacompact.ratelimits import key_of
 from datacompact.registry.sessions import end_session, start_session
 from datacompact.registry.tokens import list_tokens, revoke_token
-from datacompact.schemas_base import MAX_ID
+from datacompact.schemas_base import MAX_ID, first_non_character
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -74,7 +74,13 @@ def signin(request: Request, ctx: Context, console: Console) -> Response:
     username = form.get("username", "").strip()
     password = form.get("password", "")
     target = local_target(form.get("next"), "/home")
-    if not username or not password or len(username) > 64 or len(password) > 1024:
+    if (
+        not username
+        or not password
+        or len(username) > 64
+        or len(password) > 1024
+        or first_non_character(username) is not None
+    ):
         raise InvalidInput(
             "请输入用户名和密码 / enter your username and password",
             details={"field": "username"},

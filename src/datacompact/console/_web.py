@@ -90,8 +90,10 @@ class SecurityHeaders:
                 present = {key.lower() for key, _ in headers}
                 headers += [(k, v) for k, v in SECURITY_HEADERS if k not in present]
                 if b"cache-control" not in present:
+                    # A page depends on the session and the language; static files
+                    # (immutable, by content hash) depend on neither.
                     headers.append((b"cache-control", b"no-store"))
-                headers.append((b"vary", b"Cookie, Accept-Language"))
+                    headers.append((b"vary", b"Cookie, Accept-Language"))
                 message["headers"] = headers
             await send(message)
 
