@@ -35,7 +35,8 @@ def people_csv(path: Path, rows: int = 30) -> Path:
     return path
 
 
-def register(world: World, folder: Path, meta: dict[str, Any], key: str) -> int:
+def register(world: World, folder: Path, meta: dict[str, Any], key: str) -> str:
+    """Register a resource from a small GBK file; its registration code."""
     platform = world.platform
     folder.mkdir(parents=True, exist_ok=True)
     recorded = catalog.register_resource(
@@ -45,16 +46,20 @@ def register(world: World, folder: Path, meta: dict[str, Any], key: str) -> int:
         data=ResourceBase.model_validate(meta),
         file=people_csv(folder / "people.csv"),
     )
-    return recorded.value.id
+    return recorded.value.code
 
 
 @dataclass
 class Web:
-    """The app with the console, its world and the resources registered in it."""
+    """The app with the console, its world and the resources registered in it (by code)."""
 
     world: World
     client: ApiClient
-    resources: dict[str, int]
+    resources: dict[str, str]
+
+    def page(self, key: str) -> str:
+        """The console's page of a resource."""
+        return f"/catalog/resources/{self.resources[key]}"
 
     @property
     def platform(self) -> Platform:
@@ -92,6 +97,20 @@ def build_web(world: World, tmp_path: Path) -> Web:
                 "open_type": "open",
             },
             "enterprise.data_steward",
+        ),
+        "internal": register(
+            world,
+            tmp_path / "c",
+            {
+                "name": "内部考勤记录",
+                "name_en": "Internal attendance",
+                "description": "仅限本单位",
+                "tags": ["考勤"],
+                "update_frequency": "daily",
+                "share_type": "not_shared",
+                "open_type": "not_open",
+            },
+            "department.data_steward",
         ),
     }
     platform = world.platform

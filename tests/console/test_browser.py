@@ -76,7 +76,7 @@ class Served:
 
 
 @pytest.fixture
-def site(world: World, tmp_path: Path) -> Iterator[tuple[Served, dict[str, int]]]:
+def site(world: World, tmp_path: Path) -> Iterator[tuple[Served, dict[str, str]]]:
     web = build_web(world, tmp_path)
     served = Served(web.client.app)
     yield served, web.resources
@@ -133,7 +133,7 @@ class Page:
 
 
 def test_public_and_member_browse_the_catalog_in_both_languages(
-    site: tuple[Served, dict[str, int]], chromium: Any
+    site: tuple[Served, dict[str, str]], chromium: Any
 ) -> None:
     served, resources = site
     view = Page(chromium, served.url, lang="zh-CN")
@@ -163,12 +163,12 @@ def test_public_and_member_browse_the_catalog_in_both_languages(
         "document.querySelector('#results .count').textContent.includes('1')"
     )
     view.page.click("#results h2 a")
-    view.page.wait_for_url(f"**/resources/{resources['social']}")
+    view.page.wait_for_url(f"**/catalog/resources/{resources['social']}")
     assert "数据字典" in view.page.content()
     view.shot("resource-zh")
     # English is one click away, and stays.
     view.page.click("text=English")
-    view.page.wait_for_url(f"**/resources/{resources['social']}")
+    view.page.wait_for_url(f"**/catalog/resources/{resources['social']}")
     assert view.page.locator("h2", has_text="Data dictionary").count() == 1
     view.shot("resource-en")
     view.goto("/catalog")
@@ -181,7 +181,7 @@ def test_public_and_member_browse_the_catalog_in_both_languages(
 
 
 def test_a_receipt_is_verified_in_the_browser(
-    site: tuple[Served, dict[str, int]], chromium: Any
+    site: tuple[Served, dict[str, str]], chromium: Any
 ) -> None:
     served, _ = site
     for lang, done in (("zh-CN", "回执验证通过"), ("en", "The receipt is verified")):
@@ -215,7 +215,7 @@ def test_a_receipt_is_verified_in_the_browser(
         view.close()
 
 
-def test_sign_in_and_out(site: tuple[Served, dict[str, int]], chromium: Any) -> None:
+def test_sign_in_and_out(site: tuple[Served, dict[str, str]], chromium: Any) -> None:
     served, _ = site
     view = Page(chromium, served.url, lang="en")
     view.goto("/signin")
@@ -244,12 +244,12 @@ def test_sign_in_and_out(site: tuple[Served, dict[str, int]], chromium: Any) -> 
 
 
 def test_hostile_text_is_inert_and_forms_need_their_token(
-    site: tuple[Served, dict[str, int]], chromium: Any
+    site: tuple[Served, dict[str, str]], chromium: Any
 ) -> None:
     served, resources = site
     view = Page(chromium, served.url, lang="zh-CN")
     view.sign_in("enterprise2.admin")
-    view.goto(f"/resources/{resources['hostile']}")
+    view.goto(f"/catalog/resources/{resources['hostile']}")
     assert view.page.locator("main h1").inner_text().startswith(HOSTILE_NAME)
     assert view.page.locator("main img").count() == 0
     assert view.page.locator("a[href^='javascript:']").count() == 0
@@ -274,7 +274,7 @@ def test_hostile_text_is_inert_and_forms_need_their_token(
 
 
 def test_error_pages_and_screens_in_both_languages(
-    site: tuple[Served, dict[str, int]], chromium: Any
+    site: tuple[Served, dict[str, str]], chromium: Any
 ) -> None:
     served, _ = site
     for lang, title in (("zh-CN", "未找到"), ("en", "Not found")):
@@ -289,7 +289,7 @@ def test_error_pages_and_screens_in_both_languages(
 
 
 def test_main_pages_have_no_serious_accessibility_violations(
-    site: tuple[Served, dict[str, int]], chromium: Any
+    site: tuple[Served, dict[str, str]], chromium: Any
 ) -> None:
     served, resources = site
     axe = AXE.read_text(encoding="utf-8")
@@ -301,7 +301,7 @@ def test_main_pages_have_no_serious_accessibility_violations(
         view.goto(f"/lang/{lang}?next=/catalog")
         for path in (
             "/catalog",
-            f"/resources/{resources['social']}",
+            f"/catalog/resources/{resources['social']}",
             "/log",
             "/log/verify?index=2",
             "/log/entries/2",

@@ -11,17 +11,10 @@ from pathlib import Path
 import pytest
 from typer.testing import CliRunner
 
-from datacompact.catalog._types import OpenType  # noqa: F401 - the facet values come from here
 from datacompact.cli import app as cli
 from datacompact.console.app import create_console
-from datacompact.permissions import Actions, CatalogResource, Principal, decide
 
 from .conftest import Browser, Web
-
-
-def _anonymous_may_read(web: Web) -> bool:
-    anonymous = Principal.anonymous(web.platform.settings.governance_mode)
-    return decide(actor=anonymous, action=Actions.RESOURCE_READ, resource=CatalogResource()).allowed
 
 
 def test_root_opens_the_catalog(web: Web) -> None:
@@ -30,17 +23,38 @@ def test_root_opens_the_catalog(web: Web) -> None:
     assert response.headers["location"] == "/catalog"
 
 
-def test_the_public_sees_what_authorize_gives_the_anonymous(web: Web) -> None:
-    response = Browser(web.client).get("/catalog")
-    assert response.headers["content-type"].startswith("text/html")
-    if _anonymous_may_read(web):
-        assert response.status_code == 200
-        assert "社会保险缴费明细" in response.text
-    else:
-        assert response.status_code == 403
-        assert "需要登录" in response.text
-        assert "社会保险缴费明细" not in response.text
-        assert 'href="/signin?next=/catalog"' in response.text
+def test_the_public_sees_what_the_api_gives_the_anonymous(web: Web) -> None:
+    api = web.client.get("/api/v1/resources")
+    assert api.status_code == 200
+    published = {r["name"] for r in api.json()["data"]}
+    assert "社会保险缴费明细" in published
+    assert "内部考勤记录" not in published
+    page = Browser(web.client).get("/catalog")
+    assert page.status_code == 200
+    assert f"共找到 {len(published)} 个资源" in page.text
+    assert "社会保险缴费明细" in page.text
+    assert "内部考勤记录" not in page.text
+    # An entry the anonymous may not read does not exist for them, as in the API.
+    internal = web.resources["internal"]
+    assert web.client.get(f"/resources/{internal}").status_code == 404  # the dataset URI
+    hidden = Browser(web.client).get(web.page("internal"))
+    assert hidden.status_code == 404
+    assert "内部考勤记录" not in hidden.text
+    assert Browser(web.client).get(web.page("social")).status_code == 200
+    # A member of its holder sees it.
+    holder = Browser(web.client)
+    holder.sign_in("department.admin")
+    assert "内部考勤记录" in holder.get(web.page("internal")).text
+
+
+def test_a_browser_following_a_dataset_uri_lands_on_its_page(web: Web) -> None:
+    code = web.resources["social"]
+    followed = web.client.get(f"/resources/{code}", headers={"Accept": "text/html"})
+    assert followed.status_code == 303
+    assert followed.headers["location"] == web.page("social")
+    page = Browser(web.client).get(followed.headers["location"])
+    assert page.status_code == 200
+    assert code in page.text
 
 
 def test_catalog_in_chinese_by_default_and_in_english(web: Web) -> None:
@@ -51,10 +65,10 @@ def test_catalog_in_chinese_by_default_and_in_english(web: Web) -> None:
     assert '<html lang="zh-CN">' in zh.text
     assert "开放目录" in zh.text
     assert "社会保险缴费明细" in zh.text
-    assert "共找到 2 个资源" in zh.text
+    assert "共找到 3 个资源" in zh.text
     english = browser.get("/catalog", headers={"Accept-Language": "en-GB,en;q=0.9"})
     assert '<html lang="en">' in english.text
-    assert "2 resources found" in english.text
+    assert "3 resources found" in english.text
     assert "Social insurance contributions" in english.text  # the English name, in English
 
 
@@ -71,7 +85,7 @@ def test_search_and_facets(web: Web) -> None:
     assert "共找到 1 个资源" in monthly.text
     holder = web.world.ids["department"]
     by_holder = browser.get(f"/catalog?holder={holder}")
-    assert "共找到 1 个资源" in by_holder.text
+    assert "共找到 2 个资源" in by_holder.text
     # Each facet lists the values present, with their counts, in the page's language.
     assert "有条件开放 (1)" in browser.get("/catalog").text
     assert "每月 (1)" in browser.get("/catalog").text
@@ -94,13 +108,13 @@ def test_pagination_past_the_end_shows_the_last_page(web: Web) -> None:
     browser.sign_in("enterprise2.admin")
     response = browser.get("/catalog?page=9")
     assert response.status_code == 200
-    assert "共找到 2 个资源" in response.text
+    assert "共找到 3 个资源" in response.text
 
 
 def test_resource_page_names_personal_columns_without_values(web: Web) -> None:
     browser = Browser(web.client)
     browser.sign_in("enterprise2.admin")
-    response = browser.get(f"/resources/{web.resources['social']}")
+    response = browser.get(web.page("social"))
     assert response.status_code == 200
     text = response.text
     assert "登记编码" in text
@@ -119,7 +133,11 @@ def test_resource_page_names_personal_columns_without_values(web: Web) -> None:
 def test_missing_resource_is_a_not_found_page(web: Web) -> None:
     browser = Browser(web.client, lang="en")
     browser.sign_in("enterprise2.admin")
-    for path in ("/resources/999999", "/resources/0", "/resources/x"):
+    for path in (
+        "/catalog/resources/330106MB0000009999999X",
+        "/catalog/resources/x",
+        "/catalog/resources/" + "9" * 41,
+    ):
         response = browser.get(path)
         assert response.status_code in (400, 404), path
         assert response.headers["content-type"].startswith("text/html")
@@ -175,18 +193,20 @@ def test_log_pages(web: Web, tmp_path: Path) -> None:
     entry = browser.get("/log/entries/3")
     assert entry.status_code == 200
     assert "包含证明" in entry.text
-    receipt = json.loads(browser.get("/log/entries/3/receipt.json").text)
-    assert receipt == web.client.get("/ledger/proof/3").json()
+    bundle = browser.get("/log/entries/3/receipt.json")
+    assert bundle.headers["content-disposition"] == 'attachment; filename="receipt-3.json"'
+    assert json.loads(bundle.text) == web.client.get("/ledger/bundle/3").json()
     note = browser.get("/log/entries/3/checkpoint.txt").text
-    assert note == receipt["checkpoint"]
+    assert note == web.client.get("/ledger/proof/3").json()["checkpoint"]
     verify = browser.get("/log/verify?index=3")
     assert verify.status_code == 200
-    command = html.unescape(re.search(r'<pre class="command">(.*?)</pre>', verify.text, re.S)[1])  # type: ignore[index]
-    # The command shown is the one that verifies the receipt offline.
-    (tmp_path / "checkpoint.txt").write_text(note, encoding="utf-8")
-    args = shlex.split(command)
-    assert args[:3] == ["datacompact", "verify", "inclusion"]
-    args = [str(tmp_path / "checkpoint.txt") if a == "checkpoint.txt" else a for a in args[1:]]
+    shown = re.search(r'<pre class="command">(.*?)</pre>', verify.text, re.S)
+    assert shown is not None
+    # The command shown is the one that verifies the downloaded receipt offline.
+    (tmp_path / "receipt-3.json").write_text(bundle.text, encoding="utf-8")
+    args = shlex.split(html.unescape(shown[1]))
+    assert args[:4] == ["datacompact", "verify", "receipt", "receipt-3.json"]
+    args = [str(tmp_path / a) if a == "receipt-3.json" else a for a in args[1:]]
     result = CliRunner().invoke(cli, args)
     assert result.exit_code == 0, result.output
     assert browser.get("/log/entries/99999").status_code == 404

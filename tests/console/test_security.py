@@ -180,14 +180,14 @@ def test_another_sessions_csrf_token_is_refused(web: Web) -> None:
 def test_hostile_names_and_descriptions_are_inert(web: Web) -> None:
     browser = Browser(web.client)
     browser.sign_in("enterprise2.admin")
-    for path in ("/catalog", f"/resources/{web.resources['hostile']}", "/catalog?q=<script>"):
+    for path in ("/catalog", web.page("hostile"), "/catalog?q=<script>"):
         for lang in ("zh-CN", "en"):
             text = browser.get(path, headers={"Accept-Language": lang}).text
             assert "<script>alert" not in text
             assert "<img src=x" not in text
             assert 'href="javascript:' not in text
             assert "<b>theme</b>" not in text
-    text = browser.get(f"/resources/{web.resources['hostile']}").text
+    text = browser.get(web.page("hostile")).text
     # Shown as the text it is, escaped (quotes too, so no attribute is broken out of).
     assert str(escape(HOSTILE_NAME)) in text
     assert str(escape(HOSTILE_DESCRIPTION)) in text

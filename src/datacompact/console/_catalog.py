@@ -159,11 +159,12 @@ def _page_link(request: Request, number: int) -> str:
 
 
 def resource_page(request: Request, ctx: Context, console: Console) -> Response:
-    resource_id = _int(str(request.path_params["resource_id"]), "resource_id", 1, MAX_ID)
-    if resource_id is None:
-        raise NotFound("资源不存在 / no such resource")
+    """A resource's page, at the path its dataset URI sends browsers to (by registration code)."""
+    code = str(request.path_params["code"])
+    if len(code) > 40:
+        raise NotFound("数据资源不存在 / resource not found")
     with ctx.platform.db.read() as session:
-        found = catalog.get_resource(session=session, actor=ctx.principal, resource_id=resource_id)
+        found = catalog.view(catalog.readable_by_code(session, ctx.principal, code))
     latest = found.latest
     columns: list[dict[str, Any]] = [
         {
@@ -183,6 +184,7 @@ def resource_page(request: Request, ctx: Context, console: Console) -> Response:
         r=found,
         columns=columns,
         quality=latest.quality if latest else {},
+        dataset_uri=f"{base}/resources/{found.code}",
         dcat_links=[
             ("Turtle", f"{base}/api/v1/catalog.ttl"),
             ("JSON-LD", f"{base}/api/v1/catalog.jsonld"),

@@ -10,6 +10,7 @@ from __future__ import annotations
 import json
 from dataclasses import dataclass
 from datetime import UTC, datetime
+from typing import Any
 
 from starlette.requests import Request
 from starlette.responses import Response
@@ -99,13 +100,13 @@ def entry_page(request: Request, ctx: Context, console: Console) -> Response:
         "entry.html",
         receipt=receipt,
         index=index,
-        command=offline_command(receipt),
-        receipt_json=json.dumps(receipt, indent=2, ensure_ascii=False),
+        command=offline_command(ctx, index),
+        has_witnesses=ctx.platform.witness_policy is not None,
     )
 
 
 def checkpoint_text(request: Request, ctx: Context, console: Console) -> Response:
-    """The checkpoint an entry's receipt proves against, as a file for the offline check."""
+    """The checkpoint an entry's receipt proves against, as a file."""
     receipt = _receipt(ctx, _index(request))
     return Response(
         str(receipt["checkpoint"]),
@@ -114,44 +115,54 @@ def checkpoint_text(request: Request, ctx: Context, console: Console) -> Respons
     )
 
 
+def bundle_of(ctx: Context, index: int) -> dict[str, Any]:
+    """The self-contained receipt bundle of an entry, as ``GET /ledger/bundle/<index>`` gives it."""
+    platform = ctx.platform
+    with platform.db.read() as session:
+        return checkpoints.receipt_bundle(
+            session,
+            index=index,
+            size=None,
+            policy=platform.witness_policy,
+            log_key=platform.log_signer.verifier(),
+        )
+
+
 def receipt_json(request: Request, ctx: Context, console: Console) -> Response:
-    """An entry's receipt as JSON, as ``GET /ledger/proof/<index>`` serves it."""
-    receipt = _receipt(ctx, _index(request))
+    """An entry's receipt bundle as a file, for ``datacompact verify receipt``."""
+    index = _index(request)
     return Response(
-        json.dumps(receipt, indent=2, ensure_ascii=False) + "\n",
+        json.dumps(bundle_of(ctx, index), indent=2, ensure_ascii=False) + "\n",
         media_type="application/json",
-        headers={"Content-Disposition": f'attachment; filename="receipt-{_index(request)}.json"'},
+        headers={"Content-Disposition": f'attachment; filename="receipt-{index}.json"'},
     )
 
 
-def offline_command(receipt: dict[str, object]) -> str:
-    """The exact command that checks a receipt without the server (checkpoint saved as a file)."""
-    proof = receipt["inclusion_proof"]
-    assert isinstance(proof, list)  # noqa: S101 - the receipt's own shape
-    return (
-        "datacompact verify inclusion"
-        f" --leaf-hash {receipt['leaf_hash']}"
-        f" --index {receipt['index']}"
-        f" --size {receipt['tree_size']}"
-        + (f" --proof {','.join(str(p) for p in proof)}" if proof else "")
-        + " --checkpoint checkpoint.txt"
-        f" --key '{receipt['log_key']}'"
+def offline_command(ctx: Context, index: int) -> str:
+    """The exact command that verifies an entry's receipt bundle without the server."""
+    command = (
+        f"datacompact verify receipt receipt-{index}.json"
+        f" --log-key '{ctx.platform.log_signer.verifier().vkey}'"
     )
+    if ctx.platform.witness_policy is not None:
+        command += " --witness-policy witness.policy"
+    return command
 
 
 def verify_page(request: Request, ctx: Context, console: Console) -> Response:
     """Paste a receipt, or open one by index; the browser checks it (static/verify.js)."""
     index_text = request.query_params.get("index", "")
-    receipt = None
+    bundle = None
     if index_text:
         if not index_text.isdigit() or int(index_text) >= MAX_INDEX:
             raise InvalidInput("日志序号无效 / invalid log index", details={"field": "index"})
-        receipt = _receipt(ctx, int(index_text))
+        bundle = bundle_of(ctx, int(index_text))
     return console.renderer.render(
         ctx,
         "verify.html",
-        receipt=receipt,
-        receipt_json=json.dumps(receipt, indent=2, ensure_ascii=False) if receipt else "",
-        command=offline_command(receipt) if receipt else "",
+        receipt=bundle,
+        receipt_json=json.dumps(bundle, indent=2, ensure_ascii=False) if bundle else "",
+        command=offline_command(ctx, int(index_text)) if bundle else "",
+        has_witnesses=ctx.platform.witness_policy is not None,
         log_key=ctx.platform.log_signer.verifier().vkey,
     )

@@ -67,7 +67,7 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
     routes = [
         route("/", _landing),
         route("/catalog", _catalog.search_page),
-        route("/resources/{resource_id}", _catalog.resource_page),
+        route("/catalog/resources/{code}", _catalog.resource_page),
         route("/log", _log.log_page),
         route("/log/entries/{index}", _log.entry_page),
         route("/log/entries/{index}/checkpoint.txt", _log.checkpoint_text),
