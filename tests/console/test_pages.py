@@ -280,3 +280,51 @@ def test_console_pages_have_one_route_label_in_the_access_log(
         if r.name == "datacompact.access"
     ]
     assert routes == ["(console)", "(unmatched)"]
+
+
+def test_home_lists_my_applications_with_state_and_turn(web: Web) -> None:
+    from datacompact.catalog import resources as catalog
+    from datacompact.catalog.schemas import GradeDecisionIn
+    from datacompact.policy import applications
+    from datacompact.policy.schemas import ApplicationCreate
+
+    world = web.world
+    steward = world.principal("department.data_steward")
+    with web.platform.db.read() as session:
+        found = catalog.readable_by_code(session, steward, web.resources["social"])
+        resource_id = found.id
+    with web.platform.db.write() as session:
+        catalog.decide_grade(
+            session=session,
+            actor=steward,
+            resource_id=resource_id,
+            decision=GradeDecisionIn(decision="confirm"),
+        )
+    data = ApplicationCreate.model_validate(
+        {
+            "scenario": "<b>核验</b> 缴费 / verify contributions",
+            "purpose": "credit_assessment",
+            "resources": [{"resource_id": resource_id, "columns": ["缴费金额"]}],
+            "output": {"mode": "aggregates"},
+            "duration_days": 30,
+            "expected_queries": 10,
+        }
+    )
+    with web.platform.db.write() as session:
+        applications.submit_application(
+            session=session, actor=world.principal("enterprise.analyst"), data=data
+        )
+    analyst = Browser(web.client)
+    analyst.sign_in("enterprise.admin")
+    zh = analyst.get("/home").text
+    assert "我的申请" in zh
+    assert "审核中" in zh
+    assert "数据持有方" in zh  # whose turn it is
+    assert "<b>核验</b>" not in zh
+    english = analyst.get("/home", headers={"Accept-Language": "en"}).text
+    assert "Under review" in english
+    assert "The data holder" in english
+    # Another participant's members see none of it.
+    other = Browser(web.client)
+    other.sign_in("enterprise2.admin")
+    assert "verify contributions" not in other.get("/home").text

@@ -30,11 +30,15 @@ from datacompact.console._web import (
     writing,
 )
 from datacompact.errors import Forbidden, InvalidInput, RateLimited, Unauthenticated
+from datacompact.policy.applications import list_applications
 from datacompact.policy.grants import list_grants
 from datacompact.ratelimits import key_of
 from datacompact.registry.sessions import end_session, start_session
 from datacompact.registry.tokens import list_tokens, revoke_token
 from datacompact.schemas_base import MAX_ID, first_non_character
+
+#: The most applications the home page lists (oldest first, as the service pages them).
+HOME_ROWS = 100
 
 
 def _form(request: Request) -> dict[str, str]:
@@ -146,6 +150,10 @@ def home(request: Request, ctx: Context, console: Console) -> Response:
             grants = list_grants(session=session, actor=actor)
         except Forbidden:
             grants = []
+        try:
+            applications = list_applications(session=session, actor=actor, limit=HOME_ROWS)
+        except Forbidden:
+            applications = []
     logged = request.query_params.get("logged", "")
     return console.renderer.render(
         ctx,
@@ -155,6 +163,7 @@ def home(request: Request, ctx: Context, console: Console) -> Response:
         roles=sorted(actor.roles),
         credentials=credentials,
         grants=grants,
+        applications=applications,
     )
 
 
