@@ -1,7 +1,7 @@
 """console sessions: a kind and a last use on api_tokens
 
-Revision ID: 0011
-Revises: 0010
+Revision ID: 0012
+Revises: 0011
 Create Date: 2026-12-07 20:15:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import datacompact.store.base
 
-revision = "0011"
-down_revision = "0010"
+revision = "0012"
+down_revision = "0011"
 branch_labels = None
 depends_on = None
 
