@@ -311,3 +311,18 @@ def test_sign_in_refuses_bad_input_before_any_work(web: Web) -> None:
         assert response.status_code == 400
         assert "Invalid request" in response.text
     assert SESSION_COOKIE not in browser.cookies
+
+
+def test_signing_out_of_an_expired_session_just_leaves(web: Web) -> None:
+    browser = Browser(web.client)
+    browser.sign_in("enterprise.admin")
+    form = browser.get("/home").text
+    with web.platform.db.write() as session:
+        row = session.scalars(select(ApiToken).where(ApiToken.kind == "session")).one()
+        row.expires_at = utcnow() - timedelta(seconds=1)
+    revoked = len(_events(web, "token.revoked"))
+    out = browser.post("/signout", {"csrf": csrf_of(form)})
+    assert out.status_code == 303
+    assert out.headers["location"] == "/"
+    assert SESSION_COOKIE not in browser.cookies
+    assert len(_events(web, "token.revoked")) == revoked  # nothing was left to revoke

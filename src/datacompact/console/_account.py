@@ -130,6 +130,10 @@ def signin(request: Request, ctx: Context, console: Console) -> Response:
 
 
 def signout(request: Request, ctx: Context, console: Console) -> Response:
+    if ctx.session is None:
+        # Already ended (expired, revoked): nothing to revoke, and no session to check against.
+        ctx.delete_cookie(SESSION_COOKIE)
+        return redirect("/")
     check_csrf(ctx, _form(request))
     value = request.cookies.get(SESSION_COOKIE)
     if ctx.session is not None and value:
