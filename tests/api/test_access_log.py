@@ -77,9 +77,15 @@ def test_the_route_is_the_template_not_the_path(
     participant = world.ids["enterprise2"]
     client.get(f"/api/v1/participants/{participant}", headers=bearer(world, "enterprise.analyst"))
     client.get("/ledger/tile/0/000")
-    client.get("/no/such/path/12345")
+    client.get("/api/v1/no/such/path/12345")
+    client.get("/no/such/page/12345")  # the web console's, one label for all its pages
     routes = [line["route"] for line in access()]
-    assert routes == ["/api/v1/participants/{participant_id}", "/ledger/tile/{path}", "(unmatched)"]
+    assert routes == [
+        "/api/v1/participants/{participant_id}",
+        "/ledger/tile/{path}",
+        "(unmatched)",
+        "(console)",
+    ]
 
 
 def test_unauthenticated_and_failed_requests_have_no_principal(

@@ -1,5 +1,7 @@
 """The HTTP API: FastAPI under ``/api/v1``, one router per domain, thin routes.
 
+The same app serves the web console (:mod:`datacompact.console`) at ``/``.
+
 ``create_app(platform)`` builds the application; ``datacompact serve`` runs it
 with uvicorn, after ``configure_access_log()`` has set up the access log.
 OpenAPI is served at ``/api/v1/openapi.json``.
@@ -14,6 +16,7 @@ from typing import Any
 from fastapi import Depends, FastAPI, Request
 from fastapi.responses import JSONResponse
 from starlette.concurrency import run_in_threadpool
+from starlette.types import Receive, Scope, Send
 
 from datacompact import __version__
 from datacompact.api import (
@@ -34,19 +37,24 @@ from datacompact.api import (
     resources,
     uploads,
 )
-from datacompact.api._access_log import AccessLog
+from datacompact.api._access_log import ROUTE_KEY, AccessLog
 from datacompact.api._access_log import configure as configure_access_log
 from datacompact.api._credentials import VerifiedTokens
 from datacompact.api._freshness import ChangeWatch, Views
 from datacompact.api._limits import BodyLimit
 from datacompact.api._metrics import Metrics, RequestMetrics
-from datacompact.api._ratelimit import RateLimit
+from datacompact.api._ratelimit import RateLimit, client_address, networks
 from datacompact.catalog.resources import sweep_orphans
+from datacompact.console import ConsoleFallback, create_console
 from datacompact.errors import DataCompactError, LogBehind
 from datacompact.platform import Platform
 from datacompact.policy.queries import close_interrupted
 
 API_PREFIX = "/api/v1"
+#: The paths the API answers; everything else is the web console's.
+API_PATHS = ("/api/", "/ledger/", "/public/", "/healthz", "/readyz", "/metrics")
+#: The route every console page is counted under in the access log and the metrics.
+CONSOLE_ROUTE = "(console)"
 
 __all__ = ["API_PREFIX", "configure_access_log", "create_app"]
 
@@ -147,4 +155,14 @@ def create_app(platform: Platform) -> FastAPI:
         status = "ready" if witnesses["status"] == "ok" else "degraded"
         return JSONResponse({"status": status, "checks": checks, "witnesses": witnesses})
 
+    # The web console answers what no route matches, outside the API's paths,
+    # whose unknown routes and methods keep their JSON answers.
+    trusted = networks(platform.settings.trusted_proxies)
+    console = create_console(platform, client_address=lambda scope: client_address(scope, trusted))
+
+    async def labelled(scope: Scope, receive: Receive, send: Send) -> None:
+        scope[ROUTE_KEY] = CONSOLE_ROUTE  # one label in the access log and the metrics
+        await console(scope, receive, send)
+
+    app.router.default = ConsoleFallback(labelled, exclude=API_PATHS, otherwise=app.router.default)
     return app

@@ -36,15 +36,18 @@ from datacompact.store.models import ApiToken, Member
 from datacompact.store.session import Database
 
 TOKEN_PREFIX = "dct_"  # noqa: S105 - a public marker, not a secret
+SESSION_PREFIX = "dcs_"  # a console session (registry.sessions), never a bearer token
 _TOKEN_LENGTH = len(TOKEN_PREFIX) + 43
+#: Each kind of credential stored in the token table, and its prefix.
+KIND_PREFIX = {"api": TOKEN_PREFIX, "session": SESSION_PREFIX}
 
 
 def token_digest(token: str) -> str:
     return hashlib.sha256(token.encode()).hexdigest()
 
 
-def new_token_value() -> str:
-    return TOKEN_PREFIX + secrets.token_urlsafe(32)
+def new_token_value(kind: str = "api") -> str:
+    return KIND_PREFIX[kind] + secrets.token_urlsafe(32)
 
 
 def _store(
@@ -56,6 +59,7 @@ def _store(
     scopes: list[Role] | None,
     ttl: timedelta,
     ceiling: frozenset[Role] | None = None,
+    kind: str = "api",
 ) -> ApiToken:
     # A token never carries more than its member holds, nor more than the
     # credential that issues it: a narrowed token cannot mint a wider one.
@@ -77,6 +81,7 @@ def _store(
         label=label,
         scopes=sorted(wanted),
         expires_at=utcnow() + ttl,
+        kind=kind,
     )
     session.add(token)
     session.flush()
@@ -94,6 +99,8 @@ def _record_issue(session: Session, actor: Principal, token: ApiToken) -> int:
             "member_id": token.member_id,
             "scopes": token.scopes,
             "expires_at": token.expires_at.isoformat(),
+            # Bearer tokens keep the payload they always had.
+            **({"kind": token.kind} if token.kind != "api" else {}),
         },
     ).seq
 
@@ -141,12 +148,15 @@ def login(
     password: str,
     label: str,
     ttl: timedelta,
+    kind: str = "api",
 ) -> Recorded[tuple[ApiToken, str]]:
     """Exchange a console password for a token. Failure never says which part was wrong.
 
     The password is checked in a read transaction, so the ~0.1 s of argon2 never
     holds the write lock; an unknown user costs the same hash as a known one,
     and a member who may not act gets the same answer as a wrong password.
+    ``kind="session"`` makes a console session (:mod:`.sessions`) instead of a
+    bearer token; both are logged as an issued token.
     """
     wrong = Unauthenticated("用户名或密码错误 / wrong username or password")
     with db.read() as session:
@@ -158,11 +168,13 @@ def login(
     with db.write() as session:
         member = lookup.member(session, member_id)
         try:
-            principal = _principal_for(member, scopes=member.roles, governance=governance)
+            principal = principal_for(member, scopes=member.roles, governance=governance)
         except Forbidden as exc:
             raise wrong from exc
-        value = new_token_value()
-        token = _store(session, member=member, value=value, label=label, scopes=None, ttl=ttl)
+        value = new_token_value(kind)
+        token = _store(
+            session, member=member, value=value, label=label, scopes=None, ttl=ttl, kind=kind
+        )
         return Recorded((token, value), _record_issue(session, principal, token))
 
 
@@ -220,12 +232,15 @@ def revoke_token(*, session: Session, actor: Principal, token_id: int) -> Record
         type=EventType.TOKEN_REVOKED,
         object_type="token",
         object_id=token.id,
-        payload={"member_id": token.member_id},
+        payload={
+            "member_id": token.member_id,
+            **({"kind": token.kind} if token.kind != "api" else {}),
+        },
     )
     return Recorded(token, event.seq)
 
 
-def _principal_for(member: Member, *, scopes: list[str], governance: GovernanceMode) -> Principal:
+def principal_for(member: Member, *, scopes: list[str], governance: GovernanceMode) -> Principal:
     participant = member.participant
     if not member.active:
         raise Forbidden(
@@ -257,10 +272,14 @@ def authenticate(
         .options(joinedload(ApiToken.member).joinedload(Member.participant))
         .where(ApiToken.token_sha256 == token_digest(token))
     )
-    if record is None or not hmac.compare_digest(record.token_sha256, token_digest(token)):
+    if (
+        record is None
+        or not hmac.compare_digest(record.token_sha256, token_digest(token))
+        or record.kind != "api"
+    ):
         raise Unauthenticated("令牌无效 / unknown token")
     if record.revoked_at is not None:
         raise TokenRevoked("令牌已吊销 / the token has been revoked")
     if record.expires_at <= (now or utcnow()):
         raise TokenExpired("令牌已过期 / the token has expired")
-    return _principal_for(record.member, scopes=record.scopes, governance=governance)
+    return principal_for(record.member, scopes=record.scopes, governance=governance)

@@ -168,7 +168,7 @@ class Member(Base):
 
 
 class ApiToken(Base):
-    """An API token, stored only as the SHA-256 of its value."""
+    """An API token or a console session, stored only as the SHA-256 of its value."""
 
     __tablename__ = "api_tokens"
 
@@ -180,6 +180,11 @@ class ApiToken(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     revoked_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    # "api" for bearer tokens, "session" for the web console's sign-in
+    # sessions; neither is accepted where the other is expected.
+    kind: Mapped[str] = mapped_column(String(10), default="api", server_default="api")
+    # When a session was last used, for its idle expiry (bearer tokens: never set).
+    last_used_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
 
     member: Mapped[Member] = relationship()
 

@@ -1,0 +1,117 @@
+"""The console's ASGI application and how the API's app mounts it at ``/``."""
+
+from __future__ import annotations
+
+from collections.abc import Callable, Sequence
+from functools import partial
+
+from starlette.applications import Starlette
+from starlette.exceptions import HTTPException
+from starlette.requests import Request
+from starlette.responses import Response
+from starlette.routing import Route
+from starlette.types import ASGIApp, Receive, Scope, Send
+
+from datacompact.console import _account, _catalog, _log, i18n
+from datacompact.console._web import Console, Context, SecurityHeaders, local_target, page, redirect
+from datacompact.console.assets import PREFIX, Assets
+from datacompact.errors import NotFound
+from datacompact.platform import Platform
+
+Page = Callable[[Request, Context, Console], Response]
+
+
+def _landing(request: Request, ctx: Context, console: Console) -> Response:
+    return redirect("/catalog")
+
+
+def _language(request: Request, ctx: Context, console: Console) -> Response:
+    """The language switch: remember the choice for a year and go back where the user was."""
+    code = str(request.path_params["code"])
+    if code not in i18n.LANGUAGES:
+        raise NotFound("不支持该语言 / no such language")
+    response = redirect(local_target(request.query_params.get("next")))
+    ctx.lang = code
+    ctx.cookies.append(
+        (
+            i18n.COOKIE,
+            code,
+            {
+                "max_age": 365 * 86400,
+                "httponly": True,
+                "samesite": "strict",
+                "secure": ctx.secure,
+                "path": "/",
+            },
+        )
+    )
+    return response
+
+
+def create_console(platform: Platform, *, client_address: Callable[[Scope], str]) -> Starlette:
+    """The console over ``platform``; ``client_address`` is the API's (trusted proxies applied)."""
+    assets = Assets()
+    console = Console(platform, assets, client_address)
+
+    def route(path: str, handler: Page, methods: Sequence[str] = ("GET",)) -> Route:
+        return Route(path, page(console, partial(_bound, handler, console)), methods=list(methods))
+
+    async def not_found(request: Request, exc: Exception) -> Response:
+        ctx = console.bare_context(request)
+        if isinstance(exc, HTTPException) and exc.status_code == 405:
+            return console.renderer.render(
+                ctx, "error.html", status=405, kind="invalid", detail="", next=request.url.path
+            )
+        return console.error_page(ctx, NotFound("页面不存在 / no such page"))
+
+    routes = [
+        route("/", _landing),
+        route("/catalog", _catalog.search_page),
+        route("/catalog/resources/{code}", _catalog.resource_page),
+        route("/log", _log.log_page),
+        route("/log/entries/{index}", _log.entry_page),
+        route("/log/entries/{index}/checkpoint.txt", _log.checkpoint_text),
+        route("/log/entries/{index}/receipt.json", _log.receipt_json),
+        route("/log/verify", _log.verify_page),
+        route("/signin", _account.signin_form),
+        route("/signin", _account.signin, methods=("POST",)),
+        route("/signout", _account.signout, methods=("POST",)),
+        route("/home", _account.home),
+        route("/home/credentials/{token_id}/revoke", _account.revoke, methods=("POST",)),
+        route("/lang/{code}", _language),
+        Route(PREFIX + "/{digest}/{name:path}", assets.serve, methods=["GET"]),
+    ]
+    app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
+    app.add_middleware(SecurityHeaders)
+    app.state.console = console
+    return app
+
+
+def _bound(handler: Page, console: Console, request: Request, ctx: Context) -> Response:
+    return handler(request, ctx, console)
+
+
+class ConsoleFallback:
+    """The console as the app's fallback: it answers what no route of the app matched.
+
+    Set as the router's ``default``, so that every route of the app, including
+    one added later, comes first, and a path that matches a route with another
+    method keeps its 405. The paths in ``exclude`` (the API's) go to
+    ``otherwise``, the router's own default, so they keep the API's JSON 404.
+    """
+
+    def __init__(self, app: ASGIApp, *, exclude: Sequence[str], otherwise: ASGIApp) -> None:
+        self.app = app
+        self.exclude = tuple(exclude)
+        self.otherwise = otherwise
+
+    def owns(self, path: str) -> bool:
+        return not any(
+            path == prefix.rstrip("/") or path.startswith(prefix) for prefix in self.exclude
+        )
+
+    async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
+        if scope["type"] == "http" and self.owns(scope.get("path", "")):
+            await self.app(scope, receive, send)
+        else:
+            await self.otherwise(scope, receive, send)

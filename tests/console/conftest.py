@@ -1,0 +1,176 @@
+"""The console over the minimal world, with resources in its catalog."""
+
+from __future__ import annotations
+
+import csv
+import re
+from dataclasses import dataclass
+from pathlib import Path
+from typing import Any
+
+import httpx
+import pytest
+
+from datacompact.api import create_app
+from datacompact.catalog import resources as catalog
+from datacompact.catalog.schemas import ResourceBase
+from datacompact.ledger.log import checkpoints
+from datacompact.platform import Platform
+
+from ..api.conftest import ApiClient
+from ..conftest import World
+
+PASSWORD = "correct horse battery"  # the world's admins' password
+#: Text that would run or break out of an attribute if it were not escaped.
+HOSTILE_NAME = "<script>alert('name')</script>\"'><img src=x onerror=alert(1)>"
+HOSTILE_DESCRIPTION = 'javascript:alert(1) <a href="javascript:alert(2)">click</a> </textarea>'
+
+
+def people_csv(path: Path, rows: int = 30) -> Path:
+    with path.open("w", encoding="gbk", newline="") as handle:
+        writer = csv.writer(handle)
+        writer.writerow(["姓名", "手机号", "缴费金额"])
+        for i in range(rows):
+            writer.writerow(["张伟", f"138001380{i % 10}{i % 10}", str(100 + i)])
+    return path
+
+
+def register(world: World, folder: Path, meta: dict[str, Any], key: str) -> str:
+    """Register a resource from a small GBK file; its registration code."""
+    platform = world.platform
+    folder.mkdir(parents=True, exist_ok=True)
+    recorded = catalog.register_resource(
+        db=platform.db,
+        home=platform.settings.home,
+        actor=world.principal(key),
+        data=ResourceBase.model_validate(meta),
+        file=people_csv(folder / "people.csv"),
+    )
+    return recorded.value.code
+
+
+@dataclass
+class Web:
+    """The app with the console, its world and the resources registered in it (by code)."""
+
+    world: World
+    client: ApiClient
+    resources: dict[str, str]
+
+    def page(self, key: str) -> str:
+        """The console's page of a resource."""
+        return f"/catalog/resources/{self.resources[key]}"
+
+    @property
+    def platform(self) -> Platform:
+        return self.world.platform
+
+
+def build_web(world: World, tmp_path: Path) -> Web:
+    resources = {
+        "social": register(
+            world,
+            tmp_path / "a",
+            {
+                "name": "社会保险缴费明细",
+                "name_en": "Social insurance contributions",
+                "description": "按月汇总的参保人员缴费记录",
+                "themes": ["社保"],
+                "tags": ["社保", "缴费"],
+                "update_frequency": "monthly",
+                "share_type": "conditional",
+                "open_type": "conditional_open",
+            },
+            "department.data_steward",
+        ),
+        "hostile": register(
+            world,
+            tmp_path / "b",
+            {
+                "name": HOSTILE_NAME,
+                "name_en": HOSTILE_NAME,
+                "description": HOSTILE_DESCRIPTION,
+                "themes": ["<b>theme</b>"],
+                "tags": ["x"],
+                "update_frequency": "daily",
+                "share_type": "unconditional",
+                "open_type": "open",
+            },
+            "enterprise.data_steward",
+        ),
+        "internal": register(
+            world,
+            tmp_path / "c",
+            {
+                "name": "内部考勤记录",
+                "name_en": "Internal attendance",
+                "description": "仅限本单位",
+                "tags": ["考勤"],
+                "update_frequency": "daily",
+                "share_type": "not_shared",
+                "open_type": "not_open",
+            },
+            "department.data_steward",
+        ),
+    }
+    platform = world.platform
+    checkpoints.checkpoint_now(platform.db, signer=platform.log_signer, policy=None)
+    return Web(world, ApiClient(create_app(platform)), resources)
+
+
+@pytest.fixture
+def web(world: World, tmp_path: Path) -> Web:
+    return build_web(world, tmp_path)
+
+
+def csrf_of(html: str) -> str:
+    found = re.search(r'name="csrf" value="([^"]+)"', html)
+    assert found is not None, "no CSRF field in the page"
+    return found.group(1)
+
+
+class Browser:
+    """Cookies kept between requests, as a browser keeps them (in-process)."""
+
+    def __init__(self, client: ApiClient, lang: str | None = None) -> None:
+        self.client = client
+        self.cookies: dict[str, str] = {}
+        self.lang = lang
+
+    def _headers(self, extra: dict[str, str] | None) -> dict[str, str]:
+        headers = dict(extra or {})
+        if self.cookies:
+            headers["Cookie"] = "; ".join(f"{k}={v}" for k, v in self.cookies.items())
+        if self.lang:
+            headers.setdefault("Accept-Language", self.lang)
+        return headers
+
+    def _keep(self, response: httpx.Response) -> httpx.Response:
+        for header in response.headers.get_list("set-cookie"):
+            pair = header.split(";", 1)[0]
+            name, _, value = pair.partition("=")
+            if "max-age=0" in header.lower() or not value.strip('"'):
+                self.cookies.pop(name, None)
+            else:
+                self.cookies[name] = value.strip('"')
+        return response
+
+    def get(self, url: str, headers: dict[str, str] | None = None) -> httpx.Response:
+        return self._keep(self.client.get(url, headers=self._headers(headers)))
+
+    def post(
+        self, url: str, data: dict[str, str], headers: dict[str, str] | None = None
+    ) -> httpx.Response:
+        return self._keep(self.client.post(url, data=data, headers=self._headers(headers)))
+
+    def sign_in(self, username: str, password: str = PASSWORD) -> httpx.Response:
+        form = self.get("/signin")
+        return self.post(
+            "/signin",
+            {
+                "csrf": csrf_of(form.text),
+                "username": username,
+                "password": password,
+                "next": "/home",
+            },
+        )
