@@ -18,10 +18,12 @@ from datacompact.config import GovernanceMode, Settings
 from datacompact.demo import CREDENTIALS_FILE, build_demo
 from datacompact.demo._city import build_cast
 from datacompact.errors import Conflict
+from datacompact.events import EventType
 from datacompact.oversight.alerts import alerts
 from datacompact.oversight.transparency import release_package
 from datacompact.platform import Platform
 from datacompact.registry import tokens
+from datacompact.registry.members import verify_password
 from datacompact.registry.tokens import authenticate
 from datacompact.store.models import Event, Grant, Member, Participant, Resource
 from datacompact.store.project_models import Bid, Project, Tender
@@ -151,13 +153,41 @@ def test_every_demo_token_authenticates(city: Platform) -> None:
             assert sorted(principal.roles) == sorted(entry["roles"])
 
 
+def test_every_demo_user_signs_in_with_its_password(city: Platform) -> None:
+    entries = credentials_of(city)
+    with city.db.read() as session:
+        hashes = dict(session.execute(select(Member.username, Member.password_hash)).all())
+        set_for = {
+            e.object_id: e.payload["hash_cost"]
+            for e in session.scalars(
+                select(Event).where(Event.type == EventType.MEMBER_PASSWORD_SET.value)
+            )
+        }
+        # Staff are created by their admin; admins come with their participant's registration.
+        staff = set(
+            session.scalars(
+                select(Event.object_id).where(Event.type == EventType.MEMBER_CREATED.value)
+            )
+        )
+    assert len({e["password"] for e in entries}) == len(entries)
+    for entry in entries:
+        assert len(entry["password"]) == 26  # 128 bits in base32
+        assert verify_password(hashes[entry["user"]], entry["password"])
+        assert not verify_password(hashes[entry["user"]], entry["password"][:-1] + "x")
+    # Staff got theirs through the logged service; admins at registration.
+    assert staff
+    assert {m: set_for.get(m) for m in staff} == dict.fromkeys(staff, "random_secret")
+
+
 def test_build_demo_is_idempotent(city: Platform) -> None:
     events = event_count(city)
     tokens = {e["user"]: e["token"] for e in credentials_of(city)}
+    passwords = {e["user"]: e["password"] for e in credentials_of(city)}
     participants = len(participants_of(city))
     summary = build_demo(city, datasets_scale=DEMO_SCALE)
     assert event_count(city) == events
     assert {e["user"]: e["token"] for e in credentials_of(city)} == tokens
+    assert {e["user"]: e["password"] for e in credentials_of(city)} == passwords
     assert len(participants_of(city)) == participants == summary["participants"]
     assert summary["users"] == len(tokens)
 

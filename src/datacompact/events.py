@@ -41,6 +41,7 @@ class EventType(StrEnum):
     MEMBER_CREATED = "member.created"
     MEMBER_ROLES_CHANGED = "member.roles_changed"
     MEMBER_DEACTIVATED = "member.deactivated"
+    MEMBER_PASSWORD_SET = "member.password_set"  # noqa: S105 - an event type
     TOKEN_ISSUED = "token.issued"  # noqa: S105 - an event type
     TOKEN_REVOKED = "token.revoked"  # noqa: S105 - an event type
     RESOURCE_REGISTERED = "resource.registered"

@@ -5,11 +5,11 @@ same service functions (and therefore the same permission checks and log
 events) as a real one. Running it again changes nothing: existing
 participants, members and tokens are found and kept.
 
-Demo tokens are derived from the platform secret (HMAC-SHA256), so that they
-are the same on every run of one installation, yet unguessable without the
-secret. They are written to ``$DATACOMPACT_HOME/demo-credentials.json``
-(mode 0600) for people who want to try the API at once, each user with the
-grants it holds (``grants: [{id, resource, mode, grade}]``).
+Demo tokens and passwords are derived from the platform secret (HMAC-SHA256),
+so that they are the same on every run of one installation, yet unguessable
+without the secret. They are written to ``$DATACOMPACT_HOME/demo-credentials.json``
+(mode 0600) for people who want to try the API or sign in to the console at
+once, each user with the grants it holds (``grants: [{id, resource, mode, grade}]``).
 """
 
 from __future__ import annotations
@@ -64,6 +64,13 @@ def demo_token(secret: bytes, username: str, generation: int = 0) -> str:
     return tokens.TOKEN_PREFIX + base64.urlsafe_b64encode(digest).decode().rstrip("=")
 
 
+def demo_password(secret: bytes, username: str) -> str:
+    """A member's demo password: 128 bits derived from the platform secret, as the tokens are."""
+    message = f"datacompact/demo-password/{username}".encode()
+    digest = hmac.new(secret, message, hashlib.sha256).digest()[:16]
+    return base64.b32encode(digest).decode().rstrip("=").lower()
+
+
 MAX_GENERATIONS = 1000
 
 
@@ -107,7 +114,7 @@ def _principal(platform: Platform, member: Member, participant: Participant) -> 
     )
 
 
-def _application(org: Org, by_slug: dict[str, Org]) -> ParticipantCreate:
+def _application(org: Org, by_slug: dict[str, Org], secret: bytes) -> ParticipantCreate:
     admin = org.people[0]
     return ParticipantCreate(
         kind=ParticipantKind(org.kind),
@@ -124,11 +131,11 @@ def _application(org: Org, by_slug: dict[str, Org]) -> ParticipantCreate:
             for slug, pct in org.shareholders
         ],
         contacts=[ContactIn(name=admin.display_name, title="数据专员 / data officer")],
-        # Demo members authenticate with derived tokens; the admin password is random and unknown.
+        # Demo members sign in with derived passwords and act with derived tokens.
         admin=AdminIn(
             username=admin.username,
             display_name=admin.display_name,
-            password=base64.b64encode(os.urandom(24)).decode(),
+            password=demo_password(secret, admin.username),
         ),
     )
 
@@ -156,7 +163,7 @@ def _ensure_participant(
     existing = session.scalar(select(Participant).where(Participant.uscc == org.uscc))
     if existing is not None:
         return existing
-    application = _application(org, by_slug)
+    application = _application(org, by_slug, platform.secret)
     if approver is None:
         return participants.bootstrap_platform(
             session=session,
@@ -259,6 +266,14 @@ def build_demo(
                 member = session.scalar(select(Member).where(Member.username == person.username))
                 if member is None:
                     raise RuntimeError(f"demo member {person.username} is missing")
+                if member.password_hash is None:
+                    members.set_password(
+                        session=session,
+                        actor=_principal(platform, _admin_of(session, participant), participant),
+                        member_id=member.id,
+                        password=demo_password(platform.secret, person.username),
+                        random_secret=True,
+                    )
                 value = _demo_credential(platform, session, member, participant)
                 credentials.append(
                     {
@@ -268,6 +283,7 @@ def build_demo(
                         "member_id": member.id,
                         "user": person.username,
                         "roles": list(person.roles),
+                        "password": demo_password(platform.secret, person.username),
                         "token": value,
                     }
                 )
