@@ -17,7 +17,7 @@ from datacompact import __version__
 from datacompact.cli._audit import audit
 from datacompact.cli._backup import backup, recover, restore
 from datacompact.cli._catalog import catalog_app, resources_app, standards_app
-from datacompact.cli._context import open_platform
+from datacompact.cli._context import choose, open_platform, refuse_remote
 from datacompact.cli._contracts import delivery_app
 from datacompact.cli._ledger import ledger_app
 from datacompact.cli._ledger_offline import verify_app, witness_app
@@ -58,6 +58,86 @@ app.command("recover")(recover)
 app.command("anonymize")(anonymize)
 app.command("query")(query)
 
+
+def _print_version(value: bool) -> None:
+    if value:
+        print(__version__)
+        raise typer.Exit()
+
+
+@app.callback()
+def _root(
+    url: Annotated[
+        str | None,
+        typer.Option(
+            "--url",
+            help="远程平台地址 / act on the platform at this URL over its API (or DATACOMPACT_URL)",
+            show_default=False,
+        ),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option(
+            "--profile",
+            help="datacompact login 保存的配置 / act as the profile stored by `datacompact login` "
+            "(or DATACOMPACT_PROFILE)",
+            show_default=False,
+        ),
+    ] = None,
+    _version: Annotated[
+        bool,
+        typer.Option(
+            "--version", is_eager=True, callback=_print_version, help="显示版本 / print the version"
+        ),
+    ] = False,
+) -> None:
+    """DataCompact 可信政企数据协作平台 / trusted government-enterprise data collaboration.
+
+    命令在本机平台主目录（./.datacompact 或 DATACOMPACT_HOME）上运行，或以 --url 加令牌、
+    --profile 远程调用平台 API / commands act on this machine's platform home folder
+    (./.datacompact or DATACOMPACT_HOME), or remotely on the platform's API with --url and a
+    token, or a profile stored by `datacompact login`.
+    """
+    choose(url=url, profile=profile)
+
+
+@app.command()
+def login(
+    user: Annotated[str, typer.Option("--user", help="用户名 / username")],
+    url: Annotated[
+        str | None,
+        typer.Option("--url", help="平台地址 / the platform's URL", show_default=False),
+    ] = None,
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="配置名称 / profile name [default: default]"),
+    ] = None,
+    password_stdin: Annotated[
+        bool,
+        typer.Option("--password-stdin", help="从标准输入读密码 / read the password from stdin"),
+    ] = False,
+    as_json: JsonFlag = False,
+) -> None:
+    """登录远程平台并保存令牌（权限 0600）/ log in and store a token in a profile (mode 0600)."""
+    from datacompact.cli import _profiles
+
+    _profiles.login(url, user, profile, password_stdin, as_json)
+
+
+@app.command()
+def logout(
+    profile: Annotated[
+        str | None,
+        typer.Option("--profile", help="配置名称 / profile name [default: default]"),
+    ] = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """吊销令牌并删除配置 / revoke the profile's token and forget the profile."""
+    from datacompact.cli import _profiles
+
+    _profiles.logout(profile, as_json)
+
+
 HostOption = Annotated[str, typer.Option(help="监听地址 / address to bind")]
 PortOption = Annotated[int, typer.Option(min=1, max=65535, help="端口 / port")]
 
@@ -70,7 +150,10 @@ def version() -> None:
 
 @app.command()
 def init(as_json: JsonFlag = False) -> None:
-    """创建主目录、平台密钥并迁移数据库 / create the home folder and secret, migrate the store."""
+    """创建主目录、平台密钥并迁移数据库 / create the home folder and secret, migrate the store.
+
+    服务器端命令 / server-side: creates and migrates this machine's platform home folder.
+    """
     with handled(as_json):
         platform = open_platform(must_exist=False)
         created = platform.initialize()
@@ -196,8 +279,12 @@ def serve(
         ),
     ] = None,
 ) -> None:
-    """启动 API 服务 / serve the API (HTTPS with --certfile and --keyfile)."""
+    """启动 API 服务 / serve the API (HTTPS with --certfile and --keyfile).
+
+    服务器端命令 / server-side: serves this machine's platform home folder.
+    """
     with handled():
+        refuse_remote()
         _serve(host, port, workers, certfile, keyfile)
 
 
@@ -214,7 +301,10 @@ def demo(
     port: PortOption = 8000,
     as_json: JsonFlag = False,
 ) -> None:
-    """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it."""
+    """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it.
+
+    服务器端命令 / server-side: builds the city in this machine's platform home folder.
+    """
     from datacompact.demo import build_demo
 
     with handled(as_json):

@@ -14,6 +14,8 @@ from datacompact.catalog import OpenType, ShareType
 from datacompact.catalog.schemas import ResourceBase, UpdateFrequency
 from datacompact.cli._context import Acting, TokenOption, run
 from datacompact.cli._output import JsonFlag, emit, err_console, handled, listed, recorded, shown
+from datacompact.cli._remote import ApiClient
+from datacompact.errors import InvalidInput
 
 resources_app = typer.Typer(help="数据资源目录 / the data resource catalog", no_args_is_help=True)
 catalog_app = typer.Typer(help="目录导出 / catalog exports", no_args_is_help=True)
@@ -66,8 +68,8 @@ def register(
     """登记数据资源：接入、识别个人信息、建议分级、评估质量 / register a resource from a file."""
     from datacompact.catalog import resources as service
 
-    def action(on: Acting) -> Any:
-        data = ResourceBase(
+    def described() -> ResourceBase:
+        return ResourceBase(
             name=name,
             name_en=name_en,
             description=description,
@@ -77,6 +79,9 @@ def register(
             share_type=share_type,
             open_type=open_type,
         )
+
+    def action(on: Acting) -> Any:
+        data = described()
         # What a killed ingestion left is removed before this one starts.
         service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
         with _progress(not as_json) as advance:
@@ -94,7 +99,20 @@ def register(
                 limits=on.platform.settings.ingest_limits,
             )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="own")
+    def remote(api: ApiClient) -> Any:
+        # Over the API: the file is streamed into the participant's inbox, then registered.
+        data = described().model_dump(mode="json")
+        if holder is not None:
+            raise InvalidInput(
+                "远程登记的持有方即令牌所属参与方，不接受 --holder / remotely, the holder is the "
+                "token's participant: leave out --holder",
+                details={"option": "--holder"},
+            )
+        stored = api.upload(file, progress=not as_json)
+        body = {**data, "inbox_file": stored["name"], "encoding": encoding, "sheet": sheet}
+        return api.change("POST", "/resources", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="own", remote=remote)
 
 
 @resources_app.command("show")
@@ -106,7 +124,13 @@ def show(resource_id: int, token: TokenOption = None, as_json: JsonFlag = False)
         found = service.get_resource(session=on.session, actor=on.actor, resource_id=resource_id)
         return found.model_dump(mode="json")
 
-    run(action, who=token, as_json=as_json, render=shown)
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=shown,
+        remote=lambda api: api.data(f"/resources/{resource_id}"),
+    )
 
 
 @resources_app.command("search")
@@ -132,7 +156,16 @@ def search(
         )
         return [r.model_dump(mode="json") for r in rows]
 
-    run(action, who=token, as_json=as_json, render=listed(*LIST_COLUMNS))
+    def remote(api: ApiClient) -> Any:
+        return api.data(
+            "/resources",
+            q=query,
+            holder_id=holder,
+            share_type=share_type.value if share_type else None,
+            theme=theme,
+        )
+
+    run(action, who=token, as_json=as_json, render=listed(*LIST_COLUMNS), remote=remote)
 
 
 @catalog_app.command("export")
@@ -142,7 +175,6 @@ def export(
 ) -> None:
     """导出 DCAT-AP 3.0.1 目录 / export the catalog as DCAT-AP 3.0.1."""
     from datacompact.catalog.export import export_catalog
-    from datacompact.errors import InvalidInput
 
     with handled():
         if fmt not in ("turtle", "jsonld"):
@@ -157,6 +189,11 @@ def export(
             who=token,
             as_json=False,
             render=lambda text, _: typer.echo(text),
+            remote=lambda api: (
+                api.text("/catalog.ttl", "text/turtle")
+                if fmt == "turtle"
+                else api.text("/catalog.jsonld", "application/ld+json")
+            ),
         )
 
 
@@ -178,7 +215,6 @@ def conform(
     """数据标准符合性报告（可派生标准化版本）/ conformance to data standards."""
     from datacompact.catalog import standardize
     from datacompact.catalog.schemas import MappingIn
-    from datacompact.errors import InvalidInput
 
     with handled(as_json):
         mappings = []
@@ -191,6 +227,7 @@ def conform(
                     details={"option": "--map"},
                 )
             mappings.append(MappingIn(column=column, standard=standard, element=element))
+        body = {"mappings": [m.model_dump(mode="json") for m in mappings]}
         run(
             lambda on: standardize.conformance_report(
                 session=on.session,
@@ -202,6 +239,9 @@ def conform(
             who=token,
             as_json=as_json,
             render=listed("column", "element", "values", "percent"),
+            remote=lambda api: api.send("POST", f"/resources/{resource_id}/conformance", body)[
+                "elements"
+            ],
         )
         if derive:
             run(
@@ -218,6 +258,9 @@ def conform(
                     {"versions": done.value.versions, "log_index": done.log_index}, as_json=as_json
                 ),
                 transaction="own",
+                remote=lambda api: api.change(
+                    "POST", f"/resources/{resource_id}/standardized", body
+                ),
             )
 
 
@@ -249,7 +292,12 @@ def version(
                 limits=on.platform.settings.ingest_limits,
             )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="own")
+    def remote(api: ApiClient) -> Any:
+        stored = api.upload(file, progress=not as_json)
+        body = {"inbox_file": stored["name"], "encoding": encoding, "sheet": sheet}
+        return api.change("POST", f"/resources/{resource_id}/versions", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="own", remote=remote)
 
 
 @resources_app.command("grade")
@@ -287,6 +335,9 @@ def grade(
                 as_json=as_json,
             ),
             transaction="write",
+            remote=lambda api: api.change(
+                "POST", f"/resources/{resource_id}/grade", decision.model_dump(mode="json")
+            ),
         )
 
 
@@ -313,12 +364,19 @@ def describe(
             latest = done.value.latest
             return [c for c in (latest.columns if latest else []) if c["name"] == column]
 
+        def remote(api: ApiClient) -> Any:
+            body = {"columns": [edit.model_dump(mode="json", exclude_none=True)]}
+            done = api.change("PATCH", f"/resources/{resource_id}/dictionary", body)
+            latest = done.value.get("latest")
+            return [c for c in (latest["columns"] if latest else []) if c["name"] == column]
+
         run(
             action,
             who=token,
             as_json=as_json,
             render=listed("name", "type", "description", "unit"),
             transaction="write",
+            remote=remote,
         )
 
 
@@ -335,6 +393,7 @@ def list_standards(token: TokenOption = None, as_json: JsonFlag = False) -> None
         who=token,
         as_json=as_json,
         render=listed("id", "title_zh", "builtin"),
+        remote=lambda api: api.data("/standards"),
     )
 
 
@@ -372,4 +431,5 @@ def register_standard(
                 {**done.value, "log_index": done.log_index}, as_json=as_json
             ),
             transaction="write",
+            remote=lambda api: api.change("POST", "/standards", data.model_dump(mode="json")),
         )
