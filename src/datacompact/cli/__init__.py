@@ -32,7 +32,11 @@ __all__ = ["app", "main"]
 
 app = typer.Typer(
     name="datacompact",
-    help="DataCompact 可信政企数据协作平台 / trusted government-enterprise data collaboration",
+    help="DataCompact 可信政企数据协作平台 / trusted government-enterprise data collaboration"
+    "\n\n命令在本机平台主目录（./.datacompact 或 DATACOMPACT_HOME）上运行，或以 --url 加令牌、"
+    "--profile 远程调用平台 API / commands act on this machine's platform home folder "
+    "(./.datacompact or DATACOMPACT_HOME), or on a remote platform's API with --url and a "
+    "token, or with a profile stored by `datacompact login`.",
     no_args_is_help=True,
     add_completion=False,
     pretty_exceptions_enable=False,
@@ -91,13 +95,7 @@ def _root(
         ),
     ] = False,
 ) -> None:
-    """DataCompact 可信政企数据协作平台 / trusted government-enterprise data collaboration.
-
-    命令在本机平台主目录（./.datacompact 或 DATACOMPACT_HOME）上运行，或以 --url 加令牌、
-    --profile 远程调用平台 API / commands act on this machine's platform home folder
-    (./.datacompact or DATACOMPACT_HOME), or remotely on the platform's API with --url and a
-    token, or a profile stored by `datacompact login`.
-    """
+    """Where the commands act: ``--url`` and ``--profile`` come before the command."""
     choose(url=url, profile=profile)
 
 

@@ -91,6 +91,9 @@ def query(
         as_json=as_json,
         render=render,
         transaction="own",
+        remote=lambda api: api.change(
+            "POST", "/queries", {"grant_id": grant, "sql": sql, "epsilon": epsilon}
+        ),
     )
 
 
@@ -107,6 +110,7 @@ def list_grants(token: TokenOption = None, as_json: JsonFlag = False) -> None:
         who=token,
         as_json=as_json,
         render=listed(*GRANT_COLUMNS),
+        remote=lambda api: api.data("/grants"),
     )
 
 
@@ -122,6 +126,7 @@ def show_grant(grant_id: int, token: TokenOption = None, as_json: JsonFlag = Fal
         who=token,
         as_json=as_json,
         render=shown,
+        remote=lambda api: api.data(f"/grants/{grant_id}"),
     )
 
 
@@ -147,6 +152,7 @@ def list_queries(
         render=listed(
             "id", "status", "rule", "rows_scanned", "result_rows", "epsilon", "log_index"
         ),
+        remote=lambda api: api.data("/queries", grant_id=grant, limit=limit),
     )
 
 
@@ -172,4 +178,5 @@ def overlaps(
         who=token,
         as_json=as_json,
         render=listed("first_query_id", "second_query_id", "grantee_id", "kind", "reason"),
+        remote=lambda api: api.data("/queries/overlaps", days=days, threshold=threshold),
     )

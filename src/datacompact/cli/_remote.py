@@ -197,6 +197,16 @@ class ApiClient:
             raise self._not_a_platform("a change without its receipt")
         return Received(data, receipt["log_index"])
 
+    def public(self, path: str) -> Any:
+        """The JSON body of a public route outside the API's prefix (``/public/...``)."""
+        import httpx
+
+        try:
+            response = self._http.get(self.url + path)
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from None
+        return wrapped(self._answer(response))
+
     def text(self, path: str, media_type: str) -> str:
         """The body of a route that answers ``media_type`` text (a Turtle export)."""
         import httpx
