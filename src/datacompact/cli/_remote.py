@@ -60,17 +60,17 @@ def normalized_url(url: str) -> str:
     """``https://host[:port][/prefix]``, without a trailing slash or the API's own prefix."""
     text = url.strip()
     parts = urlsplit(text)
-    if parts.scheme not in ("http", "https") or not parts.hostname:
+    if parts.scheme not in ("http", "https"):
+        got = "no scheme" if not parts.scheme else f"a {parts.scheme!r} URL"
         raise InvalidInput(
-            "平台地址无效 / invalid platform URL: expected http(s)://host[:port], "
-            f"got {'no scheme' if not parts.scheme else 'a ' + repr(parts.scheme) + ' URL'}"
-            if parts.scheme not in ("http", "https")
-            else "平台地址无效 / invalid platform URL: expected http(s)://host[:port], got no host",
+            f"平台地址无效 / invalid platform URL: expected http(s)://host[:port], got {got}; "
+            "check --url",
             details={"option": "--url"},
         )
-    if parts.query or parts.fragment or parts.username or parts.password:
+    if not parts.hostname or parts.query or parts.fragment or parts.username or parts.password:
         raise InvalidInput(
-            "平台地址无效 / invalid platform URL: expected no user, query or fragment in it",
+            "平台地址无效 / invalid platform URL: expected http(s)://host[:port] with no user, "
+            "query or fragment; check --url",
             details={"option": "--url"},
         )
     path = parts.path.rstrip("/")
@@ -137,7 +137,15 @@ def _is_tls_failure(exc: BaseException) -> bool:
 class ApiClient:
     """The platform's API at ``url``, acting with ``token`` (anonymous when empty)."""
 
-    def __init__(self, url: str, token: str | None, *, timeout: float = TIMEOUT_SECONDS) -> None:
+    def __init__(
+        self,
+        url: str,
+        token: str | None,
+        *,
+        timeout: float = TIMEOUT_SECONDS,
+        transport: httpx.BaseTransport | None = None,
+    ) -> None:
+        """``transport`` replaces the network, for tests (an ``httpx.MockTransport``)."""
         import httpx
 
         self.url = normalized_url(url)
@@ -152,6 +160,7 @@ class ApiClient:
             verify=_ssl_context() if self.url.startswith("https:") else True,
             follow_redirects=False,
             trust_env=True,
+            transport=transport,
         )
 
     def close(self) -> None:
@@ -236,7 +245,7 @@ class ApiClient:
             handle = file.open("rb")
         except OSError as exc:
             raise InvalidInput(
-                f"无法读取文件 / cannot read the file to upload: {exc.strerror}",
+                f"无法读取上传文件 / cannot read the --file to upload: {exc.strerror}",
                 details={"option": "--file"},
             ) from None
         with handle:
