@@ -69,11 +69,14 @@ DATACOMPACT_URL=https://platform.example.gov.cn DATACOMPACT_TOKEN=dc_... datacom
 
 
 def _commands(group: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
-    # Typer ships its own copy of Click, so a group is whatever has commands.
+    # Typer ships its own copy of Click, so a group is whatever lists commands;
+    # the root group imports its groups when they are looked up.
     found = [path]
-    commands = getattr(group, "commands", None) or {}
-    for name in sorted(commands):
-        found.extend(_commands(commands[name], (*path, name)))
+    if not hasattr(group, "list_commands"):
+        return found
+    context = group.make_context(path[-1] if path else "datacompact", [], resilient_parsing=True)
+    for name in sorted(group.list_commands(context)):
+        found.extend(_commands(group.get_command(context, name), (*path, name)))
     return found
 
 

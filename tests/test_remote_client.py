@@ -293,7 +293,8 @@ class _UploadRoute(httpx.BaseTransport):
         assert request.url.path == "/api/v1/uploads"
         # The body comes as a stream of pieces, never read into one bytes object first.
         assert not isinstance(request.stream, httpx.ByteStream)
-        chunks = list(request.stream)  # type: ignore[call-overload]
+        assert isinstance(request.stream, httpx.SyncByteStream)
+        chunks = list(request.stream)
         raw = b"".join(chunks)
         assert int(request.headers["Content-Length"]) == len(raw)
         _, options = parse_options_header(request.headers["Content-Type"])

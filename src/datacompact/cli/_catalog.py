@@ -66,7 +66,6 @@ def register(
     as_json: JsonFlag = False,
 ) -> None:
     """登记数据资源：接入、识别个人信息、建议分级、评估质量 / register a resource from a file."""
-    from datacompact.catalog import resources as service
 
     def described() -> ResourceBase:
         return ResourceBase(
@@ -81,6 +80,8 @@ def register(
         )
 
     def action(on: Acting) -> Any:
+        from datacompact.catalog import resources as service
+
         data = described()
         # What a killed ingestion left is removed before this one starts.
         service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
@@ -118,9 +119,10 @@ def register(
 @resources_app.command("show")
 def show(resource_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """查看数据资源 / show one resource."""
-    from datacompact.catalog import resources as service
 
     def action(on: Acting) -> Any:
+        from datacompact.catalog import resources as service
+
         found = service.get_resource(session=on.session, actor=on.actor, resource_id=resource_id)
         return found.model_dump(mode="json")
 
@@ -143,9 +145,10 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """检索数据目录（中文分词）/ search the catalog (Chinese segmentation)."""
-    from datacompact.catalog import resources as service
 
     def action(on: Acting) -> Any:
+        from datacompact.catalog import resources as service
+
         rows = service.search_resources(
             session=on.session,
             actor=on.actor,
@@ -274,9 +277,10 @@ def version(
     as_json: JsonFlag = False,
 ) -> None:
     """接入新版本（旧版本保留）/ ingest a new immutable version."""
-    from datacompact.catalog import resources as service
 
     def action(on: Acting) -> Any:
+        from datacompact.catalog import resources as service
+
         service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
         with _progress(not as_json) as advance:
             return service.ingest_version(
@@ -351,13 +355,14 @@ def describe(
     as_json: JsonFlag = False,
 ) -> None:
     """编辑数据字典中的一列 / edit one column of the data dictionary."""
-    from datacompact.catalog import resources as service
     from datacompact.catalog.schemas import ColumnEdit
 
     with handled(as_json):
         edit = ColumnEdit(name=column, description=description, unit=unit)
 
         def action(on: Acting) -> Any:
+            from datacompact.catalog import resources as service
+
             done = service.update_dictionary(
                 session=on.session, actor=on.actor, resource_id=resource_id, edits=[edit]
             )

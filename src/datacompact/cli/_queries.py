@@ -4,12 +4,12 @@ from __future__ import annotations
 
 import csv
 import sys
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
 from rich.table import Table
 
-from datacompact.cli._context import TokenOption, run
+from datacompact.cli._context import Acting, TokenOption, run
 from datacompact.cli._output import JsonFlag, console, emit, err_console, listed, shown
 
 if TYPE_CHECKING:
@@ -100,13 +100,17 @@ def query(
 @grants_app.command("list")
 def list_grants(token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """本方持有或授出的授权 / grants your participant holds or granted."""
-    from datacompact.policy import grants
 
-    run(
-        lambda on: [
+    def action(on: Acting) -> list[dict[str, Any]]:
+        from datacompact.policy import grants
+
+        return [
             g.model_dump(mode="json")
             for g in grants.list_grants(session=on.session, actor=on.actor)
-        ],
+        ]
+
+    run(
+        action,
         who=token,
         as_json=as_json,
         render=listed(*GRANT_COLUMNS),
@@ -117,12 +121,15 @@ def list_grants(token: TokenOption = None, as_json: JsonFlag = False) -> None:
 @grants_app.command("show")
 def show_grant(grant_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """授权详情与 ODRL 协议 / a grant and its ODRL agreement."""
-    from datacompact.policy import grants
+
+    def action(on: Acting) -> dict[str, Any]:
+        from datacompact.policy import grants
+
+        found = grants.get_grant(session=on.session, actor=on.actor, grant_id=grant_id)
+        return found.model_dump(mode="json")
 
     run(
-        lambda on: grants.get_grant(
-            session=on.session, actor=on.actor, grant_id=grant_id
-        ).model_dump(mode="json"),
+        action,
         who=token,
         as_json=as_json,
         render=shown,

@@ -113,15 +113,17 @@ def list_participants(
     as_json: JsonFlag = False,
 ) -> None:
     """列出参与方 / list participants."""
-    from datacompact.registry import participants as service
+
+    def action(on: Acting) -> list[dict[str, Any]]:
+        from datacompact.registry import participants as service
+
+        rows = service.list_participants(
+            session=on.session, actor=on.actor, kind=kind, status=status, limit=1000
+        )
+        return [r.model_dump(mode="json") for r in rows]
 
     run(
-        lambda on: [
-            r.model_dump(mode="json")
-            for r in service.list_participants(
-                session=on.session, actor=on.actor, kind=kind, status=status, limit=1000
-            )
-        ],
+        action,
         who=token,
         as_json=as_json,
         render=listed(*LIST_COLUMNS),
@@ -137,12 +139,17 @@ def list_participants(
 @participants_app.command("show")
 def show(participant_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """查看参与方 / show one participant."""
-    from datacompact.registry import participants as service
+
+    def action(on: Acting) -> dict[str, Any]:
+        from datacompact.registry import participants as service
+
+        found = service.get_participant(
+            session=on.session, actor=on.actor, participant_id=participant_id
+        )
+        return found.model_dump(mode="json")
 
     run(
-        lambda on: service.get_participant(
-            session=on.session, actor=on.actor, participant_id=participant_id
-        ).model_dump(mode="json"),
+        action,
         who=token,
         as_json=as_json,
         render=shown,
