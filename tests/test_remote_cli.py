@@ -156,6 +156,11 @@ def test_each_flow_runs_from_a_second_machine(
     assert stat.S_IMODE(profiles.stat().st_mode) == 0o600
     assert PASSWORD not in profiles.read_text(encoding="utf-8")
 
+    tokens = machine.json("tokens", "list")
+    assert isinstance(tokens, list)
+    assert any(t["label"] == "datacompact CLI" and t["revoked_at"] is None for t in tokens)
+    assert machine.json("grants", "list") == []
+
     me = machine.json("participants", "show", str(world.ids["department"]))
     assert isinstance(me, dict)
     assert me["id"] == world.ids["department"]

@@ -190,6 +190,17 @@ def test_a_server_that_is_not_the_platform_is_named_so(response: httpx.Response)
     assert "--url" in raised.value.message
 
 
+def test_a_token_sent_in_clear_to_another_machine_is_warned_about(
+    capsys: pytest.CaptureFixture[str],
+) -> None:
+    ApiClient("http://127.0.0.1:8000", "dc_t").close()
+    ApiClient("http://localhost:8000", "dc_t").close()
+    ApiClient("http://platform.example.gov.cn", None).close()
+    assert capsys.readouterr().err == ""
+    ApiClient("http://platform.example.gov.cn", "dc_t").close()
+    assert "https://" in capsys.readouterr().err
+
+
 def test_no_answer_is_an_unreachable_platform() -> None:
     def refuse(request: httpx.Request) -> httpx.Response:
         raise httpx.ConnectError("[Errno 111] Connection refused", request=request)

@@ -150,6 +150,14 @@ class ApiClient:
 
         self.url = normalized_url(url)
         self.token = token or None
+        if self.token and _in_clear(self.url):
+            from datacompact.cli._output import err_console
+
+            err_console.print(
+                "[yellow]令牌将以明文 HTTP 发送，请改用 HTTPS / the token goes over plain HTTP to "
+                "another machine: use https://[/]",
+                highlight=False,
+            )
         headers = {"User-Agent": f"datacompact-cli/{__version__}", "Accept": "application/json"}
         if self.token:
             headers["Authorization"] = f"Bearer {self.token}"
@@ -356,6 +364,21 @@ class ApiClient:
             "and the network",
             details={"url": self.url},
         )
+
+
+def _in_clear(url: str) -> bool:
+    """Whether ``url`` is plain HTTP to another machine than this one."""
+    import ipaddress
+
+    parts = urlsplit(url)
+    if parts.scheme != "http" or parts.hostname is None:
+        return False
+    if parts.hostname == "localhost":
+        return False
+    try:
+        return not ipaddress.ip_address(parts.hostname).is_loopback
+    except ValueError:
+        return True
 
 
 def _quoted(name: str) -> str:
