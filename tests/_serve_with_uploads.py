@@ -2,7 +2,8 @@
 
 Run as ``python tests/_serve_with_uploads.py serve --port N``. The stand-in
 keeps the route's contract (multipart/form-data, one field ``file``, stored in
-the calling participant's inbox, ``201 {"name", "size", "sha256"}``); when the
+the calling participant's inbox, ``201 {"name", "size", "sha256"}``, a 409 for
+a name already there); when the
 API serves ``POST /api/v1/uploads`` itself, that route answers and the
 stand-in is never added.
 """
@@ -43,6 +44,10 @@ def _with_uploads(platform: Platform) -> FastAPI:
         folder = inbox_folder(platform.settings.home, actor.participant_id or 0)
         folder.mkdir(parents=True, exist_ok=True)
         name = Path(sent.filename or "upload").name
+        if (folder / name).exists():
+            message = "收件箱中已有同名文件 / a file of that name is already in your inbox"
+            refused = {"error": {"code": "conflict", "message": message, "details": {}}}
+            return JSONResponse(refused, status_code=409)
         (folder / name).write_bytes(data)
         body = {"name": name, "size": len(data), "sha256": hashlib.sha256(data).hexdigest()}
         return JSONResponse(body, status_code=201)

@@ -362,7 +362,7 @@ def test_an_upload_streams_the_file_as_one_multipart_field(tmp_path: Path) -> No
     assert route.received["chunks"] > 3
     disposition = route.received["disposition"]
     assert 'name="file"' in disposition
-    assert 'filename="人口 %222024%22.csv"' in disposition
+    assert 'filename="人口 \\"2024\\".csv"' in disposition
 
 
 def test_an_upload_refused_for_size_or_type_gives_the_local_errors(tmp_path: Path) -> None:
@@ -375,6 +375,28 @@ def test_an_upload_refused_for_size_or_type_gives_the_local_errors(tmp_path: Pat
     with _client(wrong_type) as api, pytest.raises(DataCompactError) as raised:
         api.upload(data, progress=False)
     assert raised.value.message.startswith("消息 / message")
+
+
+def test_a_name_already_in_the_inbox_is_uploaded_again_under_another(tmp_path: Path) -> None:
+    data = tmp_path / "人口.csv"
+    data.write_bytes(b"a,b\n1,2\n")
+    names: list[str] = []
+
+    def answer(content: bytes, disposition: str) -> httpx.Response:
+        name = disposition.split('filename="', 1)[1].rstrip('"')
+        names.append(name)
+        if len(names) == 1:
+            return _envelope(409, "conflict")
+        digest = hashlib.sha256(content).hexdigest()
+        return httpx.Response(201, json={"name": name, "size": len(content), "sha256": digest})
+
+    with _client(_UploadRoute(answer)) as api:
+        stored = api.upload(data, progress=False)
+    assert names[0] == "人口.csv"
+    assert names[1] != names[0]
+    assert names[1].startswith("人口-")
+    assert names[1].endswith(".csv")
+    assert stored["name"] == names[1]
 
 
 def test_an_upload_stored_with_another_digest_is_refused(tmp_path: Path) -> None:

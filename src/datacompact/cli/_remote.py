@@ -33,6 +33,7 @@ from urllib.parse import urlsplit
 from datacompact import __version__
 from datacompact.errors import (
     ALL_ERRORS,
+    Conflict,
     DataCompactError,
     InvalidInput,
     NotAPlatform,
@@ -246,7 +247,21 @@ class ApiClient:
     # -- upload ---------------------------------------------------------
 
     def upload(self, file: Path, *, progress: bool) -> dict[str, Any]:
-        """Stream ``file`` into the acting participant's inbox; ``{name, size, sha256}``."""
+        """Stream ``file`` into the acting participant's inbox; ``{name, size, sha256}``.
+
+        The inbox never replaces a file: when one of that name is there (a
+        409), the file goes in once more under its name and the time, so that a
+        new version of the same file can be uploaded.
+        """
+        try:
+            return self._upload(file, file.name, progress=progress)
+        except Conflict:
+            from datacompact.clock import utcnow
+
+            again = f"{file.stem}-{utcnow():%Y%m%dT%H%M%S}-{uuid.uuid4().hex[:4]}{file.suffix}"
+            return self._upload(file, again, progress=progress)
+
+    def _upload(self, file: Path, name: str, *, progress: bool) -> dict[str, Any]:
         import httpx
 
         try:
@@ -261,7 +276,7 @@ class ApiClient:
             boundary = uuid.uuid4().hex
             head = (
                 f"--{boundary}\r\n"
-                f'Content-Disposition: form-data; name="file"; filename="{_quoted(file.name)}"\r\n'
+                f'Content-Disposition: form-data; name="file"; filename="{_quoted(name)}"\r\n'
                 "Content-Type: application/octet-stream\r\n\r\n"
             ).encode()
             tail = f"\r\n--{boundary}--\r\n".encode()
@@ -296,7 +311,7 @@ class ApiClient:
                 "upload it again",
                 details={"file": file.name},
             )
-        return stored
+        return dict(stored)
 
     # -- answers --------------------------------------------------------
 
@@ -382,8 +397,8 @@ def _in_clear(url: str) -> bool:
 
 
 def _quoted(name: str) -> str:
-    """A file name for a multipart header, escaped as browsers do (HTML's form encoding)."""
-    return name.replace("\\", "\\\\").replace('"', "%22").replace("\r", "%0D").replace("\n", "%0A")
+    """A file name for a multipart header: UTF-8 as browsers send it (RFC 7578), quotes escaped."""
+    return name.replace('"', '\\"').replace("\r", "%0D").replace("\n", "%0A")
 
 
 class _NoBar:
