@@ -28,7 +28,7 @@ import tomllib
 from dataclasses import asdict, dataclass
 from pathlib import Path
 
-from datacompact.errors import ConfigurationError, InvalidInput, NotFound
+from datacompact.errors import ConfigurationError, InvalidInput, NotAPlatform, NotFound
 
 DEFAULT_PROFILE = "default"
 PROFILES_FILE = "profiles.toml"
@@ -215,7 +215,10 @@ def login(
             ).value
         token = issued.get("token")
         if not isinstance(token, str):
-            raise NotFound("平台未返回令牌 / the platform returned no token")
+            raise NotAPlatform(
+                "登录应答中没有令牌 / the platform's login answer holds no token: check --url",
+                details={"url": where},
+            )
         path = save(
             name,
             Profile(
