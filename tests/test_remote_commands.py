@@ -1,0 +1,156 @@
+"""Each command prints the same thing run on the server's home folder and run through the API.
+
+The API is the real application over the test world, in process (Starlette's
+test transport under the CLI's client); the local run opens the same store.
+"""
+
+from __future__ import annotations
+
+import json
+from collections.abc import Callable, Iterator
+from pathlib import Path
+from typing import Any
+
+import anyio
+import httpx
+import pytest
+from typer.testing import CliRunner
+
+from datacompact.api import create_app
+from datacompact.cli import _context, app
+from datacompact.cli._remote import ApiClient
+from datacompact.config import get_settings
+from datacompact.registry.schemas import ParticipantKind
+
+from .conftest import World, registration, valid_uscc
+
+URL = "http://127.0.0.1:8000"  # loopback: no warning about a token in clear
+
+Invoke = Callable[..., Any]
+
+
+class InProcess(httpx.BaseTransport):
+    """The application's routes called in process, for a synchronous client."""
+
+    def __init__(self, application: Any) -> None:
+        self.asgi = httpx.ASGITransport(app=application, client=("127.0.0.1", 40123))
+
+    def handle_request(self, request: httpx.Request) -> httpx.Response:
+        sent = httpx.Request(
+            request.method, request.url, headers=request.headers, content=request.read()
+        )
+
+        async def call() -> httpx.Response:
+            answer = await self.asgi.handle_async_request(sent)
+            body = await answer.aread()
+            return httpx.Response(answer.status_code, headers=answer.headers, content=body)
+
+        return anyio.run(call)
+
+
+@pytest.fixture
+def runs(world: World, monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Invoke]:
+    """``runs(remote, *args)``: the CLI's JSON output, run locally or through the API."""
+    settings = world.platform.settings
+    for name in ("DATABASE_URL", "TOKEN", "GOVERNANCE_MODE", "URL", "PROFILE"):
+        monkeypatch.delenv(f"DATACOMPACT_{name}", raising=False)
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
+    monkeypatch.setenv("DATACOMPACT_HOME", str(settings.home))
+    if settings.database_url:
+        monkeypatch.setenv("DATACOMPACT_DATABASE_URL", settings.database_url)
+    get_settings.cache_clear()
+    transport = InProcess(create_app(world.platform))
+
+    def in_process(remote: _context.Remote, who: _context.Who) -> ApiClient:
+        token = None if who is _context.ANONYMOUS else who
+        return ApiClient(remote.url, token, transport=transport)
+
+    monkeypatch.setattr(_context, "client", in_process)
+
+    def invoke(remote: bool, *args: str) -> Any:
+        argv = ["--url", URL, *args] if remote else list(args)
+        done = CliRunner().invoke(app, argv)
+        assert done.exit_code == 0, (argv, done.output)
+        return done.stdout
+
+    yield invoke
+    get_settings.cache_clear()
+
+
+def _same(runs: Invoke, *args: str) -> Any:
+    local = runs(False, *args)
+    remote = runs(True, *args)
+    assert remote == local, args
+    return local
+
+
+@pytest.mark.parametrize(
+    ("who", "args"),
+    [
+        ("enterprise.analyst", ("participants", "list", "--json")),
+        ("enterprise.analyst", ("participants", "list")),
+        ("enterprise.analyst", ("resources", "search", "--json")),
+        ("enterprise.analyst", ("standards", "list", "--json")),
+        ("enterprise.analyst", ("grants", "list", "--json")),
+        ("enterprise.analyst", ("projects", "list", "--json")),
+        ("department.admin", ("tokens", "list", "--json")),
+        ("regulator.admin", ("queries", "overlaps", "--json")),
+        ("department.admin", ("catalog", "export")),
+    ],
+)
+def test_a_read_prints_the_same_here_and_through_the_api(
+    runs: Invoke, world: World, who: str, args: tuple[str, ...]
+) -> None:
+    _same(runs, *args, "--token", world.tokens[who])
+
+
+def test_a_participant_shows_the_same(runs: Invoke, world: World) -> None:
+    token = world.tokens["enterprise.analyst"]
+    department = str(world.ids["department"])
+    for shape in ((), ("--json",)):
+        _same(runs, "participants", "show", department, "--token", token, *shape)
+
+
+def test_changes_through_the_api_are_logged_like_local_ones(runs: Invoke, world: World) -> None:
+    token = world.tokens["department.admin"]
+    issued = json.loads(
+        runs(True, "tokens", "issue", "--label", "remote", "--token", token, "--json")
+    )
+    assert issued["label"] == "remote"
+    assert issued["token"]
+    assert issued["log_index"] > 0
+    revoked = json.loads(
+        runs(True, "tokens", "revoke", str(issued["id"]), "--token", token, "--json")
+    )
+    assert revoked["revoked_at"] is not None
+    assert revoked["log_index"] == issued["log_index"] + 1
+
+
+def test_an_api_error_exits_as_the_local_one(runs: Invoke, world: World) -> None:
+    token = world.tokens["enterprise.analyst"]
+    for remote in (False, True):
+        argv = ["participants", "show", "999999", "--token", token, "--json"]
+        done = CliRunner().invoke(app, ["--url", URL, *argv] if remote else argv)
+        assert done.exit_code == 6, done.output
+        assert json.loads(done.stderr)["error"]["code"] == "not_found"
+
+
+def test_registration_and_approval_through_the_api(
+    runs: Invoke, world: World, tmp_path: Path
+) -> None:
+    regulator = world.tokens["regulator.admin"]
+    pending = str(world.ids["pending"])
+    decided = ["participants", "approve", pending, "--reason", "材料齐全 / complete"]
+    approved = json.loads(runs(True, *decided, "--token", regulator, "--json"))
+    assert approved["status"] == "approved"
+    assert approved["log_index"] > 0
+
+    application = registration(
+        ParticipantKind.ENTERPRISE, valid_uscc("91330106MA2RMT001"), "remote.admin",
+        ownership="private",
+    )  # fmt: skip
+    file = tmp_path / "registration.json"
+    file.write_text(application.model_dump_json(), encoding="utf-8")
+    filed = json.loads(runs(True, "participants", "register", "--file", str(file), "--json"))
+    assert filed["status"] == "pending"
+    assert filed["name"] == application.name
