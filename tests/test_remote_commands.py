@@ -154,3 +154,28 @@ def test_registration_and_approval_through_the_api(
     filed = json.loads(runs(True, "participants", "register", "--file", str(file), "--json"))
     assert filed["status"] == "pending"
     assert filed["name"] == application.name
+
+
+def test_a_project_created_through_the_api_shows_the_same_here(runs: Invoke, world: World) -> None:
+    department = str(world.ids["department"])
+    token = world.tokens["department.admin"]
+    created = json.loads(
+        runs(
+            True, "projects", "create", "--name", "一网通办 / one-stop service",
+            "--domain", "government_services", "--sponsor", department, "--technical",
+            department, "--budget", "1200000.00", "--mode", "government_purchase",
+            "--token", token, "--json",
+        )
+    )  # fmt: skip
+    assert created["log_index"] > 0
+    _same(runs, "projects", "show", str(created["id"]), "--token", token, "--json")
+    lot = json.loads(
+        runs(
+            True, "projects", "lot", str(created["id"]), "--title", "门户 / portal",
+            "--category", "module_development", "--system", "portal", "--budget", "300000.00",
+            "--token", token, "--json",
+        )
+    )  # fmt: skip
+    _same(runs, "projects", "lot-show", str(lot["id"]), "--token", token, "--json")
+    for shape in ((), ("--json",)):
+        _same(runs, "projects", "match", str(lot["id"]), "--token", token, *shape)
