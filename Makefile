@@ -36,8 +36,12 @@ $(VENV)/.dev: $(BIN)/python pyproject.toml
 	$(BIN)/python -m pip install --quiet -e '.[dev]'
 	@touch $@ $(VENV)/.runtime
 
+# The demo city, served at http://127.0.0.1:$(PORT); SCALE sizes its datasets
+# (1 = 1.1 million rows, 0.01 for a quick look), e.g. make demo PORT=8080 SCALE=0.01.
+PORT ?= 8000
+SCALE ?= 1
 demo: $(VENV)/.runtime
-	$(BIN)/datacompact demo
+	$(BIN)/datacompact demo --port $(PORT) --scale $(SCALE)
 
 # The whole suite; on PostgreSQL too when DATACOMPACT_TEST_DATABASE_URL is set.
 # The slowest 20 tests are listed at the end (CI keeps an eye on them).

@@ -1,16 +1,20 @@
-"""The demo city: its cast, its credentials file, and idempotence."""
+"""The demo city, in each governance mode: its cast, credentials, idempotence, serving."""
 
 from __future__ import annotations
 
 import json
+import shutil
 import stat
 from collections import Counter
+from collections.abc import Iterator
+from pathlib import Path
 from typing import Any
 
 import pytest
 from sqlalchemy import func, select
 from stdnum.cn import uscc
 
+from datacompact.config import GovernanceMode, Settings
 from datacompact.demo import CREDENTIALS_FILE, build_demo
 from datacompact.demo._city import build_cast
 from datacompact.errors import Conflict
@@ -25,7 +29,44 @@ from datacompact.store.project_models import Bid, Project, Tender
 from .conftest import World
 from .oversight._ocds_schema import problems
 
-REQUIRED_KEYS = {"participant", "participant_kind", "user", "roles", "token"}
+REQUIRED_KEYS = {"participant", "participant_kind", "member_id", "user", "roles", "token"}
+#: The smallest dataset scale every test here works at (a few thousand rows).
+DEMO_SCALE = 0.01
+DEFAULT_MODE = Settings.model_fields["governance_mode"].default
+#: Every governance mode; the default one shares the session's city, the others
+#: build their own (about 12 s each), so they are marked slow.
+MODES = [
+    pytest.param(mode, id=mode.value, marks=() if mode is DEFAULT_MODE else pytest.mark.slow)
+    for mode in GovernanceMode
+]
+
+
+@pytest.fixture(scope="module", params=MODES)
+def _mode_home(
+    request: pytest.FixtureRequest, _city_home: Path, tmp_path_factory: pytest.TempPathFactory
+) -> Path:
+    mode = GovernanceMode(request.param)
+    if mode is DEFAULT_MODE:
+        return _city_home
+    home = tmp_path_factory.mktemp(f"city-{mode.value}") / "home"
+    platform = Platform(Settings(home=home, governance_mode=mode))
+    try:
+        platform.initialize()
+        build_demo(platform, datasets_scale=DEMO_SCALE)
+    finally:
+        platform.close()
+    return home
+
+
+@pytest.fixture
+def city(_mode_home: Path, request: pytest.FixtureRequest, tmp_path: Path) -> Iterator[Platform]:
+    """A private copy of the demo city built in the test's governance mode."""
+    mode = GovernanceMode(request.node.callspec.params["_mode_home"])
+    home = tmp_path / "home"
+    shutil.copytree(_mode_home, home)
+    platform = Platform(Settings(home=home, governance_mode=mode))
+    yield platform
+    platform.close()
 
 
 def participants_of(platform: Platform) -> list[Participant]:
@@ -92,6 +133,7 @@ def test_credentials_file(city: Platform) -> None:
     for entry in entries:
         assert set(entry) >= REQUIRED_KEYS
         member = members[entry["user"]]
+        assert entry["member_id"] == member.id
         assert sorted(entry["roles"]) == sorted(member.roles)
         assert entry["participant_kind"] == kinds[member.participant_id]
 
@@ -113,7 +155,7 @@ def test_build_demo_is_idempotent(city: Platform) -> None:
     events = event_count(city)
     tokens = {e["user"]: e["token"] for e in credentials_of(city)}
     participants = len(participants_of(city))
-    summary = build_demo(city, datasets_scale=0.01)
+    summary = build_demo(city, datasets_scale=DEMO_SCALE)
     assert event_count(city) == events
     assert {e["user"]: e["token"] for e in credentials_of(city)} == tokens
     assert len(participants_of(city)) == participants == summary["participants"]
@@ -135,7 +177,7 @@ def test_cast_is_deterministic() -> None:
 def test_demo_builds_on_postgresql(backend: str, empty_platform: Platform) -> None:
     if backend == "sqlite":
         pytest.skip("the session-wide city fixture already builds the demo on SQLite")
-    summary = build_demo(empty_platform, datasets_scale=0.01)
+    summary = build_demo(empty_platform, datasets_scale=DEMO_SCALE)
     rows = participants_of(empty_platform)
     assert len(rows) == summary["participants"] == len(build_cast())
     assert {p.status for p in rows} == {"approved"}
@@ -155,7 +197,7 @@ def test_a_revoked_demo_token_is_replaced_and_logged_on_the_next_run(city: Platf
         issued_before = session.scalar(
             select(func.count()).select_from(Event).where(Event.type == "token.issued")
         )
-    build_demo(city, datasets_scale=0.01)
+    build_demo(city, datasets_scale=DEMO_SCALE)
     fresh = credentials_of(city)[0]
     assert fresh["user"] == first["user"]
     assert fresh["token"] != first["token"]
@@ -175,7 +217,7 @@ def test_the_city_registers_its_datasets_graded_and_profiled(city: Platform) -> 
 
     with city.db.read() as session:
         rows = {r.name: r for r in session.scalars(select(Resource))}
-        specs = write_datasets(city.settings.home / "check", cast=cast_of(), rows_scale=0.01)
+        specs = write_datasets(city.settings.home / "check", cast=cast_of(), rows_scale=DEMO_SCALE)
         assert {s.name_zh for s in specs} == set(rows)
         for spec in specs:
             resource = rows[spec.name_zh]
@@ -236,3 +278,115 @@ def test_the_city_publishes_a_valid_ocds_package(city: Platform) -> None:
     # The classified city-brain lot is left out; the open franchise tender has no award yet.
     assert tags == {"tender": 11, "award": 10, "contract": 10}
     assert problems(package) == []
+
+
+def _get_json(app: Any, method: str, path: str, token: str, body: Any = None) -> tuple[int, Any]:
+    import anyio
+    import httpx
+
+    async def send() -> httpx.Response:
+        transport = httpx.ASGITransport(app=app)
+        async with httpx.AsyncClient(transport=transport, base_url="http://demo") as client:
+            headers = {"Authorization": f"Bearer {token}"}
+            return await client.request(method, path, headers=headers, json=body)
+
+    response = anyio.run(send)
+    return response.status_code, response.json()
+
+
+def test_the_city_serves_its_governance_mode_and_governed_queries(city: Platform) -> None:
+    from datacompact.api import create_app
+
+    app = create_app(city)
+    entries = credentials_of(city)
+    status, governance = _get_json(app, "GET", "/api/v1/governance", entries[0]["token"])
+    assert status == 200
+    assert governance["data"]["mode"] == city.settings.governance_mode.value
+    # Every mode has a lawful way to develop on important or core data.
+    assert "jv_platform" in governance["data"]["allowed_cooperation_modes"]
+    holder = next(e for e in entries if any(g["mode"] == "records" for g in e["grants"]))
+    grant = next(g for g in holder["grants"] if g["mode"] == "records")
+    status, shown = _get_json(app, "GET", f"/api/v1/grants/{grant['id']}", holder["token"])
+    assert status == 200, shown
+    sql = f"SELECT count(*) AS n FROM {shown['data']['table']}"
+    status, answer = _get_json(
+        app, "POST", "/api/v1/queries", holder["token"], {"grant_id": grant["id"], "sql": sql}
+    )
+    assert status in (200, 201), answer
+    assert answer["data"]["rows"][0][0] > 0
+    assert answer["receipt"]["log_index"] > 0
+
+
+def test_the_city_runs_its_core_data_project_as_jv_platform(city: Platform) -> None:
+    with city.db.read() as session:
+        projects = list(session.scalars(select(Project)))
+    sensitive = [p for p in projects if p.classified or p.grade in ("important", "core")]
+    assert sensitive
+    assert {(p.mode, p.mode_status) for p in sensitive} == {("jv_platform", "approved")}
+
+
+@pytest.mark.slow
+@pytest.mark.parametrize(
+    "mode", [m for m in GovernanceMode if m is not DEFAULT_MODE], ids=lambda m: m.value
+)
+def test_datacompact_demo_builds_and_serves_in_the_mode(
+    mode: GovernanceMode, tmp_path: Path
+) -> None:
+    """The commands themselves: ``demo --no-serve`` exits 0, ``serve`` answers for the mode."""
+    import os
+    import subprocess
+    import sys
+    import time
+
+    import httpx
+
+    from .test_smoke import STARTUP_SECONDS, free_port
+
+    env = {k: v for k, v in os.environ.items() if not k.startswith("DATACOMPACT_")}
+    env |= {"DATACOMPACT_HOME": str(tmp_path / "home"), "DATACOMPACT_GOVERNANCE_MODE": mode.value}
+    source = str(Path(__file__).resolve().parents[1] / "src")
+    env["PYTHONPATH"] = os.pathsep.join(p for p in (source, env.get("PYTHONPATH")) if p)
+    command = [sys.executable, "-m", "datacompact"]
+    built = subprocess.run(
+        [*command, "demo", "--no-serve", "--scale", str(DEMO_SCALE), "--json"],
+        env=env,
+        capture_output=True,
+        text=True,
+        timeout=600,
+        check=False,
+    )
+    assert built.returncode == 0, built.stderr
+    assert json.loads(built.stdout)["governance_mode"] == mode.value
+    port = free_port()
+    server = subprocess.Popen(
+        [*command, "serve", "--port", str(port)],
+        env=env,
+        stdout=subprocess.DEVNULL,
+        stderr=subprocess.DEVNULL,
+    )
+    try:
+        deadline = time.monotonic() + STARTUP_SECONDS
+        while True:
+            assert server.poll() is None
+            try:
+                if httpx.get(f"http://127.0.0.1:{port}/readyz", timeout=2).status_code == 200:
+                    break
+            except httpx.TransportError:
+                pass
+            assert time.monotonic() < deadline, "the server did not come up"
+            time.sleep(0.2)
+        token = json.loads((tmp_path / "home" / CREDENTIALS_FILE).read_text("utf-8"))[0]["token"]
+        answer = httpx.get(
+            f"http://127.0.0.1:{port}/api/v1/governance",
+            headers={"Authorization": f"Bearer {token}"},
+            timeout=10,
+        )
+        assert answer.status_code == 200
+        assert answer.json()["data"]["mode"] == mode.value
+    finally:
+        server.terminate()
+        try:
+            server.wait(timeout=15)
+        except subprocess.TimeoutExpired:
+            server.kill()
+            server.wait()

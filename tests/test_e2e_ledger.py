@@ -8,6 +8,8 @@ from __future__ import annotations
 
 import json
 import os
+import re
+import signal
 import socket
 import sqlite3
 import subprocess
@@ -37,9 +39,11 @@ def _run(env: dict[str, str], *args: str) -> subprocess.CompletedProcess[str]:
 
 
 def _wait_http(
-    url: str, ready: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200
+    url: str,
+    ready: Callable[[httpx.Response], bool] = lambda r: r.status_code == 200,
+    seconds: float = 30,
 ) -> httpx.Response:
-    deadline = time.monotonic() + 30
+    deadline = time.monotonic() + seconds
     while True:
         try:
             response = httpx.get(url, timeout=2)
@@ -151,3 +155,79 @@ def _json_token(path: Path) -> str:
 def _size(note: str) -> int:
     lines = note.splitlines()
     return int(lines[1]) if len(lines) > 1 and lines[1].isdigit() else -1
+
+
+def test_the_demo_serves_under_two_witness_processes(tmp_path: Path) -> None:
+    """`datacompact demo` runs both witnesses; stopping one shows in receipts and /readyz."""
+    env = {
+        **os.environ,
+        "DATACOMPACT_HOME": str(tmp_path / "home"),
+        "DATACOMPACT_CHECKPOINT_INTERVAL_SECONDS": "1",
+    }
+    env.pop("DATACOMPACT_WITNESS_POLICY", None)
+    port, first = _free_port(), _free_port()
+    while first + 1 == port:
+        first = _free_port()
+    out = open(tmp_path / "demo.out", "wb")  # noqa: SIM115 - closed below, after the process
+    demo = subprocess.Popen(
+        [*CLI, "demo", "--scale", "0", "--port", str(port), "--witness-port", str(first)],
+        env={**env, "COLUMNS": "200"},
+        stdout=out,
+        stderr=subprocess.STDOUT,
+    )
+    try:
+        base = f"http://127.0.0.1:{port}"
+        # The demo city is built before it is served: minutes on a busy machine.
+        ready = _wait_http(f"{base}/readyz", seconds=600).json()
+        assert ready["status"] == "ready", ready
+        assert ready["witnesses"]["cosigners"] == ["city-audit-office", "enterprise-council"]
+        printed = (tmp_path / "demo.out").read_text(errors="replace")
+        pids = [int(p) for p in re.findall(r"\(pid (\d+)\)", printed)]
+        assert len(pids) == 2, printed
+        policy = tmp_path / "home" / "witness.policy"
+
+        verified = _run(
+            env, "verify", "receipt", "--index", "5", "--url", base,
+            "--witness-policy", str(policy),
+        )  # fmt: skip
+        assert verified.returncode == 0, verified.stderr
+        assert "witnessed by city-audit-office, enterprise-council" in verified.stdout
+
+        # Stop one witness; the next entry's receipt is not witnessed and says who is missing.
+        os.kill(pids[1], signal.SIGTERM)
+        token = _json_token(tmp_path / "home" / "demo-credentials.json")
+        created = httpx.post(
+            f"{base}/api/v1/tokens",
+            json={"label": "e2e"},
+            headers={"Authorization": f"Bearer {token}"},
+        )
+        index = created.json()["receipt"]["log_index"]
+        # Signed first, then cosigned: wait for the witness that is still up.
+        proof = _wait_http(
+            f"{base}/ledger/proof/{index}",
+            lambda r: r.status_code == 200 and r.json()["cosigners"] == ["city-audit-office"],
+        ).json()
+        assert proof["witnessed"] is False
+        assert proof["missing"] == ["enterprise-council"]
+        degraded = httpx.get(f"{base}/readyz")
+        assert degraded.status_code == 200
+        assert degraded.json()["status"] == "degraded"
+        assert degraded.json()["witnesses"]["unreachable"] == ["enterprise-council"]
+        refused = _run(
+            env, "verify", "receipt", "--index", str(index), "--url", base,
+            "--witness-policy", str(policy),
+        )  # fmt: skip
+        assert refused.returncode == 8
+        assert "missing enterprise-council" in refused.stderr
+    finally:
+        demo.send_signal(signal.SIGINT)
+        try:
+            demo.wait(timeout=30)
+        except subprocess.TimeoutExpired:
+            demo.kill()
+            demo.wait()
+        out.close()
+    # The demo stopped its remaining witness on the way out.
+    time.sleep(0.5)
+    with pytest.raises(httpx.HTTPError):
+        httpx.get(f"http://127.0.0.1:{first}", timeout=1)

@@ -95,6 +95,11 @@ class Settings(BaseSettings):
     max_request_bytes: int = Field(
         default=1_048_576, ge=1024, description="Largest request body the API accepts, in bytes."
     )
+    upload_max_bytes: int = Field(
+        default=2 * 1024**3,
+        ge=1024,
+        description="Largest file POST /api/v1/uploads accepts into an inbox, in bytes.",
+    )
     token_ttl_days: int = Field(
         default=30, ge=1, le=365, description="Default lifetime of a new API token, in days."
     )
@@ -209,6 +214,11 @@ class Settings(BaseSettings):
         max_length=64,
         description="Tokens one bearer token may mint with POST /api/v1/tokens.",
     )
+    rate_limit_uploads_per_credential: str = Field(
+        default="60/hour",
+        max_length=64,
+        description="Files one bearer token may upload with POST /api/v1/uploads.",
+    )
     metrics_allow: AddressList = Field(
         default_factory=list,
         description="Addresses or networks that may read GET /metrics without a token.",
@@ -240,6 +250,7 @@ class Settings(BaseSettings):
         "rate_limit_registration_per_address",
         "rate_limit_tokens_per_address",
         "rate_limit_tokens_per_credential",
+        "rate_limit_uploads_per_credential",
     )
     @classmethod
     def _check_rate(cls, value: str) -> str:

@@ -20,7 +20,8 @@ was found, not the thing itself.
     │   ├── UnknownField                   400  unknown_field
     │   ├── MalformedInput                 400  malformed_input   ("expected X, got Y")
     │   ├── InvalidCharacter               422  invalid_character
-    │   └── PayloadTooLarge                413  payload_too_large
+    │   ├── PayloadTooLarge                413  payload_too_large
+│   └── UnsupportedMediaType           415  unsupported_media_type
     ├── Unauthenticated                    401  unauthenticated
     │   ├── TokenExpired                   401  token_expired
     │   └── TokenRevoked                   401  token_revoked
@@ -30,6 +31,8 @@ was found, not the thing itself.
     ├── Conflict                           409  conflict
     │   ├── DuplicateRegistration          409  duplicate_registration
     │   └── InvalidTransition              409  invalid_transition
+    │       ├── OutOfTurn                  409  out_of_turn
+    │       └── AlreadyDecided             409  already_decided
     ├── VerificationFailed                 422  verification_failed
     ├── QueryFailed                        422  query_failed
     ├── RateLimited                        429  rate_limited
@@ -128,6 +131,13 @@ class PayloadTooLarge(InvalidInput):
     code = "payload_too_large"
 
 
+class UnsupportedMediaType(InvalidInput):
+    """An uploaded file of a kind the readers cannot take, by its name or its first bytes."""
+
+    status = 415
+    code = "unsupported_media_type"
+
+
 class Unauthenticated(DataCompactError):
     """No credential, or a credential that does not identify anyone."""
 
@@ -192,6 +202,21 @@ class InvalidTransition(Conflict):
     """A status change that the object's life cycle does not allow."""
 
     code = "invalid_transition"
+
+
+class OutOfTurn(InvalidTransition):
+    """A reviewer decides before the parties whose turn it is under the governance mode.
+
+    ``details["awaiting"]`` names the parties (and their participants) whose turn it is.
+    """
+
+    code = "out_of_turn"
+
+
+class AlreadyDecided(InvalidTransition):
+    """A reviewing party decides again on what it has already decided."""
+
+    code = "already_decided"
 
 
 class VerificationFailed(DataCompactError):
@@ -298,6 +323,7 @@ ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     MalformedInput,
     InvalidCharacter,
     PayloadTooLarge,
+    UnsupportedMediaType,
     Unauthenticated,
     TokenExpired,
     TokenRevoked,
@@ -307,6 +333,8 @@ ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     Conflict,
     DuplicateRegistration,
     InvalidTransition,
+    OutOfTurn,
+    AlreadyDecided,
     VerificationFailed,
     QueryFailed,
     RateLimited,

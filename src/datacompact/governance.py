@@ -1,13 +1,16 @@
 """Governance modes: who operates the platform and who approves what.
 
-There are three ways of building digital government (docs/governance.md). Each is a
-:class:`GovernanceRules` value; the platform setting ``governance_mode`` picks
-one. ``docs/governance.md`` explains them for users, and a test keeps the two
-in step.
+The paper the platform follows describes three ways of building digital
+government; each is a :class:`GovernanceRules` value and the platform setting
+``governance_mode`` picks one. ``docs/governance.md`` gives, for every rule,
+the paper's sentence it comes from; ``tests/test_governance.py`` keeps the
+page's table and :data:`RULES` in step.
 
-- ``government_led`` (the Guizhou way): the data bureau runs the platform
-  itself. The regulator approves registrations, countersigns every grant and
-  chooses cooperation modes; JV platform companies are not used.
+- ``government_led`` (the Guizhou way): the government leads. The data bureau
+  runs the platform, approves registrations, countersigns every grant and
+  approves cooperation modes. It completes data storage and management by
+  purchasing services and by setting up joint operating companies with
+  enterprises, so ``jv_platform`` is one of its cooperation modes.
 - ``jv_operated`` (the Guangdong way): a JV platform company, government
   majority-owned, operates the platform under the data bureau's supervision.
   The operator vets registrations, but the regulator still countersigns
@@ -17,6 +20,12 @@ in step.
   authorized operator runs the platform. The regulator approves
   registrations; grants need the holder, the operator and the regulator;
   cooperation modes are approved by the regulator.
+
+One rule binds every mode: development work on classified or sensitive data
+is carried out by a JV platform company under government supervision, so
+every mode allows ``jv_platform`` (:data:`LAWFUL_SENSITIVE_MODE`); a mode
+without it would leave no lawful way to run a project on important or core
+data, and :class:`GovernanceRules` refuses to be built that way.
 """
 
 from __future__ import annotations
@@ -24,6 +33,13 @@ from __future__ import annotations
 from dataclasses import dataclass
 
 from datacompact.config import GovernanceMode
+
+__all__ = ["COOPERATION_MODES", "LAWFUL_SENSITIVE_MODE", "RULES", "GovernanceRules", "rules_for"]
+
+#: The paper's four cooperation modes, in the order the paper lists them.
+COOPERATION_MODES = ("government_purchase", "ppp", "franchise", "jv_platform")
+#: The one mode in which classified work or important and core data may be developed.
+LAWFUL_SENSITIVE_MODE = "jv_platform"
 
 
 @dataclass(frozen=True, slots=True)
@@ -35,6 +51,16 @@ class GovernanceRules:
     grant_approvers: tuple[str, ...]
     cooperation_mode_approvers: frozenset[str]
     allowed_cooperation_modes: tuple[str, ...]
+
+    def __post_init__(self) -> None:
+        unknown = set(self.allowed_cooperation_modes) - set(COOPERATION_MODES)
+        if unknown:
+            raise ValueError(f"unknown cooperation modes: {sorted(unknown)}")
+        if LAWFUL_SENSITIVE_MODE not in self.allowed_cooperation_modes:
+            raise ValueError(
+                f"{self.mode.value}: every governance mode must allow {LAWFUL_SENSITIVE_MODE}, "
+                "the lawful way to develop on classified, important or core data"
+            )
 
     def to_dict(self) -> dict[str, object]:
         return {
@@ -56,7 +82,7 @@ RULES: dict[GovernanceMode, GovernanceRules] = {
         registration_approvers=frozenset({"regulator"}),
         grant_approvers=("holder", "regulator"),
         cooperation_mode_approvers=frozenset({"regulator"}),
-        allowed_cooperation_modes=("government_purchase", "ppp", "franchise"),
+        allowed_cooperation_modes=COOPERATION_MODES,
     ),
     GovernanceMode.JV_OPERATED: GovernanceRules(
         mode=GovernanceMode.JV_OPERATED,
@@ -65,7 +91,7 @@ RULES: dict[GovernanceMode, GovernanceRules] = {
         registration_approvers=frozenset({"jv_platform"}),
         grant_approvers=("holder", "regulator"),
         cooperation_mode_approvers=frozenset({"regulator"}),
-        allowed_cooperation_modes=("government_purchase", "ppp", "franchise", "jv_platform"),
+        allowed_cooperation_modes=COOPERATION_MODES,
     ),
     GovernanceMode.DATA_GOVERNANCE: GovernanceRules(
         mode=GovernanceMode.DATA_GOVERNANCE,
@@ -74,7 +100,7 @@ RULES: dict[GovernanceMode, GovernanceRules] = {
         registration_approvers=frozenset({"regulator"}),
         grant_approvers=("holder", "operator", "regulator"),
         cooperation_mode_approvers=frozenset({"regulator"}),
-        allowed_cooperation_modes=("government_purchase", "ppp", "franchise", "jv_platform"),
+        allowed_cooperation_modes=COOPERATION_MODES,
     ),
 }
 

@@ -18,7 +18,17 @@ relates the actor to the resource:
 ``party``       the actor's participant is a party to the resource (applicant,
                 holder, reviewer); regulators see every party object
 ``reviewer``    the actor's participant is one of the resource's reviewers
+``published``   anyone, without a credential, when the resource is published
+                (:attr:`Resource.published`); any authenticated member otherwise
 ==============  ==============================================================
+
+What is published is decided here too. A catalog entry is published when its
+share type or open type lets it be known beyond its holder (shared with other
+government units, conditionally or not, or opened to society, conditionally or
+not); a participant's public profile once the participant is approved; a
+listing always, its rows being decided one by one. An anonymous caller asking
+for an object that is not published is told it does not exist (``404``), not
+that it is forbidden, so the answer does not reveal that it exists.
 """
 
 from __future__ import annotations
@@ -27,7 +37,7 @@ from dataclasses import dataclass, field
 from enum import StrEnum
 
 from datacompact.config import GovernanceMode
-from datacompact.errors import Forbidden
+from datacompact.errors import Forbidden, NotFound
 from datacompact.governance import rules_for
 
 
@@ -50,6 +60,15 @@ class Scope(StrEnum):
     APPROVER = "approver"
     PARTY = "party"
     REVIEWER = "reviewer"
+    PUBLISHED = "published"
+
+
+#: Share types whose catalog entries anyone may read (the entry, never the data).
+PUBLISHED_SHARE_TYPES = frozenset({"unconditional", "conditional"})
+#: Open types whose catalog entries anyone may read.
+PUBLISHED_OPEN_TYPES = frozenset({"open", "conditional_open"})
+#: Participant statuses whose public profile anyone may read.
+PUBLISHED_PARTICIPANT_STATUSES = frozenset({"approved"})
 
 
 @dataclass(frozen=True, slots=True)
@@ -109,10 +128,30 @@ class Resource:
 
     participant_id: int | None = None
 
+    @property
+    def published(self) -> bool:
+        """Whether anyone may read it without a credential (scope ``published``)."""
+        return False
+
 
 @dataclass(frozen=True, slots=True)
 class ParticipantResource(Resource):
-    pass
+    """A participant; ``status`` is known when one participant is read, None for a listing."""
+
+    status: str | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.status in PUBLISHED_PARTICIPANT_STATUSES
+
+
+@dataclass(frozen=True, slots=True)
+class PublicListing(Resource):
+    """A listing whose rows are each decided on their own (anyone may ask for it)."""
+
+    @property
+    def published(self) -> bool:
+        return True
 
 
 @dataclass(frozen=True, slots=True)
@@ -132,7 +171,18 @@ class LedgerResource(Resource):
 
 @dataclass(frozen=True, slots=True)
 class CatalogResource(Resource):
-    """A data resource; ``participant_id`` is its holder."""
+    """A data resource; ``participant_id`` is its holder.
+
+    ``share_type`` and ``open_type`` are the resource's; they decide whether its
+    catalog entry is published (see the module's docstring).
+    """
+
+    share_type: str | None = None
+    open_type: str | None = None
+
+    @property
+    def published(self) -> bool:
+        return self.share_type in PUBLISHED_SHARE_TYPES or self.open_type in PUBLISHED_OPEN_TYPES
 
 
 @dataclass(frozen=True, slots=True)
@@ -149,8 +199,11 @@ class PartyResource(Resource):
 
 @dataclass(frozen=True, slots=True)
 class Decision:
+    """``conceal``: refused without revealing that the object exists (answered as not found)."""
+
     allowed: bool
     reason: str
+    conceal: bool = False
 
 
 def _a(name: str, description: str, scope: Scope, *roles: Role) -> Action:
@@ -164,7 +217,7 @@ class Actions:
         "participant.register", "申请注册参与方 / apply to register", Scope.ANYONE
     )
     PARTICIPANT_READ = _a(
-        "participant.read", "查看参与方公开信息 / read public profile", Scope.PLATFORM
+        "participant.read", "查看参与方公开信息 / read public profile", Scope.PUBLISHED
     )
     PARTICIPANT_READ_PRIVATE = _a(
         "participant.read_private", "查看本方联系人 / read own private details", Scope.OWN
@@ -196,7 +249,14 @@ class Actions:
         Role.ADMIN,
         Role.DATA_STEWARD,
     )
-    RESOURCE_READ = _a("resource.read", "查看数据目录 / read the catalog", Scope.PLATFORM)
+    INBOX_UPLOAD = _a(
+        "inbox.upload",
+        "上传文件到本方收件箱 / upload a file into one's own inbox",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.DATA_STEWARD,
+    )
+    RESOURCE_READ = _a("resource.read", "查看数据目录 / read the catalog", Scope.PUBLISHED)
     RESOURCE_CURATE = _a(
         "resource.curate",
         "确认或调整分级、编辑数据字典 / confirm or override the grade, edit the dictionary",
@@ -219,12 +279,33 @@ class Actions:
         Role.ANALYST,
     )
     APPLICATION_READ = _a("application.read", "查看申请 / read an application", Scope.PARTY)
+    APPLICATION_AMEND = _a(
+        "application.amend",
+        "按审核意见修改申请 / amend an application sent back for changes",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.ANALYST,
+    )
+    APPLICATION_WITHDRAW = _a(
+        "application.withdraw",
+        "撤回申请 / withdraw an application",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.ANALYST,
+    )
     APPLICATION_REVIEW = _a(
         "application.review",
         "审核申请 / approve, reject or ask for changes",
         Scope.REVIEWER,
         Role.ADMIN,
         Role.REVIEWER,
+    )
+    OPEN_DATA_USE = _a(
+        "open_data.use",
+        "取得开放数据的自动授权 / take the automatic grant of open data",
+        Scope.PLATFORM,
+        Role.ADMIN,
+        Role.ANALYST,
     )
     GRANT_READ = _a("grant.read", "查看授权 / read a grant", Scope.PARTY)
     GRANT_MANAGE = _a(
@@ -278,6 +359,7 @@ class Actions:
     SLA_REPORT = _a(
         "sla.report", "报送运维 SLA 报告 / report O&M SLA figures", Scope.OWN, Role.ADMIN
     )
+    INBOX_READ = _a("inbox.read", "查看本人待办 / read what awaits you", Scope.PLATFORM)
     LEDGER_READ = _a("ledger.read", "查看事件日志 / read the event log", Scope.PLATFORM)
     LEDGER_CHECKPOINT = _a(
         "ledger.checkpoint",
@@ -306,12 +388,16 @@ def decide(*, actor: Principal, action: Action, resource: Resource) -> Decision:
     if action.scope is Scope.ANYONE:
         return Decision(True, "open to anyone")
     if not actor.is_authenticated:
+        if action.scope is Scope.PUBLISHED:
+            if resource.published:
+                return Decision(True, "published: anyone may read it")
+            return Decision(False, "未公开 / not published", conceal=True)
         return Decision(False, "需要登录 / authentication required")
     if not actor.roles & action.roles:
         wanted = ", ".join(sorted(action.roles))
         return Decision(False, f"需要角色 / requires one of the roles: {wanted}")
     own = resource.participant_id is not None and resource.participant_id == actor.participant_id
-    if action.scope is Scope.PLATFORM:
+    if action.scope in (Scope.PLATFORM, Scope.PUBLISHED):
         return Decision(True, "platform members may read this")
     if action.scope is Scope.OWN:
         if own:
@@ -353,9 +439,22 @@ def decide(*, actor: Principal, action: Action, resource: Resource) -> Decision:
     return Decision(True, "registration approver under the governance mode")
 
 
-def authorize(*, actor: Principal, action: Action, resource: Resource) -> Decision:
-    """Allow or raise :class:`Forbidden` with the reason in ``details``."""
+def authorize(
+    *,
+    actor: Principal,
+    action: Action,
+    resource: Resource,
+    missing: NotFound | None = None,
+) -> Decision:
+    """Allow or raise :class:`Forbidden` with the reason in ``details``.
+
+    A refusal that conceals the object raises ``missing`` instead: the very
+    error the caller raises when no such object exists, so that both answers
+    are the same.
+    """
     decision = decide(actor=actor, action=action, resource=resource)
+    if not decision.allowed and decision.conceal:
+        raise missing if missing is not None else NotFound("对象不存在 / no such object")
     if not decision.allowed:
         raise Forbidden(
             f"无权执行 {action.name} / not allowed to {action.name}: {decision.reason}",

@@ -4,7 +4,7 @@ from __future__ import annotations
 
 import logging
 from functools import cached_property
-from typing import TYPE_CHECKING
+from typing import TYPE_CHECKING, Any
 
 from datacompact.config import Settings, ensure_home, load_secret
 from datacompact.errors import ConfigurationError, LogBehind
@@ -139,6 +139,10 @@ class Platform:
             "log_key": "ok",
             "log": "ok",
         }
+
+    def witness_health(self) -> dict[str, Any] | None:
+        """The witnesses as ``/readyz`` reports them; None without a witness policy."""
+        return checkpoints.witness_health(self.db, policy=self.witness_policy)
 
     def close(self) -> None:
         if "sandbox" in self.__dict__:

@@ -11,8 +11,9 @@ from dataclasses import dataclass, field
 from typing import Any
 
 from datacompact.catalog.resources import decide_grade, register_resource
-from datacompact.catalog.schemas import GradeDecisionIn, ResourceBase
+from datacompact.catalog.schemas import GradeCode, GradeDecisionIn, ResourceBase
 from datacompact.events import EventType
+from datacompact.store.models import Resource
 
 from ..conftest import World
 
@@ -23,6 +24,7 @@ class Call:
     path: str
     json: Any = None
     params: dict[str, Any] = field(default_factory=dict)
+    files: Any = None  # a multipart body, as httpx takes it
 
 
 @dataclass(frozen=True)
@@ -65,3 +67,46 @@ def _resource_of(world: World, participant: str) -> int:
             )
         world.ids[key] = recorded.value.id
     return world.ids[key]
+
+
+OPEN_RESOURCE = {
+    "name": "部门编制统计 / Staffing by unit",
+    "themes": ["GOVE"],
+    "tags": ["编制"],
+    "share_type": "unconditional",
+    "open_type": "open",
+    "update_frequency": "yearly",
+}
+
+
+def _open_resource_of(world: World, participant: str) -> int:
+    """An open resource of ``participant``, graded general-1 by its steward: open data."""
+    key = f"{participant}.open_resource"
+    if key not in world.ids:
+        file = world.platform.settings.home / f"{participant}-staffing.csv"
+        file.write_text(_ROSTER, encoding="utf-8")
+        recorded = register_resource(
+            db=world.platform.db,
+            home=world.platform.settings.home,
+            actor=world.principal(f"{participant}.admin"),
+            data=ResourceBase.model_validate(OPEN_RESOURCE),
+            file=file,
+        )
+        with world.platform.db.write() as session:
+            decide_grade(
+                session=session,
+                actor=world.principal(f"{participant}.admin"),
+                resource_id=recorded.value.id,
+                decision=GradeDecisionIn(
+                    decision="override", grade=GradeCode.GENERAL_1, reason="公开的编制统计"
+                ),
+            )
+        world.ids[key] = recorded.value.id
+    return world.ids[key]
+
+
+def code_of(world: World, resource_id: int) -> str:
+    with world.platform.db.read() as session:
+        resource = session.get(Resource, resource_id)
+        assert resource is not None
+        return resource.code

@@ -8,6 +8,7 @@ the app must have at least one (``test_matrix_covers_every_route``).
 
 from __future__ import annotations
 
+import itertools
 from typing import Any
 
 from sqlalchemy import func, select
@@ -21,7 +22,15 @@ from datacompact.policy.schemas import ApplicationCreate
 from datacompact.store.models import Event, Grant
 
 from ..conftest import World, valid_uscc
-from ._endpoint_base import _ROSTER, RESOURCE, Call, Endpoint, _resource_of
+from ._endpoint_base import (
+    _ROSTER,
+    RESOURCE,
+    Call,
+    Endpoint,
+    _open_resource_of,
+    _resource_of,
+    code_of,
+)
 from ._endpoints_delivery import DELIVERY_ENDPOINTS
 from ._endpoints_projects import PROJECT_ENDPOINTS
 from .conftest import token_id
@@ -209,6 +218,9 @@ ENDPOINTS: dict[str, Endpoint] = {
     "ledger.proof": Endpoint(
         "GET", "/ledger/proof/{index}", lambda w, a, r, t: Call("GET", "/ledger/proof/0")
     ),
+    "ledger.bundle": Endpoint(
+        "GET", "/ledger/bundle/{index}", lambda w, a, r, t: Call("GET", "/ledger/bundle/0")
+    ),
     "resources.register": Endpoint(
         "POST",
         "/api/v1/resources",
@@ -226,6 +238,13 @@ ENDPOINTS: dict[str, Endpoint] = {
             {"inbox_file": _inbox(w, a)},
         ),
         EventType.RESOURCE_VERSION_INGESTED,
+    ),
+    "uploads.create": Endpoint(
+        "POST",
+        "/api/v1/uploads",
+        lambda w, a, r, t: Call(
+            "POST", "/api/v1/uploads", files={"file": (_upload_name(), _ROSTER.encode())}
+        ),
     ),
     "resources.search": Endpoint(
         "GET",
@@ -293,6 +312,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         lambda w, a, r, t: Call("POST", "/api/v1/applications", _application_body(w)),
         EventType.APPLICATION_SUBMITTED,
     ),
+    "applications.list": Endpoint(
+        "GET",
+        "/api/v1/applications",
+        lambda w, a, r, t: Call("GET", "/api/v1/applications", params={"awaiting": "me"}),
+    ),
     "applications.show": Endpoint(
         "GET",
         "/api/v1/applications/{application_id}",
@@ -303,11 +327,37 @@ ENDPOINTS: dict[str, Endpoint] = {
         "/api/v1/applications/{application_id}/decisions",
         lambda w, a, r, t: Call(
             "POST",
-            f"/api/v1/applications/{_application_of(w, t)}/decisions",
+            f"/api/v1/applications/{_held_by_holder(w, t)}/decisions",
             {"decision": "approve", "reason": "材料齐全"},
         ),
         EventType.APPLICATION_REVIEWED,
     ),
+    "applications.amend": Endpoint(
+        "POST",
+        "/api/v1/applications/{application_id}/revisions",
+        lambda w, a, r, t: Call(
+            "POST",
+            f"/api/v1/applications/{_sent_back(w, t)}/revisions",
+            {"note": "已按意见压缩查询次数 / fewer queries, as asked", "expected_queries": 5},
+        ),
+        EventType.APPLICATION_AMENDED,
+    ),
+    "applications.revisions": Endpoint(
+        "GET",
+        "/api/v1/applications/{application_id}/revisions",
+        lambda w, a, r, t: Call("GET", f"/api/v1/applications/{_sent_back(w, t)}/revisions"),
+    ),
+    "applications.withdraw": Endpoint(
+        "POST",
+        "/api/v1/applications/{application_id}/withdrawal",
+        lambda w, a, r, t: Call(
+            "POST",
+            f"/api/v1/applications/{_application_of(w, t)}/withdrawal",
+            {"reason": "场景已取消 / the scenario was cancelled"},
+        ),
+        EventType.APPLICATION_WITHDRAWN,
+    ),
+    "inbox": Endpoint("GET", "/api/v1/inbox", lambda w, a, r, t: Call("GET", "/api/v1/inbox")),
     "grants.list": Endpoint(
         "GET", "/api/v1/grants", lambda w, a, r, t: Call("GET", "/api/v1/grants")
     ),
@@ -352,6 +402,18 @@ ENDPOINTS: dict[str, Endpoint] = {
     ),
     "catalog.jsonld": Endpoint(
         "GET", "/api/v1/catalog.jsonld", lambda w, a, r, t: Call("GET", "/api/v1/catalog.jsonld")
+    ),
+    # A dataset URI of the export; the test client accepts anything: JSON-LD.
+    "datasets.page": Endpoint(
+        "GET",
+        "/resources/{code}",
+        lambda w, a, r, t: Call("GET", f"/resources/{code_of(w, _resource_of(w, t))}"),
+    ),
+    "open_data.grant": Endpoint(
+        "POST",
+        "/api/v1/resources/{resource_id}/open-grant",
+        lambda w, a, r, t: Call("POST", f"/api/v1/resources/{_open_resource_of(w, t)}/open-grant"),
+        EventType.APPLICATION_SUBMITTED,
     ),
     # Signing a checkpoint records no event: the signed checkpoint is its own record.
     "ledger.sign": Endpoint(
@@ -403,6 +465,14 @@ STANDARDIZE: dict[str, Any] = {
 }
 
 
+_uploads = itertools.count()
+
+
+def _upload_name() -> str:
+    # The inbox is not rolled back with the store: every call uploads a new name.
+    return f"upload-{next(_uploads)}.csv"
+
+
 def _inbox(world: World, participant: str) -> str:
     """A small file placed in the participant's inbox; its name for ``inbox_file``."""
     folder = inbox_folder(world.platform.settings.home, world.ids[participant])
@@ -425,9 +495,9 @@ def _application_body(world: World) -> dict[str, Any]:
     }
 
 
-def _application_of(world: World, applicant: str) -> int:
-    """An application by ``applicant``'s analyst (or admin), submitted through the service."""
-    key = f"{applicant}.application"
+def _application_of(world: World, applicant: str, tag: str = "") -> int:
+    """An application by ``applicant``'s admin, submitted through the service (one per ``tag``)."""
+    key = f"{applicant}.application{tag}"
     if key not in world.ids:
         with world.platform.db.write() as session:
             world.ids[key] = submit_application(
@@ -435,6 +505,40 @@ def _application_of(world: World, applicant: str) -> int:
                 actor=world.principal(f"{applicant}.admin"),
                 data=ApplicationCreate.model_validate(_application_body(world)),
             ).value.id
+    return world.ids[key]
+
+
+def _held_by_holder(world: World, applicant: str) -> int:
+    """``applicant``'s application once its holder (the department) approved: the regulator's turn."""
+    key = f"{applicant}.application.held.approved"
+    if key not in world.ids:
+        application_id = _application_of(world, applicant, ".held")
+        with world.platform.db.write() as session:
+            review_application(
+                session=session,
+                actor=world.principal("department.admin"),
+                application_id=application_id,
+                decision="approve",
+                reason="持有方同意 / the holder agrees",
+            )
+        world.ids[key] = application_id
+    return world.ids[key]
+
+
+def _sent_back(world: World, applicant: str) -> int:
+    """``applicant``'s application, sent back for changes by its holder (the department)."""
+    key = f"{applicant}.application.sent_back.reviewed"
+    if key not in world.ids:
+        application_id = _application_of(world, applicant, ".sent_back")
+        with world.platform.db.write() as session:
+            review_application(
+                session=session,
+                actor=world.principal("department.admin"),
+                application_id=application_id,
+                decision="request_changes",
+                reason="请减少查询次数 / fewer queries, please",
+            )
+        world.ids[key] = application_id
     return world.ids[key]
 
 

@@ -182,8 +182,12 @@ def test_revoked_token(client: ApiClient, world: World) -> None:
 )
 def test_missing_or_unknown_token(client: ApiClient, header: str | None) -> None:
     headers = {"Authorization": header} if header else {}
-    response = client.get("/api/v1/participants", headers=headers)
+    response = client.get("/api/v1/grants", headers=headers)
     assert_envelope(response, 401, "unauthenticated")
+    if header:
+        # A route anyone may read without a token still refuses a bad one.
+        response = client.get("/api/v1/participants", headers=headers)
+        assert_envelope(response, 401, "unauthenticated")
 
 
 def test_wrong_role_is_forbidden_with_a_reason(client: ApiClient, world: World) -> None:
@@ -297,7 +301,9 @@ def test_wrong_method_still_uses_the_envelope(client: ApiClient) -> None:
 
 # Signing a checkpoint changes no registry state and records no event of its own.
 # Signing a checkpoint is its own record; a conformance report changes nothing.
-NO_EVENT = {"ledger.sign", "resources.conformance"}
+# An upload changes nothing in the store: the file waits in the inbox, and the
+# registration that ingests it logs its SHA-256.
+NO_EVENT = {"ledger.sign", "resources.conformance", "uploads.create"}
 MUTATING = [name for name, e in ENDPOINTS.items() if e.method != "GET" and name not in NO_EVENT]
 
 

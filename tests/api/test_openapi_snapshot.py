@@ -53,6 +53,15 @@ def test_snapshot_documents_what_the_boundary_promises() -> None:
         responses = paths[path]["get"]["responses"]
         assert list(responses["200"]["content"]) == [media_type], path
         assert list(responses["404"]["content"]) == ["application/json"], path
+    # A dataset URI answers JSON-LD or Turtle, or sends a browser to the resource's page.
+    dataset = paths["/resources/{code}"]["get"]["responses"]
+    assert list(dataset["200"]["content"]) == ["application/ld+json", "text/turtle"]
+    assert {"303", "404", "406"} <= set(dataset)
+    # The published reads take a token but do not need one; the others need one.
+    optional: list[dict[str, list[str]]] = [{"HTTPBearer": []}, {}]
+    for path in ("/resources/{code}", "/api/v1/resources", "/api/v1/catalog.ttl"):
+        assert paths[path]["get"]["security"] == optional, path
+    assert paths["/api/v1/grants"]["get"]["security"] == [{"HTTPBearer": []}]
     envelope = {"$ref": "#/components/schemas/ErrorEnvelope"}
     for path, operations in paths.items():
         for method, operation in operations.items():

@@ -54,12 +54,24 @@ PUBLIC = {
     "ledger.recoveries",
     "ledger.tile",
     "ledger.proof",
+    "ledger.bundle",
+    # The published part of the catalog and the participants' public profiles
+    # (the matrix's resources are shared, its participants approved).
+    "participants.list",
+    "participants.show",
+    "qualifications.list",
+    "resources.search",
+    "resources.show",
+    "catalog.turtle",
+    "catalog.jsonld",
+    "datasets.page",
 }
 
 # endpoint -> {target: roles allowed}. "own" is the actor's participant (or the
 # actor's fellow member), "other" another participant (or one of its members).
 # Endpoints without a target object are listed under "own" only.
 STEWARD = frozenset({"admin", "data_steward"})
+ANALYSTS = frozenset({"admin", "analyst"})
 
 EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "healthz": {"own": EVERYONE},
@@ -90,8 +102,10 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "ledger.recoveries": {"own": EVERYONE},
     "ledger.tile": {"own": EVERYONE},
     "ledger.proof": {"own": EVERYONE},
+    "ledger.bundle": {"own": EVERYONE},
     "ledger.sign": {"own": frozenset({"admin", "auditor"})},
     "resources.register": {"own": STEWARD},
+    "uploads.create": {"own": STEWARD},
     "resources.add_version": {"own": STEWARD, "other": NOBODY},
     "resources.search": {"own": EVERYONE},
     "resources.show": {"own": EVERYONE, "other": EVERYONE},
@@ -102,9 +116,17 @@ EXPECTED: dict[str, dict[str, frozenset[str]]] = {
     "standards.register": {"own": STEWARD},
     "standards.list": {"own": EVERYONE},
     "applications.submit": {"own": frozenset({"admin", "analyst"})},
+    "applications.list": {"own": EVERYONE},
+    # Only the applicant's participant amends or withdraws its application.
+    "applications.amend": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+    "applications.withdraw": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+    "inbox": {"own": EVERYONE},
     "grants.list": {"own": EVERYONE},
     "catalog.turtle": {"own": EVERYONE},
     "catalog.jsonld": {"own": EVERYONE},
+    "datasets.page": {"own": EVERYONE, "other": EVERYONE},
+    # Open data: any member who may query takes the automatic grant, no approval.
+    "open_data.grant": {"own": ANALYSTS, "other": ANALYSTS},
 }
 
 # Applications and grants: regulators see every data flow, and decide on
@@ -116,6 +138,11 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "regulator": {"own": EVERYONE, "other": EVERYONE},
         "enterprise": {"own": EVERYONE, "other": NOBODY},
     },
+    "applications.revisions": {
+        "regulator": {"own": EVERYONE, "other": EVERYONE},
+        "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
+    # In its turn: the holder has approved, the regulator decides next.
     "applications.decide": {
         "regulator": {"own": NOBODY, "other": REVIEWERS},
         "enterprise": {"own": NOBODY, "other": NOBODY},
@@ -217,6 +244,7 @@ def call(
         request.path,
         json=request.json,
         params=request.params,
+        files=request.files,
         headers=bearer(world, f"{actor}.{role}") if token else {},
     )
 

@@ -132,6 +132,7 @@ def test_new_versions_keep_the_earlier_ones(world: World, tmp_path: Path) -> Non
         actor=world.principal("department.admin"),
         resource_id=resource_id,
         file=_people_csv(tmp_path / "v2.csv", rows=45, encoding="utf-8"),
+        review=None,
     ).value
     assert updated.versions == 2
     assert updated.latest is not None
@@ -304,12 +305,20 @@ def test_conformance_and_a_standardized_version(world: World, tmp_path: Path) ->
         )
     (element,) = report["elements"]
     assert element["values"] == 60
-    assert 0 < element["percent"] < 100
+    # 男, 女, 男性 and unknown name codes by label or alias; 1 and 2 are codes.
+    assert (element["percent"], element["by_code"], element["by_label"]) == (100.0, 20, 40)
     derived = standardize.derive_standard_version(
-        db=world.platform.db, home=home, actor=steward, resource_id=resource_id, mappings=mappings
+        db=world.platform.db,
+        home=home,
+        actor=steward,
+        resource_id=resource_id,
+        mappings=mappings,
+        review=None,
     ).value
     assert derived.versions == 2
     assert derived.latest is not None
+    (sex,) = [c for c in derived.latest.columns if c["name"] == "性别"]
+    assert sex["code_list"] == {"0": "未知的性别", "1": "男性", "2": "女性", "9": "未说明的性别"}
     with world.platform.db.read() as session:
         again = standardize.conformance_report(
             session=session, home=home, actor=steward, resource_id=resource_id, mappings=mappings
@@ -398,7 +407,8 @@ def test_a_registered_standard_is_used_for_conformance(world: World, tmp_path: P
         listed = standards_registry.list_standards(session=session, actor=steward)
     (element,) = report["elements"]
     assert element["values"] == 20
-    assert element["conforming"] == 0
+    # 在职 and 退休 are labels, 在岗 an alias; 其他 names no code.
+    assert (element["conforming"], element["by_code"], element["by_label"]) == (15, 0, 15)
     assert {s["id"] for s in listed if not s["builtin"]} == {"DB3301/T 0001-2026"}
 
 
@@ -420,6 +430,7 @@ def test_a_new_version_keeps_the_stewards_decision(world: World, tmp_path: Path)
         actor=steward,
         resource_id=resource_id,
         file=_people_csv(tmp_path / "p2.csv", encoding="utf-8"),
+        review=None,
     ).value
     assert (again.grade, again.grade_status) == ("core", "overridden")
 

@@ -94,20 +94,22 @@ def test_conformance_report(table_path: Path) -> None:
     report = conformance(parquet=table_path, mappings=[SEX, REGION, RID, INDUSTRY, DATE])
     assert report.rows == 6
     by_column = {e.column: e for e in report.elements}
-    expected = {  # (non-null values, conforming, nulls)
-        "sex": (5, 1, 1),
-        "region": (5, 3, 1),
-        "rid": (4, 1, 2),
-        "industry": (5, 1, 1),
-        "day": (5, 2, 1),
+    expected = {  # (non-null values, conforming, of which by label, nulls)
+        "sex": (5, 4, 3, 1),  # 男, M and female name codes; 1 is one; ?x names none
+        "region": (5, 3, 0, 1),
+        "rid": (4, 1, 0, 2),
+        "industry": (5, 3, 2, 1),  # 制造业 and Finance are labels; j is not a code
+        "day": (5, 2, 0, 1),
     }
-    for column, (values, ok, nulls) in expected.items():
+    for column, (values, ok, labelled, nulls) in expected.items():
         element = by_column[column]
-        assert (element.values, element.conforming, element.nulls) == (values, ok, nulls), column
-    assert by_column["sex"].percent == 20.0
-    assert by_column["sex"].failing == 4
+        got = (element.values, element.conforming, element.by_label, element.nulls)
+        assert got == (values, ok, labelled, nulls), column
+    assert by_column["sex"].percent == 80.0
+    assert by_column["sex"].failing == 1
+    assert by_column["sex"].by_code == 1
     assert by_column["region"].samples == ("33010", "999999")
-    assert by_column["industry"].samples == ("Finance", "Z", "j", "制造业")
+    assert by_column["industry"].samples == ("Z", "j")
 
 
 def test_personal_values_never_reported(table_path: Path) -> None:
@@ -289,3 +291,64 @@ def test_failed_derivation_leaves_no_file(table_path: Path, tmp_path: Path) -> N
     out_dir.mkdir()
     derive(parquet=table_path, mappings=[SEX], output=out_dir / "out.parquet")
     assert [p.name for p in out_dir.iterdir()] == ["out.parquet"]
+
+
+# One case per built-in standard: values written as codes, as labels, and wrong,
+# with what conformance counts and what derivation writes.
+BUILTIN_CASES = {
+    "GB/T 2261.1-2003": (
+        "sex",
+        ["1", "2", "男", "女", "女性", "Male", "3", "男士"],
+        (6, 4),
+        ["1", "2", "1", "2", "2", "1", None, None],
+    ),
+    "GB/T 2260": (
+        "region_code",
+        ["330106", " 110101", "999999", "西湖区"],
+        (1, 0),
+        ["330106", "110101", None, None],
+    ),
+    "GB/T 4754-2017": (
+        "industry_section",
+        ["I", "金融业", "construction", "U", "i"],
+        (3, 2),
+        ["I", "J", "E", None, "I"],
+    ),
+    "GB 11643-1999": (
+        "resident_id",
+        ["11010519491231002X", "11010519491231002x", "110105194912310021"],
+        (1, 0),
+        ["11010519491231002X", "11010519491231002X", None],
+    ),
+    "GB/T 7408-2005": (
+        "calendar_date",
+        ["2024-01-02", "2024年1月2日", "2024-13-01"],
+        (1, 0),
+        ["2024-01-02", "2024-01-02", None],
+    ),
+}
+
+
+def test_every_builtin_standard_has_a_case() -> None:
+    assert set(BUILTIN_CASES) == {s.id for s in builtin_standards()}
+
+
+@pytest.mark.parametrize("standard_id", sorted(BUILTIN_CASES))
+def test_each_builtin_standard_conforms_and_derives(standard_id: str, tmp_path: Path) -> None:
+    element, values, (conforming, by_label), derived = BUILTIN_CASES[standard_id]
+    source, out = tmp_path / "in.parquet", tmp_path / "out.parquet"
+    pq.write_table(pa.table({"v": values}), source)
+    mapping = ColumnMapping(column="v", standard=standard_id, element=element)
+    (report,) = conformance(parquet=source, mappings=[mapping]).elements
+    assert (report.conforming, report.by_label, report.values) == (
+        conforming,
+        by_label,
+        len(values),
+    )
+    derive(parquet=source, mappings=[mapping], output=out)
+    written = pq.read_table(out).to_pydict()["v"]
+    assert [v.isoformat() if isinstance(v, date) else v for v in written] == derived
+    # A derived column is in the standard's form: every value conforms by code.
+    (after,) = conformance(parquet=out, mappings=[mapping]).elements
+    assert after.conforming == after.values == sum(v is not None for v in derived)
+    assert after.by_label == 0

@@ -19,8 +19,9 @@ import httpx
 import pytest
 from sqlalchemy import func, select
 
+from datacompact.cli._audit import _summary as audit_summary
 from datacompact.errors import DataCompactError, VerificationFailed
-from datacompact.ledger.auditor.audit import audit_log
+from datacompact.ledger.auditor.audit import AuditResult, audit_log
 from datacompact.store.models import Event
 
 from ..api.conftest import ApiClient
@@ -32,12 +33,12 @@ from .test_store_log import TAMPERING
 PUBLISHED = sorted(set(TAMPERING) - {"modify_head", "insert_node", "modify_payload_commitment"})
 
 
-def _audit(world: World, api: ApiClient, state: Path) -> None:
+def _audit(world: World, api: ApiClient, state: Path) -> AuditResult:
     with world.platform.db.read() as session:
         size = session.scalar(select(func.count()).select_from(Event)) or 0
     client = httpx.Client(transport=_SyncASGITransport(api.app))
     with client:
-        audit_log(
+        return audit_log(
             url="http://platform/ledger",
             log_key=world.platform.log_signer.verifier().vkey,
             state_dir=state,
@@ -53,7 +54,12 @@ def _audit(world: World, api: ApiClient, state: Path) -> None:
 def test_an_untouched_served_log_audits_clean(
     world: World, client: ApiClient, tmp_path: Path
 ) -> None:
-    _audit(world, client, tmp_path / "mirror")
+    result = _audit(world, client, tmp_path / "mirror")
+    # Every entry's receipt was asked for, and each was verified end to end.
+    assert result.receipts == tuple(range(result.size))
+    summary = result.to_dict()
+    assert summary["receipts_verified"] == result.size
+    assert f"receipts {result.size}/{result.size} verified end to end" in audit_summary(result)
 
 
 @pytest.mark.parametrize("tamper", PUBLISHED)

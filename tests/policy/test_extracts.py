@@ -37,6 +37,7 @@ from datacompact.policy._extracts import check_query, check_row_level
 from datacompact.policy._generalization import generalize
 from datacompact.policy._grant_view import grant_view
 from datacompact.policy.agreement import parse_agreement
+from datacompact.policy.grants import shape_review
 from datacompact.policy.queries import pseudonym_key
 from datacompact.sandbox import ColumnRule, DuckDBEngine, GrantedTable, GrantView, Result, govern
 from datacompact.sandbox.plan import Plan
@@ -311,6 +312,7 @@ def test_a_new_version_gets_a_new_release(world: World, resource_id: int, tmp_pa
         actor=world.principal("department.data_steward"),
         resource_id=resource_id,
         file=more,
+        review=shape_review(confirm_removed_columns=False),
     )
     second = _release(world, grant_id).tables[TABLE].parquet_path
     assert second != first

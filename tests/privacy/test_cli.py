@@ -162,3 +162,82 @@ def test_adult_whole_process(tmp_path) -> None:
     data = json.loads(report.read_text())
     assert data["suppressed"] <= int(0.04 * 30162)
     assert data["optimal"] is True
+
+
+def _adult_sample(tmp_path: Path, rows: int, encoding: str, sep: str = ";") -> Path:
+    lines = (ADULT / "adult.csv").read_text(encoding="utf-8").splitlines()[: rows + 1]
+    path = tmp_path / f"adult-{encoding}.csv"
+    path.write_bytes(("\n".join(line.replace(";", sep) for line in lines) + "\n").encode(encoding))
+    return path
+
+
+def _adult_qis(*names: str) -> list[str]:
+    return [arg for name in names for arg in ("--qi", f"{name}={adult_hierarchy_path(name)}")]
+
+
+def test_arx_hierarchies_are_read_with_their_own_separator(tmp_path) -> None:
+    # The data is comma-separated; ARX's hierarchy files use ';'.
+    data = _adult_sample(tmp_path, 400, "utf-8", sep=",")
+    args = ["--input", str(data), *_adult_qis("sex", "age", "race"), "--k", "5", "--json"]
+    result = runner.invoke(privacy_app, [*args, "--suppression", "0.1"])
+    assert result.exit_code == 0, result.stderr
+    assert set(json.loads(result.stdout)["transformation"]) == {"sex", "age", "race"}
+    forced = runner.invoke(privacy_app, [*args, "--hierarchy-sep", ","])
+    assert forced.exit_code == 2
+    assert "adult_hierarchy_sex.csv" in forced.stderr
+
+
+def test_gbk_input_is_detected_or_given(tmp_path) -> None:
+    sex = tmp_path / "性别.csv"
+    sex.write_bytes("男,*\n女,*\n".encode("gbk"))
+    region = tmp_path / "区县.csv"
+    region.write_bytes("西湖区;杭州市;*\n上城区;杭州市;*\n余杭区;杭州市;*\n".encode("gbk"))
+    rows = ["性别,区县"] + [
+        f"{'男女'[i % 2]},{['西湖区', '上城区', '余杭区'][i % 3]}" for i in range(60)
+    ]
+    data = tmp_path / "人员.csv"
+    data.write_bytes(("\n".join(rows) + "\n").encode("gbk"))
+    base = ["--input", str(data), "--qi", f"性别={sex}", "--qi", f"区县={region}", "--k", "5"]
+    out = tmp_path / "out.csv"
+    detected = runner.invoke(privacy_app, [*base, "--json", "--out", str(out)])
+    assert detected.exit_code == 0, detected.stderr
+    assert json.loads(detected.stdout)["encoding"] == "gbk"
+    assert out.read_text(encoding="utf-8").splitlines()[0] == '"性别","区县"'
+    given = runner.invoke(privacy_app, [*base, "--encoding", "GB18030", "--json"])
+    assert given.exit_code == 0, given.stderr
+    assert json.loads(given.stdout)["encoding"] == "gb18030"
+    wrong = runner.invoke(privacy_app, [*base, "--encoding", "latin-1", "--json"])
+    assert wrong.exit_code == 2
+    assert "unsupported encoding" in json.loads(wrong.stderr)["error"]["message"]
+
+
+def test_an_uncovered_value_names_file_column_and_row(tmp_path) -> None:
+    data = _adult_sample(tmp_path, 200, "utf-8")
+    lines = data.read_text(encoding="utf-8").splitlines()
+    cells = lines[5].split(";")
+    cells[1] = "131"  # an age no hierarchy row covers, in data row 5
+    lines[5] = ";".join(cells)
+    data.write_text("\n".join(lines) + "\n", encoding="utf-8")
+    result = runner.invoke(
+        privacy_app, ["--input", str(data), *_adult_qis("sex", "age"), "--k", "2", "--json"]
+    )
+    assert result.exit_code == 2
+    error = json.loads(result.stderr)["error"]
+    assert error["details"] == {
+        "column": "age",
+        "row": 5,
+        "file": str(adult_hierarchy_path("age")),
+        "records": 1,
+    }
+    assert "adult_hierarchy_age.csv" in error["message"]
+    assert "131" not in error["message"]  # one record holds it, fewer than k
+
+
+def test_a_one_column_input_needs_no_separator(tmp_path) -> None:
+    data = tmp_path / "sex.csv"
+    data.write_text("sex\n" + "Male\nFemale\n" * 10, encoding="utf-8")
+    result = runner.invoke(
+        privacy_app, ["--input", str(data), *_adult_qis("sex"), "--k", "5", "--json"]
+    )
+    assert result.exit_code == 0, result.stderr
+    assert json.loads(result.stdout)["transformation"] == {"sex": 0}

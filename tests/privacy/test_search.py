@@ -153,8 +153,24 @@ def test_uncovered_value_names_column_and_row() -> None:
     table = table.set_column(0, "zip", pa.array(rows))
     with pytest.raises(InvalidInput, match="row 7") as info:
         anonymize(table, hierarchies=SMALL_HIERARCHIES, models=[KAnonymity(2)])
-    assert info.value.details == {"column": "zip", "row": 7}
+    assert info.value.details == {"column": "zip", "row": 7, "file": None, "records": 1}
+    # Held by one record, fewer than k: the value itself is not echoed.
     assert "99999" not in info.value.message
+    assert "not shown" in info.value.message
+
+
+def test_an_uncovered_value_held_by_k_records_is_named() -> None:
+    table = small_table(1, 10)
+    rows = table.column("zip").to_pylist()
+    rows[2] = rows[6] = "99999"
+    table = table.set_column(0, "zip", pa.array(rows))
+    with pytest.raises(InvalidInput, match="row 3") as info:
+        anonymize(table, hierarchies=SMALL_HIERARCHIES, models=[KAnonymity(2)])
+    assert "'99999' (held by 2 records)" in info.value.message
+    assert "99999" not in str(info.value.details)
+    with pytest.raises(InvalidInput) as stricter:
+        anonymize(table, hierarchies=SMALL_HIERARCHIES, models=[KAnonymity(3)])
+    assert "99999" not in stricter.value.message
 
 
 def test_empty_value_names_column_and_row() -> None:

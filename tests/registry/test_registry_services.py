@@ -170,6 +170,22 @@ def test_jv_with_51_49_is_registered(world: World) -> None:
     assert participant.status == S.PENDING
 
 
+def test_a_holder_registered_after_its_jv_is_linked_to_its_stake(world: World) -> None:
+    later = valid_uscc("91330106MA2LATER0")
+    participant = register(world.platform, jv((HOLDER_A, "51"), (later, "49")))
+    holder = register(
+        world.platform,
+        registration(
+            ParticipantKind.ENTERPRISE, later, "later.admin", **{"ownership": "state_owned"}
+        ),
+    )
+    with world.platform.db.read() as session:
+        stored = session.get(Participant, participant.id)
+        assert stored is not None
+        linked = {s.holder_uscc: s.holder_participant_id for s in stored.shareholders}
+    assert linked == {HOLDER_A: world.ids["enterprise"], later: holder.id}
+
+
 @pytest.mark.parametrize(
     "stakes",
     [

@@ -22,13 +22,17 @@ from datacompact.api import (
     _metrics,
     applications,
     contracts,
+    datasets,
     events,
+    inbox,
     ledger,
     members,
+    open_data,
     participants,
     projects,
     queries,
     resources,
+    uploads,
 )
 from datacompact.api._access_log import AccessLog
 from datacompact.api._access_log import configure as configure_access_log
@@ -89,7 +93,14 @@ def create_app(platform: Platform) -> FastAPI:
     _errors.install(app)
     # Inside the body limit: a login's body is read whole to find its account.
     app.add_middleware(RateLimit, limits=platform.rate_limits, settings=platform.settings)
-    app.add_middleware(BodyLimit, max_bytes=platform.settings.max_request_bytes)
+    # The upload route streams its file to disk under its own limit.
+    app.add_middleware(
+        BodyLimit,
+        max_bytes=platform.settings.max_request_bytes,
+        per_path={
+            f"{API_PREFIX}/uploads": platform.settings.upload_max_bytes + uploads.MULTIPART_OVERHEAD
+        },
+    )
     # Outermost: they see every answer, the limits' and the body limit's too.
     app.state.metrics = Metrics(platform)
     app.add_middleware(RequestMetrics, metrics=app.state.metrics, routes=app.routes)
@@ -98,7 +109,10 @@ def create_app(platform: Platform) -> FastAPI:
         participants.router,
         members.router,
         resources.router,
+        uploads.router,
         applications.router,
+        open_data.router,
+        inbox.router,
         queries.router,
         projects.router,
         contracts.router,
@@ -108,6 +122,7 @@ def create_app(platform: Platform) -> FastAPI:
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ledger.public)
     app.include_router(contracts.public)
+    app.include_router(datasets.router)
     app.include_router(_metrics.router)
 
     @app.get("/healthz", tags=["health"], summary="进程存活 / the process is up")
@@ -123,6 +138,13 @@ def create_app(platform: Platform) -> FastAPI:
             # not for anonymous callers of a health probe.
             body = {"status": "not_ready", "error": {"code": exc.code, "message": exc.message}}
             return JSONResponse(body, status_code=503)
-        return JSONResponse({"status": "ready", "checks": checks})
+        # Witnesses are outside the platform: one that is down costs receipts
+        # their "witnessed", not the platform its service, so 200 and a warning.
+        witnesses = platform.witness_health()
+        if witnesses is None:
+            return JSONResponse({"status": "ready", "checks": checks})
+        checks = {**checks, "witnesses": witnesses["status"]}
+        status = "ready" if witnesses["status"] == "ok" else "degraded"
+        return JSONResponse({"status": status, "checks": checks, "witnesses": witnesses})
 
     return app

@@ -42,6 +42,9 @@ BINARY = {"type": "string", "format": "binary"}
 TEXT = {"type": "string"}
 
 Credentials = Annotated[HTTPAuthorizationCredentials | None, Depends(_bearer)]
+#: ``openapi_extra`` of the routes of :func:`reading_published`: the bearer token is
+#: optional (FastAPI lists the bearer scheme; an empty requirement adds "or none").
+TOKEN_OPTIONAL: dict[str, Any] = {"security": [{}]}
 
 
 def platform_of(request: Request) -> Platform:
@@ -112,6 +115,27 @@ def reading(request: Request, credentials: Credentials) -> Iterator[tuple[Sessio
     """A read transaction and the authenticated principal."""
     with platform_of(request).db.read() as session:
         yield session, _principal(request, session, credentials, cached=True)
+
+
+@contextmanager
+def reading_published(
+    request: Request, credentials: Credentials
+) -> Iterator[tuple[Session, Principal]]:
+    """A read transaction and the principal: the anonymous one when no token is sent.
+
+    For the routes of published objects (the catalog, public profiles): what
+    the anonymous principal may read is decided by ``authorize``. A credential
+    that is sent must be a valid bearer token; any other is refused, never
+    read as anonymous.
+    """
+    if credentials is None and request.headers.get("authorization") is not None:
+        # Another scheme than Bearer (Basic ...): a credential was meant, and it is refused.
+        raise Unauthenticated("需要 Bearer 令牌 / a bearer token is required")
+    with platform_of(request).db.read() as session:
+        if credentials is None:
+            yield session, Principal.anonymous(platform_of(request).settings.governance_mode)
+        else:
+            yield session, _principal(request, session, credentials, cached=True)
 
 
 def authenticated(request: Request, credentials: Credentials) -> Principal:

@@ -57,6 +57,7 @@ _MEANING = {
     404: "未找到 / no such object, or the actor may not know it exists",
     409: "冲突 / the request contradicts the current state",
     413: "请求体过大 / the request body is over the limit",
+    415: "类型不支持 / a body or file of a type this route does not take",
     422: "无法处理 / invalid characters in text, a failed verification or a failed query",
     429: "请求过多 / too many requests; details.retry_after says when to retry",
 }

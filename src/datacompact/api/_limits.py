@@ -3,9 +3,15 @@
 A declared ``Content-Length`` over the limit is refused at once; a chunked
 body is counted as it streams and cut off the moment it passes the limit, so
 an oversized upload never fills memory.
+
+A route that streams its body to disk under a limit of its own (the inbox
+upload) is given that limit here instead, so that this one stays the outer
+bound of every request.
 """
 
 from __future__ import annotations
+
+from collections.abc import Mapping
 
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
@@ -21,25 +27,28 @@ def _too_large(limit: int) -> PayloadTooLarge:
 
 
 class BodyLimit:
-    def __init__(self, app: ASGIApp, *, max_bytes: int) -> None:
+    def __init__(
+        self, app: ASGIApp, *, max_bytes: int, per_path: Mapping[str, int] | None = None
+    ) -> None:
         self.app = app
-        self.max_bytes = max_bytes
+        self.default = max_bytes
+        self.per_path = dict(per_path or {})
 
     async def __call__(self, scope: Scope, receive: Receive, send: Send) -> None:
         if scope["type"] != "http":
             await self.app(scope, receive, send)
             return
+        limit = self.per_path.get(scope["path"].rstrip("/"), self.default)
         for name, value in scope.get("headers", []):
             if name == b"content-length":
                 try:
                     declared = int(value)
                 except ValueError:
                     declared = -1
-                if declared > self.max_bytes:
-                    await envelope(_too_large(self.max_bytes))(scope, receive, send)
+                if declared > limit:
+                    await envelope(_too_large(limit))(scope, receive, send)
                     return
         seen = 0
-        limit = self.max_bytes
         exceeded = False
         answered = False
 

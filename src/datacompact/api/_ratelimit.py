@@ -15,6 +15,8 @@ A refusal is ``429 rate_limited`` in the error envelope with a
   address; every registration writes a permanent log entry.
 - ``POST /api/v1/tokens`` (token minting): per client address and per bearer
   token (keyed by its hash, never the token).
+- ``POST /api/v1/uploads`` (a file into an inbox): per bearer token; each
+  upload may write up to ``upload_max_bytes`` to the server's disk.
 
 The client address is the socket peer, unless the peer is one of the
 ``trusted_proxies``: then it is the nearest address in ``X-Forwarded-For``
@@ -43,6 +45,7 @@ Limit = tuple[str, str, str]
 LOGIN = "/api/v1/auth/token"
 REGISTER = "/api/v1/participants"
 ISSUE = "/api/v1/tokens"
+UPLOAD = "/api/v1/uploads"
 
 
 def networks(entries: Sequence[str]) -> tuple[Network, ...]:
@@ -134,6 +137,7 @@ class Rates:
     registration_address: str
     tokens_address: str
     tokens_credential: str
+    uploads_credential: str
 
     @classmethod
     def from_settings(cls, settings: Settings) -> Rates:
@@ -145,6 +149,7 @@ class Rates:
             registration_address=settings.rate_limit_registration_per_address,
             tokens_address=settings.rate_limit_tokens_per_address,
             tokens_credential=settings.rate_limit_tokens_per_credential,
+            uploads_credential=settings.rate_limit_uploads_per_credential,
         )
 
 
@@ -182,6 +187,8 @@ class RateLimit:
                 self._registration(scope)
             elif path == ISSUE:
                 self._issue(scope)
+            elif path == UPLOAD:
+                self._upload(scope)
         except RateLimited as exc:
             await envelope(exc)(scope, receive, send)
             return
@@ -198,6 +205,14 @@ class RateLimit:
         if credential is not None:
             limits.append(("tokens.credential", self.rates.tokens_credential, key_of(credential)))
         self.limits.hit(*limits)
+
+    def _upload(self, scope: Scope) -> None:
+        # Without a token the route answers 401 before reading the body.
+        credential = _bearer(scope)
+        if credential is not None:
+            self.limits.hit(
+                ("uploads.credential", self.rates.uploads_credential, key_of(credential))
+            )
 
     def _check_backoff(self, rule: str, key: str) -> None:
         left = self.limits.backoff_left(rule, key)

@@ -8,6 +8,9 @@ must be able to audit it):
 - ``GET /ledger/tile/<L>/<N>[.p/<W>]``: hash tiles
 - ``GET /ledger/tile/entries/<N>[.p/<W>]``: entry bundles
 - ``GET /ledger/proof/<index>``: a receipt: checkpoint plus inclusion proof
+- ``GET /ledger/bundle/<index>``: the same as one self-contained file: the
+  entry, its proof, the log-signed checkpoint, the cosignatures, the log's
+  origin and key (``datacompact verify receipt`` checks it offline)
 - ``GET /ledger/recoveries``: every recovery statement (entries declared lost
   after a restore) with its entry, payload and salt, for auditors
 
@@ -21,7 +24,7 @@ from __future__ import annotations
 from typing import Any
 
 from fastapi import APIRouter, Query, Request, Response
-from fastapi.responses import PlainTextResponse
+from fastapi.responses import JSONResponse, PlainTextResponse
 from sqlalchemy import select
 
 from datacompact.api._deps import (
@@ -37,6 +40,8 @@ from datacompact.api._errors import AUTHENTICATED, PUBLIC, documented, documente
 from datacompact.errors import NotFound
 from datacompact.ledger import log
 from datacompact.ledger.formats import tiles
+from datacompact.ledger.formats.note import Note
+from datacompact.ledger.formats.receipt import witness_status
 from datacompact.ledger.log import checkpoints, recovery
 from datacompact.permissions import Actions, LedgerResource, authorize
 from datacompact.store.models import Event
@@ -121,6 +126,31 @@ def proof(
     return {**receipt, "log_key": platform.log_signer.verifier().vkey}
 
 
+@public.get(
+    "/bundle/{index}",
+    summary="回执包：条目、证明、检查点与副署 / self-contained receipt bundle",
+)
+def bundle(
+    index: LogIndex,
+    request: Request,
+    size: int | None = Query(
+        None, ge=1, le=MAX_INDEX, description="Prove against the signed checkpoint of this size."
+    ),
+) -> JSONResponse:
+    platform = platform_of(request)
+    with platform.db.read() as session:
+        found = checkpoints.receipt_bundle(
+            session,
+            index=index,
+            size=size,
+            policy=platform.witness_policy,
+            log_key=platform.log_signer.verifier(),
+        )
+    # A download: saved as a file, then checked offline by `datacompact verify receipt`.
+    disposition = f'attachment; filename="receipt-{index}.json"'
+    return JSONResponse(found, headers={**_NO_STORE, "Content-Disposition": disposition})
+
+
 @public.get("/recoveries", summary="恢复声明 / statements of entries lost in a restore")
 def recoveries(request: Request) -> dict[str, Any]:
     with platform_of(request).db.read() as session:
@@ -133,12 +163,12 @@ def sign_now(request: Request, credentials: Credentials) -> dict[str, Any]:
     with reading(request, credentials) as (_session, actor):
         authorize(actor=actor, action=Actions.LEDGER_CHECKPOINT, resource=LedgerResource())
     row = platform.checkpoint()
+    status = witness_status(platform.witness_policy, Note.from_text(row.note))
     return {
         "data": {
             "tree_size": row.size,
             "root_hash": row.root.hex(),
             "checkpoint": row.note,
-            "witnessed": row.witnessed,
-            "cosigners": row.cosigners,
+            **status,
         }
     }

@@ -8,10 +8,11 @@ from fastapi import APIRouter, Query, Request
 
 from datacompact.api._deps import (
     MAX_ID,
+    TOKEN_OPTIONAL,
     Credentials,
     ObjectId,
     platform_of,
-    reading,
+    reading_published,
     receipt,
     views_of,
     writing,
@@ -49,7 +50,7 @@ def register(body: ParticipantCreate, request: Request) -> dict[str, Any]:
         )
 
 
-@router.get("", summary="参与方列表 / list participants")
+@router.get("", summary="参与方列表 / list participants", openapi_extra=TOKEN_OPTIONAL)
 def list_all(
     request: Request,
     credentials: Credentials,
@@ -58,7 +59,8 @@ def list_all(
     limit: int = Query(100, ge=1, le=1000),
     offset: int = Query(0, ge=0, le=MAX_ID),
 ) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可读取已批准参与方的公开信息 / anyone may list approved participants' profiles."""
+    with reading_published(request, credentials) as (session, actor):
         rows = service.list_participants(
             session=session,
             actor=actor,
@@ -71,9 +73,12 @@ def list_all(
         return {"data": [r.model_dump(mode="json") for r in rows]}
 
 
-@router.get("/{participant_id}", summary="参与方详情 / show a participant")
+@router.get(
+    "/{participant_id}", summary="参与方详情 / show a participant", openapi_extra=TOKEN_OPTIONAL
+)
 def show(participant_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可读取已批准参与方的公开信息 / anyone may read an approved participant's profile."""
+    with reading_published(request, credentials) as (session, actor):
         view = service.get_participant(session=session, actor=actor, participant_id=participant_id)
         return {"data": view.model_dump(mode="json")}
 
@@ -123,11 +128,16 @@ def add_qualification(
         )
 
 
-@router.get("/{participant_id}/qualifications", summary="资质列表 / list qualifications")
+@router.get(
+    "/{participant_id}/qualifications",
+    summary="资质列表 / list qualifications",
+    openapi_extra=TOKEN_OPTIONAL,
+)
 def list_qualifications(
     participant_id: ObjectId, request: Request, credentials: Credentials
 ) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可读取已批准参与方的资质 / anyone may list an approved participant's qualifications."""
+    with reading_published(request, credentials) as (session, actor):
         rows = qualifications.list_qualifications(
             session=session, actor=actor, participant_id=participant_id
         )

@@ -9,11 +9,13 @@ from fastapi import APIRouter, Query, Request, Response
 from datacompact.api._deps import (
     MAX_ID,
     TEXT,
+    TOKEN_OPTIONAL,
     Credentials,
     ObjectId,
     authenticated,
     platform_of,
     reading,
+    reading_published,
     receipt,
     recheck,
     writing,
@@ -34,6 +36,7 @@ from datacompact.catalog.schemas import (
 )
 from datacompact.errors import InvalidInput
 from datacompact.ingest import PinnedFile
+from datacompact.policy.grants import shape_review
 
 router = APIRouter(tags=["catalog"], responses=documented(*AUTHENTICATED))
 
@@ -86,11 +89,12 @@ def add_version(
             sheet=body.sheet,
             recheck=recheck(request, credentials),
             limits=platform.settings.ingest_limits,
+            review=shape_review(confirm_removed_columns=body.confirm_removed_columns),
         )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
 
-@router.get("/resources", summary="检索目录 / search the catalog")
+@router.get("/resources", summary="检索目录 / search the catalog", openapi_extra=TOKEN_OPTIONAL)
 def search(
     request: Request,
     credentials: Credentials,
@@ -101,7 +105,8 @@ def search(
     theme: str | None = Query(None, max_length=50),
     limit: int = Query(50, ge=1, le=500),
 ) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可检索已公开的条目 / anyone may search the published entries without a token."""
+    with reading_published(request, credentials) as (session, actor):
         rows = service.search_resources(
             session=session,
             actor=actor,
@@ -115,9 +120,12 @@ def search(
         return {"data": [r.model_dump(mode="json") for r in rows]}
 
 
-@router.get("/resources/{resource_id}", summary="资源详情 / show a resource")
+@router.get(
+    "/resources/{resource_id}", summary="资源详情 / show a resource", openapi_extra=TOKEN_OPTIONAL
+)
 def show(resource_id: ObjectId, request: Request, credentials: Credentials) -> dict[str, Any]:
-    with reading(request, credentials) as (session, actor):
+    """无需令牌即可查看已公开的条目 / anyone may read a published entry without a token."""
+    with reading_published(request, credentials) as (session, actor):
         found = service.get_resource(session=session, actor=actor, resource_id=resource_id)
         return {"data": found.model_dump(mode="json")}
 
@@ -175,6 +183,7 @@ def standardized(
         resource_id=resource_id,
         mappings=body.mappings,
         recheck=recheck(request, credentials),
+        review=shape_review(confirm_removed_columns=False),
     )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
@@ -196,26 +205,30 @@ def list_standards(request: Request, credentials: Credentials) -> dict[str, Any]
 
 def _export(request: Request, credentials: Credentials, fmt: str, media: str) -> Response:
     base = platform_of(request).settings.public_base_url
-    with reading(request, credentials) as (session, actor):
+    with reading_published(request, credentials) as (session, actor):
         text = export_catalog(session=session, actor=actor, base_url=base, fmt=fmt)
     return Response(text, media_type=media)
 
 
 @router.get(
     "/catalog.ttl",
+    openapi_extra=TOKEN_OPTIONAL,
     summary="DCAT-AP 目录（Turtle）/ the catalog as DCAT-AP Turtle",
     response_class=Response,
     responses=documented_beside("text/turtle", TEXT, *AUTHENTICATED),
 )
 def catalog_turtle(request: Request, credentials: Credentials) -> Response:
+    """无需令牌即可读取已公开的条目 / anyone may read the published entries without a token."""
     return _export(request, credentials, "turtle", "text/turtle; charset=utf-8")
 
 
 @router.get(
     "/catalog.jsonld",
+    openapi_extra=TOKEN_OPTIONAL,
     summary="DCAT-AP 目录（JSON-LD）/ the catalog as DCAT-AP JSON-LD",
     response_class=Response,
     responses=documented_beside("application/ld+json", {"type": "object"}, *AUTHENTICATED),
 )
 def catalog_jsonld(request: Request, credentials: Credentials) -> Response:
+    """无需令牌即可读取已公开的条目 / anyone may read the published entries without a token."""
     return _export(request, credentials, "jsonld", "application/ld+json")

@@ -20,7 +20,8 @@ blocks:
   DCAT-AP 3.0.1 export (Turtle, JSON-LD);
 * :mod:`~datacompact.catalog.lineage`: OpenLineage 2-0-2 run events;
 * :mod:`~datacompact.catalog.search`: zh/en terms (jieba) and BM25 ranking;
-* :mod:`~datacompact.catalog.inbox`: the files a participant may register;
+* :mod:`~datacompact.catalog.inbox`: the files a participant may register, and uploads;
+* :mod:`~datacompact.catalog.shape`: how a version's columns differ from the one before;
 * :mod:`~datacompact.catalog.schemas`: the request and response bodies.
 
 The names below load their module on first use: the command line starts
@@ -38,7 +39,7 @@ if TYPE_CHECKING:
     from datacompact.catalog.dcat import to_jsonld, to_turtle
     from datacompact.catalog.export import export_catalog
     from datacompact.catalog.grading import GradeDecision, GradeProposal, confirm, override, propose
-    from datacompact.catalog.inbox import inbox_folder, open_inbox_file
+    from datacompact.catalog.inbox import Uploaded, begin_upload, inbox_folder, open_inbox_file
     from datacompact.catalog.resources import (
         decide_grade,
         get_resource,
@@ -75,6 +76,8 @@ _MODULE_OF = {
     "confirm": "grading",
     "override": "grading",
     "propose": "grading",
+    "Uploaded": "inbox",
+    "begin_upload": "inbox",
     "inbox_folder": "inbox",
     "open_inbox_file": "inbox",
     "decide_grade": "resources",
@@ -102,6 +105,8 @@ __all__ = [
     "RegistrationCode",
     "ShareType",
     "Standard",
+    "Uploaded",
+    "begin_upload",
     "builtin_standards",
     "confirm",
     "conformance",

@@ -69,6 +69,23 @@ EU_THEMES: dict[str, str] = {
     "transport": "TRAN",
 }
 
+# EU data-theme code → (中文, English) label (the English as the EU vocabulary has it)
+THEME_LABELS: dict[str, tuple[str, str]] = {
+    "AGRI": ("农业、渔业、林业和食品", "Agriculture, fisheries, forestry and food"),
+    "ECON": ("经济和金融", "Economy and finance"),
+    "EDUC": ("教育、文化和体育", "Education, culture and sport"),
+    "ENER": ("能源", "Energy"),
+    "ENVI": ("环境", "Environment"),
+    "GOVE": ("政府和公共部门", "Government and public sector"),
+    "HEAL": ("卫生健康", "Health"),
+    "INTR": ("国际事务", "International issues"),
+    "JUST": ("司法、法律体系和公共安全", "Justice, legal system and public safety"),
+    "SOCI": ("人口和社会", "Population and society"),
+    "REGI": ("地区和城市", "Regions and cities"),
+    "TECH": ("科学和技术", "Science and technology"),
+    "TRAN": ("交通运输", "Transport"),
+}
+
 # ODRL 2.2 Common Vocabulary actions an offer may name.
 ODRL_ACTIONS = frozenset(
     {

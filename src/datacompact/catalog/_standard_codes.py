@@ -6,9 +6,10 @@
   ships for resident IDs (``numdb`` ``cn/loc``), the same one
   :mod:`datacompact.registry.identifiers` validates with, so the two never disagree.
 
-Aliases are the spellings found in real files; they are matched after
-trimming and lower-casing, and only ever used to *derive* a standard column,
-never to decide conformance (a conforming value is the code itself).
+Labels and aliases are the spellings found in real files; they are matched
+after trimming and lower-casing. A value that is a code, or names one by its
+label or an alias, conforms (the report counts the two apart), and derivation
+rewrites labels and aliases as codes.
 """
 
 from __future__ import annotations

@@ -26,6 +26,7 @@ is fetched at run time.
 from __future__ import annotations
 
 import json
+import re
 from collections.abc import Iterable
 from dataclasses import dataclass
 from datetime import date, datetime
@@ -51,12 +52,15 @@ __all__ = [
     "Theme",
     "UsageOffer",
     "access_rights",
+    "dataset_graph",
+    "dataset_jsonld",
     "to_graph",
     "to_jsonld",
     "to_turtle",
 ]
 
 ODRL = Namespace("http://www.w3.org/ns/odrl/2/")
+_HAN = re.compile(r"[\u3400-\u4dbf\u4e00-\u9fff\uf900-\ufaff]")
 JSONLD_CONTEXT: dict[str, str] = {
     "dcat": str(DCAT),
     "dct": str(DCTERMS),
@@ -79,6 +83,26 @@ class Text:
         if not self.zh.strip():
             raise InvalidInput("中文文本为空 / empty text: expected Chinese text, got blank")
 
+    @classmethod
+    def bilingual(cls, text: str, en: str | None = None) -> Text:
+        """``text`` as Chinese and English, split where it is written "中文 / English".
+
+        The platform writes bilingual text in one field as Chinese, `` / ``, then
+        English. The export gives each language its own literal; ``en``, when
+        given, is the English already kept apart (and then ``text`` is Chinese).
+
+        >>> Text.bilingual("社保缴费 / Social insurance contributions")
+        Text(zh='社保缴费', en='Social insurance contributions')
+        >>> Text.bilingual("路径 a / b 的说明")
+        Text(zh='路径 a / b 的说明', en=None)
+        """
+        if en and en.strip():
+            return cls(text, en)
+        head, sep, tail = text.partition(" / ")
+        if sep and _HAN.search(head) and tail.strip() and not _HAN.search(tail):
+            return cls(head.strip(), tail.strip())
+        return cls(text)
+
     def literals(self) -> list[Literal]:
         out = [Literal(self.zh, lang="zh")]
         if self.en and self.en.strip():
@@ -97,10 +121,26 @@ class Agent:
 
 @dataclass(frozen=True)
 class Theme:
-    """A theme slug (``health``, ``economy`` ...) and its labels."""
+    """A theme: a slug (``health``, ``economy`` ...) or an EU data-theme code (``HEAL``).
+
+    Both name a concept of the EU data-theme vocabulary where it has one;
+    any other slug is a concept of the catalog's own theme scheme.
+    """
 
     slug: str
     label: Text
+
+    @property
+    def eu_code(self) -> str | None:
+        code = self.slug.upper()
+        return code if code in _vocab.THEME_LABELS else _vocab.EU_THEMES.get(self.slug)
+
+    @classmethod
+    def named(cls, slug: str) -> Theme:
+        """The theme ``slug`` with its labels: the EU vocabulary's, or the slug itself."""
+        code = _vocab.EU_THEMES.get(slug, slug.upper())
+        labels = _vocab.THEME_LABELS.get(code)
+        return cls(slug, Text(*labels) if labels else Text(slug))
 
 
 @dataclass(frozen=True)
@@ -226,7 +266,7 @@ class _Builder:
         return node
 
     def theme(self, catalog: URIRef, theme: Theme) -> URIRef:
-        eu = _vocab.EU_THEMES.get(theme.slug)
+        eu = theme.eu_code
         if eu is not None:
             iri, scheme = _vocab.DATA_THEME[eu], _vocab.DATA_THEME_SCHEME
             self.schemes[scheme] = Text("数据主题", "Data theme")
@@ -340,16 +380,37 @@ class _Builder:
                 self.g.add((node, prop, _when(when)))
         for ds in cat.datasets:
             self.g.add((node, DCAT.dataset, self.dataset(node, ds)))
+        self.taxonomies(node)
+        return self.g
+
+    def taxonomies(self, catalog: URIRef | None) -> None:
+        """Type the theme schemes used so far, and name them the catalog's taxonomies."""
         for scheme, title in self.schemes.items():
-            self.g.add((node, DCAT.themeTaxonomy, scheme))
+            if catalog is not None:
+                self.g.add((catalog, DCAT.themeTaxonomy, scheme))
             self.g.add((scheme, RDF.type, SKOS.ConceptScheme))
             self.add_all(scheme, DCTERMS.title, title.literals())
+
+    def single(self, catalog_uri: str, ds: Dataset) -> Graph:
+        """One dataset on its own (what its URI answers), its themes' schemes typed."""
+        self.dataset(_iri(catalog_uri, "catalog uri"), ds)
+        self.taxonomies(None)
         return self.g
 
 
 def to_graph(catalog: Catalog) -> Graph:
     """The DCAT-AP 3.0.1 graph of ``catalog``."""
     return _Builder().catalog(catalog)
+
+
+def dataset_graph(dataset: Dataset, *, catalog_uri: str) -> Graph:
+    """The graph of one dataset of the catalog at ``catalog_uri`` (its themes are the catalog's)."""
+    return _Builder().single(catalog_uri, dataset)
+
+
+def dataset_jsonld(dataset: Dataset, *, catalog_uri: str) -> str:
+    """One dataset as compacted JSON-LD, the answer of its URI to ``application/ld+json``."""
+    return _compact(dataset_graph(dataset, catalog_uri=catalog_uri))
 
 
 def to_turtle(catalog: Catalog) -> str:
@@ -359,7 +420,11 @@ def to_turtle(catalog: Catalog) -> str:
 
 def to_jsonld(catalog: Catalog) -> str:
     """The catalog as compacted JSON-LD with the embedded context (``GET /api/v1/catalog.jsonld``)."""
-    text = to_graph(catalog).serialize(format="json-ld", context=JSONLD_CONTEXT, auto_compact=True)
+    return _compact(to_graph(catalog))
+
+
+def _compact(graph: Graph) -> str:
+    text = graph.serialize(format="json-ld", context=JSONLD_CONTEXT, auto_compact=True)
     document = json.loads(text)
     # rdflib emits nodes in set order; sort them so the same catalog reads the same.
     document["@graph"] = sorted(document.get("@graph", []), key=lambda n: str(n.get("@id", "")))

@@ -11,7 +11,8 @@ process leaves is removed by :func:`sweep_orphans` (see ``_staging``).
 
 from __future__ import annotations
 
-from collections.abc import Callable, Sequence
+import dataclasses
+from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
 from typing import Any
 
@@ -30,10 +31,18 @@ from datacompact.catalog.schemas import (
     ResourcePublic,
     VersionPublic,
 )
+from datacompact.catalog.shape import SchemaChange, ShapeReview, schema_change
 from datacompact.errors import Forbidden, InvalidInput, NotFound, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.ingest import IngestLimits, PinnedFile
-from datacompact.permissions import Actions, CatalogResource, Principal, authorize
+from datacompact.permissions import (
+    Actions,
+    CatalogResource,
+    Principal,
+    PublicListing,
+    authorize,
+    decide,
+)
 from datacompact.registry import lookup
 from datacompact.store.models import Participant, Resource, ResourceVersion
 from datacompact.store.session import Database
@@ -136,7 +145,11 @@ def _apply_proposal(resource: Resource, analysis: Analysis, *, keep_decision: bo
 
 
 def _version_events(
-    resource: Resource, version: ResourceVersion, derived_from: int | None = None
+    resource: Resource,
+    version: ResourceVersion,
+    derived_from: int | None = None,
+    change: SchemaChange | None = None,
+    flagged: Sequence[int] = (),
 ) -> list[NewEvent]:
     ingested: dict[str, Any] = {
         "code": resource.code,
@@ -147,6 +160,8 @@ def _version_events(
     }
     if derived_from is not None:
         ingested["derived_from"] = derived_from
+    if change is not None:
+        ingested["changes"] = {**change.to_dict(), "grants_needing_review": list(flagged)}
     return [
         NewEvent(EventType.RESOURCE_VERSION_INGESTED, "resource", resource.id, ingested),
         NewEvent(
@@ -298,10 +313,20 @@ def ingest_version(
     derived_from: int | None = None,
     recheck: Recheck | None = None,
     limits: IngestLimits | None = None,
+    review: ShapeReview | None,
+    code_lists: Mapping[str, Mapping[str, str]] | None = None,
 ) -> Recorded[ResourcePublic]:
     """Ingest ``file`` as the next immutable version of a resource; earlier ones are kept.
 
     ``derived_from`` names the version a derivation (``job_kind``) started from.
+    ``code_lists`` gives columns whose code list is known (a data standard's
+    codes and labels) in place of the one inferred from the values.
+
+    When the new columns differ from the latest version's, the change is in the
+    result (``latest.changes``) and the event; a change that removes or retypes
+    a column goes to ``review`` (the policy layer's grant review) in the same
+    transaction, before anything is published. ``review`` has no default: a
+    caller that passes ``None`` says that no grant can be affected.
     """
     with db.read() as session:
         resource = _resource(session, resource_id)
@@ -323,6 +348,11 @@ def ingest_version(
             progress=progress,
             limits=limits,
         )
+        if code_lists:
+            dictionary = analysis.dictionary
+            for column, entries in code_lists.items():
+                dictionary = dictionary.edit(column, type="code", code_list=dict(entries))
+            analysis = dataclasses.replace(analysis, dictionary=dictionary)
         try:
             return _add_version(
                 db=db,
@@ -333,6 +363,7 @@ def ingest_version(
                 analysis=analysis,
                 derived_from=derived_from,
                 recheck=recheck,
+                review=review,
             )
         except BaseException:
             staging.discard()
@@ -349,6 +380,7 @@ def _add_version(
     analysis: Analysis,
     derived_from: int | None,
     recheck: Recheck | None,
+    review: ShapeReview | None,
 ) -> Recorded[ResourcePublic]:
     """The write transaction of :func:`ingest_version`."""
     with db.write() as session:
@@ -356,13 +388,27 @@ def _add_version(
         resource = _resource(session, resource_id, lock=True)
         authorize(actor=actor, action=Actions.RESOURCE_REGISTER, resource=ref)
         number = 1 + max((v.number for v in resource.versions), default=0)
+        previous = resource.versions[-1] if resource.versions else None
+        change = schema_change(previous.columns, _columns(analysis)) if previous else None
+        reviewed: list[NewEvent] = []
+        flagged: list[int] = []
+        if change is not None and change.touched and review is not None:
+            # Before anything is published: a refusal leaves only the staging to discard.
+            reviewed, flagged = review(
+                session, actor=actor, resource=resource, version=number, change=change
+            )
         _apply_proposal(resource, analysis, keep_decision=True)
         folder = staging.publish()
         version = _version_row(resource, number, folder / "data.parquet", analysis)
         session.add(version)
         session.flush()
         recorded = record_events(
-            session, actor=actor, events=_version_events(resource, version, derived_from)
+            session,
+            actor=actor,
+            events=[
+                *_version_events(resource, version, derived_from, change, flagged),
+                *reviewed,
+            ],
         )
         return Recorded(view(resource), recorded[0].seq)
 
@@ -453,14 +499,46 @@ def update_dictionary(
     return Recorded(view(resource), event.seq)
 
 
-def get_resource(*, session: Session, actor: Principal, resource_id: int) -> ResourcePublic:
-    resource = _resource(session, resource_id)
-    authorize(
-        actor=actor,
-        action=Actions.RESOURCE_READ,
-        resource=CatalogResource(participant_id=resource.holder_id),
+def catalog_ref(resource: Resource) -> CatalogResource:
+    """The resource as ``authorize`` sees it: its holder, share type and open type."""
+    return CatalogResource(
+        participant_id=resource.holder_id,
+        share_type=resource.share_type,
+        open_type=resource.open_type,
     )
-    return view(resource)
+
+
+def readable(session: Session, actor: Principal, resource_id: int) -> Resource:
+    """The resource, once ``actor`` may read its catalog entry.
+
+    One not published is, for an anonymous caller, as missing as one that
+    does not exist: the same ``404`` with the same details.
+    """
+    missing = NotFound("数据资源不存在 / resource not found", details={"resource_id": resource_id})
+    resource = session.get(Resource, resource_id)
+    if resource is None:
+        raise missing
+    authorize(
+        actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(resource), missing=missing
+    )
+    return resource
+
+
+def readable_by_code(session: Session, actor: Principal, code: str) -> Resource:
+    """The resource registered under ``code`` (its dataset URI), as :func:`readable`."""
+    text = codes.parse_code(code).text
+    missing = NotFound("数据资源不存在 / resource not found", details={"code": text})
+    resource = session.scalar(select(Resource).where(Resource.code == text))
+    if resource is None:
+        raise missing
+    authorize(
+        actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(resource), missing=missing
+    )
+    return resource
+
+
+def get_resource(*, session: Session, actor: Principal, resource_id: int) -> ResourcePublic:
+    return view(readable(session, actor, resource_id))
 
 
 def search_resources(
@@ -474,8 +552,12 @@ def search_resources(
     theme: str | None = None,
     limit: int = 50,
 ) -> list[ResourcePublic]:
-    """Full text (jieba for Chinese) over names, tags and descriptions, with filters."""
-    authorize(actor=actor, action=Actions.RESOURCE_READ, resource=CatalogResource())
+    """Full text (jieba for Chinese) over names, tags and descriptions, with filters.
+
+    Only the entries the actor may read are candidates (an anonymous caller
+    sees the published ones).
+    """
+    authorize(actor=actor, action=Actions.RESOURCE_READ, resource=PublicListing())
     rows = select(Resource).order_by(Resource.id)
     if holder_id is not None:
         rows = rows.where(Resource.holder_id == holder_id)
@@ -483,7 +565,12 @@ def search_resources(
         rows = rows.where(Resource.grade == grade.value)
     if share_type is not None:
         rows = rows.where(Resource.share_type == share_type)
-    candidates = [r for r in session.scalars(rows) if theme is None or theme in r.themes]
+    candidates = [
+        r
+        for r in session.scalars(rows)
+        if (theme is None or theme in r.themes)
+        and decide(actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(r)).allowed
+    ]
     documents = [
         search.Document(
             id=str(r.id),
@@ -500,7 +587,10 @@ def search_resources(
     return [view(by_id[hit.id]) for hit in search.rank(query, documents, limit=limit)]
 
 
-def _version_view(version: ResourceVersion) -> VersionPublic:
+def _version_view(
+    version: ResourceVersion, previous: ResourceVersion | None = None
+) -> VersionPublic:
+    change = schema_change(previous.columns, version.columns) if previous else None
     return VersionPublic(
         number=version.number,
         rows=version.rows,
@@ -512,8 +602,15 @@ def _version_view(version: ResourceVersion) -> VersionPublic:
         pii=version.pii,
         quality=version.quality,
         warnings=version.warnings,
+        changes=change.to_dict() if change is not None else None,
         created_at=version.created_at,
     )
+
+
+def _latest_view(versions: Sequence[ResourceVersion]) -> VersionPublic | None:
+    if not versions:
+        return None
+    return _version_view(versions[-1], versions[-2] if len(versions) > 1 else None)
 
 
 def view(resource: Resource) -> ResourcePublic:
@@ -546,7 +643,7 @@ def view(resource: Resource) -> ResourcePublic:
             {"version": v.number, "overall": v.quality.get("overall"), "rows": v.rows}
             for v in resource.versions
         ],
-        latest=_version_view(resource.versions[-1]) if resource.versions else None,
+        latest=_latest_view(resource.versions),
         created_at=resource.created_at,
     )
 

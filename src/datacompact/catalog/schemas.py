@@ -56,6 +56,21 @@ class VersionCreate(Strict):
     inbox_file: str = Field(min_length=1, max_length=255)
     encoding: str | None = Field(default=None, max_length=20)
     sheet: str | None = Field(default=None, max_length=100)
+    confirm_removed_columns: bool = Field(
+        default=False,
+        description=(
+            "确认删除已授权的列 / confirm a version that removes columns a grant covers; "
+            "without it such a version is refused (409) with the columns and grants listed"
+        ),
+    )
+
+
+class UploadPublic(BaseModel):
+    """A file received into the caller's inbox, ready to register by ``name``."""
+
+    name: str = Field(description="收件箱中的文件名 / the file's name in the inbox")
+    size: int = Field(description="字节数 / its size in bytes")
+    sha256: str = Field(description="SHA-256（十六进制）/ its SHA-256, hex")
 
 
 class GradeDecisionIn(Strict):
@@ -88,6 +103,13 @@ class VersionPublic(BaseModel):
     pii: list[dict[str, Any]]
     quality: dict[str, Any]
     warnings: list[str]
+    changes: dict[str, Any] | None = Field(
+        default=None,
+        description=(
+            "与上一版本相比新增、删除、改变类型的列 / the columns added, removed and retyped "
+            "against the version before; null for a first version"
+        ),
+    )
     created_at: datetime
 
 

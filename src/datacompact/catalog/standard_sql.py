@@ -119,6 +119,24 @@ class _Plan:
         normal = f"upper(replace(trim({text}), ' ', ''))"
         return f"CASE WHEN {self.conforms(i, element, normal)} THEN {normal} END"
 
+    def labelled(self, i: int, mapping: ColumnMapping, element: DataElement, v: str) -> str:
+        """SQL that is true when ``v`` names a code by its label or an alias, not the code itself.
+
+        Labels (中文 and English) and aliases are matched after trimming and
+        lower-casing, as derivation maps them: ``男`` names code ``1`` of
+        GB/T 2261.1. A code written in another case (``j`` for ``J``) is not a
+        label, and stays non-conforming.
+        """
+        if not element.codes:
+            return "false"
+        codes = {c.code.strip().lower() for c in element.codes}
+        labels = [k for k in self.spellings(mapping, element) if k not in codes]
+        if not labels:
+            return "false"
+        return (
+            f"coalesce(list_contains({self._bind(f'labels{i}', labels)}, lower(trim({v}))), false)"
+        )
+
     @staticmethod
     def spellings(mapping: ColumnMapping, element: DataElement) -> dict[str, str]:
         table = element.aliases()
@@ -192,9 +210,13 @@ def conformance(
         tests = []
         for i, (m, element) in enumerate(plan.items):
             v = f"CAST({_ident(m.column)} AS VARCHAR)"
-            test = plan.conforms(i, element, v)
-            tests.append(test)
-            selects.append(f"count({v}), count(*) FILTER (WHERE {v} IS NOT NULL AND {test})")
+            by_code = plan.conforms(i, element, v)
+            by_label = plan.labelled(i, m, element, v)
+            tests.append(f"({by_code} OR {by_label})")
+            selects.append(
+                f"count({v}), count(*) FILTER (WHERE {v} IS NOT NULL AND {by_code}), "
+                f"count(*) FILTER (WHERE {v} IS NOT NULL AND NOT {by_code} AND {by_label})"
+            )
         counts = _run(con, f"SELECT {', '.join(selects)} FROM src", plan.params)[0]  # noqa: S608 - identifiers quoted, values bound or literal-escaped
         report = []
         for i, (m, element) in enumerate(plan.items):
@@ -209,10 +231,17 @@ def conformance(
                     used,
                 )
                 samples = tuple(str(s) for s, _n in found)
-            values, conforming = int(counts[2 * i]), int(counts[2 * i + 1])
+            values, coded, labelled = (int(c) for c in counts[3 * i : 3 * i + 3])
             report.append(
                 ElementConformance(
-                    m.column, m.standard, m.element, values, conforming, rows - values, samples
+                    m.column,
+                    m.standard,
+                    m.element,
+                    values,
+                    coded + labelled,
+                    rows - values,
+                    samples,
+                    by_label=labelled,
                 )
             )
         return ConformanceReport(rows, tuple(report))

@@ -21,6 +21,7 @@ from datacompact.catalog import standards
 from datacompact.catalog.lineage import JobKind
 from datacompact.catalog.resources import Recheck, ingest_version
 from datacompact.catalog.schemas import MappingIn, ResourcePublic
+from datacompact.catalog.shape import ShapeReview
 from datacompact.catalog.standard_sql import conformance, derive
 from datacompact.catalog.standards_registry import registered
 from datacompact.errors import NotFound
@@ -84,6 +85,8 @@ def conformance_report(
                 "element": e.element,
                 "values": e.values,
                 "conforming": e.conforming,
+                "by_code": e.by_code,
+                "by_label": e.by_label,
                 "failing": e.failing,
                 "nulls": e.nulls,
                 "percent": e.percent,
@@ -102,13 +105,26 @@ def derive_standard_version(
     resource_id: int,
     mappings: Sequence[MappingIn],
     recheck: Recheck | None = None,
+    review: ShapeReview | None,
 ) -> Recorded[ResourcePublic]:
-    """A new version of the resource with the mapped columns in their standards' form."""
+    """A new version of the resource with the mapped columns in their standards' form.
+
+    A mapping may change a column's type; ``review`` sees that change as it
+    sees any new version's (see :func:`~datacompact.catalog.resources.ingest_version`).
+    """
     with db.read() as session:
         version = _latest(session, actor, resource_id)
         source, number = home / version.path, version.number
         column_mappings = _mappings(version, mappings)
         extra = registered(session)
+    # The derived columns hold the standard's codes: their code list is the
+    # standard's, with its labels (a standard's list names no one's values).
+    code_lists = {}
+    for m in column_mappings:
+        standard = extra.get(m.standard) or standards.get_standard(m.standard)
+        element = standard.element(m.element)
+        if element.codes:
+            code_lists[m.column] = {c.code: c.label_zh for c in element.codes}
     workdir = Path(tempfile.mkdtemp(prefix="dc-derive-"))
     try:
         derived = workdir / "standardized.parquet"
@@ -122,6 +138,8 @@ def derive_standard_version(
             job_kind=JobKind.DERIVATION,
             derived_from=number,
             recheck=recheck,
+            code_lists=code_lists,
+            review=review,
         )
     finally:
         shutil.rmtree(workdir, ignore_errors=True)

@@ -18,7 +18,9 @@ list and, for identifiers, a named check. The platform ships real ones
 
 A resource maps its columns to elements (:class:`ColumnMapping`).
 :func:`~datacompact.catalog.standard_sql.conformance` reports the share of
-conforming values per element and :func:`~datacompact.catalog.standard_sql.derive`
+conforming values per element, a value of a code list conforming when it is a
+code or names one by its label or an alias (``男`` → ``1``), the two counted
+apart, and :func:`~datacompact.catalog.standard_sql.derive`
 writes a Parquet copy in the standard's form (``男``/``M``/``male`` → ``1``)
 with its mapping table. Both run as column-wise SQL in DuckDB, not as Python
 loops over rows. Reports give counts; failing values are sampled only for elements and
@@ -262,6 +264,13 @@ class ElementConformance:
     conforming: int
     nulls: int
     samples: tuple[str, ...]
+    #: Of the conforming values, those written as a label or alias of their code
+    #: (``男`` for ``1``) rather than as the code; derivation rewrites them as codes.
+    by_label: int = 0
+
+    @property
+    def by_code(self) -> int:
+        return self.conforming - self.by_label
 
     @property
     def failing(self) -> int:

@@ -40,12 +40,14 @@ class _Root(LazyGroup):
         "resources": ("datacompact.cli._catalog", "resources_app"),
         "catalog": ("datacompact.cli._catalog", "catalog_app"),
         "standards": ("datacompact.cli._catalog", "standards_app"),
+        "applications": ("datacompact.cli._applications", "applications_app"),
         "grants": ("datacompact.cli._queries", "grants_app"),
         "queries": ("datacompact.cli._queries", "queries_app"),
         "projects": _projects,
         "ledger": ("datacompact.cli._ledger", "ledger_app"),
         "verify": ("datacompact.cli._ledger_offline", "verify_app"),
         "witness": ("datacompact.cli._ledger_offline", "witness_app"),
+        "inbox": ("datacompact.cli._applications", "inbox"),
         "audit": ("datacompact.cli._audit", "audit"),
         "backup": ("datacompact.cli._backup", "backup"),
         "restore": ("datacompact.cli._backup", "restore"),
@@ -303,11 +305,30 @@ def demo(
     ] = 1.0,
     host: HostOption = "127.0.0.1",
     port: PortOption = 8000,
+    witness_port: Annotated[
+        int | None,
+        typer.Option(
+            min=1,
+            max=65534,
+            help="两个演示见证的首个端口（默认 --port+1）/ first port of the two demo witnesses "
+            "(default: --port + 1)",
+        ),
+    ] = None,
+    no_witnesses: Annotated[
+        bool,
+        typer.Option(
+            "--no-witnesses", help="不启动演示见证 / serve without the two demo witnesses"
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it.
 
     服务器端命令 / server-side: builds the city in this machine's platform home folder.
+    Serving starts two witnesses first, each a separate `datacompact witness
+    serve` process with its own key and state under the home folder, under a
+    2-of-2 policy (`witness.policy`), unless DATACOMPACT_WITNESS_POLICY names
+    witnesses already or --no-witnesses is given.
     """
     from datacompact.demo import build_demo
 
@@ -315,7 +336,31 @@ def demo(
         platform = open_platform(must_exist=False)
         platform.initialize()
         summary = build_demo(platform, datasets_scale=scale or None)
+        log_vkey = platform.log_signer.verifier().vkey
+        own_witnesses = not (no_serve or no_witnesses or platform.settings.witness_policy)
         platform.close()
         emit(summary, as_json=as_json, title="演示城市 / demo city")
         if not no_serve:
+            first = witness_port or port + 1
+            _serve_demo(platform.settings.home, log_vkey, (first, first + 1), own_witnesses)
             _serve(host, port)
+
+
+def _serve_demo(home: Path, log_vkey: str, ports: tuple[int, int], start: bool) -> None:
+    """Start the demo's witnesses and point the server at them; stopped when the CLI exits."""
+    if not start:
+        return
+    import atexit
+
+    from datacompact.config import get_settings
+    from datacompact.demo import witnesses
+
+    found, policy = witnesses.prepare_witnesses(home, log_vkey=log_vkey, ports=ports)
+    processes = witnesses.start_witnesses(found, log_vkey=log_vkey)
+    atexit.register(witnesses.stop_witnesses, processes)
+    # The server reads its settings afresh: it must see the demo's policy.
+    os.environ["DATACOMPACT_WITNESS_POLICY"] = str(policy)
+    get_settings.cache_clear()
+    for witness, process in zip(found, processes, strict=True):
+        console.print(f"见证 / witness {witness.name}: {witness.url} (pid {process.pid})")
+    console.print(f"见证策略 / witness policy: {policy} (2 of 2)")

@@ -38,6 +38,12 @@ def _summary(result: AuditResult) -> str:
         f"witnesses {witnessed} entries mirrored {result.size} "
         f"(+{result.entries_fetched} fetched)"
     )
+    if result.receipts:
+        verified += (
+            f"; receipts {len(result.receipts)}/{len(result.receipts)} verified end to end "
+            f"(log signature, entry, inclusion proof, audited root; indices "
+            f"{result.receipts[0]}..{result.receipts[-1]})"
+        )
     loss = result.recovery
     if not loss:
         return verified

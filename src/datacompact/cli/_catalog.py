@@ -218,6 +218,7 @@ def conform(
     """数据标准符合性报告（可派生标准化版本）/ conformance to data standards."""
     from datacompact.catalog import standardize
     from datacompact.catalog.schemas import MappingIn
+    from datacompact.policy.grants import shape_review
 
     with handled(as_json):
         mappings = []
@@ -241,7 +242,7 @@ def conform(
             )["elements"],
             who=token,
             as_json=as_json,
-            render=listed("column", "element", "values", "percent"),
+            render=listed("column", "element", "values", "percent", "by_code", "by_label"),
             remote=lambda api: api.send("POST", f"/resources/{resource_id}/conformance", body)[
                 "elements"
             ],
@@ -254,6 +255,7 @@ def conform(
                     actor=on.actor,
                     resource_id=resource_id,
                     mappings=mappings,
+                    review=shape_review(confirm_removed_columns=False),
                 ),
                 who=token,
                 as_json=as_json,
@@ -274,12 +276,21 @@ def version(
     token: TokenOption = None,
     encoding: Annotated[str | None, typer.Option(help="强制编码 / force an encoding")] = None,
     sheet: Annotated[str | None, typer.Option(help="XLSX 工作表 / sheet")] = None,
+    confirm_removed_columns: Annotated[
+        bool,
+        typer.Option(
+            "--confirm-removed-columns",
+            help="确认删除已授权的列，相关授权转为待复核 / confirm a version that removes "
+            "granted columns; their grants then need review",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """接入新版本（旧版本保留）/ ingest a new immutable version."""
 
     def action(on: Acting) -> Any:
         from datacompact.catalog import resources as service
+        from datacompact.policy.grants import shape_review
 
         service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
         with _progress(not as_json) as advance:
@@ -294,11 +305,17 @@ def version(
                 progress=advance,
                 recheck=on.recheck,
                 limits=on.platform.settings.ingest_limits,
+                review=shape_review(confirm_removed_columns=confirm_removed_columns),
             )
 
     def remote(api: ApiClient) -> Any:
         stored = api.upload(file, progress=not as_json)
-        body = {"inbox_file": stored["name"], "encoding": encoding, "sheet": sheet}
+        body = {
+            "inbox_file": stored["name"],
+            "encoding": encoding,
+            "sheet": sheet,
+            "confirm_removed_columns": confirm_removed_columns,
+        }
         return api.change("POST", f"/resources/{resource_id}/versions", body)
 
     run(action, who=token, as_json=as_json, render=recorded, transaction="own", remote=remote)

@@ -2,11 +2,15 @@
 
 from __future__ import annotations
 
+import json
+from pathlib import Path
+from typing import Annotated
+
 import typer
 
 from datacompact.cli._context import open_platform
 from datacompact.cli._output import JsonFlag, emit, handled
-from datacompact.errors import LogBehind, VerificationFailed
+from datacompact.errors import Conflict, InvalidInput, LogBehind, VerificationFailed
 
 ledger_app = typer.Typer(
     help="透明日志（服务器端，本地存储）/ the transparency log in the local store (server-side)",
@@ -38,12 +42,17 @@ def checkpoint(as_json: JsonFlag = False) -> None:
             row = platform.checkpoint()
         finally:
             platform.close()
+        from datacompact.ledger.formats.note import Note
+        from datacompact.ledger.formats.receipt import witness_status
+
+        status = witness_status(platform.witness_policy, Note.from_text(row.note))
         emit(
             {
                 "tree_size": row.size,
                 "root_hash": row.root.hex(),
-                "witnessed": row.witnessed,
-                "cosigners": row.cosigners,
+                "witnessed": status["witnessed"],
+                "cosigners": status["cosigners"],
+                "missing": status["missing"],
                 "checkpoint": row.note,
             },
             as_json=as_json,
@@ -101,3 +110,53 @@ def check(as_json: JsonFlag = False) -> None:
                 f"{found['old_size']} were lost in a restore"
             )
         emit(summary, as_json=as_json, title=title)
+
+
+@ledger_app.command("bundle")
+def bundle(
+    index: Annotated[int, typer.Argument(min=0, help="日志序号 / log index of the entry")],
+    out: Annotated[
+        Path | None,
+        typer.Option("--out", dir_okay=False, help="写入新文件 / write to this new file"),
+    ] = None,
+    size: Annotated[
+        int | None,
+        typer.Option("--size", min=1, help="按该大小的检查点证明 / prove against this size"),
+    ] = None,
+) -> None:
+    """导出回执包（条目、证明、检查点、副署）/ write one entry's self-contained receipt bundle.
+
+    Reads the local store; from another machine, `datacompact verify receipt
+    --index N --url URL --save FILE` fetches the same bundle over HTTP.
+    """
+    from datacompact.ledger.log import checkpoints
+
+    with handled():
+        platform = open_platform()
+        try:
+            with platform.db.read() as session:
+                found = checkpoints.receipt_bundle(
+                    session,
+                    index=index,
+                    size=size,
+                    policy=platform.witness_policy,
+                    log_key=platform.log_signer.verifier(),
+                )
+        finally:
+            platform.close()
+        text = json.dumps(found, ensure_ascii=False, indent=2) + "\n"
+        if out is None:
+            typer.echo(text, nl=False)
+            return
+        try:
+            with open(out, "x", encoding="utf-8") as handle:
+                handle.write(text)
+        except FileExistsError as exc:
+            raise Conflict(
+                "文件已存在 / expected a new file for --out, got an existing one"
+            ) from exc
+        except OSError as exc:
+            raise InvalidInput(
+                "无法写入 / expected a writable path for --out, got another"
+            ) from exc
+    typer.echo(f"回执包已写入 / bundle of entry {index} written to {out}", err=True)

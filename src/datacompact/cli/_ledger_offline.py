@@ -2,7 +2,8 @@
 
 Nothing here opens the platform's database. ``verify_app`` checks signed notes
 (C2SP signed-note), inclusion proofs and consistency proofs (RFC 9162
-§2.1.3.2, §2.1.4.2) from their published parts; ``witness_app`` runs a C2SP
+§2.1.3.2, §2.1.4.2) from their published parts, and whole receipts (a file,
+or fetched over HTTP by ``verify receipt --index/--query --url``); ``witness_app`` runs a C2SP
 tlog-witness with its own key and state. Exit code 0 means verified; any
 failure prints one line, Chinese first then English, to stderr and exits with
 the error's ``exit_code``.
@@ -13,7 +14,7 @@ from __future__ import annotations
 import os
 from collections.abc import Callable
 from pathlib import Path
-from typing import Annotated
+from typing import TYPE_CHECKING, Annotated
 
 import typer
 
@@ -39,6 +40,11 @@ from datacompact.ledger.formats.note import (
     parse_vkey,
     verify_note,
 )
+
+if TYPE_CHECKING:
+    import httpx
+
+    from datacompact.ledger.formats.policy import Policy
 
 verify_app = typer.Typer(
     help="离线验证 / Verify notes and proofs offline, without the server database.",
@@ -223,3 +229,124 @@ def witness_serve_command(
         witness = Witness(signer=signer, logs=logs_from_vkeys(log_key), state_dir=state)
     typer.echo(f"witness {signer.verifier().vkey} listening on {host}:{port}", err=True)
     uvicorn.run(create_app(witness), host=host, port=port, log_level="warning")
+
+
+def make_client() -> httpx.Client:
+    """The HTTP client ``verify receipt`` fetches with. Tests replace this."""
+    import httpx
+
+    return httpx.Client(follow_redirects=False)
+
+
+def _log_key(
+    given: str | None, policy: Policy | None, url: str | None, origin: str | None
+) -> Ed25519Verifier:
+    """The log key to trust: --log-key, else the policy's log, else fetched (TOFU, warned)."""
+    if given is not None:
+        path = Path(given)
+        text = _read_bytes(path).decode("ascii", "replace") if path.is_file() else given
+        return Ed25519Verifier.from_vkey(text.strip())
+    if policy is not None:
+        logs = [log for log in policy.logs if origin is None or log.name == origin]
+        if len(logs) == 1:
+            return logs[0]
+    if url is None:
+        raise InvalidInput(
+            "缺少日志公钥 / expected --log-key (or a --witness-policy with the log's 'log' line, "
+            "or --url to fetch it), got none"
+        )
+    from datacompact.ledger.auditor.receipt_fetch import fetch_log_key
+
+    with make_client() as client:
+        vkey = fetch_log_key(client, url)
+    typer.echo(
+        "警告：日志公钥取自被验证的服务器本身（首次使用即信任），请用 --log-key 固定 / warning: "
+        f"trusting the log key served by {url} on first use; pin it with --log-key {vkey}",
+        err=True,
+    )
+    return Ed25519Verifier.from_vkey(vkey)
+
+
+@verify_app.command("receipt")
+def verify_receipt_command(
+    file: Annotated[
+        Path | None,
+        typer.Argument(help="回执或回执包 JSON / a receipt or receipt bundle (JSON)"),
+    ] = None,
+    index: Annotated[
+        int | None, typer.Option("--index", min=0, help="按日志序号获取 / fetch entry N (--url)")
+    ] = None,
+    query: Annotated[
+        int | None,
+        typer.Option("--query", min=1, help="按查询编号获取 / fetch query ID's receipt (--url)"),
+    ] = None,
+    url: Annotated[
+        str | None, typer.Option("--url", help="平台地址 / platform base URL to fetch from")
+    ] = None,
+    token: Annotated[
+        str | None,
+        typer.Option(
+            "--token", envvar="DATACOMPACT_TOKEN", help="令牌（--query）/ token to read the query"
+        ),
+    ] = None,
+    log_key: Annotated[
+        str | None,
+        typer.Option("--log-key", help="日志公钥或其文件 / the log's vkey, or a file holding it"),
+    ] = None,
+    witness_policy: Annotated[
+        Path | None,
+        typer.Option(
+            "--witness-policy",
+            dir_okay=False,
+            help="见证策略（C2SP tlog-policy）/ witness names, keys and quorum",
+        ),
+    ] = None,
+    save: Annotated[
+        Path | None,
+        typer.Option("--save", dir_okay=False, help="保存获取的回执包 / save the fetched bundle"),
+    ] = None,
+    as_json: Annotated[bool, typer.Option("--json", help="JSON 输出 / JSON output")] = False,
+) -> None:
+    """验证回执：检查点签名、见证副署与法定数、包含证明 / verify a receipt end to end.
+
+    Prints one line: verified (index, log size, cosigners and quorum), or the
+    check that failed. Exit 0 verified, 8 not verified, 2 usage or a malformed
+    receipt, 6 not found, 9 the platform cannot be reached.
+    """
+    import json
+
+    from datacompact.ledger.formats.policy import Policy
+    from datacompact.ledger.formats.receipt import Receipt, verify_receipt
+
+    with handled(as_json):
+        sources = (file is not None) + (index is not None) + (query is not None)
+        if sources != 1:
+            raise InvalidInput(
+                "用法 / expected exactly one of RECEIPT.json, --index N or --query ID, got "
+                f"{sources}"
+            )
+        if file is None and url is None:
+            raise InvalidInput("用法 / expected --url with --index or --query, got none")
+        if file is not None:
+            data: bytes | dict[str, object] = _read_bytes(file)
+        else:
+            from datacompact.ledger.auditor.receipt_fetch import fetch_bundle
+
+            assert url is not None  # noqa: S101 - checked above, narrows the type
+            with make_client() as client:
+                data = fetch_bundle(client, url, index=index, query=query, token=token)
+            if save is not None:
+                try:
+                    with open(save, "x", encoding="utf-8") as handle:
+                        json.dump(data, handle, ensure_ascii=False, indent=2)
+                except FileExistsError as exc:
+                    raise Conflict("expected a new file for --save, got an existing one") from exc
+                except OSError as exc:
+                    raise InvalidInput("expected a writable path for --save, got another") from exc
+        receipt = Receipt.from_json(data)
+        policy = None
+        if witness_policy is not None:
+            policy = Policy.from_text(_read_bytes(witness_policy).decode("utf-8", "replace"))
+        key = _log_key(log_key, policy, url, receipt.origin)
+        verdict = verify_receipt(receipt, log_key=key, policy=policy)
+    typer.echo(json.dumps(verdict.to_dict()) if as_json else verdict.summary())

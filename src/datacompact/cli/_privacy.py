@@ -28,6 +28,8 @@ from datacompact.errors import InvalidInput, MalformedInput
 if TYPE_CHECKING:
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
 
+    from datacompact.privacy import Hierarchy
+
 privacy_app = typer.Typer(
     name="anonymize",
     help="匿名化 / anonymize microdata (k-anonymity, l-diversity, t-closeness)",
@@ -52,26 +54,56 @@ def _pairs(items: list[str], option: str) -> tuple[list[str], dict[str, Path]]:
     return names, files
 
 
-def read_csv_strings(path: Path, sep: str) -> pa.Table:
-    """Read a CSV file with every column as text (values must match hierarchies verbatim)."""
+def _head_text(path: Path, encoding: str, size: int = 1 << 16) -> str:
+    try:
+        with path.open("rb") as handle:
+            head = handle.read(size)
+    except OSError as exc:
+        raise InvalidInput(
+            f"无法读取输入文件 / cannot read the input file {path}", details={"path": str(path)}
+        ) from exc
+    if len(head) == size and b"\n" in head:
+        head = head[: head.rindex(b"\n")]
+    return head.decode(encoding, errors="replace")
+
+
+def read_csv_strings(path: Path, sep: str | None, encoding: str = "utf-8") -> pa.Table:
+    """Read a CSV file with every column as text (values must match hierarchies verbatim).
+
+    ``sep=None`` detects the separator from the first lines; ``encoding`` is
+    the file's (UTF-8, UTF-8 with BOM, GBK or GB 18030).
+    """
     import pyarrow as pa  # type: ignore[import-untyped, unused-ignore]
     import pyarrow.csv as pacsv  # type: ignore[import-untyped, unused-ignore]
 
+    from datacompact.privacy.hierarchy import detect_separator
+
+    if sep is None:
+        sep = detect_separator(_head_text(path, encoding))
     if len(sep) != 1:
-        raise InvalidInput("expected a one-character separator (--sep)")
+        raise InvalidInput("分隔符须为一个字符 / expected a one-character separator (--sep)")
+    python_codec = "utf-8-sig" if encoding in ("utf-8", "utf-8-sig") else encoding
     try:
-        with path.open(encoding="utf-8-sig", newline="") as handle:
+        with path.open(encoding=python_codec, newline="") as handle:
             header = next(csv.reader(handle, delimiter=sep), None)
     except OSError as exc:
-        raise InvalidInput("cannot read the input file", details={"path": str(path)}) from exc
+        raise InvalidInput(
+            f"无法读取输入文件 / cannot read the input file {path}", details={"path": str(path)}
+        ) from exc
     except (UnicodeDecodeError, csv.Error) as exc:
-        raise MalformedInput("expected UTF-8 CSV text in the input file") from exc
+        raise MalformedInput(
+            f"输入文件不是 {encoding} 编码的 CSV / expected {encoding} CSV text in the input "
+            "file; give --encoding if it is another one",
+            details={"encoding": encoding},
+        ) from exc
     if not header:
         raise MalformedInput("expected a header row in the input file, got an empty file")
     try:
         return pacsv.read_csv(
             path,
-            read_options=pacsv.ReadOptions(encoding="utf-8"),
+            read_options=pacsv.ReadOptions(
+                encoding="utf8" if python_codec == "utf-8-sig" else encoding
+            ),
             parse_options=pacsv.ParseOptions(delimiter=sep),
             convert_options=pacsv.ConvertOptions(
                 column_types={name: pa.string() for name in header},
@@ -79,10 +111,40 @@ def read_csv_strings(path: Path, sep: str) -> pa.Table:
                 quoted_strings_can_be_null=False,
             ),
         )
-    except pa.ArrowInvalid as exc:
+    except (pa.ArrowInvalid, UnicodeDecodeError) as exc:
         raise MalformedInput(
             "expected rows with as many fields as the header in the input file"
         ) from exc
+
+
+def _hierarchy(path: Path, sep: str | None, encoding: str | None, data_encoding: str) -> Hierarchy:
+    """A hierarchy file read with its own encoding and separator (detected unless given).
+
+    A file too short for detection to be sure (two rows of 男/女, say) is read in
+    the data's encoding when it decodes in it.
+    """
+    from datacompact.ingest import text_encoding
+    from datacompact.privacy import Hierarchy
+
+    if not path.is_file():
+        raise InvalidInput(
+            f"层级文件不存在 / no hierarchy file at {path}", details={"path": str(path)}
+        )
+    try:
+        codec = text_encoding(path, encoding)
+    except MalformedInput:
+        if encoding is not None:
+            raise
+        try:
+            path.read_bytes().decode(data_encoding)
+        except (OSError, UnicodeDecodeError):
+            raise MalformedInput(
+                f"无法识别层级文件编码 / cannot tell the encoding of the hierarchy file {path}: "
+                "expected UTF-8, GBK or GB 18030; give --hierarchy-encoding",
+                details={"file": str(path)},
+            ) from None
+        codec = data_encoding
+    return Hierarchy.read(path, sep=sep, encoding=codec)
 
 
 def _write_csv(table: pa.Table, path: Path, sep: str) -> None:
@@ -105,7 +167,31 @@ def anonymize(
         list[str] | None,
         typer.Option("--hierarchy", help="COL=FILE: ARX 层级 / ARX hierarchy file, repeatable"),
     ] = None,
-    sep: Annotated[str, typer.Option("--sep", help="分隔符 / field separator")] = ",",
+    sep: Annotated[
+        str | None,
+        typer.Option("--sep", help="输入分隔符，默认自动识别 / input field separator (detected)"),
+    ] = None,
+    encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--encoding",
+            help="输入编码，默认自动识别 / input encoding: utf-8, gbk, gb18030 (detected)",
+        ),
+    ] = None,
+    hierarchy_sep: Annotated[
+        str | None,
+        typer.Option(
+            "--hierarchy-sep",
+            help="层级文件分隔符，默认逐个识别 / hierarchy files' separator (detected per file)",
+        ),
+    ] = None,
+    hierarchy_encoding: Annotated[
+        str | None,
+        typer.Option(
+            "--hierarchy-encoding",
+            help="层级文件编码，默认逐个识别 / hierarchy files' encoding (detected per file)",
+        ),
+    ] = None,
     k: Annotated[int | None, typer.Option("--k", min=1, help="k-匿名 / k-anonymity")] = None,
     l_value: Annotated[
         float | None, typer.Option("--l", "--l-diversity", help="l-多样性 / l-diversity")
@@ -145,8 +231,9 @@ def anonymize(
     """匿名化 CSV / anonymize a CSV file with optimal full-domain generalization."""
     started = time.perf_counter()
     with handled(as_json):
-        from datacompact.privacy import Hierarchy, build_models
+        from datacompact.ingest import text_encoding
         from datacompact.privacy import anonymize as run
+        from datacompact.privacy import build_models
 
         names, files = _pairs(qi, "--qi")
         for item in hierarchy or []:
@@ -162,8 +249,22 @@ def anonymize(
                 f"no hierarchy for quasi-identifier {missing[0]!r} (use --qi COL=FILE)",
                 details={"column": missing[0]},
             )
-        table = read_csv_strings(input, sep)
-        hierarchies = {name: Hierarchy.read(files[name], sep=sep) for name in names}
+        if not input.is_file():
+            raise InvalidInput(
+                f"输入文件不存在 / no input file at {input}", details={"path": str(input)}
+            )
+        from datacompact.privacy.hierarchy import SEPARATORS, detect_separator
+
+        input_encoding = text_encoding(input, encoding)
+        head = _head_text(input, input_encoding)
+        # A one-column file has no separator to find; any will do.
+        single = not any(c in head for c in SEPARATORS)
+        input_sep = sep or ("," if single else detect_separator(head))
+        table = read_csv_strings(input, input_sep, input_encoding)
+        hierarchies = {
+            name: _hierarchy(files[name], hierarchy_sep, hierarchy_encoding, input_encoding)
+            for name in names
+        }
         models = build_models(
             k=k,
             l=l_value,
@@ -173,7 +274,11 @@ def anonymize(
             t=t,
             t_distance=cast(Any, t_distance),
         )
-        sens_h = Hierarchy.read(sensitive_hierarchy, sep=sep) if sensitive_hierarchy else None
+        sens_h = (
+            _hierarchy(sensitive_hierarchy, hierarchy_sep, hierarchy_encoding, input_encoding)
+            if sensitive_hierarchy
+            else None
+        )
         kwargs: dict[str, Any] = {
             "hierarchies": hierarchies,
             "models": models,
@@ -197,10 +302,11 @@ def anonymize(
 
                 result = run(table, progress=advance, **kwargs)
         if out is not None:
-            _write_csv(result.table, out, sep)
+            _write_csv(result.table, out, input_sep)
         data = result.report()
         data["seconds"] = time.perf_counter() - started
         data["input"] = str(input)
+        data["encoding"] = input_encoding
         data["output"] = str(out) if out is not None else None
         if report is not None:
             try:

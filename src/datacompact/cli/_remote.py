@@ -202,6 +202,11 @@ class ApiClient:
         """The ``data`` of ``GET path``: one object or a list, as the local service returns it."""
         return self._data(self.get(path, **params))
 
+    def page(self, path: str, **params: Any) -> tuple[Any, dict[str, Any]]:
+        """The ``data`` of ``GET path`` and the whole answer, for what lies beside (a total)."""
+        answer = self.get(path, **params)
+        return self._data(answer), answer
+
     def send(self, method: str, path: str, body: Any = None) -> Any:
         """The ``data`` of a request with a JSON body (``None`` for no body)."""
         return self._data(self._send(method, path, body))

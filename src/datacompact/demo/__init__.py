@@ -255,6 +255,7 @@ def build_demo(platform: Platform, *, datasets_scale: float | None = 1.0) -> dic
                         "participant": org.name,
                         "participant_id": participant.id,
                         "participant_kind": org.kind,
+                        "member_id": member.id,
                         "user": person.username,
                         "roles": list(person.roles),
                         "token": value,

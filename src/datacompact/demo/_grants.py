@@ -145,14 +145,21 @@ def _apply(platform: Platform, applicant: Principal, spec: DemoGrant, resource_i
 
 
 def _approve(platform: Platform, application_id: int) -> None:
-    """Every reviewing party still to decide approves, through one of its reviewers."""
-    with platform.db.read() as session:
-        application = session.get(Application, application_id)
-        if application is None:
-            raise RuntimeError(f"application {application_id} is missing")
-        waiting = [s["participants"][0] for s in application.reviewers if s["decision"] is None]
-        reviewers = [session.get(Participant, p) for p in waiting]
-    for participant in reviewers:
+    """Each reviewing party approves in its turn, through one of its reviewers.
+
+    The slots are stored in the order of approval, so the first one still
+    undecided is always in turn; one participant may approve for several
+    consecutive parties at once, hence the fresh read before each decision.
+    """
+    while True:
+        with platform.db.read() as session:
+            application = session.get(Application, application_id)
+            if application is None:
+                raise RuntimeError(f"application {application_id} is missing")
+            if application.status != "pending":
+                return
+            slot = next(s for s in application.reviewers if s["decision"] is None)
+            participant = session.get(Participant, slot["participants"][0])
         if participant is None:
             raise RuntimeError("a reviewing participant is missing")
         with platform.db.write() as session:

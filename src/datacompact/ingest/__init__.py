@@ -32,7 +32,16 @@ from datacompact.ingest.quality import (
     QualityRules,
     profile_quality,
 )
-from datacompact.ingest.readers import Source, detect_format, list_sheets, open_source
+from datacompact.ingest.readers import (
+    UPLOAD_HEAD_BYTES,
+    UPLOAD_SUFFIXES,
+    Source,
+    check_upload_type,
+    detect_format,
+    list_sheets,
+    open_source,
+    text_encoding,
+)
 from datacompact.ingest.schema import ColumnSpec, DataDictionary, infer_dictionary, logical_type
 from datacompact.ingest.stage import Progress, Staged, stage_to_parquet
 
@@ -40,6 +49,8 @@ __all__ = [
     "MAX_CELL_BYTES",
     "MAX_COLUMNS",
     "PII_TYPES",
+    "UPLOAD_HEAD_BYTES",
+    "UPLOAD_SUFFIXES",
     "Check",
     "ColumnFinding",
     "ColumnSpec",
@@ -53,6 +64,7 @@ __all__ = [
     "QualityRules",
     "Source",
     "Staged",
+    "check_upload_type",
     "connect",
     "detect_format",
     "detect_pii",
@@ -67,4 +79,5 @@ __all__ = [
     "spilling_into",
     "sql_string",
     "stage_to_parquet",
+    "text_encoding",
 ]

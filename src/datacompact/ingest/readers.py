@@ -24,7 +24,7 @@ from types import TracebackType
 from typing import Any
 
 from datacompact.config import IngestLimits
-from datacompact.errors import InvalidInput, MalformedInput
+from datacompact.errors import InvalidInput, MalformedInput, UnsupportedMediaType
 from datacompact.ingest._columnar import JsonLinesReader, ParquetReader
 from datacompact.ingest._common import (
     FORMATS,
@@ -33,11 +33,22 @@ from datacompact.ingest._common import (
     Reader,
 )
 from datacompact.ingest._csv import CsvReader
-from datacompact.ingest._encoding import normalize_encoding
+from datacompact.ingest._encoding import detect_encoding, normalize_encoding, read_sample
 from datacompact.ingest._xlsx import XlsxReader, list_sheets
 from datacompact.ingest.pinned import PinnedFile, pin
 
-__all__ = ["PinnedFile", "Source", "detect_format", "list_sheets", "open_source", "pin"]
+__all__ = [
+    "UPLOAD_HEAD_BYTES",
+    "UPLOAD_SUFFIXES",
+    "PinnedFile",
+    "Source",
+    "check_upload_type",
+    "detect_format",
+    "list_sheets",
+    "open_source",
+    "pin",
+    "text_encoding",
+]
 
 _SUFFIXES: dict[str, Format] = {
     ".csv": "csv",
@@ -55,6 +66,21 @@ _SUFFIXES: dict[str, Format] = {
 _ZIP = b"PK\x03\x04"
 _OLE = b"\xd0\xcf\x11\xe0"  # Excel 97-2003 .xls and other compound files
 _PARQUET = b"PAR1"
+
+#: The suffixes an uploaded file may have: those :func:`open_source` reads.
+UPLOAD_SUFFIXES = tuple(sorted(_SUFFIXES))
+#: How many leading bytes :func:`check_upload_type` looks at.
+UPLOAD_HEAD_BYTES = 4096
+#: Signatures of binary files that are no table, refused when named as text.
+_FOREIGN = (
+    (b"%PDF-", "pdf"),
+    (b"\x1f\x8b", "gzip"),
+    (b"7z\xbc\xaf\x27\x1c", "7z"),
+    (b"Rar!", "rar"),
+    (b"\x89PNG", "png"),
+    (b"\xff\xd8\xff", "jpeg"),
+    (b"\x7fELF", "executable"),
+)
 
 
 @dataclass
@@ -162,6 +188,77 @@ def detect_format(path: Path, head: bytes) -> Format:
     if head.lstrip(b"\xef\xbb\xbf \t\r\n").startswith(b"{"):
         return "jsonl"
     return "csv"
+
+
+def _unsupported(zh: str, en: str, got: str) -> UnsupportedMediaType:
+    return UnsupportedMediaType(
+        f"{zh} / {en}", details={"expected": list(UPLOAD_SUFFIXES), "got": got}
+    )
+
+
+def check_upload_type(name: str, head: bytes | None = None) -> Format:
+    """The format an upload called ``name`` is read as, or :class:`UnsupportedMediaType`.
+
+    ``head`` is the file's first :data:`UPLOAD_HEAD_BYTES` bytes (all of it
+    when shorter); without it only the suffix is checked. Unlike
+    :func:`detect_format`, which reads a mislabelled file by its content, an
+    upload's name and content must agree: a workbook is a ZIP archive, a
+    Parquet file starts with ``PAR1``, and text holds no NUL byte and no
+    signature of a binary format.
+
+    >>> check_upload_type("roster.CSV", b"a,b\\n1,2\\n"), check_upload_type("t.parquet", b"PAR1....")
+    ('csv', 'parquet')
+    >>> check_upload_type("photo.png")
+    Traceback (most recent call last):
+    ...
+    datacompact.errors.UnsupportedMediaType: 不支持的文件类型 / expected a file named .csv, .json, .jsonl, .ndjson, .parquet, .pq, .tab, .tsv, .txt, .xlsm or .xlsx, got another suffix
+    """
+    expected = _SUFFIXES.get(Path(name).suffix.lower())
+    if expected is None:
+        raise _unsupported(
+            "不支持的文件类型",
+            f"expected a file named {', '.join(UPLOAD_SUFFIXES[:-1])} or {UPLOAD_SUFFIXES[-1]}, "
+            "got another suffix",
+            "suffix",
+        )
+    if head is None:
+        return expected
+    if head.startswith(_OLE):
+        raise _unsupported(
+            "不支持旧版 Excel (.xls) 文件，请另存为 .xlsx",
+            "expected XLSX, got an Excel 97-2003 (.xls) file; save it as .xlsx",
+            "xls",
+        )
+    if expected == "xlsx":
+        if not head.startswith(_ZIP):
+            raise _unsupported(
+                "文件内容不是 XLSX 工作簿",
+                "expected an XLSX workbook (a ZIP archive), got other bytes",
+                "not_xlsx",
+            )
+        return expected
+    if expected == "parquet":
+        if not head.startswith(_PARQUET):
+            raise _unsupported(
+                "文件内容不是 Parquet",
+                "expected a Parquet file (starting with PAR1), got other bytes",
+                "not_parquet",
+            )
+        return expected
+    binary = next((kind for magic, kind in _FOREIGN if head.startswith(magic)), None)
+    if head.startswith(_ZIP):
+        binary = "xlsx"
+    elif head.startswith(_PARQUET):
+        binary = "parquet"
+    elif binary is None and b"\x00" in head:
+        binary = "binary"
+    if binary is not None:
+        raise _unsupported(
+            f"文件内容是 {binary}，不是文本",
+            f"expected {expected} text, got a {binary} file; name it after what it holds",
+            binary,
+        )
+    return expected
 
 
 def open_source(
@@ -303,3 +400,24 @@ def _open_pinned(
         _reader=reader,
         _warnings=list(reader.warnings),
     )
+
+
+def text_encoding(path: Path, encoding: str | None = None) -> str:
+    """The encoding of a text file as ingestion reads it: ``encoding`` checked, or detected.
+
+    The same rules as registration: UTF-8 (with or without BOM), GBK or
+    GB 18030, detected with charset-normalizer when not given.
+    """
+    if encoding is not None:
+        return normalize_encoding(encoding)
+    try:
+        chunks = read_sample(path)
+    except OSError as exc:
+        raise InvalidInput(
+            f"无法读取文件 / cannot read the file {path}", details={"path": str(path)}
+        ) from exc
+    if not chunks or not chunks[0][1]:
+        raise MalformedInput(
+            f"文件为空 / expected text, got an empty file: {path}", details={"path": str(path)}
+        )
+    return detect_encoding(path, chunks)

@@ -347,3 +347,23 @@ def submit_checkpoint(
     if not cosignatures:
         raise VerificationFailed("expected a cosignature by the witness key, got none")
     return cosignatures
+
+
+def witness_reachable(
+    url: str, *, client: httpx.Client | None = None, timeout: float = 1.0
+) -> bool:
+    """Whether a witness answers HTTP at all at ``url``.
+
+    tlog-witness defines only ``POST /add-checkpoint``, so any HTTP answer
+    (a 404 or 405 included) means the witness process is up; only a refused
+    or timed-out connection counts as down. Nothing is submitted.
+    """
+    try:
+        if client is None:
+            with httpx.Client(timeout=timeout) as own:
+                own.get(url)
+        else:
+            client.get(url, timeout=timeout)
+    except (httpx.HTTPError, httpx.InvalidURL):
+        return False
+    return True

@@ -6,15 +6,17 @@
   pure functions;
 * :mod:`~datacompact.oversight.transparency`: the public listing of projects and
   the OCDS release package;
-* :mod:`~datacompact.oversight.ocds`: OCDS 1.1.5 releases with the lots extension.
+* :mod:`~datacompact.oversight.ocds`: OCDS 1.1.5 releases with the lots extension;
+* :mod:`~datacompact.oversight.inbox`: one inbox per member of what awaits their
+  decision: applications in turn, registrations, proposed cooperation modes.
 
 The response bodies are in :mod:`~datacompact.oversight.schemas`. Oversight
-reads both :mod:`datacompact.procurement` and :mod:`datacompact.delivery`;
-neither imports it.
+reads :mod:`datacompact.procurement`, :mod:`datacompact.delivery` and
+:mod:`datacompact.policy`; none of them imports it.
 """
 
 from __future__ import annotations
 
-from datacompact.oversight import alerts, concentration, ocds, schemas, transparency
+from datacompact.oversight import alerts, concentration, inbox, ocds, schemas, transparency
 
-__all__ = ["alerts", "concentration", "ocds", "schemas", "transparency"]
+__all__ = ["alerts", "concentration", "inbox", "ocds", "schemas", "transparency"]

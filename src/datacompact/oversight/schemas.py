@@ -111,3 +111,39 @@ class PublicProject(BaseModel):
     budget: str
     mode: str
     lots: list[PublicLot]
+
+
+class InboxParty(BaseModel):
+    """A participant whose turn it is, with its public name."""
+
+    id: int
+    name: str
+
+
+class InboxTurn(BaseModel):
+    #: holder, operator, regulator, applicant, registration_approver or mode_approver
+    party: str
+    participants: list[InboxParty]
+
+
+class InboxItem(BaseModel):
+    """One thing that awaits the calling member: what, since when, where, and whose turn it is."""
+
+    kind: Literal[
+        "application.review", "application.amend", "participant.registration", "project.mode"
+    ]
+    id: int
+    title: str
+    #: When the object came to its current state (its latest event on the log).
+    since: datetime
+    #: Where to read it (an API path).
+    link: str
+    #: How to act on it (method and API path).
+    action: str
+    turn: list[InboxTurn]
+
+
+class InboxPage(BaseModel):
+    items: list[InboxItem]
+    #: How many items await in all, of which ``items`` is one page.
+    total: int

@@ -31,9 +31,9 @@ from datacompact.policy._constraints import (
     numeric_columns,
     pii_types,
 )
+from datacompact.policy._issuance import counts_as_open_data
 from datacompact.policy._masks import ColumnMask, column_masks
 from datacompact.policy.agreement import GrantTerms, check_epsilon
-from datacompact.policy.applications import counts_as_open_data
 from datacompact.policy.modes import effective_constraints, grade_rule
 from datacompact.sandbox import ColumnConstraint, ColumnRule, GrantedTable, GrantView
 from datacompact.sandbox.grants import AppliedMask, MaskKind, is_plain_name

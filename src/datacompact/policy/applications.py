@@ -4,35 +4,70 @@ An application names a purpose from the controlled vocabulary, the resources
 and columns wanted, the output mode, a duration and the expected number of
 queries. It is routed to every holder of a requested resource and, by the
 governance mode's ``grant_approvers``, to the regulator and the operator. Any
-one approved participant of a reviewing party decides for it. A rejection or
-a request for changes ends the review; once every party approved, one grant
-per resource is issued as an ODRL agreement (``policy.agreement``), never
-looser than the resource's grade allows (``policy.modes``).
+one approved participant of a reviewing party decides for it, in the order
+the mode lists the parties (holder first): a decision out of turn is refused
+with :class:`~datacompact.errors.OutOfTurn`, a second one by the same party
+with :class:`~datacompact.errors.AlreadyDecided`. A rejection ends the
+review; a request for changes sends it back to the applicant, who may amend
+it (a new revision, the earlier one kept) or withdraw it. Once every party
+approved, one grant per resource is issued as an ODRL agreement
+(``policy.agreement``), never looser than the resource's grade allows
+(``policy.modes``). ``docs/applications.md`` draws the life cycle.
 """
 
 from __future__ import annotations
 
 import hashlib
-from datetime import timedelta
 from typing import Any
 
 import orjson
+from pydantic import ValidationError
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
-from datacompact.catalog.resources import latest_version
 from datacompact.clock import utcnow
-from datacompact.errors import Forbidden, InvalidInput, InvalidTransition, NotFound, PolicyViolation
+from datacompact.errors import (
+    AlreadyDecided,
+    Forbidden,
+    InvalidInput,
+    InvalidTransition,
+    NotFound,
+    PolicyViolation,
+)
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.governance import rules_for
-from datacompact.permissions import Actions, PartyResource, Principal, authorize
-from datacompact.policy._constraints import numeric_columns, pii_types
-from datacompact.policy.agreement import build_agreement
+from datacompact.permissions import Actions, PartyResource, Principal, authorize, decide
+from datacompact.policy._application_view import (
+    content,
+    current_turn,
+    grant_ids,
+    out_of_turn,
+    resource_ref,
+    revision_view,
+    stage_order,
+    view,
+)
+from datacompact.policy._issuance import counts_as_open_data, grant_events, issue_grants
 from datacompact.policy.modes import OutputSpec, effective_constraints
-from datacompact.policy.purposes import parse_purpose
-from datacompact.policy.schemas import ApplicationCreate, ApplicationPublic
+from datacompact.policy.purposes import Purpose, parse_purpose
+from datacompact.policy.schemas import (
+    ApplicationAmend,
+    ApplicationCreate,
+    ApplicationPublic,
+    ApplicationRevisionPublic,
+)
 from datacompact.registry.participants import approved_of_kind
-from datacompact.store.models import Application, Grant, Participant, Resource
+from datacompact.store.models import (
+    Application,
+    ApplicationRevision,
+    Resource,
+)
+
+#: Where an application may go from each state, and who moves it.
+#: ``pending`` → approved | rejected | changes_requested (reviewers, in turn) | withdrawn
+#: ``changes_requested`` → pending (the applicant amends) | withdrawn
+#: ``approved``, ``rejected`` and ``withdrawn`` are final.
+STATES = ("pending", "changes_requested", "approved", "rejected", "withdrawn")
 
 _OPERATOR_KINDS = ("jv_platform",)
 
@@ -79,19 +114,6 @@ def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource
     return out
 
 
-def counts_as_open_data(resource: Resource) -> bool:
-    """Open data loosens the output only when it really is harmless.
-
-    A holder may mark a resource open, but without personal information and
-    graded general-1 or general-2 only; otherwise its grade's rules apply.
-    """
-    return (
-        resource.open_type == "open"
-        and not resource.personal
-        and resource.grade in ("general-1", "general-2")
-    )
-
-
 def _reviewers(session: Session, actor: Principal, holders: list[int]) -> list[dict[str, Any]]:
     """The reviewing parties, none of which may be the applicant itself.
 
@@ -116,12 +138,17 @@ def _reviewers(session: Session, actor: Principal, holders: list[int]) -> list[d
     return slots
 
 
-def submit_application(
-    *, session: Session, actor: Principal, data: ApplicationCreate
-) -> Recorded[ApplicationPublic]:
-    """File an application; each requested output is checked against the grade at once."""
-    authorize(actor=actor, action=Actions.APPLICATION_SUBMIT, resource=PartyResource())
+def _checked(
+    session: Session, data: ApplicationCreate
+) -> tuple[Purpose, list[tuple[Resource, list[str]]]]:
+    """The purpose and the requested resources, each output checked against its grade at once."""
     purpose = parse_purpose(data.purpose)
+    if purpose is Purpose.OPEN_DATA_USE:
+        raise InvalidInput(
+            "开放数据利用由规则自动授权，无需申请 / open_data_use is granted automatically by "
+            "rule for open data (POST /api/v1/resources/{id}/open-grant), not applied for",
+            details={"field": "purpose"},
+        )
     output = _output(data)
     requested = _requested(session, data)
     for resource, _columns in requested:
@@ -132,6 +159,27 @@ def submit_application(
             open_data=counts_as_open_data(resource),
             regulator_approved=True,
         )
+    return purpose, requested
+
+
+def _summary(
+    data: ApplicationCreate, requested: list[tuple[Resource, list[str]]]
+) -> dict[str, Any]:
+    return {
+        "purpose": data.purpose,
+        "resources": [r.id for r, _c in requested],
+        "mode": data.output.mode,
+        "duration_days": data.duration_days,
+        "expected_queries": data.expected_queries,
+    }
+
+
+def submit_application(
+    *, session: Session, actor: Principal, data: ApplicationCreate
+) -> Recorded[ApplicationPublic]:
+    """File an application; each requested output is checked against the grade at once."""
+    authorize(actor=actor, action=Actions.APPLICATION_SUBMIT, resource=PartyResource())
+    purpose, requested = _checked(session, data)
     if actor.participant_id is None or actor.member_id is None:
         raise Forbidden(
             "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
@@ -149,6 +197,7 @@ def submit_application(
         epsilon=str(data.epsilon) if data.epsilon is not None else None,
         reviewers=_reviewers(session, actor, [r.holder_id for r, _c in requested]),
         status="pending",
+        revision=1,
     )
     session.add(application)
     session.flush()
@@ -157,83 +206,80 @@ def submit_application(
             EventType.APPLICATION_SUBMITTED,
             "application",
             application.id,
-            {
-                "purpose": application.purpose,
-                "resources": [r.id for r, _c in requested],
-                "mode": data.output.mode,
-                "duration_days": data.duration_days,
-                "expected_queries": data.expected_queries,
-            },
+            _summary(data, requested) | {"purpose": application.purpose},
         )
     ]
-    if not application.reviewers:
-        # Nobody else has to agree (a holder using its own data): grant at once.
-        application.status = "approved"
-        events += _grant_events(application, _issue_grants(session, application))
+    events += _approved_at_once(session, application)
     recorded = record_events(session, actor=actor, events=events)
-    return Recorded(view(session, application), recorded[0].seq)
+    return Recorded(view(session, application, actor.governance), recorded[0].seq)
 
 
-def _grant_events(application: Application, issued: list[Grant]) -> list[NewEvent]:
-    return [
-        NewEvent(
-            EventType.GRANT_ISSUED,
-            "grant",
-            g.id,
-            {
-                "application_id": application.id,
-                "resource_id": g.resource_id,
-                "agreement_sha256": hashlib.sha256(
-                    orjson.dumps(g.agreement, option=orjson.OPT_SORT_KEYS)
-                ).hexdigest(),
-            },
+def _approved_at_once(session: Session, application: Application) -> list[NewEvent]:
+    """Nobody else has to agree (a holder using its own data): grant at once."""
+    if application.reviewers:
+        return []
+    application.status = "approved"
+    return grant_events(application, issue_grants(session, application))
+
+
+def _load(session: Session, application_id: int, *, lock: bool = False) -> Application:
+    application = session.get(Application, application_id, with_for_update=lock)
+    if application is None:
+        raise NotFound(
+            "申请不存在 / application not found", details={"application_id": application_id}
         )
-        for g in issued
-    ]
-
-
-def _resource_ref(application: Application) -> PartyResource:
-    reviewers = {p for slot in application.reviewers for p in slot["participants"]}
-    return PartyResource(
-        participant_id=application.applicant_id,
-        parties=frozenset(reviewers),
-        reviewers=frozenset(
-            p
-            for slot in application.reviewers
-            if slot["decision"] is None
-            for p in slot["participants"]
-        ),
-    )
+    return application
 
 
 def review_application(
     *, session: Session, actor: Principal, application_id: int, decision: str, reason: str
 ) -> Recorded[ApplicationPublic]:
-    """A reviewing party approves, rejects or asks for changes; the last approval issues grants."""
-    application = session.get(Application, application_id, with_for_update=True)
-    if application is None:
-        raise NotFound(
-            "申请不存在 / application not found", details={"application_id": application_id}
+    """A reviewing party approves, rejects or asks for changes, in its turn; the last approval grants."""
+    application = _load(session, application_id, lock=True)
+    authorize(actor=actor, action=Actions.APPLICATION_REVIEW, resource=resource_ref(application))
+    slots = [dict(s) for s in application.reviewers]
+    mine = [s for s in slots if actor.participant_id in s["participants"]]
+    if all(s["decision"] is not None for s in mine):
+        taken = next(s for s in mine if s["decision"] is not None)
+        raise AlreadyDecided(
+            f"本方已审核过该申请（{taken['decision']}）/ your participant has already decided on "
+            f"this application ({taken['decision']})",
+            details={
+                "decision": taken["decision"],
+                "status": application.status,
+                "revision": application.revision,
+            },
         )
-    authorize(actor=actor, action=Actions.APPLICATION_REVIEW, resource=_resource_ref(application))
     if application.status != "pending":
         raise InvalidTransition(
             f"申请已结束审核 / the application is {application.status}, not pending",
             details={"status": application.status},
         )
-    slots = [dict(s) for s in application.reviewers]
+    turn = current_turn(slots, actor.governance)
+    now = [s for s in turn if actor.participant_id in s["participants"]]
+    if not now:
+        raise out_of_turn(session, turn, stage_order(actor.governance))
     filled = []
-    for slot in slots:
-        if slot["decision"] is None and actor.participant_id in slot["participants"]:
+    while now:
+        for slot in now:
             slot.update(decision=decision, by=actor.participant_id, reason=reason)
-            filled.append(slot["party"])
+        filled += now
+        # A participant that is also the next party (a JV holding the data it
+        # operates on) approves for that party too once its turn has come;
+        # never ahead of another party's turn.
+        if decision != "approve":
+            break
+        now = [
+            s
+            for s in current_turn(slots, actor.governance)
+            if actor.participant_id in s["participants"]
+        ]
     application.reviewers = slots
     if decision == "reject":
         application.status = "rejected"
     elif decision == "request_changes":
         application.status = "changes_requested"
     elif all(s["decision"] == "approve" for s in slots):
-        # Also when no other party had to review (a holder using its own data).
         application.status = "approved"
     events = [
         NewEvent(
@@ -242,102 +288,216 @@ def review_application(
             application.id,
             {
                 "decision": decision,
-                "parties": filled,
+                "parties": [s["party"] for s in filled],
                 "reason": reason,
                 "status": application.status,
+                "revision": application.revision,
             },
         )
     ]
     if application.status == "approved":
-        events += _grant_events(application, _issue_grants(session, application))
+        events += grant_events(application, issue_grants(session, application))
     recorded = record_events(session, actor=actor, events=events)
-    return Recorded(view(session, application), recorded[0].seq)
+    return Recorded(view(session, application, actor.governance), recorded[0].seq)
 
 
-def _issue_grants(session: Session, application: Application) -> list[Grant]:
-    now = utcnow()
-    expires = now + timedelta(days=application.duration_days)
-    applicant = session.get(Participant, application.applicant_id)
-    if applicant is None:
-        raise RuntimeError(f"the applicant of application {application.id} is missing")
-    regulator_approved = any(
-        s["party"] == "regulator" and s["decision"] == "approve" for s in application.reviewers
+def amend_application(
+    *, session: Session, actor: Principal, application_id: int, data: ApplicationAmend
+) -> Recorded[ApplicationPublic]:
+    """The applicant answers a request for changes with a new revision; the earlier one is kept.
+
+    The new revision is checked as a new application would be and routed
+    afresh (its resources, and so its holders, may differ); every party
+    decides again, in turn.
+    """
+    application = _load(session, application_id, lock=True)
+    authorize(
+        actor=actor,
+        action=Actions.APPLICATION_AMEND,
+        resource=PartyResource(participant_id=application.applicant_id),
     )
-    output = application.output
-    grants = []
-    for request in application.requests:
-        resource = session.get(Resource, request["resource_id"])
-        if resource is None:
-            raise RuntimeError(f"resource {request['resource_id']} is missing")
-        # The agreement states each column's constraint as derived from the
-        # data as it is at issuance; a later grade or version can only tighten it.
-        version = latest_version(session, resource.id)
-        agreement = build_agreement(
-            target=f"urn:datacompact:resource:{resource.code}",
-            assigner=f"urn:uscc:{resource.holder.uscc}",
-            assignee=f"urn:uscc:{applicant.uscc}",
-            purpose=application.purpose,
-            expires=expires,
-            max_queries=application.expected_queries,
-            columns=request["columns"],
-            output=OutputSpec(output["mode"], output.get("min_group_size"), output.get("k")),
-            grade=resource.grade or "core",
-            timestamp=now,
-            epsilon=float(application.epsilon) if application.epsilon else None,
-            open_data=counts_as_open_data(resource),
-            regulator_approved=regulator_approved,
-            pii=pii_types(version) if version is not None else None,
-            numeric=numeric_columns(version) if version is not None else (),
+    if application.status != "changes_requested":
+        raise InvalidTransition(
+            f"只有被要求修改的申请才能修改，该申请为 {application.status} / only an application "
+            f"sent back for changes can be amended; this one is {application.status}",
+            details={"status": application.status},
         )
-        grant = Grant(
-            application_id=application.id,
-            resource_id=resource.id,
-            holder_id=resource.holder_id,
-            grantee_id=applicant.id,
-            agreement=agreement,
-            status="active",
-            expires_at=expires,
-            max_queries=application.expected_queries,
-            queries_used=0,
-            epsilon_spent="0",
+    before = content(application)
+    changes = data.model_dump(exclude_unset=True, exclude={"note"})
+    try:
+        merged = ApplicationCreate.model_validate(before | changes)
+    except ValidationError as exc:  # each field was checked alone; this is a safety net
+        fields = sorted({".".join(str(p) for p in e["loc"]) for e in exc.errors()})
+        raise InvalidInput(
+            f"修改后的申请无效 / the amended application is not valid: check {', '.join(fields)}",
+            details={"fields": fields},
+        ) from None
+    purpose, requested = _checked(session, merged)
+    if actor.member_id is None:
+        raise Forbidden(
+            "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
         )
-        session.add(grant)
-        grants.append(grant)
+    now = utcnow()
+    kept = ApplicationRevision(
+        application_id=application.id,
+        revision=application.revision,
+        member_id=application.member_id,
+        content=before,
+        reviewers=list(application.reviewers),
+        status=application.status,
+        submitted_at=application.revised_at or application.created_at,
+        superseded_at=now,
+    )
+    application.earlier.append(kept)
+    application.member_id = actor.member_id
+    application.scenario = merged.scenario
+    application.purpose = purpose.value
+    application.purpose_text = merged.purpose_text
+    application.requests = [{"resource_id": r.id, "columns": cols} for r, cols in requested]
+    application.output = merged.output.model_dump()
+    application.duration_days = merged.duration_days
+    application.expected_queries = merged.expected_queries
+    application.epsilon = str(merged.epsilon) if merged.epsilon is not None else None
+    application.reviewers = _reviewers(session, actor, [r.holder_id for r, _c in requested])
+    application.status = "pending"
+    application.revision += 1
+    application.revised_at = now
     session.flush()
-    return grants
+    events = [
+        NewEvent(
+            EventType.APPLICATION_AMENDED,
+            "application",
+            application.id,
+            _summary(merged, requested)
+            | {
+                "purpose": application.purpose,
+                "revision": application.revision,
+                "note": data.note,
+                "changed": sorted(changes),
+                "previous_sha256": hashlib.sha256(
+                    orjson.dumps(before, option=orjson.OPT_SORT_KEYS)
+                ).hexdigest(),
+            },
+        )
+    ]
+    events += _approved_at_once(session, application)
+    recorded = record_events(session, actor=actor, events=events)
+    return Recorded(view(session, application, actor.governance), recorded[0].seq)
+
+
+def withdraw_application(
+    *, session: Session, actor: Principal, application_id: int, reason: str
+) -> Recorded[ApplicationPublic]:
+    """The applicant withdraws an application under review or sent back; no decision follows."""
+    application = _load(session, application_id, lock=True)
+    authorize(
+        actor=actor,
+        action=Actions.APPLICATION_WITHDRAW,
+        resource=PartyResource(participant_id=application.applicant_id),
+    )
+    if application.status not in ("pending", "changes_requested"):
+        raise InvalidTransition(
+            f"申请已{application.status}，不能撤回 / the application is {application.status}: "
+            "only a pending application or one sent back for changes can be withdrawn",
+            details={"status": application.status},
+        )
+    previous = application.status
+    application.status = "withdrawn"
+    recorded = record_events(
+        session,
+        actor=actor,
+        events=[
+            NewEvent(
+                EventType.APPLICATION_WITHDRAWN,
+                "application",
+                application.id,
+                {"from": previous, "reason": reason, "revision": application.revision},
+            )
+        ],
+    )
+    return Recorded(view(session, application, actor.governance), recorded[0].seq)
 
 
 def get_application(
     *, session: Session, actor: Principal, application_id: int
 ) -> ApplicationPublic:
-    application = session.get(Application, application_id)
-    if application is None:
-        raise NotFound(
-            "申请不存在 / application not found", details={"application_id": application_id}
-        )
-    authorize(actor=actor, action=Actions.APPLICATION_READ, resource=_resource_ref(application))
-    return view(session, application)
+    application = _load(session, application_id)
+    authorize(actor=actor, action=Actions.APPLICATION_READ, resource=resource_ref(application))
+    return view(session, application, actor.governance)
 
 
-def view(session: Session, application: Application) -> ApplicationPublic:
-    grant_ids = list(
-        session.scalars(
-            select(Grant.id).where(Grant.application_id == application.id).order_by(Grant.id)
+def list_revisions(
+    *, session: Session, actor: Principal, application_id: int
+) -> list[ApplicationRevisionPublic]:
+    """The earlier revisions of an application, oldest first, as each stood when amended."""
+    application = _load(session, application_id)
+    authorize(actor=actor, action=Actions.APPLICATION_READ, resource=resource_ref(application))
+    return [revision_view(kept) for kept in application.earlier]
+
+
+def awaits(actor: Principal, application: Application) -> bool:
+    """Whether it is the acting member's turn: their participant's, with a role that may act."""
+    if actor.participant_id is None:
+        return False
+    if application.status == "changes_requested":
+        action, ref = (
+            Actions.APPLICATION_AMEND,
+            PartyResource(participant_id=application.applicant_id),
         )
+    elif application.status == "pending":
+        turn = current_turn(list(application.reviewers), actor.governance)
+        if not any(actor.participant_id in s["participants"] for s in turn):
+            return False
+        action, ref = Actions.APPLICATION_REVIEW, resource_ref(application)
+    else:
+        return False
+    return decide(actor=actor, action=action, resource=ref).allowed
+
+
+def list_applications(
+    *,
+    session: Session,
+    actor: Principal,
+    awaiting_me: bool = False,
+    state: str | None = None,
+    applicant: int | None = None,
+    resource: int | None = None,
+    limit: int = 100,
+    offset: int = 0,
+) -> list[ApplicationPublic]:
+    """One page of the applications the actor may see, oldest first.
+
+    Visibility is ``authorize``'s: the applicant's participant and every
+    reviewing party see an application, the regulator sees every one.
+    ``awaiting_me`` keeps those on which the acting member can act now (a
+    reviewer's decision in turn, or the applicant's amendment), ``state``,
+    ``applicant`` and ``resource`` narrow further.
+    """
+    authorize(
+        actor=actor,
+        action=Actions.APPLICATION_READ,
+        resource=PartyResource(participant_id=actor.participant_id),
     )
-    return ApplicationPublic(
-        id=application.id,
-        applicant_id=application.applicant_id,
-        scenario=application.scenario,
-        purpose=application.purpose,
-        purpose_text=application.purpose_text,
-        requests=application.requests,
-        output=application.output,
-        duration_days=application.duration_days,
-        expected_queries=application.expected_queries,
-        epsilon=float(application.epsilon) if application.epsilon else None,
-        reviewers=application.reviewers,
-        status=application.status,
-        grants=grant_ids,
-        created_at=application.created_at,
-    )
+    if state is not None and state not in STATES:
+        raise InvalidInput(
+            f"未知的申请状态 / expected a state among {', '.join(STATES)}",
+            details={"field": "state"},
+        )
+    query = select(Application).options(selectinload(Application.earlier)).order_by(Application.id)
+    if state is not None:
+        query = query.where(Application.status == state)
+    if applicant is not None:
+        query = query.where(Application.applicant_id == applicant)
+    found = []
+    for application in session.scalars(query):
+        ref = resource_ref(application)
+        if not decide(actor=actor, action=Actions.APPLICATION_READ, resource=ref).allowed:
+            continue
+        if resource is not None and all(r["resource_id"] != resource for r in application.requests):
+            continue
+        if awaiting_me and not awaits(actor, application):
+            continue
+        found.append(application)
+    page = found[offset : offset + limit]
+    grants = grant_ids(session, (a.id for a in page))
+    return [view(session, a, actor.governance, grants[a.id]) for a in page]

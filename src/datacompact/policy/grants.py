@@ -1,8 +1,15 @@
-"""Grants: reading them, and suspending, reinstating or revoking them at once.
+"""Grants: reading them, suspending, reinstating or revoking them, and reviewing them.
 
 A grant's status is checked by every query in the same transaction that
 counts the query, so a suspension or revocation committed before the query's
 own commit stops it, for queries in flight too.
+
+A new version of a resource may remove or retype columns its grants cover
+(:func:`shape_review`). Those grants go from ``active`` to ``needs_review``:
+queries under them stop with an error that says so, and both parties see the
+state and its reason in their listings. The holder then reinstates a grant
+(once every granted column exists again) or revokes it. Removing a granted
+column at all needs the steward's explicit confirmation.
 """
 
 from __future__ import annotations
@@ -10,20 +17,24 @@ from __future__ import annotations
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
-from datacompact.errors import InvalidTransition, NotFound
+from datacompact.catalog.shape import SchemaChange, ShapeReview
+from datacompact.errors import Conflict, InvalidTransition, NotFound
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy._grant_view import column_constraints, table_name
 from datacompact.policy.agreement import parse_agreement
 from datacompact.policy.schemas import GrantPublic
 from datacompact.registry.participants import approved_of_kind
-from datacompact.store.models import Grant
+from datacompact.store.models import Grant, Resource
 
 _TRANSITIONS = {
     "suspend": ({"active"}, "suspended", EventType.GRANT_SUSPENDED),
-    "reinstate": ({"suspended"}, "active", EventType.GRANT_REINSTATED),
-    "revoke": ({"active", "suspended"}, "revoked", EventType.GRANT_REVOKED),
+    "reinstate": ({"suspended", "needs_review"}, "active", EventType.GRANT_REINSTATED),
+    "revoke": ({"active", "suspended", "needs_review"}, "revoked", EventType.GRANT_REVOKED),
 }
+#: Grants a new version's shape concerns: those that are not over for good.
+_LIVE = ("active", "suspended", "needs_review")
+_MAX_REASON = 500
 
 
 def _ref(session: Session, grant: Grant, decision: str | None = None) -> PartyResource:
@@ -82,6 +93,8 @@ def set_grant_status(
             f"授权状态不允许该操作 / cannot {decision} a grant that is {grant.status}",
             details={"status": grant.status, "decision": decision},
         )
+    if decision == "reinstate" and grant.status == "needs_review":
+        _check_columns_exist(grant)
     previous = grant.status
     grant.status = target
     grant.status_reason = reason
@@ -96,6 +109,116 @@ def set_grant_status(
         ],
     )
     return Recorded(view(grant), event.seq)
+
+
+def _check_columns_exist(grant: Grant) -> None:
+    """A reviewed grant comes back only onto a version that has every column it grants."""
+    versions = grant.resource.versions
+    present = {c["name"] for c in versions[-1].columns} if versions else set()
+    missing = sorted(set(parse_agreement(grant.agreement).columns) - present)
+    if missing:
+        raise InvalidTransition(
+            f"授权的列 {', '.join(missing)} 已不在资源的当前版本中，只能撤销 / the granted "
+            f"columns {', '.join(missing)} are not in the resource's current version: revoke "
+            "the grant (the grantee may apply again), or ingest a version that has them",
+            details={"status": grant.status, "decision": "reinstate", "columns": missing},
+        )
+
+
+def _reason(version: int, removed: list[str], retyped: list[str]) -> str:
+    parts_zh, parts_en = [], []
+    if removed:
+        parts_zh.append(f"删除了 {', '.join(removed)}")
+        parts_en.append(f"removed {', '.join(removed)}")
+    if retyped:
+        parts_zh.append(f"改变了 {', '.join(retyped)} 的类型")
+        parts_en.append(f"retyped {', '.join(retyped)}")
+    text = (
+        f"版本 {version} {'，'.join(parts_zh)}，需持有方复核 / version {version} "
+        f"{' and '.join(parts_en)} of the granted columns; the holder must review the grant"
+    )
+    return text if len(text) <= _MAX_REASON else text[: _MAX_REASON - 1] + "…"
+
+
+def shape_review(*, confirm_removed_columns: bool) -> ShapeReview:
+    """The grant review of a new version that removes or retypes columns.
+
+    Every live grant on the resource whose columns the change touches is
+    found. If the change removes any granted column and the steward did not
+    confirm it, the version is refused (409) with those columns and grants.
+    Otherwise each such grant that is ``active`` becomes ``needs_review``
+    (one ``grant.needs_review`` event each); a suspended grant stays
+    suspended (its suspender decides on it), and one already under review
+    gets the new reason.
+    """
+
+    def review(
+        session: Session,
+        *,
+        actor: Principal,
+        resource: Resource,
+        version: int,
+        change: SchemaChange,
+    ) -> tuple[list[NewEvent], list[int]]:
+        removed_all, retyped_all = set(change.removed), {r.column for r in change.retyped}
+        touched: list[tuple[Grant, list[str], list[str]]] = []
+        rows = session.scalars(
+            select(Grant)
+            .where(Grant.resource_id == resource.id, Grant.status.in_(_LIVE))
+            .order_by(Grant.id)
+            .with_for_update()
+        )
+        for grant in rows:
+            columns = parse_agreement(grant.agreement).columns
+            removed = [c for c in columns if c in removed_all]
+            retyped = [c for c in columns if c in retyped_all]
+            if removed or retyped:
+                touched.append((grant, removed, retyped))
+        granted_removed = sorted({c for _, removed, _ in touched for c in removed})
+        if granted_removed and not confirm_removed_columns:
+            ids = [g.id for g, removed, _ in touched if removed]
+            raise Conflict(
+                f"新版本删除了已授权的列 {', '.join(granted_removed)}；如确认，请加 "
+                "confirm_removed_columns=true（命令行 --confirm-removed-columns），相关授权将转为"
+                f"待复核 / the new version removes the granted columns "
+                f"{', '.join(granted_removed)} (grants {', '.join(map(str, ids))}); confirm "
+                "with confirm_removed_columns=true (CLI --confirm-removed-columns) to ingest "
+                "it, and those grants will need review",
+                details={
+                    "rule": "version.removes_granted_columns",
+                    "columns": granted_removed,
+                    "grants": ids,
+                },
+            )
+        events: list[NewEvent] = []
+        flagged: list[int] = []
+        for grant, removed, retyped in touched:
+            if grant.status == "suspended":
+                continue
+            previous = grant.status
+            grant.status = "needs_review"
+            grant.status_reason = _reason(version, removed, retyped)
+            # The holder reviews it: only the party that stopped a grant reinstates it.
+            grant.status_by = grant.holder_id
+            flagged.append(grant.id)
+            events.append(
+                NewEvent(
+                    EventType.GRANT_NEEDS_REVIEW,
+                    "grant",
+                    grant.id,
+                    {
+                        "from": previous,
+                        "to": "needs_review",
+                        "resource_id": resource.id,
+                        "version": version,
+                        "removed": removed,
+                        "retyped": retyped,
+                    },
+                )
+            )
+        return events, flagged
+
+    return review
 
 
 def view(grant: Grant) -> GrantPublic:

@@ -21,6 +21,9 @@ Nothing is fetched: the IRIs are identifiers, never dereferenced at run time.
 'https://w3id.org/datacompact/ns/policy#purpose-urban_planning'
 >>> purpose_from_iri("https://w3id.org/dpv#PublicBenefit").value
 'public_interest'
+
+``open_data_use`` is the purpose of the automatic grants of open data
+(:mod:`datacompact.policy.open_data`): granted by rule, never applied for.
 """
 
 from __future__ import annotations
@@ -65,6 +68,9 @@ class Purpose(StrEnum):
     FRAUD_PREVENTION = "fraud_prevention"
     OFFICIAL_STATISTICS = "official_statistics"
     POLICY_MAKING = "policy_making"
+    #: Reserved for the automatic grants of open data (``policy.open_data``);
+    #: an application to the reviewers cannot state it.
+    OPEN_DATA_USE = "open_data_use"
 
     @property
     def info(self) -> PurposeInfo:
@@ -126,6 +132,8 @@ PURPOSES: MappingProxyType[Purpose, PurposeInfo] = MappingProxyType(
                 "ProvideOfficialStatistics",
             ),
             _info(Purpose.POLICY_MAKING, "政策制定", "public policy making", "PublicPolicyMaking"),
+            # DPV has no concept for re-using data opened to society under an open licence.
+            _info(Purpose.OPEN_DATA_USE, "开放数据利用", "open data use", None),
         ]
     )
 )

@@ -192,6 +192,14 @@ def _load(session: Session, grant_id: int, *, lock: bool = False) -> Grant:
 
 
 def _check_status(grant: Grant) -> None:
+    if grant.status == "needs_review":
+        # About the resource's columns, not its rows: it says nothing of any record.
+        raise PolicyViolation(
+            "授权待复核：资源的新版本删除或改变了授权的列，复核前不能查询 / the grant needs "
+            "review: a new version of the resource removed or retyped columns it grants; "
+            "no queries run under it until the holder reinstates it",
+            details={"rule": "grant.needs_review", "grant_id": grant.id},
+        )
     if grant.status != "active":
         raise PolicyViolation(
             f"授权已{'暂停' if grant.status == 'suspended' else '撤销'} / the grant is "

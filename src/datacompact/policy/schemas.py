@@ -21,27 +21,66 @@ class OutputIn(Strict):
     k: int | None = Field(default=None, ge=2, le=1_000_000)
 
 
+Scenario = Annotated[str, MULTILINE, Field(min_length=4, max_length=4000)]
+PurposeName = Annotated[str, Field(min_length=1, max_length=50)]
+PurposeText = Annotated[str, MULTILINE, Field(max_length=2000)]
+Requests = Annotated[list[ResourceRequest], Field(min_length=1, max_length=10)]
+DurationDays = Annotated[int, Field(ge=1, le=365)]
+ExpectedQueries = Annotated[int, Field(ge=1, le=1_000_000)]
+Epsilon = Annotated[float, Field(gt=0, le=100)]
+Reason = Annotated[str, MULTILINE, Field(min_length=2, max_length=1000)]
+
+
 class ApplicationCreate(Strict):
     """One scenario, one application: what, why, how it leaves, for how long, how often."""
 
-    scenario: Annotated[str, MULTILINE] = Field(min_length=4, max_length=4000)
-    purpose: str = Field(min_length=1, max_length=50)
-    purpose_text: Annotated[str, MULTILINE] = Field(default="", max_length=2000)
-    resources: list[ResourceRequest] = Field(min_length=1, max_length=10)
+    scenario: Scenario
+    purpose: PurposeName
+    purpose_text: PurposeText = ""
+    resources: Requests
     output: OutputIn
-    duration_days: int = Field(ge=1, le=365)
-    expected_queries: int = Field(ge=1, le=1_000_000)
-    epsilon: float | None = Field(default=None, gt=0, le=100)
+    duration_days: DurationDays
+    expected_queries: ExpectedQueries
+    epsilon: Epsilon | None = None
+
+
+class ApplicationAmend(Strict):
+    """A new revision in answer to a request for changes: what changes, and a note saying why.
+
+    A field left out keeps its value from the revision before; ``resources``
+    and ``output`` are replaced as a whole when given.
+    """
+
+    note: Reason
+    scenario: Scenario | None = None
+    purpose: PurposeName | None = None
+    purpose_text: PurposeText | None = None
+    resources: Requests | None = None
+    output: OutputIn | None = None
+    duration_days: DurationDays | None = None
+    expected_queries: ExpectedQueries | None = None
+    epsilon: Epsilon | None = None
+
+
+class WithdrawIn(Strict):
+    reason: Reason
 
 
 class ReviewIn(Strict):
     decision: str = Field(pattern="^(approve|reject|request_changes)$")
-    reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=1000)
+    reason: Reason
 
 
 class GrantStatusIn(Strict):
     decision: str = Field(pattern="^(suspend|reinstate|revoke)$")
     reason: Annotated[str, MULTILINE] = Field(min_length=2, max_length=500)
+
+
+class Turn(BaseModel):
+    """One party whose turn it is to act on an application, and who may act for it."""
+
+    party: str = Field(description="holder, operator, regulator, or applicant (to amend)")
+    participants: list[int]
 
 
 class ApplicationPublic(BaseModel):
@@ -57,8 +96,26 @@ class ApplicationPublic(BaseModel):
     epsilon: float | None
     reviewers: list[dict[str, Any]]
     status: str
+    #: The current revision (1 as submitted); the earlier ones are kept.
+    revision: int
+    #: Whose turn it is now, in the order the governance mode sets; empty once decided.
+    awaiting: list[Turn]
     grants: list[int]
     created_at: datetime
+    #: When the current revision was filed (``created_at`` for the first).
+    revised_at: datetime
+
+
+class ApplicationRevisionPublic(BaseModel):
+    """An earlier revision: what it asked for, the decisions on it, and when it was replaced."""
+
+    revision: int
+    member_id: int
+    content: dict[str, Any]
+    reviewers: list[dict[str, Any]]
+    status: str
+    submitted_at: datetime
+    superseded_at: datetime
 
 
 class GrantPublic(BaseModel):
@@ -67,6 +124,8 @@ class GrantPublic(BaseModel):
     resource_id: int
     holder_id: int
     grantee_id: int
+    #: ``active``, ``suspended``, ``revoked``, or ``needs_review`` when a new
+    #: version of the resource removed or retyped granted columns.
     status: str
     status_reason: str | None
     expires_at: datetime

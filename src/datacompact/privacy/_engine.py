@@ -77,14 +77,52 @@ def _first_row(indices: IntArray, code: int) -> int:
     return int(np.flatnonzero(indices == code)[0]) + 1
 
 
+def _not_covered(
+    name: str,
+    hierarchy: Hierarchy,
+    indices: IntArray,
+    code: int,
+    value: str,
+    *,
+    reveal_at: int | None,
+) -> InvalidInput:
+    """The error for a value the hierarchy lacks: file, column, row, and the value if safe.
+
+    The value itself is data. It is shown only when at least ``reveal_at``
+    records hold it (the k asked for): a value that rare is what k-anonymity
+    hides, so the message gives its row and how many records hold it instead.
+    A sensitive attribute's value (``reveal_at=None``) is never shown.
+    """
+    line = _first_row(indices, code)
+    held = int(np.count_nonzero(indices == code))
+    where = f"{hierarchy.source} " if hierarchy.source else ""
+    if reveal_at is not None and held >= reveal_at:
+        shown = f"{value!r} (held by {held} records)"
+        shown_zh = f"值 {value!r}（{held} 条记录）"
+    else:
+        shown = f"held by {held} record(s), not shown"
+        shown_zh = f"{held} 条记录持有该值，不显示"
+    return InvalidInput(
+        f"层级文件 {where}未覆盖列 {name!r} 第 {line} 行的值（{shown_zh}）/ the hierarchy "
+        f"{where}of column {name!r} does not cover the value in data row {line} ({shown}); "
+        "add a row for it to the hierarchy file",
+        details={"column": name, "row": line, "file": hierarchy.source, "records": held},
+    )
+
+
 def encode(
     table: pa.Table,
     hierarchies: Mapping[str, Hierarchy],
     *,
     sensitive: str | None = None,
     sensitive_hierarchy: Hierarchy | None = None,
+    reveal_at: int = 2,
 ) -> Encoded:
-    """Encode the QI columns (keys of ``hierarchies``, in order) and the sensitive column."""
+    """Encode the QI columns (keys of ``hierarchies``, in order) and the sensitive column.
+
+    ``reveal_at``: an uncovered value is named in the error only when at least
+    this many records hold it (:func:`_not_covered`).
+    """
     names = list(hierarchies)
     if not names:
         raise InvalidInput("expected at least one quasi-identifier")
@@ -101,10 +139,8 @@ def encode(
         for code, value in enumerate(values):
             row = hierarchy.row_of(value)
             if row is None:
-                line = _first_row(indices, code)
-                raise InvalidInput(
-                    f"the hierarchy of column {name!r} does not cover the value in row {line}",
-                    details={"column": name, "row": line},
+                raise _not_covered(
+                    name, hierarchy, indices, code, value, reveal_at=max(reveal_at, 2)
                 )
             rows.append(row)
         levels: list[IntArray] = []
@@ -147,11 +183,7 @@ def _ground(name: str, indices: IntArray, values: Sequence[str], h: Hierarchy) -
         for code, value in enumerate(values):
             row = h.row_of(value)
             if row is None:
-                line = _first_row(indices, code)
-                raise InvalidInput(
-                    f"the hierarchy of column {name!r} does not cover the value in row {line}",
-                    details={"column": name, "row": line},
-                )
+                raise _not_covered(name, h, indices, code, value, reveal_at=None)
             labels.append(row[level])
         _, inverse = np.unique(np.array(labels, dtype=object).astype(str), return_inverse=True)
         ground[level] = inverse.reshape(-1)

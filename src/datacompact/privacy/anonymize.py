@@ -197,7 +197,15 @@ def anonymize(
     """
     started = time.perf_counter()
     _validate(table, models, sensitive, sensitive_hierarchy, suppression_limit)
-    enc = encode(table, hierarchies, sensitive=sensitive, sensitive_hierarchy=sensitive_hierarchy)
+    # An uncovered value is named in an error only if as many records hold it as k asks.
+    reveal_at = max((m.k for m in models if isinstance(m, KAnonymity)), default=2)
+    enc = encode(
+        table,
+        hierarchies,
+        sensitive=sensitive,
+        sensitive_hierarchy=sensitive_hierarchy,
+        reveal_at=reveal_at,
+    )
     context = _sensitive_context(enc)
     evaluator = Evaluator(enc)
     max_suppressed = math.floor(suppression_limit * enc.n + 1e-9)

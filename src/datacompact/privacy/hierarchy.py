@@ -21,6 +21,12 @@ Every hierarchy checks itself when built:
 a;x;*
 b;x;*
 c;y;*
+
+A file's separator is its own, not the data's: :func:`detect_separator`
+finds it (``;`` as ARX writes, ``,``, tab or ``|``) unless one is given.
+
+>>> detect_separator("Male,*\nFemale,*\n"), detect_separator("1;[0, 5);*\n2;[0, 5);*\n")
+(',', ';')
 """
 
 from __future__ import annotations
@@ -33,12 +39,42 @@ from pathlib import Path
 
 from datacompact.errors import InvalidInput, MalformedInput
 
+__all__ = ["SEPARATORS", "Hierarchy", "detect_separator"]
+
+#: The separators :func:`detect_separator` tries, in order of preference.
+SEPARATORS = (";", "\t", ",", "|")
+_SNIFF_LINES = 200
+
+
+def detect_separator(text: str, *, candidates: Sequence[str] = SEPARATORS) -> str:
+    """The first candidate that splits every sampled line into the same number (≥ 2) of cells.
+
+    Lines are parsed as CSV (quoted cells may hold the separator), blank lines
+    skipped. :class:`MalformedInput` when no candidate fits.
+    """
+    lines = [line for line in text.splitlines() if line.strip()][:_SNIFF_LINES]
+    for sep in candidates:
+        try:
+            widths = {len(row) for row in csv.reader(lines, delimiter=sep, quotechar='"')}
+        except csv.Error:
+            continue
+        if len(widths) == 1 and min(widths) >= 2:
+            return sep
+    raise MalformedInput(
+        "无法识别分隔符，请指定 / cannot detect the separator: expected every line split "
+        f"into the same number of cells by one of {' '.join(repr(c) for c in candidates)}; "
+        "give the separator explicitly",
+        details={"candidates": list(candidates)},
+    )
+
 
 @dataclass(frozen=True)
 class Hierarchy:
     """A validated generalization hierarchy: ``rows[i][level]`` is a label."""
 
     rows: tuple[tuple[str, ...], ...]
+    #: Where the hierarchy was read from (a file name), for error messages.
+    source: str | None = field(default=None, compare=False)
     _index: dict[str, int] = field(init=False, repr=False, compare=False)
 
     def __post_init__(self) -> None:
@@ -75,13 +111,20 @@ class Hierarchy:
         object.__setattr__(self, "_index", index)
 
     @classmethod
-    def from_rows(cls, rows: Iterable[Sequence[str]]) -> Hierarchy:
+    def from_rows(cls, rows: Iterable[Sequence[str]], *, source: str | None = None) -> Hierarchy:
         """Build from rows of labels (``value, level1, ..., *``)."""
-        return cls(tuple(tuple(str(cell) for cell in row) for row in rows))
+        return cls(tuple(tuple(str(cell) for cell in row) for row in rows), source)
 
     @classmethod
-    def from_csv(cls, text: str, *, sep: str = ";") -> Hierarchy:
-        """Parse ARX's CSV hierarchy text (``value;level1;...;*``); blank lines are skipped."""
+    def from_csv(cls, text: str, *, sep: str | None = ";", source: str | None = None) -> Hierarchy:
+        """Parse ARX's CSV hierarchy text (``value;level1;...;*``); blank lines are skipped.
+
+        ``sep=None`` detects the separator (:func:`detect_separator`).
+        """
+        if text.startswith("\ufeff"):
+            text = text[1:]
+        if sep is None:
+            sep = detect_separator(text)
         if len(sep) != 1:
             raise InvalidInput("expected a one-character separator", details={"sep_len": len(sep)})
         try:
@@ -89,20 +132,42 @@ class Hierarchy:
             rows = [row for row in reader if row and any(cell != "" for cell in row)]
         except csv.Error as exc:
             raise MalformedInput("expected CSV hierarchy text, got unparsable CSV") from exc
-        return cls.from_rows(rows)
+        try:
+            return cls.from_rows(rows, source=source)
+        except MalformedInput as exc:
+            if source is None:
+                raise
+            raise MalformedInput(
+                f"层级文件有误 / hierarchy file {source}: {exc.message}",
+                details={**exc.details, "file": source},
+            ) from exc
 
     @classmethod
-    def read(cls, path: str | Path, *, sep: str = ";", encoding: str = "utf-8") -> Hierarchy:
-        """Read an ARX hierarchy file."""
+    def read(
+        cls, path: str | Path, *, sep: str | None = None, encoding: str = "utf-8"
+    ) -> Hierarchy:
+        """Read an ARX hierarchy file; ``sep=None`` detects its separator."""
         try:
             text = Path(path).read_text(encoding=encoding)
         except UnicodeDecodeError as exc:
-            raise MalformedInput(f"expected {encoding} text in the hierarchy file") from exc
+            raise MalformedInput(
+                f"层级文件编码错误 / expected {encoding} text in the hierarchy file {path}",
+                details={"file": str(path), "encoding": encoding},
+            ) from exc
         except OSError as exc:
             raise InvalidInput(
-                "cannot read the hierarchy file", details={"path": str(path)}
+                f"无法读取层级文件 / cannot read the hierarchy file {path}",
+                details={"path": str(path)},
             ) from exc
-        return cls.from_csv(text, sep=sep)
+        try:
+            return cls.from_csv(text, sep=sep, source=str(path))
+        except MalformedInput as exc:
+            if "file" in exc.details:
+                raise
+            raise MalformedInput(
+                f"层级文件有误 / hierarchy file {path}: {exc.message}",
+                details={**exc.details, "file": str(path)},
+            ) from exc
 
     def to_csv(self, *, sep: str = ";") -> str:
         """ARX's CSV text: one row per value, cells quoted only when needed."""

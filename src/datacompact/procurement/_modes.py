@@ -13,9 +13,10 @@ defaults (docs/projects.md), and every service that applies them takes a
   ``ppp_max_grade`` (``general-2``) and no sensitive personal information;
 * ``franchise`` only when every lot states its qualification levels
   (``franchise_requires_levels``);
-* whatever the data, the governance mode's ``allowed_cooperation_modes``
-  bound the choice: a government-led platform runs no JV platform company,
-  so a core-data project cannot be a cooperation project there at all.
+* the governance mode's ``allowed_cooperation_modes`` bound the choice; every
+  governance mode allows ``jv_platform`` (:mod:`datacompact.governance`), so a
+  project on important or core data, or classified work, always has one
+  lawful mode.
 
 ``separate_development_and_operations`` switches the separation rule of
 :mod:`datacompact.procurement.lots` (开发与运维分离); it lives here so that all
@@ -34,8 +35,9 @@ from dataclasses import dataclass
 
 from datacompact.catalog.grading import Grade
 from datacompact.errors import PolicyViolation
+from datacompact.governance import COOPERATION_MODES
 
-MODES = ("government_purchase", "ppp", "franchise", "jv_platform")
+MODES = COOPERATION_MODES
 
 
 @dataclass(frozen=True, slots=True)

@@ -24,7 +24,7 @@ from datacompact.catalog.grading import Grade
 from datacompact.errors import Conflict, Forbidden, InvalidInput, InvalidTransition, PolicyViolation
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.governance import rules_for
-from datacompact.permissions import Actions, PartyResource, Principal, authorize
+from datacompact.permissions import Actions, PartyResource, Principal, authorize, decide
 from datacompact.procurement import _common
 from datacompact.procurement._modes import DEFAULT_RULES, ModeRules, ProjectFacts, check_mode
 from datacompact.procurement.schemas import (
@@ -353,6 +353,20 @@ def list_projects(
     if owner_id is not None:
         query = query.where(Project.owner_id == owner_id)
     return [view(session, p, actor) for p in session.scalars(query)]
+
+
+def awaiting_mode_decision(*, session: Session, actor: Principal) -> list[ProjectPublic]:
+    """The projects whose proposed cooperation mode the acting member may decide, oldest first."""
+    proposed = session.scalars(
+        select(Project).where(Project.mode_status == "proposed").order_by(Project.id)
+    )
+    found = []
+    for project in proposed:
+        approvers = _common.mode_approvers(session, project, actor.governance)
+        ref = _common.project_ref(project, approvers)
+        if decide(actor=actor, action=Actions.PROJECT_DECIDE, resource=ref).allowed:
+            found.append(view(session, project, actor))
+    return found
 
 
 def _meeting_view(meeting: Meeting) -> MeetingPublic:

@@ -37,11 +37,13 @@ if TYPE_CHECKING:
     from datacompact.registry.participants import (
         Bootstrap,
         approved_of_kind,
+        awaiting_decision,
         bootstrap_platform,
         decide_participant,
         get_participant,
         list_participants,
         register_participant,
+        registration_approvers,
         update_contacts,
     )
     from datacompact.registry.qualifications import add_qualification, list_qualifications
@@ -71,6 +73,8 @@ _MODULE_OF = {
     "set_member_roles": "members",
     "Bootstrap": "participants",
     "approved_of_kind": "participants",
+    "awaiting_decision": "participants",
+    "registration_approvers": "participants",
     "bootstrap_platform": "participants",
     "decide_participant": "participants",
     "get_participant": "participants",
@@ -100,6 +104,7 @@ __all__ = [
     "add_qualification",
     "approved_of_kind",
     "authenticate",
+    "awaiting_decision",
     "bootstrap_platform",
     "create_member",
     "deactivate_member",
@@ -113,6 +118,7 @@ __all__ = [
     "login",
     "region_name",
     "register_participant",
+    "registration_approvers",
     "revoke_token",
     "set_member_roles",
     "update_contacts",

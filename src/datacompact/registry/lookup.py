@@ -31,8 +31,17 @@ def _get(
 ) -> M:
     row = session.get(model, ident, with_for_update=lock) if ident is not None else None
     if row is None:
-        raise NotFound(f"{zh}不存在 / {en} not found", details={field: ident})
+        raise missing(ident, zh, en, field)
     return row
+
+
+def missing(ident: int | None, zh: str, en: str, field: str) -> NotFound:
+    """The error of an object that does not exist (or that the actor may not know exists)."""
+    return NotFound(f"{zh}不存在 / {en} not found", details={field: ident})
+
+
+def missing_participant(participant_id: int) -> NotFound:
+    return missing(participant_id, "参与方", "participant", "participant_id")
 
 
 def participant(session: Session, participant_id: int, *, lock: bool = False) -> Participant:

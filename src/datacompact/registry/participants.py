@@ -20,7 +20,7 @@ from dataclasses import dataclass
 from datetime import timedelta
 from decimal import Decimal
 
-from sqlalchemy import func, select
+from sqlalchemy import func, select, update
 from sqlalchemy.exc import IntegrityError
 from sqlalchemy.orm import Session, selectinload
 
@@ -32,6 +32,7 @@ from datacompact.permissions import (
     Actions,
     ParticipantResource,
     Principal,
+    PublicListing,
     Role,
     authorize,
     decide,
@@ -164,6 +165,14 @@ def _create(
             "该统一社会信用代码已注册 / a participant with this USCC is already registered",
             details={"field": "uscc"},
         ) from exc
+    # Shareholdings registered before their holder (a JV bootstrapped ahead of
+    # its parents) now point at it, so common control is seen either way round.
+    session.execute(
+        update(Shareholder)
+        .where(Shareholder.holder_uscc == uscc, Shareholder.holder_participant_id.is_(None))
+        .values(holder_participant_id=participant.id)
+        .execution_options(synchronize_session=False)
+    )
     session.add(keys.new_key(participant_id=participant.id, secret=secret))
     admin = add_member(
         session,
@@ -340,13 +349,46 @@ def approved_of_kind(session: Session, kinds: Iterable[str]) -> list[int]:
     )
 
 
+def awaiting_decision(*, session: Session, actor: Principal) -> list[ParticipantPublic]:
+    """The registrations still pending that the acting member may decide, oldest first.
+
+    Only a member whose participant approves registrations under the
+    governance mode, with a role that may decide, has any (``authorize``'s rule).
+    """
+    pending = session.scalars(
+        select(Participant)
+        .options(selectinload(Participant.keys), selectinload(Participant.shareholders))
+        .where(Participant.status == "pending")
+        .order_by(Participant.id)
+    )
+    return [
+        public_view(p)
+        for p in pending
+        if decide(
+            actor=actor,
+            action=Actions.PARTICIPANT_DECIDE,
+            resource=ParticipantResource(participant_id=p.id),
+        ).allowed
+    ]
+
+
+def registration_approvers(session: Session, governance: GovernanceMode) -> list[int]:
+    """The approved participants that decide on registrations under ``governance``."""
+    return approved_of_kind(session, rules_for(governance).registration_approvers)
+
+
 def get_participant(
     *, session: Session, actor: Principal, participant_id: int
 ) -> ParticipantPublic | ParticipantPrivate:
     """The participant as ``actor`` may see it: private details only for its own members."""
     participant = lookup.participant(session, participant_id)
-    resource = ParticipantResource(participant_id=participant.id)
-    authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=resource)
+    resource = ParticipantResource(participant_id=participant.id, status=participant.status)
+    authorize(
+        actor=actor,
+        action=Actions.PARTICIPANT_READ,
+        resource=resource,
+        missing=lookup.missing_participant(participant_id),
+    )
     if decide(actor=actor, action=Actions.PARTICIPANT_READ_PRIVATE, resource=resource).allowed:
         return private_view(participant)
     return public_view(participant)
@@ -362,16 +404,37 @@ def list_participants(
     offset: int = 0,
     views: ReadCache | None = None,
 ) -> list[ParticipantPublic]:
-    """One page of participants; ``views`` may serve it from an earlier snapshot that still holds."""
-    authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=ParticipantResource())
+    """One page of participants; ``views`` may serve it from an earlier snapshot that still holds.
+
+    A caller who may not read every profile (an anonymous one) pages through
+    the published ones only: those of the statuses whose profile ``authorize``
+    lets anyone read.
+    """
+    authorize(actor=actor, action=Actions.PARTICIPANT_READ, resource=PublicListing())
+    statuses = None
+    if not decide(
+        actor=actor, action=Actions.PARTICIPANT_READ, resource=ParticipantResource()
+    ).allowed:
+        statuses = tuple(
+            s.value
+            for s in ParticipantStatus
+            if decide(
+                actor=actor,
+                action=Actions.PARTICIPANT_READ,
+                resource=ParticipantResource(status=s.value),
+            ).allowed
+        )
 
     def build() -> list[ParticipantPublic]:
-        return _page(session, kind=kind, status=status, limit=limit, offset=offset)
+        return _page(
+            session, kind=kind, status=status, limit=limit, offset=offset, statuses=statuses
+        )
 
     if views is None:
         return build()
     # A copy of the kept list, so that no caller can change what the next one is served.
-    return list(views.get(session, ("participants", kind, status, limit, offset), build))
+    key = ("participants", kind, status, limit, offset, statuses)
+    return list(views.get(session, key, build))
 
 
 def _page(
@@ -381,6 +444,7 @@ def _page(
     status: ParticipantStatus | None,
     limit: int,
     offset: int,
+    statuses: tuple[str, ...] | None = None,
 ) -> list[ParticipantPublic]:
     query = (
         select(Participant)
@@ -393,6 +457,8 @@ def _page(
         query = query.where(Participant.kind == kind.value)
     if status is not None:
         query = query.where(Participant.status == status.value)
+    if statuses is not None:
+        query = query.where(Participant.status.in_(statuses))
     return [public_view(p) for p in session.scalars(query)]
 
 

@@ -68,12 +68,13 @@ def add_qualification(
 def list_qualifications(
     *, session: Session, actor: Principal, participant_id: int, today: date | None = None
 ) -> list[QualificationPublic]:
+    participant = lookup.participant(session, participant_id)
     authorize(
         actor=actor,
         action=Actions.PARTICIPANT_READ,
-        resource=ParticipantResource(participant_id=participant_id),
+        resource=ParticipantResource(participant_id=participant_id, status=participant.status),
+        missing=lookup.missing_participant(participant_id),
     )
-    lookup.participant(session, participant_id)
     rows = session.scalars(
         select(Qualification)
         .where(Qualification.participant_id == participant_id)

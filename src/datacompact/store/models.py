@@ -395,13 +395,47 @@ class Application(Base):
     epsilon: Mapped[str | None] = mapped_column(String(32))
     reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
     status: Mapped[str] = mapped_column(String(24), default="pending")
+    #: The current revision: 1 as submitted, one more with each amendment.
+    revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
+    #: When the current revision was filed (None: the first, filed at ``created_at``).
+    revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    earlier: Mapped[list[ApplicationRevision]] = relationship(
+        order_by="ApplicationRevision.revision", cascade="all, delete-orphan"
+    )
 
     __table_args__ = (
         CheckConstraint(
-            "status IN ('pending', 'approved', 'rejected', 'changes_requested')", name="status"
+            "status IN ('pending', 'approved', 'rejected', 'changes_requested', 'withdrawn')",
+            name="status",
         ),
         Index("ix_applications_applicant", "applicant_id"),
+    )
+
+
+class ApplicationRevision(Base):
+    """An earlier revision of an application, kept as it stood when it was amended.
+
+    ``content`` holds what the revision asked for (scenario, purpose,
+    resources and columns, output, duration, queries, ε), ``reviewers`` the
+    decisions taken on it, ``status`` how its review ended (``changes_requested``).
+    """
+
+    __tablename__ = "application_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    application_id: Mapped[int] = mapped_column(ForeignKey("applications.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    member_id: Mapped[int] = mapped_column(ForeignKey("members.id"))
+    content: Mapped[dict[str, Any]] = mapped_column(JSON)
+    reviewers: Mapped[list[dict[str, Any]]] = mapped_column(JSON)
+    status: Mapped[str] = mapped_column(String(24))
+    submitted_at: Mapped[datetime] = mapped_column(UTCDateTime())
+    superseded_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("application_id", "revision", name="uq_application_revisions_revision"),
     )
 
 
@@ -416,9 +450,11 @@ class Grant(Base):
     holder_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     grantee_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     agreement: Mapped[dict[str, Any]] = mapped_column(JSON)
+    # needs_review: a new version of the resource removed or retyped a granted
+    # column; queries stop until the holder reinstates or revokes it.
     status: Mapped[str] = mapped_column(String(16), default="active")
     status_reason: Mapped[str | None] = mapped_column(String(500))
-    # Who suspended it: only that party may reinstate it.
+    # Who suspended it (the holder, for a review): only that party may reinstate it.
     status_by: Mapped[int | None] = mapped_column(Integer)
     expires_at: Mapped[datetime] = mapped_column(UTCDateTime())
     max_queries: Mapped[int] = mapped_column(Integer)
@@ -429,7 +465,9 @@ class Grant(Base):
     resource: Mapped[Resource] = relationship()
 
     __table_args__ = (
-        CheckConstraint("status IN ('active', 'suspended', 'revoked')", name="status"),
+        CheckConstraint(
+            "status IN ('active', 'suspended', 'revoked', 'needs_review')", name="status"
+        ),
         Index("ix_grants_grantee", "grantee_id"),
         Index("ix_grants_holder", "holder_id"),
     )

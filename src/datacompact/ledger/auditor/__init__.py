@@ -7,6 +7,8 @@ tlog-tiles server does.
 
 - :mod:`.audit` — :func:`audit_log`, what ``datacompact audit`` runs, and
   :func:`verify_checkpoint` (re-exported here);
+- :mod:`.receipt_fetch` — fetching one receipt bundle (by log index or by
+  query) and the log key, for ``datacompact verify receipt``;
 - ``_fetch`` (parallel tile and bundle fetching), ``_mirror`` (the mirror's
   committed state), ``_declared`` (declared losses) and ``_receipts``
   (receipt checks) are its internals.

@@ -97,6 +97,8 @@ class AuditResult:
     requests: int
     #: the declared loss this run accepted (``accept_loss``), if any
     recovery: dict[str, Any] | None = None
+    #: the log indices whose receipts were verified end to end (``receipts``)
+    receipts: tuple[int, ...] = ()
 
     def to_dict(self) -> dict[str, Any]:
         """A JSON-ready summary for ``--json``."""
@@ -112,6 +114,8 @@ class AuditResult:
             "witnesses": list(self.witnesses),
             "quorum": self.quorum,
             "requests": self.requests,
+            "receipts_verified": len(self.receipts),
+            "receipt_indices": list(self.receipts),
         }
 
 
@@ -493,7 +497,7 @@ def _audit(
         note=verified.note,
     )
     # Receipts are checked before the commit: a failing run leaves the state as it was.
-    check_receipts(fetcher, log, checkpoint, receipts)
+    checked = check_receipts(fetcher, log, checkpoint, receipts)
     mirror.commit(state)
     return AuditResult(
         origin=checkpoint.origin,
@@ -504,6 +508,7 @@ def _audit(
         witnesses=verified.witnesses,
         quorum=quorum,
         requests=fetcher.requests,
+        receipts=checked,
     )
 
 

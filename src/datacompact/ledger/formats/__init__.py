@@ -12,7 +12,8 @@ proofs, notes and checkpoints offline:
 - :mod:`.tiles` — C2SP tlog-tiles paths, tile hashes and entry bundles;
 - :mod:`.policy` — C2SP tlog-policy quorums;
 - :mod:`.entry` — the canonical encoding of a log entry and its payload commitment;
-- :mod:`.statement` — the recovery statement that declares entries lost.
+- :mod:`.statement` — the recovery statement that declares entries lost;
+- :mod:`.receipt` — receipt bundles and their end-to-end verification.
 """
 
 from datacompact.ledger.formats import (
@@ -22,8 +23,19 @@ from datacompact.ledger.formats import (
     merkle,
     note,
     policy,
+    receipt,
     statement,
     tiles,
 )
 
-__all__ = ["checkpoint", "cosignature", "entry", "merkle", "note", "policy", "statement", "tiles"]
+__all__ = [
+    "checkpoint",
+    "cosignature",
+    "entry",
+    "merkle",
+    "note",
+    "policy",
+    "receipt",
+    "statement",
+    "tiles",
+]

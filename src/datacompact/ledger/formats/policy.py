@@ -94,6 +94,66 @@ class Policy:
         count = sum(self._witnessed(member, witnessed) for member in group.members)
         return count >= group.threshold
 
+    @property
+    def has_witnesses(self) -> bool:
+        """Whether the quorum asks for at least one cosignature (not ``none``)."""
+        return self.quorum != NONE
+
+    def quorum_text(self, name: str | None = None) -> str:
+        """The quorum rule in words: ``2 of (a, b)`` for a group, the name for a witness.
+
+        >>> Policy((), {}, {}, NONE).quorum_text()
+        'none'
+        """
+        name = self.quorum if name is None else name
+        group = self.groups.get(name)
+        if group is None:
+            return name
+        members = ", ".join(self.quorum_text(member) for member in group.members)
+        return f"{group.threshold} of ({members})"
+
+    def quorum_witnesses(self, name: str | None = None) -> tuple[str, ...]:
+        """The witnesses the quorum rule can count, in policy order, each once."""
+        name = self.quorum if name is None else name
+        if name == NONE:
+            return ()
+        group = self.groups.get(name)
+        if group is None:
+            return (name,)
+        found: dict[str, None] = {}
+        for member in group.members:
+            found.update(dict.fromkeys(self.quorum_witnesses(member)))
+        return tuple(found)
+
+    def cosigners(self, note: Note) -> tuple[tuple[str, ...], tuple[str, ...]]:
+        """The policy names whose cosignatures on ``note`` verify, and those whose do not.
+
+        Only cosignatures by a witness key of this policy are judged; lines by
+        other keys (the log's own signature among them) are neither.
+        """
+        by_key = {(w.verifier.name, w.verifier.key_id): w for w in self.witnesses.values()}
+        message = note.text.encode("utf-8")
+        good: dict[str, None] = {}
+        bad: dict[str, None] = {}
+        for sig in note.signatures:
+            witness = by_key.get((sig.name, sig.key_id))
+            if witness is None:
+                continue
+            if witness.verifier.verify(message, sig.signature):
+                good[witness.name] = None
+            else:
+                bad[witness.name] = None
+        return tuple(good), tuple(name for name in bad if name not in good)
+
+    def describe(self) -> dict[str, object]:
+        """A JSON-ready summary: the quorum rule and its witnesses (names and keys)."""
+        return {
+            "quorum": self.quorum_text(),
+            "witnesses": [
+                {"name": w.name, "key": w.verifier.vkey} for w in self.witnesses.values()
+            ],
+        }
+
     def check_checkpoint(self, data: str | bytes | Note) -> Checkpoint:
         """Verify a cosigned checkpoint against this policy and return its body.
 

@@ -38,12 +38,25 @@ from datacompact.errors import (
     VerificationFailed,
 )
 from datacompact.ledger.formats import merkle
+from datacompact.ledger.formats import receipt as receipt_format
 from datacompact.ledger.formats.checkpoint import Checkpoint as CheckpointBody
 from datacompact.ledger.formats.checkpoint import open_checkpoint
-from datacompact.ledger.formats.note import Ed25519Signer, Note, Signature, generate_key, sign_note
+from datacompact.ledger.formats.note import (
+    Ed25519Signer,
+    Ed25519Verifier,
+    Note,
+    Signature,
+    generate_key,
+    sign_note,
+)
 from datacompact.ledger.formats.policy import Policy, PolicyWitness
 from datacompact.ledger.log import tree
-from datacompact.ledger.witness import AddCheckpointRequest, submit_checkpoint, write_atomic
+from datacompact.ledger.witness import (
+    AddCheckpointRequest,
+    submit_checkpoint,
+    witness_reachable,
+    write_atomic,
+)
 from datacompact.store.models import Checkpoint, Event, WitnessProgress
 from datacompact.store.session import Database
 
@@ -131,8 +144,48 @@ def receipt(
 
     The checkpoint is the one of ``size`` if given (an auditor proving against
     the tree it audited), else the published one, else the newest that
-    contains the entry.
+    contains the entry. ``witnessed`` is true only when the cosignatures on
+    that checkpoint verify and meet the policy's quorum; ``cosigners`` and
+    ``missing`` name the policy's witnesses that did and did not cosign.
     """
+    entry, row, path = _proved(session, index=index, size=size, policy=policy)
+    note = Note.from_text(row.note)
+    return {
+        "index": index,
+        "entry": base64.b64encode(entry).decode(),
+        "leaf_hash": merkle.leaf_hash(entry).hex(),
+        "tree_size": row.size,
+        "root_hash": row.root.hex(),
+        "inclusion_proof": [h.hex() for h in path],
+        "checkpoint": row.note,
+        "origin": CheckpointBody.from_text(note.text).origin,
+        **receipt_format.witness_status(policy, note),
+    }
+
+
+def receipt_bundle(
+    session: Session,
+    *,
+    index: int,
+    size: int | None,
+    policy: Policy | None,
+    log_key: Ed25519Verifier,
+) -> dict[str, Any]:
+    """The self-contained bundle of entry ``index`` (:mod:`~datacompact.ledger.formats.receipt`)."""
+    entry, row, path = _proved(session, index=index, size=size, policy=policy)
+    return receipt_format.make_bundle(
+        log_key=log_key,
+        index=index,
+        entry=entry,
+        proof=path,
+        note=Note.from_text(row.note),
+        policy=policy,
+    )
+
+
+def _proved(
+    session: Session, *, index: int, size: int | None, policy: Policy | None
+) -> tuple[bytes, Checkpoint, list[bytes]]:
     entry = session.scalar(select(Event.entry).where(Event.seq == index))
     if entry is None:
         raise NotFound("日志条目不存在 / no log entry at that index", details={"index": index})
@@ -151,17 +204,37 @@ def receipt(
             "该条目尚未纳入已签检查点 / the entry is not in a signed checkpoint yet",
             details={"index": index},
         )
-    path = tree.inclusion_proof(session, index=index, size=row.size)
+    return entry, row, tree.inclusion_proof(session, index=index, size=row.size)
+
+
+def witness_health(
+    db: Database, *, policy: Policy | None, client: httpx.Client | None = None
+) -> dict[str, Any] | None:
+    """What ``/readyz`` says of the witnesses: reachable now, and cosigners of the newest checkpoint.
+
+    ``status`` is ``degraded`` when a witness of the quorum does not answer or
+    the newest checkpoint is not witnessed; None without a witness policy.
+    """
+    if policy is None:
+        return None
+    with db.read() as session:
+        row = latest(session)
+        note = Note.from_text(row.note) if row is not None else None
+    status = receipt_format.witness_status(policy, note) if note is not None else None
+    unreachable = [
+        w.name
+        for w in policy.witnesses.values()
+        if w.url is not None and not witness_reachable(w.url, client=client, timeout=1.0)
+    ]
+    degraded = bool(unreachable) or (status is not None and not status["witnessed"])
     return {
-        "index": index,
-        "entry": base64.b64encode(entry).decode(),
-        "leaf_hash": merkle.leaf_hash(entry).hex(),
-        "tree_size": row.size,
-        "root_hash": row.root.hex(),
-        "inclusion_proof": [h.hex() for h in path],
-        "checkpoint": row.note,
-        "witnessed": row.witnessed,
-        "cosigners": row.cosigners,
+        "status": "degraded" if degraded else "ok",
+        "quorum": policy.quorum_text(),
+        "unreachable": unreachable,
+        "checkpoint_size": row.size if row is not None else None,
+        "witnessed": status["witnessed"] if status is not None else None,
+        "cosigners": status["cosigners"] if status is not None else [],
+        "missing": status["missing"] if status is not None else [],
     }
 
 
