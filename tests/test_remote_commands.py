@@ -23,6 +23,7 @@ from datacompact.config import get_settings
 from datacompact.registry.schemas import ParticipantKind
 
 from .conftest import World, registration, valid_uscc
+from .policy.test_applications import _registered
 
 URL = "http://127.0.0.1:8000"  # loopback: no warning about a token in clear
 
@@ -179,3 +180,58 @@ def test_a_project_created_through_the_api_shows_the_same_here(runs: Invoke, wor
     _same(runs, "projects", "lot-show", str(lot["id"]), "--token", token, "--json")
     for shape in ((), ("--json",)):
         _same(runs, "projects", "match", str(lot["id"]), "--token", token, *shape)
+
+
+def test_an_application_goes_through_its_life_cycle_through_the_api(
+    runs: Invoke, world: World, tmp_path: Path
+) -> None:
+    resource_id = str(_registered(world, tmp_path))
+    analyst = ("--token", world.tokens["enterprise.analyst"])
+    applied = json.loads(
+        runs(
+            True, "applications", "apply",
+            "--scenario", "信用评估中核验申请人身份 / verify applicants",
+            "--purpose", "credit_assessment", "--resource", resource_id,
+            "--columns", "姓名, 金额", "--mode", "masked_records",
+            "--duration-days", "30", "--expected-queries", "100", *analyst, "--json",
+        )
+    )  # fmt: skip
+    application = str(applied["id"])
+    assert applied["status"] == "pending"
+
+    # Out of turn: the same refusal and exit code as on the server.
+    decide = ["applications", "decide", application, "--decision", "approve", "--reason", "ok"]
+    for remote in (False, True):
+        argv = [*decide, "--token", world.tokens["regulator.reviewer"], "--json"]
+        done = CliRunner().invoke(app, ["--url", URL, *argv] if remote else argv)
+        assert done.exit_code == 7, done.output
+        assert json.loads(done.stderr)["error"]["code"] == "out_of_turn"
+
+    sent_back = json.loads(
+        runs(
+            True, "applications", "decide", application, "--decision", "request_changes",
+            "--reason", "请减少列 / fewer columns",
+            "--token", world.tokens["department.reviewer"], "--json",
+        )
+    )  # fmt: skip
+    assert sent_back["status"] == "changes_requested"
+    for shape in ((), ("--json",)):
+        _same(runs, "applications", "list", "--awaiting-me", *analyst, *shape)
+        _same(runs, "inbox", *analyst, *shape)
+
+    amended = json.loads(
+        runs(
+            True, "applications", "amend", application, "--note", "只要金额 / amount only",
+            "--resource", resource_id, "--columns", "金额", *analyst, "--json",
+        )
+    )  # fmt: skip
+    assert amended["revision"] == 2
+    _same(runs, "applications", "revisions", application, *analyst, "--json")
+    _same(runs, "applications", "show", application, *analyst, "--json")
+    withdrawn = json.loads(
+        runs(
+            True, "applications", "withdraw", application, "--reason", "不需要了",
+            "--token", world.tokens["enterprise.admin"], "--json",
+        )
+    )  # fmt: skip
+    assert withdrawn["status"] == "withdrawn"
