@@ -136,6 +136,20 @@ class Settings(BaseSettings):
         description="Under every output mode stricter than records, a governed query's time from "
         "its charge to its answer is padded to a multiple of this; 0 turns padding off.",
     )
+    query_page_rows: int = Field(
+        default=1000,
+        ge=1,
+        le=100_000,
+        description="Rows per page of a governed query's answer; the rest is read page by page "
+        "from the stored result (page_token) or streamed as CSV or Parquet.",
+    )
+    query_result_retention_hours: int = Field(
+        default=24,
+        ge=1,
+        le=720,
+        description="Hours a governed query's result is kept for its pages and streams; later "
+        "the query must be run (and charged) again.",
+    )
     ingest_max_columns: int = Field(
         default=2048, ge=1, le=16_384, description="Columns a data file may have."
     )

@@ -331,6 +331,14 @@ class Actions:
         Role.REVIEWER,
         Role.AUDITOR,
     )
+    ALERT_READ = _a(
+        "alert.read",
+        "查看集中度、锁定与接续预警 / read concentration, lock-in and continuity alerts",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+        Role.AUDITOR,
+    )
     PROJECT_CREATE = _a(
         "project.create", "创建合作项目 / create a cooperation project", Scope.OWN, Role.ADMIN
     )

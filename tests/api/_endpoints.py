@@ -397,6 +397,11 @@ ENDPOINTS: dict[str, Endpoint] = {
         "/api/v1/queries/{query_id}",
         lambda w, a, r, t: Call("GET", f"/api/v1/queries/{_query_of(w, t)}"),
     ),
+    "queries.rows": Endpoint(
+        "GET",
+        "/api/v1/queries/{query_id}/rows",
+        lambda w, a, r, t: Call("GET", f"/api/v1/queries/{_query_of(w, t)}/rows"),
+    ),
     "catalog.turtle": Endpoint(
         "GET", "/api/v1/catalog.ttl", lambda w, a, r, t: Call("GET", "/api/v1/catalog.ttl")
     ),

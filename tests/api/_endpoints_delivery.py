@@ -235,8 +235,8 @@ DELIVERY_ENDPOINTS: dict[str, Endpoint] = {
 # Contracts are managed by the project owner's admins (never another participant's,
 # not even the regulator's), and only they release key code from escrow; SLA figures
 # and deliverables come from the supplier's admins; anyone on the platform reads
-# contracts, deliverables and alerts; the public listing and open deliverables need
-# no token at all.
+# contracts and deliverables; the public listing and open deliverables need
+# no token at all. Alerts are for the supervising parties only (the regulator here).
 _OWN_ADMIN = {"own": ADMIN, "other": NOBODY}
 _ALL = {"own": EVERYONE, "other": EVERYONE}
 DELIVERY_EXPECTED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
@@ -252,11 +252,16 @@ DELIVERY_EXPECTED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "deliverables.deposit": _OWN_ADMIN,
         "deliverables.list": _ALL,
         "deliverables.release": _OWN_ADMIN,
-        "alerts": _ALL,
         "public.projects": _ALL,
         "public.ocds": _ALL,
         "public.deliverable": _ALL,
     }.items()
+}
+
+_SUPERVISING = frozenset({"admin", "reviewer", "auditor"})
+DELIVERY_EXPECTED["alerts"] = {
+    "regulator": {"own": _SUPERVISING, "other": _SUPERVISING},
+    "enterprise": {"own": NOBODY, "other": NOBODY},
 }
 
 DELIVERY_PUBLIC: set[str] = {"public.projects", "public.ocds", "public.deliverable"}

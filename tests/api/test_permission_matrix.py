@@ -159,6 +159,12 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "regulator": {"own": EVERYONE, "other": EVERYONE},
         "enterprise": {"own": EVERYONE, "other": NOBODY},
     },
+    # The rows of a result are for the grantee's members who may run queries,
+    # not for everyone who may read the query's record.
+    "queries.rows": {
+        "regulator": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+        "enterprise": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+    },
     # The regulator audits every grantee's queries for differencing attacks.
     "queries.overlaps": {
         "regulator": {"own": AUDITORS, "other": AUDITORS},

@@ -227,6 +227,32 @@ def test_search_in_chinese_and_by_filters(world: World, tmp_path: Path) -> None:
             service.get_resource(session=session, actor=reader, resource_id=999)
 
 
+def test_an_empty_search_says_why(world: World, tmp_path: Path) -> None:
+    reader = world.principal("enterprise.analyst")
+    with world.platform.db.read() as session:
+        nothing = service.search_catalog(session=session, actor=reader, query="社会保险")
+    assert nothing.empty_reason == (
+        "目录中还没有可查看的数据资源 / the catalog holds no resource you may see yet"
+    )
+    _register(world, _people_csv(tmp_path / "p.csv"))
+    with world.platform.db.read() as session:
+        found = service.search_catalog(session=session, actor=reader, query="社会保险")
+        assert found.data
+        assert found.empty_reason is None
+        missed = service.search_catalog(session=session, actor=reader, query="交通流量")
+        filtered = service.search_catalog(
+            session=session, actor=reader, query="社会保险", share_type="unconditional", theme="x"
+        )
+        blank = service.search_catalog(session=session, actor=reader, query="？！")
+    assert missed.data == []
+    assert missed.empty_reason is not None
+    assert "none of the 1 resources meeting the filters" in missed.empty_reason
+    assert "交通" in missed.empty_reason
+    assert filtered.empty_reason is not None
+    assert "no resource meets every filter given (share_type, theme)" in filtered.empty_reason
+    assert blank.data  # no word to search for: every resource the filters keep
+
+
 def test_dcat_export_of_the_store_conforms(world: World, tmp_path: Path) -> None:
     _register(world, _people_csv(tmp_path / "p.csv"))
     with world.platform.db.read() as session:
@@ -271,6 +297,10 @@ def test_register_through_the_api(client: ApiClient, world: World) -> None:
     assert data["receipt"]["log_index"] >= 0
     listed = client.get("/api/v1/resources?q=缴费", headers=bearer(world, "enterprise.analyst"))
     assert [r["id"] for r in listed.json()["data"]] == [data["data"]["id"]]
+    assert listed.json()["empty_reason"] is None
+    missed = client.get("/api/v1/resources?q=交通", headers=bearer(world, "enterprise.analyst"))
+    assert missed.json()["data"] == []
+    assert "none of the 1 resources meeting the filters" in missed.json()["empty_reason"]
     ttl = client.get("/api/v1/catalog.ttl", headers=bearer(world, "enterprise.analyst"))
     assert ttl.status_code == 200
     assert ttl.headers["content-type"].startswith("text/turtle")

@@ -104,6 +104,18 @@ def test_sign_contract_with_kpis_and_milestones(world: World, award_id: int) -> 
     assert signed.value == "1000000.00"
     assert signed.supplier_id == world.ids["enterprise"]
     assert signed.owner_id == world.ids["department"]
+    # Names beside ids (the world's participants are named 测试<admin username>).
+    assert (signed.owner_name, signed.supplier_name) == (
+        "测试department.admin",
+        "测试enterprise.admin",
+    )
+    with world.platform.db.read() as session:
+        listed = contracts.list_contracts(
+            session=session, actor=world.principal("enterprise.analyst")
+        )
+    assert [(c.owner_name, c.supplier_name) for c in listed] == [
+        ("测试department.admin", "测试enterprise.admin")
+    ]
     rules = {k.name: (k.comparator, k.target, k.unit) for k in signed.kpis}
     assert rules["availability"] == (">=", "99.9", "%")
     assert rules["response_time"] == ("<=", "30", "minutes")

@@ -165,10 +165,45 @@ def test_handover_or_successor_lot_clears_the_alert(world: World) -> None:
     assert _alerts(world).continuity == []
 
 
-def test_every_member_may_read_alerts_but_not_anonymously(world: World) -> None:
-    for actor in ("enterprise.analyst", "department.reviewer", "regulator.admin"):
+def test_only_the_supervising_parties_read_alerts(world: World) -> None:
+    for actor in ("regulator.auditor", "regulator.reviewer", "regulator.admin"):
         assert isinstance(_alerts(world, actor), AlertReport)
+    for actor in ("enterprise.admin", "department.reviewer", "regulator.analyst"):
+        with pytest.raises(Forbidden):
+            _alerts(world, actor)
     with world.platform.db.read() as session, pytest.raises(Forbidden):
         alerts.alerts(
             session=session, actor=Principal.anonymous(world.platform.settings.governance_mode)
         )
+
+
+def test_a_market_of_one_award_alerts_only_when_asked(world: World) -> None:
+    _award(world, "enterprise", "700000.00")
+    _award(world, "enterprise2", "300000.00")
+    _award(world, "enterprise", "50000.00", owner="regulator", domain="health")
+    report = _alerts(world)
+    single = {(c.scope, c.key): c for c in report.concentration}
+    assert single[("domain", "health")].awards == 1
+    assert single[("domain", "health")].hhi == "10000.00"  # still measured
+    fired = {(a.kind, a.scope, a.key) for a in report.concentration_alerts}
+    assert not {f for f in fired if f[2] in ("health", str(world.ids["regulator"]))}
+    assert ("hhi", "owner", str(world.ids["department"])) in fired  # two awards: alerts
+    asked = _alerts(world, include_single=True)
+    assert asked.include_single
+    fired = {(a.kind, a.scope, a.key) for a in asked.concentration_alerts}
+    assert {("hhi", "domain", "health"), ("hhi", "owner", str(world.ids["regulator"]))} <= fired
+
+
+def test_alerts_name_the_firms_and_owners_they_count(world: World) -> None:
+    _award(world, "enterprise", "700000.00")
+    _award(world, "enterprise2", "300000.00")
+    report = _alerts(world)
+    with world.platform.db.read() as session:
+        names = alerts.participant_names(session)
+    share = next(a for a in report.concentration_alerts if a.kind == "supplier_share")
+    assert share.group_id is not None
+    assert share.group_name == names[share.group_id]
+    owner = next(c for c in report.concentration if c.scope == "owner")
+    assert owner.key_name == names[world.ids["department"]]
+    assert all(s.group_name == names[s.group_id] for s in owner.suppliers)
+    assert all(c.supplier_name == names[c.supplier_id] for c in report.continuity)

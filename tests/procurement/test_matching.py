@@ -158,6 +158,31 @@ def test_mandatory_qualification_excludes_with_a_reason() -> None:
     )
 
 
+def test_an_empty_ranking_says_why() -> None:
+    stricter = dataclasses.replace(
+        LOTS["L5"], requirements=(Requirement("网络安全等级保护测评机构推荐证书", 2),)
+    )
+    ranking = rank_candidates(stricter, CANDIDATES)
+    assert ranking.matches == ()
+    assert ranking.empty_reason == (
+        f"全部 {len(CANDIDATES)} 个候选企业都缺少必备资质 网络安全等级保护测评机构推荐证书"
+        f" / every one of the {len(CANDIDATES)} candidates lacked the mandatory qualification"
+        " 网络安全等级保护测评机构推荐证书"
+    )
+    assert {e.missing for e in ranking.excluded} == {("网络安全等级保护测评机构推荐证书",)}
+    assert rank_candidates(LOTS["L5"], CANDIDATES).empty_reason is None
+    assert rank_candidates(LOTS["L5"], []).empty_reason == (
+        "没有可匹配的已批准企业 / no approved enterprise to match"
+    )
+    strangers = [Candidate("x1", "甲", capabilities="烘焙 面包"), Candidate("x2", "乙")]
+    nobody_fits = rank_candidates(dataclasses.replace(LOTS["L2"], requirements=()), strangers)
+    assert nobody_fits.matches == ()
+    assert nobody_fits.empty_reason == (
+        "全部 2 个候选企业的能力与标段几乎不相关 / every one of the 2 candidates' capabilities"
+        " and past lots fit the lot too little"
+    )
+
+
 def test_preferred_qualification_and_level_add_credit() -> None:
     lot = LOTS["L1"]  # prefers 信息系统建设和服务能力等级 >= 2
     components = {

@@ -59,6 +59,7 @@ def test_a_procurement_through_the_api(api: ApiClient, world: World) -> None:
         world.ids["enterprise"],
         world.ids["enterprise2"],
     }
+    assert (matches["empty_reason"] is None) == bool(matches["matches"])
     now = utcnow()
     tender_body = {
         "method": "comprehensive",

@@ -138,6 +138,7 @@ def test_scores_and_awards_from_the_command_line(cli: Invoke, world: World) -> N
     assert scored["scores"] == {"technical": "91.5"}
     awarded = ok(cli("department.admin", "award", str(tender_id)))
     assert awarded["award"]["bid_id"] == bid_id
+    assert awarded["award"]["supplier_name"] == "测试enterprise.admin"
     denied = error(
         cli(
             "enterprise.admin",
@@ -151,3 +152,23 @@ def test_scores_and_awards_from_the_command_line(cli: Invoke, world: World) -> N
         5,
     )
     assert denied["code"] == "forbidden"
+
+
+def test_an_empty_match_list_says_why_instead_of_a_blank_line(cli: Invoke, world: World) -> None:
+    from ._helpers import new_lot, new_project
+
+    lot_id = new_lot(
+        world, new_project(world), requirements=[{"name": "ITSS 运维", "min_level": "二级"}]
+    )
+    result = CliRunner().invoke(
+        projects_app, ["match", str(lot_id), "--token", world.tokens["department.analyst"]]
+    )
+    assert result.exit_code == 0, result.output
+    assert result.stdout.strip()
+    assert "no match: " in result.stdout
+    assert "every one of the 2 candidates" in result.stdout
+    assert "lacked the mandatory qualification ITSS 运维" in result.stdout
+    assert "excluded: " in result.stdout
+    ranking = ok(cli("department.analyst", "match", str(lot_id)))
+    assert ranking["matches"] == []
+    assert "ITSS 运维" in ranking["empty_reason"]

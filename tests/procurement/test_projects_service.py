@@ -347,3 +347,27 @@ def test_task_matching_ranks_qualified_enterprises_with_reasons(world: World) ->
     assert any("ITSS" in r for r in ranking.matches[0].reasons)
     excluded = {e.participant_id: e.kind for e in ranking.excluded}
     assert excluded[world.ids["enterprise2"]] == "qualification"
+    assert ranking.empty_reason is None
+
+
+def test_projects_name_their_parties(world: World) -> None:
+    project_id = create(world)
+    with world.platform.db.read() as session:
+        shown = projects.get_project(
+            session=session, actor=world.principal("enterprise.analyst"), project_id=project_id
+        )
+    assert shown.owner_name == "测试department.admin"
+    assert shown.sponsor_name is not None
+    assert shown.technical_name is not None
+
+
+def test_an_empty_match_list_says_why(world: World) -> None:
+    project_id = create(world)
+    lot_id = new_lot(world, project_id, requirements=[{"name": "ITSS 运维", "min_level": "二级"}])
+    with world.platform.db.read() as session:
+        ranking = lots.match_lot(
+            session=session, actor=world.principal("department.analyst"), lot_id=lot_id
+        )
+    assert ranking.matches == []
+    assert ranking.empty_reason is not None
+    assert "lacked the mandatory qualification ITSS 运维" in ranking.empty_reason

@@ -218,6 +218,12 @@ def alerts(
     hhi_threshold: Annotated[Decimal, Query(ge=0, le=10_000)] = alert_service.DEFAULT_HHI_THRESHOLD,
     horizon_days: Annotated[int, Query(ge=0, le=3650)] = alert_service.DEFAULT_HORIZON_DAYS,
     today: Annotated[IsoDate | None, Query(description="评估日期 / as of this day")] = None,
+    include_single: Annotated[
+        bool,
+        Query(
+            description="单一合同的业主或领域也预警 / alert on owners and domains with one award too"
+        ),
+    ] = False,
 ) -> dict[str, Any]:
     with reading(request, credentials) as (session, actor):
         report = alert_service.alerts(
@@ -227,6 +233,7 @@ def alerts(
             max_share=max_share,
             hhi_threshold=hhi_threshold,
             horizon_days=horizon_days,
+            include_single=include_single,
         )
         return {"data": report.model_dump(mode="json")}
 

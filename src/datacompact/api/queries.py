@@ -7,11 +7,13 @@ signed checkpoint covers that entry.
 
 from __future__ import annotations
 
-from typing import Any
+from typing import Annotated, Any, Literal
 
 from fastapi import APIRouter, Query, Request
+from fastapi.responses import StreamingResponse
 
 from datacompact.api._deps import (
+    BINARY,
     MAX_ID,
     Credentials,
     ObjectId,
@@ -22,6 +24,7 @@ from datacompact.api._deps import (
     recheck,
 )
 from datacompact.api._errors import AUTHENTICATED, documented
+from datacompact.errors import InvalidInput
 from datacompact.ledger.log import checkpoints
 from datacompact.policy import queries
 from datacompact.policy.schemas import QueryIn
@@ -88,3 +91,82 @@ def show(query_id: ObjectId, request: Request, credentials: Credentials) -> dict
             "data": found.model_dump(mode="json"),
             "receipt": {"log_index": found.log_index, "proof": proof},
         }
+
+
+#: Media types of the whole-result streams, by ``format``.
+STREAMS = {"csv": "text/csv; charset=utf-8", "parquet": "application/vnd.apache.parquet"}
+_ACCEPTED = {"text/csv": "csv", "application/vnd.apache.parquet": "parquet"}
+
+
+def _format(requested: str | None, accept: str) -> str:
+    """``format`` if given, else the first streamable type ``Accept`` names, else JSON."""
+    if requested is not None:
+        return requested
+    for part in accept.split(","):
+        found = _ACCEPTED.get(part.split(";")[0].strip().lower())
+        if found:
+            return found
+    return "json"
+
+
+@router.get(
+    "/queries/{query_id}/rows",
+    summary="查询结果的分页或 CSV/Parquet 流 / a page of a query's result, or all of it as a stream",
+    response_model=None,
+    responses={
+        200: {
+            "content": {
+                "application/json": {},
+                "text/csv": {"schema": {"type": "string"}},
+                "application/vnd.apache.parquet": {"schema": BINARY},
+            }
+        }
+    },
+)
+def rows(
+    query_id: ObjectId,
+    request: Request,
+    credentials: Credentials,
+    page_token: Annotated[str | None, Query(min_length=1, max_length=512)] = None,
+    format: Annotated[Literal["json", "csv", "parquet"] | None, Query()] = None,
+) -> dict[str, Any] | StreamingResponse:
+    """Read the stored result: nothing runs again and nothing is charged again."""
+    platform = platform_of(request)
+    chosen = _format(format, request.headers.get("accept", ""))
+    policy = queries.QueryPolicy.from_settings(platform.settings, platform.rate_limits)
+    with reading(request, credentials) as (session, actor):
+        if chosen == "json":
+            page = queries.result_page(
+                session=session,
+                home=platform.settings.home,
+                secret=platform.secret,
+                actor=actor,
+                query_id=query_id,
+                page_token=page_token,
+                policy=policy,
+            )
+            return {"data": page.model_dump(mode="json")}
+        if page_token is not None:
+            raise InvalidInput(
+                "CSV 与 Parquet 流总是完整结果，不接受分页令牌 / a CSV or Parquet stream is always "
+                "the whole result; it takes no page_token",
+                details={"field": "page_token"},
+            )
+        chunks, total, truncated = queries.result_stream(
+            session=session,
+            home=platform.settings.home,
+            actor=actor,
+            query_id=query_id,
+            fmt=chosen,
+            policy=policy,
+        )
+    suffix = "csv" if chosen == "csv" else "parquet"
+    return StreamingResponse(
+        chunks,
+        media_type=STREAMS[chosen],
+        headers={
+            "Content-Disposition": f'attachment; filename="query-{query_id}.{suffix}"',
+            "X-Total-Rows": str(total),
+            "X-Truncated": "true" if truncated else "false",
+        },
+    )

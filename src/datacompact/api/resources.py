@@ -107,7 +107,7 @@ def search(
 ) -> dict[str, Any]:
     """无需令牌即可检索已公开的条目 / anyone may search the published entries without a token."""
     with reading_published(request, credentials) as (session, actor):
-        rows = service.search_resources(
+        found = service.search_catalog(
             session=session,
             actor=actor,
             query=q,
@@ -117,7 +117,8 @@ def search(
             theme=theme,
             limit=limit,
         )
-        return {"data": [r.model_dump(mode="json") for r in rows]}
+        # ``empty_reason`` is set exactly when ``data`` is empty: it says why.
+        return found.model_dump(mode="json")
 
 
 @router.get(

@@ -29,6 +29,7 @@ from datacompact.catalog.schemas import (
     GradeDecisionIn,
     ResourceBase,
     ResourcePublic,
+    SearchResult,
     VersionPublic,
 )
 from datacompact.catalog.shape import SchemaChange, ShapeReview, schema_change
@@ -557,6 +558,30 @@ def search_resources(
     Only the entries the actor may read are candidates (an anonymous caller
     sees the published ones).
     """
+    return search_catalog(
+        session=session,
+        actor=actor,
+        query=query,
+        holder_id=holder_id,
+        grade=grade,
+        share_type=share_type,
+        theme=theme,
+        limit=limit,
+    ).data
+
+
+def search_catalog(
+    *,
+    session: Session,
+    actor: Principal,
+    query: str = "",
+    holder_id: int | None = None,
+    grade: GradeCode | None = None,
+    share_type: str | None = None,
+    theme: str | None = None,
+    limit: int = 50,
+) -> SearchResult:
+    """:func:`search_resources`, saying why when nothing is found."""
     authorize(actor=actor, action=Actions.RESOURCE_READ, resource=PublicListing())
     rows = select(Resource).order_by(Resource.id)
     if holder_id is not None:
@@ -584,7 +609,45 @@ def search_resources(
         for r in candidates
     ]
     by_id = {str(r.id): r for r in candidates}
-    return [view(by_id[hit.id]) for hit in search.rank(query, documents, limit=limit)]
+    found = [view(by_id[hit.id]) for hit in search.rank(query, documents, limit=limit)]
+    reason = None
+    if not found:
+        given = {
+            "holder": holder_id,
+            "grade": grade,
+            "share_type": share_type,
+            "theme": theme,
+        }
+        filters = [name for name, value in given.items() if value is not None]
+        reason = _why_empty(session, actor, filters, len(candidates), search.terms(query))
+    return SearchResult(data=found, empty_reason=reason)
+
+
+def _why_empty(
+    session: Session, actor: Principal, filters: list[str], candidates: int, words: list[str]
+) -> str:
+    """Why a search found nothing: an empty catalog, the filters, or no hit for its words.
+
+    A query without a word (blank, or punctuation only) lists every resource
+    the filters keep, so it is empty only through the first two. "Empty"
+    counts only the entries the actor may read: an anonymous caller learns
+    nothing about unpublished ones.
+    """
+    readable = (
+        decide(actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(r)).allowed
+        for r in session.scalars(select(Resource))
+    )
+    if not any(readable):
+        return "目录中还没有可查看的数据资源 / the catalog holds no resource you may see yet"
+    if not candidates:
+        named = ", ".join(filters)
+        return f"没有资源同时满足筛选条件 {named} / no resource meets every filter given ({named})"
+    shown = ", ".join(dict.fromkeys(words))
+    return (
+        f"符合条件的 {candidates} 个资源的名称、标签和描述中都没有这些词：{shown} / none of the "
+        f"{candidates} resources meeting the filters has any of these words in its name, tags "
+        f"or description: {shown}"
+    )
 
 
 def _version_view(

@@ -113,6 +113,14 @@ class VersionPublic(BaseModel):
     created_at: datetime
 
 
+class SearchResult(BaseModel):
+    """Resources found, and when there are none, why (zh-CN / English)."""
+
+    data: list[ResourcePublic]
+    #: Set exactly when ``data`` is empty: no resource yet, the filters, or no hit.
+    empty_reason: str | None = None
+
+
 class ResourcePublic(BaseModel):
     id: int
     code: str

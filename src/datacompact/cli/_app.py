@@ -16,7 +16,7 @@ import typer
 from datacompact import __version__
 from datacompact.cli._context import choose, open_platform, refuse_remote
 from datacompact.cli._lazy import LazyGroup, Where
-from datacompact.cli._output import JsonFlag, console, emit, handled
+from datacompact.cli._output import JsonFlag, console, emit, handled, step_printer
 from datacompact.errors import ConfigurationError, InvalidInput
 
 
@@ -325,6 +325,10 @@ def demo(
     """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it.
 
     服务器端命令 / server-side: builds the city in this machine's platform home folder.
+
+    Each step is printed to stderr as it starts, with the time elapsed; with
+    ``--json`` nothing but the summary is printed.
+
     Serving starts two witnesses first, each a separate `datacompact witness
     serve` process with its own key and state under the home folder, under a
     2-of-2 policy (`witness.policy`), unless DATACOMPACT_WITNESS_POLICY names
@@ -335,7 +339,9 @@ def demo(
     with handled(as_json):
         platform = open_platform(must_exist=False)
         platform.initialize()
-        summary = build_demo(platform, datasets_scale=scale or None)
+        summary = build_demo(
+            platform, datasets_scale=scale or None, progress=None if as_json else step_printer()
+        )
         log_vkey = platform.log_signer.verifier().vkey
         own_witnesses = not (no_serve or no_witnesses or platform.settings.witness_policy)
         platform.close()

@@ -13,8 +13,17 @@ from rich.progress import BarColumn, Progress, TextColumn, TimeElapsedColumn
 from datacompact.catalog import OpenType, ShareType
 from datacompact.catalog.schemas import ResourceBase, UpdateFrequency
 from datacompact.cli._context import Acting, TokenOption, run
-from datacompact.cli._output import JsonFlag, emit, err_console, handled, listed, recorded, shown
-from datacompact.cli._remote import ApiClient
+from datacompact.cli._output import (
+    JsonFlag,
+    console,
+    emit,
+    err_console,
+    handled,
+    listed,
+    recorded,
+    shown,
+)
+from datacompact.cli._remote import ApiClient, JsonObject
 from datacompact.errors import InvalidInput
 
 resources_app = typer.Typer(help="数据资源目录 / the data resource catalog", no_args_is_help=True)
@@ -113,7 +122,52 @@ def register(
         body = {**data, "inbox_file": stored["name"], "encoding": encoding, "sheet": sheet}
         return api.change("POST", "/resources", body)
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="own", remote=remote)
+    run(action, who=token, as_json=as_json, render=registered, transaction="own", remote=remote)
+
+
+def registered(result: Any, as_json: bool) -> None:
+    """A registration: the whole record with ``--json``, otherwise a summary a person reads."""
+    if as_json:
+        recorded(result, as_json=True)
+        return
+    for line in register_summary(result.value.model_dump(mode="json"), result.log_index):
+        console.print(line, highlight=False, soft_wrap=True)
+
+
+def register_summary(resource: dict[str, Any], log_index: int) -> list[str]:
+    """Code, grade and its reasons, personal columns, quality and warnings, one fact a line."""
+    latest = resource.get("latest") or {}
+    lines = [
+        f"已登记 / registered: {resource['name']} (id {resource['id']}, "
+        f"holder {resource['holder_name']} #{resource['holder_id']})",
+        f"  登记编码 / code: {resource['code']}",
+        f"  建议分级 / grade: {resource['grade'] or '-'} ({resource['grade_status']})",
+    ]
+    lines += [
+        f"    - {r.get('text') or r.get('rule')}" + (f" [{r['column']}]" if r.get("column") else "")
+        for r in resource.get("grade_reasons") or []
+    ]
+    pii = latest.get("pii") or []
+    by_column: dict[str, list[str]] = {}
+    for finding in pii:
+        share = finding.get("row_share") or finding.get("share") or 0
+        by_column.setdefault(finding["column"], []).append(f"{finding['type']} {share:.0%}")
+    lines.append(f"  个人信息列 / personal columns: {len(by_column) or '无 / none'}")
+    lines += [f"    - {column}: {', '.join(kinds)}" for column, kinds in by_column.items()]
+    quality = latest.get("quality") or {}
+    scores = quality.get("scores") or {}
+    shown = ", ".join(f"{k} {v:.0f}" for k, v in scores.items() if v is not None)
+    overall = quality.get("overall")
+    lines.append(
+        f"  质量 / quality: {'-' if overall is None else f'{overall:.0f}'}/100"
+        + (f" ({shown})" if shown else "")
+        + f"; {latest.get('rows', 0):,} 行 / rows"
+    )
+    warnings = latest.get("warnings") or []
+    lines.append(f"  警告 / warnings: {len(warnings) or '无 / none'}")
+    lines += [f"    - {w}" for w in warnings]
+    lines.append(f"  回执 / receipt: log index {log_index}; --json for the full record")
+    return lines
 
 
 @resources_app.command("show")
@@ -149,7 +203,7 @@ def search(
     def action(on: Acting) -> Any:
         from datacompact.catalog import resources as service
 
-        rows = service.search_resources(
+        return service.search_catalog(
             session=on.session,
             actor=on.actor,
             query=query,
@@ -157,18 +211,27 @@ def search(
             share_type=share_type.value if share_type else None,
             theme=theme,
         )
-        return [r.model_dump(mode="json") for r in rows]
+
+    def render(found: Any, as_json: bool) -> None:
+        rows = [r.model_dump(mode="json") for r in found.data]
+        if as_json or rows:
+            emit(rows, as_json=as_json, columns=LIST_COLUMNS)
+        else:
+            console.print(
+                f"没有找到 / nothing found: {found.empty_reason}", highlight=False, soft_wrap=True
+            )
 
     def remote(api: ApiClient) -> Any:
-        return api.data(
+        found, answer = api.page(
             "/resources",
             q=query,
             holder_id=holder,
             share_type=share_type.value if share_type else None,
             theme=theme,
         )
+        return JsonObject({"data": found, "empty_reason": answer.get("empty_reason")})
 
-    run(action, who=token, as_json=as_json, render=listed(*LIST_COLUMNS), remote=remote)
+    run(action, who=token, as_json=as_json, render=render, remote=remote)
 
 
 @catalog_app.command("export")

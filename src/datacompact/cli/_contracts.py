@@ -341,9 +341,21 @@ def alerts(
     horizon_days: Annotated[
         int, typer.Option(min=0, max=3650, help="到期预警天数 / days ahead")
     ] = 90,
+    include_single: Annotated[
+        bool,
+        typer.Option(
+            "--include-single",
+            help="单一合同的业主或领域也预警 / alert on owners and domains with one award too",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
-    """集中度、锁定与运维接续预警 / concentration, lock-in and O&M continuity alerts."""
+    """集中度、锁定与运维接续预警 / concentration, lock-in and O&M continuity alerts.
+
+    For regulators and audit bodies only. An owner or a domain with a single
+    award is always 100 % and HHI 10,000, so it alerts only with
+    ``--include-single``.
+    """
     from datacompact.decimals import parse_decimal_field
     from datacompact.oversight import alerts as service
 
@@ -357,6 +369,7 @@ def alerts(
                 max_share=share,
                 hhi_threshold=threshold,
                 horizon_days=horizon_days,
+                include_single=include_single,
             ).model_dump(mode="json"),
             who=token,
             as_json=as_json,
@@ -376,12 +389,21 @@ def _alerts(data: dict[str, Any], as_json: bool) -> None:
         emit(data, as_json=True)
         return
     messages = [
-        a["message"] for key in ("concentration_alerts", "lock_in", "continuity") for a in data[key]
+        _named(a) for key in ("concentration_alerts", "lock_in", "continuity") for a in data[key]
     ]
     for message in messages:
         console.print(f"[yellow]![/] {message}", highlight=False)
     if not messages:
         console.print("无预警 / no alerts")
+
+
+def _named(alert: dict[str, Any]) -> str:
+    """An alert's message followed by the names of the firm and owner its ids stand for."""
+    names = [
+        alert[k] for k in ("group_name", "supplier_name", "key_name") if alert.get(k) is not None
+    ]
+    message = str(alert["message"])
+    return message + (f" ({'; '.join(names)})" if names else "")
 
 
 @delivery_app.command("export-ocds")

@@ -32,6 +32,7 @@ from __future__ import annotations
 import json
 import os
 import sys
+import time
 from collections.abc import Callable, Iterator, Sequence
 from contextlib import contextmanager
 from typing import TYPE_CHECKING, Annotated, Any
@@ -96,23 +97,35 @@ def one_line(exc: DataCompactError) -> str:
 
 
 def emit(
-    data: Any, *, as_json: bool, columns: Sequence[str] | None = None, title: str = ""
+    data: Any,
+    *,
+    as_json: bool,
+    columns: Sequence[str] | None = None,
+    title: str = "",
+    empty: str = "",
 ) -> None:
-    """Print ``data``: JSON for scripts, a table (lists) or key/value grid (objects) for people."""
+    """Print ``data``: JSON for scripts, a table (lists) or key/value grid (objects) for people.
+
+    A list with no row prints ``empty`` (or a generic line) instead of a bare
+    header, so that "nothing found" is never a blank table.
+    """
     if as_json:
         print(json.dumps(data, ensure_ascii=False, indent=2, default=str))
         return
     if isinstance(data, list):
-        cols = list(columns or (data[0].keys() if data else []))
-        table = Table(*cols, title=title or None)
+        if not data:
+            console.print(empty or "没有结果 / nothing found", highlight=False)
+            return
+        cols = list(columns or data[0].keys())
+        table = fitted_table(*cols, title=title)
         for row in data:
             table.add_row(*(_cell(row.get(c)) for c in cols))
         console.print(table)
         return
     if isinstance(data, dict):
         grid = Table.grid(padding=(0, 2))
-        grid.add_column(style="bold")
-        grid.add_column()
+        grid.add_column(style="bold", no_wrap=True)
+        grid.add_column(overflow="fold")
         for key, value in data.items():
             if columns is None or key in columns:
                 grid.add_row(str(key), _cell(value))
@@ -121,6 +134,27 @@ def emit(
         console.print(grid)
         return
     console.print(str(data))
+
+
+def fitted_table(*columns: str, title: str = "") -> Table:
+    """A table that fits the terminal: long values fold onto more lines, never cut with '…'."""
+    table = Table(title=title or None, expand=False, show_lines=False)
+    for column in columns:
+        table.add_column(column, overflow="fold")
+    return table
+
+
+def step_printer() -> Callable[[str], None]:
+    """A progress callback printing each step to stderr with the seconds since the first one."""
+    started = time.monotonic()
+
+    def step(message: str) -> None:
+        elapsed = time.monotonic() - started
+        err_console.print(
+            f"[dim]{elapsed:7.1f} s[/] {escape(message)}", highlight=False, soft_wrap=True
+        )
+
+    return step
 
 
 def shown(data: Any, as_json: bool) -> None:
@@ -143,8 +177,30 @@ def recorded(result: Recorded[Any], as_json: bool) -> None:
 
 
 def _cell(value: Any) -> str:
+    """A value as table text: nested objects as ``key: value`` lines, lists one item a line."""
     if value is None:
         return "-"
-    if isinstance(value, list | dict):
-        return json.dumps(value, ensure_ascii=False, default=str)
+    if isinstance(value, dict | list):
+        return "\n".join(_lines(value)) or "-"
     return str(value)
+
+
+def _lines(value: Any, indent: str = "") -> list[str]:
+    """``key: value`` lines of nested JSON, indented by depth (scalars stay on their key's line)."""
+    out: list[str] = []
+    items = value.items() if isinstance(value, dict) else ((None, v) for v in value)
+    for key, item in items:
+        label = f"{indent}{key}: " if key is not None else f"{indent}- "
+        if isinstance(item, dict | list) and item:
+            if not isinstance(item, dict) and all(not isinstance(i, dict | list) for i in item):
+                out.append(label + ", ".join("-" if i is None else str(i) for i in item))
+            elif key is None and isinstance(item, dict):
+                # A list of objects: each item's first key on its "- " line.
+                first, *rest = _lines(item, indent + "  ")
+                out.extend([label + first.lstrip(), *rest])
+            else:
+                out.append(label.rstrip())
+                out.extend(_lines(item, indent + "  "))
+        else:
+            out.append(label + ("-" if item is None or item in ({}, []) else str(item)))
+    return out

@@ -10,7 +10,16 @@ import typer
 from datacompact.errors import InvalidInput
 
 Id = Annotated[int, typer.Argument(min=1)]
-PROJECT_COLUMNS = ("id", "name", "owner_id", "budget", "grade", "mode", "mode_status")
+PROJECT_COLUMNS = (
+    "id",
+    "name",
+    "owner_id",
+    "owner_name",
+    "budget",
+    "grade",
+    "mode",
+    "mode_status",
+)
 
 
 def json_option(text: str | None, what: str) -> Any:

@@ -8,7 +8,7 @@ import typer
 
 from datacompact.cli import _project_tenders
 from datacompact.cli._context import Acting, TokenOption, run
-from datacompact.cli._output import JsonFlag, listed, recorded, shown
+from datacompact.cli._output import JsonFlag, console, emit, listed, recorded, shown
 from datacompact.cli._project_io import PROJECT_COLUMNS, Id
 from datacompact.cli._remote import ApiClient
 
@@ -292,26 +292,40 @@ def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> N
     """任务匹配：为标段推荐企业 / rank enterprises for a lot, with reasons."""
     from datacompact.procurement import lots
 
-    def shaped(ranking: Any) -> Any:
-        if as_json:
-            return ranking.model_dump(mode="json")
-        return [
-            {
-                "participant_id": m.participant_id,
-                "name": m.name,
-                "score": m.score,
-                "reasons": m.reasons,
-            }
-            for m in ranking.matches
-        ]
-
     def action(on: Acting) -> Any:
-        return shaped(lots.match_lot(session=on.session, actor=on.actor, lot_id=lot_id))
+        return lots.match_lot(session=on.session, actor=on.actor, lot_id=lot_id).model_dump(
+            mode="json"
+        )
 
-    def remote(api: ApiClient) -> Any:
-        return shaped(api.data(f"/lots/{lot_id}/matches"))
+    def render(ranking: dict[str, Any], as_json: bool) -> None:
+        if as_json:
+            emit(ranking, as_json=True)
+            return
+        if ranking["matches"]:
+            emit(
+                ranking["matches"],
+                as_json=False,
+                columns=("participant_id", "name", "score", "reasons"),
+            )
+        else:
+            console.print(
+                f"没有匹配 / no match: {ranking['empty_reason']}", highlight=False, soft_wrap=True
+            )
+        if ranking["excluded"]:
+            console.print(
+                f"排除 / excluded: {len(ranking['excluded'])} "
+                f"({', '.join(e['name'] for e in ranking['excluded'])}); --json for reasons",
+                highlight=False,
+                soft_wrap=True,
+            )
 
-    run(action, who=token, as_json=as_json, render=shown, remote=remote)
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=render,
+        remote=lambda api: api.data(f"/lots/{lot_id}/matches"),
+    )
 
 
 @projects_app.command("cancel-lot")

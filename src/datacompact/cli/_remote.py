@@ -230,6 +230,20 @@ class ApiClient:
             raise self._transport_error(exc) from None
         return wrapped(self._answer(response))
 
+    def download(self, path: str, **params: Any) -> tuple[bytes, dict[str, str]]:
+        """The body and headers of a route that streams a file (CSV, Parquet), read whole."""
+        import httpx
+
+        try:
+            response = self._http.get(path, params={k: v for k, v in params.items() if v})
+        except httpx.TransportError as exc:
+            raise self._transport_error(exc) from None
+        kind = response.headers.get("content-type", "").split(";")[0].strip().lower()
+        if response.is_success and kind != "application/json" and "text/html" not in kind:
+            return response.content, {k.lower(): v for k, v in response.headers.items()}
+        self._answer(response)  # the error envelope, or not the platform
+        raise self._not_a_platform(f"HTTP {response.status_code}, {kind or 'no'} content")
+
     def text(self, path: str, media_type: str) -> str:
         """The body of a route that answers ``media_type`` text (a Turtle export)."""
         import httpx

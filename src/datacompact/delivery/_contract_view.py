@@ -14,6 +14,7 @@ from datacompact.delivery.schemas import (
     MilestonePublic,
     SlaReportPublic,
 )
+from datacompact.registry import lookup
 from datacompact.store.models import Resource
 from datacompact.store.project_models import Contract, Lot, Project, SlaReport
 
@@ -86,6 +87,8 @@ def view(session: Session, contract: Contract) -> ContractPublic:
         lot_id=lot.id,
         owner_id=project.owner_id,
         supplier_id=contract.supplier_id,
+        owner_name=lookup.participant_name(session, project.owner_id),
+        supplier_name=lookup.participant_name(session, contract.supplier_id),
         value=contract.value,
         starts_on=contract.starts_on,
         ends_on=contract.ends_on,

@@ -144,6 +144,8 @@ class ContractPublic(BaseModel):
     lot_id: int
     owner_id: int
     supplier_id: int
+    owner_name: str | None = None
+    supplier_name: str | None = None
     value: str
     starts_on: date
     ends_on: date

@@ -19,6 +19,7 @@ import hashlib
 import hmac
 import json
 import os
+from collections.abc import Callable
 from datetime import date, timedelta
 from pathlib import Path
 from typing import Any
@@ -222,12 +223,21 @@ def _approver_first(cast: list[Org], platform: Platform) -> list[Org]:
     return [first, *(o for o in cast if o is not first)]
 
 
-def build_demo(platform: Platform, *, datasets_scale: float | None = 1.0) -> dict[str, Any]:
+def build_demo(
+    platform: Platform,
+    *,
+    datasets_scale: float | None = 1.0,
+    progress: Callable[[str], None] | None = None,
+) -> dict[str, Any]:
     """Build (or find) the demo city and write the credentials file; returns a summary.
 
     ``datasets_scale`` sizes the eight demo datasets (1.0: about 1.1 million
-    rows, ingested, graded and profiled); ``None`` registers none.
+    rows, ingested, graded and profiled); ``None`` registers none. ``progress``
+    is told each step as it starts (zh-CN / English), for a build that takes
+    minutes.
     """
+    step = progress or (lambda _message: None)
+    step("参与方、成员与令牌 / participants, members and tokens")
     cast = _approver_first(build_cast(), platform)
     by_slug = {o.slug: o for o in cast}
     credentials: list[dict[str, Any]] = []
@@ -265,8 +275,10 @@ def build_demo(platform: Platform, *, datasets_scale: float | None = 1.0) -> dic
     held: dict[str, list[dict[str, Any]]] = {}
     built_projects = 0
     if datasets_scale is not None:
-        datasets = register_datasets(platform, cast, scale=datasets_scale)
+        datasets = register_datasets(platform, cast, scale=datasets_scale, progress=step)
+        step("数据使用申请与授权 / applications and grants")
         held = ensure_grants(platform, cast)
+        step("合作项目、招投标与合同 / projects, tenders and contracts")
         built_projects = ensure_projects(platform, cast)
     for entry in credentials:
         entry["grants"] = held.get(entry["user"], [])

@@ -2,6 +2,7 @@
 
 from __future__ import annotations
 
+from collections.abc import Callable
 from pathlib import Path
 
 from sqlalchemy import select
@@ -40,15 +41,26 @@ def platform_member(platform: Platform, holder: Participant, role: Role) -> Memb
     raise LookupError(f"no {role.value} at participant {holder.id}")
 
 
-def register_datasets(platform: Platform, cast: list[Org], *, scale: float) -> int:
-    """Write the demo files and register those not yet in the catalog; returns how many exist."""
+def register_datasets(
+    platform: Platform,
+    cast: list[Org],
+    *,
+    scale: float,
+    progress: Callable[[str], None] | None = None,
+) -> int:
+    """Write the demo files and register those not yet in the catalog; returns how many exist.
+
+    ``progress`` is told when the files are written and as each dataset is registered.
+    """
+    step = progress or (lambda _message: None)
+    step(f"生成演示数据文件 / writing the demo data files (scale {scale:g})")
     # What a killed earlier run left staged goes before anything is ingested.
     resources.sweep_orphans(db=platform.db, home=platform.settings.home)
     # Deterministic bytes: rewriting the files on a second run changes nothing.
     folder = platform.settings.home / DATA_DIR / f"scale-{scale:g}"
     specs: list[DatasetSpec] = write_datasets(folder, cast=cast, rows_scale=scale)
     by_slug = {org.slug: org for org in cast}
-    for spec in specs:
+    for number, spec in enumerate(specs, start=1):
         with platform.db.read() as session:
             holder = session.scalar(
                 select(Participant).where(Participant.uscc == by_slug[spec.holder].uscc)
@@ -62,6 +74,10 @@ def register_datasets(platform: Platform, cast: list[Org], *, scale: float) -> i
             )
         if exists is not None:
             continue
+        step(
+            f"登记数据集 {number}/{len(specs)}：{spec.name_zh} / registering dataset "
+            f"{number}/{len(specs)}: {spec.name_en}"
+        )
         steward = principal(platform, holder, Role.DATA_STEWARD)
         registered = resources.register_resource(
             db=platform.db,

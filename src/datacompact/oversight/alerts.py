@@ -36,12 +36,15 @@ from datacompact.oversight.schemas import (
 )
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.procurement.groups import participant_groups
+from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import Participant
 from datacompact.store.project_models import Award, Contract, Lot, Project
 
 DEFAULT_MAX_SHARE = Decimal("0.30")
 DEFAULT_HHI_THRESHOLD = Decimal("2500")
 DEFAULT_HORIZON_DAYS = 90
+#: The kinds of participant that supervise projects and so read the alerts.
+SUPERVISORS = ("regulator", "auditor")
 
 
 def supplier_groups(session: Session) -> dict[int, int]:
@@ -84,16 +87,32 @@ def awarded(session: Session) -> list[conc.Award]:
     ]
 
 
-def _concentration_view(c: conc.Concentration) -> ConcentrationPublic:
+def participant_names(session: Session) -> dict[int, str]:
+    """Every participant's name by id: alerts name the firms and owners they count."""
+    return {row.id: row.name for row in session.execute(select(Participant.id, Participant.name))}
+
+
+def _key_name(scope: str, key: str, names: dict[int, str]) -> str | None:
+    return names.get(int(key)) if scope == "owner" and key.isdigit() else None
+
+
+def _concentration_view(c: conc.Concentration, names: dict[int, str]) -> ConcentrationPublic:
     return ConcentrationPublic(
         scope=c.scope,
         key=c.key,
+        key_name=_key_name(c.scope, c.key, names),
         total_value=str(c.total_value),
         hhi=str(c.hhi),
         top1_share=str(c.top1_share),
         top3_share=str(c.top3_share),
+        awards=c.awards,
         suppliers=[
-            SupplierSharePublic(group_id=int(s.supplier_id), value=str(s.value), share=str(s.share))
+            SupplierSharePublic(
+                group_id=int(s.supplier_id),
+                group_name=names.get(int(s.supplier_id)),
+                value=str(s.value),
+                share=str(s.share),
+            )
             for s in c.suppliers
         ],
     )
@@ -101,6 +120,7 @@ def _concentration_view(c: conc.Concentration) -> ConcentrationPublic:
 
 def continuity(session: Session, *, today: date, horizon_days: int) -> list[ContinuityAlert]:
     """Active contracts ending by ``today + horizon_days`` with no handover and no successor."""
+    names = participant_names(session)
     succeeded = set(
         session.scalars(
             select(Lot.successor_of).where(Lot.successor_of.is_not(None), Lot.status != "cancelled")
@@ -127,6 +147,7 @@ def continuity(session: Session, *, today: date, horizon_days: int) -> list[Cont
                 lot_id=lot.id,
                 system=lot.system,
                 supplier_id=contract.supplier_id,
+                supplier_name=names.get(contract.supplier_id),
                 ends_on=contract.ends_on,
                 days_left=days,
                 missing_handover=missing,
@@ -149,30 +170,52 @@ def alerts(
     max_share: Decimal = DEFAULT_MAX_SHARE,
     hhi_threshold: Decimal = DEFAULT_HHI_THRESHOLD,
     horizon_days: int = DEFAULT_HORIZON_DAYS,
+    include_single: bool = False,
 ) -> AlertReport:
-    """Concentration, lock-in and continuity alerts over every project on the platform."""
-    authorize(actor=actor, action=Actions.PROJECT_READ, resource=PartyResource())
+    """Concentration, lock-in and continuity alerts over every project on the platform.
+
+    For the parties that supervise (regulators and audit bodies). An owner or a
+    domain with a single award is measured but does not alert, unless
+    ``include_single`` asks for it: one contract is always 100 % and HHI 10,000.
+    """
+    authorize(
+        actor=actor,
+        action=Actions.ALERT_READ,
+        resource=PartyResource(
+            participant_id=None,
+            reviewers=frozenset(approved_of_kind(session, SUPERVISORS)),
+        ),
+    )
     if not 0 <= horizon_days <= 3650:
         raise InvalidInput(
             "预警期限须在 0–3650 天 / expected horizon_days between 0 and 3650",
             details={"field": "horizon_days"},
         )
     now = today or today_cst()
+    names = participant_names(session)
     awards = awarded(session)
     markets = [c for by in ("city", "owner", "domain") for c in conc.concentration(awards, by=by)]
-    fired = conc.alerts(markets, max_share=max_share, hhi_threshold=hhi_threshold)
+    fired = conc.alerts(
+        markets,
+        max_share=max_share,
+        hhi_threshold=hhi_threshold,
+        min_awards=1 if include_single else 2,
+    )
     return AlertReport(
         today=now,
         max_share=str(max_share),
         hhi_threshold=str(hhi_threshold),
         horizon_days=horizon_days,
-        concentration=[_concentration_view(c) for c in markets],
+        include_single=include_single,
+        concentration=[_concentration_view(c, names) for c in markets],
         concentration_alerts=[
             ConcentrationAlert(
                 kind=a.kind,
                 scope=a.scope,
                 key=a.key,
                 group_id=int(a.supplier_id) if a.supplier_id is not None else None,
+                group_name=names.get(int(a.supplier_id)) if a.supplier_id is not None else None,
+                key_name=_key_name(a.scope, a.key, names),
                 value=str(a.value),
                 threshold=str(a.threshold),
                 message=a.message,
@@ -183,7 +226,9 @@ def alerts(
             LockInAlert(
                 system=li.system_id,
                 group_id=int(li.group_id),
+                group_name=names.get(int(li.group_id)),
                 suppliers=sorted(int(s) for s in li.suppliers),
+                supplier_names=[names.get(int(s), "") for s in sorted(li.suppliers, key=int)],
                 award_ids=sorted(int(a) for a in li.award_ids),
                 categories=list(li.categories),
                 message=li.message,

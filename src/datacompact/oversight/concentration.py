@@ -107,6 +107,8 @@ class Concentration:
     top3_share: Decimal
     suppliers: tuple[SupplierShare, ...]  # largest first, ties by id
     unit: Unit = "group"
+    #: How many awards the market holds: one award is always 100 % and HHI 10,000.
+    awards: int = 0
 
 
 @dataclass(frozen=True)
@@ -161,6 +163,7 @@ def concentration(
             details={"field": "unit"},
         )
     markets: dict[str, dict[str, Decimal]] = {}
+    counts: dict[str, int] = {}
     seen: set[str] = set()
     for a in awards:
         if a.award_id in seen:
@@ -173,6 +176,7 @@ def concentration(
         firm = a.group_id if unit == "group" else a.supplier_id
         market = markets.setdefault(key, {})
         market[firm] = market.get(firm, Decimal(0)) + a.value
+        counts[key] = counts.get(key, 0) + 1
     out = []
     for key, market in sorted(markets.items()):
         total = sum(market.values(), Decimal(0))
@@ -191,6 +195,7 @@ def concentration(
                     for (firm, v), s in zip(ranked, shares, strict=True)
                 ),
                 unit=unit,
+                awards=counts[key],
             )
         )
     return out
@@ -201,15 +206,21 @@ def alerts(
     *,
     max_share: Decimal = Decimal("0.30"),
     hhi_threshold: Decimal = Decimal("2500"),
+    min_awards: int = 2,
 ) -> list[Alert]:
     """Alerts for firms whose share exceeds ``max_share`` and markets whose HHI exceeds the threshold.
 
-    Comparisons use the exact values, not the rounded ones on display.
+    Comparisons use the exact values, not the rounded ones on display. A
+    market of fewer than ``min_awards`` awards does not alert: one contract is
+    always 100 % and HHI 10,000, which says nothing about concentration
+    (``min_awards=1`` alerts on it anyway). The city-wide market always alerts.
     """
     check_decimal(max_share, "max_share", 0, 1, strict=True)
     check_decimal(hhi_threshold, "hhi_threshold", 0, 10_000)
     out = []
     for c in concentrations:
+        if c.scope != "city" and c.awards < min_awards:
+            continue
         where_zh = _ZH["city"] if c.scope == "city" else f"{_ZH[c.scope]} {c.key} "
         where_en = "city-wide" if c.scope == "city" else f"in {c.scope} {c.key}"
         for s in c.suppliers:

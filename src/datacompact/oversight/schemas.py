@@ -15,6 +15,8 @@ from pydantic import BaseModel
 class SupplierSharePublic(BaseModel):
     #: The group (ultimate controller) measured, as a participant id.
     group_id: int
+    #: The participant's name (the controller, or the group's smallest member).
+    group_name: str | None = None
     value: str
     share: str
 
@@ -27,6 +29,10 @@ class ConcentrationPublic(BaseModel):
     top1_share: str
     top3_share: str
     suppliers: list[SupplierSharePublic]
+    #: The owner's name under scope ``owner``.
+    key_name: str | None = None
+    #: Awards in this market; one award alone does not alert unless asked.
+    awards: int = 0
 
 
 class ConcentrationAlert(BaseModel):
@@ -37,12 +43,16 @@ class ConcentrationAlert(BaseModel):
     value: str
     threshold: str
     message: str
+    group_name: str | None = None
+    key_name: str | None = None
 
 
 class LockInAlert(BaseModel):
     system: str
     group_id: int
+    group_name: str | None = None
     suppliers: list[int]
+    supplier_names: list[str] = []
     award_ids: list[int]
     categories: list[str]
     message: str
@@ -55,6 +65,7 @@ class ContinuityAlert(BaseModel):
     lot_id: int
     system: str
     supplier_id: int
+    supplier_name: str | None = None
     ends_on: date
     days_left: int
     missing_handover: list[str]
@@ -66,6 +77,8 @@ class AlertReport(BaseModel):
     max_share: str
     hhi_threshold: str
     horizon_days: int
+    #: Whether owners and domains with a single award alert too.
+    include_single: bool = False
     concentration: list[ConcentrationPublic]
     concentration_alerts: list[ConcentrationAlert]
     lock_in: list[LockInAlert]

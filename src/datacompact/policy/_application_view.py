@@ -20,6 +20,7 @@ from datacompact.errors import OutOfTurn
 from datacompact.governance import rules_for
 from datacompact.permissions import PartyResource
 from datacompact.policy.schemas import ApplicationPublic, ApplicationRevisionPublic, Turn
+from datacompact.registry import lookup
 from datacompact.store.models import Application, ApplicationRevision, Grant, Participant
 
 #: How each party is named in messages, zh-CN then English.
@@ -154,6 +155,7 @@ def view(
     return ApplicationPublic(
         id=application.id,
         applicant_id=application.applicant_id,
+        applicant_name=lookup.participant_name(session, application.applicant_id),
         scenario=application.scenario,
         purpose=application.purpose,
         purpose_text=application.purpose_text,

@@ -15,7 +15,7 @@ column at all needs the steward's explicit confirmation.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from datacompact.catalog.shape import SchemaChange, ShapeReview
 from datacompact.errors import Conflict, InvalidTransition, NotFound
@@ -24,6 +24,7 @@ from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy._grant_view import column_constraints, table_name
 from datacompact.policy.agreement import parse_agreement
 from datacompact.policy.schemas import GrantPublic
+from datacompact.registry import lookup
 from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import Grant, Resource
 
@@ -109,6 +110,11 @@ def set_grant_status(
         ],
     )
     return Recorded(view(grant), event.seq)
+
+
+def _name(grant: Grant, participant_id: int) -> str | None:
+    session = object_session(grant)
+    return None if session is None else lookup.participant_name(session, participant_id)
 
 
 def _check_columns_exist(grant: Grant) -> None:
@@ -242,6 +248,11 @@ def view(grant: Grant) -> GrantPublic:
         status=grant.status,
         status_reason=grant.status_reason,
         expires_at=grant.expires_at,
+        resource_name=grant.resource.name,
+        holder_name=grant.resource.holder.name
+        if grant.resource.holder_id == grant.holder_id
+        else _name(grant, grant.holder_id),
+        grantee_name=_name(grant, grant.grantee_id),
         max_queries=grant.max_queries,
         queries_used=grant.queries_used,
         epsilon_spent=float(grant.epsilon_spent),

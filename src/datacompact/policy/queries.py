@@ -31,7 +31,7 @@ from __future__ import annotations
 import logging
 import math
 import time
-from collections.abc import Callable
+from collections.abc import Callable, Iterator
 from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
@@ -55,13 +55,21 @@ from datacompact.errors import (
 )
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
-from datacompact.policy import _extracts
+from datacompact.policy import _extracts, _results
 from datacompact.policy._grant_view import grant_view
+from datacompact.policy._protection import protection
 from datacompact.policy._release_store import RELEASES, ensure_release
 from datacompact.policy.agreement import GrantTerms, check_epsilon, check_use, parse_agreement
-from datacompact.policy.schemas import OverlapPublic, QueryPublic, QueryResult
+from datacompact.policy.schemas import (
+    OverlapPublic,
+    QueryPublic,
+    QueryResult,
+    ResultPage,
+    ResultProtection,
+)
 from datacompact.privacy.masking import derive_key
 from datacompact.ratelimits import RateLimits
+from datacompact.registry import lookup
 from datacompact.registry.participants import approved_of_kind
 from datacompact.sandbox import (
     DuckDBEngine,
@@ -112,6 +120,10 @@ class QueryPolicy:
 
     refusals_per_minute: int = 30
     time_quantum: float = 0.05
+    #: Rows of the answer's first page and of each later page.
+    page_rows: int = 1000
+    #: Seconds a stored result stays readable page by page.
+    result_retention: float = 24 * 3600.0
     limits: RateLimits = field(default_factory=RateLimits, compare=False, repr=False)
 
     @classmethod
@@ -119,6 +131,8 @@ class QueryPolicy:
         return cls(
             refusals_per_minute=settings.sandbox_refusals_per_minute,
             time_quantum=settings.sandbox_time_quantum_ms / 1000,
+            page_rows=settings.query_page_rows,
+            result_retention=settings.query_result_retention_hours * 3600.0,
             limits=limits or RateLimits(settings.rate_limit_storage_uri),
         )
 
@@ -156,6 +170,8 @@ class _Prepared:
     epsilon: float
     #: The δ of a DP release's noisy choice of groups (0 unless it has groups).
     delta: float = 0.0
+    #: What the answer will say about its suppression, noise and generalization.
+    protection: ResultProtection | None = None
 
 
 def _resource_stamp(session: Session, resource_id: int) -> tuple[object, ...]:
@@ -344,15 +360,29 @@ def run_query(
             )
         budget = EpsilonAccount(total=query.epsilon) if query.epsilon > 0 else None
         result = runner.execute(plan, budget=budget)
+        # Stored before the outcome is recorded, so that every page of an
+        # executed query can be read; dropped again if the outcome is a failure.
+        _results.store_result(
+            home,
+            grant_id=snapshot.grant_id,
+            query_id=query_id,
+            rows=result.rows,
+            truncated=result.truncated,
+            protection=query.protection,
+            retention_seconds=policy.result_retention,
+        )
     except Exception as exc:  # every failure after the charge is one outcome
         log.warning("query %s failed: %s", query_id, _brief(exc))
-        failure = exc
+        failure, result = exc, None
     try:
-        recorded = _finish(db, actor, snapshot, query, query_id, result, recheck)
+        recorded = _finish(
+            db, actor, snapshot, query, query_id, result, recheck, _Paging(secret, policy.page_rows)
+        )
     finally:
         if query.mode != "records":
             _pad(started, policy.time_quantum)
     if recorded is None:
+        _results.discard_result(home, snapshot.grant_id, query_id)
         if isinstance(failure, QueryFailed) and query.mode == "records":
             raise failure  # plain records may say which engine error it was
         raise QueryFailed(FAILED_MESSAGE) from None
@@ -407,11 +437,14 @@ def _prepare(
     plan = govern(sql, view)
     check_capabilities(engine, plan)
     dp_release = bool(plan.dp_aggregates)
+    epsilon = view.epsilon_per_query if dp_release else 0.0
+    delta = plan.dp_delta if dp_release else 0.0
     query = _Prepared(
         plan=plan,
         mode=mode,
-        epsilon=view.epsilon_per_query if dp_release else 0.0,
-        delta=plan.dp_delta if dp_release else 0.0,
+        epsilon=epsilon,
+        delta=delta,
+        protection=protection(plan, mode, epsilon=epsilon, delta=delta),
     )
     _check(snapshot, query, used=snapshot.queries_used, spent=snapshot.epsilon_spent)
     return query
@@ -483,6 +516,7 @@ def _finish(
     query_id: int,
     result: Result | None,
     recheck: Recheck | None,
+    paging: _Paging,
 ) -> Recorded[QueryResult] | None:
     """Log the outcome of a charged query: the answer, or None when it failed."""
     with db.write() as session:
@@ -520,17 +554,118 @@ def _finish(
         if result is None:
             return None
         terms = snapshot.terms
+        total = result.rows.num_rows
         answer = QueryResult(
             query=view(row),
             columns=[{"name": f.name, "type": str(f.type)} for f in result.rows.schema],
-            rows=python_rows(result.rows),
+            rows=python_rows(result.rows.slice(0, paging.size)),
             truncated=result.truncated,
             queries_left=terms.max_queries - grant.queries_used,
             epsilon_left=None
             if terms.epsilon is None
             else max(terms.epsilon - float(grant.epsilon_spent), 0.0),
+            total_rows=total,
+            row_limit=query.plan.limits.max_result_rows,
+            next_page_token=paging.token(row.id, paging.size, total, result.result_sha256),
+            protection=query.protection,
         )
         return Recorded(answer, event.seq)
+
+
+@dataclass(frozen=True)
+class _Paging:
+    """The key of page tokens and the rows per page."""
+
+    secret: bytes
+    size: int
+
+    def token(self, query_id: int, offset: int, total: int, digest: str) -> str | None:
+        """The token of the page at ``offset``, or None when no row is left there."""
+        if offset >= total:
+            return None
+        return _results.page_token(
+            self.secret, query_id=query_id, offset=offset, size=self.size, digest=digest
+        )
+
+
+def result_page(
+    *,
+    session: Session,
+    home: Path,
+    secret: bytes,
+    actor: Principal,
+    query_id: int,
+    page_token: str | None = None,
+    policy: QueryPolicy | None = None,
+) -> ResultPage:
+    """A page of an executed query's stored result, for whoever may run queries under its grant.
+
+    Reads the result written when the query executed: nothing runs, nothing is
+    charged. Without a token, the first page. The grant must still be active:
+    what has not left yet does not leave under a suspended or revoked grant.
+    """
+    policy = policy or QueryPolicy()
+    row, stored = _stored(session, home, actor, query_id, policy)
+    digest = row.result_sha256 or ""
+    offset, size = 0, policy.page_rows
+    if page_token is not None:
+        offset, size = _results.read_token(secret, page_token, query_id=row.id, digest=digest)
+    columns, rows = _results.read_rows(stored, offset, size)
+    paging = _Paging(secret, size)
+    return ResultPage(
+        query_id=row.id,
+        columns=columns,
+        rows=rows,
+        offset=offset,
+        total_rows=stored.rows,
+        truncated=stored.truncated,
+        next_page_token=paging.token(row.id, offset + size, stored.rows, digest),
+        protection=stored.protection,
+    )
+
+
+def result_stream(
+    *,
+    session: Session,
+    home: Path,
+    actor: Principal,
+    query_id: int,
+    fmt: str,
+    policy: QueryPolicy | None = None,
+) -> tuple[Iterator[bytes], int, bool]:
+    """The whole stored result of a query as CSV or Parquet bytes, its row count and ``truncated``.
+
+    Checked (grant, permission, stored file) before the first byte, so a
+    refusal is an error response and never a half-sent stream.
+    """
+    if fmt not in ("csv", "parquet"):
+        raise InvalidInput(
+            "格式须为 json、csv 或 parquet / expected format json, csv or parquet",
+            details={"field": "format"},
+        )
+    _row, stored = _stored(session, home, actor, query_id, policy or QueryPolicy())
+    chunks = _results.stream_csv(stored) if fmt == "csv" else _results.stream_parquet(stored)
+    return chunks, stored.rows, stored.truncated
+
+
+def _stored(
+    session: Session, home: Path, actor: Principal, query_id: int, policy: QueryPolicy
+) -> tuple[GrantQuery, _results.Stored]:
+    row = session.get(GrantQuery, query_id)
+    if row is None:
+        raise NotFound("查询记录不存在 / query not found", details={"query_id": query_id})
+    grant = _load(session, row.grant_id)
+    authorize(actor=actor, action=Actions.QUERY_RUN, resource=_parties(grant))
+    _check_status(grant)
+    if row.status != "executed":
+        raise NotFound(
+            "该查询没有结果（被拒绝或失败）/ this query has no result: it was refused or failed",
+            details={"query_id": query_id},
+        )
+    stored = _results.open_result(
+        home, grant_id=row.grant_id, query_id=row.id, retention_seconds=policy.result_retention
+    )
+    return row, stored
 
 
 def _record_refusal(
@@ -676,6 +811,7 @@ def find_overlaps(
             second_query_id=f.second_id,
             grant_ids=[int(g) for g in f.grant_ids],
             grantee_id=int(f.grantee),
+            grantee_name=lookup.participant_name(session, int(f.grantee)),
             kind=f.kind,
             similarity=f.similarity,
             columns=list(f.columns),

@@ -86,6 +86,7 @@ class Turn(BaseModel):
 class ApplicationPublic(BaseModel):
     id: int
     applicant_id: int
+    applicant_name: str | None = None
     scenario: str
     purpose: str
     purpose_text: str
@@ -129,6 +130,9 @@ class GrantPublic(BaseModel):
     status: str
     status_reason: str | None
     expires_at: datetime
+    resource_name: str | None = None
+    holder_name: str | None = None
+    grantee_name: str | None = None
     max_queries: int
     queries_used: int
     epsilon_spent: float
@@ -175,8 +179,39 @@ class QueryPublic(BaseModel):
     created_at: datetime
 
 
+class ResultProtection(BaseModel):
+    """How a governed result was protected, stated from the plan alone (never from a row).
+
+    ``groups_suppressed`` is ``None`` where it is withheld: under ``aggregates``
+    and grouped ``dp_aggregates`` the number of groups below the threshold,
+    even as a yes/no, can reveal one record (``docs/sandbox.md``).
+    """
+
+    mode: str
+    #: ``none``, ``group_threshold`` (aggregates: fewer than k entities),
+    #: ``noisy_threshold`` (DP partition selection) or ``k_anonymous_release``.
+    suppression: str
+    #: k under ``aggregates``, τ of the noisy selection under ``dp_aggregates``.
+    suppression_threshold: int | None
+    groups_suppressed: int | None
+    noise_added: bool
+    epsilon: float | None
+    delta: float | None
+    #: Values coarsened: a k-anonymous release, or dates truncated by a mask.
+    generalized: bool
+    #: Values pseudonymized, partially masked, truncated or redacted.
+    masked: bool
+    #: The same in words (zh-CN / English), for people.
+    note: str
+
+
 class QueryResult(BaseModel):
-    """The answer to a governed query, with its record and what is left of the grant."""
+    """The answer to a governed query, with its record and what is left of the grant.
+
+    ``rows`` is the first page; ``next_page_token`` (``GET /queries/{id}/rows``)
+    reads the next one from the stored result, without running or charging the
+    query again. ``truncated`` says the engine cut the result at ``row_limit``.
+    """
 
     query: QueryPublic
     columns: list[dict[str, str]]
@@ -184,6 +219,25 @@ class QueryResult(BaseModel):
     truncated: bool
     queries_left: int
     epsilon_left: float | None
+    #: Rows of the whole stored result (at most ``row_limit``).
+    total_rows: int = 0
+    #: The most rows a query returns; past it the result is cut and ``truncated``.
+    row_limit: int = 0
+    next_page_token: str | None = None
+    protection: ResultProtection | None = None
+
+
+class ResultPage(BaseModel):
+    """One page of a stored governed result."""
+
+    query_id: int
+    columns: list[dict[str, str]]
+    rows: list[list[Any]]
+    offset: int
+    total_rows: int
+    truncated: bool
+    next_page_token: str | None
+    protection: ResultProtection | None = None
 
 
 class OverlapPublic(BaseModel):
@@ -193,6 +247,7 @@ class OverlapPublic(BaseModel):
     second_query_id: int
     grant_ids: list[int]
     grantee_id: int
+    grantee_name: str | None = None
     kind: str
     similarity: float
     columns: list[str]

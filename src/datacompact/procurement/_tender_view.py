@@ -10,11 +10,12 @@ afterwards; the conflicts, which name members, follow the committee.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, object_session
 
 from datacompact.permissions import Principal
 from datacompact.procurement import _common, _evaluate
 from datacompact.procurement.schemas import AwardPublic, BidPublic, TenderPublic
+from datacompact.registry import lookup
 from datacompact.store.project_models import Award, Bid, Tender
 
 
@@ -31,6 +32,11 @@ def bid_view(bid: Bid, *, reveal: bool) -> BidPublic:
     )
 
 
+def _name(award: Award) -> str | None:
+    session = object_session(award)
+    return None if session is None else lookup.participant_name(session, award.supplier_id)
+
+
 def _award_view(award: Award) -> AwardPublic:
     return AwardPublic(
         id=award.id,
@@ -38,6 +44,7 @@ def _award_view(award: Award) -> AwardPublic:
         lot_id=award.lot_id,
         bid_id=award.bid_id,
         supplier_id=award.supplier_id,
+        supplier_name=_name(award),
         value=award.value,
         evaluation=dict(award.evaluation),
         exception_id=award.exception_id,

@@ -361,6 +361,7 @@ def match_lot(
             )
             for e in ranking.excluded
         ],
+        empty_reason=ranking.empty_reason,
     )
 
 

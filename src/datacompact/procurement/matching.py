@@ -241,6 +241,8 @@ class Excluded:
     candidate_id: str
     kind: Literal["qualification", "fit"]
     reasons: tuple[str, ...]  # zh / en
+    #: The mandatory qualifications it lacks (kind ``qualification``).
+    missing: tuple[str, ...] = ()
 
 
 @dataclass(frozen=True)
@@ -248,6 +250,44 @@ class Ranking:
     lot_id: str
     matches: tuple[Match, ...]
     excluded: tuple[Excluded, ...] = ()
+
+    @property
+    def empty_reason(self) -> str | None:
+        """Why no candidate matched (zh / en), or None when some did.
+
+        >>> Ranking("1", ()).empty_reason
+        '没有可匹配的已批准企业 / no approved enterprise to match'
+        >>> Ranking("1", (), (Excluded("7", "qualification", (), ("ITSS",)),)).empty_reason
+        '全部 1 个候选企业都缺少必备资质 ITSS / every one of the 1 candidates lacked the mandatory qualification ITSS'
+        """
+        if self.matches:
+            return None
+        if not self.excluded:
+            return "没有可匹配的已批准企业 / no approved enterprise to match"
+        total = len(self.excluded)
+        lacking = [e for e in self.excluded if e.kind == "qualification"]
+        if len(lacking) == total:
+            common = [q for q in lacking[0].missing if all(q in e.missing for e in lacking)]
+            if common:
+                named = "、".join(common)
+                return (
+                    f"全部 {total} 个候选企业都缺少必备资质 {named} / every one of the {total} "
+                    f"candidates lacked the mandatory qualification {', '.join(common)}"
+                )
+            return (
+                f"全部 {total} 个候选企业都缺少至少一项必备资质 / every one of the {total} "
+                "candidates lacked at least one mandatory qualification"
+            )
+        unfit = total - len(lacking)
+        if not lacking:
+            return (
+                f"全部 {total} 个候选企业的能力与标段几乎不相关 / every one of the {total} "
+                "candidates' capabilities and past lots fit the lot too little"
+            )
+        return (
+            f"{len(lacking)} 个候选企业缺少必备资质，{unfit} 个能力匹配过低 / {len(lacking)} "
+            f"candidates lacked a mandatory qualification and {unfit} fit the lot too little"
+        )
 
 
 def _weighted_terms(parts: Iterable[tuple[str, float]]) -> dict[str, float]:
@@ -287,12 +327,12 @@ def _key(name: str) -> str:
     return " ".join(name.casefold().split())
 
 
-def _qualification(lot: Lot, c: Candidate) -> tuple[float, list[str], list[str]]:
-    """(component, reasons, missing mandatory qualifications) for the lot's requirements."""
+def _qualification(lot: Lot, c: Candidate) -> tuple[float, list[str], list[str], list[str]]:
+    """(component, reasons, missing mandatory qualifications, their names) for the lot."""
     held: dict[str, int] = {}
     for q in c.qualifications:
         held[_key(q.name)] = max(held.get(_key(q.name), 0), q.level)
-    credits, reasons, missing = [], [], []
+    credits, reasons, missing, names = [], [], [], []
     for r in lot.requirements:
         level = held.get(_key(r.name))
         zh = f"要求 ≥{r.min_level} 级，" + ("未持有" if level is None else f"持有 {level} 级")
@@ -307,13 +347,14 @@ def _qualification(lot: Lot, c: Candidate) -> tuple[float, list[str], list[str]]
             missing.append(
                 f"缺少必备资质 {r.name}（{zh}） / lacks mandatory qualification {r.name} ({en})"
             )
+            names.append(r.name)
         else:
             credits.append(0.0)
             reasons.append(
                 f"缺少加分资质 {r.name}（{zh}） / lacks preferred qualification {r.name} ({en})"
             )
     # Nothing required, nothing missing: the same full credit for everyone.
-    return (sum(credits) / len(credits) if credits else 1.0), reasons, missing
+    return (sum(credits) / len(credits) if credits else 1.0), reasons, missing, names
 
 
 def rank_candidates(
@@ -361,10 +402,12 @@ def rank_candidates(
     best = max((sum(t.values()) for _, q, t in assessed if not q[2]), default=0.0)
 
     matches, excluded = [], []
-    for c, (qualification, qualification_reasons, missing), terms in assessed:
+    for c, (qualification, qualification_reasons, missing, lacked), terms in assessed:
         fit = sum(terms.values()) / best if best > 0 else 0.0
         if missing:
-            excluded.append(Excluded(c.candidate_id, "qualification", tuple(missing)))
+            excluded.append(
+                Excluded(c.candidate_id, "qualification", tuple(missing), tuple(lacked))
+            )
             continue
         if fit < min_fit:
             reason = f"能力匹配 {fit:.2f} 低于下限 {min_fit:.2f} / capability fit {fit:.2f} below the {min_fit:.2f} floor"

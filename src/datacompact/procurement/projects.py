@@ -33,6 +33,7 @@ from datacompact.procurement.schemas import (
     ProjectCreate,
     ProjectPublic,
 )
+from datacompact.registry import lookup
 from datacompact.store.models import Resource
 from datacompact.store.project_models import Lot, Meeting, Project, ProjectResource
 
@@ -394,6 +395,9 @@ def view(session: Session, project: Project, actor: Principal) -> ProjectPublic:
         owner_id=project.owner_id,
         sponsor_id=project.sponsor_id,
         technical_id=project.technical_id,
+        owner_name=lookup.participant_name(session, project.owner_id),
+        sponsor_name=lookup.participant_name(session, project.sponsor_id),
+        technical_name=lookup.participant_name(session, project.technical_id),
         budget=project.budget,
         classified=project.classified,
         grade=project.grade,

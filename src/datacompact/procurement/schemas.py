@@ -98,6 +98,9 @@ class ProjectPublic(BaseModel):
     owner_id: int
     sponsor_id: int
     technical_id: int
+    owner_name: str | None = None
+    sponsor_name: str | None = None
+    technical_name: str | None = None
     budget: str
     classified: bool
     grade: str | None
@@ -196,6 +199,8 @@ class RankingPublic(BaseModel):
     lot_id: int
     matches: list[MatchPublic]
     excluded: list[ExcludedPublic]
+    #: Set exactly when ``matches`` is empty: why no enterprise matched (zh / en).
+    empty_reason: str | None = None
 
 
 # -- tenders, bids, scores, awards ---------------------------------------------------------
@@ -294,6 +299,7 @@ class AwardPublic(BaseModel):
     lot_id: int
     bid_id: int
     supplier_id: int
+    supplier_name: str | None = None
     value: str
     evaluation: dict[str, Any]
     exception_id: int | None

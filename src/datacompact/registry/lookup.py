@@ -61,3 +61,15 @@ def token(session: Session, token_id: int, *, lock: bool = False) -> ApiToken:
 def member_or_self(session: Session, actor: Principal, member_id: int | None) -> Member:
     """The member named, or the acting member when none is."""
     return member(session, member_id if member_id is not None else actor.member_id)
+
+
+def participant_name(session: Session, participant_id: int | None) -> str | None:
+    """The name shown beside a participant id in lists and views; None for none or unknown.
+
+    ``session.get`` reads the identity map first, so a list naming one
+    participant many times loads it once.
+    """
+    if participant_id is None:
+        return None
+    found = session.get(Participant, participant_id)
+    return None if found is None else found.name
