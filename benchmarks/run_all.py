@@ -28,6 +28,7 @@ SCRIPTS = (
     "http/bench_http.py",
     "http/bench_soak.py",
     "api/bench_login_flood.py",
+    "cli/bench_startup.py",
 )
 
 

@@ -17,13 +17,66 @@ from datacompact.cli._output import __doc__ as EXIT_CODES_DOC
 
 _ENV = {"COLUMNS": "100", "NO_COLOR": "1", "TERM": "dumb"}
 
+REMOTE_USE = """\
+## Remote use
+
+Every command that acts on the platform as one of its members runs in one of
+two places:
+
+- **on the server**, in the platform's home folder (`./.datacompact`, or the
+  folder `DATACOMPACT_HOME` names), as the operators do;
+- **from any other machine**, over the platform's HTTP(S) API, knowing only its
+  URL and a token. Nothing of the home folder is needed there.
+
+```sh
+# once: log in; the token is stored in ~/.config/datacompact/profiles.toml (mode 0600)
+datacompact login --url https://platform.example.gov.cn --user amr.analyst
+# then every command acts on that platform
+datacompact resources search 人口
+datacompact resources register --file 人口.csv --name 常住人口   # uploaded, then ingested
+datacompact logout                                                # revokes the token
+
+# or without a profile: a URL and a token, as options or variables
+datacompact --url https://platform.example.gov.cn resources search --token dc_...
+DATACOMPACT_URL=https://platform.example.gov.cn DATACOMPACT_TOKEN=dc_... datacompact grants list
+```
+
+- `--url` and `--profile` come before the command; `DATACOMPACT_URL` and
+  `DATACOMPACT_PROFILE` do the same. `login --profile NAME` stores more than one
+  platform; without a name the profile is `default`, which a command uses when
+  there is no platform home folder where it runs. `--token` (or
+  `DATACOMPACT_TOKEN`) wins over a profile's token. `login --password-stdin`
+  reads the password from standard input, for scripts. The profiles file
+  follows `XDG_CONFIG_HOME`; it is refused when others may read it.
+- A file given to `resources register` or `resources version` is uploaded to
+  your participant's inbox (`POST /api/v1/uploads`) with a progress bar, then
+  registered by its inbox name.
+- HTTPS certificates are checked against the system's authorities;
+  `DATACOMPACT_CA_BUNDLE` names a PEM file of other authorities to trust.
+- The server-side commands (`init`, `serve`, `demo`, `ledger ...`, `backup`,
+  `restore`, `recover`) work on the local home folder and store only; they
+  refuse `--url` and a profile. `participants bootstrap` has no API route and
+  runs on the server only. `anonymize`, `verify` and `witness` work on local
+  files and never call the platform; `audit` takes its own `--url`.
+- Outside a platform home, with no URL or profile, a command creates nothing:
+  it fails with exit code 12 and names both ways to point at a platform.
+  A URL that does not answer exits with 13, one that answers but is not the
+  platform (an HTML page, another service) with 14, an untrusted certificate
+  with 15, and an expired or revoked token with 4 and a hint to log in again.
+  Every other error of the API comes back with the message and exit code the
+  same command gives on the server.
+"""
+
 
 def _commands(group: Any, path: tuple[str, ...]) -> list[tuple[str, ...]]:
-    # Typer ships its own copy of Click, so a group is whatever has commands.
+    # Typer ships its own copy of Click, so a group is whatever lists commands;
+    # the root group imports its groups when they are looked up.
     found = [path]
-    commands = getattr(group, "commands", None) or {}
-    for name in sorted(commands):
-        found.extend(_commands(commands[name], (*path, name)))
+    if not hasattr(group, "list_commands"):
+        return found
+    context = group.make_context(path[-1] if path else "datacompact", [], resilient_parsing=True)
+    for name in sorted(group.list_commands(context)):
+        found.extend(_commands(group.get_command(context, name), (*path, name)))
     return found
 
 
@@ -46,6 +99,7 @@ def render() -> str:
     parts += ["| code | meaning |", "|---|---|"]
     parts += [f"| {r.split(None, 1)[0]} | {r.split(None, 1)[1]} |" for r in rows]
     parts.append("")
+    parts.append(REMOTE_USE)
     for path in _commands(root, ()):
         result = runner.invoke(app, [*path, "--help"], env=_ENV, terminal_width=100)
         if result.exit_code != 0:

@@ -24,10 +24,12 @@ BAD_USCC = GOOD_USCC[:-1] + ("0" if GOOD_USCC[-1] != "0" else "1")
 
 
 @pytest.fixture
-def use_home(monkeypatch: pytest.MonkeyPatch) -> Iterator[Callable[[Path], Invoke]]:
+def use_home(monkeypatch: pytest.MonkeyPatch, tmp_path: Path) -> Iterator[Callable[[Path], Invoke]]:
     """Point the CLI at ``home`` and return an ``invoke(*args)`` for it."""
-    for name in ("DATACOMPACT_DATABASE_URL", "DATACOMPACT_TOKEN", "DATACOMPACT_GOVERNANCE_MODE"):
-        monkeypatch.delenv(name, raising=False)
+    for name in ("DATABASE_URL", "TOKEN", "GOVERNANCE_MODE", "URL", "PROFILE"):
+        monkeypatch.delenv(f"DATACOMPACT_{name}", raising=False)
+    # No profile of the user's own `datacompact login` is used instead of the home.
+    monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
 
     def point(home: Path) -> Invoke:
         monkeypatch.setenv("DATACOMPACT_HOME", str(home))
@@ -90,11 +92,15 @@ def test_init_creates_home_and_a_private_secret(
     assert secret.read_bytes() == content
 
 
-def test_commands_before_init_exit_3(tmp_path: Path, use_home: Callable[[Path], Invoke]) -> None:
+def test_commands_before_init_exit_12_and_name_both_ways(
+    tmp_path: Path, use_home: Callable[[Path], Invoke]
+) -> None:
     invoke = use_home(tmp_path / "nowhere")
-    assert invoke("participants", "list", "--token", "dct_x").exit_code == 3
-    error = error_of(invoke("tokens", "list", "--token", "dct_x", "--json"), 3)
-    assert error["code"] == "configuration_error"
+    assert invoke("participants", "list", "--token", "dct_x").exit_code == 12
+    error = error_of(invoke("tokens", "list", "--token", "dct_x", "--json"), 12)
+    assert error["code"] == "no_platform"
+    assert "DATACOMPACT_HOME" in error["message"]
+    assert "--url" in error["message"]
     assert not (tmp_path / "nowhere").exists()
 
 

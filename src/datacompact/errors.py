@@ -36,8 +36,13 @@ was found, not the thing itself.
     ├── VerificationFailed                 422  verification_failed
     ├── QueryFailed                        422  query_failed
     ├── RateLimited                        429  rate_limited
-    └── StoreUnavailable                   503  store_unavailable
-        └── LogBehind                      503  log_behind
+    ├── StoreUnavailable                   503  store_unavailable
+    │   └── LogBehind                      503  log_behind
+    └── RemoteError                        502  remote_error      (the CLI's client only)
+        ├── NoPlatform                     502  no_platform
+        ├── PlatformUnreachable            502  platform_unreachable
+        ├── NotAPlatform                   502  not_a_platform
+        └── TlsVerificationFailed          502  tls_verification_failed
 """
 
 from __future__ import annotations
@@ -268,6 +273,47 @@ class LogBehind(StoreUnavailable):
     title = "日志落后于已发布检查点 / log behind a published checkpoint"
 
 
+class RemoteError(DataCompactError):
+    """The CLI could not reach a platform to act on; raised by its client, never by the API."""
+
+    status = 502
+    code = "remote_error"
+    exit_code = 12
+    title = "无法连接平台 / no platform to talk to"
+
+
+class NoPlatform(RemoteError):
+    """Neither a platform home folder here nor a URL or profile: the CLI does not know where to act."""
+
+    code = "no_platform"
+    exit_code = 12
+    title = "未指定平台 / no platform"
+
+
+class PlatformUnreachable(RemoteError):
+    """The URL does not answer: no such host, connection refused or timed out."""
+
+    code = "platform_unreachable"
+    exit_code = 13
+    title = "平台不可达 / platform unreachable"
+
+
+class NotAPlatform(RemoteError):
+    """The URL answers, but not with the DataCompact API (an HTML page, another service)."""
+
+    code = "not_a_platform"
+    exit_code = 14
+    title = "不是 DataCompact 平台 / not a DataCompact platform"
+
+
+class TlsVerificationFailed(RemoteError):
+    """The server's TLS certificate could not be verified against the trusted authorities."""
+
+    code = "tls_verification_failed"
+    exit_code = 15
+    title = "TLS 证书验证失败 / TLS verification failed"
+
+
 ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     DataCompactError,
     ConfigurationError,
@@ -294,4 +340,9 @@ ALL_ERRORS: tuple[type[DataCompactError], ...] = (
     RateLimited,
     StoreUnavailable,
     LogBehind,
+    RemoteError,
+    NoPlatform,
+    PlatformUnreachable,
+    NotAPlatform,
+    TlsVerificationFailed,
 )

@@ -1,284 +1,38 @@
 """The ``datacompact`` command line (Typer + Rich). Commands are thin.
 
-Exit codes are listed in ``datacompact.cli._output`` and ``docs/cli.md``.
+The application (:data:`app`) lives in :mod:`datacompact.cli._app` and is
+imported on first use, so ``datacompact --version`` answers without loading
+Typer, Rich, pydantic or any command. Exit codes are listed in
+``datacompact.cli._output`` and ``docs/cli.md``.
 """
 
 from __future__ import annotations
 
-import os
-import ssl
 import sys
-from pathlib import Path
-from typing import Annotated
-
-import typer
+from typing import TYPE_CHECKING, Any
 
 from datacompact import __version__
-from datacompact.cli._applications import applications_app, inbox
-from datacompact.cli._audit import audit
-from datacompact.cli._backup import backup, recover, restore
-from datacompact.cli._catalog import catalog_app, resources_app, standards_app
-from datacompact.cli._context import open_platform
-from datacompact.cli._contracts import delivery_app
-from datacompact.cli._ledger import ledger_app
-from datacompact.cli._ledger_offline import verify_app, witness_app
-from datacompact.cli._output import JsonFlag, console, emit, handled, step_printer
-from datacompact.cli._privacy import anonymize
-from datacompact.cli._projects import projects_app
-from datacompact.cli._queries import grants_app, queries_app, query
-from datacompact.cli._registry import participants_app, tokens_app
-from datacompact.errors import ConfigurationError, InvalidInput
+
+if TYPE_CHECKING:
+    import typer
+
+    app: typer.Typer
 
 __all__ = ["app", "main"]
 
-app = typer.Typer(
-    name="datacompact",
-    help="DataCompact 可信政企数据协作平台 / trusted government-enterprise data collaboration",
-    no_args_is_help=True,
-    add_completion=False,
-    pretty_exceptions_enable=False,
-)
-app.add_typer(participants_app, name="participants")
-app.add_typer(tokens_app, name="tokens")
-app.add_typer(resources_app, name="resources")
-app.add_typer(catalog_app, name="catalog")
-app.add_typer(standards_app, name="standards")
-app.add_typer(applications_app, name="applications")
-app.add_typer(grants_app, name="grants")
-app.add_typer(queries_app, name="queries")
-# One `projects` group: procurement (projects, lots, tenders, bids) and delivery
-# (contracts, SLA, acceptance, alerts, OCDS export) are built in two modules.
-projects_app.registered_commands.extend(delivery_app.registered_commands)
-app.add_typer(projects_app, name="projects")
-app.add_typer(ledger_app, name="ledger")
-app.add_typer(verify_app, name="verify")
-app.add_typer(witness_app, name="witness")
-app.command("inbox")(inbox)
-app.command("audit")(audit)
-app.command("backup")(backup)
-app.command("restore")(restore)
-app.command("recover")(recover)
-app.command("anonymize")(anonymize)
-app.command("query")(query)
-
-HostOption = Annotated[str, typer.Option(help="监听地址 / address to bind")]
-PortOption = Annotated[int, typer.Option(min=1, max=65535, help="端口 / port")]
-
-
-@app.command()
-def version() -> None:
-    """显示版本 / print the version."""
-    console.print(__version__)
-
-
-@app.command()
-def init(as_json: JsonFlag = False) -> None:
-    """创建主目录、平台密钥并迁移数据库 / create the home folder and secret, migrate the store."""
-    with handled(as_json):
-        platform = open_platform(must_exist=False)
-        created = platform.initialize()
-        settings = platform.settings
-        emit(
-            {
-                "home": str(settings.home.resolve()),
-                "created": created,
-                "database": platform.db.read_engine.url.render_as_string(hide_password=True),
-                "governance_mode": settings.governance_mode.value,
-            },
-            as_json=as_json,
-            title="已初始化 / initialized",
-        )
-        platform.close()
-
-
-def _tls(certfile: Path | None, keyfile: Path | None) -> tuple[str, str] | None:
-    """uvicorn's TLS arguments, once both files are readable and make a certificate and its key."""
-    if certfile is None and keyfile is None:
-        return None
-    if certfile is None or keyfile is None:
-        raise InvalidInput(
-            "--certfile 与 --keyfile 须同时给出 / expected both --certfile and --keyfile, got only "
-            + ("--certfile" if keyfile is None else "--keyfile"),
-            details={"option": "--keyfile" if keyfile is None else "--certfile"},
-        )
-    for option, path in (("--certfile", certfile), ("--keyfile", keyfile)):
-        try:
-            with path.open("rb"):
-                pass
-        except OSError as exc:
-            raise ConfigurationError(
-                f"无法读取 TLS 文件 / cannot read the file of {option}: {exc.strerror}",
-                details={"option": option, "path": str(path)},
-            ) from None
-    # The same check the server makes when it starts, made before it starts: a
-    # certificate that is not PEM or a key that is not its pair fails here. An
-    # encrypted key is refused too (the callback gives no password) instead of
-    # the server prompting for one.
-    context = ssl.create_default_context(ssl.Purpose.CLIENT_AUTH)
-    try:
-        context.load_cert_chain(certfile, keyfile, password=lambda: b"")
-    except (ssl.SSLError, ValueError) as exc:
-        raise ConfigurationError(
-            "TLS 证书与私钥不可用 / expected a PEM certificate chain and its unencrypted private "
-            f"key, got files that do not make one ({type(exc).__name__})",
-            details={"certfile": str(certfile), "keyfile": str(keyfile)},
-        ) from None
-    return str(certfile), str(keyfile)
-
-
-def _serve(
-    host: str,
-    port: int,
-    workers: int = 1,
-    certfile: Path | None = None,
-    keyfile: Path | None = None,
-) -> None:
-    import uvicorn
-
-    from datacompact.config import get_settings
-    from datacompact.ratelimits import RateLimits
-
-    tls = _tls(certfile, keyfile)
-    # Only the home folder here: each worker opens the platform and migrates
-    # the store in the background (see datacompact.serving), so that the
-    # server answers /healthz at once and /readyz once the store is ready.
-    settings = get_settings()
-    settings.home.mkdir(parents=True, exist_ok=True, mode=0o700)
-    # An unusable rate-limit storage fails here, once, not in every worker.
-    RateLimits(settings.rate_limit_storage_uri)
-    scheme = "https" if tls else "http"
-    cert, key = tls or (None, None)
-    console.print(
-        f"DataCompact 服务地址 / serving on {scheme}://{host}:{port}  (Ctrl+C 停止 / to stop)"
-    )
-    target = "datacompact.serving:app_from_settings"
-    if workers > 1:
-        # uvicorn spawns its workers, and a spawned process imports the parent's
-        # main module again: this CLI with all its commands. Handing the process
-        # over to uvicorn's own command line first makes each worker import
-        # uvicorn and datacompact.serving only, and answer seconds sooner.
-        argv = [sys.executable, "-m", "uvicorn", target, "--factory", "--workers", str(workers)]
-        argv += ["--host", host, "--port", str(port), "--log-level", "warning"]
-        if cert and key:
-            argv += ["--ssl-certfile", cert, "--ssl-keyfile", key]
-        sys.stdout.flush()
-        sys.stderr.flush()
-        os.execv(sys.executable, argv)  # noqa: S606 - this interpreter, no shell
-    uvicorn.run(
-        target,
-        factory=True,
-        host=host,
-        port=port,
-        log_level="warning",
-        ssl_certfile=cert,
-        ssl_keyfile=key,
-    )
-
-
-@app.command()
-def serve(
-    host: HostOption = "127.0.0.1",
-    port: PortOption = 8000,
-    workers: Annotated[
-        int, typer.Option(min=1, max=64, help="工作进程数 / worker processes (one per core)")
-    ] = 1,
-    certfile: Annotated[
-        Path | None,
-        typer.Option(
-            "--certfile",
-            dir_okay=False,
-            help="TLS 证书链（PEM），与 --keyfile 同用 / TLS certificate chain (PEM), with --keyfile",
-        ),
-    ] = None,
-    keyfile: Annotated[
-        Path | None,
-        typer.Option(
-            "--keyfile",
-            dir_okay=False,
-            help="TLS 私钥（PEM，不加密）/ the certificate's private key (PEM, unencrypted)",
-        ),
-    ] = None,
-) -> None:
-    """启动 API 服务 / serve the API (HTTPS with --certfile and --keyfile)."""
-    with handled():
-        _serve(host, port, workers, certfile, keyfile)
-
-
-@app.command()
-def demo(
-    no_serve: Annotated[bool, typer.Option("--no-serve", help="只生成不启动 / build only")] = False,
-    scale: Annotated[
-        float,
-        typer.Option(
-            min=0.0, max=100.0, help="演示数据集规模，0 为不登记 / dataset size, 0 for none"
-        ),
-    ] = 1.0,
-    host: HostOption = "127.0.0.1",
-    port: PortOption = 8000,
-    witness_port: Annotated[
-        int | None,
-        typer.Option(
-            min=1,
-            max=65534,
-            help="两个演示见证的首个端口（默认 --port+1）/ first port of the two demo witnesses "
-            "(default: --port + 1)",
-        ),
-    ] = None,
-    no_witnesses: Annotated[
-        bool,
-        typer.Option(
-            "--no-witnesses", help="不启动演示见证 / serve without the two demo witnesses"
-        ),
-    ] = False,
-    as_json: JsonFlag = False,
-) -> None:
-    """生成演示城市（幂等）并启动服务 / build the demo city (idempotent) and serve it.
-
-    Each step is printed to stderr as it starts, with the time elapsed; with
-    ``--json`` nothing but the summary is printed.
-
-    Serving starts two witnesses first, each a separate `datacompact witness
-    serve` process with its own key and state under the home folder, under a
-    2-of-2 policy (`witness.policy`), unless DATACOMPACT_WITNESS_POLICY names
-    witnesses already or --no-witnesses is given.
-    """
-    from datacompact.demo import build_demo
-
-    with handled(as_json):
-        platform = open_platform(must_exist=False)
-        platform.initialize()
-        summary = build_demo(
-            platform, datasets_scale=scale or None, progress=None if as_json else step_printer()
-        )
-        log_vkey = platform.log_signer.verifier().vkey
-        own_witnesses = not (no_serve or no_witnesses or platform.settings.witness_policy)
-        platform.close()
-        emit(summary, as_json=as_json, title="演示城市 / demo city")
-        if not no_serve:
-            first = witness_port or port + 1
-            _serve_demo(platform.settings.home, log_vkey, (first, first + 1), own_witnesses)
-            _serve(host, port)
-
-
-def _serve_demo(home: Path, log_vkey: str, ports: tuple[int, int], start: bool) -> None:
-    """Start the demo's witnesses and point the server at them; stopped when the CLI exits."""
-    if not start:
-        return
-    import atexit
-
-    from datacompact.config import get_settings
-    from datacompact.demo import witnesses
-
-    found, policy = witnesses.prepare_witnesses(home, log_vkey=log_vkey, ports=ports)
-    processes = witnesses.start_witnesses(found, log_vkey=log_vkey)
-    atexit.register(witnesses.stop_witnesses, processes)
-    # The server reads its settings afresh: it must see the demo's policy.
-    os.environ["DATACOMPACT_WITNESS_POLICY"] = str(policy)
-    get_settings.cache_clear()
-    for witness, process in zip(found, processes, strict=True):
-        console.print(f"见证 / witness {witness.name}: {witness.url} (pid {process.pid})")
-    console.print(f"见证策略 / witness policy: {policy} (2 of 2)")
-
 
 def main() -> None:
+    if sys.argv[1:] == ["--version"]:
+        print(__version__)
+        return
+    from datacompact.cli._app import app
+
     app()
+
+
+def __getattr__(name: str) -> Any:
+    if name == "app":
+        from datacompact.cli._app import app
+
+        return app
+    raise AttributeError(f"module {__name__!r} has no attribute {name!r}")

@@ -15,6 +15,7 @@ import typer
 
 from datacompact.cli._context import Acting, TokenOption, run
 from datacompact.cli._output import JsonFlag, emit, recorded, shown
+from datacompact.cli._remote import ApiClient
 from datacompact.errors import InvalidInput
 
 applications_app = typer.Typer(
@@ -187,7 +188,18 @@ def list_applications(
         )
         return [r.model_dump(mode="json") for r in rows]
 
-    run(action, who=token, as_json=as_json, render=_table)
+    def remote(api: ApiClient) -> Any:
+        return api.data(
+            "/applications",
+            awaiting="me" if awaiting_me else None,
+            state=state,
+            applicant=applicant,
+            resource=resource,
+            limit=limit,
+            offset=offset,
+        )
+
+    run(action, who=token, as_json=as_json, render=_table, remote=remote)
 
 
 @applications_app.command("show")
@@ -202,6 +214,7 @@ def show(application_id: Id, token: TokenOption = None, as_json: JsonFlag = Fals
         who=token,
         as_json=as_json,
         render=shown,
+        remote=lambda api: api.data(f"/applications/{application_id}"),
     )
 
 
@@ -220,6 +233,7 @@ def revisions(application_id: Id, token: TokenOption = None, as_json: JsonFlag =
         who=token,
         as_json=as_json,
         render=shown,
+        remote=lambda api: api.data(f"/applications/{application_id}/revisions"),
     )
 
 
@@ -244,8 +258,8 @@ def apply(
     from datacompact.policy import applications
     from datacompact.policy.schemas import ApplicationCreate
 
-    def action(on: Acting) -> Any:
-        body = _from_options(
+    def options() -> dict[str, Any]:
+        return _from_options(
             file=file,
             scenario=scenario,
             purpose=purpose,
@@ -259,11 +273,16 @@ def apply(
             expected_queries=expected_queries,
             epsilon=epsilon,
         )
+
+    def action(on: Acting) -> Any:
         return applications.submit_application(
-            session=on.session, actor=on.actor, data=ApplicationCreate.model_validate(body)
+            session=on.session, actor=on.actor, data=ApplicationCreate.model_validate(options())
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", "/applications", options())
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @applications_app.command("decide")
@@ -290,7 +309,11 @@ def decide(
             reason=body.reason,
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        body = {"decision": decision, "reason": reason}
+        return api.change("POST", f"/applications/{application_id}/decisions", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @applications_app.command("amend")
@@ -318,7 +341,7 @@ def amend(
     from datacompact.policy import applications
     from datacompact.policy.schemas import ApplicationAmend
 
-    def action(on: Acting) -> Any:
+    def options() -> dict[str, Any]:
         body = _from_options(
             file=file,
             scenario=scenario,
@@ -333,14 +356,20 @@ def amend(
             expected_queries=expected_queries,
             epsilon=epsilon,
         )
+        return {**body, "note": note}
+
+    def action(on: Acting) -> Any:
         return applications.amend_application(
             session=on.session,
             actor=on.actor,
             application_id=application_id,
-            data=ApplicationAmend.model_validate({**body, "note": note}),
+            data=ApplicationAmend.model_validate(options()),
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/applications/{application_id}/revisions", options())
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @applications_app.command("withdraw")
@@ -360,7 +389,11 @@ def withdraw(
             session=on.session, actor=on.actor, application_id=application_id, reason=body.reason
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        body = {"reason": reason}
+        return api.change("POST", f"/applications/{application_id}/withdrawal", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 INBOX_COLUMNS = ("kind", "id", "title", "since", "turn", "action")
@@ -399,6 +432,10 @@ def inbox(
             f"of {page['total']}",
         )
 
+    def remote(api: ApiClient) -> dict[str, Any]:
+        items, answer = api.page("/inbox", limit=limit, offset=offset)
+        return {"items": items, "total": answer.get("total", len(items))}
+
     run(
         lambda on: service.inbox(
             session=on.session, actor=on.actor, limit=limit, offset=offset
@@ -406,4 +443,5 @@ def inbox(
         who=token,
         as_json=as_json,
         render=render,
+        remote=remote,
     )

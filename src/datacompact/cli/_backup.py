@@ -10,7 +10,7 @@ from typing import Annotated
 
 import typer
 
-from datacompact.cli._context import open_platform
+from datacompact.cli._context import open_platform, refuse_remote
 from datacompact.cli._output import JsonFlag, emit, handled
 from datacompact.config import get_settings
 
@@ -31,7 +31,11 @@ def backup(
     ],
     as_json: JsonFlag = False,
 ) -> None:
-    """在线备份数据库与主目录 / back up the store and the home folder while the server runs."""
+    """在线备份数据库与主目录 / back up the store and the home folder while the server runs.
+
+    服务器端命令，直接操作本机平台主目录与存储，不接受 --url /
+    server-side: works on this machine's platform home folder and store, never on a --url.
+    """
     from datacompact.backup import take_backup
 
     with handled(as_json):
@@ -53,10 +57,15 @@ def restore(
     checkpoint: CheckpointOption = None,
     as_json: JsonFlag = False,
 ) -> None:
-    """校验并恢复备份 / check a backup against its manifest and restore it."""
+    """校验并恢复备份 / check a backup against its manifest and restore it.
+
+    服务器端命令，直接操作本机平台主目录与存储，不接受 --url /
+    server-side: works on this machine's platform home folder and store, never on a --url.
+    """
     from datacompact.backup import restore_backup
 
     with handled(as_json):
+        refuse_remote()
         result = restore_backup(get_settings(), folder, force=force, checkpoint_file=checkpoint)
         title = (
             "已恢复，但日志落后于已发布的检查点：运行 datacompact recover / restored, but the log "
@@ -77,7 +86,11 @@ def recover(
     ],
     as_json: JsonFlag = False,
 ) -> None:
-    """声明恢复中丢失的条目并恢复写入 / declare the entries lost in a restore and resume writes."""
+    """声明恢复中丢失的条目并恢复写入 / declare the entries lost in a restore and resume writes.
+
+    服务器端命令，直接操作本机平台主目录与存储，不接受 --url /
+    server-side: works on this machine's platform home folder and store, never on a --url.
+    """
     from datacompact.ledger.log import checkpoints, recovery
 
     with handled(as_json):

@@ -23,6 +23,8 @@ from datacompact.cli._output import (
     recorded,
     shown,
 )
+from datacompact.cli._remote import ApiClient, JsonObject
+from datacompact.errors import InvalidInput
 
 resources_app = typer.Typer(help="数据资源目录 / the data resource catalog", no_args_is_help=True)
 catalog_app = typer.Typer(help="目录导出 / catalog exports", no_args_is_help=True)
@@ -73,10 +75,9 @@ def register(
     as_json: JsonFlag = False,
 ) -> None:
     """登记数据资源：接入、识别个人信息、建议分级、评估质量 / register a resource from a file."""
-    from datacompact.catalog import resources as service
 
-    def action(on: Acting) -> Any:
-        data = ResourceBase(
+    def described() -> ResourceBase:
+        return ResourceBase(
             name=name,
             name_en=name_en,
             description=description,
@@ -86,6 +87,11 @@ def register(
             share_type=share_type,
             open_type=open_type,
         )
+
+    def action(on: Acting) -> Any:
+        from datacompact.catalog import resources as service
+
+        data = described()
         # What a killed ingestion left is removed before this one starts.
         service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
         with _progress(not as_json) as advance:
@@ -103,7 +109,20 @@ def register(
                 limits=on.platform.settings.ingest_limits,
             )
 
-    run(action, who=token, as_json=as_json, render=registered, transaction="own")
+    def remote(api: ApiClient) -> Any:
+        # Over the API: the file is streamed into the participant's inbox, then registered.
+        data = described().model_dump(mode="json")
+        if holder is not None:
+            raise InvalidInput(
+                "远程登记的持有方即令牌所属参与方，不接受 --holder / remotely, the holder is the "
+                "token's participant: leave out --holder",
+                details={"option": "--holder"},
+            )
+        stored = api.upload(file, progress=not as_json)
+        body = {**data, "inbox_file": stored["name"], "encoding": encoding, "sheet": sheet}
+        return api.change("POST", "/resources", body)
+
+    run(action, who=token, as_json=as_json, render=registered, transaction="own", remote=remote)
 
 
 def registered(result: Any, as_json: bool) -> None:
@@ -154,13 +173,20 @@ def register_summary(resource: dict[str, Any], log_index: int) -> list[str]:
 @resources_app.command("show")
 def show(resource_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """查看数据资源 / show one resource."""
-    from datacompact.catalog import resources as service
 
     def action(on: Acting) -> Any:
+        from datacompact.catalog import resources as service
+
         found = service.get_resource(session=on.session, actor=on.actor, resource_id=resource_id)
         return found.model_dump(mode="json")
 
-    run(action, who=token, as_json=as_json, render=shown)
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=shown,
+        remote=lambda api: api.data(f"/resources/{resource_id}"),
+    )
 
 
 @resources_app.command("search")
@@ -173,9 +199,10 @@ def search(
     as_json: JsonFlag = False,
 ) -> None:
     """检索数据目录（中文分词）/ search the catalog (Chinese segmentation)."""
-    from datacompact.catalog import resources as service
 
     def action(on: Acting) -> Any:
+        from datacompact.catalog import resources as service
+
         return service.search_catalog(
             session=on.session,
             actor=on.actor,
@@ -194,7 +221,17 @@ def search(
                 f"没有找到 / nothing found: {found.empty_reason}", highlight=False, soft_wrap=True
             )
 
-    run(action, who=token, as_json=as_json, render=render)
+    def remote(api: ApiClient) -> Any:
+        found, answer = api.page(
+            "/resources",
+            q=query,
+            holder_id=holder,
+            share_type=share_type.value if share_type else None,
+            theme=theme,
+        )
+        return JsonObject({"data": found, "empty_reason": answer.get("empty_reason")})
+
+    run(action, who=token, as_json=as_json, render=render, remote=remote)
 
 
 @catalog_app.command("export")
@@ -204,7 +241,6 @@ def export(
 ) -> None:
     """导出 DCAT-AP 3.0.1 目录 / export the catalog as DCAT-AP 3.0.1."""
     from datacompact.catalog.export import export_catalog
-    from datacompact.errors import InvalidInput
 
     with handled():
         if fmt not in ("turtle", "jsonld"):
@@ -219,6 +255,11 @@ def export(
             who=token,
             as_json=False,
             render=lambda text, _: typer.echo(text),
+            remote=lambda api: (
+                api.text("/catalog.ttl", "text/turtle")
+                if fmt == "turtle"
+                else api.text("/catalog.jsonld", "application/ld+json")
+            ),
         )
 
 
@@ -240,7 +281,6 @@ def conform(
     """数据标准符合性报告（可派生标准化版本）/ conformance to data standards."""
     from datacompact.catalog import standardize
     from datacompact.catalog.schemas import MappingIn
-    from datacompact.errors import InvalidInput
     from datacompact.policy.grants import shape_review
 
     with handled(as_json):
@@ -254,6 +294,7 @@ def conform(
                     details={"option": "--map"},
                 )
             mappings.append(MappingIn(column=column, standard=standard, element=element))
+        body = {"mappings": [m.model_dump(mode="json") for m in mappings]}
         run(
             lambda on: standardize.conformance_report(
                 session=on.session,
@@ -265,6 +306,9 @@ def conform(
             who=token,
             as_json=as_json,
             render=listed("column", "element", "values", "percent", "by_code", "by_label"),
+            remote=lambda api: api.send("POST", f"/resources/{resource_id}/conformance", body)[
+                "elements"
+            ],
         )
         if derive:
             run(
@@ -282,6 +326,9 @@ def conform(
                     {"versions": done.value.versions, "log_index": done.log_index}, as_json=as_json
                 ),
                 transaction="own",
+                remote=lambda api: api.change(
+                    "POST", f"/resources/{resource_id}/standardized", body
+                ),
             )
 
 
@@ -303,10 +350,11 @@ def version(
     as_json: JsonFlag = False,
 ) -> None:
     """接入新版本（旧版本保留）/ ingest a new immutable version."""
-    from datacompact.catalog import resources as service
-    from datacompact.policy.grants import shape_review
 
     def action(on: Acting) -> Any:
+        from datacompact.catalog import resources as service
+        from datacompact.policy.grants import shape_review
+
         service.sweep_orphans(db=on.platform.db, home=on.platform.settings.home)
         with _progress(not as_json) as advance:
             return service.ingest_version(
@@ -323,7 +371,17 @@ def version(
                 review=shape_review(confirm_removed_columns=confirm_removed_columns),
             )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="own")
+    def remote(api: ApiClient) -> Any:
+        stored = api.upload(file, progress=not as_json)
+        body = {
+            "inbox_file": stored["name"],
+            "encoding": encoding,
+            "sheet": sheet,
+            "confirm_removed_columns": confirm_removed_columns,
+        }
+        return api.change("POST", f"/resources/{resource_id}/versions", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="own", remote=remote)
 
 
 @resources_app.command("grade")
@@ -361,6 +419,9 @@ def grade(
                 as_json=as_json,
             ),
             transaction="write",
+            remote=lambda api: api.change(
+                "POST", f"/resources/{resource_id}/grade", decision.model_dump(mode="json")
+            ),
         )
 
 
@@ -374,18 +435,25 @@ def describe(
     as_json: JsonFlag = False,
 ) -> None:
     """编辑数据字典中的一列 / edit one column of the data dictionary."""
-    from datacompact.catalog import resources as service
     from datacompact.catalog.schemas import ColumnEdit
 
     with handled(as_json):
         edit = ColumnEdit(name=column, description=description, unit=unit)
 
         def action(on: Acting) -> Any:
+            from datacompact.catalog import resources as service
+
             done = service.update_dictionary(
                 session=on.session, actor=on.actor, resource_id=resource_id, edits=[edit]
             )
             latest = done.value.latest
             return [c for c in (latest.columns if latest else []) if c["name"] == column]
+
+        def remote(api: ApiClient) -> Any:
+            body = {"columns": [edit.model_dump(mode="json", exclude_none=True)]}
+            done = api.change("PATCH", f"/resources/{resource_id}/dictionary", body)
+            latest = done.value.get("latest")
+            return [c for c in (latest["columns"] if latest else []) if c["name"] == column]
 
         run(
             action,
@@ -393,6 +461,7 @@ def describe(
             as_json=as_json,
             render=listed("name", "type", "description", "unit"),
             transaction="write",
+            remote=remote,
         )
 
 
@@ -409,6 +478,7 @@ def list_standards(token: TokenOption = None, as_json: JsonFlag = False) -> None
         who=token,
         as_json=as_json,
         render=listed("id", "title_zh", "builtin"),
+        remote=lambda api: api.data("/standards"),
     )
 
 
@@ -446,4 +516,5 @@ def register_standard(
                 {**done.value, "log_index": done.log_index}, as_json=as_json
             ),
             transaction="write",
+            remote=lambda api: api.change("POST", "/standards", data.model_dump(mode="json")),
         )

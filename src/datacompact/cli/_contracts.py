@@ -14,6 +14,7 @@ import typer
 
 from datacompact.cli._context import ANONYMOUS, Acting, TokenOption, run
 from datacompact.cli._output import JsonFlag, console, emit, err_console, handled, listed, recorded
+from datacompact.cli._remote import ApiClient
 from datacompact.errors import MalformedInput
 
 if TYPE_CHECKING:
@@ -36,6 +37,12 @@ def _read(file: Path) -> bytes:
             "无法读取文件 / expected a readable file, got one that cannot be read",
             details={"file": file.name},
         ) from exc
+
+
+def _base64(content: bytes) -> str:
+    import base64
+
+    return base64.b64encode(content).decode("ascii")
 
 
 def _contract(recorded: Recorded[ContractPublic], as_json: bool) -> None:
@@ -72,6 +79,7 @@ def sign(
             as_json=as_json,
             render=_contract,
             transaction="write",
+            remote=lambda api: api.change("POST", "/contracts", data.model_dump(mode="json")),
         )
 
 
@@ -100,6 +108,9 @@ def handover(
             as_json=as_json,
             render=_contract,
             transaction="write",
+            remote=lambda api: api.change(
+                "PUT", f"/contracts/{contract_id}/handover", data.model_dump(mode="json")
+            ),
         )
 
 
@@ -124,6 +135,9 @@ def sla(
             as_json=as_json,
             render=_contract,
             transaction="write",
+            remote=lambda api: api.change(
+                "POST", f"/contracts/{contract_id}/sla-reports", data.model_dump(mode="json")
+            ),
         )
 
 
@@ -151,6 +165,7 @@ def kpi(contract_id: ContractId, token: TokenOption = None, as_json: JsonFlag = 
         who=token,
         as_json=as_json,
         render=render,
+        remote=lambda api: api.data(f"/contracts/{contract_id}"),
     )
 
 
@@ -190,6 +205,11 @@ def deliver(
             as_json=as_json,
             render=recorded,
             transaction="write",
+            remote=lambda api: api.change(
+                "POST",
+                f"/contracts/{contract_id}/deliverables",
+                {"kind": kind, "name": file.name, "content": _base64(content)},
+            ),
         )
 
 
@@ -210,6 +230,7 @@ def list_deliverables(
         who=token,
         as_json=as_json,
         render=listed(*DELIVERABLE_COLUMNS, title=f"合同 {contract_id} 交付物 / deliverables"),
+        remote=lambda api: api.data(f"/contracts/{contract_id}/deliverables"),
     )
 
 
@@ -245,6 +266,23 @@ def release_escrow(
             as_json=as_json,
         )
 
+    def remote(api: ApiClient) -> Any:
+        import base64
+
+        from datacompact.cli._remote import Received
+
+        done = api.change(
+            "POST", f"/contracts/{contract_id}/deliverables/{sha256}/release", {"reason": reason}
+        )
+        try:
+            content = base64.b64decode(done.value["content"], validate=True)
+        except (KeyError, TypeError, ValueError) as exc:
+            raise MalformedInput(
+                "平台返回的托管代码不是 base64 / expected the released code as base64",
+                details={"field": "content"},
+            ) from exc
+        return Received(content, done.log_index)
+
     run(
         lambda on: deliverables.release_escrow(
             session=on.session,
@@ -259,6 +297,7 @@ def release_escrow(
         as_json=as_json,
         render=render,
         transaction="write",
+        remote=remote,
     )
 
 
@@ -284,7 +323,12 @@ def accept(
             session=on.session, actor=on.actor, contract_id=contract_id, milestone_id=milestone
         )
 
-    run(action, who=token, as_json=as_json, render=_contract, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        if milestone is None:
+            return api.change("POST", f"/contracts/{contract_id}/acceptance")
+        return api.change("POST", f"/contracts/{contract_id}/milestones/{milestone}/acceptance")
+
+    run(action, who=token, as_json=as_json, render=_contract, transaction="write", remote=remote)
 
 
 @delivery_app.command("alerts")
@@ -330,6 +374,12 @@ def alerts(
             who=token,
             as_json=as_json,
             render=_alerts,
+            remote=lambda api: api.data(
+                "/alerts",
+                max_share=str(share),
+                hhi_threshold=str(threshold),
+                horizon_days=horizon_days,
+            ),
         )
 
 
@@ -386,4 +436,5 @@ def export_ocds(
         who=ANONYMOUS,
         as_json=as_json,
         render=render,
+        remote=lambda api: api.public("/public/ocds/release-package.json"),
     )

@@ -13,20 +13,29 @@ from datacompact.cli._output import JsonFlag, emit, handled
 from datacompact.errors import Conflict, InvalidInput, LogBehind, VerificationFailed
 
 ledger_app = typer.Typer(
-    help="透明日志（本地存储）/ the transparency log in the local store", no_args_is_help=True
+    help="透明日志（服务器端，本地存储）/ the transparency log in the local store (server-side)",
+    no_args_is_help=True,
 )
 
 
 @ledger_app.command("key")
 def key() -> None:
-    """打印日志验证公钥（供见证与审计方配置）/ print the log's verifier key for witnesses and auditors."""
+    """打印日志验证公钥（供见证与审计方配置）/ print the log's verifier key for witnesses and auditors.
+
+    服务器端命令，直接操作本机平台主目录与存储，不接受 --url /
+    server-side: works on this machine's platform home folder and store, never on a --url.
+    """
     with handled():
         print(open_platform().log_signer.verifier().vkey)
 
 
 @ledger_app.command("checkpoint")
 def checkpoint(as_json: JsonFlag = False) -> None:
-    """立即签发检查点并提交见证 / sign a checkpoint now and get it witnessed."""
+    """立即签发检查点并提交见证 / sign a checkpoint now and get it witnessed.
+
+    服务器端命令，直接操作本机平台主目录与存储，不接受 --url /
+    server-side: works on this machine's platform home folder and store, never on a --url.
+    """
     with handled(as_json):
         platform = open_platform()
         try:
@@ -52,7 +61,11 @@ def checkpoint(as_json: JsonFlag = False) -> None:
 
 @ledger_app.command("check")
 def check(as_json: JsonFlag = False) -> None:
-    """从条目重算整棵树并与存储和已签检查点比对 / recompute the tree and compare with the store."""
+    """从条目重算整棵树并与存储和已签检查点比对 / recompute the tree and compare with the store.
+
+    服务器端命令，直接操作本机平台主目录与存储，不接受 --url /
+    server-side: works on this machine's platform home folder and store, never on a --url.
+    """
     from datacompact.ledger.log.check import check_ledger
 
     with handled(as_json):

@@ -20,6 +20,10 @@ code  meaning
 9     metadata store unavailable
 10    governed query failed after it was charged (one message whatever happened)
 11    rate limited (too many requests of one kind; retry later)
+12    no platform to act on: no home folder here and no --url or profile, or a command with no API route given a --url
+13    remote platform unreachable (no such host, connection refused, timeout)
+14    the --url answers, but not as a DataCompact platform
+15    the remote platform's TLS certificate is not trusted
 ====  =========================================================
 """
 

@@ -14,6 +14,7 @@ import typer
 from datacompact.cli._context import Acting, TokenOption, run
 from datacompact.cli._output import JsonFlag, recorded, shown
 from datacompact.cli._project_io import Id, json_option
+from datacompact.cli._remote import ApiClient
 
 
 def tender(
@@ -39,19 +40,23 @@ def tender(
     def aware(moment: datetime) -> str:
         return (moment if moment.tzinfo else moment.replace(tzinfo=UTC)).isoformat()
 
+    def body() -> dict[str, Any]:
+        return {
+            "method": method,
+            "weights": json_option(weights, "weights"),
+            "opens_at": aware(opens_at),
+            "deadline": aware(deadline),
+            "committee": committee,
+        }
+
     def action(on: Acting) -> Any:
-        data = TenderCreate.model_validate(
-            {
-                "method": method,
-                "weights": json_option(weights, "weights"),
-                "opens_at": aware(opens_at),
-                "deadline": aware(deadline),
-                "committee": committee,
-            }
-        )
+        data = TenderCreate.model_validate(body())
         return tenders.publish_tender(session=on.session, actor=on.actor, lot_id=lot_id, data=data)
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/lots/{lot_id}/tender", body())
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 def tender_show(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
@@ -63,7 +68,13 @@ def tender_show(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = Fa
             session=on.session, actor=on.actor, tender_id=tender_id
         ).model_dump(mode="json")
 
-    run(action, who=token, as_json=as_json, render=shown)
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=shown,
+        remote=lambda api: api.data(f"/tenders/{tender_id}"),
+    )
 
 
 def bid(
@@ -88,7 +99,15 @@ def bid(
             document=file.read_bytes(),
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        import base64
+
+        document = base64.b64encode(file.read_bytes()).decode("ascii")
+        return api.change(
+            "POST", f"/tenders/{tender_id}/bids", {"price": price, "document": document}
+        )
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 def open_(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> None:
@@ -100,7 +119,10 @@ def open_(tender_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -
             session=on.session, actor=on.actor, secret=on.platform.secret, tender_id=tender_id
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/tenders/{tender_id}/opening")
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 def score(
@@ -125,7 +147,17 @@ def score(
         )
         return tenders.score_bid(session=on.session, actor=on.actor, bid_id=bid_id, data=data)
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        scores = {
+            "technical": technical,
+            "qualification": qualification,
+            "past_performance": past_performance,
+            "sme_local": sme_local,
+        }
+        body = {k: v for k, v in scores.items() if v is not None}
+        return api.change("POST", f"/bids/{bid_id}/scores", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 def award(
@@ -144,4 +176,7 @@ def award(
             session=on.session, actor=on.actor, tender_id=tender_id, bid_id=bid
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/tenders/{tender_id}/award", {"bid_id": bid})
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)

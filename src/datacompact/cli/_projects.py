@@ -10,6 +10,7 @@ from datacompact.cli import _project_tenders
 from datacompact.cli._context import Acting, TokenOption, run
 from datacompact.cli._output import JsonFlag, console, emit, listed, recorded, shown
 from datacompact.cli._project_io import PROJECT_COLUMNS, Id
+from datacompact.cli._remote import ApiClient
 
 projects_app = typer.Typer(
     help="政企合作项目：标段、招标、投标、评标、定标 / cooperation projects and procurement",
@@ -39,23 +40,26 @@ def create(
     from datacompact.procurement import projects
     from datacompact.procurement.schemas import ProjectCreate
 
+    body = {
+        "name": name,
+        "description": description,
+        "domain": domain,
+        "sponsor_id": sponsor,
+        "technical_id": technical,
+        "budget": budget,
+        "classified": classified,
+        "mode": mode,
+        "resource_ids": resource or [],
+    }
+
     def action(on: Acting) -> Any:
-        data = ProjectCreate.model_validate(
-            {
-                "name": name,
-                "description": description,
-                "domain": domain,
-                "sponsor_id": sponsor,
-                "technical_id": technical,
-                "budget": budget,
-                "classified": classified,
-                "mode": mode,
-                "resource_ids": resource or [],
-            }
-        )
+        data = ProjectCreate.model_validate(body)
         return projects.create_project(session=on.session, actor=on.actor, data=data)
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", "/projects", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @projects_app.command("list")
@@ -67,7 +71,13 @@ def list_projects(token: TokenOption = None, as_json: JsonFlag = False) -> None:
         rows = projects.list_projects(session=on.session, actor=on.actor)
         return [p.model_dump(mode="json") for p in rows]
 
-    run(action, who=token, as_json=as_json, render=listed(*PROJECT_COLUMNS))
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=listed(*PROJECT_COLUMNS),
+        remote=lambda api: api.data("/projects"),
+    )
 
 
 @projects_app.command("show")
@@ -79,7 +89,13 @@ def show(project_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -
         found = projects.get_project(session=on.session, actor=on.actor, project_id=project_id)
         return found.model_dump(mode="json")
 
-    run(action, who=token, as_json=as_json, render=shown)
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=shown,
+        remote=lambda api: api.data(f"/projects/{project_id}"),
+    )
 
 
 @projects_app.command("link")
@@ -97,7 +113,11 @@ def link(
             session=on.session, actor=on.actor, project_id=project_id, resource_ids=resource
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        body = {"resource_ids": resource}
+        return api.change("POST", f"/projects/{project_id}/resources", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @projects_app.command("propose-mode")
@@ -112,8 +132,10 @@ def propose_mode(
     from datacompact.procurement import projects
     from datacompact.procurement.schemas import ModeProposalIn
 
+    body = {"mode": mode, "reason": reason}
+
     def action(on: Acting) -> Any:
-        data = ModeProposalIn.model_validate({"mode": mode, "reason": reason})
+        data = ModeProposalIn.model_validate(body)
         return projects.propose_mode(
             session=on.session,
             actor=on.actor,
@@ -122,7 +144,10 @@ def propose_mode(
             reason=data.reason,
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/projects/{project_id}/mode", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @projects_app.command("decide-mode")
@@ -137,8 +162,10 @@ def decide_mode(
     from datacompact.procurement import projects
     from datacompact.procurement.schemas import ModeDecisionIn
 
+    body = {"decision": decision, "reason": reason}
+
     def action(on: Acting) -> Any:
-        data = ModeDecisionIn.model_validate({"decision": decision, "reason": reason})
+        data = ModeDecisionIn.model_validate(body)
         return projects.decide_mode(
             session=on.session,
             actor=on.actor,
@@ -147,7 +174,10 @@ def decide_mode(
             reason=data.reason,
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/projects/{project_id}/mode-decisions", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @projects_app.command("meeting")
@@ -164,20 +194,23 @@ def meeting(
     from datacompact.procurement import projects
     from datacompact.procurement.schemas import MeetingCreate
 
+    body = {
+        "held_on": held_on,
+        "attendees": attendee,
+        "decisions": decision,
+        "minutes_sha256": minutes_sha256,
+    }
+
     def action(on: Acting) -> Any:
-        data = MeetingCreate.model_validate(
-            {
-                "held_on": held_on,
-                "attendees": attendee,
-                "decisions": decision,
-                "minutes_sha256": minutes_sha256,
-            }
-        )
+        data = MeetingCreate.model_validate(body)
         return projects.record_meeting(
             session=on.session, actor=on.actor, project_id=project_id, data=data
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/projects/{project_id}/meetings", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @projects_app.command("lot")
@@ -213,23 +246,26 @@ def lot(
         name, _, level = item.rpartition("=")
         requirements.append({"name": name, "min_level": level})
 
+    body = {
+        "title": title,
+        "description": description,
+        "category": category,
+        "system": system,
+        "budget": budget,
+        "requirements": requirements,
+        "open_source": open_source,
+        "code_escrow": code_escrow,
+        "successor_of": successor_of,
+    }
+
     def action(on: Acting) -> Any:
-        data = LotCreate.model_validate(
-            {
-                "title": title,
-                "description": description,
-                "category": category,
-                "system": system,
-                "budget": budget,
-                "requirements": requirements,
-                "open_source": open_source,
-                "code_escrow": code_escrow,
-                "successor_of": successor_of,
-            }
-        )
+        data = LotCreate.model_validate(body)
         return lots.create_lot(session=on.session, actor=on.actor, project_id=project_id, data=data)
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/projects/{project_id}/lots", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @projects_app.command("lot-show")
@@ -242,7 +278,13 @@ def lot_show(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -
             mode="json"
         )
 
-    run(action, who=token, as_json=as_json, render=shown)
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=shown,
+        remote=lambda api: api.data(f"/lots/{lot_id}"),
+    )
 
 
 @projects_app.command("match")
@@ -277,7 +319,13 @@ def match(lot_id: Id, token: TokenOption = None, as_json: JsonFlag = False) -> N
                 soft_wrap=True,
             )
 
-    run(action, who=token, as_json=as_json, render=render)
+    run(
+        action,
+        who=token,
+        as_json=as_json,
+        render=render,
+        remote=lambda api: api.data(f"/lots/{lot_id}/matches"),
+    )
 
 
 @projects_app.command("cancel-lot")
@@ -297,7 +345,10 @@ def cancel_lot(
             session=on.session, actor=on.actor, lot_id=lot_id, reason=data.reason
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/lots/{lot_id}/cancellation", {"reason": reason})
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 @projects_app.command("exception")
@@ -313,10 +364,10 @@ def exception(
     from datacompact.procurement import lots
     from datacompact.procurement.schemas import ExceptionCreate
 
+    body = {"supplier_id": supplier, "rule": rule, "reason": reason}
+
     def action(on: Acting) -> Any:
-        data = ExceptionCreate.model_validate(
-            {"supplier_id": supplier, "rule": rule, "reason": reason}
-        )
+        data = ExceptionCreate.model_validate(body)
         return lots.grant_exception(
             session=on.session,
             actor=on.actor,
@@ -326,7 +377,10 @@ def exception(
             reason=data.reason,
         )
 
-    run(action, who=token, as_json=as_json, render=recorded, transaction="write")
+    def remote(api: ApiClient) -> Any:
+        return api.change("POST", f"/lots/{lot_id}/exceptions", body)
+
+    run(action, who=token, as_json=as_json, render=recorded, transaction="write", remote=remote)
 
 
 projects_app.command("tender")(_project_tenders.tender)

@@ -20,6 +20,7 @@ from datacompact.cli._output import (
     listed,
     shown,
 )
+from datacompact.cli._remote import ApiClient
 
 if TYPE_CHECKING:
     from datacompact.events import Recorded
@@ -119,7 +120,20 @@ def query(
             policy=policy,
         )
 
-    run(action, who=token, as_json=as_json, render=render, transaction="own")
+    def remote(api: ApiClient) -> Any:
+        done = api.change("POST", "/queries", {"grant_id": grant, "sql": sql, "epsilon": epsilon})
+        answer = done.value
+        if as_csv:
+            # Every row, page after page of the stored result: nothing runs or is charged again.
+            while answer.get("next_page_token"):
+                page = api.data(
+                    f"/queries/{answer.query.id}/rows", page_token=answer.next_page_token
+                )
+                answer["rows"] = [*answer.rows, *page.rows]
+                answer["next_page_token"] = page.get("next_page_token")
+        return done
+
+    run(action, who=token, as_json=as_json, render=render, transaction="own", remote=remote)
 
 
 #: Rows per page when every row is wanted at once: the engine's own row limit.
@@ -221,7 +235,12 @@ def rows(
             cut = " (truncated at the row limit)" if truncated else ""
             err_console.print(f"{total} 行 / rows{cut}", highlight=False)
 
-        run(stream, who=token, as_json=as_json, render=write)
+        def remote(api: ApiClient) -> tuple[Iterator[bytes], int, bool]:
+            content, headers = api.download(f"/queries/{query_id}/rows", format=fmt)
+            total = int(headers.get("x-total-rows", "0"))
+            return iter([content]), total, headers.get("x-truncated") == "true"
+
+        run(stream, who=token, as_json=as_json, render=write, remote=remote)
         return
 
     def render(page: ResultPage, as_json: bool) -> None:
@@ -254,37 +273,47 @@ def rows(
         who=token,
         as_json=as_json,
         render=render,
+        remote=lambda api: api.data(f"/queries/{query_id}/rows", page_token=page_token),
     )
 
 
 @grants_app.command("list")
 def list_grants(token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """本方持有或授出的授权 / grants your participant holds or granted."""
-    from datacompact.policy import grants
 
-    run(
-        lambda on: [
+    def action(on: Acting) -> list[dict[str, Any]]:
+        from datacompact.policy import grants
+
+        return [
             g.model_dump(mode="json")
             for g in grants.list_grants(session=on.session, actor=on.actor)
-        ],
+        ]
+
+    run(
+        action,
         who=token,
         as_json=as_json,
         render=listed(*GRANT_COLUMNS),
+        remote=lambda api: api.data("/grants"),
     )
 
 
 @grants_app.command("show")
 def show_grant(grant_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """授权详情与 ODRL 协议 / a grant and its ODRL agreement."""
-    from datacompact.policy import grants
+
+    def action(on: Acting) -> dict[str, Any]:
+        from datacompact.policy import grants
+
+        found = grants.get_grant(session=on.session, actor=on.actor, grant_id=grant_id)
+        return found.model_dump(mode="json")
 
     run(
-        lambda on: grants.get_grant(
-            session=on.session, actor=on.actor, grant_id=grant_id
-        ).model_dump(mode="json"),
+        action,
         who=token,
         as_json=as_json,
         render=shown,
+        remote=lambda api: api.data(f"/grants/{grant_id}"),
     )
 
 
@@ -310,6 +339,7 @@ def list_queries(
         render=listed(
             "id", "status", "rule", "rows_scanned", "result_rows", "epsilon", "log_index"
         ),
+        remote=lambda api: api.data("/queries", grant_id=grant, limit=limit),
     )
 
 
@@ -337,4 +367,5 @@ def overlaps(
         render=listed(
             "first_query_id", "second_query_id", "grantee_id", "grantee_name", "kind", "reason"
         ),
+        remote=lambda api: api.data("/queries/overlaps", days=days, threshold=threshold),
     )

@@ -10,8 +10,16 @@ from typing import Annotated, Any
 import typer
 from pydantic import ValidationError
 
-from datacompact.cli._context import ANONYMOUS, Acting, TokenOption, initialized_settings, run
+from datacompact.cli._context import (
+    ANONYMOUS,
+    Acting,
+    TokenOption,
+    initialized_settings,
+    run,
+    target,
+)
 from datacompact.cli._output import JsonFlag, handled, listed, shown
+from datacompact.cli._remote import ApiClient
 from datacompact.errors import MalformedInput, UnknownField
 from datacompact.permissions import Role
 from datacompact.registry.schemas import (
@@ -64,7 +72,10 @@ def bootstrap(
     file: Annotated[Path, typer.Option("--file", help="首个参与方 JSON / first participant JSON")],
     as_json: JsonFlag = False,
 ) -> None:
-    """登记首个参与方（审批方）并签发其管理员令牌 / register the first, approving participant."""
+    """登记首个参与方（审批方）并签发其管理员令牌 / register the first, approving participant.
+
+    仅限服务器本地，无对应 API / on the server only: it has no API route.
+    """
     from datacompact.registry import participants as service
 
     with handled(as_json):
@@ -102,33 +113,47 @@ def list_participants(
     as_json: JsonFlag = False,
 ) -> None:
     """列出参与方 / list participants."""
-    from datacompact.registry import participants as service
+
+    def action(on: Acting) -> list[dict[str, Any]]:
+        from datacompact.registry import participants as service
+
+        rows = service.list_participants(
+            session=on.session, actor=on.actor, kind=kind, status=status, limit=1000
+        )
+        return [r.model_dump(mode="json") for r in rows]
 
     run(
-        lambda on: [
-            r.model_dump(mode="json")
-            for r in service.list_participants(
-                session=on.session, actor=on.actor, kind=kind, status=status, limit=1000
-            )
-        ],
+        action,
         who=token,
         as_json=as_json,
         render=listed(*LIST_COLUMNS),
+        remote=lambda api: api.data(
+            "/participants",
+            kind=kind.value if kind else None,
+            status=status.value if status else None,
+            limit=1000,
+        ),
     )
 
 
 @participants_app.command("show")
 def show(participant_id: int, token: TokenOption = None, as_json: JsonFlag = False) -> None:
     """查看参与方 / show one participant."""
-    from datacompact.registry import participants as service
+
+    def action(on: Acting) -> dict[str, Any]:
+        from datacompact.registry import participants as service
+
+        found = service.get_participant(
+            session=on.session, actor=on.actor, participant_id=participant_id
+        )
+        return found.model_dump(mode="json")
 
     run(
-        lambda on: service.get_participant(
-            session=on.session, actor=on.actor, participant_id=participant_id
-        ).model_dump(mode="json"),
+        action,
         who=token,
         as_json=as_json,
         render=shown,
+        remote=lambda api: api.data(f"/participants/{participant_id}"),
     )
 
 
@@ -141,7 +166,7 @@ def register(
     from datacompact.registry import participants as service
 
     with handled(as_json):
-        initialized_settings()  # an uninitialized home is named before a malformed file
+        target()  # no platform to act on is named before a malformed file
         data = _read_registration(file)
 
     def action(on: Acting) -> dict[str, Any]:
@@ -151,7 +176,11 @@ def register(
         view = service.public_view(recorded.value).model_dump(mode="json")
         return {**view, "log_index": recorded.log_index}
 
-    run(action, who=ANONYMOUS, as_json=as_json, render=shown, transaction="write")
+    def remote(api: ApiClient) -> dict[str, Any]:
+        done = api.change("POST", "/participants", data.model_dump(mode="json"))
+        return {**done.value, "log_index": done.log_index}
+
+    run(action, who=ANONYMOUS, as_json=as_json, render=shown, transaction="write", remote=remote)
 
 
 def _decide(
@@ -170,12 +199,18 @@ def _decide(
         view = service.public_view(recorded.value).model_dump(mode="json")
         return {**view, "log_index": recorded.log_index}
 
+    def remote(api: ApiClient) -> dict[str, Any]:
+        body = {"decision": decision.value, "reason": reason}
+        done = api.change("POST", f"/participants/{participant_id}/decisions", body)
+        return {**done.value, "log_index": done.log_index}
+
     run(
         action,
         who=token,
         as_json=as_json,
         render=listed(*LIST_COLUMNS, "log_index"),
         transaction="write",
+        remote=remote,
     )
 
 
@@ -256,7 +291,17 @@ def issue(
         view = TokenPublic.model_validate(record).model_dump(mode="json")
         return {**view, "token": value, "log_index": recorded.log_index}
 
-    run(action, who=token, as_json=as_json, render=shown, transaction="write")
+    def remote(api: ApiClient) -> dict[str, Any]:
+        body = {
+            "label": label,
+            "scopes": [r.value for r in scope] if scope else None,
+            "ttl_days": ttl_days,
+            "member_id": member_id,
+        }
+        done = api.change("POST", "/tokens", {k: v for k, v in body.items() if v is not None})
+        return {**done.value, "log_index": done.log_index}
+
+    run(action, who=token, as_json=as_json, render=shown, transaction="write", remote=remote)
 
 
 @tokens_app.command("list")
@@ -278,6 +323,7 @@ def list_tokens(
         who=token,
         as_json=as_json,
         render=listed(*TOKEN_COLUMNS),
+        remote=lambda api: api.data("/tokens", member_id=member_id),
     )
 
 
@@ -291,4 +337,8 @@ def revoke_token(token_id: int, token: TokenOption = None, as_json: JsonFlag = F
         view = TokenPublic.model_validate(recorded.value).model_dump(mode="json")
         return {**view, "log_index": recorded.log_index}
 
-    run(action, who=token, as_json=as_json, render=shown, transaction="write")
+    def remote(api: ApiClient) -> dict[str, Any]:
+        done = api.change("DELETE", f"/tokens/{token_id}")
+        return {**done.value, "log_index": done.log_index}
+
+    run(action, who=token, as_json=as_json, render=shown, transaction="write", remote=remote)
