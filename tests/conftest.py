@@ -586,3 +586,12 @@ def settings_for(tmp_path: Path):
         return Settings(**values)  # type: ignore[arg-type]
 
     return make
+
+
+def tampered(text: str) -> str:
+    """``text`` with its middle character changed, so that the bytes it decodes to change.
+
+    Changing the last characters may not: the last base64 character can hold unused bits.
+    """
+    middle = len(text) // 2
+    return text[:middle] + ("B" if text[middle] != "B" else "C") + text[middle + 1 :]

@@ -14,7 +14,7 @@ from typer.testing import CliRunner, Result
 from datacompact.cli import app
 from datacompact.config import get_settings
 
-from ..conftest import World
+from ..conftest import World, tampered
 from .test_queries import _grant, _roster_worlds, resource_id, world
 
 # The fixtures shared with test_queries: one world per store with the roster registered.
@@ -78,7 +78,7 @@ def test_a_query_prints_its_first_page_and_says_how_to_read_the_rest(
     assert len(as_csv.stdout.splitlines()) == 41  # every row, one charge
     assert "next page" not in as_csv.stderr
 
-    forged = cli("queries", "rows", query_id, "--page-token", token[:-2] + "AA")
+    forged = cli("queries", "rows", query_id, "--page-token", tampered(token))
     assert forged.exit_code == 2
 
 

@@ -29,6 +29,7 @@ from starlette.requests import Request
 from starlette.responses import HTMLResponse, RedirectResponse, Response
 from starlette.types import ASGIApp, Message, Receive, Scope, Send
 
+from datacompact.catalog.dcat import Text
 from datacompact.console import i18n
 from datacompact.console.assets import Assets
 from datacompact.crypto import derive_key
@@ -223,11 +224,13 @@ def half(lang: str, text: str) -> str:
     '令牌已过期'
     >>> half("en", "GB/T 43697-2024")
     'GB/T 43697-2024'
+    >>> half("en", "路径 a / b 的说明")
+    '路径 a / b 的说明'
     """
-    zh, sep, en = text.partition(" / ")
-    if not sep:
+    if not text.strip():
         return text
-    return zh.strip() if lang == "zh-CN" else en.strip()
+    both = Text.bilingual(text)
+    return both.zh if lang == "zh-CN" or both.en is None else both.en
 
 
 def message_for(lang: str, error: DataCompactError) -> str:
