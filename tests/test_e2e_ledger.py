@@ -220,7 +220,8 @@ def test_the_demo_serves_under_two_witness_processes(tmp_path: Path) -> None:
         assert refused.returncode == 8
         assert "missing enterprise-council" in refused.stderr
     finally:
-        demo.send_signal(signal.SIGINT)
+        # SIGTERM, as a service manager stops it (Ctrl+C's SIGINT ends in Python anyway).
+        demo.send_signal(signal.SIGTERM)
         try:
             demo.wait(timeout=30)
         except subprocess.TimeoutExpired:

@@ -357,6 +357,7 @@ def _serve_demo(home: Path, log_vkey: str, ports: tuple[int, int], start: bool) 
     if not start:
         return
     import atexit
+    import signal
 
     from datacompact.config import get_settings
     from datacompact.demo import witnesses
@@ -364,6 +365,10 @@ def _serve_demo(home: Path, log_vkey: str, ports: tuple[int, int], start: bool) 
     found, policy = witnesses.prepare_witnesses(home, log_vkey=log_vkey, ports=ports)
     processes = witnesses.start_witnesses(found, log_vkey=log_vkey)
     atexit.register(witnesses.stop_witnesses, processes)
+    # uvicorn shuts down on SIGTERM, then raises the signal again under the
+    # handler it found, whose default ends the process without atexit: exit
+    # through Python instead, so that the witnesses stop with the demo.
+    signal.signal(signal.SIGTERM, lambda signum, _frame: sys.exit(128 + signum))
     # The server reads its settings afresh: it must see the demo's policy.
     os.environ["DATACOMPACT_WITNESS_POLICY"] = str(policy)
     get_settings.cache_clear()
