@@ -16,11 +16,14 @@ import pytest
 from datacompact.api import create_app
 from datacompact.catalog import resources
 from datacompact.catalog.schemas import GradeCode, GradeDecisionIn
+from datacompact.registry import tokens
+from datacompact.sandbox import Engine, Result
+from datacompact.sandbox.plan import Plan
 from datacompact.store.models import Grant
 
 from ..conftest import BACKENDS, PgServer, Saved, SharedWorld, Template, World, shared_world
 from ..policy.test_queries import _grant, _set_status, register_roster
-from .conftest import ApiClient, bearer, log_query_outcome
+from .conftest import ApiClient, bearer, log_query_outcome, token_id
 
 SQL = "SELECT 区县, 金额 FROM relief_roster ORDER BY 金额 LIMIT 5"
 
@@ -139,3 +142,37 @@ def test_a_change_made_by_another_worker_shows_at_once(served: Served) -> None:
         refused = served.query(client)
         assert refused.status_code == 403, refused.text
         assert refused.json()["error"]["details"]["rule"] == "grade.important"
+
+
+class _RevokingEngine:
+    """The platform's engine, which has the analyst's token revoked while the query runs."""
+
+    def __init__(self, inner: Engine, world: World) -> None:
+        self._inner, self._world = inner, world
+
+    def __getattr__(self, name: str) -> Any:
+        return getattr(self._inner, name)
+
+    def execute(self, plan: Plan, **options: Any) -> Result:
+        value = self._world.tokens["enterprise.analyst"]
+        with self._world.platform.db.write() as session:
+            tokens.revoke_token(
+                session=session,
+                actor=self._world.principal("enterprise.admin"),
+                token_id=token_id(self._world.platform, value),
+            )
+        return self._inner.execute(plan, **options)
+
+
+def test_a_token_revoked_while_the_query_runs_drops_its_result(
+    served: Served, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    platform = served.world.platform
+    assert served.query().status_code == 200  # the token is remembered, the view kept
+    used = served.used()
+    monkeypatch.setitem(vars(platform), "sandbox", _RevokingEngine(platform.sandbox, served.world))
+    failed = served.query()
+    assert failed.status_code == 422, failed.text
+    assert failed.json()["error"]["code"] == "query_failed"
+    assert served.used() == used + 1  # charged, and nothing given back
+    assert served.query().status_code == 401
