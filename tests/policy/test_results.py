@@ -17,7 +17,7 @@ import pyarrow.parquet as pq
 import pytest
 
 from datacompact.errors import Forbidden, InvalidInput, NotFound, PolicyViolation
-from datacompact.policy import applications, grants, queries
+from datacompact.policy import _results, applications, grants, queries
 from datacompact.policy.schemas import QueryResult, ResultPage
 
 from ..conftest import World, tampered
@@ -191,7 +191,9 @@ def test_pages_are_for_the_grantee_under_an_active_grant(world: World, resource_
         _page(world, answer.query.id)
 
 
-def test_refused_and_expired_results_have_no_pages(world: World, resource_id: int) -> None:
+def test_refused_and_expired_results_have_no_pages(
+    world: World, resource_id: int, monkeypatch: pytest.MonkeyPatch
+) -> None:
     grant_id = _grant(world, resource_id, columns=["区县", "金额"])
     _refused(world, grant_id, "SELECT 姓名 FROM relief_roster")
     with world.platform.db.read() as session:
@@ -207,12 +209,16 @@ def test_refused_and_expired_results_have_no_pages(world: World, resource_id: in
     with pytest.raises(NotFound) as caught:
         _page(world, answer.query.id, result_retention=-1.0)
     assert "expired" in caught.value.message
-    # A later result of the grant removes the ones past the retention.
+    # A later result of the grant removes the ones past the retention, once
+    # the process's last look at the grant's folder is old enough.
     home = world.platform.settings.home
     stored = home / "results" / str(grant_id) / f"{answer.query.id}.parquet"
     assert stored.exists()
     old = time.time() - 3 * 24 * 3600
     os.utime(stored, (old, old))
+    _run(world, grant_id, "SELECT 金额 FROM relief_roster")
+    assert stored.exists()  # looked at when the first result was stored
+    monkeypatch.setattr(_results, "SWEEP_SECONDS", 0.0)
     _run(world, grant_id, "SELECT 金额 FROM relief_roster")
     assert not stored.exists()
 

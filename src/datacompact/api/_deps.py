@@ -145,8 +145,13 @@ def authenticated(request: Request, credentials: Credentials) -> Principal:
 
 
 def recheck(request: Request, credentials: Credentials) -> Callable[[Session], Principal]:
-    """Authentication again, inside a service's final transaction (long ingestions)."""
-    return lambda session: _principal(request, session, credentials)
+    """Authentication again, inside a service's own write transaction (queries, ingestions).
+
+    As every read does, it serves the principal this worker verified while the
+    log, read in that very transaction, shows no change but query outcomes
+    since; the service authorizes it again.
+    """
+    return lambda session: _principal(request, session, credentials, cached=True)
 
 
 def views_of(request: Request) -> Views:

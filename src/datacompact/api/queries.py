@@ -22,6 +22,7 @@ from datacompact.api._deps import (
     reading,
     receipt,
     recheck,
+    views_of,
 )
 from datacompact.api._errors import AUTHENTICATED, documented
 from datacompact.errors import InvalidInput
@@ -46,6 +47,7 @@ def run(body: QueryIn, request: Request, credentials: Credentials) -> dict[str, 
         engine=platform.sandbox,
         recheck=recheck(request, credentials),
         policy=queries.QueryPolicy.from_settings(platform.settings, platform.rate_limits),
+        views=views_of(request),
     )
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 

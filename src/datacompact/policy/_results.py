@@ -11,7 +11,10 @@ Page tokens are opaque and signed: ``base64url(JSON) "." base64url(HMAC-SHA256)`
 over the query id, the offset, the page size and the result's hash, with a
 key derived from the platform secret. A token cannot be forged to start
 elsewhere, nor moved to another query's result. Results older than the
-retention are removed when the next result is stored and refused when read.
+retention are refused when read, and removed when a later result of the same
+grant is stored (each process looks at a grant's folder at most once every
+:data:`SWEEP_SECONDS`: the look reads every file's time, and a busy grant
+holds thousands).
 """
 
 from __future__ import annotations
@@ -23,8 +26,10 @@ import hashlib
 import hmac
 import io
 import json
+import math
 import os
 import tempfile
+import threading
 import time
 from collections.abc import Iterator
 from contextlib import suppress
@@ -45,6 +50,11 @@ RESULTS = "results"
 _META = b"datacompact.result"
 #: Bytes per chunk of a streamed Parquet file.
 CHUNK_BYTES = 1 << 16
+#: Seconds between two looks of one process for expired results in a grant's folder.
+SWEEP_SECONDS = 60.0
+
+_swept: dict[Path, float] = {}
+_swept_lock = threading.Lock()
 
 
 @dataclass(frozen=True)
@@ -106,6 +116,11 @@ def discard_result(home: Path, grant_id: int, query_id: int) -> None:
 
 
 def _expire(folder: Path, retention_seconds: float) -> None:
+    now = time.monotonic()
+    with _swept_lock:
+        if now - _swept.get(folder, -math.inf) < SWEEP_SECONDS:
+            return
+        _swept[folder] = now
     cutoff = time.time() - retention_seconds
     for entry in folder.glob("*.parquet"):
         with suppress(FileNotFoundError):

@@ -28,6 +28,7 @@ this one: what a query costs must not depend on what the data make it do.
 
 from __future__ import annotations
 
+import json
 import logging
 import math
 import time
@@ -36,6 +37,7 @@ from dataclasses import dataclass, field, replace
 from datetime import timedelta
 from decimal import Decimal
 from pathlib import Path
+from typing import NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session
@@ -90,7 +92,7 @@ from datacompact.store.models import (
     Resource,
     ResourceVersion,
 )
-from datacompact.store.session import Database
+from datacompact.store.session import Database, ReadCache
 
 log = logging.getLogger("datacompact.queries")
 
@@ -230,9 +232,16 @@ def _regulator_approved(session: Session, grant: Grant) -> bool:
     return any(s["party"] == "regulator" and s["decision"] == "approve" for s in reviewers)
 
 
-def _snapshot(session: Session, grant: Grant, home: Path) -> _Snapshot:
-    """The grant, its terms and its sandbox view on the resource as the store holds it now."""
-    _check_status(grant)
+class _Derived(NamedTuple):
+    """What a grant's snapshot derives from its agreement and its resource, not its counters."""
+
+    terms: GrantTerms
+    view: GrantView
+    version_id: int
+    stamp: tuple[object, ...]
+
+
+def _derive(session: Session, grant: Grant, home: Path) -> _Derived:
     terms = parse_agreement(grant.agreement)
     resource = session.get(Resource, grant.resource_id)
     # Only the latest version: a resource may have many, each with its profile.
@@ -247,15 +256,51 @@ def _snapshot(session: Session, grant: Grant, home: Path) -> _Snapshot:
         home=home,
         regulator_approved=_regulator_approved(session, grant),
     )
+    return _Derived(terms, view, version.id, _resource_stamp(session, grant.resource_id))
+
+
+def _derived_key(grant: Grant, home: Path) -> tuple[object, ...]:
+    """Every input of :func:`_derive` that the grant's row holds, its agreement in full."""
+    agreement = json.dumps(grant.agreement, sort_keys=True, ensure_ascii=False, default=str)
+    return (
+        "policy.grant_view",
+        grant.id,
+        grant.resource_id,
+        grant.application_id,
+        grant.grantee_id,
+        grant.holder_id,
+        str(home),
+        agreement,
+    )
+
+
+def _snapshot(
+    session: Session, grant: Grant, home: Path, views: ReadCache | None = None
+) -> _Snapshot:
+    """The grant, its terms and its sandbox view on the resource as the store holds it now.
+
+    The terms, the view and the resource's stamp change only with logged
+    events (a grade, a decision, a new version, a new agreement), so ``views``
+    may serve them from an earlier snapshot that still holds. The grant's row
+    itself, with its status and its counters, is read every time, and the
+    charge checks the counters and the stamp again under the grant's lock.
+    """
+    _check_status(grant)
+    if views is None:
+        derived = _derive(session, grant, home)
+    else:
+        derived = views.get(
+            session, _derived_key(grant, home), lambda: _derive(session, grant, home)
+        )
     return _Snapshot(
         grant.id,
         grant.grantee_id,
-        terms,
-        view,
-        version.id,
+        derived.terms,
+        derived.view,
+        derived.version_id,
         grant.queries_used,
         float(grant.epsilon_spent),
-        _resource_stamp(session, grant.resource_id),
+        derived.stamp,
     )
 
 
@@ -307,8 +352,14 @@ def run_query(
     engine: Engine | None = None,
     recheck: Recheck | None = None,
     policy: QueryPolicy | None = None,
+    views: ReadCache | None = None,
 ) -> Recorded[QueryResult]:
-    """Run ``sql`` under grant ``grant_id`` for ``actor``; see the module docstring."""
+    """Run ``sql`` under grant ``grant_id`` for ``actor``; see the module docstring.
+
+    ``views`` may serve the grant's terms and sandbox view from an earlier
+    read that still holds (:func:`_snapshot`); the grant is authorized and
+    charged as it is now whatever it serves.
+    """
     policy = policy or QueryPolicy()
     runner = engine or DuckDBEngine(pseudonym_key=pseudonym_key(secret))
     with db.read() as session:
@@ -318,7 +369,7 @@ def run_query(
         parties = (grant.id, grant.grantee_id)
         refused: DataCompactError | None = None
         try:
-            snapshot = _snapshot(session, grant, home)
+            snapshot = _snapshot(session, grant, home, views)
         except _REFUSALS as exc:
             refused = exc
     if refused is not None:
