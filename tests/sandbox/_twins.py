@@ -42,6 +42,7 @@ from datacompact.sandbox import (
     govern,
     rewrite,
 )
+from datacompact.sandbox.engine import COUNTED_MODES
 from datacompact.sandbox.rules import RULES, safe_eval
 
 KEY = b"outcome-test-pseudonym-key-32byt"
@@ -196,11 +197,14 @@ def outcome(sql: str, grant: GrantView, engine: DuckDBEngine, plan: Planner = go
     fails the calling test, as it would reach the API as a 500.
     """
     try:
-        result = engine.execute(plan(sql, grant), budget=EpsilonAccount(total=1e9))
+        planned = plan(sql, grant)
+        result = engine.execute(planned, budget=EpsilonAccount(total=1e9))
     except DataCompactError as exc:
         details = json.dumps(exc.details, sort_keys=True, default=str)
         return (type(exc).__name__, exc.message, details)
-    return ("ok", tuple((f.name, str(f.type)) for f in result.rows.schema))
+    # The slice's size is data where rows are released, and must not be elsewhere.
+    scanned = None if planned.mode in COUNTED_MODES else result.rows_scanned
+    return ("ok", tuple((f.name, str(f.type)) for f in result.rows.schema), scanned)
 
 
 def both(

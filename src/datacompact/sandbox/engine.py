@@ -69,7 +69,7 @@ from datacompact.errors import ConfigurationError, InvalidInput, QueryFailed
 from datacompact.sandbox._masks import register_masks
 from datacompact.sandbox._release import release
 from datacompact.sandbox.budget import BudgetAccount
-from datacompact.sandbox.grants import Limits
+from datacompact.sandbox.grants import Limits, OutputMode
 from datacompact.sandbox.plan import Plan, refuse
 from datacompact.sandbox.rules.govern_tables import SOURCE_PREFIX
 
@@ -215,6 +215,13 @@ def charge_before_run(plan: Plan, budget: BudgetAccount | None) -> float:
     return epsilon
 
 
+#: The modes whose answers release the granted slice's rows (masked or
+#: generalized), and so its size. Under aggregates and DP aggregates the exact
+#: number of rows would tell whether one record exists (a DP count is noised
+#: for that reason), so ``rows_scanned`` is 0 there: not released.
+COUNTED_MODES: frozenset[OutputMode] = frozenset({"records", "masked_records", "k_anonymous"})
+
+
 def finish(plan: Plan, table: pa.Table, *, tables: list[str], truncated: bool) -> Result:
     """The :class:`Result` of the rows an engine returned for ``plan``.
 
@@ -227,7 +234,11 @@ def finish(plan: Plan, table: pa.Table, *, tables: list[str], truncated: bool) -
         spent = 0.0
         if plan.dp_aggregates:
             table, spent = release(table, plan)
-        scanned = sum(rows_in(plan.grant.tables[t].parquet_path) for t in tables)
+        scanned = (
+            sum(rows_in(plan.grant.tables[t].parquet_path) for t in tables)
+            if plan.mode in COUNTED_MODES
+            else 0
+        )
         digest = result_digest(table)
     except QueryFailed:
         raise
