@@ -1,9 +1,16 @@
-"""The console over the minimal world, with resources in its catalog."""
+"""The console over the minimal world, with resources in its catalog.
+
+The tests of a module share one world (with its resources registered) and
+one app per store, rolled back before each test as ``tests/api`` does
+(:class:`SharedWeb`): registering the resources and building the app cost
+more than most console tests take.
+"""
 
 from __future__ import annotations
 
 import csv
 import re
+from collections.abc import Iterator
 from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
@@ -17,8 +24,8 @@ from datacompact.catalog.schemas import ResourceBase
 from datacompact.ledger.log import checkpoints
 from datacompact.platform import Platform
 
-from ..api.conftest import ApiClient
-from ..conftest import World
+from ..api.conftest import ApiClient, forget
+from ..conftest import PgServer, SharedWorld, Template, World, shared_world
 
 PASSWORD = "correct horse battery"  # the world's admins' password
 #: Text that would run or break out of an attribute if it were not escaped.
@@ -118,9 +125,46 @@ def build_web(world: World, tmp_path: Path) -> Web:
     return Web(world, ApiClient(create_app(platform)), resources)
 
 
+class SharedWeb:
+    """One :class:`Web` per module and store, over a :class:`SharedWorld` rolled back before each test.
+
+    The resources are registered and the checkpoint signed once, then the
+    world is saved; ``reset`` puts the store and home back and makes the app
+    forget its caches and counters, so each test starts as on a new ``Web``.
+    """
+
+    def __init__(self, shared: SharedWorld, folder: Path) -> None:
+        self.shared = shared
+        self.web = build_web(shared.world, folder)
+        self.saved = shared.save()
+
+    def reset(self) -> Web:
+        self.shared.restore(self.saved)
+        forget(self.web.client.app)
+        return Web(self.shared.world, self.web.client, dict(self.web.resources))
+
+
+@pytest.fixture(scope="module")
+def _shared_webs() -> Iterator[dict[str, SharedWeb]]:
+    built: dict[str, SharedWeb] = {}
+    yield built
+    for shared in built.values():
+        shared.shared.close()
+
+
 @pytest.fixture
-def web(world: World, tmp_path: Path) -> Web:
-    return build_web(world, tmp_path)
+def web(
+    backend: str,
+    _templates: dict[str, Template],
+    tmp_path_factory: pytest.TempPathFactory,
+    pg_server: PgServer | None,
+    _shared_webs: dict[str, SharedWeb],
+) -> Web:
+    """The module's console and world on ``backend``, as fresh as a new one."""
+    if backend not in _shared_webs:
+        shared = shared_world(backend, _templates, tmp_path_factory, pg_server)
+        _shared_webs[backend] = SharedWeb(shared, tmp_path_factory.mktemp(f"web-{backend}"))
+    return _shared_webs[backend].reset()
 
 
 def csrf_of(html: str) -> str:

@@ -23,8 +23,7 @@ from typing import Any
 import pytest
 import uvicorn
 
-from ..conftest import World
-from .conftest import HOSTILE_NAME, PASSWORD, build_web
+from .conftest import HOSTILE_NAME, PASSWORD, Web
 
 playwright_api = pytest.importorskip("playwright.sync_api")
 
@@ -76,8 +75,7 @@ class Served:
 
 
 @pytest.fixture
-def site(world: World, tmp_path: Path) -> Iterator[tuple[Served, dict[str, str]]]:
-    web = build_web(world, tmp_path)
+def site(web: Web) -> Iterator[tuple[Served, dict[str, str]]]:
     served = Served(web.client.app)
     yield served, web.resources
     served.stop()
