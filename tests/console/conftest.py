@@ -218,3 +218,87 @@ class Browser:
                 "next": "/home",
             },
         )
+
+
+# -- the steward's and analyst's pages (console-a) -------------------------------------------
+
+
+def with_password(web: Web, *keys: str) -> None:
+    """Give the world's members ``keys`` the admins' password, as their admin would."""
+    from datacompact.registry.members import set_password
+
+    world = web.world
+    for key in keys:
+        admin = world.principal(key.split(".")[0] + ".admin")
+        with web.platform.db.write() as session:
+            set_password(
+                session=session, actor=admin, member_id=world.members[key], password=PASSWORD
+            )
+
+
+def resource_id(web: Web, key: str) -> int:
+    with web.platform.db.read() as session:
+        found = catalog.readable_by_code(
+            session, web.world.principal("regulator.admin"), web.resources[key]
+        )
+        return found.id
+
+
+def confirm_grade(web: Web, key: str = "social") -> int:
+    """Confirm the proposed grade of a resource, as its steward; its id."""
+    from datacompact.catalog.schemas import GradeDecisionIn
+
+    rid = resource_id(web, key)
+    with web.platform.db.write() as session:
+        catalog.decide_grade(
+            session=session,
+            actor=web.world.principal("department.data_steward"),
+            resource_id=rid,
+            decision=GradeDecisionIn(decision="confirm"),
+        )
+    return rid
+
+
+def approve(web: Web, application_id: int) -> int:
+    """Every reviewer approves, in turn, through the service; the grant's id."""
+    from sqlalchemy import select
+
+    from datacompact.policy import applications
+    from datacompact.store.models import Grant
+
+    for reviewer in ("department.reviewer", "regulator.reviewer"):
+        with web.platform.db.write() as session:
+            applications.review_application(
+                session=session,
+                actor=web.world.principal(reviewer),
+                application_id=application_id,
+                decision="approve",
+                reason="材料齐全 / documents complete",
+            )
+    with web.platform.db.read() as session:
+        found = session.scalar(select(Grant.id).where(Grant.application_id == application_id))
+    assert found is not None
+    return found
+
+
+def granted(web: Web, mode: str = "aggregates", columns: tuple[str, ...] = ("缴费金额",)) -> int:
+    """The analyst's grant on the social resource (grade confirmed, application approved)."""
+    from datacompact.policy import applications
+    from datacompact.policy.schemas import ApplicationCreate
+
+    rid = confirm_grade(web)
+    data = ApplicationCreate.model_validate(
+        {
+            "scenario": "核验缴费 / verify contributions",
+            "purpose": "credit_assessment",
+            "resources": [{"resource_id": rid, "columns": list(columns)}],
+            "output": {"mode": mode},
+            "duration_days": 30,
+            "expected_queries": 10,
+        }
+    )
+    with web.platform.db.write() as session:
+        application = applications.submit_application(
+            session=session, actor=web.world.principal("enterprise.analyst"), data=data
+        ).value
+    return approve(web, application.id)

@@ -354,3 +354,37 @@ def begin_upload(*, home: Path, actor: Principal, name: str, max_bytes: int) -> 
         for fd in reversed(folders):
             os.close(fd)
         raise
+
+
+def discard_upload(*, home: Path, actor: Principal, name: str) -> None:
+    """Remove ``name`` from the actor's participant's inbox, as an upload's own undo.
+
+    For a caller that uploads and registers in one step (the console): when
+    the registration refuses the file, the file it just put there goes too,
+    so that nothing of a refused upload stays behind and the same name can be
+    sent again. A name that is already gone is not an error.
+    """
+    participant_id = actor.participant_id
+    authorize(
+        actor=actor,
+        action=Actions.INBOX_UPLOAD,
+        resource=ParticipantResource(participant_id=participant_id),
+    )
+    if participant_id is None:  # authorize refuses this; the check narrows the type
+        raise InvalidInput("须以参与方成员身份上传 / expected a member of a participant")
+    check_upload_name(name)
+    try:
+        home_fd = os.open(home, os.O_RDONLY | os.O_DIRECTORY | os.O_CLOEXEC)
+    except OSError:
+        return
+    folders = [home_fd]
+    try:
+        for component in (INBOX_DIR, str(participant_id)):
+            folders.append(open_dir_at(folders[-1], component))
+        with contextlib.suppress(FileNotFoundError):
+            os.unlink(name, dir_fd=folders[-1])
+    except NotFound:
+        return
+    finally:
+        for fd in reversed(folders):
+            os.close(fd)

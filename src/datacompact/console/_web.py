@@ -22,6 +22,7 @@ from functools import cached_property
 from pathlib import Path
 from typing import Any
 
+from anyio import from_thread
 from jinja2 import Environment, FileSystemLoader, StrictUndefined, select_autoescape
 from sqlalchemy.orm import Session
 from starlette.concurrency import run_in_threadpool
@@ -52,8 +53,12 @@ SESSION_COOKIE = "dc_session"
 #: The anonymous visitor's random CSRF binding (the sign-in form's), replaced at sign-in.
 PRE_COOKIE = "dc_pre"
 CSRF_FIELD = "csrf"
-#: Where :func:`page` leaves a post's parsed form fields for its handler.
+#: Where :func:`page` leaves a post's parsed form fields for its handler: the last
+#: value of each name, and every (name, value) pair in order (for repeated names).
 FORM_KEY = "datacompact.console.form"
+FORM_ITEMS_KEY = "datacompact.console.form_items"
+#: The most fields one form post may carry (a dictionary form has three per column).
+MAX_FORM_FIELDS = 3 * 200 + 20
 #: A session ends after this long without a request, and at the latest after SESSION_TTL.
 SESSION_IDLE = timedelta(minutes=30)
 SESSION_TTL = timedelta(hours=12)
@@ -305,6 +310,7 @@ class Console:
             404: "not_found",
             409: "conflict",
             413: "too_large",
+            415: "invalid",
             422: "invalid",
             429: "rate_limited",
         }.get(status, "internal")
@@ -346,18 +352,25 @@ def _check_characters(request: Request) -> None:
 Handler = Callable[[Request, Context], Response]
 
 
-def page(console: Console, handler: Handler) -> Callable[[Request], Any]:
-    """A Starlette endpoint around ``handler``: context, thread pool, error pages, cookies."""
+def page(console: Console, handler: Handler, *, read_form: bool = True) -> Callable[[Request], Any]:
+    """A Starlette endpoint around ``handler``: context, thread pool, error pages, cookies.
+
+    ``read_form=False`` leaves a post's body unread, for a handler that streams
+    it (an upload): the handler reads it from the thread pool with :func:`body_chunks`.
+    """
 
     async def endpoint(request: Request) -> Response:
-        if request.method == "POST":
+        if request.method == "POST" and read_form:
             # Read here, on the loop; the handler runs in the thread pool.
             try:
-                form = await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
-                values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+                form = await request.form(
+                    max_files=0, max_fields=MAX_FORM_FIELDS, max_part_size=64 * 1024
+                )
+                items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
             except Exception:
-                values = {}
-            request.scope[FORM_KEY] = values
+                items = []
+            request.scope[FORM_KEY] = dict(items)
+            request.scope[FORM_ITEMS_KEY] = items
 
         def run() -> Response:
             try:
@@ -381,6 +394,28 @@ def page(console: Console, handler: Handler) -> Callable[[Request], Any]:
     return endpoint
 
 
+def body_chunks(request: Request) -> Iterator[bytes]:
+    """The request's body as it arrives, for a handler running in the thread pool.
+
+    Each piece is awaited on the event loop (``anyio.from_thread``), so the
+    handler writes it out before the next one is read: nothing is spooled.
+    """
+    stream = request.stream().__aiter__()
+
+    async def next_chunk() -> bytes | None:
+        try:
+            return await stream.__anext__()
+        except StopAsyncIteration:
+            return None
+
+    while True:
+        chunk = from_thread.run(next_chunk)
+        if chunk is None:
+            return
+        if chunk:
+            yield chunk
+
+
 @contextmanager
 def writing(ctx: Context) -> Iterator[tuple[Session, Principal]]:
     """A write transaction and the session's principal, checked again inside it (as the API does)."""
@@ -395,6 +430,29 @@ def writing(ctx: Context) -> Iterator[tuple[Session, Principal]]:
             idle=SESSION_IDLE,
         )
         yield session, principal
+
+
+def recheck(ctx: Context) -> Callable[[Session], Principal]:
+    """The session checked again inside a service's own write transaction (ingestions, queries).
+
+    As the API's ``recheck`` does for a token: a session ended, or a
+    participant suspended, during a long ingestion or query stops it from committing.
+    """
+    value = ctx.request.cookies.get(SESSION_COOKIE, "")
+    governance = ctx.platform.settings.governance_mode
+    return lambda session: session_principal(
+        session, governance=governance, value=value, idle=SESSION_IDLE
+    )
+
+
+def form_of(request: Request) -> dict[str, str]:
+    form = request.scope.get(FORM_KEY)
+    return form if isinstance(form, dict) else {}
+
+
+def form_items(request: Request) -> list[tuple[str, str]]:
+    items = request.scope.get(FORM_ITEMS_KEY)
+    return items if isinstance(items, list) else []
 
 
 def redirect(target: str) -> RedirectResponse:

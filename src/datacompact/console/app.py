@@ -12,7 +12,7 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from datacompact.console import _account, _catalog, _log, i18n
+from datacompact.console import _account, _analyst, _catalog, _log, _steward, i18n
 from datacompact.console._web import Console, Context, SecurityHeaders, local_target, page, redirect
 from datacompact.console.assets import PREFIX, Assets
 from datacompact.errors import NotFound
@@ -53,8 +53,11 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
     assets = Assets()
     console = Console(platform, assets, client_address)
 
-    def route(path: str, handler: Page, methods: Sequence[str] = ("GET",)) -> Route:
-        return Route(path, page(console, partial(_bound, handler, console)), methods=list(methods))
+    def route(
+        path: str, handler: Page, methods: Sequence[str] = ("GET",), *, read_form: bool = True
+    ) -> Route:
+        endpoint = page(console, partial(_bound, handler, console), read_form=read_form)
+        return Route(path, endpoint, methods=list(methods))
 
     async def not_found(request: Request, exc: Exception) -> Response:
         ctx = console.bare_context(request)
@@ -79,6 +82,27 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
         route("/home", _account.home),
         route("/home/credentials/{token_id}/revoke", _account.revoke, methods=("POST",)),
         route("/lang/{code}", _language),
+        # The data holder's pages (console/_steward.py).
+        route("/steward", _steward.stewarding),
+        route("/steward/resources", _steward.register, ("POST",), read_form=False),
+        route("/steward/resources/{resource_id}", _steward.resource_page),
+        route("/steward/resources/{resource_id}/grade", _steward.grade, ("POST",)),
+        route("/steward/resources/{resource_id}/dictionary", _steward.dictionary, ("POST",)),
+        route(
+            "/steward/resources/{resource_id}/versions",
+            _steward.new_version,
+            ("POST",),
+            read_form=False,
+        ),
+        # The data user's pages (console/_analyst.py).
+        route("/analyst/apply/{resource_id}", _analyst.apply_form),
+        route("/analyst/apply/{resource_id}", _analyst.apply, ("POST",)),
+        route("/analyst/applications", _analyst.my_applications),
+        route("/analyst/grants", _analyst.my_grants),
+        route("/analyst/grants/{grant_id}", _analyst.workbench),
+        route("/analyst/grants/{grant_id}/queries", _analyst.run, ("POST",)),
+        route("/analyst/queries/{query_id}", _analyst.result),
+        route("/analyst/queries/{query_id}/result.csv", _analyst.result_csv),
         Route(PREFIX + "/{digest}/{name:path}", assets.serve, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})

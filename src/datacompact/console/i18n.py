@@ -107,6 +107,15 @@ class Formats:
     def locale(self) -> Locale:
         return Locale.parse(LANGUAGES[self.code][0])
 
+    def day(self, moment: datetime) -> str:
+        """The day of a moment in China Standard Time (ISO, the same in every language).
+
+        >>> from datetime import UTC
+        >>> Formats("en").day(datetime(2026, 1, 2, 16, 30, tzinfo=UTC))
+        '2026-01-03'
+        """
+        return moment.astimezone(CST).date().isoformat()
+
     def datetime(self, moment: datetime | None) -> str:
         """A moment in China Standard Time, as the language writes it.
 

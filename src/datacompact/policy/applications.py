@@ -18,6 +18,7 @@ approved, one grant per resource is issued as an ODRL agreement
 from __future__ import annotations
 
 import hashlib
+from dataclasses import dataclass
 from typing import Any
 
 import orjson
@@ -25,6 +26,7 @@ from pydantic import ValidationError
 from sqlalchemy import select
 from sqlalchemy.orm import Session, selectinload
 
+from datacompact.catalog.resources import readable
 from datacompact.clock import utcnow
 from datacompact.errors import (
     AlreadyDecided,
@@ -48,7 +50,7 @@ from datacompact.policy._application_view import (
     view,
 )
 from datacompact.policy._issuance import counts_as_open_data, grant_events, issue_grants
-from datacompact.policy.modes import OutputSpec, effective_constraints
+from datacompact.policy.modes import OutputMode, OutputSpec, effective_constraints
 from datacompact.policy.purposes import Purpose, parse_purpose
 from datacompact.policy.schemas import (
     ApplicationAmend,
@@ -76,6 +78,22 @@ def _output(data: ApplicationCreate) -> OutputSpec:
     return OutputSpec(data.output.mode, data.output.min_group_size, data.output.k)  # type: ignore[arg-type]
 
 
+def _check_requestable(resource: Resource) -> None:
+    """Refuse a resource nobody may apply for: not shared, or its grade not confirmed."""
+    if resource.share_type == "not_shared":
+        raise PolicyViolation(
+            f"资源 {resource.code} 不予共享 / resource {resource.code} is not shared",
+            details={"rule": "resource.not_shared", "resource_id": resource.id},
+        )
+    if resource.grade is None or resource.grade_status == "proposed":
+        # GB/T 43697-2024: data is graded before anyone may be granted its use.
+        raise PolicyViolation(
+            f"资源 {resource.code} 的分级尚未经数据专员确认 / the grade of resource "
+            f"{resource.code} is not confirmed by a data steward yet",
+            details={"rule": "resource.grade_unconfirmed", "resource_id": resource.id},
+        )
+
+
 def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource, list[str]]]:
     seen: set[int] = set()
     out = []
@@ -98,18 +116,7 @@ def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource
                 f"列不存在 / no such column in resource {resource.code}: {', '.join(unknown)}",
                 details={"resource_id": resource.id, "columns": unknown},
             )
-        if resource.share_type == "not_shared":
-            raise PolicyViolation(
-                f"资源 {resource.code} 不予共享 / resource {resource.code} is not shared",
-                details={"rule": "resource.not_shared", "resource_id": resource.id},
-            )
-        if resource.grade is None or resource.grade_status == "proposed":
-            # GB/T 43697-2024: data is graded before anyone may be granted its use.
-            raise PolicyViolation(
-                f"资源 {resource.code} 的分级尚未经数据专员确认 / the grade of resource "
-                f"{resource.code} is not confirmed by a data steward yet",
-                details={"rule": "resource.grade_unconfirmed", "resource_id": resource.id},
-            )
+        _check_requestable(resource)
         out.append((resource, list(dict.fromkeys(request.columns))))
     return out
 
@@ -501,3 +508,60 @@ def list_applications(
     page = found[offset : offset + limit]
     grants = grant_ids(session, (a.id for a in page))
     return [view(session, a, actor.governance, grants[a.id]) for a in page]
+
+
+@dataclass(frozen=True)
+class ModeChoice:
+    """An output mode an application may ask for, or why not (zh-CN / English)."""
+
+    mode: str
+    refusal: str | None
+
+
+@dataclass(frozen=True)
+class ApplicationChoices:
+    """What an application for one resource may ask: the vocabulary's purposes, the
+    resource's columns and the output modes its grade allows, each refused one with
+    the reason :func:`submit_application` would give.
+
+    ``refusal`` is set when no application for the resource can be made at all
+    (not shared, grade not confirmed): the same refusal the submission gives.
+    """
+
+    resource_id: int
+    columns: list[str]
+    purposes: list[Purpose]
+    modes: list[ModeChoice]
+    refusal: str | None
+
+
+def application_choices(
+    *, session: Session, actor: Principal, resource_id: int
+) -> ApplicationChoices:
+    """The choices of an application form for ``resource_id``, as the actor may read it."""
+    resource = readable(session, actor, resource_id)
+    columns = [str(c["name"]) for c in resource.versions[-1].columns] if resource.versions else []
+    purposes: list[Purpose] = [p for p in Purpose if p is not Purpose.OPEN_DATA_USE]
+    refusal = None
+    modes: list[ModeChoice] = []
+    if not resource.versions:
+        refusal = "数据资源不存在 / resource not found"
+    else:
+        try:
+            _check_requestable(resource)
+        except PolicyViolation as exc:
+            refusal = exc.message
+    if resource.grade is not None:
+        for mode in OutputMode:
+            try:
+                # The regulator's approval of core data is part of the review to come.
+                effective_constraints(
+                    grade=resource.grade,
+                    requested=OutputSpec(mode),
+                    open_data=counts_as_open_data(resource),
+                    regulator_approved=True,
+                )
+                modes.append(ModeChoice(mode.value, None))
+            except PolicyViolation as exc:
+                modes.append(ModeChoice(mode.value, exc.message))
+    return ApplicationChoices(resource.id, columns, purposes, modes, refusal)

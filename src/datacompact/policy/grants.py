@@ -262,3 +262,15 @@ def view(grant: Grant) -> GrantPublic:
         agreement=grant.agreement,
         created_at=grant.created_at,
     )
+
+
+def remaining(grant: GrantPublic) -> tuple[int, float | None]:
+    """What is left of a grant: its queries, and its privacy budget ε (None without one).
+
+    Counted as :func:`~datacompact.policy.queries.run_query` counts them.
+    """
+    terms = parse_agreement(grant.agreement)
+    queries_left = max(grant.max_queries - grant.queries_used, 0)
+    if terms.epsilon is None:
+        return queries_left, None
+    return queries_left, max(float(terms.epsilon) - grant.epsilon_spent, 0.0)
