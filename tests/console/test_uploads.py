@@ -5,7 +5,9 @@ from __future__ import annotations
 import io
 from collections.abc import AsyncIterator, Iterator
 from pathlib import Path
+from typing import Any
 
+import anyio
 import pytest
 from markupsafe import escape
 
@@ -167,6 +169,19 @@ def test_hostile_names_columns_and_sql_are_inert(web: Web) -> None:
     assert str(escape(HOSTILE_NAME)) in page.text
     listing = browser.get("/steward")
     assert "<script>alert" not in listing.text
+    # The hostile column name on the analyst's form, once the grade is confirmed.
+    rid = int(answer.headers["location"].split("?")[0].rsplit("/", 1)[1])
+    confirmed = browser.post(
+        f"/steward/resources/{rid}/grade", {"csrf": csrf_of(page.text), "decision": "confirm"}
+    )
+    assert confirmed.status_code == 303
+    with_password(web, "enterprise.analyst")
+    analyst = Browser(web.client)
+    analyst.sign_in("enterprise.analyst")
+    form = analyst.get(f"/analyst/apply/{rid}")
+    assert form.status_code == 200
+    assert "<script>alert" not in form.text
+    assert str(escape(HOSTILE_NAME)) in form.text
 
 
 def test_a_fixed_part_order_is_required(web: Web) -> None:
@@ -189,3 +204,66 @@ def test_a_fixed_part_order_is_required(web: Web) -> None:
     )
     assert answer.status_code == 403
     assert _leftovers(web) == before
+
+
+def test_an_interrupted_upload_leaves_nothing(web: Web) -> None:
+    """The browser goes away mid-file (``http.disconnect``): the partial file goes too."""
+    browser = steward(web)
+    token = csrf_of(browser.get("/steward").text)
+    before = _leftovers(web)
+    parts = list(_multipart({"csrf": token, "name": "cut"}, "cut.csv", iter([b"a,b\n" * 50_000])))
+    messages: list[dict[str, Any]] = [
+        {"type": "http.request", "body": piece, "more_body": True} for piece in parts[:-1]
+    ]
+    messages.append({"type": "http.disconnect"})
+    sent: list[dict[str, Any]] = []
+
+    async def receive() -> dict[str, Any]:
+        return messages.pop(0) if messages else {"type": "http.disconnect"}
+
+    async def send(message: dict[str, Any]) -> None:
+        sent.append(message)
+
+    headers = {
+        **browser._headers(None),
+        "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
+    }
+    scope = {
+        "type": "http",
+        "asgi": {"version": "3.0"},
+        "http_version": "1.1",
+        "method": "POST",
+        "scheme": "http",
+        "path": "/steward/resources",
+        "raw_path": b"/steward/resources",
+        "query_string": b"",
+        "root_path": "",
+        "headers": [(k.lower().encode(), v.encode()) for k, v in headers.items()],
+        "client": ("127.0.0.1", 50000),
+        "server": ("testserver", 80),
+    }
+    anyio.run(web.client.app, scope, receive, send)
+    start = next(m for m in sent if m["type"] == "http.response.start")
+    assert start["status"] == 400  # "the upload was interrupted", to nobody
+    assert _leftovers(web) == before
+
+
+@pytest.mark.parametrize(
+    "path",
+    [
+        "/steward/resources/{rid}/grade",
+        "/steward/resources/{rid}/dictionary",
+        "/analyst/apply/{rid}",
+        "/analyst/grants/1/queries",
+    ],
+)
+def test_every_new_form_needs_its_token(web: Web, path: str) -> None:
+    from .conftest import resource_id
+
+    with_password(web, "department.admin")
+    browser = Browser(web.client, lang="en")
+    browser.sign_in("department.admin")
+    for token in ({}, {"csrf": "forged"}):
+        answer = browser.post(path.format(rid=resource_id(web, "social")), token)
+        assert answer.status_code == 403
+        assert "The form has expired" in answer.text
