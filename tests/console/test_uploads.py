@@ -9,6 +9,7 @@ from typing import Any
 
 import anyio
 import pytest
+from starlette.types import Message, Scope
 from markupsafe import escape
 
 from datacompact.catalog import resources as catalog
@@ -218,17 +219,17 @@ def test_an_interrupted_upload_leaves_nothing(web: Web) -> None:
     messages.append({"type": "http.disconnect"})
     sent: list[dict[str, Any]] = []
 
-    async def receive() -> dict[str, Any]:
+    async def receive() -> Message:
         return messages.pop(0) if messages else {"type": "http.disconnect"}
 
-    async def send(message: dict[str, Any]) -> None:
-        sent.append(message)
+    async def send(message: Message) -> None:
+        sent.append(dict(message))
 
     headers = {
         **browser._headers(None),
         "Content-Type": f"multipart/form-data; boundary={BOUNDARY}",
     }
-    scope = {
+    scope: Scope = {
         "type": "http",
         "asgi": {"version": "3.0"},
         "http_version": "1.1",
