@@ -281,7 +281,12 @@ def approve(web: Web, application_id: int) -> int:
     return found
 
 
-def granted(web: Web, mode: str = "aggregates", columns: tuple[str, ...] = ("缴费金额",)) -> int:
+def granted(
+    web: Web,
+    mode: str = "aggregates",
+    columns: tuple[str, ...] = ("缴费金额",),
+    epsilon: float | None = None,
+) -> int:
     """The analyst's grant on the social resource (grade confirmed, application approved)."""
     from datacompact.policy import applications
     from datacompact.policy.schemas import ApplicationCreate
@@ -295,6 +300,7 @@ def granted(web: Web, mode: str = "aggregates", columns: tuple[str, ...] = ("缴
             "output": {"mode": mode},
             "duration_days": 30,
             "expected_queries": 10,
+            **({"epsilon": epsilon} if epsilon is not None else {}),
         }
     )
     with web.platform.db.write() as session:

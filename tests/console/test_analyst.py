@@ -154,3 +154,25 @@ def test_other_participants_cannot_use_the_workbench(web: Web) -> None:
     holder.sign_in("department.data-steward")
     assert holder.get(f"/analyst/grants/{grant_id}").status_code == 403
     assert Browser(web.client).get("/analyst/grants").status_code == 401
+
+
+def test_a_dp_query_notes_the_noise_and_spends_the_budget(web: Web) -> None:
+    grant_id = granted(web, mode="dp_aggregates", epsilon=2.0)
+    browser = analyst(web, lang="en")
+    grants = browser.get("/analyst/grants")
+    assert ">2<" in grants.text  # the whole budget is left
+    bench = browser.get(f"/analyst/grants/{grant_id}")
+    assert 'name="epsilon"' in bench.text  # a DP grant asks for this query's ε
+    table = _table(web, grant_id)
+    answer = browser.post(
+        f"/analyst/grants/{grant_id}/queries",
+        {
+            "csrf": csrf_of(bench.text),
+            "sql": f"SELECT count(*) AS n FROM {table}",
+            "epsilon": "0.5",
+        },
+    )
+    assert answer.status_code == 200, answer.text
+    assert "Differential-privacy noise was added" in answer.text
+    assert ">1.5<" in answer.text  # ε left beside the editor
+    assert ">1.5<" in browser.get("/analyst/grants").text
