@@ -9,8 +9,8 @@ from typing import Any
 
 import anyio
 import pytest
-from starlette.types import Message, Scope
 from markupsafe import escape
+from starlette.types import Message, Scope
 
 from datacompact.catalog import resources as catalog
 from datacompact.catalog.schemas import ResourceBase
