@@ -34,6 +34,9 @@ def _last_event(web: Web) -> Event:
 def test_the_form_offers_only_what_may_be_asked(web: Web) -> None:
     rid = confirm_grade(web)
     browser = analyst(web, lang="en")
+    # The catalog's page of the resource leads there.
+    assert f'href="/analyst/apply/{rid}"' in browser.get(web.page("social")).text
+    assert "/analyst/apply/" not in Browser(web.client).get(web.page("social")).text
     page = browser.get(f"/analyst/apply/{rid}")
     assert page.status_code == 200
     # The resource's columns, the vocabulary's purposes (never the reserved open-data one).
