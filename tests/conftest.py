@@ -521,8 +521,10 @@ class SharedWorld:
     def close(self) -> None:
         self._release()
         if self.pg_server is not None:
+            # In the background, like every other drop: a module's teardown
+            # would otherwise wait behind the drops already queued.
             for name in self._databases:
-                self.pg_server.drop(name)
+                self.pg_server.drop_later(name)
 
 
 def _when_unused(action: Callable[[], object]) -> None:
