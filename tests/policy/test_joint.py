@@ -17,6 +17,7 @@ from pathlib import Path
 from typing import Any
 
 import pytest
+from pydantic import ValidationError
 from jsonschema import Draft201909Validator
 from referencing import Registry, Resource as SchemaResource
 from sqlalchemy import select
@@ -403,3 +404,139 @@ def test_a_revocation_by_either_holder_stops_a_joint_query_in_flight(joint: Join
         assert row is not None and row.status == "failed"
         grant = session.get(Grant, grant_id)
         assert grant is not None and grant.queries_used == 1 and grant.status == "revoked"
+
+
+# The bank's own applicants: people 0..19 of the roster and 10 strangers, private to it.
+STRANGERS = [f"11010119800101{k:03d}" for k in range(10)]
+OWN_CSV = "身份证号,申请编号,申请档次\n" + "".join(
+    f"{i},A{n:04d},{'高' if n % 2 else '低'}\n"
+    for n, i in enumerate([PEOPLE[k][1] for k in range(20)] + STRANGERS)
+)
+
+
+def _own(j: JointWorld) -> int:
+    world = j.shared.world
+    file = world.platform.settings.home / "own.csv"
+    file.write_text(OWN_CSV, encoding="utf-8")
+    steward = world.principal("enterprise.data_steward")
+    rid = resources.register_resource(
+        db=world.platform.db,
+        home=world.platform.settings.home,
+        actor=steward,
+        data=ResourceBase.model_validate(
+            {"name": "本行贷款申请人", "name_en": "My applicants", "private": True}
+        ),
+        file=file,
+    ).value.id
+    with world.platform.db.write() as session:
+        resources.decide_grade(
+            session=session,
+            actor=steward,
+            resource_id=rid,
+            decision=GradeDecisionIn(decision="confirm"),
+        )
+    return rid
+
+
+def test_a_private_resource_is_seen_by_its_holder_only(joint: JointWorld) -> None:
+    world = joint.shared.world
+    own = _own(joint)
+    with world.platform.db.read() as session:
+        mine = resources.get_resource(
+            session=session, actor=world.principal("enterprise.analyst"), resource_id=own
+        )
+        # Scanned and graded like any other resource.
+        assert mine.private and mine.personal and mine.grade is not None
+        assert mine.latest is not None
+        for who in ("department.analyst", "enterprise2.admin", "regulator.admin"):
+            with pytest.raises(NotFound):
+                resources.get_resource(session=session, actor=world.principal(who), resource_id=own)
+            found = resources.search_resources(session=session, actor=world.principal(who))
+            assert own not in {r.id for r in found}
+        assert own in {
+            r.id
+            for r in resources.search_resources(
+                session=session, actor=world.principal("enterprise.analyst")
+            )
+        }
+    with pytest.raises(ValidationError):
+        ResourceBase.model_validate({"name": "x", "private": True, "open_type": "open"})
+
+
+def test_another_participant_naming_my_private_resource_finds_nothing(joint: JointWorld) -> None:
+    world = joint.shared.world
+    own = _own(joint)
+    body = _body(joint)
+    body["resources"] = [
+        {"resource_id": own, "columns": ["身份证号"]},
+        {"resource_id": joint.roster, "columns": ["身份证号", "区县"]},
+    ]
+    with pytest.raises(NotFound) as missing:
+        _apply(world, body, as_="enterprise2.analyst")
+    # The same answer as for an id that does not exist.
+    with pytest.raises(NotFound) as unknown:
+        _apply(world, body | {"resources": [{"resource_id": 999, "columns": ["x"]}, body["resources"][1]]}, as_="enterprise2.analyst")
+    assert missing.value.message == unknown.value.message
+    # Its holder uses it only joined with another holder's data.
+    alone = _body(joint) | {"resources": [body["resources"][0]]}
+    del alone["joint"]
+    with pytest.raises(InvalidInput):
+        _apply(world, alone)
+
+
+def test_my_own_rows_come_back_as_my_grade_allows_and_government_columns_as_theirs(
+    joint: JointWorld,
+) -> None:
+    world = joint.shared.world
+    own = _own(joint)
+    body = _body(joint)
+    body["resources"] = [
+        {
+            "resource_id": own,
+            "columns": ["身份证号", "申请编号", "申请档次"],
+            "output": {"mode": "masked_records"},
+        },
+        {"resource_id": joint.roster, "columns": ["身份证号", "区县", "金额"]},
+    ]
+    application_id = _apply(world, body)
+    with world.platform.db.read() as session:
+        found = applications.get_application(
+            session=session, actor=world.principal("enterprise.analyst"), application_id=application_id
+        )
+    # Nobody reviews their own data: the department and the regulator decide.
+    assert {s["party"] for s in found.reviewers} == {"holder", "regulator"}
+    assert all(world.ids["enterprise"] not in s["participants"] for s in found.reviewers)
+    for reviewer in ("department.reviewer", "regulator.reviewer"):
+        _decide(world, application_id, reviewer)
+    with world.platform.db.read() as session:
+        grant_id = session.scalar(select(Grant.id).where(Grant.application_id == application_id))
+    assert grant_id is not None
+    mine = _run(world, grant_id, "SELECT 申请编号, 申请档次 FROM my_applicants ORDER BY 申请编号")
+    assert len(mine.rows) == 30
+    assert mine.rows[0] == ["A0000", "低"]
+    # The join key has the holder's constraint, so it joins and never leaves.
+    with pytest.raises(PolicyViolation):
+        _run(world, grant_id, "SELECT 身份证号 FROM my_applicants")
+    joined = _run(
+        world,
+        grant_id,
+        "SELECT g.区县, m.申请档次, COUNT(*) AS n FROM my_applicants m "
+        "JOIN relief_roster g ON m.身份证号 = g.身份证号 GROUP BY g.区县, m.申请档次",
+    )
+    # Aggregates, the roster's mode: 20 matched people split in four groups of 5 to 8.
+    assert joined.rows == []
+    per_district = _run(
+        world,
+        grant_id,
+        "SELECT g.区县, COUNT(*) AS n FROM my_applicants m "
+        "JOIN relief_roster g ON m.身份证号 = g.身份证号 GROUP BY g.区县 ORDER BY g.区县",
+    )
+    assert per_district.rows == [["西湖区", 15]]
+    # The government's rows never come back as records, joined or not.
+    with pytest.raises(PolicyViolation):
+        _run(
+            world,
+            grant_id,
+            "SELECT m.申请编号, g.金额 FROM my_applicants m JOIN relief_roster g "
+            "ON m.身份证号 = g.身份证号",
+        )

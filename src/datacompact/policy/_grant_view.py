@@ -39,7 +39,7 @@ from datacompact.policy._masks import ColumnMask, column_masks
 from datacompact.policy.agreement import GrantTerms, check_epsilon
 from datacompact.policy.modes import effective_constraints, grade_rule
 from datacompact.sandbox import ColumnConstraint, ColumnRule, GrantedTable, GrantView
-from datacompact.sandbox.grants import AppliedMask, MaskKind, is_plain_name
+from datacompact.sandbox.grants import AppliedMask, MaskKind, is_plain_name, stricter_constraint
 from datacompact.store.models import Grant, Resource, ResourceVersion
 
 
@@ -156,6 +156,7 @@ def joint_grant_view(
             name=names[item.resource.id],
         )
         tables[table.name] = _pseudonymized_keys(table, pii_types(item.version))
+    tables = _same_key_constraint(tables)
     budgets = [i.terms for i in inputs if i.terms.epsilon is not None]
     return GrantView(
         grant_id=str(grant.id),
@@ -171,6 +172,34 @@ def _pseudonymized_keys(table: GrantedTable, pii: dict[str, list[str]]) -> Grant
         if identifying and rule.mask != "redact":
             columns[name] = replace(rule, mask="pseudonym")
     return replace(table, columns=columns)
+
+
+def _same_key_constraint(tables: dict[str, GrantedTable]) -> dict[str, GrantedTable]:
+    """Give every pseudonymized key of the grant the strictest constraint among them.
+
+    The sandbox joins a constrained key only with a key of the same
+    constraint (a ``plain`` key joined with a ``join_only`` one could carry
+    the other side's membership out row by row). The applicant's own
+    identifier therefore becomes ``join_only`` when a holder's is: its other
+    columns still come back as its own grade allows.
+    """
+    keys = [
+        (name, column)
+        for name, table in tables.items()
+        for column, rule in table.columns.items()
+        if rule.mask == "pseudonym" and rule.constraint != "none"
+    ]
+    if not keys:
+        return tables
+    strictest = tables[keys[0][0]].columns[keys[0][1]].constraint
+    for name, column in keys[1:]:
+        strictest = stricter_constraint(strictest, tables[name].columns[column].constraint)
+    out = dict(tables)
+    for name, column in keys:
+        columns = dict(out[name].columns)
+        columns[column] = replace(columns[column], constraint=strictest)
+        out[name] = replace(out[name], columns=columns)
+    return out
 
 
 def granted_table(
