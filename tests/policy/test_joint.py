@@ -17,9 +17,10 @@ from pathlib import Path
 from typing import Any
 
 import pytest
-from pydantic import ValidationError
 from jsonschema import Draft201909Validator
-from referencing import Registry, Resource as SchemaResource
+from pydantic import ValidationError
+from referencing import Registry
+from referencing import Resource as SchemaResource
 from sqlalchemy import select
 
 from datacompact.catalog import resources
@@ -197,7 +198,9 @@ def test_each_holder_approves_its_part_and_one_agreement_is_issued(joint: JointW
     application_id = _apply(world, _body(joint))
     with world.platform.db.read() as session:
         found = applications.get_application(
-            session=session, actor=world.principal("enterprise.analyst"), application_id=application_id
+            session=session,
+            actor=world.principal("enterprise.analyst"),
+            application_id=application_id,
         )
     assert found.joint is True
     # Both holders review first (the mode's order), then the regulator.
@@ -274,7 +277,14 @@ def test_a_join_counts_distinct_people_on_each_side_so_fan_out_cannot_lift_a_gro
     assert rows["西湖区"][0] == 15 + 12
     assert rows["上城区"] == [15, sum(1000 + k for k in range(15, 30))]
     # One person isolated by the other side's attribute stays suppressed, however many rows.
-    assert _run(world, grant_id, f"SELECT r.区县, COUNT(*) AS n {JOIN} WHERE l.网点 = '城西' GROUP BY r.区县").rows == []
+    assert (
+        _run(
+            world,
+            grant_id,
+            f"SELECT r.区县, COUNT(*) AS n {JOIN} WHERE l.网点 = '城西' GROUP BY r.区县",
+        ).rows
+        == []
+    )
     # The one person of 萧山区 with loans: suppressed, however the other side is filtered.
     assert _run(world, grant_id, f"SELECT COUNT(*) AS n {JOIN} WHERE r.区县 = '萧山区'").rows == []
 
@@ -291,7 +301,8 @@ def test_differencing_across_the_two_sides_of_a_join_is_flagged(joint: JointWorl
     base = f"SELECT r.区县, COUNT(*) AS n {JOIN} WHERE l.网点 = '城东' AND r.区县 = '上城区'"
     first = _run(world, grant_id, f"{base} GROUP BY r.区县")
     second = _run(world, grant_id, f"{base} AND l.贷款金额 <> 1029 GROUP BY r.区县")
-    assert first.rows == [["上城区", 15]] and second.rows == [["上城区", 14]]
+    assert first.rows == [["上城区", 15]]
+    assert second.rows == [["上城区", 14]]
     with world.platform.db.read() as session:
         found = queries.find_overlaps(session=session, actor=world.principal("regulator.auditor"))
     pairs = {(f.first_query_id, f.second_query_id) for f in found}
@@ -330,7 +341,10 @@ def test_join_keys_are_pseudonyms_that_link_within_a_grant_only(joint: JointWorl
     # The same people under another grant: no pseudonym matches.
     assert not {r[0] for r in one.rows} & {r[0] for r in two.rows}
     # A raw identifier in a predicate matches nothing on either side.
-    assert _run(world, first, f"SELECT l.贷款金额 {JOIN} WHERE l.身份证号 = '{PEOPLE[0][1]}'").rows == []
+    assert (
+        _run(world, first, f"SELECT l.贷款金额 {JOIN} WHERE l.身份证号 = '{PEOPLE[0][1]}'").rows
+        == []
+    )
 
 
 def test_a_table_outside_the_grant_is_refused(joint: JointWorld) -> None:
@@ -349,7 +363,8 @@ def test_a_table_outside_the_grant_is_refused(joint: JointWorld) -> None:
     assert refused.value.details == {"rule": "table_not_granted", "table": "relief_roster"}
     with world.platform.db.read() as session:
         row = session.scalar(select(GrantQuery).where(GrantQuery.grant_id == grant_id))
-        assert row is not None and row.status == "refused"
+        assert row is not None
+        assert row.status == "refused"
 
 
 def test_any_holder_suspending_its_part_stops_the_whole_grant(joint: JointWorld) -> None:
@@ -401,9 +416,12 @@ def test_a_revocation_by_either_holder_stops_a_joint_query_in_flight(joint: Join
         )
     with world.platform.db.read() as session:
         row = session.scalar(select(GrantQuery).where(GrantQuery.grant_id == grant_id))
-        assert row is not None and row.status == "failed"
+        assert row is not None
+        assert row.status == "failed"
         grant = session.get(Grant, grant_id)
-        assert grant is not None and grant.queries_used == 1 and grant.status == "revoked"
+        assert grant is not None
+        assert grant.queries_used == 1
+        assert grant.status == "revoked"
 
 
 # The bank's own applicants: people 0..19 of the roster and 10 strangers, private to it.
@@ -446,7 +464,9 @@ def test_a_private_resource_is_seen_by_its_holder_only(joint: JointWorld) -> Non
             session=session, actor=world.principal("enterprise.analyst"), resource_id=own
         )
         # Scanned and graded like any other resource.
-        assert mine.private and mine.personal and mine.grade is not None
+        assert mine.private
+        assert mine.personal
+        assert mine.grade is not None
         assert mine.latest is not None
         for who in ("department.analyst", "enterprise2.admin", "regulator.admin"):
             with pytest.raises(NotFound):
@@ -475,7 +495,11 @@ def test_another_participant_naming_my_private_resource_finds_nothing(joint: Joi
         _apply(world, body, as_="enterprise2.analyst")
     # The same answer as for an id that does not exist.
     with pytest.raises(NotFound) as unknown:
-        _apply(world, body | {"resources": [{"resource_id": 999, "columns": ["x"]}, body["resources"][1]]}, as_="enterprise2.analyst")
+        _apply(
+            world,
+            body | {"resources": [{"resource_id": 999, "columns": ["x"]}, body["resources"][1]]},
+            as_="enterprise2.analyst",
+        )
     assert missing.value.message == unknown.value.message
     # Its holder uses it only joined with another holder's data.
     alone = _body(joint) | {"resources": [body["resources"][0]]}
@@ -501,7 +525,9 @@ def test_my_own_rows_come_back_as_my_grade_allows_and_government_columns_as_thei
     application_id = _apply(world, body)
     with world.platform.db.read() as session:
         found = applications.get_application(
-            session=session, actor=world.principal("enterprise.analyst"), application_id=application_id
+            session=session,
+            actor=world.principal("enterprise.analyst"),
+            application_id=application_id,
         )
     # Nobody reviews their own data: the department and the regulator decide.
     assert {s["party"] for s in found.reviewers} == {"holder", "regulator"}

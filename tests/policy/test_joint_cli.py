@@ -105,7 +105,8 @@ def test_a_joint_scenario_from_apply_to_a_joined_query(cli: Invoke, joint: Joint
             "query",
             "SELECT r.区县, COUNT(*) AS n FROM relief_roster r JOIN loan_ledger l "
             "ON r.身份证号 = l.身份证号 GROUP BY r.区县 ORDER BY r.区县",
-            "--grant", str(grant_id),
+            "--grant",
+            str(grant_id),
         )
     )
     assert answer["rows"] == [["上城区", 15], ["西湖区", 27]]

@@ -23,7 +23,14 @@ import pytest
 from hypothesis import HealthCheck, given, settings
 from hypothesis import strategies as st
 
-from datacompact.sandbox import ColumnRule, DuckDBEngine, GrantedTable, GrantView, OutputMode, govern
+from datacompact.sandbox import (
+    ColumnRule,
+    DuckDBEngine,
+    GrantedTable,
+    GrantView,
+    OutputMode,
+    govern,
+)
 
 from . import _twins
 from .test_differential import S, _call, _choose, anything, boolean, number
@@ -61,9 +68,7 @@ def joint_grant(paths: dict[str, Path], mode: OutputMode) -> GrantView:
         min_group_entities=_twins.K,
         entity_column="pid",
     )
-    return GrantView(
-        grant_id=f"joint-{mode}", tables={"people": people, "loans": loan_table}
-    )
+    return GrantView(grant_id=f"joint-{mode}", tables={"people": people, "loans": loan_table})
 
 
 def queries(mode: OutputMode) -> S:
@@ -174,5 +179,6 @@ def test_pseudonyms_join_within_a_grant_and_never_across_two(
     other_grant = joint_grant(paths, "masked_records")
     other = GrantView(grant_id="another-grant", tables=other_grant.tables)
     two = engine.execute(govern(sql, other)).rows.to_pylist()
-    assert one and all(r["a"] == r["b"] and not r["a"].startswith("P-") for r in one)
+    assert one
+    assert all(r["a"] == r["b"] and not r["a"].startswith("P-") for r in one)
     assert not {r["a"] for r in one} & {r["a"] for r in two}

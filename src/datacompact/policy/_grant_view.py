@@ -58,7 +58,7 @@ def table_name(resource: Resource) -> str:
 def table_names(resources: Sequence[Resource]) -> dict[int, str]:
     """Each resource's table name in a grant's SQL; a name two resources share becomes ``r<id>``."""
     names = {r.id: table_name(r) for r in resources}
-    taken = [n for n in names.values()]
+    taken = list(names.values())
     return {i: n if taken.count(n) == 1 else f"r{i}" for i, n in names.items()}
 
 

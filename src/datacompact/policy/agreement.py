@@ -445,7 +445,9 @@ def joint_agreement(documents: Sequence[Mapping[str, Any]], *, target: str) -> d
     parts': every resource's holder forbids what its mode forbids.
     """
     if len(documents) < 2:
-        raise InvalidInput("联合授权至少包含两个资源 / a joint agreement covers at least two resources")
+        raise InvalidInput(
+            "联合授权至少包含两个资源 / a joint agreement covers at least two resources"
+        )
     first = documents[0]
     for doc in documents[1:]:
         for key in ("@id", "assignee", "timestamp"):
@@ -469,9 +471,7 @@ def joint_agreement(documents: Sequence[Mapping[str, Any]], *, target: str) -> d
         "assignee": first["assignee"],
         "timestamp": first["timestamp"],
         "permission": permissions,
-        "prohibition": [
-            {"action": a} for a in (o.DISTRIBUTE, o.REIDENTIFY) if a in prohibited
-        ],
+        "prohibition": [{"action": a} for a in (o.DISTRIBUTE, o.REIDENTIFY) if a in prohibited],
     }
 
 
@@ -490,7 +490,7 @@ def agreement_parts(document: object) -> tuple[GrantTerms, ...]:
     if not (
         isinstance(permissions, list)
         and permissions
-        and all(isinstance(p, Mapping) and _PART_KEYS <= set(p) for p in permissions)
+        and all(isinstance(p, Mapping) and set(p) >= _PART_KEYS for p in permissions)
         and len(permissions) >= 2
     ):
         return (parse_agreement(document),)

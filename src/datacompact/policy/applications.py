@@ -217,7 +217,11 @@ def _requests(requested: Requested) -> list[dict[str, Any]]:
     for resource, columns, own in requested:
         request: dict[str, Any] = {"resource_id": resource.id, "columns": columns}
         if own is not None:
-            request["output"] = {"mode": own.mode.value, "min_group_size": own.min_group_size, "k": own.k}
+            request["output"] = {
+                "mode": own.mode.value,
+                "min_group_size": own.min_group_size,
+                "k": own.k,
+            }
         stored.append(request)
     return stored
 

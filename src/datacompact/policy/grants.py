@@ -238,7 +238,9 @@ def shape_review(*, confirm_removed_columns: bool) -> ShapeReview:
 def _constraints(part: Part) -> dict[str, str]:
     versions = part.resource.versions
     if versions:
-        return dict(column_constraints(terms=part.terms, resource=part.resource, version=versions[-1]))
+        return dict(
+            column_constraints(terms=part.terms, resource=part.resource, version=versions[-1])
+        )
     return dict(part.terms.column_constraints or {})
 
 

@@ -171,7 +171,6 @@ class GrantPublic(BaseModel):
     parts: list[GrantPartPublic] = []
 
 
-
 class QueryIn(Strict):
     """A governed query under one grant (DuckDB SQL, one SELECT)."""
 

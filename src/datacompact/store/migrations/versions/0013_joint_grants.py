@@ -18,7 +18,9 @@ depends_on = None
 
 def upgrade() -> None:
     with op.batch_alter_table("applications") as batch:
-        batch.add_column(sa.Column("joint", sa.Boolean(), server_default=sa.false(), nullable=False))
+        batch.add_column(
+            sa.Column("joint", sa.Boolean(), server_default=sa.false(), nullable=False)
+        )
     with op.batch_alter_table("resources") as batch:
         batch.add_column(
             sa.Column("private", sa.Boolean(), server_default=sa.false(), nullable=False)
