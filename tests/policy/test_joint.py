@@ -259,6 +259,13 @@ def test_a_joint_application_needs_two_resources(joint: JointWorld) -> None:
     body["resources"] = body["resources"][:1]
     with pytest.raises(InvalidInput):
         _apply(joint.shared.world, body)
+    # No k-anonymous part: such a release is never joined in SQL.
+    anonymous = _body(joint)
+    anonymous["resources"][1]["output"] = {"mode": "k_anonymous", "k": 10}
+    with pytest.raises(InvalidInput):
+        _apply(joint.shared.world, anonymous)
+    with joint.shared.world.platform.db.read() as session:
+        assert not session.scalars(select(Grant)).all()
 
 
 def test_a_join_counts_distinct_people_on_each_side_so_fan_out_cannot_lift_a_group(
@@ -514,13 +521,14 @@ def test_my_own_rows_come_back_as_my_grade_allows_and_government_columns_as_thei
     world = joint.shared.world
     own = _own(joint)
     body = _body(joint)
+    # The holder's resource first: the order of the parts changes nothing.
     body["resources"] = [
+        {"resource_id": joint.roster, "columns": ["身份证号", "区县", "金额"]},
         {
             "resource_id": own,
             "columns": ["身份证号", "申请编号", "申请档次"],
             "output": {"mode": "masked_records"},
         },
-        {"resource_id": joint.roster, "columns": ["身份证号", "区县", "金额"]},
     ]
     application_id = _apply(world, body)
     with world.platform.db.read() as session:

@@ -125,7 +125,7 @@ def _requested(session: Session, actor: Principal, data: ApplicationCreate) -> R
             )
         out.append((resource, list(dict.fromkeys(request.columns)), _request_output(request)))
     if data.joint:
-        _check_joint(actor, out)
+        _check_joint(actor, out, _output(data))
     elif any(r.private for r, _c, _o in out):
         raise InvalidInput(
             "自有私有数据只能在联合申请中与他方数据一起使用 / a resource private to you is used "
@@ -135,8 +135,18 @@ def _requested(session: Session, actor: Principal, data: ApplicationCreate) -> R
     return out
 
 
-def _check_joint(actor: Principal, requested: Requested) -> None:
-    """A joint scenario joins at least two resources and at least one not the applicant's own."""
+def _check_joint(actor: Principal, requested: Requested, output: OutputSpec) -> None:
+    """A joint scenario joins at least two resources and at least one not the applicant's own.
+
+    A k-anonymous release is read through its own extract, never joined in
+    SQL, so no part of a joint scenario may ask for one.
+    """
+    if any((own or output).mode.value == "k_anonymous" for _r, _c, own in requested):
+        raise InvalidInput(
+            "联合申请不能使用 k-匿名输出 / a joint application cannot ask for k_anonymous "
+            "output: a k-anonymous release is not joined in SQL",
+            details={"field": "output"},
+        )
     if len(requested) < 2:
         raise InvalidInput(
             "联合申请至少需要两个资源 / a joint application names at least two resources",

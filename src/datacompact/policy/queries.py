@@ -359,17 +359,19 @@ def _snapshot(
 def _check(snapshot: _Snapshot, query: _Prepared, *, used: int, spent: float) -> None:
     if snapshot.table_terms:
         # A joint grant: each table the query reads against its own permission.
+        # A table it does not read is checked for what the whole grant shares
+        # (expiry, count, budget) under its own mode.
         for table, terms in snapshot.table_terms:
-            if table in query.plan.touched or table == snapshot.table_terms[0][0]:
-                check_use(
-                    terms,
-                    now=utcnow(),
-                    queries_so_far=used,
-                    epsilon_spent=spent,
-                    columns=sorted(query.plan.touched.get(table, ())),
-                    mode=query.mode,
-                    epsilon=query.epsilon,
-                )
+            read = table in query.plan.touched
+            check_use(
+                terms,
+                now=utcnow(),
+                queries_so_far=used,
+                epsilon_spent=spent,
+                columns=sorted(query.plan.touched.get(table, ())),
+                mode=query.mode if read else terms.output.mode,
+                epsilon=query.epsilon,
+            )
         return
     check_use(
         snapshot.terms,
