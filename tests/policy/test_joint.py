@@ -23,7 +23,7 @@ from referencing import Registry
 from referencing import Resource as SchemaResource
 from sqlalchemy import select
 
-from datacompact.catalog import resources
+from datacompact.catalog import export, resources
 from datacompact.catalog.schemas import GradeDecisionIn, ResourceBase
 from datacompact.errors import (
     Forbidden,
@@ -35,6 +35,7 @@ from datacompact.errors import (
     QueryFailed,
 )
 from datacompact.events import EventType
+from datacompact.permissions import Principal
 from datacompact.policy import applications, grants, queries
 from datacompact.policy.agreement import agreement_parts
 from datacompact.policy.schemas import ApplicationCreate, QueryResult
@@ -486,6 +487,21 @@ def test_a_private_resource_is_seen_by_its_holder_only(joint: JointWorld) -> Non
                 session=session, actor=world.principal("enterprise.analyst")
             )
         }
+        # Never in the DCAT export of anyone else, nor in the published one.
+        sizes = {
+            who: len(
+                export.build_catalog(
+                    session=session,
+                    actor=world.principal(who)
+                    if who
+                    else Principal.anonymous(world.platform.settings.governance_mode),
+                    base_url="https://example.org",
+                ).datasets
+            )
+            for who in ("enterprise.analyst", "department.analyst", "")
+        }
+        assert sizes["enterprise.analyst"] == sizes["department.analyst"] + 1
+        assert sizes[""] == 2
     with pytest.raises(ValidationError):
         ResourceBase.model_validate({"name": "x", "private": True, "open_type": "open"})
 
