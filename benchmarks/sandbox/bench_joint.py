@@ -50,7 +50,9 @@ def generate(folder: Path, rows: int) -> tuple[Path, Path]:
     if not roster.exists():
         table = pa.table(
             {
-                "resident_id": pa.array(np.char.add("R", rng.integers(0, people, rows).astype(str))),
+                "resident_id": pa.array(
+                    np.char.add("R", rng.integers(0, people, rows).astype(str))
+                ),
                 "district": pa.array(
                     np.array([f"d{i:02d}" for i in range(16)])[rng.integers(0, 16, rows)]
                 ),
@@ -61,7 +63,9 @@ def generate(folder: Path, rows: int) -> tuple[Path, Path]:
     if not loans.exists():
         table = pa.table(
             {
-                "resident_id": pa.array(np.char.add("R", rng.integers(0, people, rows).astype(str))),
+                "resident_id": pa.array(
+                    np.char.add("R", rng.integers(0, people, rows).astype(str))
+                ),
                 "loan": rng.integers(1_000, 500_000, rows),
             }
         )
