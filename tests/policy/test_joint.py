@@ -38,7 +38,7 @@ from datacompact.events import EventType
 from datacompact.permissions import Principal
 from datacompact.policy import applications, grants, queries
 from datacompact.policy.agreement import agreement_parts
-from datacompact.policy.schemas import ApplicationCreate, QueryResult
+from datacompact.policy.schemas import ApplicationAmend, ApplicationCreate, QueryResult
 from datacompact.sandbox import DuckDBEngine, Result
 from datacompact.sandbox.plan import Plan
 from datacompact.store.models import Event, Grant, GrantQuery
@@ -590,3 +590,38 @@ def test_my_own_rows_come_back_as_my_grade_allows_and_government_columns_as_thei
             "SELECT m.申请编号, g.金额 FROM my_applicants m JOIN relief_roster g "
             "ON m.身份证号 = g.身份证号",
         )
+
+
+def test_an_application_sent_back_is_amended_into_a_joint_one(joint: JointWorld) -> None:
+    world = joint.shared.world
+    body = _body(joint)
+    del body["joint"]
+    application_id = _apply(world, body)
+    with world.platform.db.write() as session:
+        applications.review_application(
+            session=session,
+            actor=world.principal("department.reviewer"),
+            application_id=application_id,
+            decision="request_changes",
+            reason="请合并为一个联合授权 / make it one joint grant",
+        )
+    with world.platform.db.write() as session:
+        amended = applications.amend_application(
+            session=session,
+            actor=world.principal("enterprise.analyst"),
+            application_id=application_id,
+            data=ApplicationAmend(note="联合 / joint", joint=True),
+        ).value
+        kept = applications.list_revisions(
+            session=session,
+            actor=world.principal("enterprise.analyst"),
+            application_id=application_id,
+        )
+    assert amended.joint is True
+    assert amended.revision == 2
+    assert "joint" not in kept[0].content
+    for reviewer in ("department.reviewer", "enterprise2.reviewer", "regulator.reviewer"):
+        _decide(world, application_id, reviewer)
+    with world.platform.db.read() as session:
+        (grant,) = session.scalars(select(Grant).where(Grant.application_id == application_id))
+        assert [p.resource_id for p in grant.parts] == [joint.roster, joint.loans]
