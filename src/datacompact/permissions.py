@@ -179,9 +179,14 @@ class CatalogResource(Resource):
 
     share_type: str | None = None
     open_type: str | None = None
+    #: Private to its holder (an applicant's own data): never published, and
+    #: concealed from every other participant.
+    private: bool = False
 
     @property
     def published(self) -> bool:
+        if self.private:
+            return False
         return self.share_type in PUBLISHED_SHARE_TYPES or self.open_type in PUBLISHED_OPEN_TYPES
 
 
@@ -395,6 +400,14 @@ def decide(*, actor: Principal, action: Action, resource: Resource) -> Decision:
     """The decision, without raising. Exposed for the console's "why not?" hints."""
     if action.scope is Scope.ANYONE:
         return Decision(True, "open to anyone")
+    if (
+        isinstance(resource, CatalogResource)
+        and resource.private
+        and action.scope is Scope.PUBLISHED
+        and (resource.participant_id is None or resource.participant_id != actor.participant_id)
+    ):
+        # Only its holder sees a private resource; to anyone else it does not exist.
+        return Decision(False, "私有数据 / private to its holder", conceal=True)
     if not actor.is_authenticated:
         if action.scope is Scope.PUBLISHED:
             if resource.published:

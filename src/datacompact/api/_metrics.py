@@ -60,7 +60,7 @@ from datacompact.api._ratelimit import networks, peer_address
 from datacompact.errors import DataCompactError
 from datacompact.permissions import Actions, Resource, authorize
 from datacompact.platform import Platform
-from datacompact.policy.agreement import parse_agreement
+from datacompact.policy.agreement import agreement_parts, strictest_mode
 from datacompact.store.models import Checkpoint, Grant, GrantQuery, LedgerHead, WitnessProgress
 
 log = logging.getLogger("datacompact.api")
@@ -137,7 +137,7 @@ class StoreCollector(Collector):
                 select(Grant.id, Grant.agreement).where(Grant.id.in_(unknown))
             ):
                 try:
-                    self._modes[grant_id] = parse_agreement(agreement).output.mode.value
+                    self._modes[grant_id] = strictest_mode(agreement_parts(agreement)).value
                 except DataCompactError:
                     self._modes[grant_id] = "unknown"
         totals: dict[tuple[str, str], int] = {}

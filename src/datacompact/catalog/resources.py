@@ -506,6 +506,7 @@ def catalog_ref(resource: Resource) -> CatalogResource:
         participant_id=resource.holder_id,
         share_type=resource.share_type,
         open_type=resource.open_type,
+        private=resource.private,
     )
 
 
@@ -694,6 +695,7 @@ def view(resource: Resource) -> ResourcePublic:
         update_frequency=resource.update_frequency,
         share_type=resource.share_type,
         open_type=resource.open_type,
+        private=resource.private,
         category=resource.category,
         grade=resource.grade,
         personal=resource.personal,

@@ -4,9 +4,9 @@ from __future__ import annotations
 
 from datetime import datetime
 from enum import StrEnum
-from typing import Annotated, Any
+from typing import Annotated, Any, Self
 
-from pydantic import BaseModel, Field
+from pydantic import BaseModel, Field, model_validator
 
 from datacompact.catalog._types import OpenType, ShareType
 from datacompact.schemas_base import MULTILINE, Strict
@@ -42,6 +42,19 @@ class ResourceBase(Strict):
     update_frequency: UpdateFrequency = UpdateFrequency.IRREGULAR
     share_type: ShareType = ShareType.CONDITIONAL
     open_type: OpenType = OpenType.NOT_OPEN
+    #: "Private to me": the registering participant's own data. Only it and the
+    #: sandbox see it; it is never in the public catalog, never granted to
+    #: another participant, and it is scanned and graded like any other.
+    private: bool = False
+
+    @model_validator(mode="after")
+    def _private_is_not_open(self) -> Self:
+        if self.private and self.open_type is not OpenType.NOT_OPEN:
+            raise ValueError(
+                "私有数据不能开放 / a resource private to its holder cannot be open: expected "
+                "open_type not_open"
+            )
+        return self
 
 
 class ResourceCreate(ResourceBase):
@@ -135,6 +148,8 @@ class ResourcePublic(BaseModel):
     update_frequency: str
     share_type: str
     open_type: str
+    #: Private to its holder: only the holder sees it.
+    private: bool = False
     category: str | None
     grade: str | None
     personal: bool

@@ -99,9 +99,20 @@ def _from_options(
     duration_days: int | None,
     expected_queries: int | None,
     epsilon: float | None,
+    parts: list[str] | None = None,
+    joint: bool = False,
 ) -> dict[str, Any]:
     """The body the options give: the file's, with each option given on top of it."""
     body = _read_file(file) if file is not None else {}
+    if parts:
+        if resource is not None:
+            raise InvalidInput(
+                "--part 与 --resource 不能同用 / expected either --part (repeated) or --resource",
+                details={"option": "--part"},
+            )
+        body["resources"] = [_part(text) for text in parts]
+    if joint:
+        body["joint"] = True
     plain = {
         "scenario": scenario,
         "purpose": purpose,
@@ -133,6 +144,27 @@ def _from_options(
         if min_group_size is not None:
             body["output"]["min_group_size"] = min_group_size
     return body
+
+
+def _part(text: str) -> dict[str, Any]:
+    """One ``--part``: ``RESOURCE:COLUMN,COLUMN[:MODE]``, a resource of a joint application.
+
+    >>> _part("3:身份证号,区县:aggregates")
+    {'resource_id': 3, 'columns': ['身份证号', '区县'], 'output': {'mode': 'aggregates'}}
+    """
+    pieces = text.split(":")
+    if len(pieces) not in (2, 3) or not pieces[0].strip().isdigit():
+        raise InvalidInput(
+            "--part 格式为 资源编号:列,列[:输出方式] / expected --part RESOURCE:COLUMN,COLUMN[:MODE]",
+            details={"option": "--part"},
+        )
+    found: dict[str, Any] = {
+        "resource_id": int(pieces[0]),
+        "columns": [c.strip() for c in pieces[1].split(",") if c.strip()],
+    }
+    if len(pieces) == 3:
+        found["output"] = {"mode": pieces[2].strip()}
+    return found
 
 
 def _table(rows: list[dict[str, Any]], as_json: bool) -> None:
@@ -252,6 +284,22 @@ def apply(
     duration_days: DaysOption = None,
     expected_queries: QueriesOption = None,
     epsilon: EpsilonOption = None,
+    part: Annotated[
+        list[str] | None,
+        typer.Option(
+            "--part",
+            help="联合申请的资源 资源编号:列,列[:输出方式]，可重复 / a resource of a joint "
+            "application, RESOURCE:COLUMN,COLUMN[:MODE], repeatable",
+        ),
+    ] = None,
+    joint: Annotated[
+        bool,
+        typer.Option(
+            "--joint",
+            help="多持有方联合授权：一个授权覆盖全部资源，查询可连接 / one joint grant over "
+            "every resource, whose queries may join them",
+        ),
+    ] = False,
     as_json: JsonFlag = False,
 ) -> None:
     """提交一场景一申请 / apply to use data for one scenario (--file, or options for one resource)."""
@@ -272,6 +320,8 @@ def apply(
             duration_days=duration_days,
             expected_queries=expected_queries,
             epsilon=epsilon,
+            parts=part,
+            joint=joint,
         )
 
     def action(on: Acting) -> Any:

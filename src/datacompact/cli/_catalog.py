@@ -67,6 +67,14 @@ def register(
     ] = UpdateFrequency.IRREGULAR,
     share_type: Annotated[ShareType, typer.Option(help="共享类型")] = ShareType.CONDITIONAL,
     open_type: Annotated[OpenType, typer.Option(help="开放类型")] = OpenType.NOT_OPEN,
+    private: Annotated[
+        bool,
+        typer.Option(
+            "--private",
+            help="仅本方可见的自有数据，可在联合申请中与他方数据连接 / private to you: only you "
+            "see it, and you may join it with another holder's data in a joint application",
+        ),
+    ] = False,
     holder: Annotated[
         int | None, typer.Option("--holder", help="持有方（须为本方）/ holder, your own")
     ] = None,
@@ -86,6 +94,7 @@ def register(
             update_frequency=frequency,
             share_type=share_type,
             open_type=open_type,
+            private=private,
         )
 
     def action(on: Acting) -> Any:

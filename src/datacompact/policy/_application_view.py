@@ -126,7 +126,7 @@ def content(application: Application) -> dict[str, Any]:
         "duration_days": application.duration_days,
         "expected_queries": application.expected_queries,
         "epsilon": float(application.epsilon) if application.epsilon else None,
-    }
+    } | ({"joint": True} if application.joint else {})
 
 
 def grant_ids(session: Session, application_ids: Iterable[int]) -> dict[int, list[int]]:
@@ -164,6 +164,7 @@ def view(
         duration_days=application.duration_days,
         expected_queries=application.expected_queries,
         epsilon=float(application.epsilon) if application.epsilon else None,
+        joint=application.joint,
         reviewers=application.reviewers,
         status=application.status,
         revision=application.revision,

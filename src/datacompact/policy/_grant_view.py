@@ -20,11 +20,14 @@ raised since the grant was issued tightens them too.
 from __future__ import annotations
 
 import re
+from collections.abc import Sequence
+from dataclasses import dataclass, replace
 from pathlib import Path
 from typing import Any
 
 from datacompact.errors import PolicyViolation
 from datacompact.policy._constraints import (
+    ENTITY_TYPES,
     derive_constraints,
     effective_column_constraints,
     entity_column,
@@ -36,7 +39,7 @@ from datacompact.policy._masks import ColumnMask, column_masks
 from datacompact.policy.agreement import GrantTerms, check_epsilon
 from datacompact.policy.modes import effective_constraints, grade_rule
 from datacompact.sandbox import ColumnConstraint, ColumnRule, GrantedTable, GrantView
-from datacompact.sandbox.grants import AppliedMask, MaskKind, is_plain_name
+from datacompact.sandbox.grants import AppliedMask, MaskKind, is_plain_name, stricter_constraint
 from datacompact.store.models import Grant, Resource, ResourceVersion
 
 
@@ -50,6 +53,13 @@ def table_name(resource: Resource) -> str:
     """
     slug = re.sub(r"[^a-z0-9]+", "_", (resource.name_en or "").lower()).strip("_")[:40]
     return slug if slug and is_plain_name(slug) else f"r{resource.id}"
+
+
+def table_names(resources: Sequence[Resource]) -> dict[int, str]:
+    """Each resource's table name in a grant's SQL; a name two resources share becomes ``r<id>``."""
+    names = {r.id: table_name(r) for r in resources}
+    taken = list(names.values())
+    return {i: n if taken.count(n) == 1 else f"r{i}" for i, n in names.items()}
 
 
 def _refuse(rule: str, zh: str, en: str, **details: Any) -> PolicyViolation:
@@ -90,6 +100,118 @@ def grant_view(
     regulator_approved: bool,
 ) -> GrantView:
     """The sandbox view of ``grant`` on the current ``version`` of its resource."""
+    table = granted_table(
+        terms=terms,
+        resource=resource,
+        version=version,
+        home=home,
+        regulator_approved=regulator_approved,
+        name=table_name(resource),
+    )
+    return GrantView(
+        grant_id=str(grant.id),
+        tables={table.name: table},
+        epsilon_per_query=_epsilon_per_query(terms),
+    )
+
+
+@dataclass(frozen=True)
+class PartInput:
+    """One resource of a joint grant as its view is built from it."""
+
+    terms: GrantTerms
+    resource: Resource
+    version: ResourceVersion
+
+
+def joint_grant_view(
+    *,
+    grant: Grant,
+    inputs: Sequence[PartInput],
+    home: Path,
+    regulator_approved: bool,
+) -> GrantView:
+    """The sandbox view of a joint grant: one table per resource, each under its own terms.
+
+    Each table keeps its own output mode, masks and thresholds, so a query
+    reading several runs under the strictest mode among them (the analyzer
+    takes it) and counts distinct entities of each table it joins (the entity
+    threshold). Identifier columns (:data:`ENTITY_TYPES`: resident IDs,
+    USCCs, phone numbers, ...) become keyed pseudonyms in every table, the
+    clear ones too: the pseudonym key is the grant's own (HKDF of the
+    platform's pseudonym key with ``grant:<id>``), the same in each table,
+    so equal keys still join while no identifier value reaches the query,
+    and pseudonyms of two grants never match. A redacted identifier stays
+    redacted (it joins nothing).
+    """
+    names = table_names([i.resource for i in inputs])
+    tables = {}
+    for item in inputs:
+        table = granted_table(
+            terms=item.terms,
+            resource=item.resource,
+            version=item.version,
+            home=home,
+            regulator_approved=regulator_approved,
+            name=names[item.resource.id],
+        )
+        tables[table.name] = _pseudonymized_keys(table, pii_types(item.version))
+    tables = _same_key_constraint(tables)
+    budgets = [i.terms for i in inputs if i.terms.epsilon is not None]
+    return GrantView(
+        grant_id=str(grant.id),
+        tables=tables,
+        epsilon_per_query=_epsilon_per_query(budgets[0] if budgets else inputs[0].terms),
+    )
+
+
+def _pseudonymized_keys(table: GrantedTable, pii: dict[str, list[str]]) -> GrantedTable:
+    columns = dict(table.columns)
+    for name, rule in table.columns.items():
+        identifying = any(t in ENTITY_TYPES for t in pii.get(name, ()))
+        if identifying and rule.mask != "redact":
+            columns[name] = replace(rule, mask="pseudonym")
+    return replace(table, columns=columns)
+
+
+def _same_key_constraint(tables: dict[str, GrantedTable]) -> dict[str, GrantedTable]:
+    """Give every pseudonymized key of the grant the strictest constraint among them.
+
+    The sandbox joins a constrained key only with a key of the same
+    constraint (a ``plain`` key joined with a ``join_only`` one could carry
+    the other side's membership out row by row). The applicant's own
+    identifier therefore becomes ``join_only`` when a holder's is: its other
+    columns still come back as its own grade allows.
+    """
+    keys = [
+        (name, column)
+        for name, table in tables.items()
+        for column, rule in table.columns.items()
+        if rule.mask == "pseudonym" and rule.constraint != "none"
+    ]
+    if not keys:
+        return tables
+    strictest = tables[keys[0][0]].columns[keys[0][1]].constraint
+    for name, column in keys[1:]:
+        strictest = stricter_constraint(strictest, tables[name].columns[column].constraint)
+    out = dict(tables)
+    for name, column in keys:
+        columns = dict(out[name].columns)
+        columns[column] = replace(columns[column], constraint=strictest)
+        out[name] = replace(out[name], columns=columns)
+    return out
+
+
+def granted_table(
+    *,
+    terms: GrantTerms,
+    resource: Resource,
+    version: ResourceVersion,
+    home: Path,
+    regulator_approved: bool,
+    name: str,
+) -> GrantedTable:
+    """The sandbox table of one resource under ``terms``, named ``name``."""
     if resource.grade is None or resource.grade_status == "proposed":
         raise _refuse(
             "resource.grade_unconfirmed",
@@ -142,8 +264,7 @@ def grant_view(
             "thresholds; aggregate queries are refused",
             resource_id=resource.id,
         )
-    name = table_name(resource)
-    table = GrantedTable(
+    return GrantedTable(
         name=name,
         parquet_path=str(home / version.path),
         columns={
@@ -156,11 +277,6 @@ def grant_view(
         output_mode=mode,  # type: ignore[arg-type]
         min_group_entities=constraints.min_group_size or 10,
         entity_column=entity,
-    )
-    return GrantView(
-        grant_id=str(grant.id),
-        tables={name: table},
-        epsilon_per_query=_epsilon_per_query(terms),
     )
 
 

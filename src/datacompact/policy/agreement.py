@@ -46,7 +46,7 @@ import math
 import re
 import sys
 import uuid
-from collections.abc import Collection, Mapping
+from collections.abc import Collection, Mapping, Sequence
 from dataclasses import dataclass
 from datetime import datetime
 from types import MappingProxyType
@@ -74,9 +74,11 @@ from datacompact.sandbox.grants import CONSTRAINTS, ColumnConstraint
 __all__ = [
     "DSP_CONTEXT",
     "GrantTerms",
+    "agreement_parts",
     "build_agreement",
     "check_epsilon",
     "check_use",
+    "joint_agreement",
     "parse_agreement",
 ]
 
@@ -424,6 +426,114 @@ def parse_agreement(document: object) -> GrantTerms:
             details={"at": "prohibition"},
         )
     return terms
+
+
+#: The keys a permission of a joint agreement adds to ``action`` and ``constraint``.
+_PART_KEYS = frozenset({"target", "assigner"})
+
+
+def joint_agreement(documents: Sequence[Mapping[str, Any]], *, target: str) -> dict[str, Any]:
+    """One Agreement over several resources: one permission per resource.
+
+    ``documents`` are the agreements :func:`build_agreement` wrote for each
+    resource of a multi-holder scenario, with the same ``@id``, assignee and
+    timestamp. ODRL 2.2 (§2.3, "a Rule may have its own target and assigner")
+    lets each permission name its own ``target`` and ``assigner``; the
+    agreement's own ``target`` names the scenario as a whole (an asset
+    collection) and its ``assigner`` is the first resource's holder, because
+    the DSP schema needs one of each. The prohibitions are the union of the
+    parts': every resource's holder forbids what its mode forbids.
+    """
+    if len(documents) < 2:
+        raise InvalidInput(
+            "联合授权至少包含两个资源 / a joint agreement covers at least two resources"
+        )
+    first = documents[0]
+    for doc in documents[1:]:
+        for key in ("@id", "assignee", "timestamp"):
+            if doc[key] != first[key]:
+                raise InvalidInput(
+                    f"联合授权的各部分须一致 / the parts of a joint agreement differ in {key}"
+                )
+    prohibited: set[str] = set()
+    permissions = []
+    for doc in documents:
+        prohibited |= {p["action"] for p in doc["prohibition"]}
+        (rule,) = doc["permission"]
+        permissions.append({"target": doc["target"], "assigner": doc["assigner"], **rule})
+    return {
+        "@context": first["@context"],
+        "@type": "Agreement",
+        "@id": first["@id"],
+        "profile": first["profile"],
+        "target": _identifier(target, "target"),
+        "assigner": first["assigner"],
+        "assignee": first["assignee"],
+        "timestamp": first["timestamp"],
+        "permission": permissions,
+        "prohibition": [{"action": a} for a in (o.DISTRIBUTE, o.REIDENTIFY) if a in prohibited],
+    }
+
+
+def agreement_parts(document: object) -> tuple[GrantTerms, ...]:
+    """The terms of every resource an Agreement covers, in its order.
+
+    An agreement with one permission and no per-permission target is
+    :func:`parse_agreement`'s; a joint one (:func:`joint_agreement`) yields
+    one :class:`GrantTerms` per permission, with that permission's target and
+    assigner, each checked exactly as a single agreement would be. The joint
+    prohibitions must be the union of what each part's mode forbids.
+    """
+    if not isinstance(document, Mapping):
+        return (parse_agreement(document),)
+    permissions = document.get("permission")
+    if not (
+        isinstance(permissions, list)
+        and permissions
+        and all(isinstance(p, Mapping) and set(p) >= _PART_KEYS for p in permissions)
+        and len(permissions) >= 2
+    ):
+        return (parse_agreement(document),)
+    parts = []
+    for i, permission in enumerate(permissions):
+        rule = {k: v for k, v in permission.items() if k not in _PART_KEYS}
+        sub = {
+            **document,
+            "target": permission["target"],
+            "assigner": permission["assigner"],
+            "permission": [rule],
+        }
+        try:
+            fields, prohibited = read_agreement(sub)
+        except MalformedInput as exc:
+            raise MalformedInput(
+                f"协议格式错误 / malformed agreement at permission[{i}]: {exc.message}",
+                details={"at": f"permission[{i}]"},
+            ) from None
+        parts.append(GrantTerms(**fields))
+    expected = {a for t in parts for a in t.prohibitions}
+    if prohibited != expected:
+        raise MalformedInput(
+            "禁止条款不符 / malformed agreement at prohibition: expected "
+            f"{', '.join(sorted(expected))} for the parts' modes, got another set",
+            details={"at": "prohibition"},
+        )
+    targets = [t.target for t in parts]
+    if len(set(targets)) != len(targets):
+        raise MalformedInput(
+            "协议格式错误 / malformed agreement at permission: expected each target once",
+            details={"at": "permission"},
+        )
+    return tuple(parts)
+
+
+def strictest_mode(parts: Sequence[GrantTerms]) -> OutputMode:
+    """The strictest output mode among an agreement's parts."""
+    mode = parts[0].output.mode
+    for terms in parts[1:]:
+        if mode_at_least_as_strict(terms.output.mode, mode):
+            mode = terms.output.mode
+    return mode
 
 
 def _refuse(rule: str, message: str, **details: Any) -> PolicyViolation:

@@ -57,6 +57,7 @@ from datacompact.policy.schemas import (
     ApplicationCreate,
     ApplicationPublic,
     ApplicationRevisionPublic,
+    ResourceRequest,
 )
 from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import (
@@ -94,9 +95,17 @@ def _check_requestable(resource: Resource) -> None:
         )
 
 
-def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource, list[str]]]:
+Requested = list[tuple[Resource, list[str], OutputSpec | None]]
+
+
+def _request_output(request: ResourceRequest) -> OutputSpec | None:
+    o = request.output
+    return None if o is None else OutputSpec(o.mode, o.min_group_size, o.k)  # type: ignore[arg-type]
+
+
+def _requested(session: Session, actor: Principal, data: ApplicationCreate) -> Requested:
     seen: set[int] = set()
-    out = []
+    out: Requested = []
     for request in data.resources:
         if request.resource_id in seen:
             raise InvalidInput(
@@ -105,6 +114,10 @@ def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource
             )
         seen.add(request.resource_id)
         resource = session.get(Resource, request.resource_id)
+        if resource is not None and resource.private and resource.holder_id != actor.participant_id:
+            # Another participant's private data does not exist for anyone else:
+            # the same answer as an unknown id, so its existence does not leak.
+            resource = None
         if resource is None or not resource.versions:
             raise NotFound(
                 "数据资源不存在 / resource not found", details={"resource_id": request.resource_id}
@@ -117,8 +130,41 @@ def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource
                 details={"resource_id": resource.id, "columns": unknown},
             )
         _check_requestable(resource)
-        out.append((resource, list(dict.fromkeys(request.columns))))
+        out.append((resource, list(dict.fromkeys(request.columns)), _request_output(request)))
+    if data.joint:
+        _check_joint(actor, out, _output(data))
+    elif any(r.private for r, _c, _o in out):
+        raise InvalidInput(
+            "自有私有数据只能在联合申请中与他方数据一起使用 / a resource private to you is used "
+            "only in a joint application, joined with another holder's data",
+            details={"field": "joint"},
+        )
     return out
+
+
+def _check_joint(actor: Principal, requested: Requested, output: OutputSpec) -> None:
+    """A joint scenario joins at least two resources and at least one not the applicant's own.
+
+    A k-anonymous release is read through its own extract, never joined in
+    SQL, so no part of a joint scenario may ask for one.
+    """
+    if any((own or output).mode.value == "k_anonymous" for _r, _c, own in requested):
+        raise InvalidInput(
+            "联合申请不能使用 k-匿名输出 / a joint application cannot ask for k_anonymous "
+            "output: a k-anonymous release is not joined in SQL",
+            details={"field": "output"},
+        )
+    if len(requested) < 2:
+        raise InvalidInput(
+            "联合申请至少需要两个资源 / a joint application names at least two resources",
+            details={"field": "resources"},
+        )
+    if all(r.holder_id == actor.participant_id for r, _c, _o in requested):
+        raise InvalidInput(
+            "联合申请须包含其他持有方的资源 / a joint application names at least one resource "
+            "held by another participant",
+            details={"field": "resources"},
+        )
 
 
 def _reviewers(session: Session, actor: Principal, holders: list[int]) -> list[dict[str, Any]]:
@@ -146,8 +192,8 @@ def _reviewers(session: Session, actor: Principal, holders: list[int]) -> list[d
 
 
 def _checked(
-    session: Session, data: ApplicationCreate
-) -> tuple[Purpose, list[tuple[Resource, list[str]]]]:
+    session: Session, actor: Principal, data: ApplicationCreate
+) -> tuple[Purpose, Requested]:
     """The purpose and the requested resources, each output checked against its grade at once."""
     purpose = parse_purpose(data.purpose)
     if purpose is Purpose.OPEN_DATA_USE:
@@ -157,28 +203,44 @@ def _checked(
             details={"field": "purpose"},
         )
     output = _output(data)
-    requested = _requested(session, data)
-    for resource, _columns in requested:
+    requested = _requested(session, actor, data)
+    for resource, _columns, own in requested:
         # Fail now, not after every review: the grade decides what may leave.
         effective_constraints(
             grade=resource.grade or "core",
-            requested=output,
+            requested=own or output,
             open_data=counts_as_open_data(resource),
             regulator_approved=True,
         )
     return purpose, requested
 
 
-def _summary(
-    data: ApplicationCreate, requested: list[tuple[Resource, list[str]]]
-) -> dict[str, Any]:
-    return {
+def _summary(data: ApplicationCreate, requested: Requested) -> dict[str, Any]:
+    summary: dict[str, Any] = {
         "purpose": data.purpose,
-        "resources": [r.id for r, _c in requested],
+        "resources": [r.id for r, _c, _o in requested],
         "mode": data.output.mode,
         "duration_days": data.duration_days,
         "expected_queries": data.expected_queries,
     }
+    if data.joint:
+        summary["joint"] = True
+    return summary
+
+
+def _requests(requested: Requested) -> list[dict[str, Any]]:
+    """The requests as stored: each resource, its columns and its own output if it has one."""
+    stored = []
+    for resource, columns, own in requested:
+        request: dict[str, Any] = {"resource_id": resource.id, "columns": columns}
+        if own is not None:
+            request["output"] = {
+                "mode": own.mode.value,
+                "min_group_size": own.min_group_size,
+                "k": own.k,
+            }
+        stored.append(request)
+    return stored
 
 
 def submit_application(
@@ -186,7 +248,7 @@ def submit_application(
 ) -> Recorded[ApplicationPublic]:
     """File an application; each requested output is checked against the grade at once."""
     authorize(actor=actor, action=Actions.APPLICATION_SUBMIT, resource=PartyResource())
-    purpose, requested = _checked(session, data)
+    purpose, requested = _checked(session, actor, data)
     if actor.participant_id is None or actor.member_id is None:
         raise Forbidden(
             "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
@@ -197,12 +259,13 @@ def submit_application(
         scenario=data.scenario,
         purpose=purpose.value,
         purpose_text=data.purpose_text,
-        requests=[{"resource_id": r.id, "columns": cols} for r, cols in requested],
+        requests=_requests(requested),
         output=data.output.model_dump(),
         duration_days=data.duration_days,
         expected_queries=data.expected_queries,
         epsilon=str(data.epsilon) if data.epsilon is not None else None,
-        reviewers=_reviewers(session, actor, [r.holder_id for r, _c in requested]),
+        joint=data.joint,
+        reviewers=_reviewers(session, actor, [r.holder_id for r, _c, _o in requested]),
         status="pending",
         revision=1,
     )
@@ -339,7 +402,7 @@ def amend_application(
             f"修改后的申请无效 / the amended application is not valid: check {', '.join(fields)}",
             details={"fields": fields},
         ) from None
-    purpose, requested = _checked(session, merged)
+    purpose, requested = _checked(session, actor, merged)
     if actor.member_id is None:
         raise Forbidden(
             "须以参与方成员身份操作 / expected an actor acting for a participant, got one without"
@@ -360,12 +423,13 @@ def amend_application(
     application.scenario = merged.scenario
     application.purpose = purpose.value
     application.purpose_text = merged.purpose_text
-    application.requests = [{"resource_id": r.id, "columns": cols} for r, cols in requested]
+    application.requests = _requests(requested)
+    application.joint = merged.joint
     application.output = merged.output.model_dump()
     application.duration_days = merged.duration_days
     application.expected_queries = merged.expected_queries
     application.epsilon = str(merged.epsilon) if merged.epsilon is not None else None
-    application.reviewers = _reviewers(session, actor, [r.holder_id for r, _c in requested])
+    application.reviewers = _reviewers(session, actor, [r.holder_id for r, _c, _o in requested])
     application.status = "pending"
     application.revision += 1
     application.revised_at = now

@@ -21,12 +21,12 @@ from datacompact.catalog.shape import SchemaChange, ShapeReview
 from datacompact.errors import Conflict, InvalidTransition, NotFound
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
-from datacompact.policy._grant_view import column_constraints, table_name
-from datacompact.policy.agreement import parse_agreement
-from datacompact.policy.schemas import GrantPublic
+from datacompact.policy._grant_view import column_constraints, table_names
+from datacompact.policy._parts import Part, holders, parts, resource_ids
+from datacompact.policy.schemas import GrantPartPublic, GrantPublic
 from datacompact.registry import lookup
 from datacompact.registry.participants import approved_of_kind
-from datacompact.store.models import Grant, Resource
+from datacompact.store.models import Grant, GrantPart, Resource
 
 _TRANSITIONS = {
     "suspend": ({"active"}, "suspended", EventType.GRANT_SUSPENDED),
@@ -43,12 +43,13 @@ def _ref(session: Session, grant: Grant, decision: str | None = None) -> PartyRe
     # The holder who granted it, or the regulator, may stop it; only the party
     # that suspended it may lift the suspension. The grantee never manages it
     # (the reviewer scope excludes the owner).
-    managers: set[int] = {grant.holder_id, *regulators}
+    # Every holder of a joint grant may stop the whole grant.
+    managers: set[int] = {*holders(grant), *regulators}
     if decision == "reinstate":
         managers = {grant.status_by} if grant.status_by is not None else set()
     return PartyResource(
         participant_id=grant.grantee_id,
-        parties=frozenset({grant.grantee_id, grant.holder_id}),
+        parties=frozenset({grant.grantee_id, *holders(grant)}),
         reviewers=frozenset(managers),
     )
 
@@ -73,10 +74,13 @@ def list_grants(*, session: Session, actor: Principal) -> list[GrantPublic]:
         action=Actions.GRANT_READ,
         resource=PartyResource(participant_id=actor.participant_id),
     )
+    part_of = select(GrantPart.grant_id).where(GrantPart.holder_id == actor.participant_id)
     rows = session.scalars(
         select(Grant)
         .where(
-            (Grant.grantee_id == actor.participant_id) | (Grant.holder_id == actor.participant_id)
+            (Grant.grantee_id == actor.participant_id)
+            | (Grant.holder_id == actor.participant_id)
+            | Grant.id.in_(part_of)
         )
         .order_by(Grant.id)
     )
@@ -100,14 +104,12 @@ def set_grant_status(
     grant.status = target
     grant.status_reason = reason
     grant.status_by = actor.participant_id
+    payload: dict[str, object] = {"from": previous, "to": target, "reason": reason}
+    if grant.parts:
+        # A holder stops its part, and with it the whole joint grant.
+        payload["resources"] = list(resource_ids(grant))
     (event,) = record_events(
-        session,
-        actor=actor,
-        events=[
-            NewEvent(
-                event_type, "grant", grant.id, {"from": previous, "to": target, "reason": reason}
-            )
-        ],
+        session, actor=actor, events=[NewEvent(event_type, "grant", grant.id, payload)]
     )
     return Recorded(view(grant), event.seq)
 
@@ -118,10 +120,12 @@ def _name(grant: Grant, participant_id: int) -> str | None:
 
 
 def _check_columns_exist(grant: Grant) -> None:
-    """A reviewed grant comes back only onto a version that has every column it grants."""
-    versions = grant.resource.versions
-    present = {c["name"] for c in versions[-1].columns} if versions else set()
-    missing = sorted(set(parse_agreement(grant.agreement).columns) - present)
+    """A reviewed grant comes back only onto versions that have every column it grants."""
+    missing: list[str] = []
+    for part in parts(grant):
+        versions = part.resource.versions
+        present = {c["name"] for c in versions[-1].columns} if versions else set()
+        missing += sorted(set(part.terms.columns) - present)
     if missing:
         raise InvalidTransition(
             f"授权的列 {', '.join(missing)} 已不在资源的当前版本中，只能撤销 / the granted "
@@ -168,14 +172,18 @@ def shape_review(*, confirm_removed_columns: bool) -> ShapeReview:
     ) -> tuple[list[NewEvent], list[int]]:
         removed_all, retyped_all = set(change.removed), {r.column for r in change.retyped}
         touched: list[tuple[Grant, list[str], list[str]]] = []
+        joint = select(GrantPart.grant_id).where(GrantPart.resource_id == resource.id)
         rows = session.scalars(
             select(Grant)
-            .where(Grant.resource_id == resource.id, Grant.status.in_(_LIVE))
+            .where(
+                (Grant.resource_id == resource.id) | Grant.id.in_(joint),
+                Grant.status.in_(_LIVE),
+            )
             .order_by(Grant.id)
             .with_for_update()
         )
         for grant in rows:
-            columns = parse_agreement(grant.agreement).columns
+            columns = next(p.terms.columns for p in parts(grant) if p.resource.id == resource.id)
             removed = [c for c in columns if c in removed_all]
             retyped = [c for c in columns if c in retyped_all]
             if removed or retyped:
@@ -205,7 +213,7 @@ def shape_review(*, confirm_removed_columns: bool) -> ShapeReview:
             grant.status = "needs_review"
             grant.status_reason = _reason(version, removed, retyped)
             # The holder reviews it: only the party that stopped a grant reinstates it.
-            grant.status_by = grant.holder_id
+            grant.status_by = resource.holder_id
             flagged.append(grant.id)
             events.append(
                 NewEvent(
@@ -227,15 +235,21 @@ def shape_review(*, confirm_removed_columns: bool) -> ShapeReview:
     return review
 
 
+def _constraints(part: Part) -> dict[str, str]:
+    versions = part.resource.versions
+    if versions:
+        return dict(
+            column_constraints(terms=part.terms, resource=part.resource, version=versions[-1])
+        )
+    return dict(part.terms.column_constraints or {})
+
+
 def view(grant: Grant) -> GrantPublic:
     """The grant as its parties see it, with the column constraints its queries meet today."""
-    terms = parse_agreement(grant.agreement)
-    versions = grant.resource.versions
-    constraints = (
-        column_constraints(terms=terms, resource=grant.resource, version=versions[-1])
-        if versions
-        else dict(terms.column_constraints or {})
-    )
+    all_parts = parts(grant)
+    terms = all_parts[0].terms
+    constraints = _constraints(all_parts[0])
+    tables = table_names([p.resource for p in all_parts])
     epsilon = (
         {"min": terms.epsilon_min, "max": terms.epsilon_max} if terms.epsilon is not None else None
     )
@@ -256,11 +270,23 @@ def view(grant: Grant) -> GrantPublic:
         max_queries=grant.max_queries,
         queries_used=grant.queries_used,
         epsilon_spent=float(grant.epsilon_spent),
-        table=table_name(grant.resource),
+        table=tables[grant.resource.id],
         column_constraints=dict(constraints),
         epsilon_per_query=epsilon,
         agreement=grant.agreement,
         created_at=grant.created_at,
+        parts=[
+            GrantPartPublic(
+                resource_id=p.resource.id,
+                resource_name=p.resource.name,
+                holder_id=p.holder_id,
+                holder_name=_name(grant, p.holder_id),
+                table=tables[p.resource.id],
+                output_mode=p.terms.output.mode.value,
+                column_constraints=_constraints(p),
+            )
+            for p in (all_parts if grant.parts else ())
+        ],
     )
 
 

@@ -58,7 +58,8 @@ from datacompact.errors import (
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy import _extracts, _results
-from datacompact.policy._grant_view import grant_view
+from datacompact.policy._grant_view import PartInput, grant_view, joint_grant_view, table_names
+from datacompact.policy._parts import holders, parts, resource_ids
 from datacompact.policy._protection import protection
 from datacompact.policy._release_store import RELEASES, ensure_release
 from datacompact.policy.agreement import GrantTerms, check_epsilon, check_use, parse_agreement
@@ -159,6 +160,10 @@ class _Snapshot:
     epsilon_spent: float
     #: What the view was built from (see :func:`_resource_stamp`).
     stamp: tuple[object, ...]
+    #: A joint grant's terms per table (a single grant's are ``terms``).
+    table_terms: tuple[tuple[str, GrantTerms], ...] = ()
+    #: A joint grant's inputs: each resource and version, for the receipt.
+    inputs: tuple[tuple[tuple[str, object], ...], ...] = ()
 
 
 @dataclass(frozen=True)
@@ -198,7 +203,7 @@ def _resource_stamp(session: Session, resource_id: int) -> tuple[object, ...]:
 
 def _parties(grant: Grant) -> PartyResource:
     return PartyResource(
-        participant_id=grant.grantee_id, parties=frozenset({grant.grantee_id, grant.holder_id})
+        participant_id=grant.grantee_id, parties=frozenset({grant.grantee_id, *holders(grant)})
     )
 
 
@@ -239,9 +244,54 @@ class _Derived(NamedTuple):
     view: GrantView
     version_id: int
     stamp: tuple[object, ...]
+    table_terms: tuple[tuple[str, GrantTerms], ...] = ()
+    inputs: tuple[tuple[tuple[str, object], ...], ...] = ()
+
+
+def _stamps(session: Session, grant: Grant) -> tuple[object, ...]:
+    """The stamps of every resource of ``grant`` (one tuple for a single grant, as before)."""
+    ids = resource_ids(grant)
+    if not grant.parts:
+        return _resource_stamp(session, ids[0])
+    return tuple(_resource_stamp(session, i) for i in ids)
+
+
+def _derive_joint(session: Session, grant: Grant, home: Path) -> _Derived:
+    """A joint grant's view: each part on the latest version of its resource."""
+    inputs = []
+    for part in parts(grant):
+        version = latest_version(session, part.resource.id)
+        if version is None:
+            raise NotFound("数据资源不存在 / resource not found", details={"grant_id": grant.id})
+        inputs.append(PartInput(part.terms, part.resource, version))
+    view = joint_grant_view(
+        grant=grant,
+        inputs=inputs,
+        home=home,
+        regulator_approved=_regulator_approved(session, grant),
+    )
+    names = table_names([i.resource for i in inputs])
+    return _Derived(
+        inputs[0].terms,
+        view,
+        inputs[0].version.id,
+        _stamps(session, grant),
+        tuple((names[i.resource.id], i.terms) for i in inputs),
+        tuple(
+            (
+                ("resource_id", i.resource.id),
+                ("code", i.resource.code),
+                ("version", i.version.number),
+                ("table", names[i.resource.id]),
+            )
+            for i in inputs
+        ),
+    )
 
 
 def _derive(session: Session, grant: Grant, home: Path) -> _Derived:
+    if grant.parts:
+        return _derive_joint(session, grant, home)
     terms = parse_agreement(grant.agreement)
     resource = session.get(Resource, grant.resource_id)
     # Only the latest version: a resource may have many, each with its profile.
@@ -301,10 +351,28 @@ def _snapshot(
         grant.queries_used,
         float(grant.epsilon_spent),
         derived.stamp,
+        derived.table_terms,
+        derived.inputs,
     )
 
 
 def _check(snapshot: _Snapshot, query: _Prepared, *, used: int, spent: float) -> None:
+    if snapshot.table_terms:
+        # A joint grant: each table the query reads against its own permission.
+        # A table it does not read is checked for what the whole grant shares
+        # (expiry, count, budget) under its own mode.
+        for table, terms in snapshot.table_terms:
+            read = table in query.plan.touched
+            check_use(
+                terms,
+                now=utcnow(),
+                queries_so_far=used,
+                epsilon_spent=spent,
+                columns=sorted(query.plan.touched.get(table, ())),
+                mode=query.mode if read else terms.output.mode,
+                epsilon=query.epsilon,
+            )
+        return
     check_use(
         snapshot.terms,
         now=utcnow(),
@@ -486,6 +554,10 @@ def _prepare(
         # Analyzed on the release's shape; the release itself is read after the charge.
         view = _extracts.analysis_view(sql, view)
     plan = govern(sql, view)
+    if snapshot.table_terms:
+        # A joint grant: the strictest mode among the tables this query reads
+        # (a query of the applicant's own table alone keeps its own mode).
+        mode = plan.mode
     check_capabilities(engine, plan)
     dp_release = bool(plan.dp_aggregates)
     epsilon = view.epsilon_per_query if dp_release else 0.0
@@ -530,6 +602,7 @@ def _charge(
         columns={t: sorted(c) for t, c in sorted(query.plan.touched.items())},
         epsilon=repr(query.epsilon),
         delta=repr(query.delta),
+        inputs=[dict(i) for i in snapshot.inputs] if snapshot.inputs else None,
     )
     session.add(row)
     session.flush()
@@ -539,7 +612,7 @@ def _charge(
 def _check_resource(session: Session, grant: Grant, snapshot: _Snapshot) -> None:
     # A grade raised or put under review, or a new version, mean other masks
     # or thresholds than the plan was built with.
-    if _resource_stamp(session, grant.resource_id) != snapshot.stamp:
+    if _stamps(session, grant) != snapshot.stamp:
         raise PolicyViolation(
             "资源已变更，请重新查询 / the resource changed since the query was analyzed; "
             "run it again",
@@ -548,8 +621,12 @@ def _check_resource(session: Session, grant: Grant, snapshot: _Snapshot) -> None
 
 
 def _outcome(row: GrantQuery) -> dict[str, object]:
-    """What every outcome event of a charged query says: what it was and what it cost."""
-    return {
+    """What every outcome event of a charged query says: what it was and what it cost.
+
+    Under a joint grant it also names every input resource and the version
+    read, so the receipt of a joint query is its lineage.
+    """
+    payload: dict[str, object] = {
         "grant_id": row.grant_id,
         "sql_sha256": row.sql_sha256,
         "columns": row.columns,
@@ -557,6 +634,9 @@ def _outcome(row: GrantQuery) -> dict[str, object]:
         "delta": row.delta,
         "engine": row.engine,
     }
+    if row.inputs:
+        payload["inputs"] = row.inputs
+    return payload
 
 
 def _finish(
@@ -888,4 +968,5 @@ def view(row: GrantQuery) -> QueryPublic:
         delta=float(row.delta),
         log_index=row.log_index,
         created_at=row.created_at,
+        inputs=row.inputs,
     )

@@ -10,15 +10,18 @@ from pydantic import BaseModel, Field
 from datacompact.schemas_base import MAX_ID, MULTILINE, Strict
 
 
-class ResourceRequest(Strict):
-    resource_id: int = Field(ge=1, le=MAX_ID)
-    columns: list[str] = Field(min_length=1, max_length=500)
-
-
 class OutputIn(Strict):
     mode: str = Field(pattern="^(records|masked_records|k_anonymous|aggregates|dp_aggregates)$")
     min_group_size: int | None = Field(default=None, ge=1, le=1_000_000)
     k: int | None = Field(default=None, ge=2, le=1_000_000)
+
+
+class ResourceRequest(Strict):
+    resource_id: int = Field(ge=1, le=MAX_ID)
+    columns: list[str] = Field(min_length=1, max_length=500)
+    #: This resource's own output, when it differs from the application's (a
+    #: joint scenario joining the applicant's own data with a holder's).
+    output: OutputIn | None = None
 
 
 Scenario = Annotated[str, MULTILINE, Field(min_length=4, max_length=4000)]
@@ -42,6 +45,9 @@ class ApplicationCreate(Strict):
     duration_days: DurationDays
     expected_queries: ExpectedQueries
     epsilon: Epsilon | None = None
+    #: One joint grant over every resource (a multi-holder scenario whose
+    #: queries may join them) instead of one grant per resource.
+    joint: bool = False
 
 
 class ApplicationAmend(Strict):
@@ -60,6 +66,7 @@ class ApplicationAmend(Strict):
     duration_days: DurationDays | None = None
     expected_queries: ExpectedQueries | None = None
     epsilon: Epsilon | None = None
+    joint: bool | None = None
 
 
 class WithdrawIn(Strict):
@@ -95,6 +102,8 @@ class ApplicationPublic(BaseModel):
     duration_days: int
     expected_queries: int
     epsilon: float | None
+    #: Whether the application asks for one joint grant over all its resources.
+    joint: bool = False
     reviewers: list[dict[str, Any]]
     status: str
     #: The current revision (1 as submitted); the earlier ones are kept.
@@ -117,6 +126,18 @@ class ApplicationRevisionPublic(BaseModel):
     status: str
     submitted_at: datetime
     superseded_at: datetime
+
+
+class GrantPartPublic(BaseModel):
+    """One resource of a joint grant: its table in governed SQL and its holder."""
+
+    resource_id: int
+    resource_name: str
+    holder_id: int
+    holder_name: str | None = None
+    table: str
+    output_mode: str
+    column_constraints: dict[str, str]
 
 
 class GrantPublic(BaseModel):
@@ -146,6 +167,8 @@ class GrantPublic(BaseModel):
     epsilon_per_query: dict[str, float] | None
     agreement: dict[str, Any]
     created_at: datetime
+    #: Every resource of a joint grant (the first is ``resource_id``); empty otherwise.
+    parts: list[GrantPartPublic] = []
 
 
 class QueryIn(Strict):
@@ -177,6 +200,8 @@ class QueryPublic(BaseModel):
     delta: float = 0.0
     log_index: int | None
     created_at: datetime
+    #: Under a joint grant: each input resource and the version the query read.
+    inputs: list[dict[str, Any]] | None = None
 
 
 class ResultProtection(BaseModel):

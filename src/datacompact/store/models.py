@@ -24,6 +24,7 @@ from sqlalchemy import (
     Text,
     UniqueConstraint,
 )
+from sqlalchemy import false as sa_false
 from sqlalchemy.orm import Mapped, mapped_column, relationship
 
 from datacompact.clock import utcnow
@@ -309,6 +310,9 @@ class Resource(Base):
     personal: Mapped[bool] = mapped_column(Boolean, default=False)
     sensitive_personal: Mapped[bool] = mapped_column(Boolean, default=False)
     sensitive_categories: Mapped[list[str]] = mapped_column(JSON, default=list)
+    #: Private to its holder (an applicant's own data): only the holder and the
+    #: sandbox see it; never in the public catalog, never granted to others.
+    private: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     grade_status: Mapped[str] = mapped_column(String(16), default="proposed")
     grade_reasons: Mapped[list[dict[str, Any]]] = mapped_column(JSON, default=list)
     search_terms: Mapped[str] = mapped_column(Text, default="")
@@ -404,6 +408,9 @@ class Application(Base):
     revision: Mapped[int] = mapped_column(Integer, default=1, server_default="1")
     #: When the current revision was filed (None: the first, filed at ``created_at``).
     revised_at: Mapped[datetime | None] = mapped_column(UTCDateTime())
+    #: One joint grant over every requested resource (a multi-holder scenario)
+    #: instead of one grant per resource.
+    joint: Mapped[bool] = mapped_column(Boolean, default=False, server_default=sa_false())
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     earlier: Mapped[list[ApplicationRevision]] = relationship(
@@ -468,6 +475,11 @@ class Grant(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     resource: Mapped[Resource] = relationship()
+    #: The parts of a joint grant, one per resource in application order (the
+    #: first is ``resource_id``); empty for a grant on one resource.
+    parts: Mapped[list[GrantPart]] = relationship(
+        order_by="GrantPart.position", cascade="all, delete-orphan", lazy="selectin"
+    )
 
     __table_args__ = (
         CheckConstraint(
@@ -475,6 +487,30 @@ class Grant(Base):
         ),
         Index("ix_grants_grantee", "grantee_id"),
         Index("ix_grants_holder", "holder_id"),
+    )
+
+
+class GrantPart(Base):
+    """One resource of a joint grant and the holder who approved its use.
+
+    The grant's status is the whole grant's: any part's holder suspending or
+    revoking it stops every query under it.
+    """
+
+    __tablename__ = "grant_parts"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"))
+    position: Mapped[int] = mapped_column(Integer)
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+
+    resource: Mapped[Resource] = relationship()
+
+    __table_args__ = (
+        UniqueConstraint("grant_id", "resource_id", name="uq_grant_parts_resource"),
+        Index("ix_grant_parts_holder", "holder_id"),
+        Index("ix_grant_parts_resource", "resource_id"),
     )
 
 
@@ -500,6 +536,9 @@ class GrantQuery(Base):
     rule: Mapped[str | None] = mapped_column(String(64))
     engine: Mapped[str] = mapped_column(String(16))
     columns: Mapped[dict[str, list[str]]] = mapped_column(JSON, default=dict)
+    #: Under a joint grant: every input resource and the version the query read
+    #: (``resource_id``, ``code``, ``version``, ``table``); None otherwise.
+    inputs: Mapped[list[dict[str, Any]] | None] = mapped_column(JSON)
     rows_scanned: Mapped[int] = mapped_column(BigInteger, default=0)
     result_rows: Mapped[int] = mapped_column(Integer, default=0)
     result_sha256: Mapped[str | None] = mapped_column(String(64))
