@@ -23,6 +23,7 @@ from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy._grant_view import column_constraints, table_names
 from datacompact.policy._parts import Part, holders, parts, resource_ids
+from datacompact.policy.agreement import agreement_parts
 from datacompact.policy.schemas import GrantPartPublic, GrantPublic
 from datacompact.registry import lookup
 from datacompact.registry.participants import approved_of_kind
@@ -295,8 +296,9 @@ def remaining(grant: GrantPublic) -> tuple[int, float | None]:
 
     Counted as :func:`~datacompact.policy.queries.run_query` counts them.
     """
-    terms = parse_agreement(grant.agreement)
     queries_left = max(grant.max_queries - grant.queries_used, 0)
-    if terms.epsilon is None:
+    # A joint grant's parts each carry their own budget; the tightest one binds.
+    budgets = [t.epsilon for t in agreement_parts(grant.agreement) if t.epsilon is not None]
+    if not budgets:
         return queries_left, None
-    return queries_left, max(float(terms.epsilon) - grant.epsilon_spent, 0.0)
+    return queries_left, max(float(min(budgets)) - grant.epsilon_spent, 0.0)
