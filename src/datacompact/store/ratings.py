@@ -45,7 +45,7 @@ def aggregates(
         statement = statement.where(key.in_(list(ids)))
     sums: dict[int, dict[str, int]] = defaultdict(lambda: defaultdict(int))
     counts: dict[int, int] = defaultdict(int)
-    for subject, scores in session.execute(statement).tuples():
+    for subject, scores in session.execute(statement).all():
         if subject is None:
             continue
         counts[subject] += 1

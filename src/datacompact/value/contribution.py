@@ -258,7 +258,7 @@ def _uses(session: Session, uses: Sequence[tuple[int, str]]) -> list[Use]:
             select(Event.seq, Event.payload).where(
                 Event.seq.in_([q.log_index for q in rows.values()])
             )
-        ).tuples()
+        ).all()
     )
     wanted = {g.resource_id for g in grants.values()} | {
         int(r["resource_id"])
@@ -269,7 +269,7 @@ def _uses(session: Session, uses: Sequence[tuple[int, str]]) -> list[Use]:
     holders = dict(
         session.execute(
             select(CatalogRow.id, CatalogRow.holder_id).where(CatalogRow.id.in_(wanted))
-        ).tuples()
+        ).all()
     )
     out = []
     for query_id, revenue_text in uses:
@@ -409,7 +409,8 @@ def distribute(
         events=[NewEvent(EventType.SHARES_DISTRIBUTED, "share_distribution", row.id, payload)],
     )
     row.log_index = event.seq
-    session.refresh(row)
+    session.flush()
+    session.expire(row, ["lines"])
     return Recorded(_distribution_view(row), event.seq)
 
 
@@ -497,7 +498,7 @@ def holder_earnings(*, session: Session, actor: Principal, holder_id: int) -> Ea
         .join(ShareDistribution, ShareDistribution.id == ShareLine.distribution_id)
         .where(ShareLine.holder_id == holder_id)
         .order_by(ShareLine.resource_id, ShareDistribution.id)
-    ).tuples()
+    ).all()
     per: dict[int, list[dict[str, str | int]]] = defaultdict(list)
     totals: dict[int, Decimal] = defaultdict(Decimal)
     for line, dist in rows:

@@ -259,7 +259,7 @@ def rate_contractor(
     ).first()
     if found is None:
         raise NotFound("合同不存在 / contract not found", details={"contract_id": contract_id})
-    contract, owner_id = found.tuple()
+    contract, owner_id = found
     authorize(actor=actor, action=Actions.RATING_SUBMIT, resource=Resource(participant_id=owner_id))
     checked = _check_scores("contractor", scores)
     _not_related(session, owner_id, contract.supplier_id)
