@@ -98,7 +98,9 @@ def executed(
     }
     sandbox = Principal(label="sandbox", governance=world.platform.settings.governance_mode)
     (event,) = record_events(
-        session, actor=sandbox, events=[NewEvent(EventType.QUERY_EXECUTED, "query", row.id, payload)]
+        session,
+        actor=sandbox,
+        events=[NewEvent(EventType.QUERY_EXECUTED, "query", row.id, payload)],
     )
     row.log_index = event.seq
     return row.id

@@ -125,9 +125,12 @@ def test_the_regulator_sets_weights_and_they_are_used(client: ApiClient, world: 
     )
     assert _error(missing, 400, "invalid_input")["details"]["resource_ids"] == [made["c"]]
     rule["weights"][str(made["c"])] = "2"
-    assert client.put(url, json=rule, headers=bearer(world, "regulator.reviewer")).json()[
-        "data"
-    ]["version"] == 2
+    assert (
+        client.put(url, json=rule, headers=bearer(world, "regulator.reviewer")).json()["data"][
+            "version"
+        ]
+        == 2
+    )
     sent = client.post(
         "/api/v1/products/api-2/distributions", json=body, headers=bearer(world, "regulator.admin")
     )
