@@ -7,22 +7,27 @@ records it; a query over several resources carries the ``resources`` and
 
 from __future__ import annotations
 
+import hashlib
 from datetime import timedelta
 from typing import Any
 
 from sqlalchemy.orm import Session
 
+from datacompact.catalog.codes import make_code
 from datacompact.clock import utcnow
 from datacompact.events import EventType, NewEvent, record_events
 from datacompact.permissions import Principal
-from datacompact.store.models import Application, Grant, GrantQuery, Member, Resource
+from datacompact.store.models import Application, Grant, GrantQuery, Member, Participant, Resource
 
 from ..conftest import World
 
 
 def resource(session: Session, holder_id: int, code: str, name: str = "测试资源") -> int:
+    """A resource of ``holder_id``; ``code`` only tells the test's resources apart."""
+    holder = session.get_one(Participant, holder_id)
+    sequence = 900_000 + int(hashlib.sha256(code.encode()).hexdigest(), 16) % 99_999
     row = Resource(
-        code=code,
+        code=make_code(region="330106", holder_uscc=holder.uscc, sequence=sequence).text,
         holder_id=holder_id,
         name=name,
         update_frequency="monthly",

@@ -57,7 +57,8 @@ def test_the_user_rates_the_data_the_holder_answers_and_the_history_stays(
     assert sent.status_code == 201, sent.text
     rating = sent.json()["data"]
     assert sent.json()["receipt"]["log_index"] == last_seq(world.platform)
-    assert rating["rated_id"] == world.ids["department"] and rating["resource_id"] == rid
+    assert rating["rated_id"] == world.ids["department"]
+    assert rating["resource_id"] == rid
 
     second = client.post(
         "/api/v1/ratings/data", json={"grant_id": gid, "scores": DATA}, headers=analyst
@@ -71,7 +72,8 @@ def test_the_user_rates_the_data_the_holder_answers_and_the_history_stays(
     )
     assert revised.status_code == 201, revised.text
     body = revised.json()["data"]
-    assert body["revision"] == 2 and body["scores"]["accuracy"] == 2
+    assert body["revision"] == 2
+    assert body["scores"]["accuracy"] == 2
     assert [h["scores"]["accuracy"] for h in body["history"]] == [5, 2]
     holder_edit = client.post(
         f"/api/v1/ratings/{rating['id']}/revisions",

@@ -69,7 +69,8 @@ def test_revenue_is_shared_by_shapley_logged_and_recomputed(
     assert sent.status_code == 201, sent.text
     data = sent.json()["data"]
     assert sent.json()["receipt"]["log_index"] == last_seq(world.platform)
-    assert data["rule"] == "shapley" and data["rule_version"] is None
+    assert data["rule"] == "shapley"
+    assert data["rule_version"] is None
     amounts = {line["resource_id"]: line["amount"] for line in data["lines"]}
     # A: 10.00 + 90.01 · 7/9; B and C: 90.01 / 9 each (70.0077…, 10.0011…, 10.0011…).
     assert amounts == {made["a"]: "80.01", made["b"]: "10.00", made["c"]: "10.00"}
@@ -77,7 +78,8 @@ def test_revenue_is_shared_by_shapley_logged_and_recomputed(
 
     with world.platform.db.read() as session:
         event = session.scalar(select(Event).where(Event.seq == data["log_index"]))
-        assert event is not None and event.type == "shares.distributed"
+        assert event is not None
+        assert event.type == "shares.distributed"
         assert event.payload["rule"] == "shapley"
         assert [u["use"] for u in event.payload["uses"]] == [
             f"query:{made['single']}",
