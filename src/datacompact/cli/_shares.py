@@ -27,6 +27,11 @@ Product = Annotated[str, typer.Argument(help="产品编码 / product code")]
 LINE_COLUMNS = ("resource_id", "holder_id", "amount", "exact", "uses")
 
 
+def _one(found: Any, as_json: bool) -> None:
+    """Render one object the service or the API returned."""
+    shown(found.model_dump(mode="json"), as_json)
+
+
 def _distribution(result: Any, as_json: bool) -> None:
     data = result.value.model_dump(mode="json")
     if as_json:
@@ -136,7 +141,7 @@ def show(
         ),
         who=token,
         as_json=as_json,
-        render=shown,
+        render=_one,
         remote=lambda api: api.data(f"/distributions/{distribution_id}"),
     )
 
@@ -368,7 +373,7 @@ def show_rating(rating_id: RatingId, token: TokenOption = None, as_json: JsonFla
         lambda on: ratings.get_rating(session=on.session, actor=on.actor, rating_id=rating_id),
         who=token,
         as_json=as_json,
-        render=shown,
+        render=_one,
         remote=lambda api: api.data(f"/ratings/{rating_id}"),
     )
 
@@ -408,4 +413,4 @@ def summary(
             if resource is not None
             else f"/participants/{participant}/rating"
         )
-        run(local, who=token, as_json=as_json, render=shown, remote=lambda api: api.data(path))
+        run(local, who=token, as_json=as_json, render=_one, remote=lambda api: api.data(path))
