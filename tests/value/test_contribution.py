@@ -8,6 +8,7 @@ import random
 from decimal import Decimal
 from fractions import Fraction
 
+import numpy as np
 import pytest
 
 from datacompact.errors import InvalidInput
@@ -51,6 +52,21 @@ def test_exact_is_exact_beyond_int64() -> None:
     # Large enough for the int64 bound to send it to Python integers.
     values = [0, 2**40, 2**41, 2**42 + 1]
     assert _shapley.exact(values, 2) == _brute_force(values, 2)
+
+
+@pytest.mark.parametrize("scale", [1, 10**12, 10**15])
+def test_each_arithmetic_path_is_exact(scale: int) -> None:
+    # Between them, the three scales take every path: float64 sums, int64 sums, Python integers.
+    rng = random.Random(scale)
+    n = 4
+    values = [0] + [rng.randint(0, 100) * scale for _ in range((1 << n) - 1)]
+    assert _shapley.exact(values, n) == _brute_force(values, n)
+    dividends = np.array([[0, 5 * scale, 7 * scale, -3 * scale]], dtype=np.int64)
+    numerators, lcm = _shapley.from_dividends(dividends, 2)
+    assert [Fraction(x, lcm) for x in numerators[0]] == [
+        Fraction(5 * scale) + Fraction(-3 * scale, 2),
+        Fraction(7 * scale) + Fraction(-3 * scale, 2),
+    ]
 
 
 def test_a_resource_without_which_nothing_is_returned_shares_equally() -> None:
@@ -142,10 +158,17 @@ def test_supports_must_name_resources_the_use_touched() -> None:
 
 def test_the_fens_add_up_and_go_to_the_largest_remainders() -> None:
     thirds = {3: Fraction(1, 3), 1: Fraction(1, 3), 2: Fraction(1, 3)}
-    assert allocate(Decimal("1.00"), thirds) == {
-        1: Decimal("0.34"),
-        2: Decimal("0.33"),
-        3: Decimal("0.33"),
+    # Equal remainders: the odd fen goes by SHA-256 of "<salt>:<key>", not to a fixed key.
+    winners = set()
+    for salt in [f"query:{k}" for k in range(1, 13)]:
+        rounded = allocate(Decimal("1.00"), thirds, salt=salt)
+        assert sum(rounded.values()) == Decimal("1.00")
+        winners |= {k for k, v in rounded.items() if v == Decimal("0.34")}
+    assert winners == {1, 2, 3}
+    # Unequal remainders: the largest takes it (0.6 fen beats 0.4 fen).
+    assert allocate(Decimal("0.01"), {1: Fraction(4, 1000), 2: Fraction(6, 1000)}) == {
+        1: Decimal("0.00"),
+        2: Decimal("0.01"),
     }
     rng = random.Random(11)
     for _ in range(50):
@@ -195,7 +218,13 @@ def test_a_split_adds_up_to_the_revenue_to_the_fen() -> None:
     split = split_revenue(uses, ShareRule.SHAPLEY)
     assert split.revenue == Decimal("13.34")
     assert sum(split.amounts.values()) == Decimal("13.34")
-    assert sum(split.exact.values()) == Fraction(Decimal("13.34"))
+    for shares in split.per_use:
+        assert sum(shares.amounts.values()) == shares.use.revenue
+        assert sum(shares.fractions.values()) == 1
+        for r, amount in shares.amounts.items():
+            assert abs(
+                Fraction(amount) - Fraction(shares.use.revenue) * shares.fractions[r]
+            ) < Fraction(1, 100)
     assert split.uses == {1: 2, 2: 2, 3: 2}
     assert split.holders == {1: 10, 2: 20, 3: 30}
     with pytest.raises(InvalidInput):
@@ -208,4 +237,4 @@ def test_more_than_twelve_resources_are_sampled_reproducibly() -> None:
     first = split_revenue([use], ShareRule.SHAPLEY)
     # Sampled, yet the same every time: the seed comes from the use's id.
     assert sum(first.amounts.values()) == Decimal("100.00")
-    assert split_revenue([use], ShareRule.SHAPLEY).exact == first.exact
+    assert split_revenue([use], ShareRule.SHAPLEY).per_use == first.per_use

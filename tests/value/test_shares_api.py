@@ -114,7 +114,8 @@ def test_revenue_is_shared_by_shapley_logged_and_recomputed(
 
 def test_the_regulator_sets_weights_and_they_are_used(client: ApiClient, world: World) -> None:
     made = _uses(world)
-    rule = {"rule": "weights", "weights": {str(made["a"]): "1", str(made["b"]): "1"}}
+    weights = {str(made["a"]): "1", str(made["b"]): "1"}
+    rule: dict[str, Any] = {"rule": "weights", "weights": weights}
     url = "/api/v1/products/api-2/share-rule"
     refused = client.put(url, json=rule, headers=bearer(world, "department.admin"))
     _error(refused, 403, "forbidden")
@@ -126,7 +127,7 @@ def test_the_regulator_sets_weights_and_they_are_used(client: ApiClient, world: 
         "/api/v1/products/api-2/distributions", json=body, headers=bearer(world, "regulator.admin")
     )
     assert _error(missing, 400, "invalid_input")["details"]["resource_ids"] == [made["c"]]
-    rule["weights"][str(made["c"])] = "2"
+    weights[str(made["c"])] = "2"
     assert (
         client.put(url, json=rule, headers=bearer(world, "regulator.reviewer")).json()["data"][
             "version"

@@ -24,7 +24,7 @@ ratings_app = typer.Typer(
 )
 
 Product = Annotated[str, typer.Argument(help="产品编码 / product code")]
-LINE_COLUMNS = ("resource_id", "holder_id", "amount", "exact", "uses")
+LINE_COLUMNS = ("resource_id", "holder_id", "amount", "uses")
 
 
 def _one(found: Any, as_json: bool) -> None:

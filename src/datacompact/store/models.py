@@ -599,7 +599,7 @@ class ShareDistribution(Base):
 
 
 class ShareLine(Base):
-    """One resource's share of a distribution: its amount to the fen and the exact amount."""
+    """One resource's share of a distribution: the sum of its shares of the uses, to the fen."""
 
     __tablename__ = "share_lines"
 
@@ -608,8 +608,6 @@ class ShareLine(Base):
     resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
     holder_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
     amount: Mapped[str] = mapped_column(String(32))
-    #: The exact amount before rounding, as a fraction ``p/q`` in yuan.
-    exact: Mapped[str] = mapped_column(Text)
     uses: Mapped[int] = mapped_column(Integer)
 
     __table_args__ = (

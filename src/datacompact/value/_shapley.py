@@ -25,6 +25,12 @@ generator, so the estimate can be recomputed from the seed.
 ['3', '3']
 >>> [str(x) for x in exact_from_supports([(0b01, 4), (0b11, 2)], 2)]
 ['5', '1']
+
+A game given by its supports is a sum of unanimity games, and its Harsanyi
+dividends are the supports themselves: ``d(T)`` is the weight of the supports
+whose set is ``T``. :func:`from_dividends` starts from them, which is how
+:mod:`datacompact.value._split` computes the default rule; :func:`exact`
+starts from any table and gets the dividends by the Möbius transform.
 """
 
 from __future__ import annotations
@@ -38,7 +44,7 @@ import numpy as np
 import numpy.typing as npt
 
 __all__ = ["MAX_EXACT", "MAX_PLAYERS", "Estimate", "exact", "exact_batch", "exact_from_supports"]
-__all__ += ["permutations_needed", "sampled", "table"]
+__all__ += ["from_dividends", "permutations_needed", "sampled", "table"]
 
 #: Exact computation walks all 2**n coalitions: 4,096 at 12 players.
 MAX_EXACT = 12
@@ -78,7 +84,7 @@ def _mobius(v: npt.NDArray[np.int64], n: int) -> None:
         view[:, :, 1, :] -= view[:, :, 0, :]
 
 
-def _members(n: int) -> npt.NDArray[np.int64]:
+def _members(n: int) -> npt.NDArray[np.int64]:  # the (2**n, n) membership matrix
     """A (2**n, n) matrix: row S has 1 in column i when i ∈ S."""
     masks = np.arange(1 << n, dtype=np.int64)
     return ((masks[:, np.newaxis] >> np.arange(n, dtype=np.int64)) & 1).astype(np.int64)
@@ -94,18 +100,15 @@ def exact_batch(tables: npt.NDArray[np.int64], n: int) -> tuple[list[list[int]],
         raise ValueError(f"exact Shapley takes 1 to {MAX_EXACT} players, got {n}")
     if tables.ndim != 2 or tables.shape[1] != 1 << n:
         raise ValueError("expected one row of 2**n values per game")
-    lcm = _lcm_to(n)
-    members = _members(n)
-    sizes = members.sum(axis=1)
-    per_size = np.zeros(1 << n, dtype=np.int64)
-    per_size[1:] = lcm // sizes[1:]
     biggest = int(np.abs(tables).max()) if tables.size else 0
-    # |d(T)| <= 2**n · max|v|, and each φ_i·L sums 2**(n-1) terms of |d|·L: the bound of int64.
-    if biggest * (1 << (2 * n)) * lcm <= _INT64_MAX:
+    # |d(T)| <= 2**n · max|v|: below this bound the 2**n dividends, and the sum of
+    # their sizes, fit in int64.
+    if tables.dtype != object and biggest << (2 * n) <= _INT64_MAX:
         dividends = tables.astype(np.int64, copy=True)
         _mobius(dividends, n)
-        numerators = (dividends * per_size) @ members
-        return numerators.tolist(), lcm
+        return from_dividends(dividends, n)
+    lcm = _lcm_to(n)
+    per_size = _per_size(n, lcm)
     # Python integers do not overflow: slower, as exact.
     rows = []
     for game in tables.tolist():
@@ -115,6 +118,55 @@ def exact_batch(tables: npt.NDArray[np.int64], n: int) -> tuple[list[list[int]],
             for mask in range(1 << n):
                 if mask & bit:
                     d[mask] -= d[mask ^ bit]
+        phi = [0] * n
+        for mask in range(1, 1 << n):
+            share = d[mask] * int(per_size[mask])
+            if share:
+                for i in range(n):
+                    if mask >> i & 1:
+                        phi[i] += share
+        rows.append(phi)
+    return rows, lcm
+
+
+def _per_size(n: int, lcm: int) -> npt.NDArray[np.int64]:
+    sizes = _members(n).sum(axis=1)
+    per_size = np.zeros(1 << n, dtype=np.int64)
+    per_size[1:] = lcm // sizes[1:]
+    return per_size
+
+
+#: Integers up to 2**53 are exact in float64, and so are sums that stay below it.
+_FLOAT_EXACT = 2**53
+
+
+def from_dividends(dividends: npt.NDArray[np.int64], n: int) -> tuple[list[list[int]], int]:
+    """Shapley values from Harsanyi dividends, as integers over ``L = lcm(1..n)``.
+
+    ``φ_i·L = Σ_{T ∋ i} d(T)·L/|T|``. When every partial sum stays below 2**53
+    (the sum of all ``|d(T)|·L/|T|`` bounds them), the sums are one float64
+    matrix product, exact in that range and done by BLAS; otherwise int64
+    reductions, or Python integers beyond int64.
+    """
+    if not 1 <= n <= MAX_EXACT:
+        raise ValueError(f"exact Shapley takes 1 to {MAX_EXACT} players, got {n}")
+    lcm = _lcm_to(n)
+    per_size = _per_size(n, lcm)
+    size = int(np.abs(dividends).sum(axis=1).max(initial=0)) * lcm
+    if size < _FLOAT_EXACT:
+        as_float = (dividends * per_size).astype(np.float64)
+        sums = as_float @ _members(n).astype(np.float64)
+        return sums.astype(np.int64).tolist(), lcm
+    if size <= _INT64_MAX:
+        weighted = dividends * per_size
+        k = weighted.shape[0]
+        # φ_i·L sums the weighted dividends of the coalitions that hold i (bit i set).
+        columns = [
+            weighted.reshape(k, -1, 2, 1 << i)[:, :, 1, :].sum(axis=(1, 2)) for i in range(n)
+        ]
+        return np.stack(columns, axis=1).tolist(), lcm
+    rows = []
+    for d in dividends.tolist():
         phi = [0] * n
         for mask in range(1, 1 << n):
             share = d[mask] * int(per_size[mask])

@@ -21,16 +21,20 @@ each resource it touched, the fractions adding up to one:
   none recorded any (the aggregate modes do not release the count).
 * ``weights``: in proportion to the weights the regulator set for the product.
 
-Amounts are exact rationals until the end: each resource's total over all the
-uses is rounded down to the fen (分, 0.01 yuan), and the fens left over go one
-each to the resources with the largest remainders, ties to the smaller
-resource id (the largest-remainder method). The shares therefore add up to the
-revenue exactly, and nobody is more than one fen from its exact amount.
+Amounts are exact rationals until each use is rounded: a use's revenue times
+each fraction is rounded down to the fen (分, 0.01 yuan), and the fens left
+over go one each to the resources with the largest remainders (the
+largest-remainder method); equal remainders are ordered by SHA-256 of
+``"<use id>:<resource id>"``, so no resource is favoured use after use. A
+use's shares add up to its revenue exactly, none is a fen or more from its
+exact amount, and a resource's share of a distribution is the sum of its
+shares of the uses.
 """
 
 from __future__ import annotations
 
 import hashlib
+import math
 from collections import defaultdict
 from collections.abc import Iterable, Mapping, Sequence
 from dataclasses import dataclass, field
@@ -45,7 +49,7 @@ from datacompact.value import _shapley
 
 __all__ = ["FEN", "MAX_EXACT", "MAX_RESOURCES", "SAMPLING_DELTA", "SAMPLING_EPSILON"]
 __all__ += ["ShareRule", "Split", "Support", "Touched", "Use", "allocate", "fractions_of"]
-__all__ += ["split_revenue"]
+__all__ += ["Parts", "UseShares", "parts_of", "split_revenue"]
 
 FEN = Decimal("0.01")
 MAX_EXACT = _shapley.MAX_EXACT
@@ -150,15 +154,37 @@ class Use:
         return tuple(t.resource_id for t in self.touched)
 
 
-def _equal(use: Use) -> dict[int, Fraction]:
-    return {r: Fraction(1, len(use.touched)) for r in use.resource_ids}
+@dataclass(frozen=True)
+class Parts:
+    """A use's fractions as integers over one denominator: resource ``r`` gets ``numerators[r] / denominator``.
+
+    Kept as integers so that rounding 10,000 uses needs no rational arithmetic.
+    """
+
+    numerators: Mapping[int, int]
+    denominator: int
+
+    def fractions(self) -> dict[int, Fraction]:
+        return {r: Fraction(x, self.denominator) for r, x in self.numerators.items()}
+
+    def texts(self) -> dict[str, str]:
+        """Each fraction in lowest terms as ``p/q``, as the log records it."""
+        out = {}
+        for r, x in sorted(self.numerators.items()):
+            g = math.gcd(x, self.denominator)
+            out[str(r)] = f"{x // g}/{self.denominator // g}"
+        return out
 
 
-def _proportional(use: Use, weight: Mapping[int, Fraction]) -> dict[int, Fraction]:
-    total = sum(weight.values(), Fraction(0))
+def _equal(use: Use) -> Parts:
+    return Parts(dict.fromkeys(use.resource_ids, 1), len(use.touched))
+
+
+def _proportional(use: Use, weight: Mapping[int, int]) -> Parts:
+    total = sum(weight.values())
     if total == 0:
         return _equal(use)
-    return {r: weight[r] / total for r in use.resource_ids}
+    return Parts({r: weight[r] for r in use.resource_ids}, total)
 
 
 def _supports(use: Use) -> list[tuple[int, int]]:
@@ -173,15 +199,15 @@ def sampling_seed(use_id: str) -> int:
     return int.from_bytes(hashlib.sha256(use_id.encode()).digest()[:8], "big")
 
 
-def _normalise(use: Use, values: Sequence[Fraction]) -> dict[int, Fraction]:
-    total = sum(values, Fraction(0))
-    return {r: v / total for r, v in zip(use.resource_ids, values, strict=True)}
+def _normalised(use: Use, numerators: Sequence[int]) -> Parts:
+    """Shares over a common denominator (which cancels), as parts of their sum."""
+    return Parts(dict(zip(use.resource_ids, numerators, strict=True)), sum(numerators))
 
 
-def fractions_of(
+def parts_of(
     uses: Sequence[Use], rule: ShareRule, weights: Mapping[int, Decimal] | None = None
-) -> list[dict[int, Fraction]]:
-    """Each use's fraction of its revenue per resource, the fractions of a use adding up to 1."""
+) -> list[Parts]:
+    """Each use's parts of its revenue per resource, the parts of a use adding up to 1."""
     if rule is ShareRule.WEIGHTS:
         given = weights or {}
         missing = sorted({r for u in uses for r in u.resource_ids if r not in given})
@@ -191,24 +217,30 @@ def fractions_of(
                 "weights",
                 resource_ids=missing[:20],
             )
-        return [_proportional(u, {r: Fraction(given[r]) for r in u.resource_ids}) for u in uses]
+        # Weights have at most 6 places: scaled by 10**6 they are integers.
+        scaled = {r: int(w.scaleb(6)) for r, w in given.items()}
+        return [_proportional(u, {r: scaled[r] for r in u.resource_ids}) for u in uses]
     if rule is ShareRule.EQUAL:
         return [_equal(u) for u in uses]
     if rule is ShareRule.ROWS_SCANNED:
-        return [
-            _proportional(u, {t.resource_id: Fraction(t.rows_scanned) for t in u.touched})
-            for u in uses
-        ]
-    return _shapley_fractions(uses)
+        return [_proportional(u, {t.resource_id: t.rows_scanned for t in u.touched}) for u in uses]
+    return _shapley_parts(uses)
 
 
-def _shapley_fractions(uses: Sequence[Use]) -> list[dict[int, Fraction]]:
-    out: list[dict[int, Fraction] | None] = [None] * len(uses)
+def fractions_of(
+    uses: Sequence[Use], rule: ShareRule, weights: Mapping[int, Decimal] | None = None
+) -> list[dict[int, Fraction]]:
+    """Each use's fraction of its revenue per resource, the fractions of a use adding up to 1."""
+    return [p.fractions() for p in parts_of(uses, rule, weights)]
+
+
+def _shapley_parts(uses: Sequence[Use]) -> list[Parts]:
+    out: list[Parts | None] = [None] * len(uses)
     by_size: dict[int, list[int]] = defaultdict(list)
     for k, use in enumerate(uses):
         n = len(use.touched)
         if n == 1:
-            out[k] = {use.resource_ids[0]: Fraction(1)}
+            out[k] = Parts({use.resource_ids[0]: 1}, 1)
         elif n <= MAX_EXACT:
             by_size[n].append(k)
         else:
@@ -219,54 +251,92 @@ def _shapley_fractions(uses: Sequence[Use]) -> list[dict[int, Fraction]]:
                 epsilon=SAMPLING_EPSILON,
                 delta=SAMPLING_DELTA,
             )
-            out[k] = _normalise(use, estimate.values)
+            # Every estimate is credits over the number of orders: the credits are the parts.
+            out[k] = _normalised(
+                use,
+                [v.numerator * (estimate.permutations // v.denominator) for v in estimate.values],
+            )
     # Uses with as many resources are computed together, in batches that keep memory small.
     for n, members in by_size.items():
         step = max(1, (1 << 21) >> n)
         for start in range(0, len(members), step):
             chunk = members[start : start + step]
-            tables = np.zeros((len(chunk), 1 << n), dtype=np.int64)
+            # The supports are the game's Harsanyi dividends (see _shapley).
+            dividends = np.zeros((len(chunk), 1 << n), dtype=np.int64)
             for row, k in enumerate(chunk):
                 for mask, rows in _supports(uses[k]):
-                    tables[row, mask] += rows
-            _shapley._zeta(tables, n)
-            numerators, lcm = _shapley.exact_batch(tables, n)
+                    dividends[row, mask] += rows
+            numerators, _lcm = _shapley.from_dividends(dividends, n)
             for k, phi in zip(chunk, numerators, strict=True):
-                out[k] = _normalise(uses[k], [Fraction(x, lcm) for x in phi])
+                out[k] = _normalised(uses[k], phi)
     return [f for f in out if f is not None]
 
 
-def allocate(total: Decimal, exact: Mapping[int, Fraction]) -> dict[int, Decimal]:
+def _tie(salt: str, key: int) -> bytes:
+    return hashlib.sha256(f"{salt}:{key}".encode()).digest()
+
+
+def _round(total: Decimal, parts: Parts, salt: str) -> dict[int, Decimal]:
+    """Largest remainder in integers: ``total · part`` in fens, rounded down, then the fens left."""
+    fens = int(total.scaleb(2))
+    floors: dict[int, int] = {}
+    remainders: dict[int, int] = {}
+    for k, x in parts.numerators.items():
+        floors[k], remainders[k] = divmod(fens * x, parts.denominator)
+    left = fens - sum(floors.values())
+    if left:
+        order = sorted(remainders, key=lambda k: (-remainders[k], _tie(salt, k)))
+        for k in order[:left]:
+            floors[k] += 1
+    return {k: Decimal(floors[k]).scaleb(-2) for k in sorted(floors)}
+
+
+def allocate(
+    total: Decimal, exact: Mapping[int, Fraction], *, salt: str = ""
+) -> dict[int, Decimal]:
     """Round exact amounts that add up to ``total`` to the fen, keeping the total exact.
 
     Largest remainder: everyone gets its amount rounded down, and the fens left
-    go one each to the largest remainders, ties to the smaller key.
+    go one each to the largest remainders; equal remainders in the order of
+    SHA-256 of ``"<salt>:<key>"``.
 
-    >>> allocate(Decimal("1.00"), {1: Fraction(1, 3), 2: Fraction(1, 3), 3: Fraction(1, 3)})
-    {1: Decimal('0.34'), 2: Decimal('0.33'), 3: Decimal('0.33')}
+    >>> thirds = {1: Fraction(1, 3), 2: Fraction(1, 3), 3: Fraction(1, 3)}
+    >>> allocate(Decimal("1.00"), thirds, salt="query:1")
+    {1: Decimal('0.33'), 2: Decimal('0.34'), 3: Decimal('0.33')}
     """
     check_money(total, "revenue")
-    if sum(exact.values(), Fraction(0)) != Fraction(total):
+    if total and sum(exact.values(), Fraction(0)) != Fraction(total):
         raise ValueError("exact amounts must add up to the total")
-    fen = {k: v * 100 for k, v in exact.items()}
-    floors = {k: v.numerator // v.denominator for k, v in fen.items()}
-    left = int(total * 100) - sum(floors.values())
-    order = sorted(fen, key=lambda k: (-(fen[k] - floors[k]), k))
-    for k in order[:left]:
-        floors[k] += 1
-    return {k: (Decimal(floors[k]) / 100).quantize(FEN) for k in sorted(floors)}
+    parts = {k: v / Fraction(total) for k, v in exact.items()} if total else {}
+    denominator = math.lcm(*(p.denominator for p in parts.values())) if parts else 1
+    numerators = {k: p.numerator * (denominator // p.denominator) for k, p in parts.items()}
+    rounded = _round(total, Parts(numerators, denominator), salt)
+    return {k: rounded.get(k, Decimal("0.00")) for k in sorted(exact)}
+
+
+@dataclass(frozen=True)
+class UseShares:
+    """One use's parts of its revenue per resource, and its shares to the fen."""
+
+    use: Use
+    parts: Parts
+    amounts: Mapping[int, Decimal]
+
+    @property
+    def fractions(self) -> dict[int, Fraction]:
+        return self.parts.fractions()
 
 
 @dataclass(frozen=True)
 class Split:
-    """The revenue of some uses, split: per resource its exact and its rounded amount."""
+    """The revenue of some uses, split: per use, and per resource over all of them."""
 
     rule: ShareRule
     revenue: Decimal
-    exact: Mapping[int, Fraction]
     amounts: Mapping[int, Decimal]
     holders: Mapping[int, int]
     uses: Mapping[int, int]
+    per_use: tuple[UseShares, ...]
 
 
 def split_revenue(
@@ -286,17 +356,18 @@ def split_revenue(
                     "resources",
                 )
             counts[t.resource_id] += 1
-    exact: dict[int, Fraction] = defaultdict(Fraction)
-    for use, fractions in zip(listed, fractions_of(listed, rule, weights), strict=True):
-        amount = Fraction(use.revenue)
-        for resource_id, fraction in fractions.items():
-            exact[resource_id] += amount * fraction
-    revenue = sum((u.revenue for u in listed), Decimal(0))
+    totals: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
+    per_use = []
+    for use, parts in zip(listed, parts_of(listed, rule, weights), strict=True):
+        amounts = _round(use.revenue, parts, use.use_id)
+        for resource_id, amount in amounts.items():
+            totals[resource_id] += amount
+        per_use.append(UseShares(use, parts, amounts))
     return Split(
         rule=rule,
-        revenue=revenue,
-        exact=dict(exact),
-        amounts=allocate(revenue, exact),
+        revenue=sum((u.revenue for u in listed), Decimal("0.00")),
+        amounts={r: totals[r] for r in sorted(totals)},
         holders=holders,
         uses=dict(counts),
+        per_use=tuple(per_use),
     )

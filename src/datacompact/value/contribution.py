@@ -51,6 +51,7 @@ from datacompact.value._split import (
     Support,
     Touched,
     Use,
+    UseShares,
     check_money,
     split_revenue,
 )
@@ -291,7 +292,9 @@ def _fraction_text(value: Fraction) -> str:
     return f"{value.numerator}/{value.denominator}"
 
 
-def _use_payload(use: Use) -> dict[str, Any]:
+def _use_payload(shares: UseShares) -> dict[str, Any]:
+    """A use as logged: what it touched, and its exact fractions and fens per resource."""
+    use = shares.use
     return {
         "use": use.use_id,
         "revenue": str(use.revenue),
@@ -300,6 +303,8 @@ def _use_payload(use: Use) -> dict[str, Any]:
             for t in use.touched
         ],
         "supports": [{"resources": sorted(s.resources), "rows": s.rows} for s in use.supports],
+        "fractions": shares.parts.texts(),
+        "amounts": {str(r): str(a) for r, a in sorted(shares.amounts.items())},
     }
 
 
@@ -317,7 +322,6 @@ def _distribution_view(row: ShareDistribution) -> DistributionPublic:
                 resource_id=line.resource_id,
                 holder_id=line.holder_id,
                 amount=line.amount,
-                exact=line.exact,
                 uses=line.uses,
             )
             for line in row.lines
@@ -380,7 +384,6 @@ def distribute(
                 resource_id=resource_id,
                 holder_id=split.holders[resource_id],
                 amount=str(split.amounts[resource_id]),
-                exact=_fraction_text(split.exact[resource_id]),
                 uses=split.uses[resource_id],
             )
         )
@@ -392,14 +395,9 @@ def distribute(
         "rule_version": row.rule_version,
         "weights": {str(k): str(v) for k, v in sorted((weights or {}).items())},
         "revenue": row.revenue,
-        "uses": [_use_payload(u) for u in listed],
+        "uses": [_use_payload(u) for u in split.per_use],
         "shares": [
-            {
-                "resource_id": r,
-                "holder_id": split.holders[r],
-                "exact": _fraction_text(split.exact[r]),
-                "amount": str(split.amounts[r]),
-            }
+            {"resource_id": r, "holder_id": split.holders[r], "amount": str(split.amounts[r])}
             for r in sorted(split.amounts)
         ],
     }
@@ -465,26 +463,32 @@ def recompute(*, session: Session, actor: Principal, distribution_id: int) -> Re
             resource_id=r,
             holder_id=split.holders[r],
             amount=str(split.amounts[r]),
-            exact=_fraction_text(split.exact[r]),
             uses=split.uses[r],
         )
         for r in sorted(split.amounts)
     ]
-    stored = [(line.resource_id, line.amount, line.exact) for line in row.lines]
+    logged_uses = {u["use"]: u for u in payload["uses"]}
+    stored = {line.resource_id: line.amount for line in row.lines}
     mismatch = next(
+        (line.resource_id for line in lines if stored.get(line.resource_id) != line.amount), None
+    )
+    if mismatch is None:
+        mismatch = next(iter(sorted(set(stored) - set(split.amounts))), None)
+    first_use = next(
         (
-            new.resource_id
-            for new, old in zip(lines, stored, strict=False)
-            if (new.resource_id, new.amount, new.exact) != old
+            shares.use.use_id
+            for shares in split.per_use
+            if logged_uses[shares.use.use_id]["amounts"]
+            != {str(r): str(a) for r, a in sorted(shares.amounts.items())}
         ),
         None,
     )
-    if mismatch is None and len(lines) != len(stored):
-        mismatch = (
-            lines[len(stored)] if len(lines) > len(stored) else row.lines[len(lines)]
-        ).resource_id
     return RecomputedPublic(
-        distribution_id=row.id, matches=mismatch is None, lines=lines, first_mismatch=mismatch
+        distribution_id=row.id,
+        matches=mismatch is None and first_use is None,
+        lines=lines,
+        first_mismatch=mismatch,
+        first_mismatched_use=first_use,
     )
 
 

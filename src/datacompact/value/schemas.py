@@ -50,7 +50,6 @@ class ShareLinePublic(BaseModel):
     resource_id: int
     holder_id: int
     amount: str
-    exact: str
     uses: int
 
 
@@ -73,7 +72,10 @@ class RecomputedPublic(BaseModel):
     distribution_id: int
     matches: bool
     lines: list[ShareLinePublic]
+    #: The first resource whose total differs from the stored one.
     first_mismatch: int | None
+    #: The first use whose shares differ from the logged ones.
+    first_mismatched_use: str | None
 
 
 class EarningPublic(BaseModel):

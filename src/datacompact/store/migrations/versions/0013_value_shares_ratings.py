@@ -64,7 +64,6 @@ def upgrade() -> None:
         sa.Column("resource_id", sa.Integer(), sa.ForeignKey("resources.id"), nullable=False),
         sa.Column("holder_id", sa.Integer(), sa.ForeignKey("participants.id"), nullable=False),
         sa.Column("amount", sa.String(32), nullable=False),
-        sa.Column("exact", sa.Text(), nullable=False),
         sa.Column("uses", sa.Integer(), nullable=False),
         sa.UniqueConstraint("distribution_id", "resource_id", name="uq_share_line"),
     )
