@@ -7,7 +7,7 @@ from decimal import Decimal
 from sqlalchemy import select
 
 from datacompact.config import GovernanceMode
-from datacompact.permissions import Principal
+from datacompact.permissions import Principal, Role
 from datacompact.platform import Platform
 from datacompact.store.models import Rating, RatingReply, ShareDistribution
 from datacompact.value import contribution, ratings
@@ -26,6 +26,7 @@ def test_the_city_shares_revenue_among_holders_and_rates(city: Platform) -> None
             member_id=1,
             participant_id=distribution.created_by_id,
             participant_kind="regulator",
+            roles=frozenset({Role.AUDITOR}),
         )
         checked = contribution.recompute(
             session=session, actor=regulator, distribution_id=distribution.id
