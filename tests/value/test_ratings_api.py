@@ -75,6 +75,12 @@ def test_the_user_rates_the_data_the_holder_answers_and_the_history_stays(
     assert body["revision"] == 2
     assert body["scores"]["accuracy"] == 2
     assert [h["scores"]["accuracy"] for h in body["history"]] == [5, 2]
+    wrong = client.post(
+        f"/api/v1/ratings/{rating['id']}/revisions",
+        json={"scores": {"quality": 3, "timeliness": 3, "om_response": 3}},
+        headers=analyst,
+    )
+    assert _error(wrong, 400, "invalid_input")["details"]["field"] == "scores"
     holder_edit = client.post(
         f"/api/v1/ratings/{rating['id']}/revisions",
         json={"scores": DATA},

@@ -177,3 +177,29 @@ def test_bad_distributions_leave_nothing_behind(client: ApiClient, world: World)
     # The holder cannot share revenue out itself.
     body = {"period": "2026-11", "uses": [{"query_id": made["single"], "revenue": "1.00"}]}
     _error(client.post(url, json=body, headers=bearer(world, "department.admin")), 403, "forbidden")
+
+
+def test_a_use_over_more_resources_than_supported_is_refused(
+    client: ApiClient, world: World
+) -> None:
+    ids = world.ids
+    with world.platform.db.write() as session:
+        many = [resource(session, ids["department"], f"M-{k}") for k in range(65)]
+        g = grant(
+            session, resource_id=many[0], holder_id=ids["department"], grantee_id=ids["enterprise"]
+        )
+        wide = executed(
+            session,
+            world,
+            grant_id=g,
+            grantee_id=ids["enterprise"],
+            extra={"resources": [{"resource_id": r, "rows_scanned": 1} for r in many]},
+        )
+    body = {"period": "2026-11", "uses": [{"query_id": wide, "revenue": "1.00"}]}
+    before = last_seq(world.platform)
+    refused = client.post(
+        "/api/v1/products/wide/distributions", json=body, headers=bearer(world, "regulator.admin")
+    )
+    details = _error(refused, 400, "invalid_input")["details"]
+    assert details == {"field": "resources", "count": 65, "limit": 64}
+    assert last_seq(world.platform) == before
