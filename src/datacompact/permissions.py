@@ -383,6 +383,9 @@ class Actions:
         Role.ADMIN,
         Role.REVIEWER,
     )
+    SHARE_RULE_READ = _a(
+        "share_rule.read", "查看产品收益分配规则 / read a product's share rule", Scope.PLATFORM
+    )
     SHARES_DISTRIBUTE = _a(
         "shares.distribute",
         "按贡献分配产品收益 / split a product's revenue among holders by contribution",

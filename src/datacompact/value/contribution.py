@@ -189,7 +189,7 @@ def set_share_rule(
 
 def get_share_rule(*, session: Session, actor: Principal, product: str) -> ShareRulePublic:
     """The rule in force for a product; Shapley (version None) when none was set."""
-    authorize(actor=actor, action=Actions.RATING_READ, resource=Resource())
+    authorize(actor=actor, action=Actions.SHARE_RULE_READ, resource=Resource())
     return _rule_view(product, _rule_in_force(session, product))
 
 
