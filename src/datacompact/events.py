@@ -84,6 +84,11 @@ class EventType(StrEnum):
     DELIVERABLE_DEPOSITED = "contract.deliverable_deposited"
     ESCROW_RELEASED = "contract.escrow_released"
     LEDGER_ENTRIES_LOST = "ledger.entries_lost"
+    SHARE_RULE_SET = "share_rule.set"
+    SHARES_DISTRIBUTED = "shares.distributed"
+    RATING_SUBMITTED = "rating.submitted"
+    RATING_REVISED = "rating.revised"
+    RATING_ANSWERED = "rating.answered"
 
 
 class NewEvent(NamedTuple):

@@ -381,6 +381,38 @@ class Actions:
         Role.ADMIN,
         Role.AUDITOR,
     )
+    SHARE_RULE_SET = _a(
+        "share_rule.set",
+        "设定产品收益分配规则（监管方）/ set how a product's revenue is shared, as the regulator",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+    )
+    SHARE_RULE_READ = _a(
+        "share_rule.read", "查看产品收益分配规则 / read a product's share rule", Scope.PLATFORM
+    )
+    SHARES_DISTRIBUTE = _a(
+        "shares.distribute",
+        "按贡献分配产品收益 / split a product's revenue among holders by contribution",
+        Scope.APPROVER,
+        Role.ADMIN,
+    )
+    EARNINGS_READ = _a("earnings.read", "查看持有方收益 / read a holder's earnings", Scope.PARTY)
+    RATING_SUBMIT = _a(
+        "rating.submit",
+        "评价数据或承建方 / rate the data of a grant or a contractor",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.ANALYST,
+    )
+    RATING_ANSWER = _a(
+        "rating.answer",
+        "答复对本方的评价 / answer a rating of your own participant",
+        Scope.OWN,
+        Role.ADMIN,
+        Role.DATA_STEWARD,
+    )
+    RATING_READ = _a("rating.read", "查看市场评价 / read market ratings", Scope.PLATFORM)
     # The platform's operator: a participant that approves registrations under
     # the governance mode (the one that bootstrapped the platform is one).
     METRICS_READ = _a(

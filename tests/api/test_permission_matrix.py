@@ -33,6 +33,7 @@ from ..conftest import (
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
 from ._endpoints_delivery import DELIVERY_EXPECTED, DELIVERY_PUBLIC
 from ._endpoints_projects import PROJECT_EXPECTED
+from ._endpoints_value import VALUE_EXPECTED
 from .conftest import ApiClient, app_routes, bearer, forget
 
 ROLES = ("admin", "data_steward", "analyst", "reviewer", "auditor")
@@ -194,6 +195,7 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
 # Cooperation projects (tests/api/_endpoints_projects.py, _endpoints_delivery.py).
 BY_ACTOR.update(PROJECT_EXPECTED)
 BY_ACTOR.update(DELIVERY_EXPECTED)
+BY_ACTOR.update(VALUE_EXPECTED)
 PUBLIC |= DELIVERY_PUBLIC
 
 # Decisions on participants depend on the actor's kind: under data_governance

@@ -36,6 +36,7 @@ from datacompact.api import (
     queries,
     resources,
     uploads,
+    value,
 )
 from datacompact.api._access_log import ROUTE_KEY, AccessLog
 from datacompact.api._access_log import configure as configure_access_log
@@ -126,6 +127,7 @@ def create_app(platform: Platform) -> FastAPI:
         contracts.router,
         events.router,
         ledger.api,
+        value.router,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ledger.public)

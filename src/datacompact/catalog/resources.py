@@ -46,6 +46,7 @@ from datacompact.permissions import (
 )
 from datacompact.registry import lookup
 from datacompact.store.models import Participant, Resource, ResourceVersion
+from datacompact.store.ratings import aggregates as rating_aggregates
 from datacompact.store.session import Database
 
 RESOURCES_DIR = _staging.RESOURCES_DIR
@@ -610,7 +611,14 @@ def search_catalog(
         for r in candidates
     ]
     by_id = {str(r.id): r for r in candidates}
-    found = [view(by_id[hit.id]) for hit in search.rank(query, documents, limit=limit)]
+    rated = rating_aggregates(session, kind="data", ids=[r.id for r in candidates])
+    boosts = {
+        str(rid): search.rating_boost(a.overall, a.count)
+        for rid, a in rated.items()
+        if a.overall is not None
+    }
+    hits = search.rank(query, documents, limit=limit, boosts=boosts)
+    found = [view(by_id[hit.id]) for hit in hits]
     reason = None
     if not found:
         given = {

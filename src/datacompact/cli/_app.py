@@ -54,6 +54,8 @@ class _Root(LazyGroup):
         "recover": ("datacompact.cli._backup", "recover"),
         "anonymize": ("datacompact.cli._privacy", "anonymize"),
         "query": ("datacompact.cli._queries", "query"),
+        "shares": ("datacompact.cli._shares", "shares_app"),
+        "ratings": ("datacompact.cli._shares", "ratings_app"),
     }
 
 

@@ -46,6 +46,7 @@ from datacompact.store.project_models import (
     SlaReport,
     Tender,
 )
+from datacompact.store.ratings import aggregates as rating_aggregates
 
 
 def _lot_budget_left(session: Session, project: Project) -> Decimal:
@@ -294,6 +295,7 @@ def _candidate(
         .select_from(Contract)
         .where(Contract.supplier_id == supplier.id, Contract.status == "active")
     )
+    rated = rating_aggregates(session, kind="contractor", ids=[supplier.id]).get(supplier.id)
     return matching.Candidate(
         candidate_id=str(supplier.id),
         name=supplier.name,
@@ -301,6 +303,8 @@ def _candidate(
         capabilities=" ".join(filter(None, (supplier.name, supplier.name_en))),
         past_lots=tuple(f"{title} {description}" for title, description in past),
         kpi=past_kpi(session, supplier.id),
+        rating=None if rated is None or rated.overall is None else (rated.overall - 1) / 4,
+        ratings=0 if rated is None else rated.count,
         awarded_share=float(shares.get(supplier.id, Decimal(0))),
         active_contracts=active or 0,
     )

@@ -10,7 +10,9 @@ components, each in [0, 1], with :class:`Weights`:
   that 运维 meets "operations"; divided by the best score in the pool.
 * ``qualification``: a mandatory requirement not met excludes the candidate,
   with a reason; preferred ones, and levels above the minimum, add credit.
-* ``kpi``: the candidate's past KPI score; with no history, a neutral prior.
+* ``kpi``: the candidate's delivery record: its past KPI score and, once owners
+  have rated it, its mean rating (the mean of the two when both exist); with
+  neither, a neutral prior.
 * ``diversity``: favours spreading work (paper §4.1): 0 at a share of awarded
   value of ``share_cap``, halved by every ``contracts_half`` active contracts.
 
@@ -176,7 +178,9 @@ class Candidate:
     """An enterprise that could take the lot. ``candidate_id`` is its participant id.
 
     ``kpi`` is the mean KPI score (0–1) of its past contracts, ``None`` when it
-    has none; ``awarded_share`` is its current share (0–1) of awarded value.
+    has none; ``rating`` the owners' mean rating of it scaled to 0–1
+    (``(mean − 1) / 4``) over ``ratings`` ratings, ``None`` when none;
+    ``awarded_share`` is its current share (0–1) of awarded value.
     """
 
     candidate_id: str
@@ -187,10 +191,15 @@ class Candidate:
     kpi: float | None = None
     awarded_share: float = 0.0
     active_contracts: int = 0
+    rating: float | None = None
+    ratings: int = 0
 
     def __post_init__(self) -> None:
         if self.kpi is not None:
             _check_range(self.kpi, "kpi", 0, 1)
+        if self.rating is not None:
+            _check_range(self.rating, "rating", 0, 1)
+        _check_range(self.ratings, "ratings", 0, math.inf)
         _check_range(self.awarded_share, "awarded_share", 0, 1)
         _check_range(self.active_contracts, "active_contracts", 0, math.inf)
 
@@ -357,6 +366,23 @@ def _qualification(lot: Lot, c: Candidate) -> tuple[float, list[str], list[str],
     return (sum(credits) / len(credits) if credits else 1.0), reasons, missing, names
 
 
+def _record_reason(c: Candidate, record: float) -> str:
+    if c.kpi is None and c.rating is None:
+        return (
+            f"无履约记录，按中性先验 {record:.2f} 计 / no KPI history, neutral prior {record:.2f}"
+        )
+    if c.rating is None:
+        return f"历史履约 KPI {record:.2f} / past KPI {record:.2f}"
+    rated = (
+        f"业主评价 {c.rating:.2f}（{c.ratings} 条）/ owners' rating {c.rating:.2f} ({c.ratings})"
+    )
+    if c.kpi is None:
+        return f"{rated}，无 KPI 记录 / no KPI history"
+    return (
+        f"历史履约 KPI {c.kpi:.2f}；{rated}；合计 {record:.2f} / past KPI and rating: {record:.2f}"
+    )
+
+
 def rank_candidates(
     lot: Lot,
     candidates: Iterable[Candidate],
@@ -413,7 +439,8 @@ def rank_candidates(
             reason = f"能力匹配 {fit:.2f} 低于下限 {min_fit:.2f} / capability fit {fit:.2f} below the {min_fit:.2f} floor"
             excluded.append(Excluded(c.candidate_id, "fit", (reason,)))
             continue
-        kpi = kpi_prior if c.kpi is None else c.kpi
+        record = [v for v in (c.kpi, c.rating) if v is not None]
+        kpi = sum(record) / len(record) if record else kpi_prior
         diversity = max(0.0, 1 - c.awarded_share / share_cap) / (
             1 + c.active_contracts / contracts_half
         )
@@ -430,9 +457,7 @@ def rank_candidates(
             f"能力匹配 {fit:.2f}，命中：{'、'.join(shown) or '无'}"
             f" / capability fit {fit:.2f}, matched: {', '.join(shown) or 'none'}",
             *qualification_reasons,
-            f"无履约记录，按中性先验 {kpi:.2f} 计 / no KPI history, neutral prior {kpi:.2f}"
-            if c.kpi is None
-            else f"历史履约 KPI {kpi:.2f} / past KPI {kpi:.2f}",
+            _record_reason(c, kpi),
             f"多样性 {diversity:.2f}：已占授予金额 {c.awarded_share:.0%}，在履约合同 {c.active_contracts} 个"
             f" / diversity {diversity:.2f}: {c.awarded_share:.0%} of awarded value,"
             f" {c.active_contracts} active contracts",

@@ -586,3 +586,142 @@ class KAnonymousRelease(Base):
 
 # The cooperation-project tables share the metadata (imported for Alembic and the services).
 from datacompact.store import project_models as project_models  # noqa: E402
+
+
+class ShareRuleVersion(Base):
+    """How a product's revenue is shared among holders: one version of its rule.
+
+    The rule in force is the product's latest version; earlier ones stay, so a
+    past distribution can be recomputed under the rule it used.
+    """
+
+    __tablename__ = "share_rules"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product: Mapped[str] = mapped_column(String(100))
+    version: Mapped[int] = mapped_column(Integer)
+    rule: Mapped[str] = mapped_column(String(16))
+    #: For rule ``weights``: resource id (as text) to weight (decimal text).
+    weights: Mapped[dict[str, str]] = mapped_column(JSON, default=dict)
+    set_by_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        UniqueConstraint("product", "version", name="uq_share_rule_version"),
+        CheckConstraint(
+            "rule IN ('shapley', 'equal', 'rows_scanned', 'weights')", name="share_rule"
+        ),
+    )
+
+
+class ShareDistribution(Base):
+    """A product's revenue for one period, split among the resources its uses touched."""
+
+    __tablename__ = "share_distributions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    product: Mapped[str] = mapped_column(String(100))
+    period: Mapped[str] = mapped_column(String(7))
+    rule: Mapped[str] = mapped_column(String(16))
+    #: The version of the product's share rule, None when the default applied.
+    rule_version: Mapped[int | None] = mapped_column(Integer)
+    revenue: Mapped[str] = mapped_column(String(32))
+    uses: Mapped[int] = mapped_column(Integer)
+    created_by_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    lines: Mapped[list[ShareLine]] = relationship(order_by="ShareLine.resource_id")
+
+    __table_args__ = (UniqueConstraint("product", "period", name="uq_share_distribution"),)
+
+
+class ShareLine(Base):
+    """One resource's share of a distribution: the sum of its shares of the uses, to the fen."""
+
+    __tablename__ = "share_lines"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    distribution_id: Mapped[int] = mapped_column(ForeignKey("share_distributions.id"))
+    resource_id: Mapped[int] = mapped_column(ForeignKey("resources.id"))
+    holder_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    amount: Mapped[str] = mapped_column(String(32))
+    uses: Mapped[int] = mapped_column(Integer)
+
+    __table_args__ = (
+        UniqueConstraint("distribution_id", "resource_id", name="uq_share_line"),
+        Index("ix_share_lines_holder", "holder_id", "resource_id"),
+    )
+
+
+class Rating(Base):
+    """A market rating: a user's of the data of a grant, or an owner's of a contractor.
+
+    One per rater and grant or contract. The row holds the current revision;
+    every revision, the first included, is kept in ``rating_revisions``.
+    """
+
+    __tablename__ = "ratings"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    #: ``data`` (of a grant's resource) or ``contractor`` (of a contract's supplier).
+    kind: Mapped[str] = mapped_column(String(16))
+    grant_id: Mapped[int | None] = mapped_column(ForeignKey("grants.id"))
+    contract_id: Mapped[int | None] = mapped_column(ForeignKey("contracts.id"))
+    #: The resource rated (kind ``data``).
+    resource_id: Mapped[int | None] = mapped_column(ForeignKey("resources.id"))
+    rater_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    rated_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    revision: Mapped[int] = mapped_column(Integer, default=1)
+    scores: Mapped[dict[str, int]] = mapped_column(JSON)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+    updated_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("kind IN ('data', 'contractor')", name="rating_kind"),
+        CheckConstraint(
+            "(kind = 'data' AND grant_id IS NOT NULL AND contract_id IS NULL)"
+            " OR (kind = 'contractor' AND contract_id IS NOT NULL AND grant_id IS NULL)",
+            name="rating_subject",
+        ),
+        UniqueConstraint("grant_id", "rater_id", name="uq_rating_grant"),
+        UniqueConstraint("contract_id", "rater_id", name="uq_rating_contract"),
+        Index("ix_ratings_resource", "resource_id"),
+        Index("ix_ratings_rated", "rated_id", "kind"),
+    )
+
+
+class RatingRevision(Base):
+    """One revision of a rating, as it was logged: the history a revision never erases."""
+
+    __tablename__ = "rating_revisions"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"))
+    revision: Mapped[int] = mapped_column(Integer)
+    scores: Mapped[dict[str, int]] = mapped_column(JSON)
+    comment: Mapped[str] = mapped_column(Text, default="")
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (UniqueConstraint("rating_id", "revision", name="uq_rating_revision"),)
+
+
+class RatingReply(Base):
+    """The rated party's answer to a rating; each answer is logged and kept."""
+
+    __tablename__ = "rating_replies"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    rating_id: Mapped[int] = mapped_column(ForeignKey("ratings.id"))
+    participant_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    text: Mapped[str] = mapped_column(Text)
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (Index("ix_rating_replies_rating", "rating_id"),)
