@@ -1,7 +1,7 @@
 """value: share rules, distributions and lines; ratings, their revisions and replies
 
-Revision ID: 0013
-Revises: 0012
+Revision ID: 0014
+Revises: 0013
 Create Date: 2026-12-07 23:55:00.000000
 """
 
@@ -12,8 +12,8 @@ from alembic import op
 
 import datacompact.store.base
 
-revision = "0013"
-down_revision = "0012"
+revision = "0014"
+down_revision = "0013"
 branch_labels = None
 depends_on = None
 
