@@ -12,6 +12,7 @@ import numpy as np
 import pytest
 
 from datacompact.errors import InvalidInput
+from datacompact.store.models import Grant
 from datacompact.value import _shapley
 from datacompact.value._split import (
     MAX_RESOURCES,
@@ -23,6 +24,7 @@ from datacompact.value._split import (
     fractions_of,
     split_revenue,
 )
+from datacompact.value.contribution import use_of_event
 
 
 def _brute_force(values: list[int], n: int) -> list[Fraction]:
@@ -238,3 +240,18 @@ def test_more_than_twelve_resources_are_sampled_reproducibly() -> None:
     # Sampled, yet the same every time: the seed comes from the use's id.
     assert sum(first.amounts.values()) == Decimal("100.00")
     assert split_revenue([use], ShareRule.SHAPLEY).per_use == first.per_use
+
+
+def test_a_joint_query_event_shares_among_the_resources_it_read() -> None:
+    """A joint grant's query event names its inputs; each read resource is a player."""
+    grant = Grant(resource_id=1)  # the one-resource fallback must not be taken
+    payload = {
+        "rows_scanned": 0,
+        "inputs": [
+            {"resource_id": 7, "code": "A", "version": 1, "table": "a"},
+            {"resource_id": 9, "code": "B", "version": 3, "table": "b"},
+        ],
+    }
+    use = use_of_event("q1", Decimal("1.00"), payload, grant, {7: 70, 9: 90})
+    assert [(t.resource_id, t.holder_id) for t in use.touched] == [(7, 70), (9, 90)]
+    assert use.supports == ()

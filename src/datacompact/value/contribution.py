@@ -205,9 +205,12 @@ def use_of_event(
     A query over several resources lists them as ``resources`` (each
     ``{"resource_id", "rows_scanned"}``) and may list ``supports`` (each
     ``{"resources": [ids], "rows"}``); a query under a one-resource grant is
-    that resource with the event's ``rows_scanned``.
+    that resource with the event's ``rows_scanned``. A query under a joint
+    grant names what it read as ``inputs`` (the resources of the join, with
+    their versions and no per-resource counts), so its resources share alike
+    unless the rule says otherwise.
     """
-    listed = payload.get("resources")
+    listed = payload.get("resources") or payload.get("inputs")
     if isinstance(listed, list) and listed:
         touched = tuple(
             Touched(
