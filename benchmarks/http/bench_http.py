@@ -31,6 +31,7 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
 import os
 import re
@@ -84,6 +85,43 @@ class Outcome:
             f"  {name:<34} {self.rps:8.1f} req/s   p50 {self.pct(0.5):7.1f} ms   "
             f"p99 {self.pct(0.99):7.1f} ms{bad}"
         )
+
+
+def _workers(server_pid: int) -> list[int]:
+    """The server's worker processes: its children (uvicorn spawns one per worker)."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    workers = [
+        int(pid)
+        for pid in children
+        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    return workers or [server_pid]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of one process, all its threads (DuckDB's) included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _connections(pids: list[int], port: int) -> dict[int, int]:
+    """How many established TCP connections to ``port`` each process holds."""
+    inodes: dict[str, int] = {}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes[target[8:-1]] = pid
+    held = dict.fromkeys(pids, 0)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                cols = row.split()
+                local_port, state, inode = int(cols[1].rsplit(":", 1)[1], 16), cols[3], cols[9]
+                if local_port == port and state == "01" and inode in inodes:
+                    held[inodes[inode]] += 1
+    return held
 
 
 def _free_port() -> int:
@@ -217,6 +255,7 @@ async def _load(
     connections: int,
     seconds: float,
     send: Callable[[httpx.AsyncClient], Any],
+    during: Callable[[], None] | None = None,
 ) -> Outcome:
     latencies: list[float] = []
     errors: dict[int, int] = {}
@@ -236,8 +275,13 @@ async def _load(
                         print(f"  first error: {response.status_code} {response.text[:300]}")
                     errors[response.status_code] = errors.get(response.status_code, 0) + 1
 
+        async def observe() -> None:
+            await asyncio.sleep(seconds / 2)
+            if during is not None:
+                during()
+
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
+        await asyncio.gather(observe(), *(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - started
     return Outcome(len(latencies), elapsed, latencies, errors)
 
@@ -294,8 +338,12 @@ def main() -> None:
                     async def send(http: httpx.AsyncClient, p: dict[str, str] = params) -> Any:
                         return await http.get("/peer.json", params=p)
 
+                    load_before = os.getloadavg()[0]
                     peer[name] = asyncio.run(_load(base, args.connections, args.seconds, send))
-                    results.append(peer[name].line(f"Datasette raw SQL: {name}"))
+                    results.append(
+                        peer[name].line(f"Datasette raw SQL: {name}")
+                        + f"   load average {load_before:.1f} → {os.getloadavg()[0]:.1f}"
+                    )
             finally:
                 datasette.terminate()
                 datasette.wait(timeout=30)
@@ -353,9 +401,32 @@ def main() -> None:
                     return await http.get("/healthz")
 
                 scenarios += [("participants list", participants), ("healthz", healthz)]
+                workers = _workers(server.pid)
                 for name, send in scenarios:
-                    outcome = asyncio.run(_load(base, args.connections, args.seconds, send))
+                    held: dict[int, int] = {}
+                    cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
+                    load_before = os.getloadavg()[0]
+                    outcome = asyncio.run(
+                        _load(
+                            base,
+                            args.connections,
+                            args.seconds,
+                            send,
+                            lambda h=held: h.update(_connections(workers, port)),
+                        )
+                    )
+                    cpu = {pid: _cpu_seconds(pid) - cpu_before[pid] for pid in workers}
                     results.append(outcome.line(f"DataCompact governed: {name}"))
+                    results.append(
+                        f"    CPU {1000 * sum(cpu.values()) / max(outcome.requests, 1):.1f} ms "
+                        "a request; per worker: "
+                        + ", ".join(
+                            f"{held.get(pid, 0)} connections and "
+                            f"{100 * cpu[pid] / max(sum(cpu.values()), 1e-9):.0f} % of the CPU"
+                            for pid in workers
+                        )
+                        + f"; load average {load_before:.1f} → {os.getloadavg()[0]:.1f}"
+                    )
                     if name in peer:
                         ratio = outcome.rps / peer[name].rps
                         ratios.append(

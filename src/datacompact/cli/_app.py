@@ -223,6 +223,7 @@ def _serve(
 
     from datacompact.config import get_settings
     from datacompact.ratelimits import RateLimits
+    from datacompact.serving import BOARD_ENV
 
     tls = _tls(certfile, keyfile)
     # Only the home folder here: each worker opens the platform and migrates
@@ -245,6 +246,9 @@ def _serve(
         # uvicorn and datacompact.serving only, and answer seconds sooner.
         argv = [sys.executable, "-m", "uvicorn", target, "--factory", "--workers", str(workers)]
         argv += ["--host", host, "--port", str(port), "--log-level", "warning"]
+        # Workers share the connections out evenly (datacompact.serving.BalancedLoop).
+        argv += ["--loop", "datacompact.serving:balanced_loop_factory"]
+        os.environ[BOARD_ENV] = str(settings.home / f".serve-{port}.connections")
         if cert and key:
             argv += ["--ssl-certfile", cert, "--ssl-keyfile", key]
         sys.stdout.flush()
