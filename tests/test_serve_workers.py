@@ -36,7 +36,13 @@ def _free_port() -> int:
 
 
 def _workers(pid: int) -> list[int]:
-    return [int(p) for p in Path(f"/proc/{pid}/task/{pid}/children").read_text().split()]
+    """uvicorn's worker processes (not multiprocessing's resource tracker)."""
+    children = Path(f"/proc/{pid}/task/{pid}/children").read_text().split()
+    return [
+        int(child)
+        for child in children
+        if b"resource_tracker" not in Path(f"/proc/{child}/cmdline").read_bytes()
+    ]
 
 
 def _held(pids: list[int], port: int) -> dict[int, int]:
@@ -204,3 +210,6 @@ def test_the_board_counts_live_workers_only(tmp_path: Path) -> None:
         for child in children:
             child.kill()
             child.wait()
+            for pipe in (child.stdin, child.stdout):
+                if pipe is not None:
+                    pipe.close()
