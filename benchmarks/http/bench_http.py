@@ -33,6 +33,7 @@ import argparse
 import asyncio
 import contextlib
 import json
+import math
 import os
 import re
 import socket
@@ -75,6 +76,11 @@ class Outcome:
     def rps(self) -> float:
         return self.requests / self.seconds
 
+    @property
+    def mean(self) -> float:
+        """Mean latency: by Little's law, connections / (requests per second) in a closed loop."""
+        return sum(self.latencies_ms) / len(self.latencies_ms) if self.latencies_ms else math.nan
+
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
@@ -82,7 +88,8 @@ class Outcome:
     def line(self, name: str) -> str:
         bad = f", errors {self.errors}" if self.errors else ""
         return (
-            f"  {name:<34} {self.rps:8.1f} req/s   p50 {self.pct(0.5):7.1f} ms   "
+            f"  {name:<34} {self.rps:8.1f} req/s   mean {self.mean:7.1f} ms   "
+            f"p50 {self.pct(0.5):7.1f} ms   "
             f"p99 {self.pct(0.99):7.1f} ms{bad}"
         )
 
@@ -122,6 +129,36 @@ def _connections(pids: list[int], port: int) -> dict[int, int]:
                 if local_port == port and state == "01" and inode in inodes:
                     held[inodes[inode]] += 1
     return held
+
+
+def _store_backends() -> list[int]:
+    """The PostgreSQL server processes serving the benchmark's database (none on SQLite).
+
+    They run on the same cores, so their CPU is part of what a request costs.
+    """
+    url = os.environ.get("DATACOMPACT_BENCH_DATABASE_URL")
+    if not url:
+        return []
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    with engine.connect() as db:
+        pids = db.execute(
+            sqlalchemy.text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        found = [int(pid) for pid in pids if Path(f"/proc/{pid}").exists()]
+    engine.dispose()
+    return found
+
+
+def _store_cpu(before: dict[int, float]) -> float:
+    """CPU seconds the database's server processes used since ``before`` (pid: seconds)."""
+    used = 0.0
+    for pid in set(before) | set(_store_backends()):
+        with contextlib.suppress(OSError):
+            used += _cpu_seconds(pid) - before.get(pid, 0.0)
+    return used
 
 
 def _free_port() -> int:
@@ -405,6 +442,7 @@ def main() -> None:
                 for name, send in scenarios:
                     held: dict[int, int] = {}
                     cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
+                    store_before = {pid: _cpu_seconds(pid) for pid in _store_backends()}
                     load_before = os.getloadavg()[0]
                     outcome = asyncio.run(
                         _load(
@@ -416,7 +454,13 @@ def main() -> None:
                         )
                     )
                     cpu = {pid: _cpu_seconds(pid) - cpu_before[pid] for pid in workers}
+                    store = _store_cpu(store_before)
                     results.append(outcome.line(f"DataCompact governed: {name}"))
+                    if os.environ.get("DATACOMPACT_BENCH_DATABASE_URL"):
+                        results.append(
+                            f"    PostgreSQL server processes: CPU "
+                            f"{1000 * store / max(outcome.requests, 1):.1f} ms a request"
+                        )
                     results.append(
                         f"    CPU {1000 * sum(cpu.values()) / max(outcome.requests, 1):.1f} ms "
                         "a request; per worker: "
