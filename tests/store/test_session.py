@@ -8,6 +8,7 @@ import threading
 import time
 import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
@@ -179,7 +180,7 @@ def test_postgresql_pings_a_pooled_connection_only_after_it_sat_idle(
         dialect = db.read_engine.dialect
         ping = dialect.do_ping
 
-        def counted(connection: object) -> bool:
+        def counted(connection: Any) -> bool:
             pings.append(connection)
             return ping(connection)
 
