@@ -394,6 +394,10 @@ def main() -> None:
             try:
                 up = _wait(base, server)
                 ready = up + _wait(base, server, "/readyz")
+                # Every worker ready, not only the one that answered: fresh
+                # connections reach each of them.
+                for _ in range(4 * args.workers):
+                    _wait(base, server, "/readyz")
                 results.append(
                     f"  start-up: /healthz answered {up:.2f} s after launch, /readyz {ready:.2f} s"
                 )

@@ -278,7 +278,10 @@ class BalancedLoop(asyncio.SelectorEventLoop):
     other live worker on the :class:`ConnectionBoard`, so that worker (woken
     by the same connection) takes it. It passes for at most
     :attr:`MAX_DEFER` seconds in a row: a worker that is stuck, or busy
-    starting, delays a connection by that much, never refuses it.
+    starting, delays a connection by that much, never refuses it. (A live
+    worker's loop can wait tens of milliseconds for the GIL or for a core on
+    a loaded machine; a shorter wait lets the busier worker keep the
+    connection, and a keep-alive connection stays where it lands.)
 
     (``SO_REUSEPORT`` sockets, one per worker, would spread connections by a
     hash of their addresses instead: evenly over many clients, unevenly over
@@ -288,7 +291,7 @@ class BalancedLoop(asyncio.SelectorEventLoop):
     """
 
     DEFER_STEP = 0.002
-    MAX_DEFER = 0.05
+    MAX_DEFER = 0.25
     PUBLISH_EVERY = 0.1
 
     def __init__(self, board: ConnectionBoard) -> None:
