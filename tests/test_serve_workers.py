@@ -213,3 +213,10 @@ def test_the_board_counts_live_workers_only(tmp_path: Path) -> None:
             for pipe in (child.stdin, child.stdout):
                 if pipe is not None:
                     pipe.close()
+
+
+def test_the_cli_names_the_board_the_workers_read() -> None:
+    from datacompact import serving
+    from datacompact.cli import _app
+
+    assert f'os.environ["{serving.BOARD_ENV}"]' in Path(_app.__file__).read_text(encoding="utf-8")
