@@ -32,6 +32,7 @@ import json
 import logging
 import mmap
 import os
+import select
 import struct
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import suppress
@@ -356,7 +357,17 @@ class BalancedLoop(asyncio.SelectorEventLoop):
         server = args[1]
         if sock.fileno() == -1 or (server is not None and not server.is_serving()):
             return  # the server closed meanwhile
+        if not _pending(sock):
+            # Another worker took the connection: the next one's wait starts afresh.
+            self._deferred_since = None
         self._start_serving(protocol_factory, sock, *args)  # type: ignore[attr-defined]
+
+
+def _pending(sock: Any) -> bool:
+    """Whether a connection waits on the listening socket ``sock``."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
 
 
 def balanced_loop_factory() -> asyncio.AbstractEventLoop:
