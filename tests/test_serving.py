@@ -130,3 +130,69 @@ def test_a_failed_start_is_reported_without_details_and_the_process_stays_up() -
         await lifespan.stop()
 
     asyncio.run(scenario())
+
+
+class _OtherWorkerIdle:
+    """A board on which one other live worker holds no connection."""
+
+    def publish(self, connections: int) -> None:
+        pass
+
+    def others(self) -> list[int]:
+        return [0]
+
+
+def test_a_busier_worker_waits_its_turn_and_each_connection_waits_afresh() -> None:
+    import socket
+    import time
+
+    from datacompact.serving import BalancedLoop
+
+    class Loop(BalancedLoop):
+        MAX_DEFER = 0.3
+
+    loop = Loop(_OtherWorkerIdle())  # type: ignore[arg-type]
+    listener = socket.create_server(("127.0.0.1", 0))
+    listener.setblocking(False)
+    port = listener.getsockname()[1]
+    accepted: list[float] = []
+    clients: list[socket.socket] = []
+
+    async def handle(reader: asyncio.StreamReader, writer: asyncio.StreamWriter) -> None:
+        accepted.append(time.monotonic())
+        await reader.read()  # held open until the client closes
+        writer.close()
+
+    def connect() -> float:
+        clients.append(socket.create_connection(("127.0.0.1", port)))
+        return time.monotonic()
+
+    async def scenario() -> None:
+        await asyncio.start_server(handle, sock=listener)
+        connect()
+        await asyncio.sleep(0.1)
+        assert len(accepted) == 1  # as many as the other worker (none): taken at once
+
+        connect()  # now this worker holds more: its turn passes to the other one
+        await asyncio.sleep(0.1)
+        assert len(accepted) == 1
+        stolen, _ = listener.accept()  # the other worker takes it
+        await asyncio.sleep(0.4)  # longer than MAX_DEFER since the wait began
+        assert len(accepted) == 1
+
+        asked = connect()  # a new connection waits its own full turn, not the stale one's
+        await asyncio.sleep(0.1)
+        assert len(accepted) == 1
+        await asyncio.sleep(0.4)
+        assert len(accepted) == 2  # nobody else took it: accepted after MAX_DEFER
+        assert accepted[1] - asked >= Loop.MAX_DEFER * 0.9
+        stolen.close()
+
+    try:
+        loop.run_until_complete(scenario())
+    finally:
+        for client in clients:
+            client.close()
+        loop.run_until_complete(asyncio.sleep(0.05))
+        loop.close()
+        listener.close()

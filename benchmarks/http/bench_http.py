@@ -31,7 +31,9 @@ from __future__ import annotations
 
 import argparse
 import asyncio
+import contextlib
 import json
+import math
 import os
 import re
 import socket
@@ -74,6 +76,11 @@ class Outcome:
     def rps(self) -> float:
         return self.requests / self.seconds
 
+    @property
+    def mean(self) -> float:
+        """Mean latency: by Little's law, connections / (requests per second) in a closed loop."""
+        return sum(self.latencies_ms) / len(self.latencies_ms) if self.latencies_ms else math.nan
+
     def pct(self, q: float) -> float:
         ordered = sorted(self.latencies_ms)
         return ordered[min(len(ordered) - 1, int(len(ordered) * q))] if ordered else float("nan")
@@ -81,9 +88,77 @@ class Outcome:
     def line(self, name: str) -> str:
         bad = f", errors {self.errors}" if self.errors else ""
         return (
-            f"  {name:<34} {self.rps:8.1f} req/s   p50 {self.pct(0.5):7.1f} ms   "
+            f"  {name:<34} {self.rps:8.1f} req/s   mean {self.mean:7.1f} ms   "
+            f"p50 {self.pct(0.5):7.1f} ms   "
             f"p99 {self.pct(0.99):7.1f} ms{bad}"
         )
+
+
+def _workers(server_pid: int) -> list[int]:
+    """The server's worker processes: its children (uvicorn spawns one per worker)."""
+    children = Path(f"/proc/{server_pid}/task/{server_pid}/children").read_text().split()
+    workers = [
+        int(pid)
+        for pid in children
+        if b"resource_tracker" not in Path(f"/proc/{pid}/cmdline").read_bytes()
+    ]
+    return workers or [server_pid]
+
+
+def _cpu_seconds(pid: int) -> float:
+    """User and system CPU seconds of one process, all its threads (DuckDB's) included."""
+    fields = Path(f"/proc/{pid}/stat").read_text().rsplit(")", 1)[1].split()
+    return (int(fields[11]) + int(fields[12])) / os.sysconf("SC_CLK_TCK")
+
+
+def _connections(pids: list[int], port: int) -> dict[int, int]:
+    """How many established TCP connections to ``port`` each process holds."""
+    inodes: dict[str, int] = {}
+    for pid in pids:
+        for fd in Path(f"/proc/{pid}/fd").iterdir():
+            with contextlib.suppress(OSError):
+                target = os.readlink(fd)
+                if target.startswith("socket:["):
+                    inodes[target[8:-1]] = pid
+    held = dict.fromkeys(pids, 0)
+    for table in ("/proc/net/tcp", "/proc/net/tcp6"):
+        with contextlib.suppress(OSError):
+            for row in Path(table).read_text().splitlines()[1:]:
+                cols = row.split()
+                local_port, state, inode = int(cols[1].rsplit(":", 1)[1], 16), cols[3], cols[9]
+                if local_port == port and state == "01" and inode in inodes:
+                    held[inodes[inode]] += 1
+    return held
+
+
+def _store_backends() -> list[int]:
+    """The PostgreSQL server processes serving the benchmark's database (none on SQLite).
+
+    They run on the same cores, so their CPU is part of what a request costs.
+    """
+    url = os.environ.get("DATACOMPACT_BENCH_DATABASE_URL")
+    if not url:
+        return []
+    engine = sqlalchemy.create_engine(url, poolclass=sqlalchemy.pool.NullPool)
+    with engine.connect() as db:
+        pids = db.execute(
+            sqlalchemy.text(
+                "SELECT pid FROM pg_stat_activity "
+                "WHERE datname = current_database() AND pid <> pg_backend_pid()"
+            )
+        ).scalars()
+        found = [int(pid) for pid in pids if Path(f"/proc/{pid}").exists()]
+    engine.dispose()
+    return found
+
+
+def _store_cpu(before: dict[int, float]) -> float:
+    """CPU seconds the database's server processes used since ``before`` (pid: seconds)."""
+    used = 0.0
+    for pid in set(before) | set(_store_backends()):
+        with contextlib.suppress(OSError):
+            used += _cpu_seconds(pid) - before.get(pid, 0.0)
+    return used
 
 
 def _free_port() -> int:
@@ -217,6 +292,7 @@ async def _load(
     connections: int,
     seconds: float,
     send: Callable[[httpx.AsyncClient], Any],
+    during: Callable[[], None] | None = None,
 ) -> Outcome:
     latencies: list[float] = []
     errors: dict[int, int] = {}
@@ -236,8 +312,13 @@ async def _load(
                         print(f"  first error: {response.status_code} {response.text[:300]}")
                     errors[response.status_code] = errors.get(response.status_code, 0) + 1
 
+        async def observe() -> None:
+            await asyncio.sleep(seconds / 2)
+            if during is not None:
+                during()
+
         started = time.perf_counter()
-        await asyncio.gather(*(worker() for _ in range(connections)))
+        await asyncio.gather(observe(), *(worker() for _ in range(connections)))
         elapsed = time.perf_counter() - started
     return Outcome(len(latencies), elapsed, latencies, errors)
 
@@ -263,6 +344,7 @@ def main() -> None:
         ratios: list[str] = []
 
         peer: dict[str, Outcome] = {}
+        peer_cpu: dict[str, float] = {}
         if args.only != "datacompact":
             port = _free_port()
             base = f"http://127.0.0.1:{port}"
@@ -294,8 +376,17 @@ def main() -> None:
                     async def send(http: httpx.AsyncClient, p: dict[str, str] = params) -> Any:
                         return await http.get("/peer.json", params=p)
 
+                    load_before = os.getloadavg()[0]
+                    cpu_before = _cpu_seconds(datasette.pid)
                     peer[name] = asyncio.run(_load(base, args.connections, args.seconds, send))
-                    results.append(peer[name].line(f"Datasette raw SQL: {name}"))
+                    peer_cpu[name] = (_cpu_seconds(datasette.pid) - cpu_before) / max(
+                        peer[name].requests, 1
+                    )
+                    results.append(
+                        peer[name].line(f"Datasette raw SQL: {name}")
+                        + f"\n    CPU {1000 * peer_cpu[name]:.1f} ms a request; "
+                        f"load average {load_before:.1f} → {os.getloadavg()[0]:.1f}"
+                    )
             finally:
                 datasette.terminate()
                 datasette.wait(timeout=30)
@@ -309,6 +400,10 @@ def main() -> None:
             try:
                 up = _wait(base, server)
                 ready = up + _wait(base, server, "/readyz")
+                # Every worker ready, not only the one that answered: fresh
+                # connections reach each of them.
+                for _ in range(4 * args.workers):
+                    _wait(base, server, "/readyz")
                 results.append(
                     f"  start-up: /healthz answered {up:.2f} s after launch, /readyz {ready:.2f} s"
                 )
@@ -353,14 +448,49 @@ def main() -> None:
                     return await http.get("/healthz")
 
                 scenarios += [("participants list", participants), ("healthz", healthz)]
+                workers = _workers(server.pid)
                 for name, send in scenarios:
-                    outcome = asyncio.run(_load(base, args.connections, args.seconds, send))
+                    held: dict[int, int] = {}
+                    cpu_before = {pid: _cpu_seconds(pid) for pid in workers}
+                    store_before = {pid: _cpu_seconds(pid) for pid in _store_backends()}
+                    load_before = os.getloadavg()[0]
+                    outcome = asyncio.run(
+                        _load(
+                            base,
+                            args.connections,
+                            args.seconds,
+                            send,
+                            lambda h=held: h.update(_connections(workers, port)),
+                        )
+                    )
+                    cpu = {pid: _cpu_seconds(pid) - cpu_before[pid] for pid in workers}
+                    store = _store_cpu(store_before)
                     results.append(outcome.line(f"DataCompact governed: {name}"))
+                    if os.environ.get("DATACOMPACT_BENCH_DATABASE_URL"):
+                        results.append(
+                            f"    PostgreSQL server processes: CPU "
+                            f"{1000 * store / max(outcome.requests, 1):.1f} ms a request"
+                        )
+                    results.append(
+                        f"    CPU {1000 * sum(cpu.values()) / max(outcome.requests, 1):.1f} ms "
+                        "a request; per worker: "
+                        + ", ".join(
+                            f"{held.get(pid, 0)} connections and "
+                            f"{100 * cpu[pid] / max(sum(cpu.values()), 1e-9):.0f} % of the CPU"
+                            for pid in workers
+                        )
+                        + f"; load average {load_before:.1f} → {os.getloadavg()[0]:.1f}"
+                    )
                     if name in peer:
                         ratio = outcome.rps / peer[name].rps
+                        # CPU per request, the store's server included: what
+                        # a machine shared with other jobs changes least.
+                        mine = (sum(cpu.values()) + store) / max(outcome.requests, 1)
                         ratios.append(
                             f"  {name}: {ratio:.2f}× Datasette (target ≥ 1.00×); "
-                            f"p99 {outcome.pct(0.99):.0f} ms (target ≤ {P99_TARGET_MS:.0f} ms)"
+                            f"p99 {outcome.pct(0.99):.0f} ms (target ≤ {P99_TARGET_MS:.0f} ms); "
+                            f"CPU a request {1000 * mine:.1f} ms against Datasette's "
+                            f"{1000 * peer_cpu[name]:.1f} ms ({peer_cpu[name] / mine:.2f}×)"
                         )
                     if name == "participants list":
                         ratios.append(

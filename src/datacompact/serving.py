@@ -17,15 +17,23 @@ Once the platform is ready, every request goes to the real application,
 whose own lifespan (the first checkpoint, the staging sweep, closing queries
 a dead process left running, the checkpoint schedule) has run.
 
+With several workers, :func:`balanced_loop_factory` gives each worker an
+event loop that shares the connections out evenly (see
+:class:`BalancedLoop`).
+
 This module imports only the standard library at import time; keep it so.
 """
 
 from __future__ import annotations
 
 import asyncio
+import fcntl
 import json
 import logging
+import mmap
 import os
+import select
+import struct
 from collections.abc import Awaitable, Callable, MutableMapping
 from contextlib import suppress
 from pathlib import Path
@@ -46,8 +54,6 @@ MIGRATION_LOCK = ".migrate.lock"
 
 def _migrate_once(home: Path, migrate: Callable[[], object]) -> None:
     """Run ``migrate`` under an exclusive lock in the home: workers start together."""
-    import fcntl
-
     fd = os.open(home / MIGRATION_LOCK, os.O_RDWR | os.O_CREAT, 0o600)
     try:
         fcntl.flock(fd, fcntl.LOCK_EX)
@@ -200,3 +206,173 @@ async def _json(send: Send, status: int, body: dict[str, Any], *, retry_after: i
 def app_from_settings() -> BootApp:
     """The factory each server worker calls (``uvicorn --factory``)."""
     return BootApp()
+
+
+#: The environment variable through which ``datacompact serve`` names the
+#: workers' connection board (see :class:`ConnectionBoard`).
+BOARD_ENV = "DATACOMPACT_SERVE_BOARD"
+
+
+class ConnectionBoard:
+    """How many connections each worker of one server holds, in a file they all map.
+
+    The file has :attr:`SLOTS` slots of (process id, open connections). A worker
+    claims the first slot whose byte it can lock (``lockf``), and holds that lock
+    while it lives: the kernel releases it when the process dies, even under
+    ``kill -9``, so a slot whose lock is free belongs to nobody, whatever numbers
+    it still holds, and a restarted worker takes it over.
+    """
+
+    SLOTS = 64
+    _SLOT = struct.Struct("=qq")
+
+    def __init__(self, path: Path) -> None:
+        size = self.SLOTS * self._SLOT.size
+        # One descriptor for the process's lifetime: closing any descriptor of
+        # the file would drop every lock this process holds on it.
+        self._fd = os.open(path, os.O_RDWR | os.O_CREAT, 0o600)
+        if os.fstat(self._fd).st_size < size:
+            os.ftruncate(self._fd, size)
+        self._map = mmap.mmap(self._fd, size)
+        self.slot: int | None = None
+        for slot in range(self.SLOTS):
+            try:
+                fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+            except OSError:
+                continue
+            self.slot = slot
+            self._SLOT.pack_into(self._map, slot * self._SLOT.size, os.getpid(), 0)
+            break
+
+    def publish(self, connections: int) -> None:
+        """Record this worker's open connections."""
+        if self.slot is not None:
+            self._SLOT.pack_into(self._map, self.slot * self._SLOT.size, os.getpid(), connections)
+
+    def _alive(self, slot: int) -> bool:
+        try:
+            fcntl.lockf(self._fd, fcntl.LOCK_EX | fcntl.LOCK_NB, 1, slot)
+        except OSError:
+            return True  # another process holds the slot
+        fcntl.lockf(self._fd, fcntl.LOCK_UN, 1, slot)
+        return False
+
+    def others(self) -> list[int]:
+        """The open connections of every other live worker."""
+        found = []
+        for slot in range(self.SLOTS):
+            pid, connections = self._SLOT.unpack_from(self._map, slot * self._SLOT.size)
+            if slot != self.slot and pid and self._alive(slot):
+                found.append(connections)
+        return found
+
+
+class BalancedLoop(asyncio.SelectorEventLoop):
+    """An event loop whose listening sockets take a connection only when it is their turn.
+
+    uvicorn's workers share one listening socket, and asyncio accepts every
+    pending connection each time the socket wakes its loop. A client that
+    opens its keep-alive connections in a burst therefore lands them all on
+    whichever worker woke first, and keeps them there: one worker does the
+    work while the other idles. This loop accepts one connection per wake-up,
+    and passes its turn while it holds more connections than the least loaded
+    other live worker on the :class:`ConnectionBoard`, so that worker (woken
+    by the same connection) takes it. It passes for at most
+    :attr:`MAX_DEFER` seconds in a row: a worker that is stuck, or busy
+    starting, delays a connection by that much, never refuses it. (A live
+    worker's loop can wait tens of milliseconds for the GIL or for a core on
+    a loaded machine; a shorter wait lets the busier worker keep the
+    connection, and a keep-alive connection stays where it lands.)
+
+    (``SO_REUSEPORT`` sockets, one per worker, would spread connections by a
+    hash of their addresses instead: evenly over many clients, unevenly over
+    a handful of keep-alive connections, and a dying worker resets the
+    connections still queued on its socket. A shared socket keeps them for
+    the worker that is left.)
+    """
+
+    DEFER_STEP = 0.002
+    MAX_DEFER = 0.25
+    PUBLISH_EVERY = 0.1
+
+    def __init__(self, board: ConnectionBoard) -> None:
+        super().__init__()
+        self._board = board
+        self._servers: list[Any] = []
+        self._deferred_since: float | None = None
+        self.call_soon(self._publish_periodically)
+
+    def _open_connections(self) -> int:
+        # asyncio's Server counts the transports it has open (``_active_count``).
+        return sum(int(getattr(server, "_active_count", 0)) for server in self._servers)
+
+    def _publish_periodically(self) -> None:
+        self._board.publish(self._open_connections())
+        self.call_later(self.PUBLISH_EVERY, self._publish_periodically)
+
+    def _should_defer(self) -> bool:
+        others = self._board.others()
+        if not others or self._open_connections() <= min(others):
+            self._deferred_since = None
+            return False
+        now = self.time()
+        if self._deferred_since is None:
+            self._deferred_since = now
+        if now - self._deferred_since < self.MAX_DEFER:
+            return True
+        self._deferred_since = None
+        return False
+
+    def _accept_connection(
+        self,
+        protocol_factory: Any,
+        sock: Any,
+        sslcontext: Any = None,
+        server: Any = None,
+        backlog: int = 100,
+        *rest: Any,
+    ) -> None:
+        if server is not None and server not in self._servers:
+            self._servers.append(server)
+        if self._should_defer():
+            self._remove_reader(sock.fileno())  # type: ignore[attr-defined]
+            self.call_later(
+                self.DEFER_STEP,
+                self._resume,
+                protocol_factory,
+                sock,
+                sslcontext,
+                server,
+                backlog,
+                *rest,
+            )
+            return
+        # One connection, not the whole backlog: the next one is the other workers' turn.
+        super()._accept_connection(  # type: ignore[misc]
+            protocol_factory, sock, sslcontext, server, 1, *rest
+        )
+        self._board.publish(self._open_connections() + 1)
+
+    def _resume(self, protocol_factory: Any, sock: Any, *args: Any) -> None:
+        server = args[1]
+        if sock.fileno() == -1 or (server is not None and not server.is_serving()):
+            return  # the server closed meanwhile
+        if not _pending(sock):
+            # Another worker took the connection: the next one's wait starts afresh.
+            self._deferred_since = None
+        self._start_serving(protocol_factory, sock, *args)  # type: ignore[attr-defined]
+
+
+def _pending(sock: Any) -> bool:
+    """Whether a connection waits on the listening socket ``sock``."""
+    poller = select.poll()
+    poller.register(sock.fileno(), select.POLLIN)
+    return bool(poller.poll(0))
+
+
+def balanced_loop_factory() -> asyncio.AbstractEventLoop:
+    """uvicorn's ``--loop`` for ``datacompact serve --workers N`` (N > 1): a worker's loop."""
+    board_path = os.environ.get(BOARD_ENV)
+    if not board_path:
+        return asyncio.SelectorEventLoop()
+    return BalancedLoop(ConnectionBoard(Path(board_path)))

@@ -6,7 +6,9 @@ import fcntl
 import os
 import threading
 import time
+import uuid
 from pathlib import Path
+from typing import Any
 
 import pytest
 from sqlalchemy import make_url, text
@@ -14,7 +16,9 @@ from sqlalchemy.orm import Session
 
 from datacompact.errors import StoreUnavailable
 from datacompact.platform import Platform
+from datacompact.store import session as session_module
 from datacompact.store.session import Database, GroupSync
+from tests.conftest import PgServer
 
 
 def _durability(session: Session, is_sqlite: bool) -> str:
@@ -149,3 +153,58 @@ def test_sqlite_writers_take_turns_on_the_lock_file(tmp_path: Path) -> None:
         session.execute(text("INSERT INTO scratch VALUES ('a')"))
         assert not free()
     assert free()
+
+
+def _postgresql(pg_server: PgServer | None) -> tuple[PgServer, str]:
+    if pg_server is None:
+        pytest.skip("needs DATACOMPACT_TEST_DATABASE_URL (PostgreSQL)")
+    name = f"dct_{uuid.uuid4().hex[:16]}"
+    return pg_server, name
+
+
+def _drop_connections(pg_server: PgServer, name: str) -> None:
+    with pg_server.admin.connect() as conn:
+        conn.execute(
+            text("SELECT pg_terminate_backend(pid) FROM pg_stat_activity WHERE datname = :name"),
+            {"name": name},
+        )
+
+
+def test_postgresql_pings_a_pooled_connection_only_after_it_sat_idle(
+    pg_server: PgServer | None, monkeypatch: pytest.MonkeyPatch
+) -> None:
+    server, name = _postgresql(pg_server)
+    db = Database(server.create(name))
+    try:
+        pings: list[object] = []
+        dialect = db.read_engine.dialect
+        ping = dialect.do_ping
+
+        def counted(connection: Any) -> bool:
+            pings.append(connection)
+            return ping(connection)
+
+        monkeypatch.setattr(dialect, "do_ping", counted)
+        db.ping()  # a new connection: pinged
+        for _ in range(5):  # back in use within the second: not pinged again
+            db.ping()
+        assert len(pings) == 1
+
+        # Dropped by the server while idle: the ping finds it dead, and a new
+        # connection answers; no request sees the drop.
+        _drop_connections(server, name)
+        monkeypatch.setattr(session_module, "PING_AFTER_IDLE_SECONDS", 0.0)
+        db.ping()
+        assert len(pings) >= 2
+
+        # Dropped within the second: that one request fails as the store
+        # being down does, and the next one gets a working connection.
+        monkeypatch.setattr(session_module, "PING_AFTER_IDLE_SECONDS", 3600.0)
+        db.ping()
+        _drop_connections(server, name)
+        with pytest.raises(StoreUnavailable):
+            db.ping()
+        db.ping()
+    finally:
+        db.dispose()
+        server.drop_later(name)

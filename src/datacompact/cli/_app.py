@@ -247,6 +247,11 @@ def _serve(
         # uvicorn and datacompact.serving only, and answer seconds sooner.
         argv = [sys.executable, "-m", "uvicorn", target, "--factory", "--workers", str(workers)]
         argv += ["--host", host, "--port", str(port), "--log-level", "warning"]
+        # Workers share the connections out evenly (datacompact.serving.BalancedLoop,
+        # which finds its board through datacompact.serving.BOARD_ENV, named here
+        # as a string: the CLI sits below the serving layer).
+        argv += ["--loop", "datacompact.serving:balanced_loop_factory"]
+        os.environ["DATACOMPACT_SERVE_BOARD"] = str(settings.home / f".serve-{port}.connections")
         if cert and key:
             argv += ["--ssl-certfile", cert, "--ssl-keyfile", key]
         sys.stdout.flush()

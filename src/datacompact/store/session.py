@@ -14,6 +14,7 @@ from __future__ import annotations
 
 import os
 import threading
+import time
 from collections.abc import Callable, Hashable, Iterator
 from contextlib import AbstractContextManager, contextmanager, nullcontext
 from pathlib import Path
@@ -21,7 +22,13 @@ from typing import Any, Protocol, TypeVar
 
 import orjson
 from sqlalchemy import Engine, create_engine, event, make_url, text
-from sqlalchemy.exc import DBAPIError, IntegrityError, OperationalError, SQLAlchemyError
+from sqlalchemy.exc import (
+    DBAPIError,
+    DisconnectionError,
+    IntegrityError,
+    OperationalError,
+    SQLAlchemyError,
+)
 from sqlalchemy.orm import Session, sessionmaker
 from sqlalchemy.pool import QueuePool
 
@@ -30,6 +37,8 @@ from datacompact.errors import Conflict, DataCompactError, InvalidInput, StoreUn
 T = TypeVar("T")
 
 SQLITE_BUSY_TIMEOUT_MS = 30_000
+#: A pooled PostgreSQL connection idle for longer than this is pinged before use.
+PING_AFTER_IDLE_SECONDS = 1.0
 
 
 def _json(value: Any) -> str:
@@ -63,6 +72,41 @@ def _sqlite_engine(url: str, *, immediate: bool, synchronous: str = "FULL") -> E
     @event.listens_for(engine, "begin")
     def _on_begin(connection: Any) -> None:
         connection.exec_driver_sql("BEGIN IMMEDIATE" if immediate else "BEGIN")
+
+    return engine
+
+
+def _postgresql_engine(url: str) -> Engine:
+    """A pool whose connections are pinged before use only after they sat idle.
+
+    SQLAlchemy's ``pool_pre_ping`` pings on every checkout: a round trip more
+    for each of a request's transactions (four for a governed query). A
+    connection returned less than :data:`PING_AFTER_IDLE_SECONDS` ago was
+    working then; one idle for longer (the server restarted meanwhile, a
+    firewall dropped it) is pinged, and replaced when the ping finds it dead.
+    A connection the server drops within that second fails its statement
+    instead, as any request does while the store is down (``StoreUnavailable``),
+    and SQLAlchemy then discards the pool's older connections.
+    """
+    engine = create_engine(url, pool_size=5, max_overflow=10, json_serializer=_json)
+    dialect = engine.dialect
+
+    @event.listens_for(engine, "checkin")
+    def _on_checkin(_dbapi_connection: Any, record: Any) -> None:
+        record.info["returned"] = time.monotonic()
+
+    @event.listens_for(engine, "checkout")
+    def _on_checkout(dbapi_connection: Any, record: Any, _proxy: Any) -> None:
+        returned = record.info.get("returned")
+        if returned is not None and time.monotonic() - returned < PING_AFTER_IDLE_SECONDS:
+            return
+        try:
+            dialect.do_ping(dbapi_connection)
+        except dialect.loaded_dbapi.Error as exc:
+            if dialect.is_disconnect(exc, dbapi_connection, None):
+                # The pool drops this connection and checks out another (or a new one).
+                raise DisconnectionError("the pooled connection is dead") from exc
+            raise
 
     return engine
 
@@ -206,9 +250,7 @@ class Database:
             else:
                 self.write_engine = _sqlite_engine(url, immediate=True)
         else:
-            self.read_engine = self.write_engine = self.lazy_write_engine = create_engine(
-                url, pool_pre_ping=True, pool_size=5, max_overflow=10, json_serializer=_json
-            )
+            self.read_engine = self.write_engine = self.lazy_write_engine = _postgresql_engine(url)
         self._read = sessionmaker(self.read_engine, expire_on_commit=False)
         self._write = sessionmaker(self.write_engine, expire_on_commit=False)
         self._lazy_write = sessionmaker(self.lazy_write_engine, expire_on_commit=False)
