@@ -82,6 +82,7 @@ def issue_grants(session: Session, application: Application) -> list[Grant]:
             regulator_approved=regulator_approved,
             pii=pii_types(version) if version is not None else None,
             numeric=numeric_columns(version) if version is not None else (),
+            psi_keys=request.get("psi_keys", ()),
         )
         grant = Grant(
             application_id=application.id,

@@ -76,6 +76,20 @@ def _output(data: ApplicationCreate) -> OutputSpec:
     return OutputSpec(data.output.mode, data.output.min_group_size, data.output.k)  # type: ignore[arg-type]
 
 
+def _request_rows(
+    data: ApplicationCreate, requested: list[tuple[Resource, list[str]]]
+) -> list[dict[str, Any]]:
+    """The stored requests; ``psi_keys`` only where private set intersection is asked for."""
+    psi = {r.resource_id: list(dict.fromkeys(r.psi_keys)) for r in data.resources}
+    rows: list[dict[str, Any]] = []
+    for resource, columns in requested:
+        row: dict[str, Any] = {"resource_id": resource.id, "columns": columns}
+        if psi.get(resource.id):
+            row["psi_keys"] = psi[resource.id]
+        rows.append(row)
+    return rows
+
+
 def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource, list[str]]]:
     seen: set[int] = set()
     out = []
@@ -97,6 +111,11 @@ def _requested(session: Session, data: ApplicationCreate) -> list[tuple[Resource
             raise InvalidInput(
                 f"列不存在 / no such column in resource {resource.code}: {', '.join(unknown)}",
                 details={"resource_id": resource.id, "columns": unknown},
+            )
+        if set(request.psi_keys) - set(request.columns):
+            raise InvalidInput(
+                "PSI 键须为申请的列 / expected psi_keys among the requested columns",
+                details={"resource_id": resource.id, "field": "psi_keys"},
             )
         if resource.share_type == "not_shared":
             raise PolicyViolation(
@@ -190,7 +209,7 @@ def submit_application(
         scenario=data.scenario,
         purpose=purpose.value,
         purpose_text=data.purpose_text,
-        requests=[{"resource_id": r.id, "columns": cols} for r, cols in requested],
+        requests=_request_rows(data, requested),
         output=data.output.model_dump(),
         duration_days=data.duration_days,
         expected_queries=data.expected_queries,
@@ -353,7 +372,7 @@ def amend_application(
     application.scenario = merged.scenario
     application.purpose = purpose.value
     application.purpose_text = merged.purpose_text
-    application.requests = [{"resource_id": r.id, "columns": cols} for r, cols in requested]
+    application.requests = _request_rows(merged, requested)
     application.output = merged.output.model_dump()
     application.duration_days = merged.duration_days
     application.expected_queries = merged.expected_queries

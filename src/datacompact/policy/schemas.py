@@ -13,6 +13,8 @@ from datacompact.schemas_base import MAX_ID, MULTILINE, Strict
 class ResourceRequest(Strict):
     resource_id: int = Field(ge=1, le=MAX_ID)
     columns: list[str] = Field(min_length=1, max_length=500)
+    #: Requested columns that a private set intersection may match on.
+    psi_keys: list[str] = Field(default_factory=list, max_length=8)
 
 
 class OutputIn(Strict):
