@@ -54,6 +54,7 @@ class _Root(LazyGroup):
         "recover": ("datacompact.cli._backup", "recover"),
         "anonymize": ("datacompact.cli._privacy", "anonymize"),
         "query": ("datacompact.cli._queries", "query"),
+        "psi": ("datacompact.cli._psi", "psi_app"),
     }
 
 
