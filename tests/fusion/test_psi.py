@@ -9,7 +9,6 @@ from __future__ import annotations
 
 import base64
 from collections.abc import Iterator
-from pathlib import Path
 from typing import Any
 
 import pytest
@@ -168,13 +167,17 @@ def test_intersection_for_the_requester_is_charged_logged_and_receipted(
     grant_id = psi_grant(world, resource_id)
     result, order = _run(world, grant_id, "intersection", MINE)
     assert result.result_size == 10
-    assert result.requester_size == 15 and result.holder_size == 40
+    assert result.requester_size == 15
+    assert result.holder_size == 40
     assert matched_keys(order, result.matches or []) == sorted(HOLDER_IDS[:10])
     with world.platform.db.read() as session:
         grant = session.get(Grant, grant_id)
-        assert grant is not None and grant.queries_used == 1
+        assert grant is not None
+        assert grant.queries_used == 1
         run = session.scalars(select(PsiRun)).one()
-        assert run.status == "executed" and run.state is None and run.result_size == 10
+        assert run.status == "executed"
+        assert run.state is None
+        assert run.result_size == 10
     (executed,) = _events(world, EventType.PSI_EXECUTED)
     assert executed["requester_size"] == 15
     assert executed["holder_size"] == 40
@@ -186,17 +189,19 @@ def test_intersection_for_the_requester_is_charged_logged_and_receipted(
 def test_cardinality_only_releases_the_count(world: World, resource_id: int) -> None:
     grant_id = psi_grant(world, resource_id)
     result, _ = _run(world, grant_id, "cardinality", MINE)
-    assert result.result_size == 10 and result.matches is None and not result.withheld
+    assert result.result_size == 10
+    assert result.matches is None
+    assert not result.withheld
 
 
-def test_cardinality_below_the_entity_threshold_is_withheld(
-    world: World, resource_id: int
-) -> None:
+def test_cardinality_below_the_entity_threshold_is_withheld(world: World, resource_id: int) -> None:
     grant_id = psi_grant(world, resource_id, mode="aggregates")
     result, _ = _run(world, grant_id, "cardinality", SHARED[:3] + MINE[10:])
-    assert result.result_size is None and result.withheld
+    assert result.result_size is None
+    assert result.withheld
     (executed,) = _events(world, EventType.PSI_EXECUTED)
-    assert executed["result_size"] is None and executed["withheld"]
+    assert executed["result_size"] is None
+    assert executed["withheld"]
 
 
 def test_attributes_are_released_under_the_holders_output_mode(
@@ -212,13 +217,15 @@ def test_attributes_are_released_under_the_holders_output_mode(
         values,
         sql="SELECT 区县, COUNT(*) AS n FROM relief_roster GROUP BY 区县",
     )
-    assert result.query is not None and result.result_size == 14
+    assert result.query is not None
+    assert result.result_size == 14
     rows = {tuple(r) for r in result.query.rows}
     # 上城区 has 2 matched residents, under the threshold of 10: suppressed.
     assert rows == {("西湖区", 12)}
     with world.platform.db.read() as session:
         grant = session.get(Grant, grant_id)
-        assert grant is not None and grant.queries_used == 2  # the run and its query
+        assert grant is not None
+        assert grant.queries_used == 2
     assert not list((world.platform.settings.home / "psi").glob("*.parquet"))
 
 
@@ -306,7 +313,8 @@ def test_a_set_larger_than_declared_fails_the_run(world: World, resource_id: int
     assert failed["declared_size"] == 3
     with world.platform.db.read() as session:
         grant = session.get(Grant, grant_id)
-        assert grant is not None and grant.queries_used == 1  # the charge is kept
+        assert grant is not None
+        assert grant.queries_used == 1
 
 
 def test_duplicate_points_are_refused(world: World, resource_id: int) -> None:
@@ -372,5 +380,3 @@ def test_points_of_two_runs_never_match(world: World, resource_id: int) -> None:
     )
     result = _exchange(world, second.run_id, two.holder_points, one.requester_points)
     assert result.result_size == 0
-
-

@@ -107,7 +107,8 @@ def create_app(platform: Platform) -> FastAPI:
         BodyLimit,
         max_bytes=platform.settings.max_request_bytes,
         per_path={
-            f"{API_PREFIX}/uploads": platform.settings.upload_max_bytes + uploads.MULTIPART_OVERHEAD,
+            f"{API_PREFIX}/uploads": platform.settings.upload_max_bytes
+            + uploads.MULTIPART_OVERHEAD,
             f"{API_PREFIX}{psi.EXCHANGE_PATH}": psi.exchange_body_limit(platform.settings),
         },
     )

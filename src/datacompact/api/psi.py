@@ -40,7 +40,9 @@ def exchange_body_limit(settings: Settings) -> int:
     return points + settings.max_request_bytes
 
 
-@router.post("/psi/runs", summary="开始隐私求交（第一轮）/ open a private set intersection (round 1)")
+@router.post(
+    "/psi/runs", summary="开始隐私求交（第一轮）/ open a private set intersection (round 1)"
+)
 def open_run(body: PsiOpenIn, request: Request, credentials: Credentials) -> dict[str, Any]:
     platform = platform_of(request)
     recorded = psi.open_psi(
@@ -58,7 +60,9 @@ def open_run(body: PsiOpenIn, request: Request, credentials: Credentials) -> dic
     return receipt(recorded.value.model_dump(mode="json"), recorded.log_index)
 
 
-@router.post(EXCHANGE_PATH, summary="隐私求交第二轮 / the second round of a private set intersection")
+@router.post(
+    EXCHANGE_PATH, summary="隐私求交第二轮 / the second round of a private set intersection"
+)
 def exchange(body: PsiExchangeIn, request: Request, credentials: Credentials) -> dict[str, Any]:
     platform = platform_of(request)
     recorded = psi.exchange_psi(

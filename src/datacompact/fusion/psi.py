@@ -90,9 +90,7 @@ PSI_DIR = "psi"
 _ALLOWED = {
     "cardinality": frozenset({"records", "masked_records", "aggregates", "k_anonymous"}),
     "intersection": frozenset({"records", "masked_records"}),
-    "attributes": frozenset(
-        {"records", "masked_records", "aggregates", "dp_aggregates"}
-    ),
+    "attributes": frozenset({"records", "masked_records", "aggregates", "dp_aggregates"}),
 }
 _SEAL_PURPOSE = b"datacompact/psi-run-state"
 #: The entity threshold of an aggregate grant that names none (the sandbox's default).
@@ -163,9 +161,9 @@ def _check_terms(terms: GrantTerms, grant: Grant, key_column: str) -> None:
     )
 
 
-def _holder_keys(home: Path, version: ResourceVersion, column: str, kind: str) -> tuple[
-    tuple[str, ...], int
-]:
+def _holder_keys(
+    home: Path, version: ResourceVersion, column: str, kind: str
+) -> tuple[tuple[str, ...], int]:
     """The distinct canonical keys of the column and how many of its values were malformed."""
     try:
         table = pq.read_table(home / version.path, columns=[column])
@@ -446,8 +444,18 @@ def exchange_psi(
         matched = set(doubled).intersection(ours)
         matches = [i for i, point in enumerate(doubled) if point in matched]
         return _release(
-            db, home, secret, actor, claimed, ours, matched, matches, requester_size, sql,
-            engine, query_policy,
+            db,
+            home,
+            secret,
+            actor,
+            claimed,
+            ours,
+            matched,
+            matches,
+            requester_size,
+            sql,
+            engine,
+            query_policy,
         )
     except BaseException:
         # Charged in round one: every end of the run is logged, and nothing is given back.
@@ -488,8 +496,9 @@ def _release(
         answer = answer.model_copy(update={"matches": matches})
     else:
         keys = _matched_keys(db, home, claimed, ours, doubled_set)
-        recorded = _attributes(db, home, secret, actor, claimed, keys, sql or "", engine,
-                               query_policy)
+        recorded = _attributes(
+            db, home, secret, actor, claimed, keys, sql or "", engine, query_policy
+        )
         query_id = recorded.value.query.id
         answer = answer.model_copy(update={"query": recorded.value})
     return _finish(db, actor, claimed, answer, size, withheld, query_id)
@@ -532,8 +541,10 @@ def _attributes(
         tables = {}
         for name, table in view.tables.items():
             source = pq.read_table(table.parquet_path)
-            canonical = [canonical_key(claimed.key_kind, v) for v in
-                         source.column(claimed.key_column).to_pylist()]
+            canonical = [
+                canonical_key(claimed.key_kind, v)
+                for v in source.column(claimed.key_column).to_pylist()
+            ]
             mask = pa.array([c is not None and c in keys for c in canonical])
             pq.write_table(pc.filter(source, mask), subset)
             tables[name] = replace(table, parquet_path=str(subset))

@@ -22,9 +22,9 @@ from datacompact.privacy import psi as group
 __all__ = ["RequesterRound", "answer_round", "matched_keys", "requester_keys"]
 
 
-def requester_keys(kind: str, values: Iterable[object], *, skip_malformed: bool = False) -> tuple[
-    str, ...
-]:
+def requester_keys(
+    kind: str, values: Iterable[object], *, skip_malformed: bool = False
+) -> tuple[str, ...]:
     """The requester's distinct canonical keys; malformed ones are refused with their count.
 
     With ``skip_malformed`` they are dropped instead. Repeats are dropped

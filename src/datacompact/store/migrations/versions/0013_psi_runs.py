@@ -43,9 +43,7 @@ def upgrade() -> None:
         sa.Column("log_index", sa.BigInteger(), nullable=True),
         sa.Column("created_at", datacompact.store.base.UTCDateTime(), nullable=False),
         sa.CheckConstraint("status IN ('open', 'executed', 'failed')", name="status"),
-        sa.CheckConstraint(
-            "mode IN ('cardinality', 'intersection', 'attributes')", name="mode"
-        ),
+        sa.CheckConstraint("mode IN ('cardinality', 'intersection', 'attributes')", name="mode"),
     )
     op.create_index("ix_psi_runs_grant", "psi_runs", ["grant_id", "id"])
 
