@@ -93,7 +93,7 @@ def canonical_key(kind: str, value: object) -> str | None:
     '11010519491231002X'
     >>> canonical_key("phone", "138 0013 8000")
     '+8613800138000'
-    >>> canonical_key("uscc", "91110000600037341L") is None
+    >>> canonical_key("uscc", "91110000600037341A") is None  # wrong check character
     True
     """
     check = _kind(kind)

@@ -29,25 +29,19 @@ What each party learns in each mode is tabled in ``docs/fusion.md``.
 from __future__ import annotations
 
 import base64
-import binascii
-import hashlib
 import logging
 import secrets
 from collections.abc import Sequence
-from dataclasses import dataclass, replace
+from dataclasses import dataclass
 from pathlib import Path
 from typing import Any
 
-import pyarrow as pa
-import pyarrow.compute as pc
-import pyarrow.parquet as pq
 from sqlalchemy import select
 from sqlalchemy.orm import Session
 
 from datacompact.catalog.resources import latest_version
 from datacompact.clock import utcnow
 from datacompact.config import Settings
-from datacompact.crypto import SealingKey
 from datacompact.errors import (
     Conflict,
     DataCompactError,
@@ -57,18 +51,29 @@ from datacompact.errors import (
     PolicyViolation,
 )
 from datacompact.events import EventType, NewEvent, Recorded, record_events
-from datacompact.fusion.keys import canonical_key, normalize_keys
+from datacompact.fusion._runs import (
+    Claimed,
+    check_distinct,
+    holder_keys,
+    matched_keys,
+    open_state,
+    read_points,
+    release_attributes,
+    run_view,
+    seal_state,
+    shuffle_order,
+)
+from datacompact.fusion.keys import canonical_key
 from datacompact.fusion.schemas import PsiOpened, PsiResult, PsiRunPublic
 from datacompact.permissions import Actions, PartyResource, Principal, authorize
 from datacompact.policy import queries
 from datacompact.policy.agreement import GrantTerms, check_use, parse_agreement
 from datacompact.privacy import psi as group
-from datacompact.sandbox import Engine, GrantView
-from datacompact.store.models import Grant, PsiRun, ResourceVersion
+from datacompact.sandbox import Engine
+from datacompact.store.models import Grant, PsiRun
 from datacompact.store.session import Database
 
 __all__ = [
-    "PSI_DIR",
     "PsiPolicy",
     "exchange_psi",
     "get_run",
@@ -78,9 +83,6 @@ __all__ = [
 
 log = logging.getLogger("datacompact.psi")
 
-#: Under the home folder: the matched rows of a run in mode ``attributes``,
-#: kept only while its governed query runs.
-PSI_DIR = "psi"
 #: Grant output modes under which each PSI mode may run. ``intersection``
 #: tells the requester, key by key, whether the holder has a record of it: a
 #: per-record release, so only record modes allow it. ``cardinality`` is an
@@ -92,7 +94,6 @@ _ALLOWED = {
     "intersection": frozenset({"records", "masked_records"}),
     "attributes": frozenset({"records", "masked_records", "aggregates", "dp_aggregates"}),
 }
-_SEAL_PURPOSE = b"datacompact/psi-run-state"
 #: The entity threshold of an aggregate grant that names none (the sandbox's default).
 DEFAULT_MIN_GROUP = 10
 
@@ -161,49 +162,6 @@ def _check_terms(terms: GrantTerms, grant: Grant, key_column: str) -> None:
     )
 
 
-def _holder_keys(
-    home: Path, version: ResourceVersion, column: str, kind: str
-) -> tuple[tuple[str, ...], int]:
-    """The distinct canonical keys of the column and how many of its values were malformed."""
-    try:
-        table = pq.read_table(home / version.path, columns=[column])
-    except (OSError, pa.ArrowException) as exc:
-        raise NotFound(
-            "数据资源文件不可读 / the resource's file cannot be read",
-            details={"version_id": version.id},
-        ) from exc
-    found = normalize_keys(kind, table.column(0).to_pylist())
-    return found.keys, found.malformed
-
-
-def _order(seed: bytes, count: int) -> list[int]:
-    """The run's shuffle of ``count`` positions: a keyed sort, so round two can redo it.
-
-    ``secrets`` alone would draw a fresh order that the second round could not
-    find again without storing it; sorting by a keyed BLAKE2b of each position
-    is a uniformly random permutation to anyone without the seed.
-    """
-    return sorted(
-        range(count),
-        key=lambda i: hashlib.blake2b(i.to_bytes(8, "big"), key=seed, digest_size=16).digest(),
-    )
-
-
-def _sealer(secret: bytes) -> SealingKey:
-    return SealingKey.derive(secret, purpose=_SEAL_PURPOSE)
-
-
-def _seal_state(secret: bytes, run_id: int, scalar: bytes, seed: bytes) -> str:
-    sealed = _sealer(secret).seal(scalar + seed, associated_data=b"psi-run:%d" % run_id)
-    return (sealed.nonce + sealed.ciphertext).hex()
-
-
-def _open_state(secret: bytes, run_id: int, state: str) -> tuple[bytes, bytes]:
-    raw = bytes.fromhex(state)
-    plain = _sealer(secret).open(raw[:12], raw[12:], associated_data=b"psi-run:%d" % run_id)
-    return plain[:32], plain[32:]
-
-
 def open_psi(
     *,
     db: Database,
@@ -241,7 +199,7 @@ def open_psi(
         if version is None:
             raise NotFound("数据资源不存在 / resource not found", details={"grant_id": grant.id})
     # Outside any transaction: a million keys take seconds to normalize.
-    keys, malformed = _holder_keys(home, version, key_column, key_kind)
+    keys, malformed = holder_keys(home, version, key_column, key_kind)
     if len(keys) > policy.max_set_size:
         raise PolicyViolation(
             f"持有方键数超过上限 {policy.max_set_size} / the holder's column has more keys "
@@ -281,7 +239,7 @@ def open_psi(
         session.add(run)
         session.flush()
         scalar, seed = group.new_scalar(), secrets.token_bytes(32)
-        run.state = _seal_state(secret, run.id, scalar, seed)
+        run.state = seal_state(secret, run.id, scalar, seed)
         (event,) = record_events(
             session,
             actor=actor,
@@ -290,7 +248,7 @@ def open_psi(
         run.log_index = event.seq
         run_id = run.id
     blinded = group.blind(context, scalar, keys, workers=policy.workers)
-    shuffled = [blinded[i] for i in _order(seed, len(blinded))]
+    shuffled = [blinded[i] for i in shuffle_order(seed, len(blinded))]
     return Recorded(
         PsiOpened(
             run_id=run_id,
@@ -318,46 +276,7 @@ def _opened_payload(run: PsiRun) -> dict[str, Any]:
     }
 
 
-def _points(text: str, field: str, limit: int) -> list[bytes]:
-    try:
-        raw = base64.b64decode(text, validate=True)
-    except (binascii.Error, ValueError) as exc:
-        raise MalformedInput(
-            f"元素编码错误 / malformed {field}: expected base64", details={"field": field}
-        ) from exc
-    try:
-        return group.decode_points(raw, limit=limit)
-    except MalformedInput as exc:
-        raise MalformedInput(exc.message, details={**exc.details, "field": field}) from None
-
-
-def _check_distinct(points: Sequence[bytes], field: str) -> None:
-    if len(set(points)) != len(points):
-        # Equal points are equal keys: a repeat is either an unnormalized set
-        # or a probe, and the requester is told to deduplicate.
-        raise InvalidInput(
-            "集合含重复元素 / duplicate elements: expected each key once, deduplicated after "
-            "normalization",
-            details={"field": field, "rule": "psi.duplicates"},
-        )
-
-
-@dataclass(frozen=True)
-class _Claimed:
-    run_id: int
-    grant_id: int
-    mode: str
-    key_column: str
-    key_kind: str
-    version_id: int
-    declared_size: int
-    holder_size: int
-    scalar: bytes
-    seed: bytes
-    min_group: int | None
-
-
-def _claim(db: Database, secret: bytes, actor: Principal, run_id: int) -> _Claimed:
+def _claim(db: Database, secret: bytes, actor: Principal, run_id: int) -> Claimed:
     """Take the run's secret out of its row: a second call of round two finds none."""
     with db.write() as session:
         run = session.get(PsiRun, run_id, with_for_update=True)
@@ -371,10 +290,10 @@ def _claim(db: Database, secret: bytes, actor: Principal, run_id: int) -> _Claim
                 "answered; open a new run",
                 details={"rule": "psi.replayed", "run_id": run_id},
             )
-        scalar, seed = _open_state(secret, run.id, run.state)
+        scalar, seed = open_state(secret, run.id, run.state)
         run.state = None
         terms = parse_agreement(grant.agreement)
-        return _Claimed(
+        return Claimed(
             run.id,
             grant.id,
             run.mode,
@@ -420,17 +339,17 @@ def exchange_psi(
                 "只有 attributes 模式需要 SQL / sql is expected in mode attributes and only there",
                 details={"field": "sql"},
             )
-        theirs = _points(requester_points, "requester_points", claimed.declared_size)
+        theirs = read_points(requester_points, "requester_points", claimed.declared_size)
         requester_size = len(theirs)
-        ours = _points(holder_points, "holder_points", claimed.holder_size)
+        ours = read_points(holder_points, "holder_points", claimed.holder_size)
         if len(ours) != claimed.holder_size:
             raise MalformedInput(
                 f"持有方元素数不符 / malformed holder_points: expected {claimed.holder_size} "
                 f"points, got {len(ours)}",
                 details={"field": "holder_points"},
             )
-        _check_distinct(theirs, "requester_points")
-        _check_distinct(ours, "holder_points")
+        check_distinct(theirs, "requester_points")
+        check_distinct(ours, "holder_points")
         # The holder's points raised by the requester are only compared with
         # points of the platform's own making: one that is no group element
         # matches nothing. The requester's are raised here, and libsodium
@@ -468,7 +387,7 @@ def _release(
     home: Path,
     secret: bytes,
     actor: Principal,
-    claimed: _Claimed,
+    claimed: Claimed,
     ours: Sequence[bytes],
     doubled_set: set[bytes],
     matches: list[int],
@@ -495,8 +414,8 @@ def _release(
     elif claimed.mode == "intersection":
         answer = answer.model_copy(update={"matches": matches})
     else:
-        keys = _matched_keys(db, home, claimed, ours, doubled_set)
-        recorded = _attributes(
+        keys = matched_keys(db, home, claimed, ours, doubled_set)
+        recorded = release_attributes(
             db, home, secret, actor, claimed, keys, sql or "", engine, query_policy
         )
         query_id = recorded.value.query.id
@@ -504,72 +423,10 @@ def _release(
     return _finish(db, actor, claimed, answer, size, withheld, query_id)
 
 
-def _matched_keys(
-    db: Database, home: Path, claimed: _Claimed, ours: Sequence[bytes], doubled: set[bytes]
-) -> set[str]:
-    """The holder's canonical keys at the matched positions of the run's shuffle."""
-    with db.read() as session:
-        version = session.get(ResourceVersion, claimed.version_id)
-        latest = latest_version(session, version.resource_id) if version is not None else None
-        if version is None or latest is None or latest.id != version.id:
-            raise PolicyViolation(
-                "资源已变更，请重新求交 / the resource changed since the run opened; run it again",
-                details={"rule": "resource.changed"},
-            )
-        keys, _malformed = _holder_keys(home, version, claimed.key_column, claimed.key_kind)
-    order = _order(claimed.seed, len(keys))
-    return {keys[order[j]] for j, point in enumerate(ours) if point in doubled}
-
-
-def _attributes(
-    db: Database,
-    home: Path,
-    secret: bytes,
-    actor: Principal,
-    claimed: _Claimed,
-    keys: set[str],
-    sql: str,
-    engine: Engine | None,
-    query_policy: queries.QueryPolicy | None,
-) -> Recorded[Any]:
-    """The grant's governed query on the holder's matched rows only, under every rule of the grant."""
-    folder = home / PSI_DIR
-    folder.mkdir(parents=True, exist_ok=True)
-    subset = folder / f"run-{claimed.run_id}.parquet"
-
-    def restrict(view: GrantView) -> GrantView:
-        tables = {}
-        for name, table in view.tables.items():
-            source = pq.read_table(table.parquet_path)
-            canonical = [
-                canonical_key(claimed.key_kind, v)
-                for v in source.column(claimed.key_column).to_pylist()
-            ]
-            mask = pa.array([c is not None and c in keys for c in canonical])
-            pq.write_table(pc.filter(source, mask), subset)
-            tables[name] = replace(table, parquet_path=str(subset))
-        return replace(view, tables=tables)
-
-    try:
-        return queries.run_query(
-            db=db,
-            home=home,
-            secret=secret,
-            actor=actor,
-            grant_id=claimed.grant_id,
-            sql=sql,
-            engine=engine,
-            policy=query_policy,
-            restrict=restrict,
-        )
-    finally:
-        subset.unlink(missing_ok=True)
-
-
 def _finish(
     db: Database,
     actor: Principal,
-    claimed: _Claimed,
+    claimed: Claimed,
     answer: PsiResult,
     size: int,
     withheld: bool,
@@ -603,7 +460,7 @@ def _finish(
         return Recorded(answer, event.seq)
 
 
-def _fail(db: Database, actor: Principal, claimed: _Claimed, requester_size: int | None) -> None:
+def _fail(db: Database, actor: Principal, claimed: Claimed, requester_size: int | None) -> None:
     try:
         with db.write() as session:
             run = session.get(PsiRun, claimed.run_id, with_for_update=True)
@@ -622,23 +479,6 @@ def _fail(db: Database, actor: Principal, claimed: _Claimed, requester_size: int
         log.exception("could not log a failed PSI run %s", claimed.run_id)
 
 
-def view(run: PsiRun) -> PsiRunPublic:
-    return PsiRunPublic(
-        id=run.id,
-        grant_id=run.grant_id,
-        mode=run.mode,
-        key_column=run.key_column,
-        key_kind=run.key_kind,
-        status=run.status,
-        declared_size=run.declared_size,
-        holder_size=run.holder_size,
-        holder_malformed=run.holder_malformed,
-        requester_size=run.requester_size,
-        query_id=run.query_id,
-        log_index=run.log_index,
-    )
-
-
 def list_runs(*, session: Session, actor: Principal, grant_id: int) -> list[PsiRunPublic]:
     """A grant's PSI runs, newest first: for the grantee, the holder and the regulator."""
     grant = _load_grant(session, grant_id)
@@ -646,7 +486,7 @@ def list_runs(*, session: Session, actor: Principal, grant_id: int) -> list[PsiR
     rows = session.scalars(
         select(PsiRun).where(PsiRun.grant_id == grant_id).order_by(PsiRun.id.desc()).limit(100)
     )
-    return [view(r) for r in rows]
+    return [run_view(r) for r in rows]
 
 
 def get_run(*, session: Session, actor: Principal, run_id: int) -> PsiRunPublic:
@@ -655,4 +495,4 @@ def get_run(*, session: Session, actor: Principal, run_id: int) -> PsiRunPublic:
         raise NotFound("隐私求交不存在 / PSI run not found", details={"run_id": run_id})
     grant = _load_grant(session, run.grant_id)
     authorize(actor=actor, action=Actions.QUERY_READ, resource=_parties(grant))
-    return view(run)
+    return run_view(run)
