@@ -70,16 +70,19 @@ def run_psi(
     """
     from datacompact import fusion
 
-    keys = fusion.requester_keys(key_kind, _read_keys(keys_file), skip_malformed=skip_malformed)
+    rounds: dict[str, fusion.RequesterRound] = {}
 
-    def second(opened: Any) -> fusion.RequesterRound:
+    def read() -> tuple[str, ...]:
+        # Inside the command's error handling: a refusal is a message and an exit code.
+        return fusion.requester_keys(key_kind, _read_keys(keys_file), skip_malformed=skip_malformed)
+
+    def second(opened: Any, keys: tuple[str, ...]) -> fusion.RequesterRound:
         return fusion.answer_round(
             context=opened.context, holder_points=opened.holder_points, keys=keys, workers=2
         )
 
-    rounds: dict[str, fusion.RequesterRound] = {}
-
     def action(on: Acting) -> Recorded[Any]:
+        keys = read()
         opened = fusion.open_psi(
             db=on.platform.db,
             home=on.platform.settings.home,
@@ -92,7 +95,7 @@ def run_psi(
             declared_size=len(keys),
             policy=fusion.PsiPolicy.from_settings(on.platform.settings),
         ).value
-        rounds["answer"] = answer = second(opened)
+        rounds["answer"] = answer = second(opened, keys)
         return fusion.exchange_psi(
             db=on.platform.db,
             home=on.platform.settings.home,
@@ -107,6 +110,7 @@ def run_psi(
         )
 
     def remote(api: ApiClient) -> Any:
+        keys = read()
         opened = api.change(
             "POST",
             "/psi/runs",
@@ -118,7 +122,7 @@ def run_psi(
                 "declared_size": len(keys),
             },
         ).value
-        rounds["answer"] = answer = second(opened)
+        rounds["answer"] = answer = second(opened, keys)
         body = {
             "run_id": opened.run_id,
             "holder_points": answer.holder_points,
