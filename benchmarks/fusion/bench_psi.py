@@ -121,10 +121,7 @@ def timed(server: object, client: object, n: int, port: int) -> tuple[float, int
         raise SystemExit("the holder's process did not listen")
     started = time.perf_counter()
     with conn:
-        if client is dc_requester:
-            found = dc_requester(address, n, conn)
-        else:
-            found = om_client(n, conn)
+        found = dc_requester(address, n, conn) if client is dc_requester else om_client(n, conn)
     elapsed = time.perf_counter() - started
     process.join()
     return elapsed, found
