@@ -30,6 +30,7 @@ import argparse
 import os
 import secrets
 import time
+from collections.abc import Callable
 from multiprocessing import Process
 from multiprocessing.connection import Client, Connection, Listener
 
@@ -107,7 +108,9 @@ def om_client(n: int, conn: Connection) -> int:
     return len(client.GetIntersection(setup, response))
 
 
-def timed(server: object, client: object, n: int, port: int) -> tuple[float, int]:
+def timed(
+    server: Callable[..., None], client: Callable[..., int], n: int, port: int
+) -> tuple[float, int]:
     address = ("127.0.0.1", port)
     process = Process(target=server, args=(address, n))
     process.start()
