@@ -380,3 +380,20 @@ def test_points_of_two_runs_never_match(world: World, resource_id: int) -> None:
     )
     result = _exchange(world, second.run_id, two.holder_points, one.requester_points)
     assert result.result_size == 0
+
+
+def test_attributes_withhold_an_intersection_size_below_the_threshold(
+    world: World, resource_id: int
+) -> None:
+    grant_id = psi_grant(world, resource_id, mode="aggregates")
+    result, _ = _run(
+        world,
+        grant_id,
+        "attributes",
+        HOLDER_IDS[:4] + MINE[10:],
+        sql="SELECT 区县, COUNT(*) AS n FROM relief_roster GROUP BY 区县",
+    )
+    assert result.result_size is None
+    assert result.withheld
+    assert result.query is not None
+    assert result.query.rows == []

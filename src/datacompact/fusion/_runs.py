@@ -12,6 +12,7 @@ from __future__ import annotations
 import base64
 import binascii
 import hashlib
+import secrets
 from collections.abc import Sequence
 from dataclasses import dataclass, replace
 from pathlib import Path
@@ -129,9 +130,11 @@ def release_attributes(
     """The grant's governed query on the holder's matched rows only, under every rule of the grant."""
     folder = home / PSI_DIR
     folder.mkdir(parents=True, exist_ok=True)
-    subset = folder / f"run-{claimed.run_id}.parquet"
+    # Fresh names each time: the engine may keep what it read of a file by its path.
+    written: list[Path] = []
 
     def restrict(view: GrantView) -> GrantView:
+        # A grant of one resource has one table; the key column is the run's.
         tables = {}
         for name, table in view.tables.items():
             source = pq.read_table(table.parquet_path)
@@ -140,6 +143,8 @@ def release_attributes(
                 for v in source.column(claimed.key_column).to_pylist()
             ]
             mask = pa.array([c is not None and c in keys for c in canonical])
+            subset = folder / f"run-{claimed.run_id}-{secrets.token_hex(8)}.parquet"
+            written.append(subset)
             pq.write_table(pc.filter(source, mask), subset)
             tables[name] = replace(table, parquet_path=str(subset))
         return replace(view, tables=tables)
@@ -157,7 +162,8 @@ def release_attributes(
             restrict=restrict,
         )
     finally:
-        subset.unlink(missing_ok=True)
+        for subset in written:
+            subset.unlink(missing_ok=True)
 
 
 def run_view(run: PsiRun) -> PsiRunPublic:

@@ -406,12 +406,13 @@ def _release(
         result_size=size,
     )
     query_id: int | None = None
-    if claimed.mode == "cardinality":
-        threshold = claimed.min_group
-        if threshold is not None and size < threshold:
-            withheld = True
-            answer = answer.model_copy(update={"result_size": None, "withheld": True})
-    elif claimed.mode == "intersection":
+    # The size of the intersection is a count of entities: under a grant with
+    # a threshold it is told only at or above it, in either mode that tells it.
+    threshold = claimed.min_group
+    if claimed.mode != "intersection" and threshold is not None and size < threshold:
+        withheld = True
+        answer = answer.model_copy(update={"result_size": None, "withheld": True})
+    if claimed.mode == "intersection":
         answer = answer.model_copy(update={"matches": matches})
     else:
         keys = matched_keys(db, home, claimed, ours, doubled_set)
