@@ -397,3 +397,21 @@ def test_attributes_withhold_an_intersection_size_below_the_threshold(
     assert result.withheld
     assert result.query is not None
     assert result.query.rows == []
+
+
+def test_an_application_asks_psi_only_on_requested_columns(world: World, resource_id: int) -> None:
+    body = {
+        "scenario": "信易贷核验 / credit check",
+        "purpose": "public_service",
+        "resources": [{"resource_id": resource_id, "columns": ["区县"], "psi_keys": ["身份证号"]}],
+        "output": {"mode": "masked_records"},
+        "duration_days": 30,
+        "expected_queries": 5,
+    }
+    with pytest.raises(InvalidInput) as caught, world.platform.db.write() as session:
+        applications.submit_application(
+            session=session,
+            actor=world.principal("enterprise.analyst"),
+            data=ApplicationCreate.model_validate(body),
+        )
+    assert caught.value.details["field"] == "psi_keys"
