@@ -414,7 +414,7 @@ def _release(
         answer = answer.model_copy(update={"result_size": None, "withheld": True})
     if claimed.mode == "intersection":
         answer = answer.model_copy(update={"matches": matches})
-    else:
+    elif claimed.mode == "attributes":
         keys = matched_keys(db, home, claimed, ours, doubled_set)
         recorded = release_attributes(
             db, home, secret, actor, claimed, keys, sql or "", engine, query_policy
