@@ -38,6 +38,7 @@ def cli(
     monkeypatch.setenv("XDG_CONFIG_HOME", str(tmp_path / "config"))
     settings = world.platform.settings
     where: list[str] = []
+    served: Platform | None = None
     if request.param == "local":
         monkeypatch.setenv("DATACOMPACT_HOME", str(settings.home))
         if settings.database_url:
@@ -57,6 +58,9 @@ def cli(
         return CliRunner().invoke(app, [*where, *args, "--token", token])
 
     yield invoke
+    if served is not None:
+        # Its connections would keep the next test from restoring the store.
+        served.close()
     get_settings.cache_clear()
 
 
