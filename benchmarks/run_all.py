@@ -30,6 +30,7 @@ SCRIPTS = (
     "api/bench_login_flood.py",
     "cli/bench_startup.py",
     "value/bench_shapley.py",
+    "fusion/bench_psi.py",
 )
 
 

@@ -136,6 +136,19 @@ class Settings(BaseSettings):
         description="Under every output mode stricter than records, a governed query's time from "
         "its charge to its answer is padded to a multiple of this; 0 turns padding off.",
     )
+    psi_max_set_size: int = Field(
+        default=1_000_000,
+        ge=1,
+        le=10_000_000,
+        description="The most keys either side of one private set intersection may have.",
+    )
+    psi_workers: int = Field(
+        default=2,
+        ge=1,
+        le=64,
+        description="Worker processes for the group operations of a large private set "
+        "intersection.",
+    )
     query_page_rows: int = Field(
         default=1000,
         ge=1,

@@ -15,6 +15,7 @@ from sqlalchemy import func, select
 
 from datacompact.catalog.inbox import inbox_folder
 from datacompact.events import EventType
+from datacompact.fusion import open_psi
 from datacompact.policy._grant_view import table_name
 from datacompact.policy.applications import review_application, submit_application
 from datacompact.policy.queries import run_query
@@ -403,6 +404,32 @@ ENDPOINTS: dict[str, Endpoint] = {
         "/api/v1/queries/{query_id}/rows",
         lambda w, a, r, t: Call("GET", f"/api/v1/queries/{_query_of(w, t)}/rows"),
     ),
+    "psi.open": Endpoint(
+        "POST",
+        "/api/v1/psi/runs",
+        lambda w, a, r, t: Call("POST", "/api/v1/psi/runs", _psi_body(w, t)),
+        EventType.PSI_OPENED,
+    ),
+    "psi.exchange": Endpoint(
+        "POST",
+        "/api/v1/psi/exchange",
+        lambda w, a, r, t: Call(
+            "POST",
+            "/api/v1/psi/exchange",
+            {"run_id": _psi_run_of(w, t), "holder_points": "", "requester_points": ""},
+        ),
+        EventType.PSI_EXECUTED,
+    ),
+    "psi.list": Endpoint(
+        "GET",
+        "/api/v1/psi/runs",
+        lambda w, a, r, t: Call("GET", "/api/v1/psi/runs", params={"grant_id": _grant_of(w, t)}),
+    ),
+    "psi.show": Endpoint(
+        "GET",
+        "/api/v1/psi/runs/{run_id}",
+        lambda w, a, r, t: Call("GET", f"/api/v1/psi/runs/{_psi_run_of(w, t)}"),
+    ),
     "catalog.turtle": Endpoint(
         "GET", "/api/v1/catalog.ttl", lambda w, a, r, t: Call("GET", "/api/v1/catalog.ttl")
     ),
@@ -456,6 +483,36 @@ def _query_of(world: World, grantee: str) -> int:
     return world.ids[key]
 
 
+def _psi_body(world: World, grantee: str) -> dict[str, Any]:
+    # The roster's unit names are no USCCs: the holder's set is empty, and the run still opens.
+    return {
+        "grant_id": _grant_of(world, grantee),
+        "mode": "cardinality",
+        "key_column": "部门",
+        "key_kind": "uscc",
+        "declared_size": 10,
+    }
+
+
+def _psi_run_of(world: World, grantee: str) -> int:
+    """A PSI run opened under ``grantee``'s grant, through the service."""
+    key = f"{grantee}.psi"
+    if key not in world.ids:
+        body = _psi_body(world, grantee)
+        world.ids[key] = open_psi(
+            db=world.platform.db,
+            home=world.platform.settings.home,
+            secret=world.platform.secret,
+            actor=world.principal(f"{grantee}.admin"),
+            grant_id=body["grant_id"],
+            mode=body["mode"],
+            key_column=body["key_column"],
+            key_kind=body["key_kind"],
+            declared_size=body["declared_size"],
+        ).value.run_id
+    return world.ids[key]
+
+
 def event_count(world: World) -> int:
     with world.platform.db.read() as session:
         return session.scalar(select(func.count()).select_from(Event)) or 0
@@ -493,7 +550,11 @@ def _application_body(world: World) -> dict[str, Any]:
         "scenario": "统计各部门人数 / count staff per unit",
         "purpose": "public_service",
         "resources": [
-            {"resource_id": _resource_of(world, "department"), "columns": ["部门", "人数"]}
+            {
+                "resource_id": _resource_of(world, "department"),
+                "columns": ["部门", "人数"],
+                "psi_keys": ["部门"],
+            }
         ],
         "output": {"mode": "records"},
         "duration_days": 30,

@@ -176,6 +176,23 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         "regulator": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
         "enterprise": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
     },
+    # A PSI run is a use of the grant, as a query is; its record is read as a query's.
+    "psi.open": {
+        "regulator": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+        "enterprise": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+    },
+    "psi.exchange": {
+        "regulator": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+        "enterprise": {"own": frozenset({"admin", "analyst"}), "other": NOBODY},
+    },
+    "psi.list": {
+        "regulator": {"own": EVERYONE, "other": EVERYONE},
+        "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
+    "psi.show": {
+        "regulator": {"own": EVERYONE, "other": EVERYONE},
+        "enterprise": {"own": EVERYONE, "other": NOBODY},
+    },
     # The operator's admins and auditors (the regulator approves registrations
     # under data_governance); there is no target object.
     "metrics": {

@@ -619,3 +619,18 @@ def test_check_epsilon_refuses_bad_numbers(epsilon: Any) -> None:
     with pytest.raises(InvalidInput) as invalid:
         check_epsilon(terms, epsilon)
     assert invalid.value.details == {"field": "epsilon", "rule": "epsilon.invalid"}
+
+
+def test_psi_keys_round_trip_and_must_be_granted_columns(
+    agreement_validator: Draft201909Validator,
+) -> None:
+    doc = make(psi_keys=["district"])
+    assert list(agreement_validator.iter_errors(doc)) == []
+    terms = parse_agreement(json.loads(json.dumps(doc)))
+    assert terms.psi_keys == ("district",)
+    assert terms.to_jsonld() == doc
+    assert parse_agreement(make()).psi_keys == ()
+    assert not any("psiKey" in str(c) for c in make()["permission"][0]["constraint"])
+    with pytest.raises(InvalidInput) as caught:
+        make(psi_keys=["sfzh"])
+    assert caught.value.details["field"] == "psi_keys"

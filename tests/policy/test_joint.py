@@ -35,6 +35,7 @@ from datacompact.errors import (
     QueryFailed,
 )
 from datacompact.events import EventType
+from datacompact.fusion.psi import open_psi
 from datacompact.permissions import Principal
 from datacompact.policy import applications, grants, queries
 from datacompact.policy.agreement import agreement_parts
@@ -625,3 +626,22 @@ def test_an_application_sent_back_is_amended_into_a_joint_one(joint: JointWorld)
     with world.platform.db.read() as session:
         (grant,) = session.scalars(select(Grant).where(Grant.application_id == application_id))
         assert [p.resource_id for p in grant.parts] == [joint.roster, joint.loans]
+
+
+def test_a_private_set_intersection_is_refused_under_a_joint_grant(joint: JointWorld) -> None:
+    """A PSI run matches one holder's column; a joint grant joins inside the sandbox instead."""
+    world = joint.shared.world
+    grant_id = _joint_grant(joint)
+    with pytest.raises(PolicyViolation) as caught:
+        open_psi(
+            db=world.platform.db,
+            home=world.platform.settings.home,
+            secret=world.platform.secret,
+            actor=world.principal("enterprise.analyst"),
+            grant_id=grant_id,
+            mode="cardinality",
+            key_column="身份证号",
+            key_kind="resident_id",
+            declared_size=10,
+        )
+    assert caught.value.details["rule"] == "psi.joint_grant"

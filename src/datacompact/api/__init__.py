@@ -33,6 +33,7 @@ from datacompact.api import (
     open_data,
     participants,
     projects,
+    psi,
     queries,
     resources,
     uploads,
@@ -107,7 +108,9 @@ def create_app(platform: Platform) -> FastAPI:
         BodyLimit,
         max_bytes=platform.settings.max_request_bytes,
         per_path={
-            f"{API_PREFIX}/uploads": platform.settings.upload_max_bytes + uploads.MULTIPART_OVERHEAD
+            f"{API_PREFIX}/uploads": platform.settings.upload_max_bytes
+            + uploads.MULTIPART_OVERHEAD,
+            f"{API_PREFIX}{psi.EXCHANGE_PATH}": psi.exchange_body_limit(platform.settings),
         },
     )
     # Outermost: they see every answer, the limits' and the body limit's too.
@@ -123,6 +126,7 @@ def create_app(platform: Platform) -> FastAPI:
         open_data.router,
         inbox.router,
         queries.router,
+        psi.router,
         projects.router,
         contracts.router,
         events.router,

@@ -56,6 +56,7 @@ class _Root(LazyGroup):
         "query": ("datacompact.cli._queries", "query"),
         "shares": ("datacompact.cli._shares", "shares_app"),
         "ratings": ("datacompact.cli._shares", "ratings_app"),
+        "psi": ("datacompact.cli._psi", "psi_app"),
     }
 
 

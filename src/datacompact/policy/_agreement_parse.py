@@ -48,6 +48,7 @@ _OPERANDS: Mapping[tuple[str, str], bool] = {
     (o.EPSILON_PER_QUERY, "lteq"): False,
     (o.ROW_FILTER, "eq"): False,
     (o.COLUMN_CONSTRAINT, "eq"): False,
+    (o.PSI_KEY, "isPartOf"): False,
 }
 _OPERATORS: Mapping[str, tuple[str, ...]] = {
     left: tuple(op for (name, op) in _OPERANDS if name == left) for left, _ in _OPERANDS
@@ -141,6 +142,7 @@ _DECODERS: Mapping[str, Callable[[object, str], Any]] = {
     o.EPSILON_PER_QUERY: o.parse_xsd_decimal,
     o.ROW_FILTER: lambda v, w: o.read_typed(v, o.SQL_PREDICATE, w),
     o.COLUMN_CONSTRAINT: _column_constraints,
+    o.PSI_KEY: _column_names,
 }
 
 
@@ -263,6 +265,8 @@ def read_agreement(document: object) -> tuple[dict[str, Any], frozenset[str]]:
         # Absent from agreements issued before column constraints existed:
         # derived at query time.
         "column_constraints": value.get(o.COLUMN_CONSTRAINT),
+        # Absent from agreements that allow no private set intersection.
+        "psi_keys": value.get(o.PSI_KEY, ()),
         **epsilon_range,
     }
     return fields, _prohibitions(doc["prohibition"])

@@ -147,6 +147,7 @@ def _agreement(
         pii=pii_types(version) if version is not None else None,
         numeric=numeric_columns(version) if version is not None else (),
         agreement_id=agreement_id,
+        psi_keys=request.get("psi_keys", ()),
     )
 
 

@@ -54,6 +54,9 @@ EPSILON_PER_QUERY = f"{DCP}epsilonPerQuery"
 #: What each granted column may flow into; ``eq`` a JSON literal
 #: mapping every granted column to its constraint (``plain``, ``join_only``...).
 COLUMN_CONSTRAINT = f"{DCP}columnConstraint"
+#: The granted columns whose values may be matched by private set intersection;
+#: ``isPartOf``: the run's key column is part of the list. Absent: no PSI.
+PSI_KEY = f"{DCP}psiKey"
 
 #: The action of every permission: ODRL 2.2 Vocabulary §3.4.1 ``use``.
 USE = "use"

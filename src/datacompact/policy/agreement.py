@@ -22,6 +22,8 @@ left operand         operator  right operand
 ``dcp:rowFilter``    eq        the rows in scope, a ``dcp:SqlPredicate``
 ``dcp:columnCons…``  eq        each granted column's constraint (``columnConstraint``),
                                a JSON literal ``{"district": "plain", ...}``
+``dcp:psiKey``       isPartOf  the granted columns a private set intersection may
+                               match on (absent: the grant allows no PSI)
 ===================  ========  ====================================================
 
 The per-query ε range is written with the budget (grants without one have no
@@ -178,6 +180,8 @@ class GrantTerms:
     column_constraints: Mapping[str, ColumnConstraint] | None = None
     epsilon_min: float = EPSILON_MIN
     epsilon_max: float = EPSILON_MAX
+    #: The granted columns a private set intersection may match on.
+    psi_keys: tuple[str, ...] = ()
 
     def __post_init__(self) -> None:
         try:
@@ -214,6 +218,16 @@ class GrantTerms:
         self._check_epsilon_range()
         self._check_row_filter()
         self._check_column_constraints()
+        self._check_psi_keys()
+
+    def _check_psi_keys(self) -> None:
+        keys = _columns(self.psi_keys) if self.psi_keys else ()
+        if set(keys) - set(self.columns):
+            raise InvalidInput(
+                "PSI 键须为授权列 / invalid psi_keys: expected granted columns",
+                details={"field": "psi_keys"},
+            )
+        object.__setattr__(self, "psi_keys", keys)
 
     def _check_budget(self) -> None:
         eps = self.epsilon
@@ -317,6 +331,8 @@ class GrantTerms:
         if self.column_constraints is not None:
             constraints = o.json_literal(dict(self.column_constraints))
             rules.append(c(o.COLUMN_CONSTRAINT, "eq", constraints))
+        if self.psi_keys:
+            rules.append(c(o.PSI_KEY, "isPartOf", list(self.psi_keys)))
         return {
             "@context": [DSP_CONTEXT],
             "@type": "Agreement",
@@ -353,6 +369,7 @@ def build_agreement(
     column_constraints: Mapping[str, ColumnConstraint] | None = None,
     epsilon_min: float = EPSILON_MIN,
     epsilon_max: float = EPSILON_MAX,
+    psi_keys: Collection[str] = (),
 ) -> dict[str, Any]:
     """The Agreement for a grant on a resource of ``grade``.
 
@@ -406,6 +423,7 @@ def build_agreement(
         column_constraints=constraints,
         epsilon_min=epsilon_min,
         epsilon_max=epsilon_max,
+        psi_keys=tuple(psi_keys),
     )
     return terms.to_jsonld()
 

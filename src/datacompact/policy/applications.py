@@ -129,6 +129,11 @@ def _requested(session: Session, actor: Principal, data: ApplicationCreate) -> R
                 f"列不存在 / no such column in resource {resource.code}: {', '.join(unknown)}",
                 details={"resource_id": resource.id, "columns": unknown},
             )
+        if set(request.psi_keys) - set(request.columns):
+            raise InvalidInput(
+                "PSI 键须为申请的列 / expected psi_keys among the requested columns",
+                details={"resource_id": resource.id, "field": "psi_keys"},
+            )
         _check_requestable(resource)
         out.append((resource, list(dict.fromkeys(request.columns)), _request_output(request)))
     if data.joint:
@@ -228,11 +233,15 @@ def _summary(data: ApplicationCreate, requested: Requested) -> dict[str, Any]:
     return summary
 
 
-def _requests(requested: Requested) -> list[dict[str, Any]]:
-    """The requests as stored: each resource, its columns and its own output if it has one."""
+def _requests(data: ApplicationCreate, requested: Requested) -> list[dict[str, Any]]:
+    """The requests as stored: each resource, its columns, its own output if it has one,
+    and ``psi_keys`` only where private set intersection is asked for."""
+    psi = {r.resource_id: list(dict.fromkeys(r.psi_keys)) for r in data.resources}
     stored = []
     for resource, columns, own in requested:
         request: dict[str, Any] = {"resource_id": resource.id, "columns": columns}
+        if psi.get(resource.id):
+            request["psi_keys"] = psi[resource.id]
         if own is not None:
             request["output"] = {
                 "mode": own.mode.value,
@@ -259,7 +268,7 @@ def submit_application(
         scenario=data.scenario,
         purpose=purpose.value,
         purpose_text=data.purpose_text,
-        requests=_requests(requested),
+        requests=_requests(data, requested),
         output=data.output.model_dump(),
         duration_days=data.duration_days,
         expected_queries=data.expected_queries,
@@ -423,7 +432,7 @@ def amend_application(
     application.scenario = merged.scenario
     application.purpose = purpose.value
     application.purpose_text = merged.purpose_text
-    application.requests = _requests(requested)
+    application.requests = _requests(merged, requested)
     application.joint = merged.joint
     application.output = merged.output.model_dump()
     application.duration_days = merged.duration_days

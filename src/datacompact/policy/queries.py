@@ -421,12 +421,16 @@ def run_query(
     recheck: Recheck | None = None,
     policy: QueryPolicy | None = None,
     views: ReadCache | None = None,
+    restrict: Callable[[GrantView], GrantView] | None = None,
 ) -> Recorded[QueryResult]:
     """Run ``sql`` under grant ``grant_id`` for ``actor``; see the module docstring.
 
     ``views`` may serve the grant's terms and sandbox view from an earlier
     read that still holds (:func:`_snapshot`); the grant is authorized and
-    charged as it is now whatever it serves.
+    charged as it is now whatever it serves. ``restrict`` narrows the view's
+    rows (a private set intersection's matches, :mod:`datacompact.fusion`):
+    every rule of the grant still applies to what is left. A k-anonymous
+    grant's release covers its whole resource, so it takes no restriction.
     """
     policy = policy or QueryPolicy()
     runner = engine or DuckDBEngine(pseudonym_key=pseudonym_key(secret))
@@ -438,6 +442,14 @@ def run_query(
         refused: DataCompactError | None = None
         try:
             snapshot = _snapshot(session, grant, home, views)
+            if restrict is not None:
+                if snapshot.view.mode == "k_anonymous":
+                    raise PolicyViolation(
+                        "k-匿名授权的发布不能按行收窄 / a k-anonymous grant's release covers its "
+                        "whole resource; it cannot be narrowed to some rows",
+                        details={"rule": "grant.k_anonymous_restricted", "grant_id": grant.id},
+                    )
+                snapshot = replace(snapshot, view=restrict(snapshot.view))
         except _REFUSALS as exc:
             refused = exc
     if refused is not None:

@@ -22,6 +22,8 @@ class ResourceRequest(Strict):
     #: This resource's own output, when it differs from the application's (a
     #: joint scenario joining the applicant's own data with a holder's).
     output: OutputIn | None = None
+    #: Requested columns that a private set intersection may match on.
+    psi_keys: list[str] = Field(default_factory=list, max_length=8)
 
 
 Scenario = Annotated[str, MULTILINE, Field(min_length=4, max_length=4000)]

@@ -585,6 +585,48 @@ class KAnonymousRelease(Base):
 
 
 # The cooperation-project tables share the metadata (imported for Alembic and the services).
+class PsiRun(Base):
+    """One private set intersection under a grant: a grant use, with its receipt.
+
+    ``open`` after the first round (charged: the grant's count is taken),
+    then ``executed`` or ``failed``; both keep the charge. The run's secret
+    scalar and shuffle seed are sealed under the platform secret (``state``)
+    and erased when the run ends, so a replayed round finds nothing to
+    compute with. Sizes are counts; no key and no point is stored.
+    """
+
+    __tablename__ = "psi_runs"
+
+    id: Mapped[int] = mapped_column(Integer, primary_key=True)
+    grant_id: Mapped[int] = mapped_column(ForeignKey("grants.id"))
+    grantee_id: Mapped[int] = mapped_column(ForeignKey("participants.id"))
+    member_id: Mapped[int | None] = mapped_column(ForeignKey("members.id"))
+    mode: Mapped[str] = mapped_column(String(16))
+    key_column: Mapped[str] = mapped_column(String(128))
+    key_kind: Mapped[str] = mapped_column(String(16))
+    version_id: Mapped[int] = mapped_column(ForeignKey("resource_versions.id"))
+    status: Mapped[str] = mapped_column(String(16))
+    declared_size: Mapped[int] = mapped_column(Integer)
+    holder_size: Mapped[int] = mapped_column(Integer, default=0)
+    holder_malformed: Mapped[int] = mapped_column(Integer, default=0)
+    requester_size: Mapped[int | None] = mapped_column(Integer)
+    result_size: Mapped[int | None] = mapped_column(Integer)
+    #: The hashing context of the run (public: the requester hashes with it).
+    context: Mapped[str] = mapped_column(String(64))
+    #: The sealed secret scalar and shuffle seed; None once the run ended.
+    state: Mapped[str | None] = mapped_column(Text)
+    #: The governed query that released attributes (mode ``attributes``).
+    query_id: Mapped[int | None] = mapped_column(ForeignKey("grant_queries.id"))
+    log_index: Mapped[int | None] = mapped_column(BigInteger)
+    created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
+
+    __table_args__ = (
+        CheckConstraint("status IN ('open', 'executed', 'failed')", name="status"),
+        CheckConstraint("mode IN ('cardinality', 'intersection', 'attributes')", name="mode"),
+        Index("ix_psi_runs_grant", "grant_id", "id"),
+    )
+
+
 from datacompact.store import project_models as project_models  # noqa: E402
 
 
