@@ -30,7 +30,7 @@ __all__ = ["machine", "server"]
 
 #: Seconds between the tender's publication and its deadline: long enough for
 #: two bids through the CLI on a loaded machine, short enough to wait for.
-BIDDING_SECONDS = 25
+BIDDING_SECONDS = 75
 
 
 def _ok(done: Any) -> Any:
