@@ -40,6 +40,11 @@ class FakePlatform:
 
 @pytest.fixture
 def platform(monkeypatch: pytest.MonkeyPatch) -> FakePlatform:
+    # Local calls: no --url or --profile left over from a CLI run earlier in this process.
+    monkeypatch.setitem(_context.chosen, "url", None)
+    monkeypatch.setitem(_context.chosen, "profile", None)
+    for name in ("DATACOMPACT_URL", "DATACOMPACT_PROFILE"):
+        monkeypatch.delenv(name, raising=False)
     fake = FakePlatform()
     monkeypatch.setattr(_context, "open_platform", lambda: fake)
     return fake

@@ -468,6 +468,20 @@ def test_a_profile_given_another_url_does_not_send_its_token_there() -> None:
     assert _context.explicit_remote() == _context.Remote(URL, "dc_work", "work")
 
 
+def test_a_url_alone_uses_the_login_stored_for_that_very_url() -> None:
+    _profiles.save("work", _profiles.Profile(url=URL, token="dc_work"))
+    _profiles.save(_profiles.DEFAULT_PROFILE, _profiles.Profile(url=URL, token="dc_default"))
+    _profiles.save("other", _profiles.Profile(url="http://127.0.0.1:9", token="dc_other"))
+    # The same platform, written with a trailing slash: the default login's token.
+    _context.choose(url=URL + "/", profile=None)
+    assert _context.explicit_remote() == _context.Remote(URL + "/", "dc_default", "default")
+    # Another platform gets only its own login's token, and an unknown one none.
+    _context.choose(url="http://127.0.0.1:9", profile=None)
+    assert _context.explicit_remote() == _context.Remote("http://127.0.0.1:9", "dc_other", "other")
+    _context.choose(url="http://127.0.0.1:10", profile=None)
+    assert _context.explicit_remote() == _context.Remote("http://127.0.0.1:10")
+
+
 @pytest.mark.parametrize(
     "args",
     [

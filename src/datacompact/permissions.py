@@ -26,7 +26,11 @@ What is published is decided here too. A catalog entry is published when its
 share type or open type lets it be known beyond its holder (shared with other
 government units, conditionally or not, or opened to society, conditionally or
 not); a participant's public profile once the participant is approved; a
-listing always, its rows being decided one by one. An anonymous caller asking
+cooperation project, with its lots, tenders, awards, contracts and open
+deliverables, unless it is classified (涉密); a listing always, its rows being
+decided one by one. The public listings (``/public/projects``, the OCDS
+release package, open deliverables) show everyone the same, signed in or not:
+they ask :func:`published_to_anyone`, never decide for the caller. An anonymous caller asking
 for an object that is not published is told it does not exist (``404``), not
 that it is forbidden, so the answer does not reveal that it exists.
 """
@@ -203,6 +207,22 @@ class PartyResource(Resource):
 
 
 @dataclass(frozen=True, slots=True)
+class ProjectResource(PartyResource):
+    """A cooperation project (or one of its lots, tenders, awards, contracts).
+
+    ``classified`` is the project's flag; a classified project is published
+    nowhere. It defaults to True so that a project whose flag was not read
+    stays unpublished.
+    """
+
+    classified: bool = True
+
+    @property
+    def published(self) -> bool:
+        return not self.classified
+
+
+@dataclass(frozen=True, slots=True)
 class Decision:
     """``conceal``: refused without revealing that the object exists (answered as not found)."""
 
@@ -348,6 +368,12 @@ class Actions:
         "project.create", "创建合作项目 / create a cooperation project", Scope.OWN, Role.ADMIN
     )
     PROJECT_READ = _a("project.read", "查看合作项目 / read cooperation projects", Scope.PLATFORM)
+    PROJECT_PUBLIC_READ = _a(
+        "project.public_read",
+        "查看公开的项目、招标、中标与合同 / read the public record of a project: its lots, "
+        "tenders, awards, contracts and open deliverables",
+        Scope.PUBLISHED,
+    )
     PROJECT_MANAGE = _a(
         "project.manage",
         "管理本方项目、标段、招标、评标与合同 / manage your own projects, lots, tenders and contracts",
@@ -490,6 +516,27 @@ def decide(*, actor: Principal, action: Action, resource: Resource) -> Decision:
     if own:
         return Decision(False, "不能审批本方 / a participant cannot decide on itself")
     return Decision(True, "registration approver under the governance mode")
+
+
+#: Who the public listings show their rows to: a caller without a credential.
+#: The governance mode plays no part in an anonymous decision.
+_ANYONE = Principal.anonymous(GovernanceMode.DATA_GOVERNANCE)
+
+
+def published_to_anyone(*, action: Action, resource: Resource) -> bool:
+    """Whether a caller without a credential may take ``action`` on ``resource``.
+
+    For the public listings, which show the same rows to everyone: a signed-in
+    member asking ``/public/projects`` sees what an anonymous caller sees.
+
+    >>> published_to_anyone(
+    ...     action=Actions.PROJECT_PUBLIC_READ, resource=ProjectResource(classified=False)
+    ... )
+    True
+    >>> published_to_anyone(action=Actions.PROJECT_PUBLIC_READ, resource=ProjectResource())
+    False
+    """
+    return decide(actor=_ANYONE, action=action, resource=resource).allowed
 
 
 def authorize(

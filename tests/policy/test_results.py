@@ -8,14 +8,17 @@ again, and a page token cannot be forged or moved to another result.
 
 from __future__ import annotations
 
+import asyncio
 import io
 import os
 import time
+from pathlib import Path
 from typing import Any
 
 import pyarrow.parquet as pq
 import pytest
 
+from datacompact.api import create_app
 from datacompact.errors import Forbidden, InvalidInput, NotFound, PolicyViolation
 from datacompact.policy import _results, applications, grants, queries
 from datacompact.policy.schemas import QueryResult, ResultPage
@@ -221,6 +224,71 @@ def test_refused_and_expired_results_have_no_pages(
     monkeypatch.setattr(_results, "SWEEP_SECONDS", 0.0)
     _run(world, grant_id, "SELECT 金额 FROM relief_roster")
     assert not stored.exists()
+
+
+def _aged(path: Path, hours: float) -> None:
+    old = time.time() - hours * 3600
+    os.utime(path, (old, old))
+
+
+def test_the_sweep_removes_expired_results_of_grants_never_queried_again(
+    world: World, resource_id: int
+) -> None:
+    home, settings = world.platform.settings.home, world.platform.settings
+    first = _grant(world, resource_id, columns=["区县", "金额"])
+    second = _grant(world, resource_id, columns=["区县", "金额"])
+    old = _run(world, first, "SELECT 区县 FROM relief_roster").query.id
+    fresh = _run(world, second, "SELECT 金额 FROM relief_roster").query.id
+    expired = home / "results" / str(first) / f"{old}.parquet"
+    kept = home / "results" / str(second) / f"{fresh}.parquet"
+    # A write that died with its process, long ago, and one in progress now.
+    dead = home / "results" / str(second) / ".result-dead.tmp"
+    live = home / "results" / str(second) / ".result-live.tmp"
+    dead.write_bytes(b"")
+    live.write_bytes(b"")
+    _aged(expired, settings.query_result_retention_hours + 1)
+    _aged(dead, settings.query_result_retention_hours + 1)
+
+    assert queries.sweep_results(home=home, settings=settings) == 2
+    assert not expired.exists()
+    assert not dead.exists()
+    assert kept.exists()
+    assert live.exists()
+    assert expired.parent.is_dir()  # a folder stays: a query may be writing into it
+    with pytest.raises(NotFound):
+        _page(world, old)
+    assert _page(world, fresh).total_rows == 40
+    assert queries.sweep_results(home=home, settings=settings) == 0
+
+
+def test_a_served_platform_sweeps_at_start_up_and_then_on_a_schedule(
+    world: World, resource_id: int
+) -> None:
+    home, settings = world.platform.settings.home, world.platform.settings
+    grant_id = _grant(world, resource_id, columns=["区县", "金额"])
+    query_ids = [_run(world, grant_id, "SELECT 区县 FROM relief_roster").query.id for _ in range(2)]
+    paths = [home / "results" / str(grant_id) / f"{q}.parquet" for q in query_ids]
+    _aged(paths[0], settings.query_result_retention_hours + 1)
+    app = create_app(world.platform)
+
+    async def serve() -> None:
+        async with app.router.lifespan_context(app):
+            assert not paths[0].exists()  # at start-up
+            assert paths[1].exists()
+
+    asyncio.run(serve())
+    # The schedule: a sweeper with a short interval finds what aged meanwhile.
+    sweeper = queries.results_sweeper(home=home, settings=settings, interval=0.05)
+    sweeper.start()
+    try:
+        _aged(paths[1], settings.query_result_retention_hours + 1)
+        deadline = time.monotonic() + 10
+        while paths[1].exists() and time.monotonic() < deadline:
+            time.sleep(0.05)
+    finally:
+        sweeper.stop()
+    assert not paths[1].exists()
+    assert not sweeper.is_alive()
 
 
 def test_a_result_streams_whole_as_csv_or_parquet(world: World, resource_id: int) -> None:

@@ -19,7 +19,7 @@ from datacompact.events import EventType
 from datacompact.procurement import lots, tenders
 from datacompact.procurement.schemas import TenderCreate
 from datacompact.registry.schemas import Decision
-from datacompact.store.models import Event, Shareholder
+from datacompact.store.models import Event, Member, Participant, Shareholder
 from datacompact.store.project_models import Award, Bid, BidScore, Lot, Tender
 
 from ..conftest import USCC_ENTERPRISE_2, World, valid_uscc
@@ -66,6 +66,8 @@ def test_a_lot_is_tendered_bid_opened_scored_and_awarded(world: World) -> None:
     # Before the opening a bidder sees its own bid only, and nobody the committee.
     assert [b.id for b in sealed.bids] == [first]
     assert sealed.committee is None
+    assert sealed.committee_names is None  # names follow the committee's confidentiality
+    assert sealed.bids[0].bidder_name == _participant_name(world, "enterprise")
     # The public entries name no bidder and no price; the private payload commits them.
     assert all(e.actor == "sealed-bid-box" and b"price" not in e.entry for e in logged)
     opened = open_tender(world, tender_id)
@@ -89,6 +91,26 @@ def test_a_lot_is_tendered_bid_opened_scored_and_awarded(world: World) -> None:
             session=session, actor=world.principal("enterprise2.analyst"), tender_id=tender_id
         )
     assert shown.committee == [world.members["regulator.reviewer"]]
+    assert shown.committee_names == [_member_name(world, "regulator.reviewer")]
+    assert {(b.bidder_id, b.bidder_name) for b in shown.bids} == {
+        (world.ids[p], _participant_name(world, p)) for p in ("enterprise", "enterprise2")
+    }
+    assert shown.award is not None
+    assert shown.award.supplier_name == _participant_name(world, "enterprise")
+
+
+def _participant_name(world: World, key: str) -> str:
+    with world.platform.db.read() as session:
+        found = session.get(Participant, world.ids[key])
+        assert found is not None
+        return found.name
+
+
+def _member_name(world: World, key: str) -> str:
+    with world.platform.db.read() as session:
+        found = session.get(Member, world.members[key])
+        assert found is not None
+        return found.display_name
 
 
 def test_lowest_price_awards_the_cheapest_responsive_bid(world: World) -> None:
@@ -256,6 +278,11 @@ def test_only_unconflicted_committee_members_score(world: World) -> None:
     opened = open_tender(world, tender_id)
     kinds = {(c.kind, c.member_id) for c in opened.conflicts}
     assert ("member_employer_is_shareholder", world.members["enterprise2.reviewer"]) in kinds
+    for conflict in opened.conflicts:
+        assert len(conflict.bidder_names) == len(conflict.bidder_ids)
+        assert all(conflict.bidder_names)
+        if conflict.member_id == world.members["enterprise2.reviewer"]:
+            assert conflict.member_name == _member_name(world, "enterprise2.reviewer")
     before = rows(world)
     with pytest.raises(PolicyViolation) as caught:
         score(world, "enterprise2.reviewer", ours, technical=80)
@@ -330,6 +357,15 @@ def test_a_regulator_exception_lets_one_supplier_hold_both(world: World) -> None
             reason="系统专有技术，唯一可维护方",
         ).value.id
     assert award(world, tender_id).award.exception_id == exception_id
+    with world.platform.db.read() as session:
+        (shown,) = lots.get_lot(
+            session=session, actor=world.principal("regulator.admin"), lot_id=ops
+        ).exceptions
+    assert (shown.supplier_id, shown.supplier_name) == (
+        world.ids["enterprise"],
+        _participant_name(world, "enterprise"),
+    )
+    assert shown.granted_by_name == _participant_name(world, "regulator")
 
 
 def test_suppliers_under_common_control_count_as_one(world: World) -> None:

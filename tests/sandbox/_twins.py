@@ -7,7 +7,9 @@ DuckDB raise somewhere: the largest INT32, INT64 and DECIMAL(38,2), a text
 that is not a number, a DOUBLE at 1e308, the last day and second of year 9999,
 the first day of year 1 (masked to its month). Every other record is the same in
 both and never raises on its own, so a query whose outcome differs between
-the twins has learnt something about that one person.
+the twins has learnt something about that one person. :data:`ABSENT` is the
+third dataset, without that person at all: one row fewer, so a query whose
+outcome differs between it and either twin has learnt whether the person exists.
 
 The other columns hold what real data holds: NULLs, text that is a number
 (``code``), text that is not (``label``), and a lookup table (``places``)
@@ -46,10 +48,11 @@ from datacompact.sandbox.engine import COUNTED_MODES
 from datacompact.sandbox.rules import RULES, safe_eval
 
 KEY = b"outcome-test-pseudonym-key-32byt"
-Twin = Literal["ordinary", "extreme"]
+Twin = Literal["ordinary", "extreme", "absent"]
 ORDINARY: Twin = "ordinary"
 EXTREME: Twin = "extreme"
-TWINS: tuple[Twin, Twin] = (ORDINARY, EXTREME)
+ABSENT: Twin = "absent"
+TWINS: tuple[Twin, Twin, Twin] = (ORDINARY, EXTREME, ABSENT)
 ONE = "P-0000"
 #: The threshold k of the aggregate grants: small, so that ordinary groups pass.
 K = 3
@@ -96,7 +99,7 @@ def _person(i: int) -> dict[str, object]:
 
 
 def one(twin: Twin) -> dict[str, object]:
-    """The one-of-a-kind person as ``twin`` holds them."""
+    """The one-of-a-kind person as ``twin`` holds them (:data:`ABSENT` holds them not at all)."""
     if twin == ORDINARY:
         return {
             **_person(0),
@@ -125,7 +128,8 @@ def one(twin: Twin) -> dict[str, object]:
 def people(twin: Twin) -> pa.Table:
     # Everyone else is ordinary: a value that raises on both sides alike would
     # hide a difference that the one person makes.
-    rows = [one(twin)] + [_person(i) for i in range(1, 60)]
+    others = [_person(i) for i in range(1, 60)]
+    rows = others if twin == ABSENT else [one(twin), *others]
     return pa.table(
         {f.name: pa.array([r[f.name] for r in rows], type=f.type) for f in SCHEMA}, schema=SCHEMA
     )
@@ -218,6 +222,20 @@ def both(
     ordinary = outcome(sql, grant(paths[ORDINARY], mode), engine, plan)
     extreme = outcome(sql, grant(paths[EXTREME], mode), engine, plan)
     return ordinary, extreme
+
+
+def three(
+    sql: str,
+    mode: OutputMode,
+    paths: Mapping[Twin, dict[str, Path]],
+    engine: DuckDBEngine,
+    plan: Planner = govern,
+) -> tuple[Outcome, Outcome, Outcome]:
+    """The outcomes of ``sql`` under ``mode`` without the person, then as each twin holds them."""
+    return (
+        outcome(sql, grant(paths[ABSENT], mode), engine, plan),
+        *both(sql, mode, paths, engine, plan),
+    )
 
 
 def unprotected(sql: str, grant: GrantView) -> Plan:

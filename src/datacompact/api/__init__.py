@@ -50,7 +50,7 @@ from datacompact.catalog.resources import sweep_orphans
 from datacompact.console import ConsoleFallback, create_console
 from datacompact.errors import DataCompactError, LogBehind
 from datacompact.platform import Platform
-from datacompact.policy.queries import close_interrupted
+from datacompact.policy.queries import close_interrupted, results_sweeper, sweep_results
 
 API_PREFIX = "/api/v1"
 #: The paths the API answers; everything else is the web console's.
@@ -70,6 +70,12 @@ def create_app(platform: Platform) -> FastAPI:
         await run_in_threadpool(platform.checkpoint_at_start)
         # Staged files a crashed ingestion left behind hold data nobody refers to.
         await run_in_threadpool(sweep_orphans, db=platform.db, home=platform.settings.home)
+        # Stored query results past their retention, at start-up and then on a
+        # schedule: a grant never queried again would otherwise keep them.
+        home, settings = platform.settings.home, platform.settings
+        await run_in_threadpool(sweep_results, home=home, settings=settings)
+        sweeper = results_sweeper(home=home, settings=settings)
+        sweeper.start()
         # Queries a dead process left running stay charged; their outcome is logged
         # (later, once the loss is recovered, if the log is held after a restore).
         with suppress(LogBehind):
@@ -81,6 +87,7 @@ def create_app(platform: Platform) -> FastAPI:
             scheduler = platform.checkpoint_scheduler()
             scheduler.start()
         yield
+        sweeper.stop()
         if scheduler is not None:
             scheduler.stop()
 

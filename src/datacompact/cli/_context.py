@@ -154,7 +154,33 @@ def explicit_remote() -> Remote | None:
             return Remote(url, None, name)
         return Remote(profile.url, profile.token or None, name)
     if url is not None:
-        return Remote(url)
+        return _logged_in(url) or Remote(url)
+    return None
+
+
+def _logged_in(url: str) -> Remote | None:
+    """``url`` with the token ``datacompact login`` stored for that very URL, if any.
+
+    ``login --url X`` then ``DATACOMPACT_URL=X datacompact ...`` acts as the
+    login: the token goes back to the platform that issued it, and nowhere
+    else. The ``default`` profile is preferred when several hold that URL.
+    """
+    from datacompact.cli import _profiles
+    from datacompact.cli._remote import normalized_url
+    from datacompact.errors import ConfigurationError, InvalidInput
+
+    try:
+        wanted = normalized_url(url)
+        stored = _profiles.load_all()
+        names = sorted(stored, key=lambda name: name != _profiles.DEFAULT_PROFILE)
+        for name in names:
+            profile = stored[name]
+            if profile.token and normalized_url(profile.url) == wanted:
+                return Remote(url, profile.token, name)
+    except (InvalidInput, ConfigurationError):
+        # A bad URL is reported when it is used; an unreadable profiles file
+        # only matters to the commands that name a profile.
+        return None
     return None
 
 

@@ -50,7 +50,14 @@ from datacompact.errors import (
 )
 from datacompact.events import EventType, NewEvent, Recorded, record_events
 from datacompact.ledger.witness import write_atomic
-from datacompact.permissions import Actions, PartyResource, Principal, authorize
+from datacompact.permissions import (
+    Actions,
+    PartyResource,
+    Principal,
+    ProjectResource,
+    authorize,
+    published_to_anyone,
+)
 from datacompact.store.project_models import Contract, Deliverable, Lot
 
 __all__ = ["deposit", "list_deliverables", "missing_kinds", "parse_content"]
@@ -308,7 +315,8 @@ def public_file(
         raise unknown
     contract = _load(session, contract_id)
     _lot, project = project_of(session, contract.lot_id)
-    if project.classified:
+    resource = ProjectResource(participant_id=project.owner_id, classified=project.classified)
+    if not published_to_anyone(action=Actions.PROJECT_PUBLIC_READ, resource=resource):
         raise unknown
     content = _read(home, row)
     if hashlib.sha256(content).hexdigest() != row.sha256:

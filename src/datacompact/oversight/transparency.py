@@ -1,10 +1,12 @@
 """Transparency: the public listing of projects and the OCDS 1.1.5 release package.
 
 Both are public by design, like the transparency log: they need no token and
-take no actor. What they show is what a procurement notice shows anyway, and
-no more:
+take no actor, and show everyone the same. What they show is what a
+procurement notice shows anyway, and no more:
 
-* projects marked ``classified`` (涉密) are left out entirely;
+* a project is listed only where ``permissions`` publishes it to anyone
+  (:data:`~datacompact.permissions.Actions.PROJECT_PUBLIC_READ`): projects
+  marked ``classified`` (涉密) are left out entirely;
 * a sealed bid shows nothing, not even that it exists: the number of
   tenderers and their names appear only once the bids are opened, and a
   losing bid's price or document never appears at all;
@@ -37,6 +39,7 @@ from datacompact.oversight.schemas import (
     PublicLot,
     PublicProject,
 )
+from datacompact.permissions import Actions, ProjectResource, published_to_anyone
 from datacompact.store.models import Participant
 from datacompact.store.project_models import Award, Bid, Contract, Lot, Project, Tender
 
@@ -78,15 +81,20 @@ def _midnight(day: date) -> datetime:
     return datetime.combine(day, time(0), tzinfo=CST)
 
 
+def _published(project: Project) -> bool:
+    """Whether anyone may see ``project``'s public record (decided in ``permissions``)."""
+    resource = ProjectResource(participant_id=project.owner_id, classified=project.classified)
+    return published_to_anyone(action=Actions.PROJECT_PUBLIC_READ, resource=resource)
+
+
 def _processes(session: Session) -> list[tuple[Project, Lot, Tender]]:
     rows = session.execute(
         select(Project, Lot, Tender)
         .join(Lot, Lot.project_id == Project.id)
         .join(Tender, Tender.lot_id == Lot.id)
-        .where(Project.classified.is_(False))
         .order_by(Project.id, Lot.id)
     ).all()
-    return [(p, lot, t) for p, lot, t in rows]
+    return [(p, lot, t) for p, lot, t in rows if _published(p)]
 
 
 class _Parties:
@@ -235,9 +243,7 @@ def release_package(
 
 def public_projects(*, session: Session) -> list[PublicProject]:
     """The unclassified projects, their lots, tenders, awards and contracts."""
-    projects = session.scalars(
-        select(Project).where(Project.classified.is_(False)).order_by(Project.id)
-    ).all()
+    projects = [p for p in session.scalars(select(Project).order_by(Project.id)) if _published(p)]
     names = dict(session.execute(select(Participant.id, Participant.name)).all())
     out = []
     for project in projects:

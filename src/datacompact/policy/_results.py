@@ -14,7 +14,10 @@ elsewhere, nor moved to another query's result. Results older than the
 retention are refused when read, and removed when a later result of the same
 grant is stored (each process looks at a grant's folder at most once every
 :data:`SWEEP_SECONDS`: the look reads every file's time, and a busy grant
-holds thousands).
+holds thousands). A grant that is never queried again would keep its results
+for ever that way, so :func:`sweep_expired` looks at every grant's folder: a
+served platform runs it at start-up and then every
+:data:`SWEEP_EVERY_SECONDS` (:class:`ResultSweeper`).
 """
 
 from __future__ import annotations
@@ -26,6 +29,7 @@ import hashlib
 import hmac
 import io
 import json
+import logging
 import math
 import os
 import tempfile
@@ -45,6 +49,8 @@ from datacompact.errors import InvalidInput, NotFound
 from datacompact.policy.schemas import ResultProtection
 from datacompact.sandbox.engine import python_rows
 
+_log = logging.getLogger("datacompact.queries")
+
 RESULTS = "results"
 #: Schema metadata keys of a stored result.
 _META = b"datacompact.result"
@@ -52,6 +58,9 @@ _META = b"datacompact.result"
 CHUNK_BYTES = 1 << 16
 #: Seconds between two looks of one process for expired results in a grant's folder.
 SWEEP_SECONDS = 60.0
+
+#: Seconds between two sweeps of every grant's folder while serving.
+SWEEP_EVERY_SECONDS = 600.0
 
 _swept: dict[Path, float] = {}
 _swept_lock = threading.Lock()
@@ -121,11 +130,65 @@ def _expire(folder: Path, retention_seconds: float) -> None:
         if now - _swept.get(folder, -math.inf) < SWEEP_SECONDS:
             return
         _swept[folder] = now
+    _remove_expired(folder, time.time() - retention_seconds)
+
+
+def _remove_expired(folder: Path, cutoff: float) -> int:
+    """Remove the results in ``folder`` last written before ``cutoff``; how many were removed.
+
+    A temporary file of a write that died with its process is removed on the
+    same terms: a live write renames its file within seconds.
+    """
+    removed = 0
+    for pattern in ("*.parquet", ".result-*.tmp"):
+        for entry in folder.glob(pattern):
+            with suppress(FileNotFoundError):
+                if entry.stat().st_mtime < cutoff:
+                    entry.unlink()
+                    removed += 1
+    return removed
+
+
+def sweep_expired(home: Path, *, retention_seconds: float) -> int:
+    """Remove every stored result past the retention, in every grant's folder; how many.
+
+    Folders stay, even empty: a query storing its result may have just created
+    its grant's folder, and removing it under that write would fail the query.
+    """
+    base = home / RESULTS
+    if not base.is_dir():
+        return 0
     cutoff = time.time() - retention_seconds
-    for entry in folder.glob("*.parquet"):
-        with suppress(FileNotFoundError):
-            if entry.stat().st_mtime < cutoff:
-                entry.unlink()
+    removed = 0
+    for folder in base.iterdir():
+        if folder.is_dir() and not folder.is_symlink():
+            removed += _remove_expired(folder, cutoff)
+    return removed
+
+
+class ResultSweeper(threading.Thread):
+    """Runs :func:`sweep_expired` every ``interval`` seconds until :meth:`stop`."""
+
+    def __init__(self, home: Path, *, retention_seconds: float, interval: float) -> None:
+        super().__init__(name="datacompact-result-sweeper", daemon=True)
+        self.home, self.retention_seconds, self.interval = home, retention_seconds, interval
+        self.stopped = threading.Event()
+
+    def run(self) -> None:
+        while not self.stopped.wait(self.interval):
+            try:
+                removed = sweep_expired(self.home, retention_seconds=self.retention_seconds)
+            except OSError as exc:
+                # The schedule must outlive one failure (a folder removed under
+                # it, a full disk); the next tick tries again.
+                _log.warning("sweep of expired results failed: %s", exc)
+                continue
+            if removed:
+                _log.info("removed %d expired query results", removed)
+
+    def stop(self) -> None:
+        self.stopped.set()
+        self.join(timeout=self.interval + 5)
 
 
 def open_result(home: Path, *, grant_id: int, query_id: int, retention_seconds: float) -> Stored:

@@ -520,6 +520,24 @@ def run_query(
     return recorded
 
 
+def sweep_results(*, home: Path, settings: Settings) -> int:
+    """Remove every stored result past ``settings``' retention; how many were removed."""
+    return _results.sweep_expired(
+        home, retention_seconds=settings.query_result_retention_hours * 3600.0
+    )
+
+
+def results_sweeper(
+    *, home: Path, settings: Settings, interval: float = _results.SWEEP_EVERY_SECONDS
+) -> _results.ResultSweeper:
+    """A thread (not started) that runs :func:`sweep_results` every ``interval`` seconds."""
+    return _results.ResultSweeper(
+        home,
+        retention_seconds=settings.query_result_retention_hours * 3600.0,
+        interval=interval,
+    )
+
+
 def sandbox_data_dirs(home: Path) -> list[Path]:
     """The folders of the files governed queries read: resource versions and k-anonymous releases."""
     return [home / RESOURCES_DIR, home / RELEASES]

@@ -14,7 +14,7 @@ from datacompact.config import GovernanceMode
 from datacompact.decimals import parse_decimal
 from datacompact.errors import InvalidInput, NotFound, PolicyViolation
 from datacompact.governance import rules_for
-from datacompact.permissions import PartyResource
+from datacompact.permissions import ProjectResource
 from datacompact.procurement import levels
 from datacompact.registry.participants import approved_of_kind
 from datacompact.store.base import Base
@@ -89,11 +89,12 @@ def mode_approvers(session: Session, project: Project, governance: GovernanceMod
     return sorted(found - {project.owner_id})
 
 
-def project_ref(project: Project, reviewers: Iterable[int] = ()) -> PartyResource:
-    return PartyResource(
+def project_ref(project: Project, reviewers: Iterable[int] = ()) -> ProjectResource:
+    return ProjectResource(
         participant_id=project.owner_id,
         parties=frozenset({project.owner_id, project.sponsor_id, project.technical_id}),
         reviewers=frozenset(reviewers),
+        classified=project.classified,
     )
 
 

@@ -16,6 +16,7 @@ from sqlalchemy.orm import Session
 from datacompact.errors import InvalidInput
 from datacompact.procurement import evaluation
 from datacompact.procurement.schemas import ConflictPublic
+from datacompact.registry import lookup
 from datacompact.store.models import Member, Participant, Shareholder
 from datacompact.store.project_models import Bid, BidScore, Tender
 
@@ -89,6 +90,7 @@ def recused(found: tuple[evaluation.Conflict, ...]) -> set[str]:
 
 
 def conflict_view(found: tuple[evaluation.Conflict, ...]) -> list[ConflictPublic]:
+    """The conflicts by id only: the shape the award's evaluation and events record."""
     return [
         ConflictPublic(
             kind=c.kind.value,
@@ -97,6 +99,24 @@ def conflict_view(found: tuple[evaluation.Conflict, ...]) -> list[ConflictPublic
             reason=c.reason,
         )
         for c in found
+    ]
+
+
+def conflict_records(found: tuple[evaluation.Conflict, ...]) -> list[dict[str, Any]]:
+    """The conflicts as the award's evaluation and the events record them: by id, no names."""
+    return [c.model_dump(exclude={"bidder_names", "member_name"}) for c in conflict_view(found)]
+
+
+def named(session: Session, conflicts: list[ConflictPublic]) -> list[ConflictPublic]:
+    """``conflicts`` with the bidders' and the member's names beside their ids, for views."""
+    return [
+        c.model_copy(
+            update={
+                "bidder_names": [lookup.participant_name(session, b) for b in c.bidder_ids],
+                "member_name": lookup.member_name(session, c.member_id),
+            }
+        )
+        for c in conflicts
     ]
 
 

@@ -19,11 +19,12 @@ from datacompact.registry import lookup
 from datacompact.store.project_models import Award, Bid, Tender
 
 
-def bid_view(bid: Bid, *, reveal: bool) -> BidPublic:
+def bid_view(session: Session, bid: Bid, *, reveal: bool) -> BidPublic:
     return BidPublic(
         id=bid.id,
         tender_id=bid.tender_id,
         bidder_id=bid.bidder_id,
+        bidder_name=lookup.participant_name(session, bid.bidder_id),
         price=bid.price if reveal else None,
         sha256=bid.sha256,
         status=bid.status,
@@ -65,10 +66,14 @@ def view(session: Session, tender: Tender, actor: Principal) -> TenderPublic:
     bids = _evaluate.tender_bids(session, tender)
     opened = tender.status in ("opened", "awarded")
     shown = [
-        bid_view(b, reveal=True) for b in bids if opened or b.bidder_id == actor.participant_id
+        bid_view(session, b, reveal=True)
+        for b in bids
+        if opened or b.bidder_id == actor.participant_id
     ]
     conflicts = (
-        _evaluate.conflict_view(_evaluate.conflicts(session, tender, bids))
+        _evaluate.named(
+            session, _evaluate.conflict_view(_evaluate.conflicts(session, tender, bids))
+        )
         if opened and reveal_committee
         else []
     )
@@ -81,6 +86,9 @@ def view(session: Session, tender: Tender, actor: Principal) -> TenderPublic:
         opens_at=tender.opens_at,
         deadline=tender.deadline,
         committee=members if reveal_committee else None,
+        committee_names=[lookup.member_name(session, m) for m in members]
+        if reveal_committee
+        else None,
         status=tender.status,
         opened_at=tender.opened_at,
         bids=shown,

@@ -86,7 +86,7 @@ def award_tender(
         )
     ranked, clash = chosen
     evaluation = _evaluate.evaluation_json(result) | {
-        "conflicts": [c.model_dump() for c in _evaluate.conflict_view(found)],
+        "conflicts": _evaluate.conflict_records(found),
         "recused": sorted(_evaluate.recused(found)),
         "passed_over": passed_over,
         "exception_id": clash.exception_id,

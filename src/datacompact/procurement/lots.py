@@ -34,6 +34,7 @@ from datacompact.procurement.schemas import (
     MatchPublic,
     RankingPublic,
 )
+from datacompact.registry import lookup
 from datacompact.registry.participants import approved_of_kind
 from datacompact.store.models import Participant
 from datacompact.store.project_models import (
@@ -232,7 +233,7 @@ def grant_exception(
             NewEvent(EventType.RULE_EXCEPTION_GRANTED, "rule_exception", exception.id, payload)
         ],
     )
-    return Recorded(_exception_view(exception), event.seq)
+    return Recorded(_exception_view(session, exception), event.seq)
 
 
 def past_kpi(session: Session, participant_id: int) -> float | None:
@@ -369,14 +370,16 @@ def match_lot(
     )
 
 
-def _exception_view(exception: RuleException) -> ExceptionPublic:
+def _exception_view(session: Session, exception: RuleException) -> ExceptionPublic:
     return ExceptionPublic(
         id=exception.id,
         lot_id=exception.lot_id,
         supplier_id=exception.supplier_id,
+        supplier_name=lookup.participant_name(session, exception.supplier_id),
         rule=exception.rule,
         reason=exception.reason,
         granted_by=exception.granted_by,
+        granted_by_name=lookup.participant_name(session, exception.granted_by),
         created_at=exception.created_at,
     )
 
@@ -400,6 +403,6 @@ def view(session: Session, lot: Lot) -> LotPublic:
         successor_of=lot.successor_of,
         status=lot.status,
         tender_id=tender_id,
-        exceptions=[_exception_view(e) for e in exceptions],
+        exceptions=[_exception_view(session, e) for e in exceptions],
         created_at=lot.created_at,
     )

@@ -174,9 +174,12 @@ class ExceptionPublic(BaseModel):
     id: int
     lot_id: int
     supplier_id: int
+    supplier_name: str | None = None
     rule: str
     reason: str
+    #: The regulator (participant) that granted it.
     granted_by: int
+    granted_by_name: str | None = None
     created_at: datetime
 
 
@@ -237,6 +240,7 @@ class BidPublic(BaseModel):
     id: int
     tender_id: int
     bidder_id: int
+    bidder_name: str | None = None
     #: Shown to its bidder at once, to everybody once the bids are opened.
     price: str | None
     sha256: str
@@ -265,7 +269,10 @@ class BidScorePublic(BaseModel):
 class ConflictPublic(BaseModel):
     kind: str
     bidder_ids: list[int]
+    #: The bidders' names, in the order of ``bidder_ids``.
+    bidder_names: list[str | None] = Field(default_factory=list)
     member_id: int | None
+    member_name: str | None = None
     reason: str
 
 
@@ -279,6 +286,9 @@ class TenderPublic(BaseModel):
     #: Member ids of the committee: shown to the owner, the regulator and the members
     #: themselves until the award, to everybody afterwards.
     committee: list[int] | None
+    #: The committee members' display names, in the order of ``committee``, shown
+    #: exactly when ``committee`` is.
+    committee_names: list[str | None] | None = None
     status: str
     opened_at: datetime | None
     bids: list[BidPublic]

@@ -246,7 +246,7 @@ def submit_bid(
         actor=Principal(label="sealed-bid-box", governance=actor.governance),
         events=[NewEvent(EventType.BID_SUBMITTED, "bid", bid.id, payload)],
     )
-    return Recorded(bid_view(bid, reveal=True), event.seq)
+    return Recorded(bid_view(session, bid, reveal=True), event.seq)
 
 
 def open_bids(
@@ -314,7 +314,7 @@ def open_bids(
     payload = {
         "lot_id": lot.id,
         "bids": opened,
-        "conflicts": [c.model_dump() for c in _evaluate.conflict_view(found)],
+        "conflicts": _evaluate.conflict_records(found),
     }
     (event,) = record_events(
         session,

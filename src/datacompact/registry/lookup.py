@@ -73,3 +73,11 @@ def participant_name(session: Session, participant_id: int | None) -> str | None
         return None
     found = session.get(Participant, participant_id)
     return None if found is None else found.name
+
+
+def member_name(session: Session, member_id: int | None) -> str | None:
+    """The display name shown beside a member id; None for none or unknown."""
+    if member_id is None:
+        return None
+    found = session.get(Member, member_id)
+    return None if found is None else found.display_name
