@@ -54,6 +54,8 @@ PRE_COOKIE = "dc_pre"
 CSRF_FIELD = "csrf"
 #: Where :func:`page` leaves a post's parsed form fields for its handler.
 FORM_KEY = "datacompact.console.form"
+#: The same fields as (name, value) pairs in order, for a field sent more than once (checkboxes).
+FORM_ITEMS_KEY = "datacompact.console.form.items"
 #: A session ends after this long without a request, and at the latest after SESSION_TTL.
 SESSION_IDLE = timedelta(minutes=30)
 SESSION_TTL = timedelta(hours=12)
@@ -354,10 +356,11 @@ def page(console: Console, handler: Handler) -> Callable[[Request], Any]:
             # Read here, on the loop; the handler runs in the thread pool.
             try:
                 form = await request.form(max_files=0, max_fields=20, max_part_size=64 * 1024)
-                values = {k: v for k, v in form.multi_items() if isinstance(v, str)}
+                items = [(k, v) for k, v in form.multi_items() if isinstance(v, str)]
             except Exception:
-                values = {}
-            request.scope[FORM_KEY] = values
+                items = []
+            request.scope[FORM_KEY] = dict(items)
+            request.scope[FORM_ITEMS_KEY] = items
 
         def run() -> Response:
             try:
