@@ -118,8 +118,12 @@ def usage(*, session: Session, actor: Principal, days: int = 30) -> UsageReport:
             )
         ).all()
     }
-    names = dict(session.execute(select(Participant.id, Participant.name)).tuples().all())
-    resources = dict(session.execute(select(Resource.id, Resource.name)).tuples().all())
+    names: dict[int, str] = {
+        i: n for i, n in session.execute(select(Participant.id, Participant.name)).all()
+    }
+    resources: dict[int, str] = {
+        i: n for i, n in session.execute(select(Resource.id, Resource.name)).all()
+    }
     tables: dict[str, dict[int, UsageRow]] = {"resource": {}, "holder": {}, "grantee": {}}
     for grant_id, status, count in per_grant:
         grant = grant_rows.get(grant_id)
