@@ -118,12 +118,8 @@ def usage(*, session: Session, actor: Principal, days: int = 30) -> UsageReport:
             )
         ).all()
     }
-    names: dict[int, str] = {
-        i: n for i, n in session.execute(select(Participant.id, Participant.name)).all()
-    }
-    resources: dict[int, str] = {
-        i: n for i, n in session.execute(select(Resource.id, Resource.name)).all()
-    }
+    names: dict[int, str] = dict(session.execute(select(Participant.id, Participant.name)).all())
+    resources: dict[int, str] = dict(session.execute(select(Resource.id, Resource.name)).all())
     tables: dict[str, dict[int, UsageRow]] = {"resource": {}, "holder": {}, "grantee": {}}
     for grant_id, status, count in per_grant:
         grant = grant_rows.get(grant_id)
