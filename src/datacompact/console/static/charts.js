@@ -1,6 +1,7 @@
 // Draws each <figure class="chart" data-chart="line|bar" data-table="ID"> from the table
 // named by data-table: the first cell of each body row is the category, and every cell
 // with a data-value attribute is a number of the series named by its column's header.
+// data-stack="true" stacks the series (they add up); otherwise they stand side by side.
 // The table stays on the page: the chart is a picture of it, never the only copy.
 (function () {
   "use strict";
@@ -29,6 +30,8 @@
     var data = read(table);
     if (!data.categories.length) { figure.hidden = true; return; }
     var kind = figure.getAttribute("data-chart") === "line" ? "line" : "bar";
+    // Stacked only where the series add up (outcomes of the same queries), never for shares.
+    var stacked = figure.getAttribute("data-stack") === "true";
     var chart = window.echarts.init(canvas, null, { renderer: "canvas" });
     chart.setOption({
       animation: false,
@@ -38,7 +41,7 @@
       xAxis: { type: "category", data: data.categories, axisLabel: { hideOverlap: true } },
       yAxis: { type: "value" },
       series: data.series.map(function (s) {
-        return { name: s.name, type: kind, data: s.data, stack: kind === "bar" ? "all" : undefined };
+        return { name: s.name, type: kind, data: s.data, stack: stacked ? "all" : undefined };
       })
     });
     window.addEventListener("resize", function () { chart.resize(); });
