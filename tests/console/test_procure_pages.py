@@ -162,3 +162,82 @@ def test_a_lot_link_goes_to_its_project(web: Web) -> None:
     assert f'href="/procure/projects/{project_id}"' in listing.text
     assert officer.get("/procure/projects?owner=x").status_code == 400
     assert officer.get("/procure/projects/999999").status_code == 404
+
+
+def test_the_shortlist_shows_what_the_api_ranks(web: Web) -> None:
+    project_id, tender_id = _open_tender(web)
+    with web.platform.db.read() as session:
+        lot_id = tenders.get_tender(
+            session=session, actor=web.world.principal("department.admin"), tender_id=tender_id
+        ).lot_id
+    for key in ("department.admin", "enterprise.admin"):
+        browser = Browser(web.client, lang="en")
+        browser.sign_in(key)
+        page = browser.get(f"/procure/lots/{lot_id}/shortlist")
+        api = web.client.get(
+            f"/api/v1/lots/{lot_id}/matches",
+            headers={"Authorization": f"Bearer {web.world.tokens[key]}"},
+        )
+        assert page.status_code == api.status_code
+        if api.status_code == 200:
+            for match in api.json()["data"]["matches"]:
+                assert match["name"] in page.text
+            assert "Task-matching shortlist" in page.text
+    assert Browser(web.client).get(f"/procure/lots/{lot_id}/shortlist").status_code == 401
+    assert project_id
+
+
+def test_the_regulator_grants_an_exception_from_the_lot(web: Web) -> None:
+    project_id, tender_id = _open_tender(web)
+    with web.platform.db.read() as session:
+        lot_id = tenders.get_tender(
+            session=session, actor=web.world.principal("department.admin"), tender_id=tender_id
+        ).lot_id
+    regulator = Browser(web.client)
+    regulator.sign_in("regulator.admin")
+    page = regulator.get(f"/procure/projects/{project_id}")
+    assert f'action="/procure/lots/{lot_id}/exceptions"' in page.text
+    supplier = str(web.world.ids["enterprise"])
+    bad = regulator.post(
+        f"/procure/lots/{lot_id}/exceptions",
+        {
+            "csrf": csrf_of(page.text),
+            "supplier_id": supplier,
+            "rule": "other",
+            "reason": "理由充分",
+        },
+    )
+    assert bad.status_code == 400
+    done = regulator.post(
+        f"/procure/lots/{lot_id}/exceptions",
+        {
+            "csrf": csrf_of(page.text),
+            "supplier_id": supplier,
+            "rule": "separation.dev_ops",
+            "reason": "唯一具备资质 / the only qualified supplier",
+        },
+    )
+    assert done.status_code == 303, done.text
+    assert _event_type(web, _logged(done.headers["location"])) == "rule_exception.granted"
+    # Not the owner's to grant: the same refusal as the API's.
+    officer = Browser(web.client)
+    officer.sign_in("department.admin")
+    refused = officer.post(
+        f"/procure/lots/{lot_id}/exceptions",
+        {
+            "csrf": csrf_of(officer.get(f"/procure/projects/{project_id}").text),
+            "supplier_id": str(web.world.ids["enterprise2"]),
+            "rule": "separation.dev_ops",
+            "reason": "自行批准 / self-approved",
+        },
+    )
+    via_api = web.client.post(
+        f"/api/v1/lots/{lot_id}/exceptions",
+        headers={"Authorization": f"Bearer {web.world.tokens['department.admin']}"},
+        json={
+            "supplier_id": web.world.ids["enterprise2"],
+            "rule": "separation.dev_ops",
+            "reason": "自行批准 / self-approved",
+        },
+    )
+    assert refused.status_code == via_api.status_code == 403

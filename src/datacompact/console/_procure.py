@@ -18,7 +18,7 @@ from datacompact.console._forms import logged_index, object_id, parsed, posted
 from datacompact.console._web import Console, Context, redirect, writing
 from datacompact.errors import InvalidInput, Unauthenticated
 from datacompact.procurement import lots, projects, tenders
-from datacompact.procurement.schemas import AwardIn, BidCreate, TenderPublic
+from datacompact.procurement.schemas import AwardIn, BidCreate, ExceptionCreate, TenderPublic
 from datacompact.schemas_base import MAX_ID
 
 #: The longest bid document typed into the page (the form's part limit is 64 KiB).
@@ -137,4 +137,39 @@ def award(request: Request, ctx: Context, console: Console) -> Response:
         recorded = tenders.award_tender(
             session=session, actor=actor, tender_id=tender_id, bid_id=body.bid_id
         )
+    return redirect(f"/procure/projects/{project_id}?logged={recorded.log_index}")
+
+
+def shortlist_page(request: Request, ctx: Context, console: Console) -> Response:
+    """The task-matching shortlist of a lot: ranked enterprises with reasons, and who is out."""
+    _signed_in(ctx)
+    lot_id = object_id(request, "lot_id")
+    with ctx.platform.db.read() as session:
+        lot = lots.get_lot(session=session, actor=ctx.principal, lot_id=lot_id)
+        ranking = lots.match_lot(session=session, actor=ctx.principal, lot_id=lot_id)
+    return console.renderer.render(ctx, "procure/shortlist.html", lot=lot, ranking=ranking)
+
+
+def grant_exception(request: Request, ctx: Context, console: Console) -> Response:
+    """The regulator's exception to a procurement rule for one supplier on one lot."""
+    form = posted(request, ctx)
+    lot_id = object_id(request, "lot_id")
+    body = parsed(
+        ExceptionCreate,
+        {
+            "supplier_id": form.get("supplier_id", ""),
+            "rule": form.get("rule", ""),
+            "reason": form.get("reason"),
+        },
+    )
+    with writing(ctx) as (session, actor):
+        recorded = lots.grant_exception(
+            session=session,
+            actor=actor,
+            lot_id=lot_id,
+            supplier_id=body.supplier_id,
+            rule=body.rule,
+            reason=body.reason,
+        )
+        project_id = lots.get_lot(session=session, actor=actor, lot_id=lot_id).project_id
     return redirect(f"/procure/projects/{project_id}?logged={recorded.log_index}")

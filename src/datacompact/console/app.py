@@ -113,6 +113,8 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
         route("/procure/projects", _procure.projects_page),
         route("/procure/projects/{project_id}", _procure.project_page),
         route("/procure/lots/{lot_id}", _procure.lot_page),
+        route("/procure/lots/{lot_id}/shortlist", _procure.shortlist_page),
+        route("/procure/lots/{lot_id}/exceptions", _procure.grant_exception, methods=("POST",)),
         route("/procure/tenders/{tender_id}/bids", _procure.submit_bid, methods=("POST",)),
         route("/procure/tenders/{tender_id}/opening", _procure.open_bids, methods=("POST",)),
         route("/procure/tenders/{tender_id}/award", _procure.award, methods=("POST",)),
