@@ -29,6 +29,7 @@ SCRIPTS = (
     "http/bench_soak.py",
     "api/bench_login_flood.py",
     "cli/bench_startup.py",
+    "console/bench_console.py",
 )
 
 
