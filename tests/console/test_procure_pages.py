@@ -241,3 +241,28 @@ def test_the_regulator_grants_an_exception_from_the_lot(web: Web) -> None:
         },
     )
     assert refused.status_code == via_api.status_code == 403
+
+
+def test_a_contract_shows_kpis_milestones_reports_and_escrow_as_the_api(web: Web) -> None:
+    from ..delivery._delivery import MET, award_for, report, sign
+
+    world = web.world
+    contract_id = sign(world, "department", award_for(world, "department", "enterprise"))
+    report(world, "enterprise", contract_id, "2026-02", MET)
+    officer = Browser(web.client, lang="en")
+    officer.sign_in("department.admin")
+    page = officer.get(f"/procure/contracts/{contract_id}")
+    api = web.client.get(
+        f"/api/v1/contracts/{contract_id}",
+        headers={"Authorization": f"Bearer {world.tokens['department.admin']}"},
+    )
+    assert page.status_code == api.status_code == 200
+    data = api.json()["data"]
+    for kpi in data["kpis"]:
+        assert kpi["name"] in page.text
+    assert "首期运维款" in page.text
+    assert "2026-02" in page.text
+    assert "KPI targets" in page.text
+    project = officer.get(f"/procure/projects/{data['project_id']}")
+    assert f'href="/procure/contracts/{contract_id}"' in project.text
+    assert officer.get("/procure/contracts/999999").status_code == 404

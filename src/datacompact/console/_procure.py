@@ -16,6 +16,7 @@ from starlette.responses import Response
 
 from datacompact.console._forms import logged_index, object_id, parsed, posted
 from datacompact.console._web import Console, Context, redirect, writing
+from datacompact.delivery import contracts, deliverables
 from datacompact.errors import InvalidInput, Unauthenticated
 from datacompact.procurement import lots, projects, tenders
 from datacompact.procurement.schemas import AwardIn, BidCreate, ExceptionCreate, TenderPublic
@@ -61,6 +62,7 @@ def project_page(request: Request, ctx: Context, console: Console) -> Response:
     with ctx.platform.db.read() as session:
         project = projects.get_project(session=session, actor=actor, project_id=project_id)
         found = [lots.get_lot(session=session, actor=actor, lot_id=i) for i in project.lot_ids]
+        signed = contracts.list_contracts(session=session, actor=actor, project_id=project_id)
         offered: dict[int, TenderPublic] = {
             lot.id: tenders.get_tender(session=session, actor=actor, tender_id=lot.tender_id)
             for lot in found
@@ -72,6 +74,7 @@ def project_page(request: Request, ctx: Context, console: Console) -> Response:
         p=project,
         lots=found,
         tenders=offered,
+        signed={c.lot_id: c for c in signed},
         me=actor.participant_id,
         logged=logged_index(request),
     )
@@ -173,3 +176,18 @@ def grant_exception(request: Request, ctx: Context, console: Console) -> Respons
         )
         project_id = lots.get_lot(session=session, actor=actor, lot_id=lot_id).project_id
     return redirect(f"/procure/projects/{project_id}?logged={recorded.log_index}")
+
+
+def contract_page(request: Request, ctx: Context, console: Console) -> Response:
+    """A contract: KPI targets against what was measured, milestones, SLA reports, the
+    handover package, and the deliverables with their escrow state (metadata only)."""
+    _signed_in(ctx)
+    contract_id = object_id(request, "contract_id")
+    with ctx.platform.db.read() as session:
+        found = contracts.get_contract(
+            session=session, actor=ctx.principal, contract_id=contract_id
+        )
+        kept = deliverables.list_deliverables(
+            session=session, actor=ctx.principal, contract_id=contract_id
+        )
+    return console.renderer.render(ctx, "procure/contract.html", c=found, kept=kept)

@@ -114,6 +114,7 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
         route("/procure/projects/{project_id}", _procure.project_page),
         route("/procure/lots/{lot_id}", _procure.lot_page),
         route("/procure/lots/{lot_id}/shortlist", _procure.shortlist_page),
+        route("/procure/contracts/{contract_id}", _procure.contract_page),
         route("/procure/lots/{lot_id}/exceptions", _procure.grant_exception, methods=("POST",)),
         route("/procure/tenders/{tender_id}/bids", _procure.submit_bid, methods=("POST",)),
         route("/procure/tenders/{tender_id}/opening", _procure.open_bids, methods=("POST",)),
