@@ -31,6 +31,7 @@ SCRIPTS = (
     "cli/bench_startup.py",
     "value/bench_shapley.py",
     "fusion/bench_psi.py",
+    "console/bench_console.py",
 )
 
 

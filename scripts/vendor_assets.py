@@ -45,6 +45,12 @@ ASSETS = [
         CONSOLE_VENDOR,
     ),
     Asset(
+        "echarts",
+        "6.1.0",
+        {"dist/echarts.simple.min.js": "echarts.simple.min.js", "LICENSE": "echarts.LICENSE"},
+        CONSOLE_VENDOR,
+    ),
+    Asset(
         "axe-core",
         "4.11.0",
         {"axe.min.js": "axe.min.js", "LICENSE": "axe-core.LICENSE"},

@@ -17,7 +17,7 @@ from pathlib import Path
 from typing import Any
 
 from sqlalchemy import func, select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from datacompact.catalog import _analysis, _staging, codes, grading, search
 from datacompact.catalog._analysis import Analysis, Progress
@@ -585,7 +585,9 @@ def search_catalog(
 ) -> SearchResult:
     """:func:`search_resources`, saying why when nothing is found."""
     authorize(actor=actor, action=Actions.RESOURCE_READ, resource=PublicListing())
-    rows = select(Resource).order_by(Resource.id)
+    # Every listed resource's view reads its versions: one query for all of them, not one
+    # each (1,000 resources were 1,000 lazy loads, seconds per catalog page).
+    rows = select(Resource).options(selectinload(Resource.versions)).order_by(Resource.id)
     if holder_id is not None:
         rows = rows.where(Resource.holder_id == holder_id)
     if grade is not None:

@@ -12,7 +12,18 @@ from starlette.responses import Response
 from starlette.routing import Route
 from starlette.types import ASGIApp, Receive, Scope, Send
 
-from datacompact.console import _account, _analyst, _catalog, _log, _steward, i18n
+from datacompact.console import (
+    _account,
+    _admin,
+    _analyst,
+    _catalog,
+    _log,
+    _procure,
+    _review,
+    _steward,
+    _supervise,
+    i18n,
+)
 from datacompact.console._web import Console, Context, SecurityHeaders, local_target, page, redirect
 from datacompact.console.assets import PREFIX, Assets
 from datacompact.errors import NotFound
@@ -103,6 +114,37 @@ def create_console(platform: Platform, *, client_address: Callable[[Scope], str]
         route("/analyst/grants/{grant_id}/queries", _analyst.run, ("POST",)),
         route("/analyst/queries/{query_id}", _analyst.result),
         route("/analyst/queries/{query_id}/result.csv", _analyst.result_csv),
+        # The role pages (reviewers, the regulator's supervision, procurement).
+        route("/review", _review.inbox_page),
+        route("/review/applications/{application_id}", _review.application_page),
+        route(
+            "/review/applications/{application_id}/decision",
+            _review.decide_application,
+            methods=("POST",),
+        ),
+        route(
+            "/review/participants/{participant_id}/decision",
+            _review.decide_registration,
+            methods=("POST",),
+        ),
+        route(
+            "/review/projects/{project_id}/mode-decision", _review.decide_mode, methods=("POST",)
+        ),
+        route("/admin", _admin.admin_page),
+        route("/admin/members/{member_id}/roles", _admin.set_roles, methods=("POST",)),
+        route("/admin/members/{member_id}/deactivate", _admin.deactivate, methods=("POST",)),
+        route("/supervise", _supervise.dashboard),
+        route("/supervise/grants/{grant_id}", _supervise.grant_page),
+        route("/supervise/grants/{grant_id}/status", _supervise.grant_status, methods=("POST",)),
+        route("/procure/projects", _procure.projects_page),
+        route("/procure/projects/{project_id}", _procure.project_page),
+        route("/procure/lots/{lot_id}", _procure.lot_page),
+        route("/procure/lots/{lot_id}/shortlist", _procure.shortlist_page),
+        route("/procure/contracts/{contract_id}", _procure.contract_page),
+        route("/procure/lots/{lot_id}/exceptions", _procure.grant_exception, methods=("POST",)),
+        route("/procure/tenders/{tender_id}/bids", _procure.submit_bid, methods=("POST",)),
+        route("/procure/tenders/{tender_id}/opening", _procure.open_bids, methods=("POST",)),
+        route("/procure/tenders/{tender_id}/award", _procure.award, methods=("POST",)),
         Route(PREFIX + "/{digest}/{name:path}", assets.serve, methods=["GET"]),
     ]
     app = Starlette(routes=routes, exception_handlers={404: not_found, 405: not_found})
