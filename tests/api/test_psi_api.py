@@ -96,7 +96,7 @@ def _second(served: Served, opened: dict[str, Any], **extra: Any) -> Any:
 def test_two_rounds_answer_the_intersection_with_receipts(served: Served) -> None:
     opened = served.open("records", "intersection", len(KEYS))
     assert isinstance(opened["receipt"]["log_index"], int)
-    assert opened["data"]["group"] == "ristretto255"
+    assert opened["data"]["group"] == "x25519"
     assert opened["data"]["holder_size"] == 40
     response, answer, body = _second(served, opened)
     assert response.status_code == 200, response.text

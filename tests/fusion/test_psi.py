@@ -329,8 +329,11 @@ def test_duplicate_points_are_refused(world: World, resource_id: int) -> None:
 @pytest.mark.parametrize(
     "bad",
     [
-        b"\xff" * 32,  # not a canonical encoding
-        b"\x00" * 32,  # the identity
+        b"\xff" * 32,  # not a canonical encoding: the top bit set, above p
+        (2**255 - 19).to_bytes(32, "little"),  # p: zero, not reduced
+        b"\x00" * 32,  # u = 0, of order 2: the identity once blinded
+        (1).to_bytes(32, "little"),  # u = 1, of order 4
+        (2**255 - 20).to_bytes(32, "little"),  # u = -1, of order 4 on the twist
         b"\x01" * 31,  # not a whole point
     ],
 )

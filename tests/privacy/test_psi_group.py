@@ -1,4 +1,4 @@
-"""The group operations of ECDH-PSI over ristretto255."""
+"""The group operations of ECDH-PSI over Curve25519 (X25519)."""
 
 from __future__ import annotations
 
@@ -35,12 +35,69 @@ def test_workers_give_the_same_points_in_the_same_order(monkeypatch: pytest.Monk
     assert group.exponentiate(scalar, points, workers=2) == group.exponentiate(scalar, points)
 
 
-@pytest.mark.parametrize("bad", [b"\xff" * 32, b"\x00" * 32, b"\x01" * 32, b"\x01" * 33])
-def test_a_string_that_is_no_point_is_refused_by_position(bad: bytes) -> None:
+P = 2**255 - 19
+#: u-coordinates of order 1, 2, 4 and 8 on Curve25519 and its twist (0, 1, -1 and
+#: the two of order 8): a clamped scalar sends each to the identity, written 0.
+SMALL_ORDER = [
+    0,
+    1,
+    P - 1,
+    0x00B8495F16056286FDB1329CEB8D09DA6AC49FF1FAE35616AEB8413B7C7AEBE0,
+    0x57119FD0DD4E22D8868E1C58C45C44045BEF839C55B1D0B1248C50A3BC959C5F,
+]
+
+
+def _u(value: int) -> bytes:
+    return value.to_bytes(32, "little")
+
+
+@pytest.mark.parametrize(
+    "bad",
+    [
+        *(_u(u) for u in SMALL_ORDER),
+        _u(P),  # 0, not reduced
+        _u(P + 1),  # 1, not reduced
+        b"\xff" * 32,  # the top bit set
+        b"\x01" * 33,
+        b"\x01" * 31,
+    ],
+)
+def test_a_string_that_is_no_point_of_large_order_is_refused_by_position(bad: bytes) -> None:
     points = group.blind(group.new_context(), group.new_scalar(), KEYS[:3])
     with pytest.raises(MalformedInput) as caught:
         group.exponentiate(group.new_scalar(), [*points, bad])
     assert caught.value.details["index"] == 3
+    assert bad.hex() not in caught.value.message
+
+
+def test_the_small_order_points_are_what_they_claim() -> None:
+    # Each is refused by libsodium itself, not only by the canonical check.
+    from nacl.bindings import crypto_scalarmult
+    from nacl.exceptions import RuntimeError as SodiumError
+
+    for u in SMALL_ORDER:
+        with pytest.raises(SodiumError):
+            crypto_scalarmult(group.new_scalar(), _u(u))
+
+
+def test_any_canonical_u_is_accepted_on_the_curve_or_its_twist() -> None:
+    # Every 255-bit value below p is a point of the curve or of its twist, and
+    # blinding commutes on both: no hash to the curve is needed.
+    a, b = group.new_scalar(), group.new_scalar()
+    for u in (_u(9), _u(2), b"\x01" * 32, _u(P - 2)):
+        (ab,) = group.exponentiate(b, group.exponentiate(a, [u]))
+        (ba,) = group.exponentiate(a, group.exponentiate(b, [u]))
+        assert ab == ba
+        assert int.from_bytes(ab, "little") < P
+
+
+def test_scalars_are_clamped_and_hashes_have_the_top_bit_clear() -> None:
+    scalar = group.new_scalar()
+    assert len(scalar) == 32
+    assert scalar[0] & 7 == 0
+    assert scalar[31] & 0xC0 == 0x40
+    for key in KEYS:
+        assert group.hash_to_group(group.new_context(), key)[31] & 0x80 == 0
 
 
 def test_decoding_checks_length_and_limit() -> None:
