@@ -91,6 +91,56 @@ def test_any_canonical_u_is_accepted_on_the_curve_or_its_twist() -> None:
         assert int.from_bytes(ab, "little") < P
 
 
+def _ladder(scalar: bytes, u: bytes) -> bytes:
+    """X25519 as RFC 7748 §5 writes it, in Python integers: the reference for the tests."""
+    k = bytearray(scalar)
+    k[0] &= 248
+    k[31] = (k[31] & 127) | 64
+    n, x1 = int.from_bytes(k, "little"), (int.from_bytes(u, "little") & (2**255 - 1)) % P
+    x2, z2, x3, z3, swap = 1, 0, x1, 1, 0
+    for t in reversed(range(255)):
+        bit = (n >> t) & 1
+        if swap ^ bit:
+            x2, x3, z2, z3 = x3, x2, z3, z2
+        swap = bit
+        a, b, c, d = (x2 + z2) % P, (x2 - z2) % P, (x3 + z3) % P, (x3 - z3) % P
+        aa, bb, da, cb = a * a % P, b * b % P, d * a % P, c * b % P
+        e = (aa - bb) % P
+        x3, z3 = (da + cb) ** 2 % P, x1 * (da - cb) ** 2 % P
+        x2, z2 = aa * bb % P, e * (aa + 121665 * e) % P
+    if swap:
+        x2, z2 = x3, z3
+    return (x2 * pow(z2, P - 2, P) % P).to_bytes(32, "little")
+
+
+def test_rfc_7748_test_vector() -> None:
+    scalar = bytes.fromhex("a546e36bf0527c9d3b16154b82465edd62144c0ac1fc5a18506a2244ba449ac4")
+    u = bytes.fromhex("e6db6867583030db3594c1a424b15f7c726624ec26b3353b10a903a6d0ab1c4c")
+    expected = "c3da55379de9c6908e94ea4df28d084f32eccf03491c71f754b4075577a28552"
+    assert group.exponentiate(scalar, [u])[0].hex() == expected
+    assert _ladder(scalar, u).hex() == expected
+
+
+#: Inputs where carries reach the edges of a 51- or 52-bit limb, or values just
+#: below p: Intel's multi-buffer crypto_mb got these wrong when it was measured
+#: as a faster backend (docs/fusion.md), so every product is checked on them.
+CARRY_EDGES = [
+    *(P - i for i in range(2, 40)),
+    *(P - 1393 + i for i in range(3)),
+    *(2**k - 1 for k in range(52, 255, 17)),
+    *(2**k for k in range(51, 255, 51)),
+    P - 2**51,
+    int("3" + "f" * 61 + "d9", 16),
+    int("7" + "f" * 18 + "7" + "f" * 42 + "d9", 16),
+]
+
+
+def test_products_match_the_rfc_ladder_on_carry_edge_inputs() -> None:
+    scalar = group.new_scalar()
+    points = [_u(u) for u in CARRY_EDGES]
+    assert group.exponentiate(scalar, points) == [_ladder(scalar, p) for p in points]
+
+
 def test_scalars_are_clamped_and_hashes_have_the_top_bit_clear() -> None:
     scalar = group.new_scalar()
     assert len(scalar) == 32
