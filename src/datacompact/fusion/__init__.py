@@ -3,7 +3,7 @@
 * :mod:`~datacompact.fusion.keys`: the normalization of identity keys
   (resident IDs, unified social credit codes, phone numbers in E.164);
 * :mod:`~datacompact.fusion.psi`: private set intersection under a grant, two
-  rounds of ECDH-PSI over ristretto255, each run a charged, logged and
+  rounds of ECDH-PSI over Curve25519 (X25519), each run a charged, logged and
   receipted use of the grant (``docs/fusion.md``).
 """
 

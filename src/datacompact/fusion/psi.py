@@ -3,7 +3,7 @@
 The platform plays the holder's side inside the holder's domain (the
 resource's files never leave it); the requester plays its own side on its
 own machine (``datacompact psi run``), so its keys never reach the platform.
-Two rounds of semi-honest ECDH-PSI over ristretto255
+Two rounds of semi-honest ECDH-PSI over Curve25519 (X25519)
 (:mod:`datacompact.privacy.psi`), with secret scalars ``b`` (holder) and
 ``a`` (requester), both fresh per run:
 
@@ -360,7 +360,8 @@ def exchange_psi(
         # The holder's points raised by the requester are only compared with
         # points of the platform's own making: one that is no group element
         # matches nothing. The requester's are raised here, and libsodium
-        # refuses any that is not a canonical ristretto255 encoding.
+        # refuses any that is not a canonical
+        # u-coordinate of large order.
         try:
             doubled = group.exponentiate(claimed.scalar, theirs, workers=policy.workers)
         except MalformedInput as exc:

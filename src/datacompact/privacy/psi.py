@@ -18,16 +18,21 @@ ristretto255's, and needs no map to the group at all:
   u that is not on the curve is on its quadratic twist, whose large prime
   subgroup is as hard for discrete logarithms. So hashing to the curve is a
   hash to 255 bits, with no Elligator map (ristretto255's map cost 23 to
-  32 µs a key as measured). SecretFlow's ECDH-PSI does the same for its Curve25519 cryptor
-  (``psi/cryptor/ecc_cryptor.cc``: the hash of an item, SHA-256 there, is
-  used as the u-coordinate and masked with ``crypto_scalarmult_curve25519``);
-  the IETF ECDH-PSI draft (draft-ecdh-psi-00, Ant Group) lists Curve25519
-  among its curves.
+  32 µs a key as measured). SecretFlow's ECDH-PSI does the same in its
+  default Curve25519 cryptor (``psi/cryptor/ecc_cryptor.cc``: SHA-256 of the
+  item is the u-coordinate, masked with ``crypto_scalarmult_curve25519``),
+  and offers an Elligator 2 variant beside it. The IETF ECDH-PSI draft
+  (draft-ecdh-psi-00) instead maps items with the hash-to-curve methods of
+  RFC 9380; on Curve25519 that costs a map a key for what twist security
+  already gives: a random point of a group where DDH is believed to hold
+  (the curve's or the twist's large prime-order subgroup, after the cofactor
+  is cleared).
 * **Blinding commutes.** X25519 clamps every scalar (RFC 7748 §5) to a
   multiple of the cofactor 8, and the ladder computes ``u(k·P)`` for a P on
-  the curve or on the twist alike. So ``X25519(a, X25519(b, u)) == X25519(b, X25519(a, u))``, and the
-  cofactor is cleared by the first multiplication: doubly blinded points lie
-  in a prime-order subgroup, where DDH holds.
+  the curve or on the twist alike. So
+  ``X25519(a, X25519(b, u)) == X25519(b, X25519(a, u))``, and the cofactor
+  is cleared by the first multiplication: blinded points lie in a
+  prime-order subgroup, where DDH holds.
 * **Small-order inputs are refused.** The points of order 1, 2, 4 or 8 (on
   the curve and on the twist) become the identity, which the u-only encoding
   writes as zero: libsodium refuses an all-zero result, and so does
