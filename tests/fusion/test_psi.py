@@ -326,6 +326,23 @@ def test_duplicate_points_are_refused(world: World, resource_id: int) -> None:
     assert caught.value.details["rule"] == "psi.duplicates"
 
 
+def test_a_platform_on_another_group_is_refused_by_the_requester(
+    world: World, resource_id: int
+) -> None:
+    grant_id = psi_grant(world, resource_id)
+    keys = requester_keys("resident_id", MINE)
+    opened = _open(world, grant_id, "intersection", len(keys))
+    assert opened.group == group.GROUP == "x25519"
+    with pytest.raises(MalformedInput) as caught:
+        answer_round(
+            context=opened.context,
+            holder_points=opened.holder_points,
+            keys=keys,
+            group_name="ristretto255",
+        )
+    assert caught.value.details == {"field": "group", "expected": "x25519"}
+
+
 @pytest.mark.parametrize(
     "bad",
     [

@@ -78,7 +78,11 @@ def run_psi(
 
     def second(opened: Any, keys: tuple[str, ...]) -> fusion.RequesterRound:
         return fusion.answer_round(
-            context=opened.context, holder_points=opened.holder_points, keys=keys, workers=2
+            context=opened.context,
+            holder_points=opened.holder_points,
+            keys=keys,
+            group_name=opened.group,
+            workers=2,
         )
 
     def action(on: Acting) -> Recorded[Any]:

@@ -54,9 +54,25 @@ class RequesterRound:
 
 
 def answer_round(
-    *, context: str, holder_points: str, keys: Sequence[str], workers: int = 1
+    *,
+    context: str,
+    holder_points: str,
+    keys: Sequence[str],
+    group_name: str = group.GROUP,
+    workers: int = 1,
 ) -> RequesterRound:
-    """``{H(y)^b}^a`` in the holder's order and ``{H(x)^a}`` shuffled, for a fresh ``a``."""
+    """``{H(y)^b}^a`` in the holder's order and ``{H(x)^a}`` shuffled, for a fresh ``a``.
+
+    ``group_name`` is the group the platform's first answer names: a platform
+    on another group (ristretto255 before X25519) is refused rather than
+    answered with points that would match nothing.
+    """
+    if group_name != group.GROUP:
+        raise MalformedInput(
+            f"平台使用的群为 {group_name}，本客户端为 {group.GROUP}，请升级 / the platform runs "
+            f"PSI over {group_name} and this client over {group.GROUP}: use matching versions",
+            details={"field": "group", "expected": group.GROUP},
+        )
     try:
         run_context = bytes.fromhex(context)
         raw = base64.b64decode(holder_points, validate=True)
