@@ -218,6 +218,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_object", "object_type", "object_id"),
         Index("ix_events_actor_participant", "actor_participant_id"),
+        Index("ix_events_type_seq", "type", "seq"),
     )
 
 
@@ -547,3 +548,4 @@ class KAnonymousRelease(Base):
 
 # The cooperation-project tables share the metadata (imported for Alembic and the services).
 from datacompact.store import project_models as project_models  # noqa: E402
+from datacompact.store import value_models as value_models  # noqa: E402
