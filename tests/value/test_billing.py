@@ -63,14 +63,13 @@ def test_a_price_above_its_ceiling_negative_or_not_a_number_is_refused(
 def test_a_ceiling_can_be_set_by_the_regulator_only_and_never_on_itself(
     world: World, priced: Priced
 ) -> None:
-    with pytest.raises(Forbidden):
-        with world.platform.db.write() as session:
-            prices.set_ceiling(
-                session=session,
-                actor=world.principal("department.admin"),
-                item_id=priced.api_item,
-                change=prices.PriceChange(value="100"),
-            )
+    with pytest.raises(Forbidden), world.platform.db.write() as session:
+        prices.set_ceiling(
+            session=session,
+            actor=world.principal("department.admin"),
+            item_id=priced.api_item,
+            change=prices.PriceChange(value="100"),
+        )
 
 
 def test_an_item_is_free_until_it_has_a_ceiling(world: World, priced: Priced) -> None:
@@ -124,14 +123,13 @@ def test_a_public_interest_grant_is_free_and_cannot_be_charged(
     world: World, priced: Priced
 ) -> None:
     use(world, priced.api_item, priced.free_grant, "10")
-    with pytest.raises(PolicyViolation) as refused:
-        with world.platform.db.write() as session:
-            charging.assign_purpose_class(
-                session=session,
-                actor=world.principal("regulator.reviewer"),
-                grant_id=priced.free_grant,
-                data=PurposeClassIn(purpose_class="commercial", reason="try"),
-            )
+    with pytest.raises(PolicyViolation) as refused, world.platform.db.write() as session:
+        charging.assign_purpose_class(
+            session=session,
+            actor=world.principal("regulator.reviewer"),
+            grant_id=priced.free_grant,
+            data=PurposeClassIn(purpose_class="commercial", reason="try"),
+        )
     assert refused.value.details["rule"] == "charging.free_purpose"
     issued = _issue(world, priced.period)
     assert issued.total == "0.00"
@@ -212,9 +210,7 @@ def test_an_open_month_cannot_be_issued(
         _issue(world, "2026-13")
 
 
-def test_money_rounds_each_line_to_the_fen_and_totals_add_up(
-    world: World, priced: Priced
-) -> None:
+def test_money_rounds_each_line_to_the_fen_and_totals_add_up(world: World, priced: Priced) -> None:
     # 0.002 thousand calls at 2.50 is 0.005 yuan: half up to 0.01; seven of them 0.07.
     for _ in range(7):
         use(world, priced.api_item, priced.paid_grant, "0.002")

@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from typing import Any
 
 from sqlalchemy import select
 from sqlalchemy.orm import Session
@@ -390,6 +391,16 @@ def _check(session: Session, statement: Statement, expected: list[Line]) -> Mism
         .order_by(StatementLine.line_no)
         .execution_options(yield_per=20_000)
     )
+    try:
+        return _compare(session, statement, expected, stored)
+    finally:
+        # A server-side cursor left half read would outlive the transaction on PostgreSQL.
+        stored.close()
+
+
+def _compare(
+    session: Session, statement: Statement, expected: list[Line], stored: Iterable[Any]
+) -> Mismatch | None:
     digest = hashlib.sha256()
     total = Decimal("0.00")
     count = 0
