@@ -36,6 +36,7 @@ from datacompact.api import (
     queries,
     resources,
     uploads,
+    value,
 )
 from datacompact.api._access_log import ROUTE_KEY, AccessLog
 from datacompact.api._access_log import configure as configure_access_log
@@ -125,11 +126,13 @@ def create_app(platform: Platform) -> FastAPI:
         projects.router,
         contracts.router,
         events.router,
+        value.router,
         ledger.api,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ledger.public)
     app.include_router(contracts.public)
+    app.include_router(value.public)
     app.include_router(datasets.router)
     app.include_router(_metrics.router)
 
