@@ -33,6 +33,7 @@ from ._endpoint_base import (
 )
 from ._endpoints_delivery import DELIVERY_ENDPOINTS
 from ._endpoints_projects import PROJECT_ENDPOINTS
+from ._endpoints_value import VALUE_ENDPOINTS
 from .conftest import token_id
 
 PASSWORD = "correct horse battery"  # the admins' password in the minimal world
@@ -573,3 +574,4 @@ def _grant_of(world: World, grantee: str) -> int:
 # Cooperation projects: procurement, then delivery and transparency (their own modules).
 ENDPOINTS.update(PROJECT_ENDPOINTS)
 ENDPOINTS.update(DELIVERY_ENDPOINTS)
+ENDPOINTS.update(VALUE_ENDPOINTS)

@@ -33,6 +33,7 @@ from ..conftest import (
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
 from ._endpoints_delivery import DELIVERY_EXPECTED, DELIVERY_PUBLIC
 from ._endpoints_projects import PROJECT_EXPECTED
+from ._endpoints_value import VALUE_BY_ACTOR, VALUE_EXPECTED, VALUE_PUBLIC
 from .conftest import ApiClient, app_routes, bearer, forget
 
 ROLES = ("admin", "data_steward", "analyst", "reviewer", "auditor")
@@ -195,6 +196,10 @@ BY_ACTOR: dict[str, dict[str, dict[str, frozenset[str]]]] = {
 BY_ACTOR.update(PROJECT_EXPECTED)
 BY_ACTOR.update(DELIVERY_EXPECTED)
 PUBLIC |= DELIVERY_PUBLIC
+# The price list and billing (tests/api/_endpoints_value.py).
+EXPECTED.update(VALUE_EXPECTED)
+BY_ACTOR.update(VALUE_BY_ACTOR)
+PUBLIC |= VALUE_PUBLIC
 
 # Decisions on participants depend on the actor's kind: under data_governance
 # only the regulator's admins and reviewers decide, and never on themselves.
