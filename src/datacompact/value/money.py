@@ -29,11 +29,21 @@ from decimal import ROUND_HALF_UP, Decimal
 from datacompact.decimals import parse_decimal
 from datacompact.errors import InvalidInput
 
-__all__ = ["FEN", "PRICE_PLACES", "amount", "fen", "parse_price", "parse_quantity", "text", "total"]
+__all__ = [
+    "FEN",
+    "PRICE_PLACES",
+    "PRICE_QUANTUM",
+    "amount",
+    "fen",
+    "parse_price",
+    "parse_quantity",
+    "text",
+    "total",
+]
 
 FEN = Decimal("0.01")
 PRICE_PLACES = 4
-_PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)
+PRICE_QUANTUM = Decimal(1).scaleb(-PRICE_PLACES)
 # Ten billion yuan is beyond any public-data price or permitted revenue.
 _MAX_DIGITS = 11
 
@@ -62,7 +72,7 @@ def _parse(value: object, field: str, places: int, example: str) -> Decimal:
 
 def parse_price(value: object, field: str) -> Decimal:
     """A price, ceiling or revenue in yuan: at most four places, kept at four."""
-    return _parse(value, field, PRICE_PLACES, "12.50").quantize(_PRICE_QUANTUM)
+    return _parse(value, field, PRICE_PLACES, "12.50").quantize(PRICE_QUANTUM)
 
 
 def parse_quantity(value: object, field: str = "quantity") -> Decimal:

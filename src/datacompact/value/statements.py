@@ -25,6 +25,7 @@ from collections import defaultdict
 from collections.abc import Iterable, Sequence
 from datetime import datetime
 from decimal import Decimal
+from functools import lru_cache
 from typing import Any
 
 from sqlalchemy import select
@@ -85,10 +86,22 @@ def _row(line_no: int, line: Line) -> tuple[str, ...]:
         str(line.item_id),
         str(line.version),
         money.text(line.quantity),
-        money.text(line.unit_price),
-        money.text(line.amount),
+        _price_text(line.unit_price),
+        _amount_text(line.amount),
         "1" if line.free else "0",
     )
+
+
+# Cached: a statement repeats a few prices and amounts many times. Only values of
+# one exponent share a cache: Decimal("8.00") == Decimal("8.0000") as a key.
+@lru_cache(maxsize=4096)
+def _price_text(value: Decimal) -> str:
+    return money.text(value.quantize(money.PRICE_QUANTUM))
+
+
+@lru_cache(maxsize=4096)
+def _amount_text(value: Decimal) -> str:
+    return money.text(value.quantize(money.FEN))
 
 
 def lines_digest(rows: Iterable[Sequence[str]]) -> str:
@@ -374,7 +387,7 @@ def _mismatch(
 
 
 def _check(session: Session, statement: Statement, expected: list[Line]) -> Mismatch | None:
-    stored = session.execute(
+    stored = session.connection().execute(
         select(
             StatementLine.line_no,
             StatementLine.event_seq,
@@ -391,8 +404,9 @@ def _check(session: Session, statement: Statement, expected: list[Line]) -> Mism
         .order_by(StatementLine.line_no)
         .execution_options(yield_per=20_000)
     )
+    rows = (row for part in stored.partitions() for row in part)
     try:
-        return _compare(session, statement, expected, stored)
+        return _compare(session, statement, expected, rows)
     finally:
         # A server-side cursor left half read would outlive the transaction on PostgreSQL.
         stored.close()
@@ -408,30 +422,25 @@ def _compare(
     for row in stored:
         count += 1
         line = next(wanted, None)
-        got = (
-            str(row[0]),
-            str(row[1]),
-            str(row[2]),
-            "" if row[3] is None else str(row[3]),
-            str(row[4]),
-            str(row[5]),
-            row[6],
-            row[7],
-            row[8],
-            "1" if row[9] else "0",
-        )
         if line is None:
             return _mismatch(statement, count, "line", "no such line", "a line")
         want = _row(count, line)
-        if got != want:
-            field = next(f for f, a, b in zip(FIELDS, want, got, strict=True) if a != b)
+        # Compared as typed values first; text only for the message of a mismatch.
+        typed = (count, line.event_seq, line.user_id, line.grant_id, line.item_id, line.version)
+        if tuple(row[:6]) != typed or tuple(row[6:9]) != want[6:9] or bool(row[9]) != line.free:
+            got = (
+                *("" if v is None else str(v) for v in row[:6]),
+                *row[6:9],
+                "1" if row[9] else "0",
+            )
+            field = next(f for f, x, y in zip(FIELDS, want, got, strict=True) if x != y)
             index = FIELDS.index(field)
             mismatch = _mismatch(statement, count, field, want[index], got[index])
             if line.free and field in ("unit_price", "amount"):
                 mismatch.message += " (公益用途不得收费 / a charge on a free purpose)"
             return mismatch
-        digest.update((",".join(got) + "\n").encode())
-        total += Decimal(got[8])
+        digest.update((",".join(want) + "\n").encode())
+        total += line.amount
     if count < len(expected):
         return _mismatch(statement, count + 1, "line", "a line", "no such line")
     if money.text(total) != statement.total:
