@@ -49,6 +49,7 @@ from ._catalog import register_datasets
 from ._city import Org, build_cast, evidence_hash
 from ._grants import ensure_grants
 from ._projects import ensure_projects
+from ._value import ensure_value
 
 __all__ = ["CREDENTIALS_FILE", "build_demo", "demo_token"]
 
@@ -296,6 +297,7 @@ def build_demo(
         held = ensure_grants(platform, cast)
         step("合作项目、招投标与合同 / projects, tenders and contracts")
         built_projects = ensure_projects(platform, cast)
+        ensure_value(platform, cast)
     for entry in credentials:
         entry["grants"] = held.get(entry["user"], [])
     path = platform.settings.home / CREDENTIALS_FILE
