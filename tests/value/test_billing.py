@@ -18,7 +18,13 @@ from datacompact.errors import (
 from datacompact.policy import queries
 from datacompact.store.value_models import StatementLine
 from datacompact.value import charging, prices, statements
-from datacompact.value.schemas import MisuseIn, PurposeClassIn
+from datacompact.value.schemas import (
+    BillingAudit,
+    MisuseIn,
+    PriceChange,
+    PurposeClassIn,
+    StatementPublic,
+)
 
 from ..conftest import World
 from ._billing import LATER, Priced, ceiling, list_item, price, priced_world, use
@@ -30,14 +36,14 @@ def priced(world: World, tmp_path: Path, monkeypatch: pytest.MonkeyPatch) -> Pri
     return priced_world(world, tmp_path)
 
 
-def _issue(world: World, period: str) -> statements.StatementPublic:
+def _issue(world: World, period: str) -> StatementPublic:
     with world.platform.db.write() as session:
         return statements.issue_statement(
             session=session, actor=world.principal("department.admin"), period=period
         ).value
 
 
-def _audit(world: World, period: str) -> statements.BillingAudit:
+def _audit(world: World, period: str) -> BillingAudit:
     with world.platform.db.read() as session:
         return statements.audit_billing(
             session=session, actor=world.principal("regulator.auditor"), period=period
@@ -68,7 +74,7 @@ def test_a_ceiling_can_be_set_by_the_regulator_only_and_never_on_itself(
             session=session,
             actor=world.principal("department.admin"),
             item_id=priced.api_item,
-            change=prices.PriceChange(value="100"),
+            change=PriceChange(value="100"),
         )
 
 
