@@ -136,7 +136,8 @@ def issue_statement(
             details={"period": month.text},
         )
     lines = [line for line in meter(session, month)[0] if line.operator_id == operator]
-    rows = [_row(n, line) for n, line in enumerate(lines, start=1)]
+    # A generator: a month's lines as text would take several times their own memory.
+    rows = (_row(n, line) for n, line in enumerate(lines, start=1))
     total = money.total(line.amount for line in lines)
     by_user: dict[int, Decimal] = defaultdict(lambda: Decimal("0.00"))
     for line in lines:
@@ -145,7 +146,7 @@ def issue_statement(
         operator_id=operator,
         period=month.text,
         total=money.text(total),
-        line_count=len(rows),
+        line_count=len(lines),
         lines_sha256=lines_digest(rows),
     )
     session.add(statement)
