@@ -15,7 +15,7 @@ from datacompact.errors import (
     InvalidTransition,
     PolicyViolation,
 )
-from datacompact.policy import queries
+from datacompact.policy import grants, queries
 from datacompact.store.value_models import StatementLine
 from datacompact.value import charging, prices, statements
 from datacompact.value.schemas import (
@@ -246,3 +246,17 @@ def test_misuse_is_an_audit_finding(world: World, priced: Priced) -> None:
         )
     kinds = {(f.kind, f.grant_id) for f in _audit(world, priced.period).findings}
     assert kinds == {("misuse_reported", priced.free_grant)}
+
+
+def test_no_use_is_metered_under_a_grant_that_is_not_active(world: World, priced: Priced) -> None:
+    with world.platform.db.write() as session:
+        grants.set_grant_status(
+            session=session,
+            actor=world.principal("regulator.reviewer"),
+            grant_id=priced.paid_grant,
+            decision="suspend",
+            reason="暂停 / suspended",
+        )
+    with pytest.raises(PolicyViolation) as refused:
+        use(world, priced.api_item, priced.paid_grant, "1")
+    assert refused.value.details["rule"] == "usage.grant_not_active"

@@ -316,6 +316,11 @@ def record_usage(*, session: Session, actor: Principal, data: UsageIn) -> Record
         raise NotFound(
             f"授权不存在 / no grant {data.grant_id}", details={"kind": "grant", "id": data.grant_id}
         )
+    if grant.status != "active":
+        raise PolicyViolation(
+            "授权未生效，不能计量使用 / the grant is not active: no use can be metered under it",
+            details={"rule": "usage.grant_not_active", "grant_id": grant.id},
+        )
     if item.resource_id is not None and grant.resource_id != item.resource_id:
         raise InvalidInput(
             "授权与收费项目不属于同一数据资源 / the grant is on another resource than the item",
