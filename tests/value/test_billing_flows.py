@@ -157,3 +157,26 @@ def test_prices_usage_statements_cap_and_audit(cli: Invoke, world: World, tmp_pa
     assert (filed["paid_uses"], filed["free_uses"]) == (2, 1)
     report = ok(cli("regulator.auditor", "billing", "report", operator, year, "--json"))
     assert report["sha256"] == filed["sha256"]
+
+
+def test_audit_billing_names_the_first_line_that_differs(
+    cli: Invoke, world: World, tmp_path: Path
+) -> None:
+    from sqlalchemy import update
+
+    from datacompact.store.value_models import StatementLine
+
+    from ._billing import priced_world, use
+
+    priced = priced_world(world, tmp_path)
+    use(world, priced.api_item, priced.paid_grant, "2")
+    use(world, priced.api_item, priced.paid_grant, "4")
+    ok(cli("department.admin", "billing", "issue", "--period", priced.period, "--json"))
+    assert cli("regulator.auditor", "audit", "billing", "--period", priced.period).exit_code == 0
+    with world.platform.db.write() as session:
+        session.execute(
+            update(StatementLine).where(StatementLine.line_no == 2).values(quantity="3")
+        )
+    failed = cli("regulator.auditor", "audit", "billing", "--period", priced.period)
+    assert failed.exit_code == 8, failed.output
+    assert "line 2 has quantity 3, the log gives 4" in failed.stderr
