@@ -92,6 +92,15 @@ class EventType(StrEnum):
     RATING_SUBMITTED = "rating.submitted"
     RATING_REVISED = "rating.revised"
     RATING_ANSWERED = "rating.answered"
+    PRICE_ITEM_LISTED = "price.item_listed"
+    PRICE_CEILING_SET = "price.ceiling_set"
+    PRICE_SET = "price.set"
+    PURPOSE_CLASS_ASSIGNED = "billing.purpose_assigned"
+    USAGE_RECORDED = "billing.usage_recorded"
+    MISUSE_REPORTED = "billing.misuse_reported"
+    STATEMENT_ISSUED = "billing.statement_issued"
+    REVENUE_CAP_SET = "billing.revenue_cap_set"
+    ANNUAL_REPORT_FILED = "billing.annual_report_filed"
 
 
 class NewEvent(NamedTuple):

@@ -414,6 +414,22 @@ class Actions:
         Role.ADMIN,
         Role.REVIEWER,
     )
+    PRICE_READ = _a(
+        "price.read", "查看公示的收费标准 / read the published price list", Scope.ANYONE
+    )
+    PRICE_MANAGE = _a(
+        "price.manage",
+        "登记本方产品和服务、确定具体收费标准 / list your products and set their prices",
+        Scope.OWN,
+        Role.ADMIN,
+    )
+    PRICE_REGULATE = _a(
+        "price.regulate",
+        "制定上限收费标准与最高准许收入 / set ceiling prices and maximum permitted revenue",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+    )
     SHARE_RULE_READ = _a(
         "share_rule.read", "查看产品收益分配规则 / read a product's share rule", Scope.PLATFORM
     )
@@ -439,6 +455,35 @@ class Actions:
         Role.DATA_STEWARD,
     )
     RATING_READ = _a("rating.read", "查看市场评价 / read market ratings", Scope.PLATFORM)
+    BILLING_CLASSIFY = _a(
+        "billing.classify",
+        "认定授权用途为公益或经营、登记违规使用 / class a grant's use as public-interest "
+        "or commercial, report misuse",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+        Role.AUDITOR,
+    )
+    BILLING_METER = _a(
+        "billing.meter",
+        "计量本方服务用量、出具账单与年度报告 / meter your services' use, issue statements "
+        "and annual reports",
+        Scope.OWN,
+        Role.ADMIN,
+    )
+    BILLING_READ = _a(
+        "billing.read",
+        "查看账单、收入与年度报告 / read statements, revenue and annual reports",
+        Scope.PARTY,
+    )
+    BILLING_AUDIT = _a(
+        "billing.audit",
+        "依日志复算全部账单 / recompute every statement from the log",
+        Scope.REVIEWER,
+        Role.ADMIN,
+        Role.REVIEWER,
+        Role.AUDITOR,
+    )
     # The platform's operator: a participant that approves registrations under
     # the governance mode (the one that bootstrapped the platform is one).
     METRICS_READ = _a(

@@ -32,6 +32,7 @@ from ._endpoint_base import (
     _resource_of,
     code_of,
 )
+from ._endpoints_billing import BILLING_ENDPOINTS
 from ._endpoints_delivery import DELIVERY_ENDPOINTS
 from ._endpoints_projects import PROJECT_ENDPOINTS
 from ._endpoints_value import VALUE_ENDPOINTS
@@ -636,3 +637,4 @@ def _grant_of(world: World, grantee: str) -> int:
 ENDPOINTS.update(PROJECT_ENDPOINTS)
 ENDPOINTS.update(DELIVERY_ENDPOINTS)
 ENDPOINTS.update(VALUE_ENDPOINTS)
+ENDPOINTS.update(BILLING_ENDPOINTS)

@@ -31,6 +31,7 @@ from ..conftest import (
     valid_uscc,
 )
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
+from ._endpoints_billing import BILLING_BY_ACTOR, BILLING_EXPECTED, BILLING_PUBLIC
 from ._endpoints_delivery import DELIVERY_EXPECTED, DELIVERY_PUBLIC
 from ._endpoints_projects import PROJECT_EXPECTED
 from ._endpoints_value import VALUE_EXPECTED
@@ -214,6 +215,10 @@ BY_ACTOR.update(PROJECT_EXPECTED)
 BY_ACTOR.update(DELIVERY_EXPECTED)
 BY_ACTOR.update(VALUE_EXPECTED)
 PUBLIC |= DELIVERY_PUBLIC
+# The price list and billing (tests/api/_endpoints_billing.py).
+EXPECTED.update(BILLING_EXPECTED)
+BY_ACTOR.update(BILLING_BY_ACTOR)
+PUBLIC |= BILLING_PUBLIC
 
 # Decisions on participants depend on the actor's kind: under data_governance
 # only the regulator's admins and reviewers decide, and never on themselves.

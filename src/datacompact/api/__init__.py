@@ -24,6 +24,7 @@ from datacompact.api import (
     _errors,
     _metrics,
     applications,
+    billing,
     contracts,
     datasets,
     events,
@@ -137,12 +138,14 @@ def create_app(platform: Platform) -> FastAPI:
         projects.router,
         contracts.router,
         events.router,
-        ledger.api,
         value.router,
+        billing.router,
+        ledger.api,
     ):
         app.include_router(router, prefix=API_PREFIX)
     app.include_router(ledger.public)
     app.include_router(contracts.public)
+    app.include_router(billing.public)
     app.include_router(datasets.router)
     app.include_router(_metrics.router)
 

@@ -1,4 +1,4 @@
-"""``datacompact audit``: mirror a tlog-tiles log and verify it, for auditors.
+"""``datacompact audit``: mirror a tlog-tiles log and verify it; recompute statements.
 
 The command parses its options, calls :func:`~datacompact.ledger.auditor.audit.audit_log`
 and renders the result. Exit code 0 means verified. Any failure prints one
@@ -11,11 +11,14 @@ from __future__ import annotations
 
 import json
 from pathlib import Path
-from typing import TYPE_CHECKING, Annotated
+from typing import TYPE_CHECKING, Annotated, Any
 
 import typer
+from typer.core import TyperGroup
 
+from datacompact.cli._context import TokenOption, run
 from datacompact.cli._output import JsonFlag, handled
+from datacompact.errors import VerificationFailed
 
 if TYPE_CHECKING:
     # Imported when the command runs: every other command (and every server
@@ -103,3 +106,68 @@ def audit(
         typer.echo(json.dumps(result.to_dict(), ensure_ascii=False))
     else:
         typer.echo(_summary(result))
+
+
+class _AuditGroup(TyperGroup):
+    """``audit`` with a subcommand, or the log's audit when none is named.
+
+    ``datacompact audit --url ... --key ... --state ...`` has audited the log
+    since before ``audit billing`` existed, and still does: arguments that do
+    not start with a subcommand's name go to ``audit log``.
+    """
+
+    def parse_args(self, ctx: Any, args: list[str]) -> list[str]:
+        if args and args[0] not in self.commands and args[0] not in ("--help", "-h"):
+            args = ["log", *args]
+        return super().parse_args(ctx, args)
+
+
+audit_app = typer.Typer(
+    cls=_AuditGroup,
+    help="审计日志或账单 / audit the transparency log (`audit log`, the default) or the "
+    "statements of a month (`audit billing`)",
+    no_args_is_help=True,
+)
+audit_app.command("log")(audit)
+
+
+@audit_app.command("billing")
+def billing(
+    period: Annotated[str, typer.Option("--period", help="账期 / month, YYYY-MM")],
+    token: TokenOption = None,
+    as_json: JsonFlag = False,
+) -> None:
+    """依日志与公示价格复算一个月的全部账单 / recompute a month's statements from the log.
+
+    Exit code 0 when every line and total matches; otherwise the first line
+    that does not, and exit code 8 (tampering).
+    """
+    from datacompact.value import statements
+
+    def render(result: Any, as_json: bool) -> None:
+        data = result.model_dump(mode="json")
+        if as_json:
+            typer.echo(json.dumps(data, ensure_ascii=False))
+        elif result.ok:
+            typer.echo(
+                f"账单一致 / statements match the log: {result.period}, "
+                f"{result.statements} statements, {result.lines} lines, total {result.total}; "
+                f"unbilled lines {result.unbilled_lines}; findings {len(result.findings)}"
+            )
+        else:
+            typer.echo(f"账单不符 / {result.first_mismatch.message}", err=True)
+        for finding in result.findings:
+            if not as_json:
+                typer.echo(
+                    f"发现 / finding: grant {finding.grant_id} {finding.kind}: {finding.message}"
+                )
+        if not result.ok:
+            raise typer.Exit(VerificationFailed.exit_code)
+
+    run(
+        lambda on: statements.audit_billing(session=on.session, actor=on.actor, period=period),
+        who=token,
+        as_json=as_json,
+        render=render,
+        remote=lambda api: api.data("/billing/audit", period=period),
+    )

@@ -49,7 +49,8 @@ from ._catalog import register_datasets
 from ._city import Org, build_cast, evidence_hash
 from ._grants import ensure_grants
 from ._projects import ensure_projects
-from ._ratings import ensure_value
+from ._ratings import ensure_value as ensure_shares_and_ratings
+from ._value import ensure_value
 
 __all__ = ["CREDENTIALS_FILE", "build_demo", "demo_token"]
 
@@ -297,7 +298,8 @@ def build_demo(
         held = ensure_grants(platform, cast)
         step("合作项目、招投标与合同 / projects, tenders and contracts")
         built_projects = ensure_projects(platform, cast)
-        ensure_value(platform, cast)  # holders' shares and market ratings
+        ensure_value(platform, cast)  # the operator's price list and metered uses
+        ensure_shares_and_ratings(platform, cast)  # holders' shares and market ratings
     for entry in credentials:
         entry["grants"] = held.get(entry["user"], [])
     path = platform.settings.home / CREDENTIALS_FILE

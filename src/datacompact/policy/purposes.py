@@ -21,6 +21,13 @@ Nothing is fetched: the IRIs are identifiers, never dereferenced at run time.
 'https://w3id.org/datacompact/ns/policy#purpose-urban_planning'
 >>> purpose_from_iri("https://w3id.org/dpv#PublicBenefit").value
 'public_interest'
+>>> Purpose.COMMERCIAL_PRODUCT.info.public_interest, Purpose.RESEARCH.info.public_interest
+(False, True)
+
+Each purpose is either public-interest (public governance, public welfare and
+research: free of charge) or commercial (credit assessment, fraud prevention,
+commercial products: may be charged); ``PurposeInfo.public_interest`` says
+which. A reviewer may class one grant otherwise (``datacompact.value``).
 
 ``open_data_use`` is the purpose of the automatic grants of open data
 (:mod:`datacompact.policy.open_data`): granted by rule, never applied for.
@@ -90,6 +97,10 @@ class PurposeInfo:
     label_zh: str
     label_en: str
     dpv: str | None
+    #: Public governance or public-interest use (公共治理、公益事业), free of charge;
+    #: otherwise industry or sector development (产业发展、行业发展), which may be
+    #: charged (see docs/pricing.md).
+    public_interest: bool = True
 
     @property
     def iri(self) -> str:
@@ -101,14 +112,23 @@ class PurposeInfo:
         return f"{self.label_zh} / {self.label_en}"
 
 
-def _info(code: Purpose, zh: str, en: str, dpv: str | None) -> tuple[Purpose, PurposeInfo]:
-    return code, PurposeInfo(code, zh, en, f"{DPV}{dpv}" if dpv else None)
+def _info(
+    code: Purpose, zh: str, en: str, dpv: str | None, *, public_interest: bool = True
+) -> tuple[Purpose, PurposeInfo]:
+    return code, PurposeInfo(code, zh, en, f"{DPV}{dpv}" if dpv else None, public_interest)
 
 
 PURPOSES: MappingProxyType[Purpose, PurposeInfo] = MappingProxyType(
     dict(
         [
-            _info(Purpose.CREDIT_ASSESSMENT, "信用评估", "credit assessment", "CreditChecking"),
+            # Credit scoring, fraud screening and products are run for a business.
+            _info(
+                Purpose.CREDIT_ASSESSMENT,
+                "信用评估",
+                "credit assessment",
+                "CreditChecking",
+                public_interest=False,
+            ),
             # DPV "ImprovePublicServices": improving the provision of public services.
             _info(Purpose.PUBLIC_SERVICE, "公共服务", "public service", "ImprovePublicServices"),
             # DPV "PublicBenefit": intended to provide benefit to the public or society.
@@ -117,13 +137,18 @@ PURPOSES: MappingProxyType[Purpose, PurposeInfo] = MappingProxyType(
             # DPV has no urban-planning purpose; PublicPolicyMaking is broader.
             _info(Purpose.URBAN_PLANNING, "城市规划", "urban planning", None),
             _info(
-                Purpose.COMMERCIAL_PRODUCT, "商业产品", "commercial product", "CommercialPurpose"
+                Purpose.COMMERCIAL_PRODUCT,
+                "商业产品",
+                "commercial product",
+                "CommercialPurpose",
+                public_interest=False,
             ),
             _info(
                 Purpose.FRAUD_PREVENTION,
                 "反欺诈",
                 "fraud prevention",
                 "FraudPreventionAndDetection",
+                public_interest=False,
             ),
             _info(
                 Purpose.OFFICIAL_STATISTICS,

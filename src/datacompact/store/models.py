@@ -219,6 +219,7 @@ class Event(Base):
     __table_args__ = (
         Index("ix_events_object", "object_type", "object_id"),
         Index("ix_events_actor_participant", "actor_participant_id"),
+        Index("ix_events_type_seq", "type", "seq"),
     )
 
 
@@ -767,3 +768,6 @@ class RatingReply(Base):
     created_at: Mapped[datetime] = mapped_column(UTCDateTime(), default=utcnow)
 
     __table_args__ = (Index("ix_rating_replies_rating", "rating_id"),)
+
+
+from datacompact.store import value_models as value_models  # noqa: E402
