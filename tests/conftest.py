@@ -597,3 +597,16 @@ def tampered(text: str) -> str:
     """
     middle = len(text) // 2
     return text[:middle] + ("B" if text[middle] != "B" else "C") + text[middle + 1 :]
+
+
+@pytest.fixture(autouse=True)
+def _no_remote_left_over() -> None:
+    """Forget the ``--url``/``--profile`` of a CLI run earlier in this process.
+
+    The root command remembers them for its one invocation; a test that
+    invokes a command group directly skips the root, and would otherwise act
+    on the platform an earlier test named.
+    """
+    from datacompact.cli import _context
+
+    _context.choose(url=None, profile=None)

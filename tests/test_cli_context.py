@@ -40,9 +40,7 @@ class FakePlatform:
 
 @pytest.fixture
 def platform(monkeypatch: pytest.MonkeyPatch) -> FakePlatform:
-    # Local calls: no --url or --profile left over from a CLI run earlier in this process.
-    monkeypatch.setitem(_context.chosen, "url", None)
-    monkeypatch.setitem(_context.chosen, "profile", None)
+    # Local calls (the --url/--profile of earlier runs are reset in conftest.py).
     for name in ("DATACOMPACT_URL", "DATACOMPACT_PROFILE"):
         monkeypatch.delenv(name, raising=False)
     fake = FakePlatform()
