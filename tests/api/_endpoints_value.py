@@ -264,3 +264,8 @@ VALUE_EXPECTED: dict[str, dict[str, dict[str, frozenset[str]]]] = {
         )
     },
 }
+
+#: Who makes the calls that the receipt tests replay: the regulator sets share rules and distributes.
+VALUE_RECEIPT_CALLS: dict[str, tuple[str, str]] = dict.fromkeys(
+    ("value.share_rule.set", "value.distribute"), ("regulator", "enterprise")
+)

@@ -22,6 +22,7 @@ from ..conftest import World
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
 from ._endpoints_billing import BILLING_RECEIPT_CALLS
 from ._endpoints_projects import PROJECT_RECEIPT_CALLS
+from ._endpoints_value import VALUE_RECEIPT_CALLS
 from .conftest import ApiClient, app_routes, bearer, last_seq, row_counts
 from .test_errors_and_health import assert_envelope
 
@@ -206,7 +207,9 @@ def test_every_body_refuses_bad_text(client: ApiClient, world: World, char: str)
     poisoned = []
     for name in BODIES:
         default = ("regulator" if name in deciding else "enterprise", "enterprise")
-        actor, target = (PROJECT_RECEIPT_CALLS | BILLING_RECEIPT_CALLS).get(name, default)
+        actor, target = (PROJECT_RECEIPT_CALLS | BILLING_RECEIPT_CALLS | VALUE_RECEIPT_CALLS).get(
+            name, default
+        )
         call = ENDPOINTS[name].build(world, actor, "admin", target)
         body = copy.deepcopy(call.json)  # rows share module-level bodies
         if not isinstance(body, dict) or not _poison(body, char):

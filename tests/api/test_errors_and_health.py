@@ -19,6 +19,7 @@ from ..conftest import USCC_ENTERPRISE, World
 from ._endpoints import ENDPOINTS, PASSWORD, new_registration
 from ._endpoints_billing import BILLING_RECEIPT_CALLS
 from ._endpoints_projects import PROJECT_RECEIPT_CALLS
+from ._endpoints_value import VALUE_RECEIPT_CALLS
 from .conftest import ApiClient, app_routes, bearer, last_seq, row_counts
 
 BAD_USCC = "91330106MA27XL6Y1X"  # USCC_ENTERPRISE with a wrong check character
@@ -320,7 +321,9 @@ def test_receipt_log_index_is_the_new_event(client: ApiClient, world: World, nam
     # an enterprise may do itself.
     deciding = {"participants.decide", "applications.decide", "grants.status"}
     default = ("regulator" if name in deciding else "enterprise", "enterprise")
-    actor, target = (PROJECT_RECEIPT_CALLS | BILLING_RECEIPT_CALLS).get(name, default)
+    actor, target = (PROJECT_RECEIPT_CALLS | BILLING_RECEIPT_CALLS | VALUE_RECEIPT_CALLS).get(
+        name, default
+    )
     call = endpoint.build(world, actor, "admin", target)
     before = last_seq(world.platform)
     response = client.request(
