@@ -5,6 +5,9 @@
   p95 <= 150 ms), and its page weight: the HTML and every asset it names on the
   first view (target <= 300 KB), the HTML alone on a later view (the assets are
   served ``immutable`` under content-hashed URLs, so a browser keeps them);
+- the API's catalog search (``GET /api/v1/resources``, its default page of 50
+  and its largest of 500), which ranks the same entries through the same
+  service;
 - the regulator's supervision dashboard (``GET /supervise``) over a log of
   ``--entries`` entries (default 1,000,000): render time p50/p95 (target
   <= 300 ms).
@@ -208,6 +211,10 @@ def main() -> None:
         f"catalog page weight: first view {weight / 1024:.1f} KB (HTML {len(html) / 1024:.1f} KB "
         f"+ {len(assets)} assets), later views {len(html) / 1024:.1f} KB (target <= 300 KB)"
     )
+    for path in ("/api/v1/resources", "/api/v1/resources?limit=500"):
+        client.get(path)
+        p50, p95, _body = timed(client, path, args.runs)
+        print(f"API {path}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     fill_log(platform, args.entries)
     sign_in(client, "bench.regulator")
     client.get("/supervise")
