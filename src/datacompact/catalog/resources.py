@@ -651,7 +651,8 @@ def _entries(
 
 
 def _ranked(session: Session, query: str, candidates: Sequence[_Entry], limit: int) -> list[_Entry]:
-    """The candidates matching ``query``, best first (in id order for a query without a word)."""
+    """At most ``limit`` candidates matching ``query``, best first; for a query without a
+    word, every candidate in the order :func:`search.rank` gives it (by id as text)."""
     documents = [
         search.Document(
             id=str(e.id),
