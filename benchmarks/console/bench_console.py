@@ -5,14 +5,18 @@
   p95 <= 150 ms), and its page weight: the HTML and every asset it names on the
   first view (target <= 300 KB), the HTML alone on a later view (the assets are
   served ``immutable`` under content-hashed URLs, so a browser keeps them);
+- the API's catalog search (``GET /api/v1/resources``, its default page of 50
+  and its largest of 500), which ranks the same entries through the same
+  service;
 - the regulator's supervision dashboard (``GET /supervise``) over a log of
   ``--entries`` entries (default 1,000,000): render time p50/p95 (target
   <= 300 ms).
 
-Render time is measured in process, through the ASGI app (Starlette's test
-client): routing, session, the service calls, the store and the template, not
-the network. The load average of the machine is printed before and after,
-since the figures depend on what else runs.
+Render time is measured in process, through the ASGI app started as a served
+process starts it (Starlette's test client, with the app's lifespan): routing,
+session, the service calls, the store and the template, not the network. The
+load average of the machine is printed before and after, since the figures
+depend on what else runs.
 
 Run: ``.venv/bin/python benchmarks/console/bench_console.py [--resources N] [--entries N]``
 (set ``DATACOMPACT_BENCH_DATABASE_URL`` to an empty PostgreSQL database to
@@ -195,6 +199,9 @@ def main() -> None:
     client = TestClient(
         create_app(platform), base_url="http://localhost", headers={"Accept-Language": "en"}
     )
+    # Start the app as a served process does (its lifespan: start-up sweeps, the
+    # checkpoint scheduler, the collector's frozen start-up heap).
+    client.__enter__()
     client.get("/catalog")  # warm the templates and the caches once
     p50, p95, html = timed(client, "/catalog", args.runs)
     assets = re.findall(rb'(?:src|href)="(/static/[0-9a-f]{16}/[^"]+)"', html)
@@ -208,6 +215,10 @@ def main() -> None:
         f"catalog page weight: first view {weight / 1024:.1f} KB (HTML {len(html) / 1024:.1f} KB "
         f"+ {len(assets)} assets), later views {len(html) / 1024:.1f} KB (target <= 300 KB)"
     )
+    for path in ("/api/v1/resources", "/api/v1/resources?limit=500"):
+        client.get(path)
+        p50, p95, _body = timed(client, path, args.runs)
+        print(f"API {path}: p50 {p50:.1f} ms, p95 {p95:.1f} ms")
     fill_log(platform, args.entries)
     sign_in(client, "bench.regulator")
     client.get("/supervise")
@@ -218,6 +229,7 @@ def main() -> None:
         f"p50 {p50:.1f} ms, p95 {p95:.1f} ms (target <= 300 ms)"
     )
     print(f"load average after: {os.getloadavg()}")
+    client.__exit__(None, None, None)
     platform.close()
 
 

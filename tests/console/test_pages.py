@@ -256,7 +256,7 @@ def test_an_unexpected_error_is_a_page_without_detail(
 
     browser = Browser(web.client, lang="en")
     browser.sign_in("enterprise2.admin")
-    monkeypatch.setattr(resources, "search_resources", broken)
+    monkeypatch.setattr(resources, "list_catalog", broken)
     response = browser.get("/catalog")
     assert response.status_code == 500
     assert response.headers["content-type"].startswith("text/html")

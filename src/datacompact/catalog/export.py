@@ -10,12 +10,12 @@ console's page for a browser. Bilingual text gets one literal per language.
 from __future__ import annotations
 
 from sqlalchemy import select
-from sqlalchemy.orm import Session
+from sqlalchemy.orm import Session, selectinload
 
 from datacompact.catalog import dcat
 from datacompact.catalog.resources import catalog_ref, readable_by_code
 from datacompact.permissions import Actions, Principal, PublicListing, authorize, decide
-from datacompact.store.models import Participant, Resource
+from datacompact.store.models import Participant, Resource, ResourceVersion
 
 CATALOG_PATH = "/catalog"
 
@@ -69,9 +69,21 @@ def build_catalog(*, session: Session, actor: Principal, base_url: str) -> dcat.
     """Every resource ``actor`` may read as a DCAT-AP dataset, with a usage offer each."""
     authorize(actor=actor, action=Actions.RESOURCE_READ, resource=PublicListing())
     base = base_url.rstrip("/")
+    # Every dataset reads its holder and its latest version's number and size: one query
+    # each for all of them, not one per resource (1,000 resources were 1,000 lazy loads).
+    rows = (
+        select(Resource)
+        .options(
+            selectinload(Resource.holder),
+            selectinload(Resource.versions).load_only(
+                ResourceVersion.number, ResourceVersion.bytes, ResourceVersion.resource_id
+            ),
+        )
+        .order_by(Resource.id)
+    )
     datasets = tuple(
         dataset_of(base, resource)
-        for resource in session.scalars(select(Resource).order_by(Resource.id))
+        for resource in session.scalars(rows)
         if decide(actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(resource)).allowed
     )
     # The catalog is the platform's; each dataset names its holder as publisher.

@@ -12,9 +12,10 @@ process leaves is removed by :func:`sweep_orphans` (see ``_staging``).
 from __future__ import annotations
 
 import dataclasses
+from collections import Counter
 from collections.abc import Callable, Mapping, Sequence
 from pathlib import Path
-from typing import Any
+from typing import Any, NamedTuple
 
 from sqlalchemy import func, select
 from sqlalchemy.orm import Session, selectinload
@@ -572,6 +573,125 @@ def search_resources(
     ).data
 
 
+@dataclasses.dataclass(frozen=True, slots=True)
+class _Entry:
+    """A catalog entry as a listing reads it: what ``authorize``, the ranking and the facets need.
+
+    A listing decides, ranks and counts every entry but shows only a page of
+    them, so it reads these columns (no versions, no grade reasons) and builds
+    the full view of the shown entries alone.
+    """
+
+    id: int
+    holder_id: int
+    holder_name: str
+    name: str
+    name_en: str | None
+    description: str
+    tags: list[str]
+    themes: list[str]
+    grade: str | None
+    share_type: str
+    open_type: str
+    update_frequency: str
+    private: bool
+
+    @property
+    def ref(self) -> CatalogResource:
+        return CatalogResource(
+            participant_id=self.holder_id,
+            share_type=self.share_type,
+            open_type=self.open_type,
+            private=self.private,
+        )
+
+
+def _entries(
+    session: Session,
+    actor: Principal,
+    *,
+    holder_id: int | None,
+    grade: GradeCode | None,
+    share_type: str | None,
+    theme: str | None,
+) -> list[_Entry]:
+    """The entries the filters keep and the actor may read, in id order."""
+    rows = (
+        select(
+            Resource.id,
+            Resource.holder_id,
+            Participant.name,
+            Resource.name,
+            Resource.name_en,
+            Resource.description,
+            Resource.tags,
+            Resource.themes,
+            Resource.grade,
+            Resource.share_type,
+            Resource.open_type,
+            Resource.update_frequency,
+            Resource.private,
+        )
+        .join(Participant, Participant.id == Resource.holder_id)
+        .order_by(Resource.id)
+    )
+    if holder_id is not None:
+        rows = rows.where(Resource.holder_id == holder_id)
+    if grade is not None:
+        rows = rows.where(Resource.grade == grade.value)
+    if share_type is not None:
+        rows = rows.where(Resource.share_type == share_type)
+    entries = (_Entry(*tuple(row)) for row in session.execute(rows))
+    return [
+        e
+        for e in entries
+        if (theme is None or theme in e.themes)
+        and decide(actor=actor, action=Actions.RESOURCE_READ, resource=e.ref).allowed
+    ]
+
+
+def _ranked(session: Session, query: str, candidates: Sequence[_Entry], limit: int) -> list[_Entry]:
+    """At most ``limit`` candidates matching ``query``, best first; for a query without a
+    word, every candidate in the order :func:`search.rank` gives it (by id as text)."""
+    documents = [
+        search.Document(
+            id=str(e.id),
+            fields={
+                "name_zh": e.name,
+                "name_en": e.name_en or "",
+                "tags": " ".join(e.tags),
+                "description_zh": e.description,
+            },
+        )
+        for e in candidates
+    ]
+    boosts: dict[str, float] = {}
+    if search.terms(query):
+        # Ratings only reorder scored hits: a query without a word lists in id order.
+        rated = rating_aggregates(session, kind="data", ids=[e.id for e in candidates])
+        boosts = {
+            str(rid): search.rating_boost(a.overall, a.count)
+            for rid, a in rated.items()
+            if a.overall is not None
+        }
+    by_id = {str(e.id): e for e in candidates}
+    return [by_id[hit.id] for hit in search.rank(query, documents, limit=limit, boosts=boosts)]
+
+
+def _views(session: Session, ids: Sequence[int]) -> list[ResourcePublic]:
+    """The full views of the resources ``ids``, in that order: one query each for the
+    resources, their holders and their versions, however many there are."""
+    if not ids:
+        return []
+    rows = session.scalars(
+        select(Resource)
+        .where(Resource.id.in_(list(ids)))
+        .options(selectinload(Resource.versions), selectinload(Resource.holder))
+    )
+    by_id = {r.id: r for r in rows}
+    return [view(by_id[i]) for i in ids]
+
+
 def search_catalog(
     *,
     session: Session,
@@ -585,42 +705,10 @@ def search_catalog(
 ) -> SearchResult:
     """:func:`search_resources`, saying why when nothing is found."""
     authorize(actor=actor, action=Actions.RESOURCE_READ, resource=PublicListing())
-    # Every listed resource's view reads its versions: one query for all of them, not one
-    # each (1,000 resources were 1,000 lazy loads, seconds per catalog page).
-    rows = select(Resource).options(selectinload(Resource.versions)).order_by(Resource.id)
-    if holder_id is not None:
-        rows = rows.where(Resource.holder_id == holder_id)
-    if grade is not None:
-        rows = rows.where(Resource.grade == grade.value)
-    if share_type is not None:
-        rows = rows.where(Resource.share_type == share_type)
-    candidates = [
-        r
-        for r in session.scalars(rows)
-        if (theme is None or theme in r.themes)
-        and decide(actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(r)).allowed
-    ]
-    documents = [
-        search.Document(
-            id=str(r.id),
-            fields={
-                "name_zh": r.name,
-                "name_en": r.name_en or "",
-                "tags": " ".join(r.tags),
-                "description_zh": r.description,
-            },
-        )
-        for r in candidates
-    ]
-    by_id = {str(r.id): r for r in candidates}
-    rated = rating_aggregates(session, kind="data", ids=[r.id for r in candidates])
-    boosts = {
-        str(rid): search.rating_boost(a.overall, a.count)
-        for rid, a in rated.items()
-        if a.overall is not None
-    }
-    hits = search.rank(query, documents, limit=limit, boosts=boosts)
-    found = [view(by_id[hit.id]) for hit in hits]
+    candidates = _entries(
+        session, actor, holder_id=holder_id, grade=grade, share_type=share_type, theme=theme
+    )
+    found = _views(session, [e.id for e in _ranked(session, query, candidates, limit)])
     reason = None
     if not found:
         given = {
@@ -634,6 +722,92 @@ def search_catalog(
     return SearchResult(data=found, empty_reason=reason)
 
 
+#: The facets of a catalog listing, each a field of the resource.
+FACETS = ("holder", "theme", "grade", "share_type", "open_type", "update_frequency")
+
+
+class FacetValue(NamedTuple):
+    """One value of a facet among a listing's results, how a page names it, and its count."""
+
+    value: str
+    label: str
+    hits: int
+
+
+@dataclasses.dataclass(frozen=True)
+class CatalogListing:
+    """One page of a catalog search, with the total and the facets of every result."""
+
+    data: list[ResourcePublic]
+    total: int
+    #: Each facet's values over all the results (not only the page's), most frequent first.
+    facets: dict[str, list[FacetValue]]
+    page: int
+    pages: int
+
+
+def _facets(entries: Sequence[_Entry]) -> dict[str, list[FacetValue]]:
+    counts: dict[str, Counter[tuple[str, str]]] = {name: Counter() for name in FACETS}
+    for e in entries:
+        counts["holder"][(str(e.holder_id), e.holder_name)] += 1
+        for theme in e.themes:
+            counts["theme"][(theme, theme)] += 1
+        if e.grade:
+            counts["grade"][(e.grade, e.grade)] += 1
+        counts["share_type"][(e.share_type, e.share_type)] += 1
+        counts["open_type"][(e.open_type, e.open_type)] += 1
+        counts["update_frequency"][(e.update_frequency, e.update_frequency)] += 1
+    # most_common keeps first-seen order among equal counts, i.e. the ranking's order.
+    return {
+        name: [FacetValue(value, label, n) for (value, label), n in counter.most_common()]
+        for name, counter in counts.items()
+    }
+
+
+def list_catalog(
+    *,
+    session: Session,
+    actor: Principal,
+    query: str = "",
+    holder_id: int | None = None,
+    grade: GradeCode | None = None,
+    share_type: str | None = None,
+    theme: str | None = None,
+    open_type: str | None = None,
+    update_frequency: str | None = None,
+    limit: int = 5000,
+    page: int = 1,
+    page_size: int = 20,
+) -> CatalogListing:
+    """A page of the catalog as a browser shows it: the page's resources, the total and facets.
+
+    The results are :func:`search_resources`'s (the same ``authorize`` rules, the
+    same ranking, at most ``limit``), then kept to ``open_type`` and
+    ``update_frequency``; ``page`` is clamped to the last page. Only the page's
+    resources get a full view; the facets are counted over every result.
+    """
+    authorize(actor=actor, action=Actions.RESOURCE_READ, resource=PublicListing())
+    candidates = _entries(
+        session, actor, holder_id=holder_id, grade=grade, share_type=share_type, theme=theme
+    )
+    results = [
+        e
+        for e in _ranked(session, query, candidates, limit)
+        if (open_type is None or e.open_type == open_type)
+        and (update_frequency is None or e.update_frequency == update_frequency)
+    ]
+    pages = max(1, -(-len(results) // page_size))
+    page = min(max(page, 1), pages)
+    shown = results[(page - 1) * page_size : page * page_size]
+    return CatalogListing(
+        data=_views(session, [e.id for e in shown]),
+        total=len(results),
+        facets=_facets(results),
+        page=page,
+        pages=pages,
+    )
+
+
 def _why_empty(
     session: Session, actor: Principal, filters: list[str], candidates: int, words: list[str]
 ) -> str:
@@ -644,9 +818,18 @@ def _why_empty(
     counts only the entries the actor may read: an anonymous caller learns
     nothing about unpublished ones.
     """
+    refs = session.execute(
+        select(Resource.holder_id, Resource.share_type, Resource.open_type, Resource.private)
+    )
     readable = (
-        decide(actor=actor, action=Actions.RESOURCE_READ, resource=catalog_ref(r)).allowed
-        for r in session.scalars(select(Resource))
+        decide(
+            actor=actor,
+            action=Actions.RESOURCE_READ,
+            resource=CatalogResource(
+                participant_id=holder, share_type=share, open_type=opened, private=private
+            ),
+        ).allowed
+        for holder, share, opened, private in refs
     )
     if not any(readable):
         return "目录中还没有可查看的数据资源 / the catalog holds no resource you may see yet"

@@ -1,6 +1,6 @@
 """The open catalog and a resource's page: thin views over the catalog's services.
 
-What a visitor sees is exactly what :func:`~datacompact.catalog.resources.search_resources`
+What a visitor sees is exactly what :func:`~datacompact.catalog.resources.list_catalog`
 and :func:`~datacompact.catalog.resources.get_resource` return for their
 principal (the anonymous one when signed out): the services call
 ``authorize()``, the pages only arrange the result.
@@ -8,7 +8,6 @@ principal (the anonymous one when signed out): the services call
 
 from __future__ import annotations
 
-from collections import Counter
 from dataclasses import dataclass
 from typing import Any
 from urllib.parse import urlencode
@@ -17,7 +16,7 @@ from starlette.requests import Request
 from starlette.responses import Response
 
 from datacompact.catalog import resources as catalog
-from datacompact.catalog.schemas import GradeCode, ResourcePublic
+from datacompact.catalog.schemas import GradeCode
 from datacompact.console._web import Console, Context
 from datacompact.errors import InvalidInput, NotFound
 from datacompact.schemas_base import MAX_ID
@@ -25,8 +24,8 @@ from datacompact.schemas_base import MAX_ID
 PAGE_SIZE = 20
 #: The most resources one search ranks (the API's own ceiling is lower per call).
 MAX_RESULTS = 5000
-#: The facets, each a field of the resource and how a page names it.
-FACETS = ("holder", "theme", "grade", "share_type", "open_type", "update_frequency")
+#: The facets, each a field of the resource (the service counts them).
+FACETS = catalog.FACETS
 _ENUMS = {
     "grade": {g.value for g in GradeCode},
     "share_type": {"unconditional", "conditional", "not_shared"},
@@ -98,28 +97,10 @@ def parse_filters(request: Request) -> Filters:
     )
 
 
-def _facets(rows: list[ResourcePublic]) -> dict[str, list[tuple[str, str, int]]]:
-    """Each facet's values in the results: (value, label, count), most frequent first."""
-    counts: dict[str, Counter[tuple[str, str]]] = {name: Counter() for name in FACETS}
-    for row in rows:
-        counts["holder"][(str(row.holder_id), row.holder_name)] += 1
-        for theme in row.themes:
-            counts["theme"][(theme, theme)] += 1
-        if row.grade:
-            counts["grade"][(row.grade, row.grade)] += 1
-        for name in ("share_type", "open_type", "update_frequency"):
-            value = getattr(row, name)
-            counts[name][(value, value)] += 1
-    return {
-        name: [(value, label, n) for (value, label), n in counter.most_common()]
-        for name, counter in counts.items()
-    }
-
-
 def search_page(request: Request, ctx: Context, console: Console) -> Response:
     filters = parse_filters(request)
     with ctx.platform.db.read() as session:
-        found = catalog.search_resources(
+        found = catalog.list_catalog(
             session=session,
             actor=ctx.principal,
             query=filters.query,
@@ -127,27 +108,22 @@ def search_page(request: Request, ctx: Context, console: Console) -> Response:
             grade=GradeCode(filters.grade) if filters.grade else None,
             share_type=filters.share_type,
             theme=filters.theme,
+            open_type=filters.open_type,
+            update_frequency=filters.update_frequency,
             limit=MAX_RESULTS,
+            page=filters.page,
+            page_size=PAGE_SIZE,
         )
-    rows = [
-        r
-        for r in found
-        if (filters.open_type is None or r.open_type == filters.open_type)
-        and (filters.update_frequency is None or r.update_frequency == filters.update_frequency)
-    ]
-    pages = max(1, -(-len(rows) // PAGE_SIZE))
-    page = min(filters.page, pages)
-    shown = rows[(page - 1) * PAGE_SIZE : page * PAGE_SIZE]
     return console.renderer.render(
         ctx,
         "catalog.html",
         filters=filters,
-        facets=_facets(rows),
+        facets=found.facets,
         facet_names=FACETS,
-        rows=shown,
-        total=len(rows),
-        page=page,
-        pages=pages,
+        rows=found.data,
+        total=found.total,
+        page=found.page,
+        pages=found.pages,
         page_link=lambda n: _page_link(request, n),
     )
 

@@ -7,6 +7,7 @@ for resident IDs (``numdb`` ``cn/loc``), so no code list of our own goes stale.
 
 from __future__ import annotations
 
+import functools
 import re
 
 from stdnum import numdb
@@ -38,13 +39,24 @@ def validate_region_code(value: str, *, field: str = "region_code") -> str:
             f"(GB/T 2260), got {len(code)} characters that do not match",
             details={"field": field, "standard": "GB/T 2260"},
         )
-    levels = {key for _part, info in numdb.get("cn/loc").info(code) for key in info}
-    if not {"province", "county"} <= levels:
+    if not {"province", "county"} <= _region_levels(code):
         raise InvalidIdentifier(
             f"行政区划代码不存在 / unknown region code in '{field}': not in GB/T 2260",
             details={"field": field, "standard": "GB/T 2260"},
         )
     return code
+
+
+@functools.lru_cache(maxsize=8192)
+def _region_levels(code: str) -> frozenset[str]:
+    """The division levels GB/T 2260 gives a six-digit code (empty for an unknown one).
+
+    Cached: a numdb look-up walks python-stdnum's table, and every registration
+    code read back (a catalog page, the API, the DCAT feed) checks its region
+    again. The table ships with the package and does not change while the
+    process runs; there are fewer six-digit codes than the cache holds.
+    """
+    return frozenset(key for _part, info in numdb.get("cn/loc").info(code) for key in info)
 
 
 def region_name(code: str) -> str:
