@@ -652,7 +652,7 @@ def _entries(
 
 def _ranked(session: Session, query: str, candidates: Sequence[_Entry], limit: int) -> list[_Entry]:
     """At most ``limit`` candidates matching ``query``, best first; for a query without a
-    word, every candidate in the order :func:`search.rank` gives it (by id as text)."""
+    word, every candidate in the order :func:`search.rank` gives it (by id)."""
     documents = [
         search.Document(
             id=str(e.id),

@@ -174,8 +174,13 @@ def _bm25(
         if score > 0:
             score *= (boosts or {}).get(d.doc.id, 1.0)
             hits.append(Hit(d.doc.id, round(score, 6)))
-    hits.sort(key=lambda h: (-h.score, h.id))
+    hits.sort(key=lambda h: (-h.score, _id_order(h.id)))
     return hits[:limit]
+
+
+def _id_order(document_id: str) -> tuple[int, str]:
+    """Ids in numeric order when they are numbers (2 before 10), as text otherwise."""
+    return (len(document_id), document_id) if document_id.isdigit() else (1 << 30, document_id)
 
 
 def rank(
@@ -195,7 +200,7 @@ def rank(
     kept = [d for d in documents if _matches(d, filters or {})]
     query_terms = terms(query)
     if not query_terms:
-        return [Hit(d.id, 0.0) for d in sorted(kept, key=lambda d: d.id)][:limit]
+        return [Hit(d.id, 0.0) for d in sorted(kept, key=lambda d: _id_order(d.id))][:limit]
     return _bm25(query_terms, [_Analyzed(d, weights) for d in kept], limit, boosts)
 
 
