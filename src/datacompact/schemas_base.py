@@ -29,6 +29,8 @@ from pydantic_core import PydanticCustomError
 #: larger number bound to such a column fails in the driver instead of finding
 #: nothing. Log indexes and tree sizes are 64-bit (:data:`MAX_INDEX`).
 MAX_ID = 2**31 - 1
+#: A calendar month, ``YYYY-MM``, of a year Python's dates can hold (not 0000).
+MONTH_PATTERN = r"^[1-9][0-9]{3}-(0[1-9]|1[0-2])$"
 #: The largest log index or tree size: ``BIGINT``.
 MAX_INDEX = 2**63 - 1
 #: The id of a row, as inputs refer to one.

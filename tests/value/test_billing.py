@@ -17,7 +17,7 @@ from datacompact.errors import (
 )
 from datacompact.policy import grants, queries
 from datacompact.store.value_models import StatementLine
-from datacompact.value import charging, prices, statements
+from datacompact.value import charging, metering, prices, statements
 from datacompact.value.schemas import (
     BillingAudit,
     MisuseIn,
@@ -260,3 +260,9 @@ def test_no_use_is_metered_under_a_grant_that_is_not_active(world: World, priced
     with pytest.raises(PolicyViolation) as refused:
         use(world, priced.api_item, priced.paid_grant, "1")
     assert refused.value.details["rule"] == "usage.grant_not_active"
+
+
+@pytest.mark.parametrize("period", ["0000-01", "2026-13", "2026-1", " 2026-11x", ""])
+def test_a_period_outside_the_calendar_is_refused(period: str) -> None:
+    with pytest.raises(InvalidInput):
+        metering.parse_period(period)

@@ -15,7 +15,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from datacompact.schemas_base import MAX_ID, MULTILINE, IsoDate, Strict
+from datacompact.schemas_base import MAX_ID, MONTH_PATTERN, MULTILINE, IsoDate, Strict
 
 KpiName = Literal["availability", "response_time", "cases_per_day", "satisfaction", "data_quality"]
 
@@ -34,7 +34,7 @@ PERCENT_KPIS = frozenset({"availability", "satisfaction", "data_quality"})
 #: Measured by the platform (the catalog's quality score), never self-reported.
 MEASURED_BY_PLATFORM = frozenset({"data_quality"})
 
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = MONTH_PATTERN
 
 
 class KpiIn(Strict):

@@ -13,7 +13,7 @@ from typing import Annotated, Literal
 
 from pydantic import BaseModel, Field
 
-from datacompact.schemas_base import MAX_ID, MULTILINE, RowId, Strict
+from datacompact.schemas_base import MAX_ID, MONTH_PATTERN, MULTILINE, RowId, Strict
 
 ItemKind = Literal["query_service", "extract", "psi_service", "derived_dataset", "api"]
 ChargingForm = Literal["product_quantity", "service_count", "service_time", "call_volume"]
@@ -22,7 +22,7 @@ Unit = Literal[
 ]
 PurposeClass = Literal["public_interest", "commercial"]
 #: A month in China Standard Time, ``YYYY-MM``.
-PERIOD_PATTERN = r"^[0-9]{4}-(0[1-9]|1[0-2])$"
+PERIOD_PATTERN = MONTH_PATTERN
 
 #: The units each charging form may be counted in (the notice's four forms).
 UNITS: dict[str, tuple[str, ...]] = {
@@ -206,7 +206,7 @@ class AnnualReport(BaseModel):
 
 ShareRuleName = Literal["shapley", "equal", "rows_scanned", "weights"]
 ProductCode = Annotated[str, Field(min_length=1, max_length=100, pattern=r"^[A-Za-z0-9._:-]+$")]
-Period = Annotated[str, Field(pattern=r"^[0-9]{4}-(0[1-9]|1[0-2])$")]
+Period = Annotated[str, Field(pattern=MONTH_PATTERN)]
 Money = Annotated[str, Field(min_length=1, max_length=32)]
 Comment = Annotated[str, MULTILINE, Field(max_length=2000)]
 
