@@ -170,6 +170,17 @@ def _check_joint(actor: Principal, requested: Requested, output: OutputSpec) -> 
             "held by another participant",
             details={"field": "resources"},
         )
+    if any(r.holder_id == actor.participant_id for r, _c, _o in requested):
+        # Refused until a join bounds each entity's rows on every side: the applicant
+        # decides how many rows each person has in its own table (so SUM and AVG over
+        # the join can single out one person past the entity threshold), and its own
+        # copy of the identity column would map the grant's pseudonyms back to people.
+        raise PolicyViolation(
+            "暂不支持将本方数据与他方数据联合 / joining your own data with another "
+            "holder's is not available yet: your own rows would decide how much one "
+            "person weighs in the result",
+            details={"rule": "joint.own_data", "field": "resources"},
+        )
 
 
 def _reviewers(session: Session, actor: Principal, holders: list[int]) -> list[dict[str, Any]]:
